@@ -1,0 +1,121 @@
+//! Role tokens per event: taken from the settings, else generated once and kept in the
+//! data dir so that page links survive restarts. Compared in constant time, never logged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::Context;
+use subtle::ConstantTimeEq;
+
+use crate::domain::Role;
+
+/// One event's tokens, one per role.
+#[derive(Clone, Debug)]
+pub struct EventTokens {
+    by_role: BTreeMap<Role, String>,
+}
+
+impl EventTokens {
+    /// The role a presented token grants. Every token is compared, in constant time, so
+    /// that timing tells nothing about which role or how many characters matched.
+    pub fn role_of(&self, presented: &str) -> Option<Role> {
+        self.by_role.iter().fold(None, |found, (role, token)| {
+            let matches: bool = token.as_bytes().ct_eq(presented.as_bytes()).into();
+            if matches {
+                Some(*role)
+            } else {
+                found
+            }
+        })
+    }
+
+    pub fn token(&self, role: Role) -> &str {
+        self.by_role.get(&role).map_or("", String::as_str)
+    }
+}
+
+const TOKENS_FILE: &str = "tokens.toml";
+
+/// 128 random bits, hex-encoded.
+fn generate() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The tokens of each event: configured ones win, then those kept in `data_dir`, then new
+/// ones, which are written back to `data_dir/tokens.toml` (readable by the owner only).
+pub fn load_or_create(
+    data_dir: &Path,
+    configured: &HashMap<String, HashMap<Role, String>>,
+    events: &[String],
+) -> anyhow::Result<HashMap<String, EventTokens>> {
+    let path = data_dir.join(TOKENS_FILE);
+    let mut kept: BTreeMap<String, BTreeMap<Role, String>> = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid tokens file {}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let before = kept.clone();
+    let mut tokens = HashMap::new();
+    for event in events {
+        let stored = kept.entry(event.clone()).or_default();
+        let mut by_role = BTreeMap::new();
+        for role in Role::ALL {
+            let token = match configured.get(event).and_then(|roles| roles.get(&role)) {
+                Some(token) => token.clone(),
+                None => stored.entry(role).or_insert_with(generate).clone(),
+            };
+            by_role.insert(role, token);
+        }
+        tokens.insert(event.clone(), EventTokens { by_role });
+    }
+    if kept != before {
+        write_private(&path, &toml::to_string(&kept)?)?;
+    }
+    Ok(tokens)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_kept_across_restarts_and_configured_ones_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = vec!["forum".to_owned()];
+        let first = load_or_create(dir.path(), &HashMap::new(), &events).unwrap();
+        let again = load_or_create(dir.path(), &HashMap::new(), &events).unwrap();
+        assert_eq!(first["forum"].token(Role::Attendee), again["forum"].token(Role::Attendee));
+        assert_eq!(first["forum"].token(Role::Attendee).len(), 32);
+
+        let configured =
+            HashMap::from([("forum".to_owned(), HashMap::from([(Role::Moderator, "chair-secret".to_owned())]))]);
+        let tokens = load_or_create(dir.path(), &configured, &events).unwrap();
+        assert_eq!(tokens["forum"].role_of("chair-secret"), Some(Role::Moderator));
+        assert_eq!(tokens["forum"].token(Role::Av), first["forum"].token(Role::Av));
+    }
+
+    #[test]
+    fn every_role_gets_a_distinct_token_and_near_misses_grant_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = load_or_create(dir.path(), &HashMap::new(), &["forum".to_owned()]).unwrap();
+        let forum = &tokens["forum"];
+        for role in Role::ALL {
+            assert_eq!(forum.role_of(forum.token(role)), Some(role));
+        }
+        let attendee = forum.token(Role::Attendee);
+        assert_eq!(forum.role_of(&attendee[..31]), None);
+        assert_eq!(forum.role_of(""), None);
+    }
+}

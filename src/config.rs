@@ -1,0 +1,246 @@
+//! Typed settings: the server file (config/default.toml, overridable from the command
+//! line) and the event files in its events directory, turned into runs of show.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::Deserialize;
+
+use crate::domain::show::{EventInfo, RunOfShow, Segment, SegmentKind, Speaker};
+use crate::domain::text::{Lang, Localized, Mode};
+use crate::domain::{Millis, Role};
+
+/// The server's settings, as read from its TOML file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    /// Fixed tokens per event and role. Roles left out get a generated token, kept in
+    /// the data dir so that it survives restarts.
+    #[serde(default)]
+    pub tokens: HashMap<String, HashMap<Role, String>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    /// The address people type, when the server sits behind a proxy; printed URLs use it.
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub events_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid settings in {}", path.display()))
+    }
+}
+
+/// An event file: `[event]` and its `[[segments]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFile {
+    event: EventSection,
+    segments: Vec<SegmentSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSection {
+    id: String,
+    title: Localized,
+    venue: Localized,
+    time_zone: String,
+    languages: Vec<Lang>,
+    hybrid: bool,
+    /// Without a date the event is planned for the day it is first loaded.
+    date: Option<NaiveDate>,
+    start: NaiveTime,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentSection {
+    id: String,
+    kind: SegmentKind,
+    title: Localized,
+    chair: Option<Localized>,
+    #[serde(default)]
+    speakers: Vec<SpeakerSection>,
+    /// Planned local start; by default the end of the previous segment.
+    start: Option<NaiveTime>,
+    duration_min: u32,
+    #[serde(default)]
+    av_notes: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpeakerSection {
+    name: Localized,
+    affiliation: Option<Localized>,
+    topic: Option<Localized>,
+    mode: Option<Mode>,
+    duration_min: Option<u32>,
+}
+
+const MINUTE: Millis = 60_000;
+
+/// Reads every `*.toml` in `dir` as an event, in file-name order. An event whose file
+/// gives no date is planned for the date `now` falls on in its time zone.
+pub fn load_events(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<RunOfShow>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the events directory {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    let events = paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            parse_event(&text, now).with_context(|| format!("invalid event file {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut ids: Vec<&str> = events.iter().map(|e| e.event.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        bail!("two event files in {} use the id {:?}", dir.display(), pair[0]);
+    }
+    Ok(events)
+}
+
+/// Parses one event file into a run of show with absolute planned times.
+pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> {
+    let file: EventFile = toml::from_str(text)?;
+    let section = file.event;
+    if !valid_id(&section.id) {
+        bail!("event id {:?} must be 1-64 letters, digits, '-' or '_'", section.id);
+    }
+    let zone: chrono_tz::Tz = section.time_zone.parse().map_err(|_| {
+        anyhow::anyhow!("unknown time zone {:?}; use an IANA name such as Asia/Shanghai", section.time_zone)
+    })?;
+    let date = section.date.unwrap_or_else(|| now.with_timezone(&zone).date_naive());
+    let at = |time: NaiveTime| -> anyhow::Result<Millis> {
+        zone.from_local_datetime(&date.and_time(time))
+            .earliest()
+            .map(|t| t.timestamp_millis())
+            .with_context(|| format!("{date} {time} does not exist in {zone}"))
+    };
+    if file.segments.is_empty() {
+        bail!("an event needs at least one segment");
+    }
+    let planned_start = at(section.start)?;
+    let mut cursor = planned_start;
+    let mut segments = Vec::with_capacity(file.segments.len());
+    for s in file.segments {
+        if !valid_id(&s.id) || segments.iter().any(|other: &Segment| other.id == s.id) {
+            bail!("segment id {:?} must be unique and 1-64 letters, digits, '-' or '_'", s.id);
+        }
+        let start = s.start.map(at).transpose()?.unwrap_or(cursor);
+        let duration_ms = Millis::from(s.duration_min) * MINUTE;
+        cursor = start + duration_ms;
+        segments.push(Segment {
+            id: s.id,
+            kind: s.kind,
+            title: s.title,
+            chair: s.chair,
+            speakers: s
+                .speakers
+                .into_iter()
+                .map(|p| Speaker {
+                    name: p.name,
+                    affiliation: p.affiliation,
+                    topic: p.topic,
+                    mode: p.mode,
+                    duration_ms: p.duration_min.map(|m| Millis::from(m) * MINUTE),
+                })
+                .collect(),
+            planned_start: start,
+            duration_ms,
+            av_notes: s.av_notes,
+        });
+    }
+    Ok(RunOfShow {
+        event: EventInfo {
+            id: section.id,
+            title: section.title,
+            venue: section.venue,
+            time_zone: section.time_zone,
+            languages: section.languages,
+            hybrid: section.hybrid,
+            planned_start,
+            planned_end: cursor,
+        },
+        segments,
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../config/events/sjtu-forum.toml");
+
+    /// Late on 3 January in London is already 4 January in Shanghai.
+    fn day() -> DateTime<Utc> {
+        "2022-01-03T20:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn the_demo_forum_has_its_four_segments_in_order() {
+        let show = parse_event(DEMO, day()).unwrap();
+        let ids: Vec<&str> = show.segments.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["opening", "keynotes", "round-table", "closing"]);
+        assert_eq!(show.segments[1].speakers.len(), 4);
+        assert_eq!(show.segments[2].speakers.len(), 5);
+        assert_eq!(show.segments[0].chair.as_ref().unwrap().get(Lang::En), "Ji Weidong");
+        for segment in &show.segments {
+            for lang in [Lang::Zh, Lang::Ja, Lang::En] {
+                assert!(!segment.title.get(lang).is_empty());
+            }
+            assert_ne!(segment.title.zh, segment.title.en, "{} needs a Chinese title", segment.id);
+            assert_ne!(segment.title.ja, segment.title.en, "{} needs a Japanese title", segment.id);
+        }
+    }
+
+    #[test]
+    fn planned_times_are_local_to_the_venue_and_follow_each_other() {
+        let show = parse_event(DEMO, day()).unwrap();
+        let nine_in_shanghai = chrono::DateTime::parse_from_rfc3339("2022-01-04T09:00:00+08:00").unwrap();
+        assert_eq!(show.event.planned_start, nine_in_shanghai.timestamp_millis());
+        for pair in show.segments.windows(2) {
+            assert_eq!(pair[0].planned_start + pair[0].duration_ms, pair[1].planned_start);
+        }
+        let last = show.segments.last().unwrap();
+        assert_eq!(show.event.planned_end, last.planned_start + last.duration_ms);
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_named_in_the_error() {
+        let text = DEMO.replace("Asia/Shanghai", "Mars/Olympus");
+        let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
+        assert!(err.contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_segment_ids_are_refused() {
+        let text = DEMO.replace("id = \"closing\"", "id = \"opening\"");
+        assert!(parse_event(&text, day()).is_err());
+    }
+
+    #[test]
+    fn the_shipped_settings_parse() {
+        let settings: Settings = toml::from_str(include_str!("../config/default.toml")).unwrap();
+        assert_eq!(settings.server.events_dir, Path::new("config/events"));
+    }
+}

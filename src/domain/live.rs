@@ -1,0 +1,220 @@
+//! The live state of the show and its transitions. Time is data: the state keeps
+//! timestamps, and remaining time, overrun and drift are derived from them.
+
+use serde::{Deserialize, Serialize};
+
+use super::show::RunOfShow;
+use super::{Millis, Rejection};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Standby,
+    Live,
+    Ended,
+}
+
+/// When a segment really ran: the planned-vs-actual record of the day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActualRun {
+    pub segment: usize,
+    pub started_at: Millis,
+    pub ended_at: Option<Millis>,
+}
+
+/// Where the show stands. Replaced whole by every show transition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// Bumped by every transition; commands name the version they were issued against.
+    pub version: u64,
+    pub phase: Phase,
+    pub segment: Option<usize>,
+    pub speaker: Option<usize>,
+    pub segment_started_at: Option<Millis>,
+    pub speaker_started_at: Option<Millis>,
+    pub held_since: Option<Millis>,
+    pub segment_paused_ms: Millis,
+    pub speaker_paused_ms: Millis,
+    pub extended_ms: Millis,
+    pub show_started_at: Option<Millis>,
+    pub ended_at: Option<Millis>,
+    pub actual: Vec<ActualRun>,
+}
+
+impl Default for LiveState {
+    fn default() -> Self {
+        LiveState {
+            version: 0,
+            phase: Phase::Standby,
+            segment: None,
+            speaker: None,
+            segment_started_at: None,
+            speaker_started_at: None,
+            held_since: None,
+            segment_paused_ms: 0,
+            speaker_paused_ms: 0,
+            extended_ms: 0,
+            show_started_at: None,
+            ended_at: None,
+            actual: Vec::new(),
+        }
+    }
+}
+
+/// A run-of-show operation, validated against the plan and the live state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShowOp {
+    Next,
+    Previous,
+    Goto(usize),
+    NextSpeaker,
+    GotoSpeaker(usize),
+    Hold,
+    Resume,
+    Extend(Millis),
+    End,
+}
+
+fn invalid(message: &str) -> Rejection {
+    Rejection::InvalidState(message.to_owned())
+}
+
+impl LiveState {
+    /// The state after `op` at `now`, or why it cannot happen. `self` is left untouched.
+    pub fn transition(&self, show: &RunOfShow, op: &ShowOp, now: Millis) -> Result<Self, Rejection> {
+        let last = show.segments.len().checked_sub(1).ok_or_else(|| invalid("the run of show has no segments"))?;
+        let mut next = self.clone();
+        match (op, self.phase, self.segment) {
+            (ShowOp::Next, Phase::Standby, _) => next.enter_segment(0, now, show),
+            (ShowOp::Next, Phase::Live, Some(current)) if current < last => next.enter_segment(current + 1, now, show),
+            (ShowOp::Next, Phase::Live, _) => return Err(invalid("this is the last segment; end the show instead")),
+            (ShowOp::Next, Phase::Ended, _) => return Err(invalid("the show has ended")),
+            (ShowOp::Previous, Phase::Live, Some(current)) if current > 0 => next.enter_segment(current - 1, now, show),
+            (ShowOp::Previous, Phase::Live, _) => return Err(invalid("this is the first segment")),
+            (ShowOp::Previous, Phase::Ended, _) => next.enter_segment(last, now, show),
+            (ShowOp::Previous, Phase::Standby, _) => return Err(invalid("the show has not started")),
+            (ShowOp::Goto(index), _, _) => next.enter_segment(*index, now, show),
+            (ShowOp::NextSpeaker, Phase::Live, Some(current)) => {
+                let speaker = self.speaker.map_or(0, |k| k + 1);
+                if speaker >= show.segments[current].speakers.len() {
+                    return Err(invalid("this is the segment's last speaker"));
+                }
+                next.enter_speaker(speaker, now);
+            }
+            (ShowOp::GotoSpeaker(speaker), Phase::Live, Some(current)) => {
+                if *speaker >= show.segments[current].speakers.len() {
+                    return Err(Rejection::InvalidField(format!("the segment has no speaker {speaker}")));
+                }
+                next.enter_speaker(*speaker, now);
+            }
+            (ShowOp::Hold, Phase::Live, _) if self.held_since.is_some() => return Err(invalid("already on hold")),
+            (ShowOp::Hold, Phase::Live, _) => next.held_since = Some(now),
+            (ShowOp::Resume, Phase::Live, _) if self.held_since.is_none() => return Err(invalid("not on hold")),
+            (ShowOp::Resume, Phase::Live, _) => next.release_hold(now),
+            (ShowOp::Extend(by), Phase::Live, Some(current)) => {
+                let planned = show.segments[current].duration_ms + self.extended_ms + by;
+                if planned < 0 {
+                    return Err(invalid("cannot shorten the segment below zero"));
+                }
+                next.extended_ms += by;
+            }
+            (ShowOp::End, Phase::Live, _) => {
+                next.release_hold(now);
+                next.close_actual(now);
+                next.phase = Phase::Ended;
+                next.segment = None;
+                next.speaker = None;
+                next.ended_at = Some(now);
+            }
+            (_, Phase::Standby, _) => return Err(invalid("the show has not started")),
+            (_, Phase::Ended, _) => return Err(invalid("the show has ended")),
+            (_, Phase::Live, None) => return Err(invalid("no segment is live")),
+        }
+        next.version += 1;
+        Ok(next)
+    }
+
+    /// Moving on releases a hold: the new segment or speaker starts running at once.
+    fn enter_segment(&mut self, index: usize, now: Millis, show: &RunOfShow) {
+        self.close_actual(now);
+        self.phase = Phase::Live;
+        self.segment = Some(index);
+        self.speaker = (!show.segments[index].speakers.is_empty()).then_some(0);
+        self.segment_started_at = Some(now);
+        self.speaker_started_at = self.speaker.map(|_| now);
+        self.held_since = None;
+        self.segment_paused_ms = 0;
+        self.speaker_paused_ms = 0;
+        self.extended_ms = 0;
+        self.show_started_at.get_or_insert(now);
+        self.ended_at = None;
+        self.actual.push(ActualRun { segment: index, started_at: now, ended_at: None });
+    }
+
+    fn enter_speaker(&mut self, speaker: usize, now: Millis) {
+        self.release_hold(now);
+        self.speaker = Some(speaker);
+        self.speaker_started_at = Some(now);
+        self.speaker_paused_ms = 0;
+    }
+
+    fn release_hold(&mut self, now: Millis) {
+        if let Some(since) = self.held_since.take() {
+            self.segment_paused_ms += now - since;
+            self.speaker_paused_ms += now - since;
+        }
+    }
+
+    fn close_actual(&mut self, now: Millis) {
+        if let Some(run) = self.actual.last_mut() {
+            run.ended_at.get_or_insert(now);
+        }
+    }
+}
+
+/// Everything a screen derives from the state at one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub elapsed_ms: Millis,
+    /// Planned minus elapsed; negative once the segment overruns.
+    pub remaining_ms: Millis,
+    pub speaker_elapsed_ms: Option<Millis>,
+    pub speaker_remaining_ms: Option<Millis>,
+    pub projected_end: Millis,
+    /// Projected end minus planned end: positive when the day runs behind.
+    pub drift_ms: Millis,
+}
+
+impl Timing {
+    pub fn overrun_ms(&self) -> Millis {
+        (-self.remaining_ms).max(0)
+    }
+}
+
+/// Derives remaining time, overrun, drift and the projected end of the day at `now`.
+pub fn timing(show: &RunOfShow, live: &LiveState, now: Millis) -> Timing {
+    let clock = live.held_since.unwrap_or(now);
+    let (elapsed_ms, remaining_ms, projected_end, speaker) = match (live.phase, live.segment) {
+        (Phase::Live, Some(index)) => {
+            let segment = &show.segments[index];
+            let elapsed = clock - live.segment_started_at.unwrap_or(clock) - live.segment_paused_ms;
+            let remaining = segment.duration_ms + live.extended_ms - elapsed;
+            let projected = now + remaining.max(0) + show.planned_after(index);
+            let speaker = live.speaker.zip(live.speaker_started_at).map(|(k, started)| {
+                let elapsed = clock - started - live.speaker_paused_ms;
+                (elapsed, segment.speakers.get(k).and_then(|s| s.duration_ms).map(|d| d - elapsed))
+            });
+            (elapsed, remaining, projected, speaker)
+        }
+        (Phase::Ended, _) => (0, 0, live.ended_at.unwrap_or(now), None),
+        _ => (0, 0, now.max(show.event.planned_start) + show.planned_total(), None),
+    };
+    Timing {
+        elapsed_ms,
+        remaining_ms,
+        speaker_elapsed_ms: speaker.map(|(elapsed, _)| elapsed),
+        speaker_remaining_ms: speaker.and_then(|(_, remaining)| remaining),
+        projected_end,
+        drift_ms: projected_end - show.event.planned_end,
+    }
+}

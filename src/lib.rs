@@ -1,0 +1,17 @@
+//! A live hybrid-event coordination hub.
+//!
+//! - [`domain`]: the pure core (run of show, live state machine, commands, changes).
+//! - [`hub`]: one task per event that owns its state, sequences and publishes changes.
+//! - [`protocol`]: the JSON frames of docs/protocol.md, decoded and encoded.
+//! - [`transport`]: HTTP routes, embedded pages and websocket sessions.
+//! - [`server`]: start-up, the shared state, and serving until shutdown.
+//! - [`config`] and [`auth`]: settings, event files and role tokens.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod hub;
+pub mod protocol;
+pub mod server;
+pub mod transport;

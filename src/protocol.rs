@@ -1,0 +1,268 @@
+//! Wire frames (docs/protocol.md): client frames decoded into typed values before anything
+//! acts on them, server frames encoded once into shared bytes. No I/O here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::domain::text::{Lang, Mode};
+use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Larger frames close the connection with 1009: no legitimate frame comes near it.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+const MAX_ID_CHARS: usize = 64;
+
+/// UTF-8 bytes that are cheap to clone: one encoded frame goes to every connection.
+pub type SharedText = axum::extract::ws::Utf8Bytes;
+
+/// A stable, client-facing error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadJson,
+    UnknownType,
+    InvalidField,
+    UnsupportedVersion,
+    UnknownEvent,
+    Unauthorized,
+    NotJoined,
+    AlreadyJoined,
+    Forbidden,
+    Conflict,
+    InvalidState,
+    TooLarge,
+    BinaryFrame,
+    Internal,
+}
+
+impl ErrorCode {
+    fn from_rejection(rejection: &Rejection) -> Self {
+        match rejection {
+            Rejection::Forbidden(_) => ErrorCode::Forbidden,
+            Rejection::Conflict(_) => ErrorCode::Conflict,
+            Rejection::InvalidState(_) => ErrorCode::InvalidState,
+            Rejection::InvalidField(_) => ErrorCode::InvalidField,
+        }
+    }
+}
+
+/// A frame the server refuses, with the id of the command it answers when there was one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        FrameError { id: None, code, message: message.into() }
+    }
+
+    pub fn rejected(id: &str, rejection: &Rejection) -> Self {
+        FrameError {
+            id: Some(id.to_owned()),
+            code: ErrorCode::from_rejection(rejection),
+            message: rejection.to_string(),
+        }
+    }
+
+    pub fn encode(&self) -> SharedText {
+        encode(&ServerFrame::Error { id: self.id.as_deref(), code: self.code, message: &self.message })
+    }
+}
+
+/// The first frame of every connection.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    pub protocol: u32,
+    pub event: String,
+    pub token: String,
+    pub name: String,
+    pub mode: Mode,
+    pub lang: Lang,
+    pub participant: Option<String>,
+    pub affiliation: Option<String>,
+}
+
+/// A decoded client frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientFrame {
+    Hello(Box<Hello>),
+    Ping { t: f64 },
+    Command { id: String, command: Command },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ping {
+    t: f64,
+}
+
+/// Parses one text frame. Unknown types and bad fields are told apart so that clients get
+/// `unknown_type` for a frame this server version does not know.
+pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| FrameError::new(ErrorCode::BadJson, format!("not JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(FrameError::new(ErrorCode::BadJson, "a frame must be a JSON object"));
+    };
+    let kind = match object.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        Some(_) => return Err(FrameError::new(ErrorCode::InvalidField, "`type` must be a string")),
+        None => return Err(FrameError::new(ErrorCode::InvalidField, "missing `type`")),
+    };
+    let invalid = |e: serde_json::Error| FrameError::new(ErrorCode::InvalidField, format!("{kind}: {e}"));
+    match kind.as_str() {
+        "hello" => {
+            object.remove("type");
+            let hello: Hello = serde_json::from_value(Value::Object(object)).map_err(invalid)?;
+            Ok(ClientFrame::Hello(Box::new(hello)))
+        }
+        "ping" => {
+            object.remove("type");
+            let ping: Ping = serde_json::from_value(Value::Object(object)).map_err(invalid)?;
+            Ok(ClientFrame::Ping { t: ping.t })
+        }
+        kind if Command::TYPES.contains(&kind) => {
+            let id = take_id(&mut object)?;
+            let command = serde_json::from_value(Value::Object(object))
+                .map_err(|e| FrameError { id: Some(id.clone()), ..invalid(e) })?;
+            Ok(ClientFrame::Command { id, command })
+        }
+        _ => Err(FrameError::new(ErrorCode::UnknownType, format!("unknown frame type {kind:?}"))),
+    }
+}
+
+fn take_id(object: &mut Map<String, Value>) -> Result<String, FrameError> {
+    match object.remove("id") {
+        Some(Value::String(id)) if (1..=MAX_ID_CHARS).contains(&id.chars().count()) => Ok(id),
+        _ => Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("a command needs an `id` string of 1-{MAX_ID_CHARS} characters"),
+        )),
+    }
+}
+
+/// Who the server took a client to be.
+#[derive(Clone, Debug, Serialize)]
+pub struct You<'a> {
+    pub participant: &'a str,
+    pub role: Role,
+    pub name: &'a str,
+    pub mode: Mode,
+    pub lang: Lang,
+}
+
+/// Who caused a change, as every client sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct By<'a> {
+    pub name: &'a str,
+    pub role: Role,
+}
+
+impl<'a> From<&'a Actor> for By<'a> {
+    fn from(actor: &'a Actor) -> Self {
+        By { name: &actor.name, role: actor.role }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    Welcome {
+        protocol: u32,
+        seq: u64,
+        server_time: Millis,
+        you: You<'a>,
+        snapshot: &'a EventState,
+    },
+    Change {
+        seq: u64,
+        at: Millis,
+        by: By<'a>,
+        change: &'a Change,
+    },
+    Ack {
+        id: &'a str,
+        seq: u64,
+    },
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+        code: ErrorCode,
+        message: &'a str,
+    },
+    Pong {
+        t: f64,
+        server_time: Millis,
+    },
+}
+
+pub fn encode(frame: &ServerFrame<'_>) -> SharedText {
+    // Serializing these types cannot fail: all keys are strings and no value is a map.
+    serde_json::to_string(frame).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> ErrorCode {
+        decode(text).unwrap_err().code
+    }
+
+    #[test]
+    fn a_command_frame_becomes_a_typed_command_with_its_id() {
+        let frame = decode(r#"{"type":"next","id":"c1","version":3}"#).unwrap();
+        assert_eq!(frame, ClientFrame::Command { id: "c1".into(), command: Command::Next { version: 3 } });
+    }
+
+    #[test]
+    fn broken_json_and_non_objects_are_bad_json() {
+        assert_eq!(code("{\"type\":"), ErrorCode::BadJson);
+        assert_eq!(code("[1,2]"), ErrorCode::BadJson);
+    }
+
+    #[test]
+    fn unknown_types_are_told_apart_from_bad_fields() {
+        assert_eq!(code(r#"{"type":"launch_rockets","id":"c1"}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"type":"next","id":"c1"}"#), ErrorCode::InvalidField);
+        assert_eq!(code(r#"{"type":"next","id":"c1","version":"3"}"#), ErrorCode::InvalidField);
+        assert_eq!(code(r#"{"type":"next","id":"c1","version":3,"force":true}"#), ErrorCode::InvalidField);
+        assert_eq!(code(r#"{"type":"next","id":"c1","version":1e400}"#), ErrorCode::BadJson);
+        assert_eq!(code(r#"{"type":"next","id":"c1","version":18446744073709551616}"#), ErrorCode::InvalidField);
+        assert_eq!(code(r#"{"type":7}"#), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn a_bad_field_error_names_the_command_id() {
+        let err = decode(r#"{"type":"goto","id":"c9","version":1}"#).unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("c9"));
+    }
+
+    #[test]
+    fn commands_need_an_id() {
+        assert_eq!(code(r#"{"type":"next","version":3}"#), ErrorCode::InvalidField);
+        assert_eq!(
+            code(&format!(r#"{{"type":"next","version":3,"id":"{}"}}"#, "x".repeat(65))),
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn hello_rejects_unknown_modes_and_extra_fields() {
+        let ok = r#"{"type":"hello","protocol":1,"event":"e","token":"t","name":"n","mode":"remote","lang":"ja"}"#;
+        assert!(matches!(decode(ok), Ok(ClientFrame::Hello(_))));
+        assert_eq!(code(&ok.replace("remote", "hologram")), ErrorCode::InvalidField);
+        assert_eq!(code(&ok.replace("\"lang\"", "\"admin\":true,\"lang\"")), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn error_frames_carry_code_message_and_id() {
+        let text = FrameError { id: Some("c1".into()), code: ErrorCode::Conflict, message: "moved on".into() }.encode();
+        let value: Value = serde_json::from_str(text.as_str()).unwrap();
+        assert_eq!(value, serde_json::json!({"type":"error","id":"c1","code":"conflict","message":"moved on"}));
+    }
+}

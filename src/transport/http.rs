@@ -1,0 +1,63 @@
+//! HTTP routes: the embedded web pages with security headers, and the websocket endpoint.
+
+use axum::body::Body;
+use axum::extract::{Path, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rust_embed::RustEmbed;
+
+use crate::server::AppState;
+
+/// The pages and their modules, embedded in the binary so that one file serves everything.
+#[derive(RustEmbed)]
+#[folder = "web/"]
+struct Assets;
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(super::ws::upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(|| asset("index.html")))
+        .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// `/console` serves `console.html`; any other name must be an embedded file.
+async fn page_or_asset(name: String) -> Response {
+    if !name.contains('.') {
+        return asset(&format!("{name}.html")).await;
+    }
+    asset(&name).await
+}
+
+async fn asset(name: &str) -> Response {
+    match Assets::get(name) {
+        Some(file) => {
+            let mime = mime_guess::from_path(name).first_or_octet_stream();
+            let cache = if name.ends_with(".html") { "no-cache" } else { "max-age=300" };
+            (
+                [(header::CONTENT_TYPE, mime.as_ref()), (header::CACHE_CONTROL, cache)],
+                Body::from(file.data.into_owned()),
+            )
+                .into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}

@@ -1,0 +1,161 @@
+//! Real pages in headless Chromium, driven through chromedriver (WebDriver).
+//! Needs Debian's `chromium` and `chromium-driver`; without them these tests fail and say so.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use eventhub::domain::Role;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::helpers::{TestApp, EVENT};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long a page may take to show what a test waits for.
+const PAGE_PATIENCE: Duration = Duration::from_secs(15);
+
+/// A chromedriver process of this test's own, killed when the test ends.
+pub struct Browser {
+    driver: Child,
+    port: u16,
+}
+
+fn installed(path: &str, env: &str) -> PathBuf {
+    let path = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(path));
+    assert!(
+        Path::new(&path).exists(),
+        "{} is missing: browser tests need Chromium and its driver. Install them with \
+         `apt-get install chromium chromium-driver` (or set {env} to their path).",
+        path.display()
+    );
+    path
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        installed(CHROMIUM, "CHROMIUM");
+        let driver_path = installed(CHROMEDRIVER, "CHROMEDRIVER");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Browser { driver, port };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("chromedriver did not listen on port {port} within 5 s");
+    }
+
+    /// A new browser window with a profile of its own, like a second device.
+    pub async fn session(&self) -> Page {
+        let chromium = installed(CHROMIUM, "CHROMIUM");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("chromedriver opens a Chromium session");
+        Page { client }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.start_kill();
+    }
+}
+
+pub struct Page {
+    pub client: Client,
+}
+
+impl Page {
+    /// Opens `page` of the test app as `role`, with extra fragment parameters.
+    pub async fn open(&self, app: &TestApp, page: &str, role: Role, extra: &str) {
+        let url = format!("http://{}/{page}#event={EVENT}&token={}{extra}", app.addr, app.token(role));
+        self.client.goto(&url).await.expect("the page loads");
+        self.wait_attr("#conn-status", "data-state", "connected").await;
+    }
+
+    /// Waits until the element's text satisfies `ok`; returns it.
+    pub async fn wait_text(&self, selector: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PAGE_PATIENCE;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(selector)).await {
+                if let Ok(text) = element.text().await {
+                    if ok(&text) {
+                        return text;
+                    }
+                    last = text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{selector} never showed the expected text; it shows {last:?}");
+    }
+
+    pub async fn wait_attr(&self, selector: &str, attribute: &str, expected: &str) {
+        let deadline = tokio::time::Instant::now() + PAGE_PATIENCE;
+        let mut last = None;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(selector)).await {
+                last = element.attr(attribute).await.ok().flatten();
+                if last.as_deref() == Some(expected) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{selector}[{attribute}] never became {expected:?}; it is {last:?}");
+    }
+
+    pub async fn click(&self, selector: &str) {
+        self.client.find(Locator::Css(selector)).await.expect("the element exists").click().await.expect("it clicks");
+    }
+}
+
+#[tokio::test]
+async fn the_attendee_page_follows_the_console_in_the_chosen_language() {
+    let app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=ja&name=Tanaka%20Yuki&mode=remote").await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Ji%20Weidong").await;
+
+    console.wait_text("#current-title", |t| !t.is_empty()).await;
+    console.click("#btn-next").await;
+    console.wait_text("#current-title", |t| t == "Opening ceremony").await;
+    attendee.wait_text("#current-title", |t| t == "開会式").await;
+    attendee.wait_text("#current-speaker", |t| t.contains("季衛東")).await;
+    attendee.wait_text("#next-title", |t| t.contains("基調講演")).await;
+
+    console.click("#btn-next").await;
+    attendee.wait_text("#current-title", |t| t == "基調講演").await;
+
+    let select = attendee.client.find(Locator::Css("#lang")).await.unwrap();
+    select.select_by_value("zh").await.unwrap();
+    attendee.wait_text("#current-title", |t| t == "主旨演讲").await;
+    attendee.wait_text("#countdown", |t| t.contains(':')).await;
+    console.client.clone().close().await.unwrap();
+    attendee.client.clone().close().await.unwrap();
+}

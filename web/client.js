@@ -1,0 +1,357 @@
+// The one shared client of the hub's websocket protocol (docs/protocol.md, version 1):
+// join, snapshot + gap-free changes, clock sync, commands with ack/error, reconnect.
+// Pages are views on it; they never talk to the socket themselves.
+
+import { LANGS } from './i18n.js';
+
+export const PROTOCOL = 1;
+const FATAL = new Set(['unauthorized', 'unknown_event', 'unsupported_version']);
+const MODES = ['in_room', 'remote'];
+const PING_EVERY = 10_000, BURST = 5, BURST_GAP = 200, SAMPLES = 30;
+const OPEN_TIMEOUT = 10_000, SILENCE_LIMIT = 30_000, COMMAND_TIMEOUT = 15_000;
+const BACKOFF_MIN = 500, BACKOFF_MAX = 10_000, JITTER = 0.3;
+
+// ---------- small storage and URL helpers ----------
+
+export function load(key) {
+  try { return localStorage.getItem(key); } catch { return null; }
+}
+export function save(key, value) {
+  try { localStorage.setItem(key, value); } catch { /* private mode: keep going */ }
+}
+
+/** Reads `#event=…&token=…&lang=…&name=…&mode=…`. A '+' stays a '+' (tokens may hold one). */
+export function readFragment(hash = location.hash) {
+  const out = {};
+  for (const part of hash.replace(/^#/, '').split('&')) {
+    const i = part.indexOf('=');
+    if (i <= 0) continue;
+    try { out[part.slice(0, i)] = decodeURIComponent(part.slice(i + 1)); } catch { /* skip */ }
+  }
+  const val = (k) => (out[k] ? out[k] : null);
+  return {
+    event: val('event'), token: val('token'), name: val('name'),
+    lang: LANGS.includes(out.lang) ? out.lang : null,
+    mode: MODES.includes(out.mode) ? out.mode : null,
+  };
+}
+
+/** Fragment, then the remembered choice, then the browser's languages, then English. */
+export function preferredLang(fragment = readFragment()) {
+  if (fragment.lang) return fragment.lang;
+  const stored = load('hub.lang');
+  if (LANGS.includes(stored)) return stored;
+  for (const l of navigator.languages || [navigator.language || '']) {
+    const p = String(l).slice(0, 2).toLowerCase();
+    if (LANGS.includes(p)) return p;
+  }
+  return 'en';
+}
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // Plain http on a LAN address is not a secure context: no randomUUID there.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function participantId() {
+  let id = load('hub.participant');
+  if (!id || id.length > 64) { id = uuid(); save('hub.participant', id); }
+  return id;
+}
+
+/** Strips control characters and trims to the 1–80 characters hello allows. */
+export function cleanName(name) {
+  return [...String(name ?? '').replace(/\p{Cc}/gu, '').trim()].slice(0, 80).join('').trim();
+}
+
+// ---------- the connection ----------
+
+/**
+ * connectHub({ name, mode, lang, affiliation, url, onWelcome, onChange, onStatus, onError })
+ *   onWelcome(state, welcomeFrame)  after every (re)join, with a fresh snapshot
+ *   onChange(state, changeFrame)    after a change was applied (state.live already replaced)
+ *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
+ *                                   detail = {code, message} when closed for good
+ *   onError(error)                  error frames that answer no pending command
+ */
+export function connectHub(opts = {}) {
+  const frag = readFragment();
+  const cfg = {
+    event: opts.event ?? frag.event, token: opts.token ?? frag.token,
+    name: cleanName(opts.name ?? frag.name) || 'Guest',
+    mode: MODES.includes(opts.mode) ? opts.mode : frag.mode || 'remote',
+    lang: LANGS.includes(opts.lang) ? opts.lang : preferredLang(frag),
+    affiliation: opts.affiliation,
+    url: opts.url ?? `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
+  };
+  const noop = () => {};
+  const on = {
+    welcome: opts.onWelcome || noop, change: opts.onChange || noop,
+    status: opts.onStatus || noop, error: opts.onError || noop,
+  };
+
+  let ws = null, joined = false, openedAt = 0, lastRx = 0, lastPing = 0;
+  let state = null, seq = null, status = null, attempt = 0, fatal = null, stopped = false;
+  let retryTimer = null, burstTimers = [];
+  let samples = [], offset = 0, synced = false;
+  const pending = new Map();
+  const idPrefix = `c-${uuid().slice(0, 8)}-`;
+  let nextId = 1;
+
+  function setStatus(s, detail) {
+    if (s === status && !detail) return;
+    status = s;
+    on.status(s, detail);
+  }
+
+  function raw(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  function open() {
+    clearTimeout(retryTimer); retryTimer = null;
+    if (stopped || fatal) return;
+    if (!cfg.event || !cfg.token) {
+      fatal = { code: 'missing_fragment', message: 'the page address needs #event=…&token=…' };
+      setStatus('closed', fatal);
+      return;
+    }
+    setStatus(attempt === 0 && seq === null ? 'connecting' : 'reconnecting');
+    const sock = new WebSocket(cfg.url);
+    ws = sock; joined = false; openedAt = lastRx = Date.now();
+    sock.onopen = () => {
+      const hello = {
+        type: 'hello', protocol: PROTOCOL, event: cfg.event, token: cfg.token,
+        name: cfg.name, mode: cfg.mode, lang: cfg.lang, participant: participantId(),
+      };
+      if (cfg.affiliation) hello.affiliation = String(cfg.affiliation).slice(0, 120);
+      raw(hello);
+    };
+    sock.onmessage = (e) => {
+      if (ws !== sock) return;
+      lastRx = Date.now();
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { return; }
+      if (msg && typeof msg === 'object') handle(msg);
+    };
+    sock.onclose = () => { if (ws === sock) lost(); };
+    sock.onerror = noop; // a close event always follows
+  }
+
+  /** Drops the current socket (if any) and schedules the next attempt. */
+  function lost() {
+    const sock = ws;
+    ws = null; joined = false;
+    if (sock) {
+      sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
+      try { sock.close(); } catch { /* already closed */ }
+    }
+    burstTimers.forEach(clearTimeout); burstTimers = [];
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject({ code: 'disconnected', message: 'the connection was lost before the reply' });
+    }
+    pending.clear();
+    if (fatal || stopped) { setStatus('closed', fatal || undefined); return; }
+    setStatus('reconnecting');
+    const base = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** attempt);
+    attempt += 1;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(open, base * (1 - JITTER + Math.random() * 2 * JITTER));
+  }
+
+  function ping() {
+    lastPing = Date.now();
+    raw({ type: 'ping', t: lastPing });
+  }
+
+  function pong(msg) {
+    const now = Date.now(), rtt = now - msg.t;
+    if (!(rtt >= 0) || typeof msg.server_time !== 'number') return;
+    samples.push({ rtt, offset: msg.server_time - (msg.t + now) / 2 });
+    if (samples.length > SAMPLES) samples.shift(); // a sliding window follows clock drift
+    offset = samples.reduce((a, b) => (b.rtt < a.rtt ? b : a)).offset;
+    synced = true;
+  }
+
+  function handle(msg) {
+    switch (msg.type) {
+      case 'welcome': {
+        const snap = msg.snapshot || {};
+        state = { event: snap.event, segments: snap.segments || [], live: snap.live, you: msg.you };
+        seq = msg.seq; joined = true; attempt = 0;
+        if (!synced && typeof msg.server_time === 'number') offset = msg.server_time - Date.now();
+        setStatus('connected');
+        on.welcome(state, msg);
+        for (let i = 0; i < BURST; i++) burstTimers.push(setTimeout(ping, i * BURST_GAP));
+        break;
+      }
+      case 'change': {
+        if (!joined || typeof msg.seq !== 'number' || msg.seq <= seq) return; // duplicate
+        if (msg.seq !== seq + 1) { lost(); return; } // a gap: rejoin for a fresh snapshot
+        seq = msg.seq;
+        const ch = msg.change || {};
+        if (ch.kind === 'live' && ch.live) state.live = ch.live;
+        on.change(state, msg);
+        break;
+      }
+      case 'pong': pong(msg); break;
+      case 'ack': settle(msg.id, (p) => p.resolve(msg)); break;
+      case 'error': {
+        const err = { code: msg.code, message: msg.message || msg.code, id: msg.id };
+        if (FATAL.has(msg.code)) fatal = err;
+        if (!settle(msg.id, (p) => p.reject(err)) && !fatal) on.error(err);
+        if (fatal) lost();
+        break;
+      }
+      default: break; // frames of later protocol additions are ignored
+    }
+  }
+
+  function settle(id, fn) {
+    const p = id != null && pending.get(id);
+    if (!p) return false;
+    pending.delete(id);
+    clearTimeout(p.timer);
+    fn(p);
+    return true;
+  }
+
+  // One slow timer drives pings and notices dead sockets (no pong for a long time).
+  const tick = setInterval(() => {
+    const now = Date.now();
+    if (!ws) return;
+    if (!joined && now - openedAt > OPEN_TIMEOUT) lost();
+    else if (joined && now - lastRx > SILENCE_LIMIT) lost();
+    else if (joined && now - lastPing >= PING_EVERY) ping();
+  }, 1000);
+
+  const online = () => { if (!ws && retryTimer) open(); };
+  addEventListener('online', online);
+
+  queueMicrotask(open); // callbacks never run before connectHub has returned
+
+  return {
+    get state() { return state; },
+    get seq() { return seq; },
+    get status() { return status; },
+    get lang() { return cfg.lang; },
+    get you() { return state && state.you; },
+    serverNow: () => Date.now() + offset,
+    /** Sends a command; resolves with the ack, rejects with {code, message}. */
+    send(type, fields = {}) {
+      return new Promise((resolve, reject) => {
+        if (!joined) { reject({ code: 'not_connected', message: 'not connected' }); return; }
+        const id = idPrefix + nextId++;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject({ code: 'timeout', message: 'no reply from the server' });
+        }, COMMAND_TIMEOUT);
+        pending.set(id, { resolve, reject, timer });
+        raw({ ...fields, type, id });
+      });
+    },
+    /** Remembers the language; the server learns it with the next hello. */
+    setLang(lang) {
+      if (!LANGS.includes(lang)) return;
+      cfg.lang = lang;
+      save('hub.lang', lang);
+    },
+    close() {
+      stopped = true;
+      clearInterval(tick);
+      removeEventListener('online', online);
+      clearTimeout(retryTimer);
+      lost();
+    },
+  };
+}
+
+// ---------- pure helpers shared by the pages ----------
+
+/** Countdown figures per docs/protocol.md "State". Fields not meaningful in a phase are null. */
+export function timing(state, now) {
+  const out = {
+    phase: null, held: false, planned_ms: null, elapsed_ms: null, remaining_ms: null,
+    overrun_ms: 0, speaker_elapsed_ms: null, speaker_remaining_ms: null,
+    projected_end: null, drift_ms: null, starts_in_ms: null,
+  };
+  if (!state || !state.live) return out;
+  const { event = {}, segments = [], live } = state;
+  const sumFrom = (i) => segments.slice(i).reduce((s, g) => s + (g.duration_ms || 0), 0);
+  out.phase = live.phase;
+  const seg = live.segment != null ? segments[live.segment] : null;
+  if (live.phase === 'live' && seg) {
+    const t = live.held_since ?? now;
+    out.held = live.held_since != null;
+    out.elapsed_ms = t - live.segment_started_at - (live.segment_paused_ms || 0);
+    out.planned_ms = seg.duration_ms + (live.extended_ms || 0);
+    out.remaining_ms = out.planned_ms - out.elapsed_ms;
+    out.overrun_ms = Math.max(0, -out.remaining_ms);
+    const sp = live.speaker != null && seg.speakers ? seg.speakers[live.speaker] : null;
+    if (sp && live.speaker_started_at != null) {
+      out.speaker_elapsed_ms = t - live.speaker_started_at - (live.speaker_paused_ms || 0);
+      if (sp.duration_ms != null) out.speaker_remaining_ms = sp.duration_ms - out.speaker_elapsed_ms;
+    }
+    out.projected_end = now + Math.max(out.remaining_ms, 0) + sumFrom(live.segment + 1);
+  } else if (live.phase === 'ended') {
+    out.projected_end = live.ended_at ?? now; // the day is over: the actual end
+  } else {
+    out.projected_end = Math.max(now, event.planned_start ?? now) + sumFrom(0);
+    if (event.planned_start != null) out.starts_in_ms = event.planned_start - now;
+  }
+  if (event.planned_end != null) out.drift_ms = out.projected_end - event.planned_end;
+  return out;
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/**
+ * 725000 → "12:05", -3800000 → "-1:03:20", fmtDuration(42000, {plus: true}) → "+0:42".
+ * Whole seconds are floored unless {ceil: true} (a countdown shows 0:01 until it is 0).
+ */
+export function fmtDuration(ms, { plus = false, ceil = false } = {}) {
+  if (ms == null || !Number.isFinite(ms)) return '--:--';
+  const abs = Math.abs(ms) / 1000;
+  const s = ceil ? Math.ceil(abs) : Math.floor(abs);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const body = h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+  if (ms < 0 && s > 0) return `-${body}`;
+  return ms >= 0 && plus ? `+${body}` : body;
+}
+
+/** A remaining time as a countdown: "4:59" while time is left, "+0:42" once overrun. */
+export function fmtCountdown(remainingMs) {
+  if (remainingMs == null) return '--:--';
+  return remainingMs >= 0 ? fmtDuration(remainingMs, { ceil: true }) : fmtDuration(-remainingMs, { plus: true });
+}
+
+/** {zh, ja, en} → the text in lang, falling back to en, then to any language. */
+export function localized(text, lang) {
+  if (text == null) return '';
+  if (typeof text !== 'object') return String(text);
+  return text[lang] || text.en || Object.values(text).find((v) => typeof v === 'string' && v) || '';
+}
+
+const LOCALES = { zh: 'zh-CN', ja: 'ja-JP', en: 'en-GB' };
+const clockFormats = new Map();
+
+/** Wall-clock time of an epoch-ms instant in the event's time zone, e.g. "14:05". */
+export function fmtClock(ms, timeZone, lang = 'en', { seconds = false } = {}) {
+  if (ms == null || !Number.isFinite(ms)) return '--:--';
+  const key = `${timeZone}|${lang}|${seconds}`;
+  let f = clockFormats.get(key);
+  if (!f) {
+    const o = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+    if (seconds) o.second = '2-digit';
+    try { f = new Intl.DateTimeFormat(LOCALES[lang] || 'en-GB', { ...o, timeZone }); } catch {
+      f = new Intl.DateTimeFormat(LOCALES[lang] || 'en-GB', o); // unknown zone: local time
+    }
+    clockFormats.set(key, f);
+  }
+  return f.format(ms);
+}

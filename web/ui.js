@@ -1,0 +1,116 @@
+// DOM helpers shared by the pages. Text always goes in through textContent, never as HTML.
+
+import { t, kindName, applyLabels, LANGS } from './i18n.js';
+import { localized, fmtClock, fmtCountdown, fmtDuration } from './client.js';
+
+export const $ = (id) => document.getElementById(id);
+
+/** el('li', {class: 'x', text: 'y', data: {segmentId: 'k'}, attrs: {type: 'button'}}, child…) */
+export function el(tag, opts = {}, ...children) {
+  const node = document.createElement(tag);
+  if (opts.class) node.className = opts.class;
+  if (opts.text != null) node.textContent = opts.text;
+  for (const [k, v] of Object.entries(opts.data || {})) node.dataset[k] = v;
+  for (const [k, v] of Object.entries(opts.attrs || {})) node.setAttribute(k, v);
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+/** Sets textContent only when it changed (the clock loop calls this ten times a second). */
+export function setText(node, text) {
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+let messageTimer = null;
+
+/** Shows a toast in #message; it dismisses itself after a while or on click. */
+export function showMessage(text, kind = 'error', ms = 8000) {
+  const box = $('message');
+  if (!box) return;
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(messageTimer);
+  if (ms) messageTimer = setTimeout(clearMessage, ms);
+}
+
+export function clearMessage() {
+  const box = $('message');
+  if (!box) return;
+  clearTimeout(messageTimer);
+  box.hidden = true;
+  box.textContent = '';
+}
+
+/** Client status → #conn-status text and data-state (connecting|connected|reconnecting|closed). */
+export function renderStatus(lang, status, detail) {
+  const node = $('conn-status');
+  if (!node) return;
+  const state = ['connecting', 'connected', 'reconnecting', 'closed'].includes(status) ? status : 'connecting';
+  node.dataset.state = state;
+  node.textContent = t(lang, state);
+  if (state === 'closed' && detail) {
+    node.title = detail.message || detail.code;
+    const key = `err_${detail.code}`;
+    const text = t(lang, key);
+    showMessage(text === key ? `${detail.code}: ${detail.message}` : text, 'error', 0);
+  } else {
+    node.removeAttribute('title');
+  }
+}
+
+/** Wires the #lang select: initial value, and a callback on change. */
+export function setupLang(lang, onPick) {
+  const select = $('lang');
+  select.value = LANGS.includes(lang) ? lang : 'en';
+  select.addEventListener('change', () => onPick(select.value));
+  applyLabels(select.value);
+}
+
+/** Tests wait on these: the last applied seq and the live phase. */
+export function markBody(hub) {
+  const s = hub.state;
+  if (hub.seq != null) document.body.dataset.seq = String(hub.seq);
+  if (s && s.live) document.body.dataset.phase = s.live.phase;
+}
+
+/** The parts both pages show: current segment, speaker, chair, hold badge, next segment. */
+export function renderNow(state, lang) {
+  const { event, segments, live } = state;
+  const seg = live.phase === 'live' ? segments[live.segment] : null;
+  const sp = seg && live.speaker != null ? (seg.speakers || [])[live.speaker] : null;
+  setText($('current-kind'), seg ? kindName(lang, seg.kind) : '');
+  setText($('current-title'), seg ? localized(seg.title, lang) : t(lang, live.phase === 'ended' ? 'ended' : 'standby'));
+  setText($('current-speaker'), sp ? localized(sp.name, lang) : '');
+  setText($('speaker-affiliation'), sp && sp.affiliation ? localized(sp.affiliation, lang) : '');
+  setText($('current-chair'), seg && seg.chair ? `${t(lang, 'chair')}: ${localized(seg.chair, lang)}` : '');
+  $('held-badge').hidden = !(seg && live.held_since != null);
+  const nextIndex = live.phase === 'standby' ? 0 : seg ? live.segment + 1 : -1;
+  const next = nextIndex >= 0 ? segments[nextIndex] : null;
+  setText($('next-title'), next ? localized(next.title, lang) : t(lang, 'nothing_next'));
+  setText($('next-start'), next ? fmtClock(next.planned_start, event.time_zone, lang) : '');
+  document.body.classList.toggle('is-held', Boolean(seg && live.held_since != null));
+  return { seg, sp };
+}
+
+/** #countdown and its label from timing(): remaining, "+overrun" in red, or time to the start. */
+export function drawCountdown(tm, lang) {
+  const cd = $('countdown');
+  let label = '';
+  if (tm.phase === 'live') {
+    setText(cd, fmtCountdown(tm.remaining_ms));
+    label = tm.remaining_ms < 0 ? 'overrun' : 'remaining';
+  } else if (tm.phase === 'standby' && tm.starts_in_ms > 0) {
+    setText(cd, fmtDuration(tm.starts_in_ms, { ceil: true }));
+    label = 'starts_in';
+  } else {
+    setText(cd, '--:--');
+  }
+  cd.classList.toggle('idle', !label);
+  setText($('countdown-label'), label ? t(lang, label) : '');
+  cd.classList.toggle('overrun', tm.phase === 'live' && tm.remaining_ms < 0);
+  cd.classList.toggle('warning', tm.phase === 'live' && tm.remaining_ms >= 0 && tm.remaining_ms < 60_000);
+  cd.classList.toggle('held', tm.held);
+}
+
+document.addEventListener('click', (e) => { if (e.target.id === 'message') clearMessage(); });
