@@ -50,16 +50,25 @@ async fn main() -> anyhow::Result<()> {
     let listener = server::bind(settings.server.bind)?;
     let local = listener.local_addr().context("the listener has no address")?;
     let base = settings.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
-    println!("eventhub is serving on {base}\n\nPages (keep the tokens private; each grants its role):");
-    for line in server.page_urls(&base) {
-        println!("  {line}");
-    }
-    println!();
+    print_links(&base, &server.page_urls(&base));
     tokio::spawn(async move {
         wait_for_signal().await;
         shutdown.cancel();
     });
     server.serve(listener).await
+}
+
+/// Prints where to find the pages. A closed stdout (a supervisor that stopped reading) must
+/// not stop the server, so write errors are ignored rather than panicking as `println!` does.
+fn print_links(base: &str, lines: &[String]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "eventhub is serving on {base}\n\nPages (keep the tokens private; each grants its role):");
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    let _ = writeln!(out);
+    let _ = out.flush();
 }
 
 async fn wait_for_signal() {

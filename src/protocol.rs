@@ -32,6 +32,7 @@ pub enum ErrorCode {
     InvalidState,
     TooLarge,
     BinaryFrame,
+    BadResume,
     Internal,
 }
 
@@ -84,6 +85,24 @@ pub struct Hello {
     pub lang: Lang,
     pub participant: Option<String>,
     pub affiliation: Option<String>,
+    pub resume: Option<Resume>,
+}
+
+/// Where a reconnecting client left off.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    pub epoch: String,
+    pub seq: u64,
+}
+
+/// What a welcome gives a client: see "Resuming" in docs/protocol.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeOutcome {
+    None,
+    Replay,
+    Snapshot,
 }
 
 /// A decoded client frame.
@@ -173,10 +192,12 @@ impl<'a> From<&'a Actor> for By<'a> {
 pub enum ServerFrame<'a> {
     Welcome {
         protocol: u32,
+        epoch: &'a str,
         seq: u64,
+        resume: ResumeOutcome,
         server_time: Millis,
         you: You<'a>,
-        snapshot: &'a EventState,
+        snapshot: Option<&'a EventState>,
     },
     Change {
         seq: u64,

@@ -10,15 +10,19 @@ use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::auth::{self, EventTokens};
 use crate::config::{self, Settings};
+use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
-use crate::hub::HubHandle;
+use crate::hub::{HubHandle, RESUME_BUFFER};
+use crate::store::sqlite::SqliteBackend;
+use crate::store::{Backend, Journal, StoreThread, StoredEvent};
 
-/// One running event: its hub and who may join it.
+/// One running event: its plan, its hub and who may join it.
 pub struct EventEntry {
+    pub show: Arc<RunOfShow>,
     pub hub: HubHandle,
     pub tokens: EventTokens,
 }
@@ -34,6 +38,8 @@ pub struct AppState {
     pub tracker: TaskTracker,
     /// Source of connection ids.
     pub next_conn: Arc<AtomicU64>,
+    /// The change log, for exports.
+    pub journal: Journal,
 }
 
 impl AppState {
@@ -45,8 +51,9 @@ impl AppState {
 /// A started server, ready to serve.
 pub struct Server {
     state: AppState,
-    /// Event ids in the order their files were read, for printing.
+    /// Event ids in the order they were loaded, for printing.
     order: Vec<String>,
+    store_thread: StoreThread,
 }
 
 /// The pages each role opens, with the path that serves it.
@@ -59,23 +66,46 @@ pub fn page_of(role: Role) -> Option<&'static str> {
 }
 
 impl Server {
-    /// Loads the events and their tokens and starts their hubs.
+    /// Opens the store, restores every stored event, seeds the configured events it does
+    /// not hold yet, and starts one hub per event.
     pub fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Server> {
-        std::fs::create_dir_all(&settings.server.data_dir)
-            .with_context(|| format!("cannot create the data dir {}", settings.server.data_dir.display()))?;
-        let shows = config::load_events(&settings.server.events_dir, chrono::Utc::now())?;
-        let order: Vec<String> = shows.iter().map(|s| s.event.id.clone()).collect();
-        let mut tokens = auth::load_or_create(&settings.server.data_dir, &settings.tokens, &order)?;
+        let data_dir = &settings.server.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        let configured = config::load_events(&settings.server.events_dir, chrono::Utc::now())?;
+        let mut backend = SqliteBackend::open(data_dir)?;
+        let epoch: Arc<str> = backend.epoch().into();
+        let mut stored = backend.load(RESUME_BUFFER).context("cannot restore the events from the store")?;
+        for show in configured {
+            match stored.iter().find(|e| e.state.show.event.id == show.event.id) {
+                Some(existing) if *existing.state.show != show => warn!(
+                    event = %show.event.id,
+                    "the event file differs from the stored run of show; the stored one is used"
+                ),
+                Some(_) => {}
+                None => {
+                    let state = EventState::new(show);
+                    backend.create(&state).context("cannot store a new event")?;
+                    info!(event = %state.show.event.id, "seeded from its event file");
+                    stored.push(StoredEvent { state, seq: 0, recent: Vec::new() });
+                }
+            }
+        }
+        let order: Vec<String> = stored.iter().map(|e| e.state.show.event.id.clone()).collect();
+        let mut tokens = auth::load_or_create(data_dir, &settings.tokens, &order)?;
+        let (journal, store_thread) = Journal::start(Box::new(backend)).context("cannot start the store thread")?;
         let tracker = TaskTracker::new();
         let events = DashMap::new();
-        for show in shows {
-            let id = show.event.id.clone();
+        for event in stored {
+            let id = event.state.show.event.id.clone();
+            let show = Arc::clone(&event.state.show);
             let tokens = tokens.remove(&id).context("tokens were made for every event")?;
-            let hub = HubHandle::spawn(EventState::new(show), &tracker);
-            events.insert(id, Arc::new(EventEntry { hub, tokens }));
+            let hub = HubHandle::spawn(event, journal.clone(), Arc::clone(&epoch), &tracker);
+            events.insert(id, Arc::new(EventEntry { show, hub, tokens }));
         }
-        let state = AppState { events: Arc::new(events), shutdown, tracker, next_conn: Arc::new(AtomicU64::new(1)) };
-        Ok(Server { state, order })
+        let next_conn = Arc::new(AtomicU64::new(1));
+        let state = AppState { events: Arc::new(events), shutdown, tracker, next_conn, journal };
+        Ok(Server { state, order, store_thread })
     }
 
     pub fn token(&self, event: &str, role: Role) -> Option<String> {
@@ -104,7 +134,7 @@ impl Server {
     /// Serves until the shutdown token is cancelled, then closes every websocket and waits
     /// for the hubs to finish.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, .. } = self;
+        let Server { state, store_thread, .. } = self;
         let app = crate::transport::http::router(state.clone());
         let shutdown = state.shutdown.clone();
         info!(addr = %listener.local_addr()?, "serving");
@@ -116,6 +146,9 @@ impl Server {
         state.events.clear();
         state.tracker.close();
         state.tracker.wait().await;
+        // The store thread ends once the last journal handle is gone: flush, then close.
+        drop(state);
+        tokio::task::spawn_blocking(move || store_thread.join()).await.context("the store did not close")?;
         info!("stopped");
         Ok(())
     }

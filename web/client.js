@@ -10,6 +10,8 @@ const MODES = ['in_room', 'remote'];
 const PING_EVERY = 10_000, BURST = 5, BURST_GAP = 200, SAMPLES = 30;
 const OPEN_TIMEOUT = 10_000, SILENCE_LIMIT = 30_000, COMMAND_TIMEOUT = 15_000;
 const BACKOFF_MIN = 500, BACKOFF_MAX = 10_000, JITTER = 0.3;
+// After a 1012 close ("server restarting") the first attempts wait at most this long.
+const RESTART_CLOSE = 1012, RESTART_MAX = 2_000, RESTART_ATTEMPTS = 10;
 
 // ---------- small storage and URL helpers ----------
 
@@ -72,7 +74,9 @@ export function cleanName(name) {
 
 /**
  * connectHub({ name, mode, lang, affiliation, url, onWelcome, onChange, onStatus, onError })
- *   onWelcome(state, welcomeFrame)  after every (re)join, with a fresh snapshot
+ *   onWelcome(state, welcomeFrame)  after every (re)join, once the state is usable: a fresh
+ *                                   snapshot, or (welcomeFrame.resume === 'replay') the state
+ *                                   held before the drop, with the missed changes to follow
  *   onChange(state, changeFrame)    after a change was applied (state.live already replaced)
  *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
  *                                   detail = {code, message} when closed for good
@@ -96,6 +100,9 @@ export function connectHub(opts = {}) {
 
   let ws = null, joined = false, openedAt = 0, lastRx = 0, lastPing = 0;
   let state = null, seq = null, status = null, attempt = 0, fatal = null, stopped = false;
+  // Resume (memory only: a reload starts fresh). epoch is set by a welcome, so the first
+  // connect of a page sends no resume; resumeOff is set if the server refuses the field.
+  let epoch = null, resumeOff = false, sentResume = false, restarting = false;
   let retryTimer = null, burstTimers = [];
   let samples = [], offset = 0, synced = false;
   const pending = new Map();
@@ -129,6 +136,8 @@ export function connectHub(opts = {}) {
         name: cfg.name, mode: cfg.mode, lang: cfg.lang, participant: participantId(),
       };
       if (cfg.affiliation) hello.affiliation = String(cfg.affiliation).slice(0, 120);
+      sentResume = epoch != null && seq != null && state != null && !resumeOff;
+      if (sentResume) hello.resume = { epoch, seq };
       raw(hello);
     };
     sock.onmessage = (e) => {
@@ -138,12 +147,12 @@ export function connectHub(opts = {}) {
       try { msg = JSON.parse(e.data); } catch { return; }
       if (msg && typeof msg === 'object') handle(msg);
     };
-    sock.onclose = () => { if (ws === sock) lost(); };
+    sock.onclose = (e) => { if (ws === sock) lost(e.code); };
     sock.onerror = noop; // a close event always follows
   }
 
   /** Drops the current socket (if any) and schedules the next attempt. */
-  function lost() {
+  function lost(closeCode) {
     const sock = ws;
     ws = null; joined = false;
     if (sock) {
@@ -158,10 +167,13 @@ export function connectHub(opts = {}) {
     pending.clear();
     if (fatal || stopped) { setStatus('closed', fatal || undefined); return; }
     setStatus('reconnecting');
+    if (closeCode === RESTART_CLOSE) { restarting = true; attempt = 0; }
     const base = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** attempt);
+    let delay = base * (1 - JITTER + Math.random() * 2 * JITTER);
+    if (restarting && attempt < RESTART_ATTEMPTS) delay = Math.min(delay, RESTART_MAX);
     attempt += 1;
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(open, base * (1 - JITTER + Math.random() * 2 * JITTER));
+    retryTimer = setTimeout(open, delay);
   }
 
   function ping() {
@@ -181,9 +193,17 @@ export function connectHub(opts = {}) {
   function handle(msg) {
     switch (msg.type) {
       case 'welcome': {
-        const snap = msg.snapshot || {};
-        state = { event: snap.event, segments: snap.segments || [], live: snap.live, you: msg.you };
-        seq = msg.seq; joined = true; attempt = 0;
+        if (msg.resume === 'replay') {
+          // Keep the state; the missed changes follow. Anything else is a server bug: start over.
+          if (!sentResume || !state || msg.seq !== seq) { epoch = null; lost(); return; }
+          state.you = msg.you;
+        } else {
+          const snap = msg.snapshot || {};
+          state = { event: snap.event, segments: snap.segments || [], live: snap.live, you: msg.you };
+          seq = msg.seq;
+        }
+        epoch = msg.epoch ?? null; // absent from a server without resume: never resume then
+        joined = true; attempt = 0; restarting = false;
         if (!synced && typeof msg.server_time === 'number') offset = msg.server_time - Date.now();
         setStatus('connected');
         on.welcome(state, msg);
@@ -192,7 +212,7 @@ export function connectHub(opts = {}) {
       }
       case 'change': {
         if (!joined || typeof msg.seq !== 'number' || msg.seq <= seq) return; // duplicate
-        if (msg.seq !== seq + 1) { lost(); return; } // a gap: rejoin for a fresh snapshot
+        if (msg.seq !== seq + 1) { lost(); return; } // a gap: rejoin; resume replays what was missed
         seq = msg.seq;
         const ch = msg.change || {};
         if (ch.kind === 'live' && ch.live) state.live = ch.live;
@@ -203,6 +223,10 @@ export function connectHub(opts = {}) {
       case 'ack': settle(msg.id, (p) => p.resolve(msg)); break;
       case 'error': {
         const err = { code: msg.code, message: msg.message || msg.code, id: msg.id };
+        if (msg.code === 'bad_resume' && msg.id == null) return; // a fresh snapshot follows
+        if (!joined && sentResume && msg.code === 'invalid_field' && msg.id == null) {
+          resumeOff = true; lost(); return; // a server from before resume: join plainly
+        }
         if (FATAL.has(msg.code)) fatal = err;
         if (!settle(msg.id, (p) => p.reject(err)) && !fatal) on.error(err);
         if (fatal) lost();

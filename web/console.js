@@ -124,6 +124,7 @@ function render() {
   setText($('speaker-index'), sp && count > 1 ? t(lang, 'speaker_of', { i: live.speaker + 1, n: count }) : '');
 
   renderSegments(s);
+  renderExports();
   updateButtons();
   tick();
 }
@@ -175,6 +176,21 @@ function renderSegments({ event, segments, live }) {
   const currentItem = list.querySelector('li.current');
   if (currentItem && shownSegment !== live.segment) list.scrollTop = Math.max(0, currentItem.offsetTop - 60);
   shownSegment = live.phase === 'live' ? live.segment : null;
+}
+
+/** Download links for organizers only (the server checks the token again: 401 otherwise). */
+function renderExports() {
+  const show = Boolean(hub.you && hub.you.role === 'organizer' && frag.event && frag.token);
+  $('exports').hidden = !show;
+  const base = show ? `/api/events/${encodeURIComponent(frag.event)}/` : '';
+  const token = show ? `?token=${encodeURIComponent(frag.token)}` : '';
+  for (const [id, file] of [['export-log', 'log.jsonl'], ['export-record', 'record.csv']]) {
+    const link = $(id);
+    link.hidden = !show;
+    if (!show) { link.removeAttribute('href'); continue; }
+    link.href = base + file + token;
+    link.download = `${frag.event}-${file}`;
+  }
 }
 
 function noteChange(msg) {

@@ -23,6 +23,7 @@ const S = {
     shortcuts: 'Keyboard shortcuts', key_next: 'Next', key_previous: 'Previous',
     key_speaker: 'Next speaker', key_hold: 'Hold / resume', key_extend: '+1 min',
     key_shorten: '−1 min',
+    exports: 'Exports', export_log: 'Change log (JSONL)', export_record: 'Planned vs actual (CSV)',
     // attendee
     your_name: 'Your name', join: 'Join', in_room: 'In the room', remote: 'Remote',
     welcome_prompt: 'Please tell us your name to join.',
@@ -56,6 +57,7 @@ const S = {
     shortcuts: '快捷键', key_next: '下一项', key_previous: '上一项',
     key_speaker: '下一位发言人', key_hold: '暂停 / 继续', key_extend: '+1 分钟',
     key_shorten: '−1 分钟',
+    exports: '导出', export_log: '变更日志（JSONL）', export_record: '计划与实际时间（CSV）',
     your_name: '您的姓名', join: '加入', in_room: '在会场', remote: '线上',
     welcome_prompt: '请输入您的姓名后加入。',
     read_only: '此链接仅可查看，控制按钮已停用。',
@@ -87,6 +89,7 @@ const S = {
     shortcuts: 'キーボードショートカット', key_next: '次へ', key_previous: '前へ',
     key_speaker: '次の登壇者', key_hold: '一時停止 / 再開', key_extend: '+1 分',
     key_shorten: '−1 分',
+    exports: 'エクスポート', export_log: '変更ログ（JSONL）', export_record: '予定と実績（CSV）',
     your_name: 'お名前', join: '参加', in_room: '会場で参加', remote: 'オンライン',
     welcome_prompt: '参加するにはお名前を入力してください。',
     read_only: 'このリンクは閲覧専用です。操作ボタンは無効です。',

@@ -2,8 +2,11 @@
 //! No tokio, no sockets, no clock reads: `now` is always passed in.
 
 pub mod live;
+pub mod record;
 pub mod show;
 pub mod text;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -149,17 +152,28 @@ pub enum Change {
     Live { op: String, live: LiveState },
 }
 
+impl Change {
+    /// The run-of-show state this change sets, if it sets it.
+    pub fn live(&self) -> Option<&LiveState> {
+        match self {
+            Change::Live { live, .. } => Some(live),
+        }
+    }
+}
+
 /// One event's whole state: the plan and where the show stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventState {
+    /// Shared, since the plan does not change while the show runs and the hub keeps a copy
+    /// of the state to fall back to when the store refuses a batch.
     #[serde(flatten)]
-    pub show: RunOfShow,
+    pub show: Arc<RunOfShow>,
     pub live: LiveState,
 }
 
 impl EventState {
     pub fn new(show: RunOfShow) -> Self {
-        EventState { show, live: LiveState::default() }
+        EventState { show: Arc::new(show), live: LiveState::default() }
     }
 
     /// Checks `command` against the actor's authority and the current state; on success

@@ -1,17 +1,20 @@
 //! One task per event owns its live state: it checks each command against the domain,
-//! gives every accepted change the next sequence number, then publishes it, encoded once,
-//! to every joined connection. Nothing else mutates an event.
+//! gives every accepted change the next sequence number, makes it durable, and only then
+//! publishes it, encoded once, to every joined connection. It keeps the latest changes so
+//! that reconnecting clients get exactly what they missed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::clock::now_millis;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, EventState};
-use crate::protocol::{encode, FrameError, ServerFrame, SharedText, You};
+use crate::protocol::{encode, ErrorCode, FrameError, ResumeOutcome, ServerFrame, SharedText, You, PROTOCOL_VERSION};
+use crate::store::{Journal, LogEntry, StoredEvent};
 
 /// Identifies one websocket connection for the life of the process.
 pub type ConnId = u64;
@@ -19,11 +22,26 @@ pub type ConnId = u64;
 /// How many frames may wait for one connection before it counts as too slow and is
 /// dropped. A dropped client reconnects and resumes; the others never wait for it.
 pub const OUTBOX_CAPACITY: usize = 256;
+/// How many recent changes the hub keeps for resuming clients. A replay must fit in a
+/// fresh outbox with the welcome, so that a resume never trips the slow-client limit.
+pub const RESUME_BUFFER: usize = 192;
+const _: () = assert!(RESUME_BUFFER < OUTBOX_CAPACITY);
 /// How many commands may wait for an event's hub before senders are made to wait.
 const INBOX_CAPACITY: usize = 1024;
+/// The most messages the hub handles between two commits.
+const MAX_BATCH: usize = 256;
+/// A snapshot is stored every this many changes, so that start-up replays at most this many.
+pub const SNAPSHOT_EVERY: u64 = 500;
 
 /// The sending half of a connection's bounded outbound queue.
 pub type Outbox = mpsc::Sender<SharedText>;
+
+/// Where a reconnecting client left off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumeFrom {
+    pub epoch: String,
+    pub seq: u64,
+}
 
 /// A connection that has said hello and been authorised.
 pub struct Joining {
@@ -31,6 +49,7 @@ pub struct Joining {
     pub actor: Actor,
     pub mode: Mode,
     pub lang: Lang,
+    pub resume: Option<ResumeFrom>,
     pub outbox: Outbox,
 }
 
@@ -54,11 +73,22 @@ pub struct HubHandle {
 }
 
 impl HubHandle {
-    /// Starts the hub task for `state` on `tracker`.
-    pub fn spawn(state: EventState, tracker: &TaskTracker) -> HubHandle {
+    /// Starts the hub task for a stored event on `tracker`.
+    pub fn spawn(stored: StoredEvent, journal: Journal, epoch: Arc<str>, tracker: &TaskTracker) -> HubHandle {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let (leaves, leaves_rx) = mpsc::unbounded_channel();
-        let hub = Hub { state, seq: 0, members: HashMap::new() };
+        let event: Arc<str> = stored.state.show.event.id.as_str().into();
+        let recent = stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, change_frame(e))).collect();
+        let hub = Hub {
+            event,
+            epoch,
+            state: stored.state,
+            seq: stored.seq,
+            snapshot_seq: stored.seq,
+            recent,
+            journal,
+            members: HashMap::new(),
+        };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
     }
@@ -77,6 +107,10 @@ impl HubHandle {
     }
 }
 
+fn change_frame(entry: &LogEntry) -> SharedText {
+    encode(&ServerFrame::Change { seq: entry.seq, at: entry.at, by: (&entry.actor).into(), change: &entry.change })
+}
+
 /// A joined connection, as the hub sees it.
 struct Member {
     actor: Actor,
@@ -84,34 +118,138 @@ struct Member {
 }
 
 struct Hub {
+    event: Arc<str>,
+    /// The store's epoch: resume positions from another epoch mean nothing here.
+    epoch: Arc<str>,
     state: EventState,
-    /// Sequence number of the last published change.
+    /// Sequence number of the last durable, published change.
     seq: u64,
+    /// Seq of the last stored snapshot.
+    snapshot_seq: u64,
+    /// The latest published change frames, oldest first, for resuming clients.
+    recent: VecDeque<(u64, SharedText)>,
+    journal: Journal,
     members: HashMap<ConnId, Member>,
+}
+
+/// What a command in a batch is answered with once the batch is settled.
+enum Reply {
+    Ack { conn: ConnId, id: String, seq: u64 },
+    Error { conn: ConnId, error: FrameError },
 }
 
 impl Hub {
     async fn run(mut self, mut inbox: mpsc::Receiver<HubMsg>, mut leaves: mpsc::UnboundedReceiver<ConnId>) {
-        info!(event = %self.state.show.event.id, "hub started");
+        info!(event = %self.event, seq = self.seq, "hub started");
         loop {
-            tokio::select! {
+            let first = tokio::select! {
                 msg = inbox.recv() => match msg {
-                    Some(HubMsg::Join(joining)) => self.join(*joining),
-                    Some(HubMsg::Command { conn, id, command }) => self.command(conn, &id, &command),
+                    Some(msg) => msg,
                     None => break,
                 },
                 Some(conn) = leaves.recv() => {
                     self.members.remove(&conn);
+                    continue;
+                }
+            };
+            // Whatever queued up while the last commit was in flight is committed together.
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match inbox.try_recv() {
+                    Ok(msg) => batch.push(msg),
+                    Err(_) => break,
+                }
+            }
+            self.settle(batch).await;
+        }
+        info!(event = %self.event, "hub stopped");
+    }
+
+    /// Applies a batch, makes its changes durable in one commit, then publishes them, answers
+    /// the commands and welcomes the joiners, whose snapshots then include the batch.
+    async fn settle(&mut self, batch: Vec<HubMsg>) {
+        let before = (self.state.clone(), self.seq);
+        let now = now_millis();
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
+        let mut joins = Vec::new();
+        for msg in batch {
+            match msg {
+                HubMsg::Join(joining) => joins.push(*joining),
+                HubMsg::Command { conn, id, command } => {
+                    let Some(actor) = self.members.get(&conn).map(|m| m.actor.clone()) else { continue };
+                    match self.state.apply(&command, &actor, now) {
+                        Ok(changes) => {
+                            for change in changes {
+                                self.seq += 1;
+                                entries.push(LogEntry { seq: self.seq, at: now, actor: actor.clone(), change });
+                            }
+                            replies.push(Reply::Ack { conn, id, seq: self.seq });
+                        }
+                        Err(rejection) => {
+                            replies.push(Reply::Error { conn, error: FrameError::rejected(&id, &rejection) })
+                        }
+                    }
                 }
             }
         }
-        info!(event = %self.state.show.event.id, "hub stopped");
+        if !entries.is_empty() {
+            let frames: Vec<(u64, SharedText)> = entries.iter().map(|e| (e.seq, change_frame(e))).collect();
+            match self.journal.append(&self.event, entries).await {
+                Ok(()) => frames.into_iter().for_each(|(seq, frame)| self.publish(seq, frame)),
+                Err(e) => {
+                    error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
+                    (self.state, self.seq) = before;
+                    for reply in &mut replies {
+                        if let Reply::Ack { conn, id, .. } = reply {
+                            let error = FrameError {
+                                id: Some(std::mem::take(id)),
+                                code: ErrorCode::Internal,
+                                message: "the change could not be stored; nothing was applied".into(),
+                            };
+                            *reply = Reply::Error { conn: *conn, error };
+                        }
+                    }
+                }
+            }
+        }
+        for reply in replies {
+            match reply {
+                Reply::Ack { conn, id, seq } => self.send_to(conn, encode(&ServerFrame::Ack { id: &id, seq })),
+                Reply::Error { conn, error } => self.send_to(conn, error.encode()),
+            }
+        }
+        for joining in joins {
+            self.join(joining);
+        }
+        if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY {
+            self.snapshot_seq = self.seq;
+            self.journal.snapshot(&self.event, self.seq, self.state.clone()).await;
+        }
     }
 
     fn join(&mut self, joining: Joining) {
+        let outcome = match &joining.resume {
+            None => ResumeOutcome::None,
+            Some(from) if *from.epoch != *self.epoch => ResumeOutcome::Snapshot,
+            Some(from) if from.seq > self.seq => {
+                let message =
+                    format!("seq {} is ahead of this server's {}; here is a fresh snapshot", from.seq, self.seq);
+                let _ = joining.outbox.try_send(FrameError::new(ErrorCode::BadResume, message).encode());
+                ResumeOutcome::Snapshot
+            }
+            Some(from) if self.seq - from.seq <= self.recent.len() as u64 => ResumeOutcome::Replay,
+            Some(_) => ResumeOutcome::Snapshot,
+        };
+        let replay_from = match (&outcome, &joining.resume) {
+            (ResumeOutcome::Replay, Some(from)) => from.seq,
+            _ => self.seq,
+        };
         let welcome = encode(&ServerFrame::Welcome {
-            protocol: crate::protocol::PROTOCOL_VERSION,
-            seq: self.seq,
+            protocol: PROTOCOL_VERSION,
+            epoch: &self.epoch,
+            seq: replay_from,
+            resume: outcome,
             server_time: now_millis(),
             you: You {
                 participant: &joining.actor.participant,
@@ -120,35 +258,19 @@ impl Hub {
                 mode: joining.mode,
                 lang: joining.lang,
             },
-            snapshot: &self.state,
+            snapshot: (outcome != ResumeOutcome::Replay).then_some(&self.state),
         });
-        if joining.outbox.try_send(welcome).is_ok() {
-            debug!(conn = joining.conn, role = joining.actor.role.as_str(), "joined");
+        let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, frame)| frame.clone());
+        let delivered = std::iter::once(welcome).chain(missed).all(|frame| joining.outbox.try_send(frame).is_ok());
+        if delivered {
+            debug!(conn = joining.conn, role = joining.actor.role.as_str(), ?outcome, "joined");
             self.members.insert(joining.conn, Member { actor: joining.actor, outbox: joining.outbox });
-        }
-    }
-
-    fn command(&mut self, conn: ConnId, id: &str, command: &Command) {
-        let Some(actor) = self.members.get(&conn).map(|m| m.actor.clone()) else {
-            return;
-        };
-        let now = now_millis();
-        match self.state.apply(command, &actor, now) {
-            Ok(changes) => {
-                for change in &changes {
-                    self.seq += 1;
-                    let frame = encode(&ServerFrame::Change { seq: self.seq, at: now, by: (&actor).into(), change });
-                    self.publish(&frame);
-                }
-                self.send_to(conn, encode(&ServerFrame::Ack { id, seq: self.seq }));
-            }
-            Err(rejection) => self.send_to(conn, FrameError::rejected(id, &rejection).encode()),
         }
     }
 
     /// Queues `frame` for every member; a member whose queue is full is dropped, which
     /// closes its connection so that it reconnects and resumes.
-    fn publish(&mut self, frame: &SharedText) {
+    fn publish(&mut self, seq: u64, frame: SharedText) {
         self.members.retain(|conn, member| match member.outbox.try_send(frame.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -157,6 +279,10 @@ impl Hub {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
+        if self.recent.len() == RESUME_BUFFER {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((seq, frame));
     }
 
     fn send_to(&mut self, conn: ConnId, frame: SharedText) {

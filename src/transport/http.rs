@@ -23,6 +23,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(super::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/events/{event}/log.jsonl", get(super::export::log))
+        .route("/api/events/{event}/record.csv", get(super::export::record))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
         .layer(middleware::from_fn(security_headers))

@@ -1,5 +1,6 @@
 //! The edge: HTTP routes, embedded pages and websocket sessions. Frames become commands
 //! for a hub and changes become frames; no business logic lives here.
 
+pub mod export;
 pub mod http;
 pub mod ws;

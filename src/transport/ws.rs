@@ -17,7 +17,7 @@ use tracing::{debug, instrument};
 use crate::clock::now_millis;
 use crate::domain::text::{Affiliation, DisplayName};
 use crate::domain::Actor;
-use crate::hub::{ConnId, HubHandle, Joining, OUTBOX_CAPACITY};
+use crate::hub::{ConnId, HubHandle, Joining, ResumeFrom, OUTBOX_CAPACITY};
 use crate::protocol::{
     decode, encode, ClientFrame, ErrorCode, FrameError, Hello, ServerFrame, SharedText, MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -212,7 +212,8 @@ impl Session {
             return close(1011, "internal error");
         };
         let actor = Actor { participant, name: name.as_str().to_owned(), role };
-        let joining = Joining { conn: self.conn, actor, mode: hello.mode, lang: hello.lang, outbox };
+        let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq });
+        let joining = Joining { conn: self.conn, actor, mode: hello.mode, lang: hello.lang, resume, outbox };
         if entry.hub.join(joining).await.is_err() {
             return close(1012, "server restarting; reconnect shortly");
         }

@@ -159,3 +159,25 @@ async fn the_attendee_page_follows_the_console_in_the_chosen_language() {
     console.client.clone().close().await.unwrap();
     attendee.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_attendee_page_rides_out_a_server_restart_and_catches_up() {
+    let mut app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=en&name=On%20a%20train&mode=remote").await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    attendee.wait_text("#current-title", |t| t == "Opening ceremony").await;
+
+    app.stop().await;
+    attendee.wait_attr("#conn-status", "data-state", "reconnecting").await;
+    attendee.wait_text("#current-title", |t| t == "Opening ceremony").await;
+
+    app.start_again().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
+    attendee.wait_attr("#conn-status", "data-state", "connected").await;
+    attendee.wait_text("#current-title", |t| t.starts_with("Round table")).await;
+    attendee.client.clone().close().await.unwrap();
+}

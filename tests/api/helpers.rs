@@ -24,8 +24,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub addr: SocketAddr,
     shutdown: CancellationToken,
+    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     tokens: Vec<(Role, String)>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 fn init_logs() {
@@ -34,26 +35,32 @@ fn init_logs() {
     }
 }
 
+/// The demo events shipped in config/events.
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/events")
+}
+
 /// Starts the server with the demo events on a fresh data dir and an OS-chosen port.
 pub async fn spawn_app() -> TestApp {
     init_logs();
     let data = tempfile::tempdir().expect("a temporary data dir");
+    let (addr, shutdown, serving, tokens) = serve(data.path(), "127.0.0.1:0".parse().unwrap());
+    TestApp { addr, shutdown, serving: Some(serving), tokens, data }
+}
+
+type Serving = (SocketAddr, CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>, Vec<(Role, String)>);
+
+fn serve(data_dir: &std::path::Path, bind: SocketAddr) -> Serving {
     let settings = Settings {
-        server: ServerSettings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            data_dir: data.path().to_path_buf(),
-            events_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/events"),
-        },
+        server: ServerSettings { bind, public_url: None, data_dir: data_dir.to_path_buf(), events_dir: events_dir() },
         tokens: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let server = Server::start(&settings, shutdown.clone()).expect("the server starts");
     let tokens = Role::ALL.iter().map(|&role| (role, server.token(EVENT, role).unwrap())).collect();
-    let listener = server::bind(settings.server.bind).expect("port 0 binds");
+    let listener = server::bind(bind).expect("the address binds");
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener));
-    TestApp { addr, shutdown, tokens, _data: data }
+    (addr, shutdown, tokio::spawn(server.serve(listener)), tokens)
 }
 
 impl Drop for TestApp {
@@ -63,6 +70,28 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Shuts the server down gracefully and waits until it has stopped.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(serving) = self.serving.take() {
+            serving.await.expect("the server task ends").expect("the server stops cleanly");
+        }
+    }
+
+    /// Starts the server again on the same address and data dir.
+    pub async fn start_again(&mut self) {
+        let (addr, shutdown, serving, tokens) = serve(self.data.path(), self.addr);
+        assert_eq!(addr, self.addr);
+        assert_eq!(tokens, self.tokens, "tokens survive a restart");
+        self.shutdown = shutdown;
+        self.serving = Some(serving);
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start_again().await;
+    }
+
     pub fn token(&self, role: Role) -> &str {
         &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
     }
@@ -74,32 +103,46 @@ impl TestApp {
         Client { ws, next_id: 0, version: 0, seq: 0 }
     }
 
+    /// A client that reconnects with `resume`; the welcome is left to the test.
+    pub async fn rejoin(&self, role: Role, name: &str, epoch: &str, seq: u64) -> Client {
+        let mut client = self.connect().await;
+        let mut hello = self.hello(role, name);
+        hello["resume"] = json!({"epoch": epoch, "seq": seq});
+        client.send(hello).await;
+        client
+    }
+
     pub fn hello(&self, role: Role, name: &str) -> Value {
-        json!({"type": "hello", "protocol": 1, "event": EVENT, "token": self.token(role),
-               "name": name, "mode": "remote", "lang": "en"})
+        hello_frame(self.token(role), name)
     }
 
     /// A client that has joined with `role` and read its welcome.
     pub async fn join(&self, role: Role, name: &str) -> (Client, Value) {
-        let mut client = self.connect().await;
-        client.send(self.hello(role, name)).await;
-        let welcome = client.expect("welcome").await;
-        client.version = welcome["snapshot"]["live"]["version"].as_u64().unwrap();
-        client.seq = welcome["seq"].as_u64().unwrap();
-        (client, welcome)
+        Client::join(self.addr, self.token(role), name).await
     }
 
     /// Status, headers and body of a plain HTTP GET.
     pub async fn get(&self, path: &str) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr);
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        (status, head.to_ascii_lowercase(), body.to_owned())
+        http_get(self.addr, path).await
     }
+}
+
+/// Status, lower-cased headers and body of a plain HTTP GET.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // HTTP/1.0, so that the body comes whole rather than chunked.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// A hello frame for the demo event.
+pub fn hello_frame(token: &str, name: &str) -> Value {
+    json!({"type": "hello", "protocol": 1, "event": EVENT, "token": token, "name": name, "mode": "remote", "lang": "en"})
 }
 
 pub struct Client {
@@ -119,6 +162,21 @@ pub enum Ended {
 }
 
 impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("websocket connects");
+        Client { ws, next_id: 0, version: 0, seq: 0 }
+    }
+
+    /// Connects, says hello with `token` and reads the welcome.
+    pub async fn join(addr: SocketAddr, token: &str, name: &str) -> (Client, Value) {
+        let mut client = Client::connect(addr).await;
+        client.send(hello_frame(token, name)).await;
+        let welcome = client.expect("welcome").await;
+        client.version = welcome["snapshot"]["live"]["version"].as_u64().expect("a snapshot");
+        client.seq = welcome["seq"].as_u64().unwrap();
+        (client, welcome)
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.ws.send(Message::Text(frame.to_string().into())).await.expect("frame sent");
     }
@@ -139,14 +197,29 @@ impl Client {
         id
     }
 
+    /// Sends a command and reads up to its reply, which it returns.
+    pub async fn run(&mut self, kind: &str, fields: Value) -> Value {
+        let id = self.command(kind, fields).await;
+        loop {
+            let frame = self.next_frame().await;
+            if frame["id"] == id.as_str() {
+                return frame;
+            }
+        }
+    }
+
     /// The next text frame, skipping keep-alive control frames.
     pub async fn next_frame(&mut self) -> Value {
+        self.try_next_frame().await.expect("the connection is open")
+    }
+
+    /// The next text frame, or None once the connection is gone.
+    pub async fn try_next_frame(&mut self) -> Option<Value> {
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.ws.next())
-                .await
-                .expect("a frame arrives in time")
-                .expect("the connection is open")
-                .expect("the frame is readable");
+            let message = match tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("a frame arrives in time") {
+                Some(Ok(message)) => message,
+                Some(Err(_)) | None => return None,
+            };
             match message {
                 Message::Text(text) => {
                     let frame: Value = serde_json::from_str(text.as_str()).expect("the server sends JSON");
@@ -156,9 +229,10 @@ impl Client {
                             self.version = version;
                         }
                     }
-                    return frame;
+                    return Some(frame);
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Close(_) => return None,
                 other => panic!("expected a text frame, got {other:?}"),
             }
         }

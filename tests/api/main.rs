@@ -1,7 +1,10 @@
 //! Black-box tests: the real server on port 0, real websocket clients.
 
 mod browser;
+mod crash;
 mod errors;
+mod export;
 mod helpers;
 mod pages;
+mod resume;
 mod run_of_show;

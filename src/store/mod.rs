@@ -1,0 +1,175 @@
+//! The durable change log. A [`Backend`] (SQLite by default) runs on a thread of its own
+//! behind a [`Journal`] handle, which commits appends that arrive together in one
+//! transaction (group commit) and answers only once they are durable.
+
+pub mod sqlite;
+
+use std::thread;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tracing::error;
+
+use crate::domain::{Actor, Change, EventState, Millis};
+
+/// One accepted change as the log keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub at: Millis,
+    pub actor: Actor,
+    pub change: Change,
+}
+
+/// An event as the store holds it: its state rebuilt from the latest snapshot and the
+/// changes after it, and the most recent changes for resuming clients.
+pub struct StoredEvent {
+    pub state: EventState,
+    pub seq: u64,
+    pub recent: Vec<LogEntry>,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError(format!("a stored record does not decode: {e}"))
+    }
+}
+
+/// Changes of one event to append, in seq order.
+pub struct Append {
+    pub event: String,
+    pub entries: Vec<LogEntry>,
+}
+
+/// A place that keeps change logs durably. Calls are blocking; the journal runs them on a
+/// thread of their own.
+pub trait Backend: Send + 'static {
+    /// Names this log; it changes only when the log is lost or replaced.
+    fn epoch(&self) -> &str;
+    /// Every stored event, keeping up to `recent` of its latest changes for resuming clients.
+    fn load(&mut self, recent: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Stores a new event with no changes yet.
+    fn create(&mut self, state: &EventState) -> Result<(), StoreError>;
+    /// Appends all of `batch` in one durable commit, or nothing.
+    fn append(&mut self, batch: &[Append]) -> Result<(), StoreError>;
+    /// Records the state after `seq`, so that start-up need not replay the whole log.
+    fn snapshot(&mut self, event: &str, seq: u64, state: &EventState) -> Result<(), StoreError>;
+    /// The whole log of an event, in order.
+    fn read_log(&mut self, event: &str) -> Result<Vec<LogEntry>, StoreError>;
+}
+
+enum Op {
+    Append { append: Append, done: oneshot::Sender<Result<(), StoreError>> },
+    Snapshot { event: String, seq: u64, state: Box<EventState> },
+    ReadLog { event: String, done: oneshot::Sender<Result<Vec<LogEntry>, StoreError>> },
+}
+
+/// How many requests may wait for the store before callers wait.
+const QUEUE: usize = 4096;
+/// The most appends committed together.
+const MAX_GROUP: usize = 512;
+
+/// Cheap-to-clone handle to the store thread.
+#[derive(Clone)]
+pub struct Journal {
+    ops: mpsc::Sender<Op>,
+}
+
+/// The store thread; it ends once every [`Journal`] handle is dropped and the queue drained.
+pub struct StoreThread(thread::JoinHandle<()>);
+
+impl StoreThread {
+    /// Waits until everything queued is written and the backend is closed.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            error!("the store thread panicked");
+        }
+    }
+}
+
+impl Journal {
+    /// Moves `backend` to a thread of its own.
+    pub fn start(backend: Box<dyn Backend>) -> std::io::Result<(Journal, StoreThread)> {
+        let (ops, rx) = mpsc::channel(QUEUE);
+        let thread = thread::Builder::new().name("store".into()).spawn(move || write_loop(backend, rx))?;
+        Ok((Journal { ops }, StoreThread(thread)))
+    }
+
+    /// Returns once `entries` are durable.
+    pub async fn append(&self, event: &str, entries: Vec<LogEntry>) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        let append = Append { event: event.to_owned(), entries };
+        self.ops.send(Op::Append { append, done }).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    /// Queues a snapshot behind the appends already queued; failures are only logged, since
+    /// the log alone is enough to recover.
+    pub async fn snapshot(&self, event: &str, seq: u64, state: EventState) {
+        let op = Op::Snapshot { event: event.to_owned(), seq, state: Box::new(state) };
+        if self.ops.send(op).await.is_err() {
+            error!(event, "the store stopped before a snapshot");
+        }
+    }
+
+    pub async fn read_log(&self, event: &str) -> Result<Vec<LogEntry>, StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.ops.send(Op::ReadLog { event: event.to_owned(), done }).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError("the store has stopped".into())
+}
+
+fn write_loop(mut backend: Box<dyn Backend>, mut ops: mpsc::Receiver<Op>) {
+    while let Some(first) = ops.blocking_recv() {
+        let mut group = Vec::new();
+        let mut after = None;
+        let mut next = Some(first);
+        while let Some(op) = next.take() {
+            match op {
+                Op::Append { append, done } => group.push((append, done)),
+                other => {
+                    after = Some(other);
+                    break;
+                }
+            }
+            if group.len() < MAX_GROUP {
+                next = ops.try_recv().ok();
+            }
+        }
+        if !group.is_empty() {
+            let (batch, waiters): (Vec<Append>, Vec<_>) = group.into_iter().unzip();
+            let result = backend.append(&batch);
+            if let Err(e) = &result {
+                error!(error = %e, "the store could not commit; the changes were refused");
+            }
+            for done in waiters {
+                let _ = done.send(result.clone());
+            }
+        }
+        match after {
+            Some(Op::Snapshot { event, seq, state }) => {
+                if let Err(e) = backend.snapshot(&event, seq, &state) {
+                    error!(event, seq, error = %e, "snapshot failed; start-up will replay more of the log");
+                }
+            }
+            Some(Op::ReadLog { event, done }) => {
+                let _ = done.send(backend.read_log(&event));
+            }
+            Some(Op::Append { .. }) | None => {}
+        }
+    }
+}

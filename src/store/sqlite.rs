@@ -1,0 +1,271 @@
+//! The embedded default store: one SQLite file in the data dir, in WAL mode with full
+//! synchronous commits, so that a commit survives a crash of the process or the machine.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{Append, Backend, LogEntry, StoreError, StoredEvent};
+use crate::domain::EventState;
+
+pub const FILE_NAME: &str = "eventhub.db";
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+    event TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
+    actor TEXT NOT NULL, change TEXT NOT NULL,
+    PRIMARY KEY (event, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    event TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (event, seq)) WITHOUT ROWID;
+";
+
+pub struct SqliteBackend {
+    conn: Connection,
+    epoch: String,
+}
+
+/// The database file could not be used as it is; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database file {path} is damaged or is not an eventhub database ({reason}). \
+     Restore it from a backup (see docs/operations.md), or move it aside to start with an empty log; \
+     the events in config/events are then seeded again"
+)]
+pub struct Damaged {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl SqliteBackend {
+    /// Opens (or creates) the store in `data_dir` and checks that it is sound.
+    pub fn open(data_dir: &Path) -> Result<Self, Damaged> {
+        let path = data_dir.join(FILE_NAME);
+        let damaged = |reason: String| Damaged { path: path.clone(), reason };
+        let conn = Connection::open(&path).map_err(|e| damaged(e.to_string()))?;
+        let epoch = prepare(&conn).map_err(|e| damaged(e.to_string()))?;
+        Ok(SqliteBackend { conn, epoch })
+    }
+}
+
+/// Sets the pragmas, checks integrity, creates the schema and returns the epoch.
+fn prepare(conn: &Connection) -> Result<String, StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError(format!("cannot switch to WAL mode (got {mode})")));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+    if check != "ok" {
+        return Err(StoreError(format!("integrity check failed: {check}")));
+    }
+    conn.execute_batch(SCHEMA)?;
+    let schema: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |row| row.get(0)).optional()?;
+    match schema {
+        Some(v) if v == SCHEMA_VERSION.to_string() => {}
+        Some(v) => return Err(StoreError(format!("schema version {v}, but this server reads {SCHEMA_VERSION}"))),
+        None => {
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION.to_string()])?;
+        }
+    }
+    let epoch: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| row.get(0)).optional()?;
+    Ok(match epoch {
+        Some(epoch) => epoch,
+        None => {
+            let epoch = uuid::Uuid::new_v4().to_string();
+            conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?1)", [&epoch])?;
+            epoch
+        }
+    })
+}
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, i64, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn decode((seq, at, actor, change): (u64, i64, String, String)) -> Result<LogEntry, StoreError> {
+    Ok(LogEntry { seq, at, actor: serde_json::from_str(&actor)?, change: serde_json::from_str(&change)? })
+}
+
+impl SqliteBackend {
+    fn entries_after(&self, event: &str, after: u64) -> Result<Vec<LogEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, at, actor, change FROM changes WHERE event = ?1 AND seq > ?2 ORDER BY seq")?;
+        let rows = stmt.query_map(params![event, after], entry)?;
+        rows.map(|row| decode(row?)).collect()
+    }
+
+    fn load_one(&self, id: &str, created: &str, recent: usize) -> Result<StoredEvent, StoreError> {
+        let snapshot: Option<(u64, String)> = self
+            .conn
+            .query_row("SELECT seq, state FROM snapshots WHERE event = ?1 ORDER BY seq DESC LIMIT 1", [id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let (mut seq, state) = snapshot.unwrap_or((0, created.to_owned()));
+        let mut state: EventState = serde_json::from_str(&state)?;
+        let tail = self.entries_after(id, seq)?;
+        for entry in &tail {
+            if entry.seq != seq + 1 {
+                return Err(StoreError(format!("event {id}: the log jumps from seq {seq} to {}", entry.seq)));
+            }
+            state.evolve(&entry.change);
+            seq = entry.seq;
+        }
+        let recent = self.entries_after(id, seq.saturating_sub(recent as u64))?;
+        Ok(StoredEvent { state, seq, recent })
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn load(&mut self, recent: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let events: Vec<(String, String)> = {
+            let mut stmt = self.conn.prepare("SELECT id, state FROM events ORDER BY id")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        events.iter().map(|(id, created)| self.load_one(id, created, recent)).collect()
+    }
+
+    fn create(&mut self, state: &EventState) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO events (id, created_at, state) VALUES (?1, ?2, ?3)",
+            params![state.show.event.id, crate::clock::now_millis(), serde_json::to_string(state)?],
+        )?;
+        Ok(())
+    }
+
+    fn append(&mut self, batch: &[Append]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO changes (event, seq, at, actor, change) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for append in batch {
+                for e in &append.entries {
+                    let actor = serde_json::to_string(&e.actor)?;
+                    let change = serde_json::to_string(&e.change)?;
+                    insert.execute(params![append.event, e.seq, e.at, actor, change])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn snapshot(&mut self, event: &str, seq: u64, state: &EventState) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshots (event, seq, state) VALUES (?1, ?2, ?3)",
+            params![event, seq, serde_json::to_string(state)?],
+        )?;
+        tx.execute("DELETE FROM snapshots WHERE event = ?1 AND seq < ?2", params![event, seq])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_log(&mut self, event: &str) -> Result<Vec<LogEntry>, StoreError> {
+        self.entries_after(event, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_event;
+    use crate::domain::{Actor, Command, Role};
+
+    fn demo() -> EventState {
+        let text = include_str!("../../config/events/sjtu-forum.toml");
+        EventState::new(parse_event(text, "2022-01-04T00:00:00Z".parse().unwrap()).unwrap())
+    }
+
+    fn chair() -> Actor {
+        Actor { participant: "p1".into(), name: "Ji Weidong".into(), role: Role::Moderator }
+    }
+
+    /// Applies `n` alternating hold/resume commands after a start; returns their log entries.
+    fn run(state: &mut EventState, from_seq: u64, n: usize) -> Vec<LogEntry> {
+        let mut entries = Vec::new();
+        for k in 0..n {
+            let version = state.live.version;
+            let command = match (version, state.live.held_since) {
+                (0, _) => Command::Next { version },
+                (_, None) => Command::Hold { version },
+                (_, Some(_)) => Command::Resume { version },
+            };
+            let at = 1_000 + k as i64;
+            for change in state.apply(&command, &chair(), at).unwrap() {
+                entries.push(LogEntry { seq: from_seq + entries.len() as u64 + 1, at, actor: chair(), change });
+            }
+        }
+        entries
+    }
+
+    #[test]
+    fn appended_changes_and_snapshots_rebuild_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = demo();
+        let epoch = {
+            let mut store = SqliteBackend::open(dir.path()).unwrap();
+            store.create(&state).unwrap();
+            let first = run(&mut state, 0, 5);
+            store.append(&[Append { event: "sjtu-forum".into(), entries: first }]).unwrap();
+            store.snapshot("sjtu-forum", 5, &state).unwrap();
+            let second = run(&mut state, 5, 4);
+            store.append(&[Append { event: "sjtu-forum".into(), entries: second }]).unwrap();
+            store.epoch().to_owned()
+        };
+        let mut store = SqliteBackend::open(dir.path()).unwrap();
+        assert_eq!(store.epoch(), epoch, "the epoch survives a reopen");
+        let loaded = store.load(3).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].seq, 9);
+        assert_eq!(loaded[0].state, state);
+        let recent: Vec<u64> = loaded[0].recent.iter().map(|e| e.seq).collect();
+        assert_eq!(recent, [7, 8, 9]);
+        assert_eq!(store.read_log("sjtu-forum").unwrap().len(), 9);
+    }
+
+    #[test]
+    fn a_failed_batch_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteBackend::open(dir.path()).unwrap();
+        let mut state = demo();
+        store.create(&state).unwrap();
+        let entries = run(&mut state, 0, 2);
+        let duplicate = entries[0].clone();
+        let batch =
+            [Append { event: "sjtu-forum".into(), entries: vec![entries[0].clone(), entries[1].clone(), duplicate] }];
+        assert!(store.append(&batch).is_err());
+        assert!(store.read_log("sjtu-forum").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_new_file_gets_a_new_epoch() {
+        let one = tempfile::tempdir().unwrap();
+        let two = tempfile::tempdir().unwrap();
+        let a = SqliteBackend::open(one.path()).unwrap().epoch().to_owned();
+        let b = SqliteBackend::open(two.path()).unwrap().epoch().to_owned();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn garbage_in_place_of_the_database_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), vec![0x5a; 8192]).unwrap();
+        let err = SqliteBackend::open(dir.path()).err().expect("garbage is refused").to_string();
+        assert!(err.contains(FILE_NAME), "{err}");
+        assert!(err.contains("backup"), "{err}");
+    }
+}

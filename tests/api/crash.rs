@@ -1,0 +1,160 @@
+//! The real binary, killed hard and restarted on the same data dir.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{events_dir, http_get, Client, EVENT};
+
+/// A server process and what it printed at start.
+struct Process {
+    child: Child,
+    addr: SocketAddr,
+    tokens: HashMap<String, String>,
+}
+
+fn command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eventhub"));
+    command
+        .arg("--config")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--events-dir")
+        .arg(events_dir())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts the binary and reads its address and tokens from what it prints.
+async fn launch(data_dir: &Path) -> Process {
+    let mut child = command(data_dir).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    let mut tokens = HashMap::new();
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap() {
+        if let Some(url) = line.strip_prefix("eventhub is serving on http://") {
+            addr = Some(url.trim().parse().expect("an address"));
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [event, role, .., last] = words.as_slice() {
+            if *event == EVENT {
+                let token = last.rsplit("token=").next().unwrap_or(last);
+                tokens.insert(role.to_string(), token.to_string());
+            }
+        }
+        if tokens.len() == 6 {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Process { child, addr: addr.expect("the binary prints its address"), tokens }
+}
+
+/// Sends one-second extensions as fast as replies come; returns the seqs acknowledged to it.
+async fn keep_extending(mut client: Client) -> Vec<u64> {
+    let mut acked = Vec::new();
+    loop {
+        let id = client.command("extend", json!({"seconds": 1})).await;
+        loop {
+            let Some(frame) = client.try_next_frame().await else { return acked };
+            if frame["id"] == id.as_str() {
+                if frame["type"] == "ack" {
+                    acked.push(frame["seq"].as_u64().unwrap());
+                }
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hard_kill_loses_no_acknowledged_change() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = launch(data.path()).await;
+    let (mut observer, _) = Client::join(server.addr, &server.tokens["organizer"], "observer").await;
+    let (mut starter, _) = Client::join(server.addr, &server.tokens["moderator"], "starter").await;
+    starter.command("next", json!({})).await;
+    starter.expect("change").await;
+
+    let mut chairs = Vec::new();
+    for k in 0..3 {
+        let (client, _) = Client::join(server.addr, &server.tokens["moderator"], &format!("chair {k}")).await;
+        chairs.push(tokio::spawn(keep_extending(client)));
+    }
+    // Kill in the middle of the stream, once a good number of changes went out.
+    let mut published = BTreeMap::new();
+    while published.len() < 40 {
+        let frame = observer.next_frame().await;
+        if frame["type"] == "change" {
+            published.insert(frame["seq"].as_u64().unwrap(), frame["change"].clone());
+        }
+    }
+    server.child.start_kill().expect("SIGKILL");
+    server.child.wait().await.unwrap();
+    while let Some(frame) = observer.try_next_frame().await {
+        if frame["type"] == "change" {
+            published.insert(frame["seq"].as_u64().unwrap(), frame["change"].clone());
+        }
+    }
+    let mut acked = Vec::new();
+    for chair in chairs {
+        acked.extend(chair.await.unwrap());
+    }
+    assert!(!acked.is_empty(), "some commands were acknowledged before the kill");
+
+    let server = launch(data.path()).await;
+    let organizer = &server.tokens["organizer"];
+    let (status, _, body) = http_get(server.addr, &format!("/api/events/{EVENT}/log.jsonl?token={organizer}")).await;
+    assert_eq!(status, 200);
+    let log: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seqs: Vec<u64> = log.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=log.len() as u64).collect::<Vec<_>>(), "the log has no gap");
+    for seq in &acked {
+        assert!(*seq as usize <= log.len(), "acknowledged seq {seq} is in the log of {}", log.len());
+    }
+    for (seq, change) in &published {
+        assert_eq!(&log[*seq as usize - 1]["change"], change, "published change {seq} is stored as published");
+    }
+
+    let (mut chair, welcome) = Client::join(server.addr, &server.tokens["moderator"], "chair again").await;
+    assert_eq!(welcome["seq"], log.len() as u64);
+    assert_eq!(welcome["snapshot"]["live"], log.last().unwrap()["change"]["live"], "state = the log replayed");
+    chair.command("extend", json!({"seconds": 1})).await;
+    assert_eq!(chair.expect("change").await["seq"], log.len() as u64 + 1, "seq goes on without a gap");
+}
+
+#[tokio::test]
+async fn a_truncated_database_stops_start_up_with_a_clear_message() {
+    let data = tempfile::tempdir().unwrap();
+    let server = launch(data.path()).await;
+    let (mut chair, _) = Client::join(server.addr, &server.tokens["moderator"], "chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    for _ in 0..20 {
+        assert_eq!(chair.run("extend", json!({"seconds": 1})).await["type"], "ack");
+    }
+    let pid = server.child.id().unwrap().to_string();
+    let stopped = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(stopped.success());
+    let mut child = server.child;
+    tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+
+    let db = data.path().join("eventhub.db");
+    let size = std::fs::metadata(&db).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    file.set_len(size / 2).unwrap();
+
+    let output = tokio::time::timeout(Duration::from_secs(10), command(data.path()).output()).await.unwrap().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&db.display().to_string()), "names the file: {stderr}");
+    assert!(stderr.contains("Restore it from a backup"), "says what to do: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

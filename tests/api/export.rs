@@ -1,0 +1,48 @@
+use eventhub::domain::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, EVENT};
+
+#[tokio::test]
+async fn organizers_download_the_change_log_and_the_planned_vs_actual_record() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    for kind in ["next", "next", "hold"] {
+        chair.command(kind, json!({})).await;
+        chair.expect("change").await;
+        chair.expect("ack").await;
+    }
+    let token = app.token(Role::Organizer);
+    let (status, head, body) = app.get(&format!("/api/events/{EVENT}/log.jsonl?token={token}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(head.contains("attachment"), "{head}");
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert_eq!(lines.len(), 3);
+    for (k, line) in lines.iter().enumerate() {
+        assert_eq!(line["seq"], k as u64 + 1);
+        assert_eq!(line["actor"]["name"], "Ji Weidong");
+        assert_eq!(line["actor"]["role"], "moderator");
+        assert!(line["at"].as_i64().is_some());
+    }
+    assert_eq!(lines[2]["change"]["op"], "hold");
+
+    let (status, _, csv) = app.get(&format!("/api/events/{EVENT}/record.csv?token={token}")).await;
+    assert_eq!(status, 200);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("segment,title,planned_start,planned_minutes,actual_start"), "{csv}");
+    assert_eq!(rows.len(), 5, "a header, two runs and two segments not yet run: {csv}");
+    assert!(rows[1].starts_with("opening,Opening ceremony,"), "{csv}");
+    assert!(rows[1].contains("+08:00"), "times are in the venue's zone: {csv}");
+    assert!(rows[4].starts_with("closing,"), "{csv}");
+}
+
+#[tokio::test]
+async fn exports_need_the_organizer_token() {
+    let app = spawn_app().await;
+    let path = format!("/api/events/{EVENT}/log.jsonl");
+    assert_eq!(app.get(&path).await.0, 401);
+    assert_eq!(app.get(&format!("{path}?token={}", app.token(Role::Moderator))).await.0, 401);
+    assert_eq!(app.get(&format!("{path}?token={}", app.token(Role::Attendee))).await.0, 401);
+    let organizer = app.token(Role::Organizer);
+    assert_eq!(app.get(&format!("/api/events/nope/log.jsonl?token={organizer}")).await.0, 404);
+}
