@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventhub::config::parse_event;
+use eventhub::domain::text::{Lang, Mode};
 use eventhub::domain::{Actor, Change, EventState, Role};
 use eventhub::store::sqlite::SqliteBackend;
 use eventhub::store::{Backend, Journal, LogEntry};
@@ -20,7 +21,14 @@ fn entry(seq: u64, state: &EventState) -> LogEntry {
     LogEntry {
         seq,
         at: 1_641_258_000_000 + seq as i64,
-        actor: Actor { participant: "bench".into(), name: "Ji Weidong".into(), role: Role::Moderator },
+        actor: Actor {
+            participant: "bench".into(),
+            name: "Ji Weidong".into(),
+            role: Role::Moderator,
+            mode: Mode::InRoom,
+            lang: Lang::Zh,
+            affiliation: None,
+        },
         change: Change::Live { op: "extend".into(), live: state.live.clone() },
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
+use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{EventInfo, RunOfShow, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
@@ -75,6 +76,8 @@ struct SegmentSection {
     /// Planned local start; by default the end of the previous segment.
     start: Option<NaiveTime>,
     duration_min: u32,
+    /// Speaking time for each person called from this segment's queue.
+    speaking_limit_min: Option<u32>,
     #[serde(default)]
     av_notes: String,
 }
@@ -139,8 +142,8 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
     let mut cursor = planned_start;
     let mut segments = Vec::with_capacity(file.segments.len());
     for s in file.segments {
-        if !valid_id(&s.id) || segments.iter().any(|other: &Segment| other.id == s.id) {
-            bail!("segment id {:?} must be unique and 1-64 letters, digits, '-' or '_'", s.id);
+        if !valid_id(&s.id) || s.id == EVENT_QUEUE || segments.iter().any(|other: &Segment| other.id == s.id) {
+            bail!("segment id {:?} must be unique, not {EVENT_QUEUE:?}, and 1-64 letters, digits, '-' or '_'", s.id);
         }
         let start = s.start.map(at).transpose()?.unwrap_or(cursor);
         let duration_ms = Millis::from(s.duration_min) * MINUTE;
@@ -163,6 +166,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
                 .collect(),
             planned_start: start,
             duration_ms,
+            speaking_limit_ms: s.speaking_limit_min.map(|m| Millis::from(m) * MINUTE),
             av_notes: s.av_notes,
         });
     }

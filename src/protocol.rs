@@ -1,9 +1,14 @@
 //! Wire frames (docs/protocol.md): client frames decoded into typed values before anything
 //! acts on them, server frames encoded once into shared bytes. No I/O here.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::live::LiveState;
+use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
+use crate::domain::show::{EventInfo, Segment};
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
 
@@ -164,10 +169,162 @@ fn take_id(object: &mut Map<String, Value>) -> Result<String, FrameError> {
     }
 }
 
+/// Who sees what. The chair sees every queue topic; others only public ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Chair,
+    Public,
+}
+
+impl Audience {
+    pub fn of(role: Role) -> Self {
+        match role {
+            Role::Organizer | Role::Moderator => Audience::Chair,
+            Role::Av | Role::Speaker | Role::Attendee | Role::Display => Audience::Public,
+        }
+    }
+}
+
+/// Turns participant ids, which act as a person's key across tabs and are never broadcast,
+/// into public tags that a client can match against its own `you.who`.
+#[derive(Clone, Debug)]
+pub struct Tagger {
+    namespace: uuid::Uuid,
+}
+
+impl Tagger {
+    pub fn new(epoch: &str) -> Self {
+        let namespace =
+            uuid::Uuid::parse_str(epoch).unwrap_or_else(|_| uuid::Uuid::new_v5(&uuid::Uuid::nil(), epoch.as_bytes()));
+        Tagger { namespace }
+    }
+
+    pub fn who(&self, participant: &str) -> String {
+        let tag = uuid::Uuid::new_v5(&self.namespace, participant.as_bytes()).simple().to_string();
+        tag[..16].to_owned()
+    }
+}
+
+#[derive(Serialize)]
+pub struct EntryView<'a> {
+    id: u64,
+    who: String,
+    name: &'a str,
+    affiliation: Option<&'a str>,
+    mode: Mode,
+    lang: Lang,
+    kind: RequestKind,
+    topic: Option<&'a str>,
+    panellist: bool,
+    state: EntryState,
+    requested_at: Millis,
+    called_at: Option<Millis>,
+    started_at: Option<Millis>,
+    ended_at: Option<Millis>,
+}
+
+#[derive(Serialize)]
+pub struct QueueView<'a> {
+    version: u64,
+    policy: Policy,
+    topics_public: bool,
+    panellists_first: bool,
+    speaking_limit_ms: Option<Millis>,
+    speaking: Option<EntryView<'a>>,
+    on_deck: Option<EntryView<'a>>,
+    waiting: Vec<EntryView<'a>>,
+}
+
+/// How one audience sees the state: participant ids become tags, private topics vanish.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub audience: Audience,
+    pub tagger: &'a Tagger,
+}
+
+impl<'a> View<'a> {
+    fn entry(self, entry: &'a QueueEntry, topics_public: bool) -> EntryView<'a> {
+        let show_topic = topics_public || self.audience == Audience::Chair;
+        EntryView {
+            id: entry.id,
+            who: self.tagger.who(&entry.participant),
+            name: &entry.name,
+            affiliation: entry.affiliation.as_deref(),
+            mode: entry.mode,
+            lang: entry.lang,
+            kind: entry.kind,
+            topic: entry.topic.as_deref().filter(|_| show_topic),
+            panellist: entry.panellist,
+            state: entry.state,
+            requested_at: entry.requested_at,
+            called_at: entry.called_at,
+            started_at: entry.started_at,
+            ended_at: entry.ended_at,
+        }
+    }
+
+    fn queue(self, queue: &'a Queue) -> QueueView<'a> {
+        let entry = |e: &'a QueueEntry| self.entry(e, queue.topics_public);
+        QueueView {
+            version: queue.version,
+            policy: queue.policy,
+            topics_public: queue.topics_public,
+            panellists_first: queue.panellists_first,
+            speaking_limit_ms: queue.speaking_limit_ms,
+            speaking: queue.speaking.as_ref().map(entry),
+            on_deck: queue.on_deck.as_ref().map(entry),
+            waiting: queue.waiting.iter().map(entry).collect(),
+        }
+    }
+
+    pub fn snapshot(self, state: &'a EventState) -> SnapshotView<'a> {
+        SnapshotView {
+            event: &state.show.event,
+            segments: &state.show.segments,
+            live: &state.live,
+            queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
+        }
+    }
+
+    pub fn change(self, change: &'a Change) -> ChangeView<'a> {
+        match change {
+            Change::Live { op, live } => ChangeView::Live { op, live },
+            Change::Queue { op, queue, state, closed } => ChangeView::Queue {
+                op,
+                queue,
+                state: Box::new(self.queue(state)),
+                closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SnapshotView<'a> {
+    event: &'a EventInfo,
+    segments: &'a [Segment],
+    live: &'a LiveState,
+    queues: BTreeMap<&'a str, QueueView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeView<'a> {
+    Live { op: &'a str, live: &'a LiveState },
+    Queue { op: &'a str, queue: &'a str, state: Box<QueueView<'a>>, closed: Vec<EntryView<'a>> },
+}
+
+/// Whether audiences see `change` differently, so that it needs one encoding each.
+pub fn differs_by_audience(change: &Change) -> bool {
+    matches!(change, Change::Queue { .. })
+}
+
 /// Who the server took a client to be.
 #[derive(Clone, Debug, Serialize)]
 pub struct You<'a> {
     pub participant: &'a str,
+    /// The public tag of this participant in queue entries.
+    pub who: String,
     pub role: Role,
     pub name: &'a str,
     pub mode: Mode,
@@ -197,13 +354,13 @@ pub enum ServerFrame<'a> {
         resume: ResumeOutcome,
         server_time: Millis,
         you: You<'a>,
-        snapshot: Option<&'a EventState>,
+        snapshot: Option<Box<SnapshotView<'a>>>,
     },
     Change {
         seq: u64,
         at: Millis,
         by: By<'a>,
-        change: &'a Change,
+        change: ChangeView<'a>,
     },
     Ack {
         id: &'a str,

@@ -2,16 +2,20 @@
 //! No tokio, no sockets, no clock reads: `now` is always passed in.
 
 pub mod live;
+pub mod queue;
 pub mod record;
 pub mod show;
 pub mod text;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use live::{LiveState, ShowOp};
+use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
 use show::RunOfShow;
+use text::{Lang, Mode};
 
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
 pub type Millis = i64;
@@ -43,39 +47,149 @@ impl Role {
         }
     }
 
-    fn may_run_show(self) -> bool {
+    /// The chair's authority: moving the show and running the queues.
+    fn chairs(self) -> bool {
         matches!(self, Role::Organizer | Role::Moderator)
+    }
+
+    /// Who may ask to speak: not the crew's screens.
+    fn may_request(self) -> bool {
+        !matches!(self, Role::Av | Role::Display)
     }
 }
 
 /// Who issued a command, as the change log records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
+    /// Stable across a person's tabs and devices.
     pub participant: String,
     pub name: String,
     pub role: Role,
+    pub mode: Mode,
+    pub lang: Lang,
+    pub affiliation: Option<String>,
 }
 
 /// An operation a client asks for, as decoded from its frame.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
-    Next { version: u64 },
-    Previous { version: u64 },
-    Goto { version: u64, segment: String },
-    NextSpeaker { version: u64 },
-    GotoSpeaker { version: u64, speaker: usize },
-    Hold { version: u64 },
-    Resume { version: u64 },
-    Extend { version: u64, seconds: i32 },
-    End { version: u64 },
+    Next {
+        version: u64,
+    },
+    Previous {
+        version: u64,
+    },
+    Goto {
+        version: u64,
+        segment: String,
+    },
+    NextSpeaker {
+        version: u64,
+    },
+    GotoSpeaker {
+        version: u64,
+        speaker: usize,
+    },
+    Hold {
+        version: u64,
+    },
+    Resume {
+        version: u64,
+    },
+    Extend {
+        version: u64,
+        seconds: i32,
+    },
+    End {
+        version: u64,
+    },
+    QueueRequest {
+        queue: String,
+        #[serde(default)]
+        kind: RequestKind,
+        topic: Option<String>,
+    },
+    QueueWithdraw {
+        queue: String,
+    },
+    QueueNext {
+        queue: String,
+        version: u64,
+    },
+    QueueCall {
+        queue: String,
+        version: u64,
+        entry: Option<u64>,
+    },
+    QueueStart {
+        queue: String,
+        version: u64,
+    },
+    QueueStop {
+        queue: String,
+        version: u64,
+    },
+    QueueMove {
+        queue: String,
+        version: u64,
+        entry: u64,
+        to: usize,
+    },
+    QueueDismiss {
+        queue: String,
+        version: u64,
+        entry: u64,
+    },
+    QueueClear {
+        queue: String,
+        version: u64,
+    },
+    QueueSettings {
+        queue: String,
+        version: u64,
+        policy: Option<Policy>,
+        topics_public: Option<bool>,
+        panellists_first: Option<bool>,
+        speaking_limit_s: Option<u32>,
+    },
+}
+
+fn queue(name: &str, version: Option<u64>, op: QueueOp) -> Result<Target<'_>, Rejection> {
+    Ok(Target::Queue { name, version, op })
+}
+
+/// What a command acts on, decoded.
+enum Target<'a> {
+    Show { version: u64, op: ShowOp },
+    Queue { name: &'a str, version: Option<u64>, op: QueueOp },
 }
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 9] =
-        ["next", "previous", "goto", "next_speaker", "goto_speaker", "hold", "resume", "extend", "end"];
+    pub const TYPES: [&'static str; 19] = [
+        "next",
+        "previous",
+        "goto",
+        "next_speaker",
+        "goto_speaker",
+        "hold",
+        "resume",
+        "extend",
+        "end",
+        "queue_request",
+        "queue_withdraw",
+        "queue_next",
+        "queue_call",
+        "queue_start",
+        "queue_stop",
+        "queue_move",
+        "queue_dismiss",
+        "queue_clear",
+        "queue_settings",
+    ];
     const MAX_EXTEND_SECONDS: i32 = 3600;
+    const SPEAKING_LIMIT_S: std::ops::RangeInclusive<u32> = 10..=3600;
 
     fn name(&self) -> &'static str {
         match self {
@@ -88,6 +202,67 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Extend { .. } => "extend",
             Command::End { .. } => "end",
+            Command::QueueRequest { .. } => "queue_request",
+            Command::QueueWithdraw { .. } => "queue_withdraw",
+            Command::QueueNext { .. } => "queue_next",
+            Command::QueueCall { .. } => "queue_call",
+            Command::QueueStart { .. } => "queue_start",
+            Command::QueueStop { .. } => "queue_stop",
+            Command::QueueMove { .. } => "queue_move",
+            Command::QueueDismiss { .. } => "queue_dismiss",
+            Command::QueueClear { .. } => "queue_clear",
+            Command::QueueSettings { .. } => "queue_settings",
+        }
+    }
+
+    fn target(&self, show: &RunOfShow) -> Result<Target<'_>, Rejection> {
+        match self {
+            Command::QueueRequest { queue: name, kind, topic } => {
+                let topic = queue::parse_topic(topic.as_deref())?;
+                queue(name, None, QueueOp::Request { kind: *kind, topic })
+            }
+            Command::QueueWithdraw { queue: name } => queue(name, None, QueueOp::Withdraw),
+            Command::QueueNext { queue: name, version } => queue(name, Some(*version), QueueOp::Next),
+            Command::QueueCall { queue: name, version, entry } => {
+                queue(name, Some(*version), QueueOp::Call { entry: *entry })
+            }
+            Command::QueueStart { queue: name, version } => queue(name, Some(*version), QueueOp::Start),
+            Command::QueueStop { queue: name, version } => queue(name, Some(*version), QueueOp::Stop),
+            Command::QueueMove { queue: name, version, entry, to } => {
+                queue(name, Some(*version), QueueOp::Move { entry: *entry, to: *to })
+            }
+            Command::QueueDismiss { queue: name, version, entry } => {
+                queue(name, Some(*version), QueueOp::Dismiss { entry: *entry })
+            }
+            Command::QueueClear { queue: name, version } => queue(name, Some(*version), QueueOp::Clear),
+            Command::QueueSettings {
+                queue: name,
+                version,
+                policy,
+                topics_public,
+                panellists_first,
+                speaking_limit_s,
+            } => {
+                let speaking_limit_ms = match speaking_limit_s {
+                    None => None,
+                    Some(0) => Some(None),
+                    Some(s) if Self::SPEAKING_LIMIT_S.contains(s) => Some(Some(Millis::from(*s) * 1000)),
+                    Some(_) => {
+                        return Err(Rejection::InvalidField("speaking_limit_s must be 0 (none) or 10-3600".into()))
+                    }
+                };
+                let settings = queue::Settings {
+                    policy: *policy,
+                    topics_public: *topics_public,
+                    panellists_first: *panellists_first,
+                    speaking_limit_ms,
+                };
+                queue(name, Some(*version), QueueOp::Settings(settings))
+            }
+            _ => {
+                let (version, op) = self.show_op(show)?;
+                Ok(Target::Show { version, op })
+            }
         }
     }
 
@@ -116,6 +291,7 @@ impl Command {
                 (*version, ShowOp::Extend(Millis::from(*seconds) * 1000))
             }
             Command::End { version } => (*version, ShowOp::End),
+            _ => return Err(Rejection::InvalidField(format!("{} is not a run-of-show command", self.name()))),
         })
     }
 }
@@ -144,12 +320,24 @@ impl Rejection {
     }
 }
 
+fn forbidden(actor: &Actor, command: &Command, why: &str) -> Rejection {
+    Rejection::Forbidden(format!("a {} may not {}; {why}", actor.role.as_str(), command.name()))
+}
+
+fn check_version(what: &str, current: u64, named: u64) -> Result<(), Rejection> {
+    if current == named {
+        return Ok(());
+    }
+    Err(Rejection::Conflict(format!("{what} moved on (version {current}, not {named}); look again and retry")))
+}
+
 /// An accepted change. Each carries the new value of the part of the state it replaces,
 /// so that replaying the log and a client applying it are both a plain assignment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     Live { op: String, live: LiveState },
+    Queue { op: String, queue: String, state: Box<Queue>, closed: Vec<QueueEntry> },
 }
 
 impl Change {
@@ -157,6 +345,7 @@ impl Change {
     pub fn live(&self) -> Option<&LiveState> {
         match self {
             Change::Live { live, .. } => Some(live),
+            Change::Queue { .. } => None,
         }
     }
 }
@@ -169,40 +358,59 @@ pub struct EventState {
     #[serde(flatten)]
     pub show: Arc<RunOfShow>,
     pub live: LiveState,
+    /// One speaker queue per segment id, and [`EVENT_QUEUE`] for open Q&A.
+    pub queues: BTreeMap<String, Queue>,
 }
 
 impl EventState {
     pub fn new(show: RunOfShow) -> Self {
-        EventState { show: Arc::new(show), live: LiveState::default() }
+        let mut queues: BTreeMap<String, Queue> =
+            show.segments.iter().map(|s| (s.id.clone(), Queue::new(s.speaking_limit_ms))).collect();
+        queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
+        EventState { show: Arc::new(show), live: LiveState::default(), queues }
     }
 
     /// Checks `command` against the actor's authority and the current state; on success
     /// the state has moved on and the changes to log and publish are returned.
     pub fn apply(&mut self, command: &Command, actor: &Actor, now: Millis) -> Result<Vec<Change>, Rejection> {
-        if !actor.role.may_run_show() {
-            return Err(Rejection::Forbidden(format!(
-                "a {} may not {}; only the moderator or organizer moves the show",
-                actor.role.as_str(),
-                command.name()
-            )));
-        }
-        let (version, op) = command.show_op(&self.show)?;
-        if version != self.live.version {
-            return Err(Rejection::Conflict(format!(
-                "the show moved on (version {}, not {version}); look again and retry",
-                self.live.version
-            )));
-        }
-        let live = self.live.transition(&self.show, &op, now)?;
-        let changes = vec![Change::Live { op: command.name().to_owned(), live }];
-        changes.iter().for_each(|change| self.evolve(change));
-        Ok(changes)
+        let op = command.name().to_owned();
+        let change = match command.target(&self.show)? {
+            Target::Show { version, op: show_op } => {
+                if !actor.role.chairs() {
+                    return Err(forbidden(actor, command, "only the moderator or organizer moves the show"));
+                }
+                check_version("the show", self.live.version, version)?;
+                Change::Live { op, live: self.live.transition(&self.show, &show_op, now)? }
+            }
+            Target::Queue { name, version, op: queue_op } => {
+                let queue =
+                    self.queues.get(name).ok_or_else(|| Rejection::InvalidField(format!("no queue named {name:?}")))?;
+                match version {
+                    Some(_) if !actor.role.chairs() => {
+                        return Err(forbidden(actor, command, "only the chair runs the queue"));
+                    }
+                    None if !actor.role.may_request() => {
+                        return Err(forbidden(actor, command, "crew screens cannot ask to speak"));
+                    }
+                    Some(version) => check_version("the queue", queue.version, version)?,
+                    None => {}
+                }
+                let mut state = queue.clone();
+                let closed = state.apply(queue_op, actor, now)?;
+                Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed }
+            }
+        };
+        self.evolve(&change);
+        Ok(vec![change])
     }
 
     /// Applies an accepted change: used live and when replaying the log.
     pub fn evolve(&mut self, change: &Change) {
         match change {
             Change::Live { live, .. } => self.live = live.clone(),
+            Change::Queue { queue, state, .. } => {
+                self.queues.insert(queue.clone(), (**state).clone());
+            }
         }
     }
 }

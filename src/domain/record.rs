@@ -67,6 +67,7 @@ mod tests {
             speakers: vec![],
             planned_start,
             duration_ms,
+            speaking_limit_ms: None,
             av_notes: String::new(),
         }
     }

@@ -54,6 +54,8 @@ pub struct Segment {
     pub speakers: Vec<Speaker>,
     pub planned_start: Millis,
     pub duration_ms: Millis,
+    /// How long each person called from the queue may speak, when limited.
+    pub speaking_limit_ms: Option<Millis>,
     pub av_notes: String,
 }
 

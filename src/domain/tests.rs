@@ -1,6 +1,6 @@
 use super::live::{timing, Phase};
 use super::show::{EventInfo, Segment, SegmentKind, Speaker};
-use super::text::{Lang, Localized};
+use super::text::{Lang, Localized, Mode};
 use super::*;
 
 const MIN: Millis = 60_000;
@@ -25,6 +25,7 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         speakers,
         planned_start: T0 + start_min * MIN,
         duration_ms: minutes * MIN,
+        speaking_limit_ms: None,
         av_notes: String::new(),
     }
 }
@@ -51,7 +52,14 @@ fn forum() -> EventState {
 }
 
 fn moderator() -> Actor {
-    Actor { participant: "p-mod".into(), name: "Ji Weidong".into(), role: Role::Moderator }
+    Actor {
+        participant: "p-mod".into(),
+        name: "Ji Weidong".into(),
+        role: Role::Moderator,
+        mode: Mode::InRoom,
+        lang: Lang::Zh,
+        affiliation: None,
+    }
 }
 
 /// Applies a command as the moderator against the current version.
@@ -289,7 +297,14 @@ fn a_stale_version_is_a_conflict_and_changes_nothing() {
 fn only_moderators_and_organizers_move_the_show() {
     for role in Role::ALL {
         let mut state = forum();
-        let actor = Actor { participant: "p".into(), name: "someone".into(), role };
+        let actor = Actor {
+            participant: "p".into(),
+            name: "someone".into(),
+            role,
+            mode: Mode::Remote,
+            lang: Lang::Ja,
+            affiliation: None,
+        };
         let result = state.apply(&Command::Next { version: 0 }, &actor, T0);
         let allowed = matches!(role, Role::Moderator | Role::Organizer);
         assert_eq!(result.is_ok(), allowed, "{role:?}");
@@ -319,4 +334,82 @@ fn every_command_type_is_listed_for_the_decoder() {
         let err = serde_json::from_value::<Command>(frame).unwrap_err().to_string();
         assert!(!err.contains("unknown variant"), "{name}: {err}");
     }
+}
+
+fn attendee(participant: &str) -> Actor {
+    Actor {
+        participant: participant.into(),
+        name: participant.into(),
+        role: Role::Attendee,
+        mode: Mode::Remote,
+        lang: Lang::Ja,
+        affiliation: None,
+    }
+}
+
+#[test]
+fn every_segment_has_a_queue_and_the_event_has_one_more() {
+    let state = forum();
+    let names: Vec<&str> = state.queues.keys().map(String::as_str).collect();
+    assert_eq!(names, ["closing", "event", "keynotes", "opening"]);
+}
+
+#[test]
+fn only_the_chair_runs_a_queue_and_crew_screens_cannot_ask() {
+    let mut state = forum();
+    let ask = Command::QueueRequest { queue: "event".into(), kind: Default::default(), topic: Some("Q".into()) };
+    state.apply(&ask, &attendee("a"), T0).unwrap();
+    let next = Command::QueueNext { queue: "event".into(), version: 0 };
+    assert_eq!(state.apply(&next, &attendee("a"), T0).unwrap_err().code(), "forbidden");
+    for role in [Role::Av, Role::Display] {
+        let crew = Actor { role, ..attendee("crew") };
+        assert_eq!(state.apply(&ask, &crew, T0).unwrap_err().code(), "forbidden");
+    }
+    let changes = state.apply(&next, &moderator(), T0).unwrap();
+    assert!(matches!(&changes[0], Change::Queue { queue, .. } if queue == "event"));
+    assert_eq!(state.queues["event"].speaking.as_ref().unwrap().participant, "a");
+}
+
+#[test]
+fn a_stale_call_next_is_a_conflict_and_requests_do_not_cause_one() {
+    let mut state = forum();
+    let ask = Command::QueueRequest { queue: "keynotes".into(), kind: Default::default(), topic: None };
+    state.apply(&ask, &attendee("a"), T0).unwrap();
+    state.apply(&ask, &attendee("b"), T0).unwrap();
+    let next = Command::QueueNext { queue: "keynotes".into(), version: 0 };
+    state.apply(&next, &moderator(), T0).unwrap();
+    assert_eq!(state.apply(&next, &moderator(), T0).unwrap_err().code(), "conflict");
+    state.apply(&ask, &attendee("c"), T0).unwrap();
+    let fresh = Command::QueueNext { queue: "keynotes".into(), version: 1 };
+    assert!(state.apply(&fresh, &moderator(), T0).is_ok(), "a request in between is no conflict");
+}
+
+#[test]
+fn unknown_queues_and_bad_speaking_limits_are_invalid_fields() {
+    let mut state = forum();
+    let ask = Command::QueueRequest { queue: "lunch".into(), kind: Default::default(), topic: None };
+    assert_eq!(state.apply(&ask, &attendee("a"), T0).unwrap_err().code(), "invalid_field");
+    let settings = |s| Command::QueueSettings {
+        queue: "event".into(),
+        version: 0,
+        policy: None,
+        topics_public: None,
+        panellists_first: None,
+        speaking_limit_s: Some(s),
+    };
+    assert_eq!(state.apply(&settings(5), &moderator(), T0).unwrap_err().code(), "invalid_field");
+    state.apply(&settings(120), &moderator(), T0).unwrap();
+    assert_eq!(state.queues["event"].speaking_limit_ms, Some(120_000));
+}
+
+#[test]
+fn replaying_queue_changes_rebuilds_the_queues() {
+    let mut state = forum();
+    let mut log = Vec::new();
+    let ask = Command::QueueRequest { queue: "event".into(), kind: Default::default(), topic: Some("Q".into()) };
+    log.extend(state.apply(&ask, &attendee("a"), T0).unwrap());
+    log.extend(state.apply(&Command::QueueNext { queue: "event".into(), version: 0 }, &moderator(), T0).unwrap());
+    let mut replayed = forum();
+    log.iter().for_each(|c| replayed.evolve(c));
+    assert_eq!(replayed, state);
 }

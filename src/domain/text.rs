@@ -73,15 +73,17 @@ pub enum TextError {
 /// Text a participant typed, with control characters removed and surrounding space
 /// trimmed, bounded in length. Pages render it as text, never as markup.
 fn clean(input: &str, max: usize) -> Result<String, TextError> {
+    clean_optional(input, max)?.ok_or(TextError::Empty)
+}
+
+/// Like a required text, but an empty one is none rather than an error.
+pub fn clean_optional(input: &str, max: usize) -> Result<Option<String>, TextError> {
     let cleaned: String = input.chars().filter(|c| !c.is_control()).collect();
     let trimmed = cleaned.trim();
-    if trimmed.is_empty() {
-        return Err(TextError::Empty);
-    }
     if trimmed.chars().count() > max {
         return Err(TextError::TooLong { max });
     }
-    Ok(trimmed.to_owned())
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
 /// A participant's display name.
@@ -109,6 +111,10 @@ impl Affiliation {
 
     pub fn parse(input: &str) -> Result<Self, TextError> {
         clean(input, Self::MAX_CHARS).map(Affiliation)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

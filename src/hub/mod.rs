@@ -11,9 +11,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::clock::now_millis;
-use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, EventState};
-use crate::protocol::{encode, ErrorCode, FrameError, ResumeOutcome, ServerFrame, SharedText, You, PROTOCOL_VERSION};
+use crate::protocol::{
+    differs_by_audience, encode, Audience, ErrorCode, FrameError, ResumeOutcome, ServerFrame, SharedText, Tagger, View,
+    You, PROTOCOL_VERSION,
+};
 use crate::store::{Journal, LogEntry, StoredEvent};
 
 /// Identifies one websocket connection for the life of the process.
@@ -47,10 +49,35 @@ pub struct ResumeFrom {
 pub struct Joining {
     pub conn: ConnId,
     pub actor: Actor,
-    pub mode: Mode,
-    pub lang: Lang,
     pub resume: Option<ResumeFrom>,
     pub outbox: Outbox,
+}
+
+/// One change encoded for each audience; the same bytes when they see it alike.
+#[derive(Clone)]
+struct Frames {
+    chair: SharedText,
+    public: SharedText,
+}
+
+impl Frames {
+    fn encode(entry: &LogEntry, tagger: &Tagger) -> Frames {
+        let frame = |audience| {
+            let view = View { audience, tagger };
+            let change = view.change(&entry.change);
+            encode(&ServerFrame::Change { seq: entry.seq, at: entry.at, by: (&entry.actor).into(), change })
+        };
+        let chair = frame(Audience::Chair);
+        let public = if differs_by_audience(&entry.change) { frame(Audience::Public) } else { chair.clone() };
+        Frames { chair, public }
+    }
+
+    fn for_audience(&self, audience: Audience) -> &SharedText {
+        match audience {
+            Audience::Chair => &self.chair,
+            Audience::Public => &self.public,
+        }
+    }
 }
 
 enum HubMsg {
@@ -78,10 +105,13 @@ impl HubHandle {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let (leaves, leaves_rx) = mpsc::unbounded_channel();
         let event: Arc<str> = stored.state.show.event.id.as_str().into();
-        let recent = stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, change_frame(e))).collect();
+        let tagger = Tagger::new(&epoch);
+        let recent =
+            stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, Frames::encode(e, &tagger))).collect();
         let hub = Hub {
             event,
             epoch,
+            tagger,
             state: stored.state,
             seq: stored.seq,
             snapshot_seq: stored.seq,
@@ -107,13 +137,10 @@ impl HubHandle {
     }
 }
 
-fn change_frame(entry: &LogEntry) -> SharedText {
-    encode(&ServerFrame::Change { seq: entry.seq, at: entry.at, by: (&entry.actor).into(), change: &entry.change })
-}
-
 /// A joined connection, as the hub sees it.
 struct Member {
     actor: Actor,
+    audience: Audience,
     outbox: Outbox,
 }
 
@@ -121,13 +148,14 @@ struct Hub {
     event: Arc<str>,
     /// The store's epoch: resume positions from another epoch mean nothing here.
     epoch: Arc<str>,
+    tagger: Tagger,
     state: EventState,
     /// Sequence number of the last durable, published change.
     seq: u64,
     /// Seq of the last stored snapshot.
     snapshot_seq: u64,
     /// The latest published change frames, oldest first, for resuming clients.
-    recent: VecDeque<(u64, SharedText)>,
+    recent: VecDeque<(u64, Frames)>,
     journal: Journal,
     members: HashMap<ConnId, Member>,
 }
@@ -194,7 +222,7 @@ impl Hub {
             }
         }
         if !entries.is_empty() {
-            let frames: Vec<(u64, SharedText)> = entries.iter().map(|e| (e.seq, change_frame(e))).collect();
+            let frames: Vec<(u64, Frames)> = entries.iter().map(|e| (e.seq, Frames::encode(e, &self.tagger))).collect();
             match self.journal.append(&self.event, entries).await {
                 Ok(()) => frames.into_iter().for_each(|(seq, frame)| self.publish(seq, frame)),
                 Err(e) => {
@@ -245,6 +273,9 @@ impl Hub {
             (ResumeOutcome::Replay, Some(from)) => from.seq,
             _ => self.seq,
         };
+        let actor = &joining.actor;
+        let audience = Audience::of(actor.role);
+        let view = View { audience, tagger: &self.tagger };
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,
@@ -252,37 +283,41 @@ impl Hub {
             resume: outcome,
             server_time: now_millis(),
             you: You {
-                participant: &joining.actor.participant,
-                role: joining.actor.role,
-                name: &joining.actor.name,
-                mode: joining.mode,
-                lang: joining.lang,
+                participant: &actor.participant,
+                who: self.tagger.who(&actor.participant),
+                role: actor.role,
+                name: &actor.name,
+                mode: actor.mode,
+                lang: actor.lang,
             },
-            snapshot: (outcome != ResumeOutcome::Replay).then_some(&self.state),
+            snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
         });
-        let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, frame)| frame.clone());
+        let missed =
+            self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_audience(audience).clone());
         let delivered = std::iter::once(welcome).chain(missed).all(|frame| joining.outbox.try_send(frame).is_ok());
         if delivered {
-            debug!(conn = joining.conn, role = joining.actor.role.as_str(), ?outcome, "joined");
-            self.members.insert(joining.conn, Member { actor: joining.actor, outbox: joining.outbox });
+            debug!(conn = joining.conn, role = actor.role.as_str(), ?outcome, "joined");
+            self.members.insert(joining.conn, Member { actor: joining.actor, audience, outbox: joining.outbox });
         }
     }
 
     /// Queues `frame` for every member; a member whose queue is full is dropped, which
     /// closes its connection so that it reconnects and resumes.
-    fn publish(&mut self, seq: u64, frame: SharedText) {
-        self.members.retain(|conn, member| match member.outbox.try_send(frame.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                warn!(conn, "dropping a connection that is too slow to keep up");
-                false
+    fn publish(&mut self, seq: u64, frames: Frames) {
+        self.members.retain(|conn, member| {
+            match member.outbox.try_send(frames.for_audience(member.audience).clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(conn, "dropping a connection that is too slow to keep up");
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }
-        self.recent.push_back((seq, frame));
+        self.recent.push_back((seq, frames));
     }
 
     fn send_to(&mut self, conn: ConnId, frame: SharedText) {

@@ -183,6 +183,7 @@ impl Backend for SqliteBackend {
 mod tests {
     use super::*;
     use crate::config::parse_event;
+    use crate::domain::text::{Lang, Mode};
     use crate::domain::{Actor, Command, Role};
 
     fn demo() -> EventState {
@@ -191,7 +192,14 @@ mod tests {
     }
 
     fn chair() -> Actor {
-        Actor { participant: "p1".into(), name: "Ji Weidong".into(), role: Role::Moderator }
+        Actor {
+            participant: "p1".into(),
+            name: "Ji Weidong".into(),
+            role: Role::Moderator,
+            mode: Mode::InRoom,
+            lang: Lang::Zh,
+            affiliation: None,
+        }
     }
 
     /// Applies `n` alternating hold/resume commands after a start; returns their log entries.

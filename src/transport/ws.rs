@@ -192,9 +192,10 @@ impl Session {
             Ok(name) => name,
             Err(e) => return reply(sink, FrameError::new(ErrorCode::InvalidField, format!("name {e}"))).await,
         };
-        if let Some(Err(e)) = hello.affiliation.as_deref().map(Affiliation::parse) {
-            return reply(sink, FrameError::new(ErrorCode::InvalidField, format!("affiliation {e}"))).await;
-        }
+        let affiliation = match hello.affiliation.as_deref().map(Affiliation::parse).transpose() {
+            Ok(affiliation) => affiliation.map(|a| a.as_str().to_owned()),
+            Err(e) => return reply(sink, FrameError::new(ErrorCode::InvalidField, format!("affiliation {e}"))).await,
+        };
         let participant = match hello.participant {
             Some(id)
                 if (1..=MAX_PARTICIPANT_ID_CHARS).contains(&id.chars().count())
@@ -211,9 +212,16 @@ impl Session {
         let Some(outbox) = self.outbox.take() else {
             return close(1011, "internal error");
         };
-        let actor = Actor { participant, name: name.as_str().to_owned(), role };
+        let actor = Actor {
+            participant,
+            name: name.as_str().to_owned(),
+            role,
+            mode: hello.mode,
+            lang: hello.lang,
+            affiliation,
+        };
         let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq });
-        let joining = Joining { conn: self.conn, actor, mode: hello.mode, lang: hello.lang, resume, outbox };
+        let joining = Joining { conn: self.conn, actor, resume, outbox };
         if entry.hub.join(joining).await.is_err() {
             return close(1012, "server restarting; reconnect shortly");
         }

@@ -185,11 +185,16 @@ impl Client {
         self.ws.send(message).await.expect("frame sent");
     }
 
-    /// Sends a command against the version this client last saw; returns its id.
+    /// Sends a command; a show command goes against the version this client last saw.
+    /// Returns the command's id.
     pub async fn command(&mut self, kind: &str, fields: Value) -> String {
         self.next_id += 1;
         let id = format!("c{}", self.next_id);
-        let mut frame = json!({"type": kind, "id": id, "version": self.version});
+        let mut frame = json!({"type": kind, "id": id});
+        // Show commands name the show version this client saw; queue commands carry their own.
+        if !kind.starts_with("queue_") {
+            frame["version"] = json!(self.version);
+        }
         if let (Value::Object(frame), Value::Object(fields)) = (&mut frame, fields) {
             frame.extend(fields);
         }

@@ -6,5 +6,6 @@ mod errors;
 mod export;
 mod helpers;
 mod pages;
+mod queue;
 mod resume;
 mod run_of_show;

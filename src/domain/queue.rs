@@ -1,0 +1,361 @@
+//! Speaker queues: requests to speak from the room and from home, run by the chair.
+//! One fair queue per segment plus one for the whole event; pure, no I/O.
+
+use serde::{Deserialize, Serialize};
+
+use super::text::{clean_optional, Lang, Mode};
+use super::{Actor, Millis, Rejection, Role};
+
+/// The event-wide queue, for open Q&A; the others are named by their segment id.
+pub const EVENT_QUEUE: &str = "event";
+/// Waiting entries a queue holds at most: a bound on memory and on every frame's size.
+pub const MAX_WAITING: usize = 1000;
+const MAX_TOPIC_CHARS: usize = 140;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// First come, first served.
+    #[default]
+    FirstCome,
+    /// Remote and in-room requests in turn, so that neither side waits behind the other.
+    Alternate,
+}
+
+/// What a participant asks for, as on a delegate-microphone system.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    PointOfOrder,
+    Reply,
+    #[default]
+    Speak,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    Waiting,
+    OnDeck,
+    Speaking,
+    Done,
+    Withdrawn,
+    Dismissed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub id: u64,
+    pub participant: String,
+    pub name: String,
+    pub affiliation: Option<String>,
+    pub mode: Mode,
+    pub lang: Lang,
+    pub kind: RequestKind,
+    pub topic: Option<String>,
+    /// Joined with the speaker token: a panellist, who may have priority.
+    pub panellist: bool,
+    pub state: EntryState,
+    /// Placed by the chair: it keeps its place when others are re-ordered.
+    pub pinned: bool,
+    pub requested_at: Millis,
+    pub called_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub ended_at: Option<Millis>,
+}
+
+/// One queue: who speaks, who is on deck, who waits, and how it is run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queue {
+    /// Bumped by every chair operation; chair commands name the version they saw.
+    pub version: u64,
+    pub policy: Policy,
+    pub topics_public: bool,
+    pub panellists_first: bool,
+    pub speaking_limit_ms: Option<Millis>,
+    pub speaking: Option<QueueEntry>,
+    pub on_deck: Option<QueueEntry>,
+    pub waiting: Vec<QueueEntry>,
+    /// The side that was called last, so that `Alternate` starts with the other.
+    pub last_called: Option<Mode>,
+    /// Source of entry ids.
+    pub next_id: u64,
+}
+
+/// A queue operation, decoded and ready to apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOp {
+    Request { kind: RequestKind, topic: Option<String> },
+    Withdraw,
+    Next,
+    Call { entry: Option<u64> },
+    Start,
+    Stop,
+    Move { entry: u64, to: usize },
+    Dismiss { entry: u64 },
+    Clear,
+    Settings(Settings),
+}
+
+/// Queue settings a chair may change; `None` leaves one as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub policy: Option<Policy>,
+    pub topics_public: Option<bool>,
+    pub panellists_first: Option<bool>,
+    /// `Some(None)` removes the limit.
+    pub speaking_limit_ms: Option<Option<Millis>>,
+}
+
+impl QueueOp {
+    pub fn is_chair_op(&self) -> bool {
+        !matches!(self, QueueOp::Request { .. } | QueueOp::Withdraw)
+    }
+}
+
+fn invalid(message: &str) -> Rejection {
+    Rejection::InvalidState(message.to_owned())
+}
+
+fn no_entry(entry: u64) -> Rejection {
+    Rejection::InvalidField(format!("no open entry {entry} in this queue"))
+}
+
+/// Cleans a typed topic; an empty one counts as none.
+pub fn parse_topic(topic: Option<&str>) -> Result<Option<String>, Rejection> {
+    let Some(topic) = topic else { return Ok(None) };
+    clean_optional(topic, MAX_TOPIC_CHARS).map_err(|e| Rejection::InvalidField(format!("topic {e}")))
+}
+
+impl Queue {
+    pub fn new(speaking_limit_ms: Option<Millis>) -> Self {
+        Queue { panellists_first: true, speaking_limit_ms, ..Queue::default() }
+    }
+
+    fn open_entries(&self) -> impl Iterator<Item = &QueueEntry> {
+        self.speaking.iter().chain(self.on_deck.iter()).chain(self.waiting.iter())
+    }
+
+    /// Applies `op` for `actor` at `now`; returns the entries it closed. On error the queue
+    /// is unchanged.
+    pub fn apply(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
+        let mut next = self.clone();
+        let closed = next.transition(op.clone(), actor, now)?;
+        if op.is_chair_op() {
+            next.version += 1;
+        }
+        *self = next;
+        Ok(closed)
+    }
+
+    fn transition(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
+        let mut closed = Vec::new();
+        match op {
+            QueueOp::Request { kind, topic } => {
+                if self.open_entries().any(|e| e.participant == actor.participant) {
+                    return Err(invalid("you already have a place in this queue"));
+                }
+                if self.waiting.len() >= MAX_WAITING {
+                    return Err(invalid("the queue is full"));
+                }
+                self.next_id += 1;
+                self.waiting.push(QueueEntry {
+                    id: self.next_id,
+                    participant: actor.participant.clone(),
+                    name: actor.name.clone(),
+                    affiliation: actor.affiliation.clone(),
+                    mode: actor.mode,
+                    lang: actor.lang,
+                    kind,
+                    topic,
+                    panellist: actor.role == Role::Speaker,
+                    state: EntryState::Waiting,
+                    pinned: false,
+                    requested_at: now,
+                    called_at: None,
+                    started_at: None,
+                    ended_at: None,
+                });
+                self.reorder();
+            }
+            QueueOp::Withdraw => {
+                if self.speaking.as_ref().is_some_and(|e| e.participant == actor.participant) {
+                    return Err(invalid("you are speaking; the chair ends your turn"));
+                }
+                let entry = self
+                    .take_where(|e| e.participant == actor.participant)
+                    .ok_or_else(|| invalid("you have no place in this queue"))?;
+                closed.push(close(entry, EntryState::Withdrawn, now));
+            }
+            QueueOp::Next => {
+                if self.speaking.is_none() && self.on_deck.is_none() && self.waiting.is_empty() {
+                    return Err(invalid("nobody is waiting"));
+                }
+                closed.extend(self.speaking.take().map(|e| close(e, EntryState::Done, now)));
+                let speaker = match self.on_deck.take() {
+                    Some(entry) => Some(entry),
+                    None => self.take_head(now),
+                };
+                self.speaking = speaker.map(|e| self.speak(e, now));
+                self.on_deck = self.take_head(now);
+            }
+            QueueOp::Call { entry } => {
+                let called = match entry {
+                    Some(id) => {
+                        let index = self.waiting.iter().position(|e| e.id == id).ok_or_else(|| no_entry(id))?;
+                        let entry = self.waiting.remove(index);
+                        Some(self.call(entry, now))
+                    }
+                    None => self.take_head(now),
+                };
+                let called = called.ok_or_else(|| invalid("nobody is waiting"))?;
+                if let Some(mut previous) = self.on_deck.replace(called) {
+                    previous.state = EntryState::Waiting;
+                    previous.pinned = true;
+                    self.waiting.insert(0, previous);
+                }
+            }
+            QueueOp::Start => {
+                let entry = self.on_deck.take().ok_or_else(|| invalid("nobody is on deck"))?;
+                closed.extend(self.speaking.take().map(|e| close(e, EntryState::Done, now)));
+                self.speaking = Some(self.speak(entry, now));
+            }
+            QueueOp::Stop => {
+                let entry = self.speaking.take().ok_or_else(|| invalid("nobody is speaking"))?;
+                closed.push(close(entry, EntryState::Done, now));
+            }
+            QueueOp::Move { entry, to } => {
+                let from = self.waiting.iter().position(|e| e.id == entry).ok_or_else(|| no_entry(entry))?;
+                let mut moved = self.waiting.remove(from);
+                moved.pinned = true;
+                self.waiting.insert(to.min(self.waiting.len()), moved);
+            }
+            QueueOp::Dismiss { entry } => {
+                let found = self.take_where(|e| e.id == entry).ok_or_else(|| no_entry(entry))?;
+                closed.push(close(found, EntryState::Dismissed, now));
+            }
+            QueueOp::Clear => {
+                if self.on_deck.is_none() && self.waiting.is_empty() {
+                    return Err(invalid("nobody is waiting"));
+                }
+                let cleared = self.on_deck.take().into_iter().chain(self.waiting.drain(..)).collect::<Vec<_>>();
+                closed.extend(cleared.into_iter().map(|e| close(e, EntryState::Dismissed, now)));
+            }
+            QueueOp::Settings(settings) => {
+                self.policy = settings.policy.unwrap_or(self.policy);
+                self.topics_public = settings.topics_public.unwrap_or(self.topics_public);
+                self.panellists_first = settings.panellists_first.unwrap_or(self.panellists_first);
+                self.speaking_limit_ms = settings.speaking_limit_ms.unwrap_or(self.speaking_limit_ms);
+                self.reorder();
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Removes the open entry matching `find` from wherever it is.
+    fn take_where(&mut self, find: impl Fn(&QueueEntry) -> bool) -> Option<QueueEntry> {
+        if self.speaking.as_ref().is_some_and(&find) {
+            return self.speaking.take();
+        }
+        if self.on_deck.as_ref().is_some_and(&find) {
+            return self.on_deck.take();
+        }
+        let index = self.waiting.iter().position(find)?;
+        Some(self.waiting.remove(index))
+    }
+
+    /// The first waiting entry, called.
+    fn take_head(&mut self, now: Millis) -> Option<QueueEntry> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let entry = self.waiting.remove(0);
+        Some(self.call(entry, now))
+    }
+
+    fn call(&mut self, mut entry: QueueEntry, now: Millis) -> QueueEntry {
+        entry.state = EntryState::OnDeck;
+        entry.called_at.get_or_insert(now);
+        self.last_called = Some(entry.mode);
+        self.reorder();
+        entry
+    }
+
+    fn speak(&mut self, mut entry: QueueEntry, now: Millis) -> QueueEntry {
+        entry.called_at.get_or_insert(now);
+        entry.state = EntryState::Speaking;
+        entry.started_at = Some(now);
+        self.last_called = Some(entry.mode);
+        self.reorder();
+        entry
+    }
+
+    /// Puts the entries the chair did not place in policy order, leaving placed ones where
+    /// they are.
+    fn reorder(&mut self) {
+        let mut free: Vec<QueueEntry> = Vec::new();
+        let mut slots: Vec<Option<QueueEntry>> = Vec::with_capacity(self.waiting.len());
+        for entry in self.waiting.drain(..) {
+            if entry.pinned {
+                slots.push(Some(entry));
+            } else {
+                slots.push(None);
+                free.push(entry);
+            }
+        }
+        let mut ordered = self.policy_order(free).into_iter();
+        self.waiting = slots.into_iter().filter_map(|slot| slot.or_else(|| ordered.next())).collect();
+    }
+
+    fn rank(&self, entry: &QueueEntry) -> (RequestKind, bool) {
+        (entry.kind, !(self.panellists_first && entry.panellist))
+    }
+
+    fn policy_order(&self, mut entries: Vec<QueueEntry>) -> Vec<QueueEntry> {
+        entries.sort_by_key(|e| (self.rank(e), e.requested_at, e.id));
+        if self.policy == Policy::FirstCome {
+            return entries;
+        }
+        let mut ordered = Vec::with_capacity(entries.len());
+        let mut rest = entries.into_iter().peekable();
+        while let Some(first) = rest.peek() {
+            let rank = self.rank(first);
+            let mut group = Vec::new();
+            while let Some(entry) = rest.next_if(|e| self.rank(e) == rank) {
+                group.push(entry);
+            }
+            ordered.extend(alternate(group, self.last_called));
+        }
+        ordered
+    }
+}
+
+/// Interleaves remote and in-room entries (each side in its own order), starting with the
+/// side that was not called last; when one side runs out the other follows in order.
+fn alternate(group: Vec<QueueEntry>, last_called: Option<Mode>) -> Vec<QueueEntry> {
+    let first_side = match (last_called, group.first()) {
+        (Some(Mode::Remote), _) => Mode::InRoom,
+        (Some(Mode::InRoom), _) => Mode::Remote,
+        (None, Some(first)) => first.mode,
+        (None, None) => return group,
+    };
+    let (mut ours, mut theirs): (Vec<_>, Vec<_>) = group.into_iter().partition(|e| e.mode == first_side);
+    ours.reverse();
+    theirs.reverse();
+    let mut ordered = Vec::with_capacity(ours.len() + theirs.len());
+    loop {
+        match (ours.pop(), theirs.pop()) {
+            (None, None) => return ordered,
+            (a, b) => ordered.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+fn close(mut entry: QueueEntry, state: EntryState, now: Millis) -> QueueEntry {
+    entry.state = state;
+    entry.ended_at = Some(now);
+    entry
+}
+
+#[cfg(test)]
+mod tests;

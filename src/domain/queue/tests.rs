@@ -1,0 +1,282 @@
+use super::*;
+use crate::domain::text::{Lang, Mode};
+
+const T0: Millis = 1_641_258_000_000;
+
+fn person(participant: &str, mode: Mode) -> Actor {
+    Actor {
+        participant: participant.into(),
+        name: format!("name of {participant}"),
+        role: Role::Attendee,
+        mode,
+        lang: Lang::Ja,
+        affiliation: None,
+    }
+}
+
+fn chair() -> Actor {
+    Actor { role: Role::Moderator, ..person("chair", Mode::InRoom) }
+}
+
+fn ask(queue: &mut Queue, participant: &str, mode: Mode, at: Millis) {
+    queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &person(participant, mode), at).unwrap();
+}
+
+fn ask_kind(queue: &mut Queue, participant: &str, kind: RequestKind, at: Millis) {
+    queue.apply(QueueOp::Request { kind, topic: None }, &person(participant, Mode::InRoom), at).unwrap();
+}
+
+fn waiting(queue: &Queue) -> Vec<&str> {
+    queue.waiting.iter().map(|e| e.participant.as_str()).collect()
+}
+
+fn run(queue: &mut Queue, op: QueueOp) -> Result<Vec<QueueEntry>, Rejection> {
+    queue.apply(op, &chair(), T0 + 1000)
+}
+
+fn move_to(queue: &mut Queue, participant: &str, to: usize) {
+    let entry = id_of(queue, participant);
+    run(queue, QueueOp::Move { entry, to }).unwrap();
+}
+
+fn id_of(queue: &Queue, participant: &str) -> u64 {
+    queue.waiting.iter().find(|e| e.participant == participant).unwrap().id
+}
+
+#[test]
+fn first_come_first_served_keeps_the_order_of_requests() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::Remote, T0);
+    ask(&mut queue, "b", Mode::InRoom, T0 + 1);
+    ask(&mut queue, "c", Mode::Remote, T0 + 2);
+    assert_eq!(waiting(&queue), ["a", "b", "c"]);
+    assert!(queue.waiting.iter().all(|e| e.state == EntryState::Waiting));
+    assert_eq!(queue.version, 0, "requests do not bump the chair's version");
+}
+
+#[test]
+fn alternate_interleaves_remote_and_in_room_with_uneven_sides() {
+    let mut queue = Queue::new(None);
+    run(&mut queue, QueueOp::Settings(Settings { policy: Some(Policy::Alternate), ..Settings::default() })).unwrap();
+    ask(&mut queue, "r1", Mode::Remote, T0);
+    ask(&mut queue, "r2", Mode::Remote, T0 + 1);
+    ask(&mut queue, "r3", Mode::Remote, T0 + 2);
+    ask(&mut queue, "i1", Mode::InRoom, T0 + 3);
+    assert_eq!(waiting(&queue), ["r1", "i1", "r2", "r3"], "the single in-room request is not stuck behind three");
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "r1");
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "i1");
+    ask(&mut queue, "i2", Mode::InRoom, T0 + 4);
+    assert_eq!(waiting(&queue), ["r2", "i2", "r3"], "after the in-room on deck, a remote one comes next");
+}
+
+#[test]
+fn alternate_starts_with_the_side_that_did_not_speak_last() {
+    let mut queue = Queue::new(None);
+    queue.policy = Policy::Alternate;
+    ask(&mut queue, "r1", Mode::Remote, T0);
+    run(&mut queue, QueueOp::Next).unwrap();
+    ask(&mut queue, "r2", Mode::Remote, T0 + 1);
+    ask(&mut queue, "i1", Mode::InRoom, T0 + 2);
+    assert_eq!(waiting(&queue), ["i1", "r2"]);
+}
+
+#[test]
+fn switching_policy_reorders_the_waiting_list() {
+    let mut queue = Queue::new(None);
+    for (k, mode) in [Mode::Remote, Mode::Remote, Mode::InRoom].into_iter().enumerate() {
+        ask(&mut queue, &format!("p{k}"), mode, T0 + k as Millis);
+    }
+    run(&mut queue, QueueOp::Settings(Settings { policy: Some(Policy::Alternate), ..Settings::default() })).unwrap();
+    assert_eq!(waiting(&queue), ["p0", "p2", "p1"]);
+    run(&mut queue, QueueOp::Settings(Settings { policy: Some(Policy::FirstCome), ..Settings::default() })).unwrap();
+    assert_eq!(waiting(&queue), ["p0", "p1", "p2"]);
+}
+
+#[test]
+fn a_point_of_order_goes_to_the_top_and_a_reply_before_ordinary_requests() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    ask(&mut queue, "b", Mode::InRoom, T0 + 1);
+    ask_kind(&mut queue, "reply", RequestKind::Reply, T0 + 2);
+    ask_kind(&mut queue, "order", RequestKind::PointOfOrder, T0 + 3);
+    assert_eq!(waiting(&queue), ["order", "reply", "a", "b"]);
+}
+
+#[test]
+fn panellists_go_first_unless_the_chair_turns_it_off() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::Remote, T0);
+    let panellist = Actor { role: Role::Speaker, ..person("panel", Mode::Remote) };
+    queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &panellist, T0 + 1).unwrap();
+    assert_eq!(waiting(&queue), ["panel", "a"]);
+    assert!(queue.waiting[0].panellist);
+    run(&mut queue, QueueOp::Settings(Settings { panellists_first: Some(false), ..Settings::default() })).unwrap();
+    assert_eq!(waiting(&queue), ["a", "panel"]);
+}
+
+#[test]
+fn one_participant_holds_one_place_even_from_two_tabs() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "tanaka", Mode::Remote, T0);
+    let second_tab = queue.apply(
+        QueueOp::Request { kind: RequestKind::Reply, topic: None },
+        &person("tanaka", Mode::Remote),
+        T0 + 5,
+    );
+    assert_eq!(second_tab.unwrap_err().code(), "invalid_state");
+    assert_eq!(queue.waiting.len(), 1);
+    run(&mut queue, QueueOp::Next).unwrap();
+    let while_speaking = queue.apply(
+        QueueOp::Request { kind: RequestKind::Speak, topic: None },
+        &person("tanaka", Mode::Remote),
+        T0 + 6,
+    );
+    assert!(while_speaking.is_err(), "the speaker cannot queue again until done");
+}
+
+#[test]
+fn a_withdrawn_participant_may_ask_again_and_goes_to_the_back() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    ask(&mut queue, "b", Mode::InRoom, T0 + 1);
+    let closed = queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0 + 2).unwrap();
+    assert_eq!(closed[0].state, EntryState::Withdrawn);
+    assert_eq!(closed[0].ended_at, Some(T0 + 2));
+    ask(&mut queue, "a", Mode::InRoom, T0 + 3);
+    assert_eq!(waiting(&queue), ["b", "a"]);
+    assert_ne!(queue.waiting[1].id, closed[0].id, "a new request is a new entry");
+}
+
+#[test]
+fn withdrawing_without_a_place_or_while_speaking_is_refused() {
+    let mut queue = Queue::new(None);
+    assert_eq!(queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0).unwrap_err().code(), "invalid_state");
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0).unwrap_err().code(), "invalid_state");
+}
+
+#[test]
+fn the_on_deck_participant_may_withdraw() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0).unwrap();
+    assert!(queue.on_deck.is_none());
+}
+
+#[test]
+fn next_moves_the_line_along_speaker_on_deck_and_waiting() {
+    let mut queue = Queue::new(Some(120_000));
+    for (k, p) in ["a", "b", "c"].into_iter().enumerate() {
+        ask(&mut queue, p, Mode::InRoom, T0 + k as Millis);
+    }
+    assert!(run(&mut queue, QueueOp::Next).unwrap().is_empty());
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "a");
+    assert_eq!(queue.speaking.as_ref().unwrap().started_at, Some(T0 + 1000));
+    assert_eq!(queue.on_deck.as_ref().unwrap().state, EntryState::OnDeck);
+    let closed = run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!((closed[0].participant.as_str(), closed[0].state), ("a", EntryState::Done));
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "b");
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "c");
+    run(&mut queue, QueueOp::Next).unwrap();
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert!(queue.speaking.is_none() && queue.on_deck.is_none());
+    assert_eq!(run(&mut queue, QueueOp::Next).unwrap_err().code(), "invalid_state");
+    assert_eq!(queue.version, 4, "each chair operation bumps the version");
+}
+
+#[test]
+fn call_start_and_stop_step_through_one_speaker() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    ask(&mut queue, "b", Mode::Remote, T0 + 1);
+    let b = id_of(&queue, "b");
+    run(&mut queue, QueueOp::Call { entry: Some(b) }).unwrap();
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "b");
+    assert_eq!(queue.on_deck.as_ref().unwrap().called_at, Some(T0 + 1000));
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "a");
+    assert_eq!(waiting(&queue), ["b"], "whoever was on deck goes back to the top");
+    run(&mut queue, QueueOp::Start).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().state, EntryState::Speaking);
+    assert_eq!(run(&mut queue, QueueOp::Start).unwrap_err().code(), "invalid_state");
+    let closed = run(&mut queue, QueueOp::Stop).unwrap();
+    assert_eq!(closed[0].state, EntryState::Done);
+    assert_eq!(run(&mut queue, QueueOp::Stop).unwrap_err().code(), "invalid_state");
+}
+
+#[test]
+fn calling_from_an_empty_queue_or_an_unknown_entry_is_refused() {
+    let mut queue = Queue::new(None);
+    assert_eq!(run(&mut queue, QueueOp::Call { entry: None }).unwrap_err().code(), "invalid_state");
+    assert_eq!(run(&mut queue, QueueOp::Call { entry: Some(99) }).unwrap_err().code(), "invalid_field");
+    assert_eq!(queue.version, 0, "a refused operation changes nothing");
+}
+
+#[test]
+fn dismissing_the_speaker_leaves_the_floor_empty() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    ask(&mut queue, "b", Mode::InRoom, T0 + 1);
+    run(&mut queue, QueueOp::Next).unwrap();
+    let speaker = queue.speaking.as_ref().unwrap().id;
+    let closed = run(&mut queue, QueueOp::Dismiss { entry: speaker }).unwrap();
+    assert_eq!(closed[0].state, EntryState::Dismissed);
+    assert!(queue.speaking.is_none());
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "b");
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "b");
+}
+
+#[test]
+fn reordering_at_the_edges_clamps_and_keeps_the_moved_entry_in_place() {
+    let mut queue = Queue::new(None);
+    for (k, p) in ["a", "b", "c", "d"].into_iter().enumerate() {
+        ask(&mut queue, p, Mode::InRoom, T0 + k as Millis);
+    }
+    move_to(&mut queue, "d", 0);
+    assert_eq!(waiting(&queue), ["d", "a", "b", "c"]);
+    move_to(&mut queue, "a", 99);
+    assert_eq!(waiting(&queue), ["d", "b", "c", "a"], "past the end means last");
+    move_to(&mut queue, "d", 0);
+    assert_eq!(waiting(&queue), ["d", "b", "c", "a"], "moving the first to the top changes nothing");
+    ask_kind(&mut queue, "order", RequestKind::PointOfOrder, T0 + 10);
+    assert_eq!(waiting(&queue), ["d", "order", "b", "a", "c"], "placed entries keep their position from the top");
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    assert_eq!(waiting(&queue), ["order", "b", "a", "c"], "and move up with the line");
+    assert_eq!(run(&mut queue, QueueOp::Move { entry: 404, to: 0 }).unwrap_err().code(), "invalid_field");
+}
+
+#[test]
+fn clear_dismisses_everyone_waiting_and_on_deck_but_not_the_speaker() {
+    let mut queue = Queue::new(None);
+    for (k, p) in ["a", "b", "c"].into_iter().enumerate() {
+        ask(&mut queue, p, Mode::InRoom, T0 + k as Millis);
+    }
+    run(&mut queue, QueueOp::Next).unwrap();
+    let closed = run(&mut queue, QueueOp::Clear).unwrap();
+    assert_eq!(closed.len(), 2);
+    assert!(closed.iter().all(|e| e.state == EntryState::Dismissed));
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "a");
+    assert_eq!(run(&mut queue, QueueOp::Clear).unwrap_err().code(), "invalid_state");
+}
+
+#[test]
+fn the_queue_is_bounded() {
+    let mut queue = Queue::new(None);
+    for k in 0..MAX_WAITING {
+        ask(&mut queue, &format!("p{k}"), Mode::Remote, T0);
+    }
+    let full =
+        queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &person("late", Mode::Remote), T0);
+    assert_eq!(full.unwrap_err().code(), "invalid_state");
+}
+
+#[test]
+fn topics_are_cleaned_and_bounded() {
+    assert_eq!(parse_topic(Some("  data\u{0007} trust ")).unwrap(), Some("data trust".into()));
+    assert_eq!(parse_topic(Some("   ")).unwrap(), None);
+    assert_eq!(parse_topic(Some(&"x".repeat(141))).unwrap_err().code(), "invalid_field");
+}
