@@ -1,17 +1,21 @@
-// The attendee view (remote or in the room, phone first): what runs now, who speaks, what is next.
+// The attendee view (remote or in the room, phone first): what runs now, who speaks, what is
+// next, and the speaker queue: ask to speak, one's own place, the public queue.
 
 import {
   connectHub, timing, localized, preferredLang, readFragment, load, save, cleanName,
+  activeQueueName, myEntry,
 } from './client.js';
-import { applyLabels } from './i18n.js';
+import { t, applyLabels } from './i18n.js';
 import {
-  $, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown,
+  $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown,
 } from './ui.js';
+import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
 let status = 'connecting', statusDetail;
 let hub = null;
+let asking = false; // a queue_request awaits its reply
 
 setupLang(lang, (picked) => {
   lang = picked;
@@ -70,8 +74,9 @@ function start(name, pickedMode) {
     onStatus: (s, detail) => {
       status = s; statusDetail = detail;
       renderStatus(lang, s, detail);
+      render();
     },
-    onError: (err) => showMessage(`${err.code}: ${err.message}`),
+    onError: (err) => showMessage(errorText(err)),
   });
   setInterval(tick, 100);
 }
@@ -85,12 +90,98 @@ function render() {
   document.title = title;
   setText($('venue'), localized(s.event.venue, lang));
   renderNow(s, lang);
+  renderQueue(s);
   tick();
 }
+
+const errorText = (err) => (err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);
+
+/** The active queue and this attendee's open entry in it (found by `who`, so in any tab). */
+function queueNow(s) {
+  const name = activeQueueName(s);
+  const queue = s.queues ? s.queues[name] : null;
+  return { name, queue, mine: myEntry(queue, s.you && s.you.who) };
+}
+
+function statusText(mine) {
+  if (mine.slot === 'speaking') return t(lang, 'q_my_speaking');
+  if (mine.slot === 'on_deck') return t(lang, 'q_my_on_deck');
+  const key = mine.ahead === 0 ? 'q_my_waiting_none' : mine.ahead === 1 ? 'q_my_waiting_one' : 'q_my_waiting';
+  return t(lang, key, { n: mine.position, k: mine.ahead });
+}
+
+function renderQueue(s) {
+  const { name, queue: q, mine } = queueNow(s);
+  // A server without speaker queues: the page is just the run of show.
+  $('public-queue').hidden = !q;
+  $('ask').hidden = !q || Boolean(mine);
+  $('my-entry').hidden = !mine;
+  if (!q) return;
+
+  const label = queueLabel(s, name, lang);
+  setText($('ask-queue'), label);
+  setText($('public-queue-name'), label);
+  $('btn-ask').disabled = asking || status !== 'connected';
+  if (mine) {
+    setText($('my-status'), statusText(mine));
+    $('my-entry').dataset.slot = mine.slot;
+    $('btn-withdraw').hidden = mine.slot === 'speaking';
+    $('btn-withdraw').disabled = status !== 'connected';
+  }
+
+  const mineId = mine ? mine.entry.id : null;
+  const parts = (entry) => entryParts(entry, lang, { mine: entry.id === mineId });
+  const slot = (entry, emptyKey) => (entry
+    ? [el('div', { class: 'q-main', data: { entryId: String(entry.id) } }, ...parts(entry))]
+    : [el('p', { class: 'muted', text: t(lang, emptyKey) })]);
+  redrawIf($('public-speaking'), JSON.stringify([q.speaking, lang, mineId]), () => slot(q.speaking, 'q_nobody_speaking'));
+  redrawIf($('public-on-deck'), JSON.stringify([q.on_deck, lang, mineId]), () => slot(q.on_deck, 'q_nobody_on_deck'));
+  $('public-speaking').classList.toggle('mine', mine != null && mine.slot === 'speaking');
+  $('public-on-deck').classList.toggle('mine', mine != null && mine.slot === 'on_deck');
+  redrawIf($('public-waiting'), JSON.stringify([q.waiting, lang, mineId]), () => q.waiting.map((entry, i) => el('li',
+    { class: `q-entry${entry.id === mineId ? ' mine' : ''}`, data: { entryId: String(entry.id) } },
+    el('span', { class: 'q-pos', text: String(i + 1) }), el('div', { class: 'q-main' }, ...parts(entry)))));
+  $('public-empty').hidden = q.waiting.length > 0;
+}
+
+$('ask-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = hub && hub.state;
+  if (!s || asking) return;
+  const topic = [...$('ask-topic').value.replace(/\p{Cc}/gu, ' ').trim()].slice(0, 140).join('');
+  const fields = { queue: activeQueueName(s), kind: $('ask-kind').value };
+  if (topic) fields.topic = topic;
+  asking = true;
+  render();
+  try {
+    await hub.send('queue_request', fields);
+    $('ask-topic').value = '';
+    $('ask-kind').value = 'speak';
+  } catch (err) {
+    showMessage(errorText(err));
+  } finally {
+    asking = false;
+    render();
+  }
+});
+
+$('btn-withdraw').addEventListener('click', async () => {
+  const s = hub && hub.state;
+  if (!s) return;
+  try {
+    await hub.send('queue_withdraw', { queue: activeQueueName(s) });
+  } catch (err) {
+    showMessage(errorText(err));
+  }
+});
 
 /** Countdown from the synchronized clock: nothing is needed from the server while a segment runs. */
 function tick() {
   const s = hub && hub.state;
   if (!s) return;
-  drawCountdown(timing(s, hub.serverNow()), lang);
+  const now = hub.serverNow();
+  drawCountdown(timing(s, now), lang);
+  const { queue, mine } = queueNow(s);
+  if (mine && mine.slot === 'speaking') drawSpeakingClock($('my-countdown'), queue, now);
+  else $('my-countdown').hidden = true;
 }

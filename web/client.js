@@ -77,7 +77,8 @@ export function cleanName(name) {
  *   onWelcome(state, welcomeFrame)  after every (re)join, once the state is usable: a fresh
  *                                   snapshot, or (welcomeFrame.resume === 'replay') the state
  *                                   held before the drop, with the missed changes to follow
- *   onChange(state, changeFrame)    after a change was applied (state.live already replaced)
+ *   onChange(state, changeFrame)    after a change was applied (state.live or
+ *                                   state.queues[change.queue] already replaced)
  *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
  *                                   detail = {code, message} when closed for good
  *   onError(error)                  error frames that answer no pending command
@@ -199,7 +200,10 @@ export function connectHub(opts = {}) {
           state.you = msg.you;
         } else {
           const snap = msg.snapshot || {};
-          state = { event: snap.event, segments: snap.segments || [], live: snap.live, you: msg.you };
+          state = {
+            event: snap.event, segments: snap.segments || [], live: snap.live,
+            queues: snap.queues || {}, you: msg.you,
+          };
           seq = msg.seq;
         }
         epoch = msg.epoch ?? null; // absent from a server without resume: never resume then
@@ -216,6 +220,10 @@ export function connectHub(opts = {}) {
         seq = msg.seq;
         const ch = msg.change || {};
         if (ch.kind === 'live' && ch.live) state.live = ch.live;
+        else if (ch.kind === 'queue' && typeof ch.queue === 'string' && ch.state) {
+          if (!state.queues) state.queues = {};
+          state.queues[ch.queue] = ch.state;
+        }
         on.change(state, msg);
         break;
       }
@@ -330,6 +338,41 @@ export function timing(state, now) {
   }
   if (event.planned_end != null) out.drift_ms = out.projected_end - event.planned_end;
   return out;
+}
+
+/** The queue that matters now: the current segment's while the show is live, else "event". */
+export function activeQueueName(state) {
+  const live = state && state.live;
+  const seg = live && live.phase === 'live' && live.segment != null ? state.segments[live.segment] : null;
+  return seg ? seg.id : 'event';
+}
+
+/**
+ * The open entry of participant `who` in a queue state (docs/protocol.md "Speaker queues"):
+ * {entry, slot: 'speaking'|'on_deck'|'waiting', position, ahead}, or null. position is the
+ * 1-based place in `waiting` (null otherwise); ahead counts the waiting entries before it,
+ * plus one if someone is on deck.
+ */
+export function myEntry(queue, who) {
+  if (!queue || who == null) return null;
+  if (queue.speaking && queue.speaking.who === who) {
+    return { entry: queue.speaking, slot: 'speaking', position: null, ahead: 0 };
+  }
+  if (queue.on_deck && queue.on_deck.who === who) {
+    return { entry: queue.on_deck, slot: 'on_deck', position: null, ahead: 0 };
+  }
+  const i = (queue.waiting || []).findIndex((e) => e.who === who);
+  if (i < 0) return null;
+  return { entry: queue.waiting[i], slot: 'waiting', position: i + 1, ahead: i + (queue.on_deck ? 1 : 0) };
+}
+
+/** The speaker's clock: {remaining_ms} against the queue's limit, else {elapsed_ms}; null if nobody speaks. */
+export function speakingTime(queue, now) {
+  const e = queue && queue.speaking;
+  if (!e || e.started_at == null) return null;
+  const elapsed = now - e.started_at;
+  const limit = queue.speaking_limit_ms;
+  return limit ? { elapsed_ms: elapsed, remaining_ms: limit - elapsed } : { elapsed_ms: elapsed, remaining_ms: null };
 }
 
 const pad = (n) => String(n).padStart(2, '0');

@@ -1,4 +1,5 @@
-// The moderator's console: run of show, current segment and speaker, show controls.
+// The moderator's console: run of show, current segment and speaker, show controls,
+// and the speaker queue (queue-panel.js).
 
 import {
   connectHub, timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
@@ -7,6 +8,7 @@ import { t, kindName, applyLabels } from './i18n.js';
 import {
   $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown,
 } from './ui.js';
+import { createQueuePanel } from './queue-panel.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -18,7 +20,11 @@ const hub = connectHub({
   mode: frag.mode || 'in_room',
   lang,
   onWelcome: render,
-  onChange: (state, msg) => { render(); noteChange(msg); },
+  onChange: (state, msg) => {
+    // A queue change (often an attendee's request) redraws only the queue panel.
+    if (msg.change && msg.change.kind === 'queue') { markBody(hub); queuePanel.render(); } else render();
+    noteChange(msg);
+  },
   onStatus: (s, detail) => {
     status = s; statusDetail = detail;
     renderStatus(lang, s, detail);
@@ -38,6 +44,9 @@ setupLang(lang, (picked) => {
 addEventListener('hashchange', () => location.reload());
 
 const canControl = () => ['moderator', 'organizer'].includes(hub.you && hub.you.role);
+const queuePanel = createQueuePanel({
+  hub, lang: () => lang, canControl, connected: () => status === 'connected',
+});
 
 /** Every show command names the version it was issued against; the server rejects stale ones. */
 async function command(type, fields = {}) {
@@ -68,6 +77,7 @@ document.addEventListener('mousedown', (e) => { if (e.target.closest('button')) 
 const KEYS = {
   n: 'btn-next', ArrowRight: 'btn-next', p: 'btn-previous', ArrowLeft: 'btn-previous',
   s: 'btn-next-speaker', ' ': 'btn-hold', h: 'btn-hold', '+': 'btn-extend-1', '-': 'btn-shorten-1',
+  q: 'btn-queue-next',
 };
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.repeat || e.isComposing) return;
@@ -125,6 +135,7 @@ function render() {
 
   renderSegments(s);
   renderExports();
+  queuePanel.render();
   updateButtons();
   tick();
 }
@@ -195,7 +206,7 @@ function renderExports() {
 
 function noteChange(msg) {
   const ch = msg.change || {};
-  if (!ch.op) return;
+  if (!ch.op || ch.op === 'queue_request' || ch.op === 'queue_withdraw') return; // the chair's moves only
   const s = hub.state;
   const who = msg.by && msg.by.name ? ` · ${t(lang, 'by', { name: msg.by.name })}` : '';
   const at = msg.at != null && s ? ` · ${fmtClock(msg.at, s.event.time_zone, lang, { seconds: true })}` : '';
@@ -212,6 +223,7 @@ function tick() {
   setText($('clock'), fmtClock(now, tz, lang, { seconds: true }));
 
   drawCountdown(tm, lang);
+  queuePanel.tick(now);
 
   const spClock = $('speaker-clock');
   spClock.hidden = tm.speaker_elapsed_ms == null;

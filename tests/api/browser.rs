@@ -181,3 +181,28 @@ async fn the_attendee_page_rides_out_a_server_restart_and_catches_up() {
     attendee.wait_text("#current-title", |t| t.starts_with("Round table")).await;
     attendee.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_remote_attendee_asks_to_speak_and_the_console_calls_them() {
+    let app = crate::helpers::spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
+    let browser = Browser::start().await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=en&name=Sakano%20Osaka&mode=remote").await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Fukuda").await;
+
+    let topic = attendee.client.find(Locator::Css("#ask-topic")).await.unwrap();
+    topic.send_keys("Smart city data across borders").await.unwrap();
+    attendee.click("#btn-ask").await;
+    attendee.wait_text("#my-status", |t| t.contains("number 1")).await;
+    console.wait_text("#queue-waiting", |t| t.contains("Sakano Osaka") && t.contains("Smart city data")).await;
+
+    console.click("#btn-queue-next").await;
+    attendee.wait_text("#my-status", |t| t.contains("your turn")).await;
+    attendee.wait_text("#my-countdown", |t| t.contains("2:5") || t.contains("3:00")).await;
+    console.wait_text("#queue-speaking", |t| t.contains("Sakano Osaka")).await;
+    attendee.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
