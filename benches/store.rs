@@ -28,6 +28,7 @@ fn entry(seq: u64, state: &EventState) -> LogEntry {
             mode: Mode::InRoom,
             lang: Lang::Zh,
             affiliation: None,
+            crew: vec![],
         },
         change: Change::Live { op: "extend".into(), live: state.live.clone() },
     }

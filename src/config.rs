@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
+use crate::domain::cues::CueTarget;
 use crate::domain::queue::EVENT_QUEUE;
-use crate::domain::show::{EventInfo, RunOfShow, Segment, SegmentKind, Speaker};
+use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
 
@@ -48,6 +49,8 @@ impl Settings {
 struct EventFile {
     event: EventSection,
     segments: Vec<SegmentSection>,
+    #[serde(default)]
+    cue_presets: Vec<CuePreset>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +65,21 @@ struct EventSection {
     /// Without a date the event is planned for the day it is first loaded.
     date: Option<NaiveDate>,
     start: NaiveTime,
+    /// Seconds before an unanswered standby is flagged on the console.
+    #[serde(default = "default_standby_alert_s")]
+    standby_alert_s: u32,
+}
+
+fn default_standby_alert_s() -> u32 {
+    10
+}
+
+fn default_warning_s() -> u32 {
+    120
+}
+
+fn default_danger_s() -> u32 {
+    30
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,8 +96,24 @@ struct SegmentSection {
     duration_min: u32,
     /// Speaking time for each person called from this segment's queue.
     speaking_limit_min: Option<u32>,
+    /// Remaining seconds at which the stage countdown turns amber, then red.
+    #[serde(default = "default_warning_s")]
+    warning_s: u32,
+    #[serde(default = "default_danger_s")]
+    danger_s: u32,
     #[serde(default)]
     av_notes: String,
+    #[serde(default)]
+    cues: Vec<CueSection>,
+}
+
+/// A planned cue: its own text, or a preset's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CueSection {
+    target: Option<CueTarget>,
+    text: Option<Localized>,
+    preset: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,7 +201,10 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             planned_start: start,
             duration_ms,
             speaking_limit_ms: s.speaking_limit_min.map(|m| Millis::from(m) * MINUTE),
+            warning_ms: Millis::from(s.warning_s) * 1000,
+            danger_ms: Millis::from(s.danger_s) * 1000,
             av_notes: s.av_notes,
+            cues: s.cues.into_iter().map(|c| planned_cue(c, &file.cue_presets)).collect::<anyhow::Result<_>>()?,
         });
     }
     Ok(RunOfShow {
@@ -180,9 +217,23 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             hybrid: section.hybrid,
             planned_start,
             planned_end: cursor,
+            standby_alert_ms: Millis::from(section.standby_alert_s) * 1000,
         },
         segments,
+        cue_presets: file.cue_presets,
     })
+}
+
+/// Resolves a planned cue against the presets: a preset gives the target and text that the
+/// cue does not give itself.
+fn planned_cue(cue: CueSection, presets: &[CuePreset]) -> anyhow::Result<PlannedCue> {
+    let preset = match &cue.preset {
+        Some(id) => Some(presets.iter().find(|p| &p.id == id).with_context(|| format!("no cue preset {id:?}"))?),
+        None => None,
+    };
+    let target = cue.target.or_else(|| preset.map(|p| p.target.clone())).context("a planned cue needs a target")?;
+    let text = cue.text.or_else(|| preset.map(|p| p.text.clone())).context("a planned cue needs a text")?;
+    Ok(PlannedCue { target, text, preset: cue.preset })
 }
 
 fn valid_id(id: &str) -> bool {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::LiveState;
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
-use crate::domain::show::{EventInfo, Segment};
+use crate::domain::show::{CuePreset, EventInfo, Segment};
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
 
@@ -91,6 +92,8 @@ pub struct Hello {
     pub participant: Option<String>,
     pub affiliation: Option<String>,
     pub resume: Option<Resume>,
+    /// For AV screens: the crew positions watched; absent means all.
+    pub crew: Option<Vec<CrewPosition>>,
 }
 
 /// Where a reconnecting client left off.
@@ -185,6 +188,37 @@ impl Audience {
     }
 }
 
+/// Which connections a change is for. The others get it as `hidden`, so that every client
+/// still sees every seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    Everyone,
+    /// The chair and the AV screens that watch this position (`None`: all of them).
+    Crew(Option<CrewPosition>),
+    /// The chair, the AV crew and the speaker's stage screen.
+    Stage,
+}
+
+impl Routing {
+    pub fn of(change: &Change) -> Self {
+        match change {
+            Change::Live { .. } | Change::Queue { .. } => Routing::Everyone,
+            Change::Cue { cue, .. } => Routing::Crew(cue.target.position()),
+            Change::Stage { .. } => Routing::Stage,
+        }
+    }
+
+    /// Whether a connection with `role`, watching `crew` positions, receives such changes.
+    pub fn reaches(self, role: Role, crew: &[CrewPosition]) -> bool {
+        match (self, role) {
+            (Routing::Everyone, _) | (_, Role::Organizer | Role::Moderator) => true,
+            (Routing::Crew(position), Role::Av) => crew.is_empty() || position.is_none_or(|p| crew.contains(&p)),
+            (Routing::Stage, Role::Av | Role::Speaker) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Turns participant ids, which act as a person's key across tabs and are never broadcast,
 /// into public tags that a client can match against its own `you.who`.
 #[derive(Clone, Debug)]
@@ -235,10 +269,13 @@ pub struct QueueView<'a> {
     waiting: Vec<EntryView<'a>>,
 }
 
-/// How one audience sees the state: participant ids become tags, private topics vanish.
+/// How one connection sees the state: participant ids become tags, private topics vanish,
+/// cues and stage messages reach only those they are for.
 #[derive(Clone, Copy)]
 pub struct View<'a> {
     pub audience: Audience,
+    pub role: Role,
+    pub crew: &'a [CrewPosition],
     pub tagger: &'a Tagger,
 }
 
@@ -278,17 +315,27 @@ impl<'a> View<'a> {
     }
 
     pub fn snapshot(self, state: &'a EventState) -> SnapshotView<'a> {
+        let reaches = |routing: Routing| routing.reaches(self.role, self.crew);
         SnapshotView {
             event: &state.show.event,
             segments: &state.show.segments,
+            cue_presets: &state.show.cue_presets,
             live: &state.live,
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
+            cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
+            stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
         }
     }
 
+    /// How this viewer sees `change`: hidden when it is not for them.
     pub fn change(self, change: &'a Change) -> ChangeView<'a> {
+        if !Routing::of(change).reaches(self.role, self.crew) {
+            return ChangeView::Hidden;
+        }
         match change {
             Change::Live { op, live } => ChangeView::Live { op, live },
+            Change::Cue { op, cue } => ChangeView::Cue { op, cue },
+            Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
             Change::Queue { op, queue, state, closed } => ChangeView::Queue {
                 op,
                 queue,
@@ -303,18 +350,39 @@ impl<'a> View<'a> {
 pub struct SnapshotView<'a> {
     event: &'a EventInfo,
     segments: &'a [Segment],
+    cue_presets: &'a [CuePreset],
     live: &'a LiveState,
     queues: BTreeMap<&'a str, QueueView<'a>>,
+    cues: Vec<&'a Cue>,
+    stage: Option<&'a StageMessage>,
 }
 
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChangeView<'a> {
-    Live { op: &'a str, live: &'a LiveState },
-    Queue { op: &'a str, queue: &'a str, state: Box<QueueView<'a>>, closed: Vec<EntryView<'a>> },
+    Live {
+        op: &'a str,
+        live: &'a LiveState,
+    },
+    Queue {
+        op: &'a str,
+        queue: &'a str,
+        state: Box<QueueView<'a>>,
+        closed: Vec<EntryView<'a>>,
+    },
+    Cue {
+        op: &'a str,
+        cue: &'a Cue,
+    },
+    Stage {
+        op: &'a str,
+        message: Option<&'a StageMessage>,
+    },
+    /// A change for others; it only moves this client's seq on.
+    Hidden,
 }
 
-/// Whether audiences see `change` differently, so that it needs one encoding each.
+/// Whether the chair and the public see `change` differently (when it reaches them).
 pub fn differs_by_audience(change: &Change) -> bool {
     matches!(change, Change::Queue { .. })
 }
@@ -359,12 +427,16 @@ pub enum ServerFrame<'a> {
     Change {
         seq: u64,
         at: Millis,
-        by: By<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        by: Option<By<'a>>,
         change: ChangeView<'a>,
     },
     Ack {
         id: &'a str,
         seq: u64,
+        /// Applied, but something the sender should know: a cue nobody is watching.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        warning: Option<&'a str>,
     },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,7 @@
 //! The pure core: run of show, live state, commands and the changes they cause.
 //! No tokio, no sockets, no clock reads: `now` is always passed in.
 
+pub mod cues;
 pub mod live;
 pub mod queue;
 pub mod record;
@@ -12,10 +13,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use cues::{CrewPosition, Cue, CueOp, CueSheet, CueTarget, SignalKind, StageMessage};
 use live::{LiveState, ShowOp};
 use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
 use show::RunOfShow;
-use text::{Lang, Mode};
+use text::{Lang, Localized, Mode};
 
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
 pub type Millis = i64;
@@ -68,6 +70,9 @@ pub struct Actor {
     pub mode: Mode,
     pub lang: Lang,
     pub affiliation: Option<String>,
+    /// The crew positions an AV screen watches; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crew: Vec<CrewPosition>,
 }
 
 /// An operation a client asks for, as decoded from its frame.
@@ -153,6 +158,30 @@ pub enum Command {
         panellists_first: Option<bool>,
         speaking_limit_s: Option<u32>,
     },
+    CueStandby {
+        target: Option<CueTarget>,
+        text: Option<Localized>,
+        preset: Option<String>,
+        segment: Option<String>,
+        speaker: Option<usize>,
+    },
+    CueStandingBy {
+        cue: u64,
+    },
+    CueGo {
+        cue: u64,
+    },
+    CueDone {
+        cue: u64,
+    },
+    CueCancel {
+        cue: u64,
+    },
+    StageSignal {
+        signal: SignalKind,
+        text: Option<String>,
+    },
+    StageClear {},
 }
 
 fn queue(name: &str, version: Option<u64>, op: QueueOp) -> Result<Target<'_>, Rejection> {
@@ -163,11 +192,21 @@ fn queue(name: &str, version: Option<u64>, op: QueueOp) -> Result<Target<'_>, Re
 enum Target<'a> {
     Show { version: u64, op: ShowOp },
     Queue { name: &'a str, version: Option<u64>, op: QueueOp },
+    Cue(CueOp),
+    Stage(Option<StageSignal>),
 }
+
+/// A signal to the speaker, decoded.
+struct StageSignal {
+    kind: SignalKind,
+    text: Option<String>,
+}
+
+const MAX_STAGE_TEXT_CHARS: usize = 140;
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 19] = [
+    pub const TYPES: [&'static str; 26] = [
         "next",
         "previous",
         "goto",
@@ -187,6 +226,13 @@ impl Command {
         "queue_dismiss",
         "queue_clear",
         "queue_settings",
+        "cue_standby",
+        "cue_standing_by",
+        "cue_go",
+        "cue_done",
+        "cue_cancel",
+        "stage_signal",
+        "stage_clear",
     ];
     const MAX_EXTEND_SECONDS: i32 = 3600;
     const SPEAKING_LIMIT_S: std::ops::RangeInclusive<u32> = 10..=3600;
@@ -212,6 +258,13 @@ impl Command {
             Command::QueueDismiss { .. } => "queue_dismiss",
             Command::QueueClear { .. } => "queue_clear",
             Command::QueueSettings { .. } => "queue_settings",
+            Command::CueStandby { .. } => "cue_standby",
+            Command::CueStandingBy { .. } => "cue_standing_by",
+            Command::CueGo { .. } => "cue_go",
+            Command::CueDone { .. } => "cue_done",
+            Command::CueCancel { .. } => "cue_cancel",
+            Command::StageSignal { .. } => "stage_signal",
+            Command::StageClear {} => "stage_clear",
         }
     }
 
@@ -259,6 +312,54 @@ impl Command {
                 };
                 queue(name, Some(*version), QueueOp::Settings(settings))
             }
+            Command::CueStandby { target, text, preset, segment, speaker } => {
+                let preset_cue = match preset {
+                    Some(id) => Some(
+                        show.cue_presets
+                            .iter()
+                            .find(|p| &p.id == id)
+                            .ok_or_else(|| Rejection::InvalidField(format!("no cue preset {id:?}")))?,
+                    ),
+                    None => None,
+                };
+                let target = target
+                    .clone()
+                    .or_else(|| preset_cue.map(|p| p.target.clone()))
+                    .ok_or_else(|| Rejection::InvalidField("a cue needs a target or a preset".into()))?;
+                let text = match (text, preset_cue) {
+                    (Some(text), _) => Localized {
+                        zh: clean_cue_text(&text.zh)?,
+                        ja: clean_cue_text(&text.ja)?,
+                        en: clean_cue_text(&text.en)?,
+                    },
+                    (None, Some(preset)) => preset.text.clone(),
+                    (None, None) => return Err(Rejection::InvalidField("a cue needs a text or a preset".into())),
+                };
+                let segment = match segment {
+                    Some(id) => Some(
+                        show.segment_index(id)
+                            .ok_or_else(|| Rejection::InvalidField(format!("no segment has id {id:?}")))?,
+                    ),
+                    None => None,
+                };
+                Ok(Target::Cue(CueOp::Standby { target, text, preset: preset.clone(), segment, speaker: *speaker }))
+            }
+            Command::CueStandingBy { cue } => Ok(Target::Cue(CueOp::StandingBy(*cue))),
+            Command::CueGo { cue } => Ok(Target::Cue(CueOp::Go(*cue))),
+            Command::CueDone { cue } => Ok(Target::Cue(CueOp::Done(*cue))),
+            Command::CueCancel { cue } => Ok(Target::Cue(CueOp::Cancel(*cue))),
+            Command::StageSignal { signal, text } => {
+                let text = match text {
+                    Some(text) => text::clean_optional(text, MAX_STAGE_TEXT_CHARS)
+                        .map_err(|e| Rejection::InvalidField(format!("text {e}")))?,
+                    None => None,
+                };
+                if *signal == SignalKind::Message && text.is_none() {
+                    return Err(Rejection::InvalidField("a message signal needs a text".into()));
+                }
+                Ok(Target::Stage(Some(StageSignal { kind: *signal, text })))
+            }
+            Command::StageClear {} => Ok(Target::Stage(None)),
             _ => {
                 let (version, op) = self.show_op(show)?;
                 Ok(Target::Show { version, op })
@@ -320,6 +421,13 @@ impl Rejection {
     }
 }
 
+/// One language of a cue's text: required, bounded, control characters stripped.
+fn clean_cue_text(text: &str) -> Result<String, Rejection> {
+    text::clean_optional(text, MAX_STAGE_TEXT_CHARS)
+        .map_err(|e| Rejection::InvalidField(format!("cue text {e}")))?
+        .ok_or_else(|| Rejection::InvalidField("cue text must not be empty".into()))
+}
+
 fn forbidden(actor: &Actor, command: &Command, why: &str) -> Rejection {
     Rejection::Forbidden(format!("a {} may not {}; {why}", actor.role.as_str(), command.name()))
 }
@@ -338,6 +446,8 @@ fn check_version(what: &str, current: u64, named: u64) -> Result<(), Rejection> 
 pub enum Change {
     Live { op: String, live: LiveState },
     Queue { op: String, queue: String, state: Box<Queue>, closed: Vec<QueueEntry> },
+    Cue { op: String, cue: Box<Cue> },
+    Stage { op: String, message: Option<StageMessage> },
 }
 
 impl Change {
@@ -345,7 +455,7 @@ impl Change {
     pub fn live(&self) -> Option<&LiveState> {
         match self {
             Change::Live { live, .. } => Some(live),
-            Change::Queue { .. } => None,
+            Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } => None,
         }
     }
 }
@@ -360,6 +470,9 @@ pub struct EventState {
     pub live: LiveState,
     /// One speaker queue per segment id, and [`EVENT_QUEUE`] for open Q&A.
     pub queues: BTreeMap<String, Queue>,
+    pub cues: CueSheet,
+    /// What the speaker's stage screen shows from the chair.
+    pub stage: Option<StageMessage>,
 }
 
 impl EventState {
@@ -367,7 +480,7 @@ impl EventState {
         let mut queues: BTreeMap<String, Queue> =
             show.segments.iter().map(|s| (s.id.clone(), Queue::new(s.speaking_limit_ms))).collect();
         queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
-        EventState { show: Arc::new(show), live: LiveState::default(), queues }
+        EventState { show: Arc::new(show), live: LiveState::default(), queues, cues: CueSheet::default(), stage: None }
     }
 
     /// Checks `command` against the actor's authority and the current state; on success
@@ -399,6 +512,18 @@ impl EventState {
                 let closed = state.apply(queue_op, actor, now)?;
                 Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed }
             }
+            Target::Cue(cue_op) => Change::Cue { op, cue: Box::new(self.cues.apply(cue_op, actor, now)?) },
+            Target::Stage(signal) => {
+                if !actor.role.chairs() {
+                    return Err(forbidden(actor, command, "only the chair signals the speaker"));
+                }
+                if signal.is_none() && self.stage.is_none() {
+                    return Err(Rejection::InvalidState("the stage screen shows no message".into()));
+                }
+                let message =
+                    signal.map(|s| StageMessage { kind: s.kind, text: s.text, at: now, by: actor.name.clone() });
+                Change::Stage { op, message }
+            }
         };
         self.evolve(&change);
         Ok(vec![change])
@@ -411,6 +536,8 @@ impl EventState {
             Change::Queue { queue, state, .. } => {
                 self.queues.insert(queue.clone(), (**state).clone());
             }
+            Change::Cue { cue, .. } => self.cues.record(cue),
+            Change::Stage { message, .. } => self.stage = message.clone(),
         }
     }
 }

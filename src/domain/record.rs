@@ -68,6 +68,9 @@ mod tests {
             planned_start,
             duration_ms,
             speaking_limit_ms: None,
+            warning_ms: 120_000,
+            danger_ms: 30_000,
+            cues: vec![],
             av_notes: String::new(),
         }
     }
@@ -84,8 +87,10 @@ mod tests {
                 hybrid: false,
                 planned_start: 0,
                 planned_end: 300,
+                standby_alert_ms: 10_000,
             },
             segments: vec![segment("a", 0, 100), segment("b", 100, 100), segment("c", 200, 100)],
+            cue_presets: vec![],
         };
         let live = LiveState {
             actual: vec![

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cues::CueTarget;
 use super::text::{Lang, Localized, Mode};
 use super::Millis;
 
@@ -30,6 +31,8 @@ pub struct EventInfo {
     pub hybrid: bool,
     pub planned_start: Millis,
     pub planned_end: Millis,
+    /// A standby left unanswered this long is flagged on the console.
+    pub standby_alert_ms: Millis,
 }
 
 /// Someone on the programme of a segment.
@@ -56,7 +59,28 @@ pub struct Segment {
     pub duration_ms: Millis,
     /// How long each person called from the queue may speak, when limited.
     pub speaking_limit_ms: Option<Millis>,
+    /// The stage countdown turns amber at this much remaining time, and red at `danger_ms`.
+    pub warning_ms: Millis,
+    pub danger_ms: Millis,
     pub av_notes: String,
+    /// Cues planned for this segment, fired from the console when it starts.
+    pub cues: Vec<PlannedCue>,
+}
+
+/// A cue written into the run of show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCue {
+    pub target: CueTarget,
+    pub text: Localized,
+    pub preset: Option<String>,
+}
+
+/// A cue the crew hears often, sent with one click.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CuePreset {
+    pub id: String,
+    pub target: CueTarget,
+    pub text: Localized,
 }
 
 /// The planned event: fixed while the show runs.
@@ -64,6 +88,7 @@ pub struct Segment {
 pub struct RunOfShow {
     pub event: EventInfo,
     pub segments: Vec<Segment>,
+    pub cue_presets: Vec<CuePreset>,
 }
 
 impl RunOfShow {

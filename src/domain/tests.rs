@@ -26,6 +26,9 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         planned_start: T0 + start_min * MIN,
         duration_ms: minutes * MIN,
         speaking_limit_ms: None,
+        warning_ms: 120_000,
+        danger_ms: 30_000,
+        cues: vec![],
         av_notes: String::new(),
     }
 }
@@ -42,12 +45,14 @@ fn forum() -> EventState {
             hybrid: true,
             planned_start: T0,
             planned_end: T0 + 35 * MIN,
+            standby_alert_ms: 10_000,
         },
         segments: vec![
             segment("opening", 0, 10, vec![speaker("Zhou Cheng", None), speaker("Hideki Akamatsu", None)]),
             segment("keynotes", 10, 20, vec![speaker("Zhang Ying", Some(8)), speaker("Lu Ming", Some(12))]),
             segment("closing", 30, 5, vec![]),
         ],
+        cue_presets: vec![],
     })
 }
 
@@ -59,6 +64,7 @@ fn moderator() -> Actor {
         mode: Mode::InRoom,
         lang: Lang::Zh,
         affiliation: None,
+        crew: vec![],
     }
 }
 
@@ -304,6 +310,7 @@ fn only_moderators_and_organizers_move_the_show() {
             mode: Mode::Remote,
             lang: Lang::Ja,
             affiliation: None,
+            crew: vec![],
         };
         let result = state.apply(&Command::Next { version: 0 }, &actor, T0);
         let allowed = matches!(role, Role::Moderator | Role::Organizer);
@@ -344,6 +351,7 @@ fn attendee(participant: &str) -> Actor {
         mode: Mode::Remote,
         lang: Lang::Ja,
         affiliation: None,
+        crew: vec![],
     }
 }
 

@@ -11,10 +11,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::clock::now_millis;
-use crate::domain::{Actor, Command, EventState};
+use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
-    differs_by_audience, encode, Audience, ErrorCode, FrameError, ResumeOutcome, ServerFrame, SharedText, Tagger, View,
-    You, PROTOCOL_VERSION,
+    differs_by_audience, encode, Audience, ChangeView, ErrorCode, FrameError, ResumeOutcome, Routing, ServerFrame,
+    SharedText, Tagger, View, You, PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
 
@@ -53,27 +53,36 @@ pub struct Joining {
     pub outbox: Outbox,
 }
 
-/// One change encoded for each audience; the same bytes when they see it alike.
+/// One change encoded once for each way it is seen; the same bytes where views agree.
 #[derive(Clone)]
 struct Frames {
+    routing: Routing,
     chair: SharedText,
     public: SharedText,
+    /// For connections the change is not for: only its seq.
+    hidden: SharedText,
 }
 
 impl Frames {
     fn encode(entry: &LogEntry, tagger: &Tagger) -> Frames {
-        let frame = |audience| {
-            let view = View { audience, tagger };
+        let routing = Routing::of(&entry.change);
+        let (seq, at) = (entry.seq, entry.at);
+        let full = |audience| {
+            let view = View { audience, role: Role::Organizer, crew: &[], tagger };
             let change = view.change(&entry.change);
-            encode(&ServerFrame::Change { seq: entry.seq, at: entry.at, by: (&entry.actor).into(), change })
+            encode(&ServerFrame::Change { seq, at, by: Some((&entry.actor).into()), change })
         };
-        let chair = frame(Audience::Chair);
-        let public = if differs_by_audience(&entry.change) { frame(Audience::Public) } else { chair.clone() };
-        Frames { chair, public }
+        let chair = full(Audience::Chair);
+        let public = if differs_by_audience(&entry.change) { full(Audience::Public) } else { chair.clone() };
+        let hidden = encode(&ServerFrame::Change { seq, at, by: None, change: ChangeView::Hidden });
+        Frames { routing, chair, public, hidden }
     }
 
-    fn for_audience(&self, audience: Audience) -> &SharedText {
-        match audience {
+    fn for_member(&self, member: &Member) -> &SharedText {
+        if !self.routing.reaches(member.actor.role, &member.actor.crew) {
+            return &self.hidden;
+        }
+        match member.audience {
             Audience::Chair => &self.chair,
             Audience::Public => &self.public,
         }
@@ -162,7 +171,7 @@ struct Hub {
 
 /// What a command in a batch is answered with once the batch is settled.
 enum Reply {
-    Ack { conn: ConnId, id: String, seq: u64 },
+    Ack { conn: ConnId, id: String, seq: u64, warning: Option<String> },
     Error { conn: ConnId, error: FrameError },
 }
 
@@ -208,11 +217,12 @@ impl Hub {
                     let Some(actor) = self.members.get(&conn).map(|m| m.actor.clone()) else { continue };
                     match self.state.apply(&command, &actor, now) {
                         Ok(changes) => {
+                            let warning = changes.iter().find_map(|change| self.unwatched(change));
                             for change in changes {
                                 self.seq += 1;
                                 entries.push(LogEntry { seq: self.seq, at: now, actor: actor.clone(), change });
                             }
-                            replies.push(Reply::Ack { conn, id, seq: self.seq });
+                            replies.push(Reply::Ack { conn, id, seq: self.seq, warning });
                         }
                         Err(rejection) => {
                             replies.push(Reply::Error { conn, error: FrameError::rejected(&id, &rejection) })
@@ -243,7 +253,9 @@ impl Hub {
         }
         for reply in replies {
             match reply {
-                Reply::Ack { conn, id, seq } => self.send_to(conn, encode(&ServerFrame::Ack { id: &id, seq })),
+                Reply::Ack { conn, id, seq, warning } => {
+                    self.send_to(conn, encode(&ServerFrame::Ack { id: &id, seq, warning: warning.as_deref() }))
+                }
                 Reply::Error { conn, error } => self.send_to(conn, error.encode()),
             }
         }
@@ -254,6 +266,17 @@ impl Hub {
             self.snapshot_seq = self.seq;
             self.journal.snapshot(&self.event, self.seq, self.state.clone()).await;
         }
+    }
+
+    /// A warning for the sender of a cue that no crew screen will show.
+    fn unwatched(&self, change: &Change) -> Option<String> {
+        let Change::Cue { cue, .. } = change else { return None };
+        let routing = Routing::of(change);
+        let watched =
+            self.members.values().any(|m| m.actor.role == Role::Av && routing.reaches(Role::Av, &m.actor.crew));
+        let screen =
+            cue.target.position().map_or("cue screen".to_owned(), |p| format!("{p:?} cue screen").to_lowercase());
+        (!watched).then(|| format!("nobody is watching the {screen}"))
     }
 
     fn join(&mut self, joining: Joining) {
@@ -275,7 +298,7 @@ impl Hub {
         };
         let actor = &joining.actor;
         let audience = Audience::of(actor.role);
-        let view = View { audience, tagger: &self.tagger };
+        let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger };
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,
@@ -292,27 +315,26 @@ impl Hub {
             },
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
         });
+        let member = Member { actor: joining.actor, audience, outbox: joining.outbox };
         let missed =
-            self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_audience(audience).clone());
-        let delivered = std::iter::once(welcome).chain(missed).all(|frame| joining.outbox.try_send(frame).is_ok());
+            self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member).clone());
+        let delivered = std::iter::once(welcome).chain(missed).all(|frame| member.outbox.try_send(frame).is_ok());
         if delivered {
-            debug!(conn = joining.conn, role = actor.role.as_str(), ?outcome, "joined");
-            self.members.insert(joining.conn, Member { actor: joining.actor, audience, outbox: joining.outbox });
+            debug!(conn = joining.conn, role = member.actor.role.as_str(), ?outcome, "joined");
+            self.members.insert(joining.conn, member);
         }
     }
 
     /// Queues `frame` for every member; a member whose queue is full is dropped, which
     /// closes its connection so that it reconnects and resumes.
     fn publish(&mut self, seq: u64, frames: Frames) {
-        self.members.retain(|conn, member| {
-            match member.outbox.try_send(frames.for_audience(member.audience).clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    warn!(conn, "dropping a connection that is too slow to keep up");
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+        self.members.retain(|conn, member| match member.outbox.try_send(frames.for_member(member).clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(conn, "dropping a connection that is too slow to keep up");
+                false
             }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();

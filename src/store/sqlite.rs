@@ -199,6 +199,7 @@ mod tests {
             mode: Mode::InRoom,
             lang: Lang::Zh,
             affiliation: None,
+            crew: vec![],
         }
     }
 

@@ -219,6 +219,7 @@ impl Session {
             mode: hello.mode,
             lang: hello.lang,
             affiliation,
+            crew: hello.crew.unwrap_or_default(),
         };
         let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq });
         let joining = Joining { conn: self.conn, actor, resume, outbox };

@@ -11,6 +11,7 @@ fn person(participant: &str, mode: Mode) -> Actor {
         mode,
         lang: Lang::Ja,
         affiliation: None,
+        crew: vec![],
     }
 }
 

@@ -1,0 +1,232 @@
+//! Chair cues to the AV crew, called as in theatre (standby, standing by, go, done), and
+//! the chair's signals to the speaker's stage screen. Pure, no I/O.
+
+use serde::{Deserialize, Serialize};
+
+use super::text::Localized;
+use super::{Actor, Millis, Rejection, Role};
+
+/// A crew position that watches a cue screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrewPosition {
+    Audio,
+    Video,
+    Lighting,
+    Interpretation,
+    Stage,
+}
+
+impl CrewPosition {
+    pub const ALL: [CrewPosition; 5] = [
+        CrewPosition::Audio,
+        CrewPosition::Video,
+        CrewPosition::Lighting,
+        CrewPosition::Interpretation,
+        CrewPosition::Stage,
+    ];
+}
+
+/// Who a cue is for: a crew position, or a named person (shown on every cue screen).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CueTarget {
+    Position(CrewPosition),
+    Person { person: String },
+}
+
+impl CueTarget {
+    /// The position whose screens show the cue; `None` means every cue screen.
+    pub fn position(&self) -> Option<CrewPosition> {
+        match self {
+            CueTarget::Position(position) => Some(*position),
+            CueTarget::Person { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CueState {
+    Standby,
+    StandingBy,
+    Go,
+    Done,
+    Cancelled,
+}
+
+/// Who did a step of a cue, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: Millis,
+    pub by: String,
+}
+
+impl Step {
+    fn of(actor: &Actor, now: Millis) -> Self {
+        Step { at: now, by: actor.name.clone() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cue {
+    pub id: u64,
+    pub target: CueTarget,
+    pub text: Localized,
+    pub preset: Option<String>,
+    pub segment: Option<usize>,
+    pub speaker: Option<usize>,
+    pub state: CueState,
+    pub standby: Step,
+    pub standing_by: Option<Step>,
+    pub go: Option<Step>,
+    pub done: Option<Step>,
+    pub cancelled: Option<Step>,
+}
+
+/// A cue operation, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CueOp {
+    Standby {
+        target: CueTarget,
+        text: Localized,
+        preset: Option<String>,
+        segment: Option<usize>,
+        speaker: Option<usize>,
+    },
+    StandingBy(u64),
+    Go(u64),
+    Done(u64),
+    Cancel(u64),
+}
+
+/// Cues kept in the state: every open one, and the latest closed ones for the console.
+pub const KEEP_CLOSED: usize = 50;
+/// Open cues at most, so that a runaway script cannot grow the state without bound.
+pub const MAX_OPEN: usize = 200;
+
+fn invalid(message: String) -> Rejection {
+    Rejection::InvalidState(message)
+}
+
+/// All cues of an event, in the order they were given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CueSheet {
+    pub cues: Vec<Cue>,
+    pub next_id: u64,
+}
+
+impl CueSheet {
+    /// Applies `op` for `actor`; returns the cue as it now stands. The sheet itself changes
+    /// only when the resulting change is recorded.
+    pub fn apply(&self, op: CueOp, actor: &Actor, now: Millis) -> Result<Cue, Rejection> {
+        let calls = matches!(actor.role, Role::Organizer | Role::Moderator | Role::Av);
+        let forbidden = || Rejection::Forbidden(format!("a {} may not do that to a cue", actor.role.as_str()));
+        let id = match op {
+            CueOp::Standby { target, text, preset, segment, speaker } => {
+                if !calls {
+                    return Err(forbidden());
+                }
+                if self.cues.iter().filter(|c| !is_closed(c.state)).count() >= MAX_OPEN {
+                    return Err(invalid(format!("{MAX_OPEN} cues are open; finish or cancel some first")));
+                }
+                return Ok(Cue {
+                    id: self.next_id + 1,
+                    target,
+                    text,
+                    preset,
+                    segment,
+                    speaker,
+                    state: CueState::Standby,
+                    standby: Step::of(actor, now),
+                    standing_by: None,
+                    go: None,
+                    done: None,
+                    cancelled: None,
+                });
+            }
+            CueOp::Go(id) | CueOp::Cancel(id) if calls => id,
+            CueOp::StandingBy(id) | CueOp::Done(id) if actor.role == Role::Av => id,
+            _ => return Err(forbidden()),
+        };
+        let mut cue = self
+            .cues
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or_else(|| Rejection::InvalidField(format!("no cue {id}")))?;
+        let answering = matches!(op, CueOp::StandingBy(_) | CueOp::Done(_));
+        if let (true, Some(position)) = (answering, cue.target.position()) {
+            if !actor.crew.is_empty() && !actor.crew.contains(&position) {
+                return Err(Rejection::Forbidden(format!("cue {id} is for another crew position")));
+            }
+        }
+        let step = Some(Step::of(actor, now));
+        match (op, cue.state) {
+            (_, CueState::Cancelled) => return Err(invalid(format!("cue {id} was cancelled"))),
+            (_, CueState::Done) => return Err(invalid(format!("cue {id} is already done"))),
+            (CueOp::StandingBy(_), CueState::Standby) => {
+                cue.state = CueState::StandingBy;
+                cue.standing_by = step;
+            }
+            (CueOp::StandingBy(_), _) => return Err(invalid(format!("cue {id} was already answered"))),
+            (CueOp::Go(_), CueState::Standby | CueState::StandingBy) => {
+                cue.state = CueState::Go;
+                cue.go = step;
+            }
+            (CueOp::Go(_), _) => return Err(invalid(format!("cue {id} is already go"))),
+            (CueOp::Done(_), CueState::Go) => {
+                cue.state = CueState::Done;
+                cue.done = step;
+            }
+            (CueOp::Done(_), _) => return Err(invalid(format!("cue {id} is not go yet"))),
+            (CueOp::Cancel(_), _) => {
+                cue.state = CueState::Cancelled;
+                cue.cancelled = step;
+            }
+            (CueOp::Standby { .. }, _) => return Err(invalid("a cue is given standby only once".into())),
+        }
+        Ok(cue)
+    }
+
+    /// Puts `cue` in the sheet, and forgets the oldest closed cues beyond [`KEEP_CLOSED`].
+    pub fn record(&mut self, cue: &Cue) {
+        self.next_id = self.next_id.max(cue.id);
+        match self.cues.iter_mut().find(|c| c.id == cue.id) {
+            Some(existing) => *existing = cue.clone(),
+            None => self.cues.push(cue.clone()),
+        }
+        let closed = self.cues.iter().filter(|c| is_closed(c.state)).count();
+        let mut forget = closed.saturating_sub(KEEP_CLOSED);
+        self.cues.retain(|c| {
+            let drop = forget > 0 && is_closed(c.state);
+            forget -= usize::from(drop);
+            !drop
+        });
+    }
+}
+
+fn is_closed(state: CueState) -> bool {
+    matches!(state, CueState::Done | CueState::Cancelled)
+}
+
+/// What the chair shows on the speaker's stage screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    TwoMinutes,
+    WrapUp,
+    TimeUp,
+    Message,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageMessage {
+    pub kind: SignalKind,
+    pub text: Option<String>,
+    pub at: Millis,
+    pub by: String,
+}
+
+#[cfg(test)]
+mod tests;
