@@ -281,6 +281,19 @@ mod tests {
     }
 
     #[test]
+    fn planned_cues_take_target_and_text_from_their_preset() {
+        let show = parse_event(DEMO, day()).unwrap();
+        let opening = &show.segments[0];
+        assert_eq!(opening.cues.len(), 3);
+        assert_eq!(opening.cues[1].target, CueTarget::Position(crate::domain::cues::CrewPosition::Audio));
+        assert_eq!(opening.cues[1].text.en, "Lectern mic 1 live");
+        assert_eq!(show.event.standby_alert_ms, 10_000);
+        let text = DEMO.replacen("preset = \"slides\"", "preset = \"fog-machine\"", 1);
+        let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
+        assert!(err.contains("fog-machine"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_time_zone_is_named_in_the_error() {
         let text = DEMO.replace("Asia/Shanghai", "Mars/Olympus");
         let err = format!("{:#}", parse_event(&text, day()).unwrap_err());

@@ -61,7 +61,9 @@ pub fn page_of(role: Role) -> Option<&'static str> {
     match role {
         Role::Organizer | Role::Moderator => Some("console"),
         Role::Attendee => Some("attend"),
-        Role::Av | Role::Speaker | Role::Display => None,
+        Role::Av => Some("cues"),
+        Role::Speaker => Some("stage"),
+        Role::Display => None,
     }
 }
 

@@ -191,8 +191,10 @@ impl Client {
         self.next_id += 1;
         let id = format!("c{}", self.next_id);
         let mut frame = json!({"type": kind, "id": id});
-        // Show commands name the show version this client saw; queue commands carry their own.
-        if !kind.starts_with("queue_") {
+        // Show commands name the show version this client saw; others carry their own fields.
+        const SHOW: [&str; 9] =
+            ["next", "previous", "goto", "next_speaker", "goto_speaker", "hold", "resume", "extend", "end"];
+        if SHOW.contains(&kind) {
             frame["version"] = json!(self.version);
         }
         if let (Value::Object(frame), Value::Object(fields)) = (&mut frame, fields) {

@@ -2,6 +2,7 @@
 
 mod browser;
 mod crash;
+mod cues;
 mod errors;
 mod export;
 mod helpers;
