@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::LiveState;
+use crate::domain::presence::{Counts, Present, Sample};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{CuePreset, EventInfo, Segment};
 use crate::domain::text::{Lang, Mode};
@@ -117,9 +118,30 @@ pub enum ResumeOutcome {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientFrame {
     Hello(Box<Hello>),
-    Ping { t: f64 },
-    Command { id: String, command: Command },
+    Ping {
+        t: f64,
+    },
+    Command {
+        id: String,
+        command: Command,
+    },
+    /// A page of the full presence list (chair and crew).
+    PresencePage {
+        id: String,
+        offset: usize,
+        limit: usize,
+    },
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresencePage {
+    offset: usize,
+    limit: usize,
+}
+
+/// The most entries one presence page holds.
+pub const MAX_PRESENCE_PAGE: usize = 500;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,6 +173,17 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
             object.remove("type");
             let ping: Ping = serde_json::from_value(Value::Object(object)).map_err(invalid)?;
             Ok(ClientFrame::Ping { t: ping.t })
+        }
+        "presence_page" => {
+            object.remove("type");
+            let id = take_id(&mut object)?;
+            let page: PresencePage = serde_json::from_value(Value::Object(object))
+                .map_err(|e| FrameError { id: Some(id.clone()), ..invalid(e) })?;
+            if !(1..=MAX_PRESENCE_PAGE).contains(&page.limit) {
+                let message = format!("limit must be 1-{MAX_PRESENCE_PAGE}");
+                return Err(FrameError { id: Some(id), ..FrameError::new(ErrorCode::InvalidField, message) });
+            }
+            Ok(ClientFrame::PresencePage { id, offset: page.offset, limit: page.limit })
         }
         kind if Command::TYPES.contains(&kind) => {
             let id = take_id(&mut object)?;
@@ -387,6 +420,84 @@ pub fn differs_by_audience(change: &Change) -> bool {
     matches!(change, Change::Queue { .. })
 }
 
+/// Someone present, as the chair and crew see them.
+#[derive(Serialize)]
+pub struct PresentView<'a> {
+    who: String,
+    name: &'a str,
+    affiliation: Option<&'a str>,
+    role: Role,
+    mode: Mode,
+    lang: Lang,
+    since: Millis,
+    connections: u32,
+}
+
+impl<'a> PresentView<'a> {
+    pub fn of(present: &'a Present, tagger: &Tagger) -> Self {
+        PresentView {
+            who: tagger.who(&present.participant),
+            name: &present.name,
+            affiliation: present.affiliation.as_deref(),
+            role: present.role,
+            mode: present.mode,
+            lang: present.lang,
+            since: present.since,
+            connections: present.connections,
+        }
+    }
+}
+
+/// A recent join, as attendees see it.
+#[derive(Serialize)]
+pub struct RecentView<'a> {
+    who: String,
+    name: &'a str,
+    mode: Mode,
+    lang: Lang,
+    since: Millis,
+}
+
+impl<'a> RecentView<'a> {
+    pub fn of(present: &'a Present, tagger: &Tagger) -> Self {
+        RecentView {
+            who: tagger.who(&present.participant),
+            name: &present.name,
+            mode: present.mode,
+            lang: present.lang,
+            since: present.since,
+        }
+    }
+}
+
+/// Who is here, as one audience sees it. Fields that are `None` are left out.
+#[derive(Serialize)]
+pub struct PresenceView<'a> {
+    pub counts: Counts,
+    pub recent: Vec<RecentView<'a>>,
+    /// (segment, speaker) of each programme speaker who is here; a chair is speaker -1.
+    #[serde(serialize_with = "places")]
+    pub speakers: Vec<(usize, usize)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<&'a [Sample]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<Vec<PresentView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<Vec<PresentView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left: Option<Vec<String>>,
+}
+
+fn places<S: serde::Serializer>(places: &[(usize, usize)], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(places.len()))?;
+    for &(segment, speaker) in places {
+        let speaker = if speaker == usize::MAX { -1 } else { speaker as i64 };
+        seq.serialize_element(&(segment, speaker))?;
+    }
+    seq.end()
+}
+
 /// Who the server took a client to be.
 #[derive(Clone, Debug, Serialize)]
 pub struct You<'a> {
@@ -423,6 +534,7 @@ pub enum ServerFrame<'a> {
         server_time: Millis,
         you: You<'a>,
         snapshot: Option<Box<SnapshotView<'a>>>,
+        presence: Box<PresenceView<'a>>,
     },
     Change {
         seq: u64,
@@ -447,6 +559,13 @@ pub enum ServerFrame<'a> {
     Pong {
         t: f64,
         server_time: Millis,
+    },
+    Presence(PresenceView<'a>),
+    PresencePage {
+        id: &'a str,
+        offset: usize,
+        total: u32,
+        entries: Vec<PresentView<'a>>,
     },
 }
 

@@ -89,7 +89,7 @@ impl Server {
                     let state = EventState::new(show);
                     backend.create(&state).context("cannot store a new event")?;
                     info!(event = %state.show.event.id, "seeded from its event file");
-                    stored.push(StoredEvent { state, seq: 0, recent: Vec::new() });
+                    stored.push(StoredEvent { state, seq: 0, recent: Vec::new(), attendance: Vec::new() });
                 }
             }
         }

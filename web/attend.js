@@ -3,7 +3,7 @@
 
 import {
   connectHub, timing, localized, preferredLang, readFragment, load, save, cleanName,
-  activeQueueName, myEntry,
+  activeQueueName, findMyEntry,
 } from './client.js';
 import { t, applyLabels } from './i18n.js';
 import {
@@ -96,11 +96,16 @@ function render() {
 
 const errorText = (err) => (err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);
 
-/** The active queue and this attendee's open entry in it (found by `who`, so in any tab). */
+/**
+ * The active queue, and this attendee's open entry (found by `who`, so in any tab) in any
+ * queue, the active one first: a request made in Open Q&A before the show started stays
+ * visible, with its withdraw button, once a segment runs.
+ */
 function queueNow(s) {
   const name = activeQueueName(s);
   const queue = s.queues ? s.queues[name] : null;
-  return { name, queue, mine: myEntry(queue, s.you && s.you.who) };
+  const found = findMyEntry(s, s.you && s.you.who);
+  return { name, queue, mine: found ? found.mine : null, mineQueue: found ? found.name : null };
 }
 
 function statusText(mine) {
@@ -111,33 +116,35 @@ function statusText(mine) {
 }
 
 function renderQueue(s) {
-  const { name, queue: q, mine } = queueNow(s);
+  const { name, queue: q, mine, mineQueue } = queueNow(s);
   // A server without speaker queues: the page is just the run of show.
   $('public-queue').hidden = !q;
   $('ask').hidden = !q || Boolean(mine);
   $('my-entry').hidden = !mine;
+  if (mine) {
+    setText($('my-status'), statusText(mine));
+    $('my-entry').dataset.slot = mine.slot;
+    $('my-entry').dataset.queue = mineQueue;
+    setText($('my-queue'), queueLabel(s, mineQueue, lang));
+    $('btn-withdraw').hidden = mine.slot === 'speaking';
+    $('btn-withdraw').disabled = status !== 'connected';
+  }
   if (!q) return;
 
   const label = queueLabel(s, name, lang);
   setText($('ask-queue'), label);
   setText($('public-queue-name'), label);
   $('btn-ask').disabled = asking || status !== 'connected';
-  if (mine) {
-    setText($('my-status'), statusText(mine));
-    $('my-entry').dataset.slot = mine.slot;
-    $('btn-withdraw').hidden = mine.slot === 'speaking';
-    $('btn-withdraw').disabled = status !== 'connected';
-  }
 
-  const mineId = mine ? mine.entry.id : null;
+  const mineId = mine && mineQueue === name ? mine.entry.id : null;
   const parts = (entry) => entryParts(entry, lang, { mine: entry.id === mineId });
   const slot = (entry, emptyKey) => (entry
     ? [el('div', { class: 'q-main', data: { entryId: String(entry.id) } }, ...parts(entry))]
     : [el('p', { class: 'muted', text: t(lang, emptyKey) })]);
   redrawIf($('public-speaking'), JSON.stringify([q.speaking, lang, mineId]), () => slot(q.speaking, 'q_nobody_speaking'));
   redrawIf($('public-on-deck'), JSON.stringify([q.on_deck, lang, mineId]), () => slot(q.on_deck, 'q_nobody_on_deck'));
-  $('public-speaking').classList.toggle('mine', mine != null && mine.slot === 'speaking');
-  $('public-on-deck').classList.toggle('mine', mine != null && mine.slot === 'on_deck');
+  $('public-speaking').classList.toggle('mine', mineId != null && mine.slot === 'speaking');
+  $('public-on-deck').classList.toggle('mine', mineId != null && mine.slot === 'on_deck');
   redrawIf($('public-waiting'), JSON.stringify([q.waiting, lang, mineId]), () => q.waiting.map((entry, i) => el('li',
     { class: `q-entry${entry.id === mineId ? ' mine' : ''}`, data: { entryId: String(entry.id) } },
     el('span', { class: 'q-pos', text: String(i + 1) }), el('div', { class: 'q-main' }, ...parts(entry)))));
@@ -167,9 +174,10 @@ $('ask-form').addEventListener('submit', async (e) => {
 
 $('btn-withdraw').addEventListener('click', async () => {
   const s = hub && hub.state;
-  if (!s) return;
+  const { mineQueue } = s ? queueNow(s) : {};
+  if (!mineQueue) return;
   try {
-    await hub.send('queue_withdraw', { queue: activeQueueName(s) });
+    await hub.send('queue_withdraw', { queue: mineQueue });
   } catch (err) {
     showMessage(errorText(err));
   }
@@ -181,7 +189,7 @@ function tick() {
   if (!s) return;
   const now = hub.serverNow();
   drawCountdown(timing(s, now), lang);
-  const { queue, mine } = queueNow(s);
-  if (mine && mine.slot === 'speaking') drawSpeakingClock($('my-countdown'), queue, now);
+  const { mine, mineQueue } = queueNow(s);
+  if (mine && mine.slot === 'speaking') drawSpeakingClock($('my-countdown'), s.queues[mineQueue], now);
   else $('my-countdown').hidden = true;
 }

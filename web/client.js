@@ -5,6 +5,8 @@
 import { LANGS } from './i18n.js';
 
 export const PROTOCOL = 1;
+/** The crew positions a cue may target (docs/protocol.md "Cues"). */
+export const CREW = ['audio', 'video', 'lighting', 'interpretation', 'stage'];
 const FATAL = new Set(['unauthorized', 'unknown_event', 'unsupported_version']);
 const MODES = ['in_room', 'remote'];
 const PING_EVERY = 10_000, BURST = 5, BURST_GAP = 200, SAMPLES = 30;
@@ -22,7 +24,10 @@ export function save(key, value) {
   try { localStorage.setItem(key, value); } catch { /* private mode: keep going */ }
 }
 
-/** Reads `#event=…&token=…&lang=…&name=…&mode=…`. A '+' stays a '+' (tokens may hold one). */
+/**
+ * Reads `#event=…&token=…&lang=…&name=…&mode=…&crew=audio,video&sound=1`.
+ * A '+' stays a '+' (tokens may hold one). crew is null when absent (all positions).
+ */
 export function readFragment(hash = location.hash) {
   const out = {};
   for (const part of hash.replace(/^#/, '').split('&')) {
@@ -35,7 +40,16 @@ export function readFragment(hash = location.hash) {
     event: val('event'), token: val('token'), name: val('name'),
     lang: LANGS.includes(out.lang) ? out.lang : null,
     mode: MODES.includes(out.mode) ? out.mode : null,
+    crew: parseCrew(out.crew),
+    sound: out.sound === '1' || out.sound === 'true',
   };
+}
+
+/** "audio,interpretation" → ['audio', 'interpretation'] in CREW order; null when none is valid. */
+export function parseCrew(text) {
+  const picked = new Set(String(text ?? '').split(',').map((p) => p.trim()));
+  const crew = CREW.filter((p) => picked.has(p));
+  return crew.length ? crew : null;
 }
 
 /** Fragment, then the remembered choice, then the browser's languages, then English. */
@@ -73,12 +87,16 @@ export function cleanName(name) {
 // ---------- the connection ----------
 
 /**
- * connectHub({ name, mode, lang, affiliation, url, onWelcome, onChange, onStatus, onError })
+ * connectHub({ name, mode, lang, affiliation, crew, url, onWelcome, onChange, onStatus, onError })
+ *   crew                            for AV screens: the positions watched (hello.crew); absent
+ *                                   or empty means all
  *   onWelcome(state, welcomeFrame)  after every (re)join, once the state is usable: a fresh
  *                                   snapshot, or (welcomeFrame.resume === 'replay') the state
  *                                   held before the drop, with the missed changes to follow
  *   onChange(state, changeFrame)    after a change was applied (state.live or
- *                                   state.queues[change.queue] already replaced)
+ *                                   state.queues[change.queue], a cue in state.cues, or
+ *                                   state.stage already replaced; a `hidden` change only
+ *                                   moved the seq on)
  *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
  *                                   detail = {code, message} when closed for good
  *   onError(error)                  error frames that answer no pending command
@@ -91,6 +109,7 @@ export function connectHub(opts = {}) {
     mode: MODES.includes(opts.mode) ? opts.mode : frag.mode || 'remote',
     lang: LANGS.includes(opts.lang) ? opts.lang : preferredLang(frag),
     affiliation: opts.affiliation,
+    crew: validCrew(opts.crew),
     url: opts.url ?? `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
   };
   const noop = () => {};
@@ -137,6 +156,7 @@ export function connectHub(opts = {}) {
         name: cfg.name, mode: cfg.mode, lang: cfg.lang, participant: participantId(),
       };
       if (cfg.affiliation) hello.affiliation = String(cfg.affiliation).slice(0, 120);
+      if (cfg.crew) hello.crew = cfg.crew;
       sentResume = epoch != null && seq != null && state != null && !resumeOff;
       if (sentResume) hello.resume = { epoch, seq };
       raw(hello);
@@ -189,6 +209,13 @@ export function connectHub(opts = {}) {
     if (samples.length > SAMPLES) samples.shift(); // a sliding window follows clock drift
     offset = samples.reduce((a, b) => (b.rtt < a.rtt ? b : a)).offset;
     synced = true;
+    publishOffset();
+  }
+
+  /** Tests (and curious people) read the estimate on <body data-clock-offset="…"> (ms). */
+  function publishOffset() {
+    const text = String(Math.round(offset));
+    if (document.body && document.body.dataset.clockOffset !== text) document.body.dataset.clockOffset = text;
   }
 
   function handle(msg) {
@@ -203,12 +230,16 @@ export function connectHub(opts = {}) {
           state = {
             event: snap.event, segments: snap.segments || [], live: snap.live,
             queues: snap.queues || {}, you: msg.you,
+            cues: Array.isArray(snap.cues) ? snap.cues : [],
+            cue_presets: Array.isArray(snap.cue_presets) ? snap.cue_presets : [],
+            stage: snap.stage ?? null,
           };
           seq = msg.seq;
         }
         epoch = msg.epoch ?? null; // absent from a server without resume: never resume then
         joined = true; attempt = 0; restarting = false;
         if (!synced && typeof msg.server_time === 'number') offset = msg.server_time - Date.now();
+        publishOffset();
         setStatus('connected');
         on.welcome(state, msg);
         for (let i = 0; i < BURST; i++) burstTimers.push(setTimeout(ping, i * BURST_GAP));
@@ -217,18 +248,19 @@ export function connectHub(opts = {}) {
       case 'change': {
         if (!joined || typeof msg.seq !== 'number' || msg.seq <= seq) return; // duplicate
         if (msg.seq !== seq + 1) { lost(); return; } // a gap: rejoin; resume replays what was missed
-        seq = msg.seq;
+        seq = msg.seq; // every kind moves the seq on, `hidden` (a change for others) only that
         const ch = msg.change || {};
         if (ch.kind === 'live' && ch.live) state.live = ch.live;
         else if (ch.kind === 'queue' && typeof ch.queue === 'string' && ch.state) {
           if (!state.queues) state.queues = {};
           state.queues[ch.queue] = ch.state;
-        }
+        } else if (ch.kind === 'cue' && ch.cue) putCue(state, ch.cue);
+        else if (ch.kind === 'stage') state.stage = ch.message ?? null;
         on.change(state, msg);
         break;
       }
       case 'pong': pong(msg); break;
-      case 'ack': settle(msg.id, (p) => p.resolve(msg)); break;
+      case 'ack': settle(msg.id, (p) => p.resolve({ ...msg, warning: msg.warning ?? null })); break;
       case 'error': {
         const err = { code: msg.code, message: msg.message || msg.code, id: msg.id };
         if (msg.code === 'bad_resume' && msg.id == null) return; // a fresh snapshot follows
@@ -274,7 +306,13 @@ export function connectHub(opts = {}) {
     get lang() { return cfg.lang; },
     get you() { return state && state.you; },
     serverNow: () => Date.now() + offset,
-    /** Sends a command; resolves with the ack, rejects with {code, message}. */
+    /** The current estimate of server clock − local clock, in ms. */
+    get clockOffset() { return offset; },
+    get crew() { return cfg.crew; },
+    /**
+     * Sends a command; resolves with the ack ({id, seq, warning}: warning is null, or a
+     * sentence such as "nobody is watching the lighting cue screen"); rejects with {code, message}.
+     */
     send(type, fields = {}) {
       return new Promise((resolve, reject) => {
         if (!joined) { reject({ code: 'not_connected', message: 'not connected' }); return; }
@@ -286,6 +324,18 @@ export function connectHub(opts = {}) {
         pending.set(id, { resolve, reject, timer });
         raw({ ...fields, type, id });
       });
+    },
+    /**
+     * Watches other crew positions (null or [] = all): joins again without resume, so that
+     * the fresh snapshot holds exactly the cues of the new positions.
+     */
+    setCrew(crew) {
+      cfg.crew = validCrew(crew);
+      epoch = null;
+      if (stopped || fatal) return;
+      lost();
+      attempt = 0;
+      open();
     },
     /** Remembers the language; the server learns it with the next hello. */
     setLang(lang) {
@@ -301,6 +351,24 @@ export function connectHub(opts = {}) {
       lost();
     },
   };
+}
+
+function validCrew(crew) {
+  if (!Array.isArray(crew)) return null;
+  const list = CREW.filter((p) => crew.includes(p));
+  return list.length ? list : null;
+}
+
+/** The server keeps every open cue and the latest 50 closed ones; so does the client. */
+const KEEP_CLOSED = 50;
+export const cueClosed = (cue) => cue.state === 'done' || cue.state === 'cancelled';
+
+function putCue(state, cue) {
+  if (!state.cues) state.cues = [];
+  const i = state.cues.findIndex((c) => c.id === cue.id);
+  if (i >= 0) state.cues[i] = cue; else state.cues.push(cue);
+  let extra = state.cues.filter(cueClosed).length - KEEP_CLOSED;
+  if (extra > 0) state.cues = state.cues.filter((c) => !(cueClosed(c) && extra-- > 0));
 }
 
 // ---------- pure helpers shared by the pages ----------
@@ -364,6 +432,21 @@ export function myEntry(queue, who) {
   const i = (queue.waiting || []).findIndex((e) => e.who === who);
   if (i < 0) return null;
   return { entry: queue.waiting[i], slot: 'waiting', position: i + 1, ahead: i + (queue.on_deck ? 1 : 0) };
+}
+
+/**
+ * This participant's open entry in any queue, the active one first (a request made in the
+ * event queue before the show started stays theirs): {name, queue, mine} or null.
+ */
+export function findMyEntry(state, who) {
+  if (!state || !state.queues || who == null) return null;
+  const active = activeQueueName(state);
+  const names = [active, ...Object.keys(state.queues).filter((n) => n !== active)];
+  for (const name of names) {
+    const mine = myEntry(state.queues[name], who);
+    if (mine) return { name, queue: state.queues[name], mine };
+  }
+  return null;
 }
 
 /** The speaker's clock: {remaining_ms} against the queue's limit, else {elapsed_ms}; null if nobody speaks. */

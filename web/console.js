@@ -1,14 +1,16 @@
 // The moderator's console: run of show, current segment and speaker, show controls,
-// and the speaker queue (queue-panel.js).
+// the speaker queue (queue-panel.js), AV cues (cue-panel.js) and the stage screen (stage-panel.js).
 
 import {
   connectHub, timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
 } from './client.js';
 import { t, kindName, applyLabels } from './i18n.js';
 import {
-  $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown,
+  $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown, runCommand,
 } from './ui.js';
 import { createQueuePanel } from './queue-panel.js';
+import { createCuePanel } from './cue-panel.js';
+import { createStagePanel } from './stage-panel.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -21,8 +23,13 @@ const hub = connectHub({
   lang,
   onWelcome: render,
   onChange: (state, msg) => {
-    // A queue change (often an attendee's request) redraws only the queue panel.
-    if (msg.change && msg.change.kind === 'queue') { markBody(hub); queuePanel.render(); } else render();
+    // A queue change (often an attendee's request) redraws only the queue panel; likewise cues.
+    const kind = msg.change && msg.change.kind;
+    if (kind === 'queue') { markBody(hub); queuePanel.render(); }
+    else if (kind === 'cue') { markBody(hub); cuePanel.render(); }
+    else if (kind === 'stage') { markBody(hub); stagePanel.render(); }
+    else if (kind === 'hidden') markBody(hub);
+    else render();
     noteChange(msg);
   },
   onStatus: (s, detail) => {
@@ -44,19 +51,19 @@ setupLang(lang, (picked) => {
 addEventListener('hashchange', () => location.reload());
 
 const canControl = () => ['moderator', 'organizer'].includes(hub.you && hub.you.role);
-const queuePanel = createQueuePanel({
-  hub, lang: () => lang, canControl, connected: () => status === 'connected',
-});
+const panelOpts = { hub, lang: () => lang, canControl, connected: () => status === 'connected' };
+const queuePanel = createQueuePanel(panelOpts);
+const cuePanel = createCuePanel(panelOpts);
+const stagePanel = createStagePanel(panelOpts);
 
-/** Every show command names the version it was issued against; the server rejects stale ones. */
+/**
+ * Every show command names the version it was issued against; the server rejects stale ones.
+ * Resolves with the ack (its `warning` shown in #message), or null after an error.
+ */
 async function command(type, fields = {}) {
   const s = hub.state;
-  if (!s) return;
-  try {
-    await hub.send(type, { version: s.live.version, ...fields });
-  } catch (err) {
-    showMessage(err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);
-  }
+  if (!s) return null;
+  return runCommand(hub, lang, type, { version: s.live.version, ...fields });
 }
 
 const BUTTONS = {
@@ -77,15 +84,18 @@ document.addEventListener('mousedown', (e) => { if (e.target.closest('button')) 
 const KEYS = {
   n: 'btn-next', ArrowRight: 'btn-next', p: 'btn-previous', ArrowLeft: 'btn-previous',
   s: 'btn-next-speaker', ' ': 'btn-hold', h: 'btn-hold', '+': 'btn-extend-1', '-': 'btn-shorten-1',
-  q: 'btn-queue-next',
+  q: 'btn-queue-next', c: 'btn-cue-planned',
 };
+const KEY_ACTIONS = { g: () => cuePanel.goOldest() };
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.repeat || e.isComposing) return;
   const target = e.target;
   if (target.closest && target.closest('input, select, textarea, [contenteditable]')) return;
   // Space/Enter on a focused button (keyboard users) activate that button, not a shortcut.
   if ((e.key === ' ' || e.key === 'Enter') && target.closest && target.closest('button')) return;
-  const id = KEYS[e.key.length === 1 ? e.key.toLowerCase() : e.key];
+  const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  if (KEY_ACTIONS[key]) { e.preventDefault(); KEY_ACTIONS[key](); return; }
+  const id = KEYS[key];
   if (!id) return;
   e.preventDefault();
   const button = $(id);
@@ -136,6 +146,8 @@ function render() {
   renderSegments(s);
   renderExports();
   queuePanel.render();
+  cuePanel.render();
+  stagePanel.render();
   updateButtons();
   tick();
 }
@@ -224,6 +236,7 @@ function tick() {
 
   drawCountdown(tm, lang);
   queuePanel.tick(now);
+  cuePanel.tick(now);
 
   const spClock = $('speaker-clock');
   spClock.hidden = tm.speaker_elapsed_ms == null;

@@ -62,6 +62,37 @@ const S = {
     queue_call: 'Called to the deck', queue_start: 'Started speaking', queue_stop: 'Stopped speaking',
     queue_move: 'Queue reordered', queue_dismiss: 'Dismissed from the queue', queue_clear: 'Queue cleared',
     queue_settings: 'Queue settings changed',
+    // crew positions and cues
+    crew_audio: 'Audio', crew_video: 'Video', crew_lighting: 'Lighting',
+    crew_interpretation: 'Interpretation', crew_stage: 'Stage', crew_all: 'All positions',
+    crew_filter: 'Crew positions', cue_for_person: 'For {name}',
+    cue_state_standby: 'Standby', cue_state_standing_by: 'Standing by', cue_state_go: 'GO',
+    cue_state_done: 'Done', cue_state_cancelled: 'Cancelled',
+    cues_title: 'Cues', cue_none: 'No open cues', cue_recent: 'Recent', sound: 'Sound',
+    av_notes: 'AV notes', no_av_notes: 'No AV notes',
+    ack_standby: 'Standing by', ack_go: 'Done', ack_waiting: 'Waiting for GO',
+    cue_key_hint: 'Space or Enter answers the oldest cue', stage_screen: 'Stage screen',
+    cue_target: 'Target', cue_text: 'Cue', cue_text_hint: 'What the crew should do',
+    btn_cue_standby: 'Standby', cue_presets: 'Presets', cue_planned: 'Planned cues',
+    cue_planned_of: 'Planned cues · {title}', btn_cue_planned: 'Standby planned cues',
+    cue_planned_none: 'No planned cues', cue_planned_open: 'All planned cues are already on standby.',
+    btn_go: 'Go', btn_cancel: 'Cancel',
+    cue_answer: 'standing by · {name} · {s} s', cue_waiting: 'no answer yet',
+    cue_overdue: 'No answer for {s} s — check before GO',
+    cue_went: 'go · {name}', cue_done_by: 'done · {name}', cue_cancelled_by: 'cancelled · {name}',
+    cue_unwatched: 'No cue screen is watching {position}',
+    cue_unwatched_any: 'Nobody is watching a cue screen', warning: 'Warning',
+    key_cue_planned: 'Standby planned cues', key_cue_go: 'Go: the oldest cue standing by',
+    // stage screen
+    stage_two_minutes: '2 minutes left', stage_wrap_up: 'Please wrap up', stage_time_up: 'Time is up',
+    stage_message: 'Message', btn_stage_message: 'Show message', btn_stage_clear: 'Clear',
+    stage_text_hint: 'Message to the speaker', stage_shows: 'Stage shows', stage_nothing: 'Nothing',
+    stage_auto_min: 'Less than {n} minutes left', stage_auto_min_one: 'Less than 1 minute left',
+    stage_auto_sec: 'Less than {n} seconds left', now_speaking: 'Now speaking', next_speaker_label: 'Next',
+    // cue and stage changes
+    cue_standby: 'Cue: standby', cue_standing_by: 'Cue: standing by', cue_go: 'Cue: go',
+    cue_done: 'Cue: done', cue_cancel: 'Cue cancelled', stage_signal: 'Stage signal',
+    stage_clear: 'Stage screen cleared',
     kind: {
       ceremony: 'Ceremony', speech: 'Speech', keynote: 'Keynote', panel: 'Panel',
       qa: 'Q&A', break: 'Break', closing: 'Closing',
@@ -119,6 +150,34 @@ const S = {
     queue_call: '已请准备', queue_start: '开始发言', queue_stop: '结束发言',
     queue_move: '队列顺序已调整', queue_dismiss: '已移出队列', queue_clear: '队列已清空',
     queue_settings: '队列设置已更改',
+    crew_audio: '音响', crew_video: '视频', crew_lighting: '灯光',
+    crew_interpretation: '同传', crew_stage: '舞台', crew_all: '全部岗位',
+    crew_filter: '岗位', cue_for_person: '给 {name}',
+    cue_state_standby: '准备', cue_state_standing_by: '已就绪', cue_state_go: '执行',
+    cue_state_done: '完成', cue_state_cancelled: '已取消',
+    cues_title: '技术提示', cue_none: '没有待执行的提示', cue_recent: '最近', sound: '声音',
+    av_notes: '技术备注', no_av_notes: '无技术备注',
+    ack_standby: '已就绪', ack_go: '完成', ack_waiting: '等待执行指令',
+    cue_key_hint: '按空格或回车应答最早的提示', stage_screen: '讲台屏幕',
+    cue_target: '对象', cue_text: '提示内容', cue_text_hint: '需要技术团队做什么',
+    btn_cue_standby: '发出准备', cue_presets: '预设', cue_planned: '计划提示',
+    cue_planned_of: '计划提示 · {title}', btn_cue_planned: '发出计划提示',
+    cue_planned_none: '没有计划提示', cue_planned_open: '计划提示均已在准备中。',
+    btn_go: '执行', btn_cancel: '取消',
+    cue_answer: '已就绪 · {name} · {s} 秒', cue_waiting: '尚未应答',
+    cue_overdue: '{s} 秒无应答 — 执行前请确认',
+    cue_went: '执行 · {name}', cue_done_by: '完成 · {name}', cue_cancelled_by: '取消 · {name}',
+    cue_unwatched: '{position}提示屏无人值守',
+    cue_unwatched_any: '没有人在看提示屏', warning: '注意',
+    key_cue_planned: '发出计划提示', key_cue_go: '执行最早就绪的提示',
+    stage_two_minutes: '还剩 2 分钟', stage_wrap_up: '请总结发言', stage_time_up: '时间到',
+    stage_message: '消息', btn_stage_message: '显示消息', btn_stage_clear: '清除',
+    stage_text_hint: '给发言人的消息', stage_shows: '讲台屏幕显示', stage_nothing: '无',
+    stage_auto_min: '剩余不到 {n} 分钟', stage_auto_min_one: '剩余不到 1 分钟',
+    stage_auto_sec: '剩余不到 {n} 秒', now_speaking: '正在发言', next_speaker_label: '下一位',
+    cue_standby: '提示：准备', cue_standing_by: '提示：已就绪', cue_go: '提示：执行',
+    cue_done: '提示：完成', cue_cancel: '提示已取消', stage_signal: '讲台提示',
+    stage_clear: '讲台屏幕已清除',
     kind: {
       ceremony: '仪式', speech: '致辞', keynote: '主旨演讲', panel: '圆桌讨论',
       qa: '问答', break: '休息', closing: '闭幕',
@@ -176,6 +235,34 @@ const S = {
     queue_call: '次の発言者に指名', queue_start: '発言開始', queue_stop: '発言終了',
     queue_move: '順番を変更', queue_dismiss: '順番待ちから外す', queue_clear: '順番待ちを空に',
     queue_settings: '順番待ちの設定を変更',
+    crew_audio: '音響', crew_video: '映像', crew_lighting: '照明',
+    crew_interpretation: '通訳', crew_stage: '舞台', crew_all: '全セクション',
+    crew_filter: '担当', cue_for_person: '{name} さんへ',
+    cue_state_standby: 'スタンバイ', cue_state_standing_by: 'スタンバイOK', cue_state_go: 'GO',
+    cue_state_done: '完了', cue_state_cancelled: '取消',
+    cues_title: 'キュー', cue_none: '未完了のキューはありません', cue_recent: '最近', sound: '音',
+    av_notes: '技術メモ', no_av_notes: '技術メモなし',
+    ack_standby: 'スタンバイOK', ack_go: '完了', ack_waiting: 'GO 待ち',
+    cue_key_hint: 'スペースまたは Enter で最も古いキューに応答', stage_screen: 'ステージ画面',
+    cue_target: '宛先', cue_text: 'キュー', cue_text_hint: 'スタッフへの指示',
+    btn_cue_standby: 'スタンバイ', cue_presets: 'プリセット', cue_planned: '予定キュー',
+    cue_planned_of: '予定キュー · {title}', btn_cue_planned: '予定キューをスタンバイ',
+    cue_planned_none: '予定キューはありません', cue_planned_open: '予定キューはすべてスタンバイ中です。',
+    btn_go: 'GO', btn_cancel: '取消',
+    cue_answer: 'スタンバイOK · {name} · {s} 秒', cue_waiting: '応答待ち',
+    cue_overdue: '{s} 秒応答なし — GO の前に確認を',
+    cue_went: 'GO · {name}', cue_done_by: '完了 · {name}', cue_cancelled_by: '取消 · {name}',
+    cue_unwatched: '{position}のキュー画面を誰も見ていません',
+    cue_unwatched_any: 'キュー画面を誰も見ていません', warning: '注意',
+    key_cue_planned: '予定キューをスタンバイ', key_cue_go: 'スタンバイOKの最も古いキューを GO',
+    stage_two_minutes: '残り 2 分', stage_wrap_up: 'まとめに入ってください', stage_time_up: '時間です',
+    stage_message: 'メッセージ', btn_stage_message: 'メッセージを表示', btn_stage_clear: '消去',
+    stage_text_hint: '登壇者へのメッセージ', stage_shows: 'ステージ画面の表示', stage_nothing: 'なし',
+    stage_auto_min: '残り {n} 分を切りました', stage_auto_min_one: '残り 1 分を切りました',
+    stage_auto_sec: '残り {n} 秒を切りました', now_speaking: '登壇中', next_speaker_label: '次',
+    cue_standby: 'キュー：スタンバイ', cue_standing_by: 'キュー：スタンバイOK', cue_go: 'キュー：GO',
+    cue_done: 'キュー：完了', cue_cancel: 'キュー取消', stage_signal: 'ステージへの合図',
+    stage_clear: 'ステージ画面を消去',
     kind: {
       ceremony: '式典', speech: 'スピーチ', keynote: '基調講演', panel: 'パネル討論',
       qa: '質疑応答', break: '休憩', closing: '閉会',
@@ -194,11 +281,17 @@ export function kindName(lang, kind) {
   return (S[lang] && S[lang].kind[kind]) || S.en.kind[kind] || String(kind ?? '');
 }
 
-/** Fills every element with data-i18n="key" (textContent) and data-i18n-label="key" (aria-label). */
+/**
+ * Fills every element with data-i18n="key" (textContent), data-i18n-label="key" (aria-label)
+ * and data-i18n-placeholder="key" (placeholder).
+ */
 export function applyLabels(lang, root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(lang, el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-label]')) {
     el.setAttribute('aria-label', t(lang, el.dataset.i18nLabel));
+  }
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
+    el.setAttribute('placeholder', t(lang, el.dataset.i18nPlaceholder));
   }
   document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : lang;
 }

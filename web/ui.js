@@ -1,7 +1,7 @@
 // DOM helpers shared by the pages. Text always goes in through textContent, never as HTML.
 
 import { t, kindName, applyLabels, LANGS } from './i18n.js';
-import { localized, fmtClock, fmtCountdown, fmtDuration } from './client.js';
+import { localized, fmtClock, fmtCountdown, fmtDuration, CREW } from './client.js';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -65,6 +65,64 @@ export function setupLang(lang, onPick) {
   select.value = LANGS.includes(lang) ? lang : 'en';
   select.addEventListener('change', () => onPick(select.value));
   applyLabels(select.value);
+}
+
+/**
+ * Sends a command and reports what people should know: an error (returns null), or the
+ * ack's warning (e.g. "nobody is watching the lighting cue screen"). Returns the ack.
+ */
+export async function runCommand(hub, lang, type, fields = {}) {
+  try {
+    const ack = await hub.send(type, fields);
+    if (ack.warning) showMessage(warningText(lang, ack.warning), 'warning');
+    return ack;
+  } catch (err) {
+    showMessage(err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);
+    return null;
+  }
+}
+
+/** The server's warnings are English sentences; the known ones are shown in the page's language. */
+export function warningText(lang, warning) {
+  const m = /^nobody is watching the (\w+) cue screen$/.exec(warning);
+  if (m && CREW.includes(m[1])) return t(lang, 'cue_unwatched', { position: crewName(lang, m[1]) });
+  if (warning === 'nobody is watching the cue screen') return t(lang, 'cue_unwatched_any');
+  return `${t(lang, 'warning')}: ${warning}`;
+}
+
+/** A cue's target: a crew position's name, or the person it is for. */
+export function targetName(lang, target) {
+  if (target && typeof target === 'object') return t(lang, 'cue_for_person', { name: String(target.person ?? '') });
+  return crewName(lang, target);
+}
+
+export function crewName(lang, position) {
+  return CREW.includes(position) ? t(lang, `crew_${position}`) : String(position ?? '');
+}
+
+/** What a stage message says: the chair's text, or the signal's label (with any text after it). */
+export function stageText(lang, message) {
+  if (!message) return '';
+  if (message.kind === 'message') return String(message.text ?? '');
+  const label = t(lang, `stage_${message.kind}`);
+  return message.text ? `${label} — ${message.text}` : label;
+}
+
+/**
+ * Keeps `list`'s children in the order of `items`, rebuilding a child only when its key
+ * changed, so that focus, a pressed button and a running animation survive a redraw.
+ * id(item) names the child (data-key); key(item) is its content.
+ */
+export function keyedList(list, items, id, key, build) {
+  const old = new Map([...list.children].map((n) => [n.dataset.key, n]));
+  items.forEach((item, i) => {
+    const k = String(id(item)), content = key(item);
+    let node = old.get(k);
+    if (node && node.$key === content) old.delete(k);
+    else { node = build(item); node.dataset.key = k; node.$key = content; }
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+  });
+  for (const n of old.values()) n.remove();
 }
 
 /** Tests wait on these: the last applied seq and the live phase. */

@@ -3,6 +3,7 @@
 
 pub mod cues;
 pub mod live;
+pub mod presence;
 pub mod queue;
 pub mod record;
 pub mod show;

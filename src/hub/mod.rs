@@ -3,18 +3,21 @@
 //! publishes it, encoded once, to every joined connection. It keeps the latest changes so
 //! that reconnecting clients get exactly what they missed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::clock::now_millis;
+use crate::domain::presence::{normalize, speakers_present, Presence};
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
-    differs_by_audience, encode, Audience, ChangeView, ErrorCode, FrameError, ResumeOutcome, Routing, ServerFrame,
-    SharedText, Tagger, View, You, PROTOCOL_VERSION,
+    differs_by_audience, encode, Audience, ChangeView, ErrorCode, FrameError, PresenceView, PresentView, RecentView,
+    ResumeOutcome, Routing, ServerFrame, SharedText, Tagger, View, You, PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
 
@@ -92,7 +95,15 @@ impl Frames {
 enum HubMsg {
     Join(Box<Joining>),
     Command { conn: ConnId, id: String, command: Command },
+    PresencePage { conn: ConnId, id: String, offset: usize, limit: usize },
 }
+
+/// How often joins and leaves are published, coalesced into one diff.
+pub const PRESENCE_EVERY: Duration = Duration::from_millis(250);
+/// How often the attendance history takes a sample.
+const ATTENDANCE_EVERY: Duration = Duration::from_secs(60);
+/// Entries of the full presence list in a chair's welcome; more come by `presence_page`.
+const PRESENCE_FIRST_PAGE: usize = 200;
 
 /// The hub has stopped: the server is shutting down.
 #[derive(Debug, thiserror::Error)]
@@ -117,10 +128,15 @@ impl HubHandle {
         let tagger = Tagger::new(&epoch);
         let recent =
             stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, Frames::encode(e, &tagger))).collect();
+        let programme = programme(&stored.state);
+        let mut presence = Presence::default();
+        presence.restore_history(stored.attendance);
         let hub = Hub {
             event,
             epoch,
             tagger,
+            presence,
+            programme,
             state: stored.state,
             seq: stored.seq,
             snapshot_seq: stored.seq,
@@ -140,10 +156,37 @@ impl HubHandle {
         self.inbox.send(HubMsg::Command { conn, id, command }).await.map_err(|_| HubGone)
     }
 
+    pub async fn presence_page(&self, conn: ConnId, id: String, offset: usize, limit: usize) -> Result<(), HubGone> {
+        self.inbox.send(HubMsg::PresencePage { conn, id, offset, limit }).await.map_err(|_| HubGone)
+    }
+
     pub fn leave(&self, conn: ConnId) {
         // A failed send means the hub is gone, and with it every membership.
         let _ = self.leaves.send(conn);
     }
+}
+
+/// The chair and the crew see everyone present; attendees see counts and recent joins.
+fn sees_everyone(role: Role) -> bool {
+    matches!(role, Role::Organizer | Role::Moderator | Role::Av)
+}
+
+/// Normalized names of every speaker and chair in the run of show, with their places
+/// (segment, speaker index; a chair is listed as speaker `usize::MAX`).
+fn programme(state: &EventState) -> BTreeMap<String, Vec<(usize, usize)>> {
+    let mut names: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+    for (s, segment) in state.show.segments.iter().enumerate() {
+        let people = segment.speakers.iter().enumerate().map(|(k, p)| (k, &p.name));
+        for (k, name) in people.chain(segment.chair.iter().map(|c| (usize::MAX, c))) {
+            for text in [&name.zh, &name.ja, &name.en] {
+                let places = names.entry(normalize(text)).or_default();
+                if !places.contains(&(s, k)) {
+                    places.push((s, k));
+                }
+            }
+        }
+    }
+    names
 }
 
 /// A joined connection, as the hub sees it.
@@ -158,6 +201,10 @@ struct Hub {
     /// The store's epoch: resume positions from another epoch mean nothing here.
     epoch: Arc<str>,
     tagger: Tagger,
+    /// Who is here; ephemeral, never in the change log.
+    presence: Presence,
+    /// Normalized names of the programme's speakers and chairs, to show who of them is here.
+    programme: BTreeMap<String, Vec<(usize, usize)>>,
     state: EventState,
     /// Sequence number of the last durable, published change.
     seq: u64,
@@ -178,6 +225,10 @@ enum Reply {
 impl Hub {
     async fn run(mut self, mut inbox: mpsc::Receiver<HubMsg>, mut leaves: mpsc::UnboundedReceiver<ConnId>) {
         info!(event = %self.event, seq = self.seq, "hub started");
+        let mut presence_tick = tokio::time::interval(PRESENCE_EVERY);
+        presence_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut attendance_tick = tokio::time::interval(ATTENDANCE_EVERY);
+        attendance_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 msg = inbox.recv() => match msg {
@@ -185,7 +236,15 @@ impl Hub {
                     None => break,
                 },
                 Some(conn) = leaves.recv() => {
-                    self.members.remove(&conn);
+                    self.remove_member(conn);
+                    continue;
+                }
+                _ = presence_tick.tick() => {
+                    self.publish_presence();
+                    continue;
+                }
+                _ = attendance_tick.tick() => {
+                    self.sample_attendance().await;
                     continue;
                 }
             };
@@ -213,6 +272,7 @@ impl Hub {
         for msg in batch {
             match msg {
                 HubMsg::Join(joining) => joins.push(*joining),
+                HubMsg::PresencePage { conn, id, offset, limit } => self.presence_page(conn, &id, offset, limit),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(&conn).map(|m| m.actor.clone()) else { continue };
                     match self.state.apply(&command, &actor, now) {
@@ -299,6 +359,7 @@ impl Hub {
         let actor = &joining.actor;
         let audience = Audience::of(actor.role);
         let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger };
+        self.presence.connect(actor, now_millis());
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,
@@ -314,6 +375,7 @@ impl Hub {
                 lang: actor.lang,
             },
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
+            presence: Box::new(self.presence_view(sees_everyone(actor.role), true)),
         });
         let member = Member { actor: joining.actor, audience, outbox: joining.outbox };
         let missed =
@@ -322,31 +384,101 @@ impl Hub {
         if delivered {
             debug!(conn = joining.conn, role = member.actor.role.as_str(), ?outcome, "joined");
             self.members.insert(joining.conn, member);
+        } else {
+            self.presence.disconnect(&member.actor.participant);
         }
     }
 
     /// Queues `frame` for every member; a member whose queue is full is dropped, which
     /// closes its connection so that it reconnects and resumes.
     fn publish(&mut self, seq: u64, frames: Frames) {
-        self.members.retain(|conn, member| match member.outbox.try_send(frames.for_member(member).clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                warn!(conn, "dropping a connection that is too slow to keep up");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        self.send_each(|member| frames.for_member(member).clone());
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }
         self.recent.push_back((seq, frames));
     }
 
+    /// Queues a frame for every member, chosen per member. A member whose queue is full is
+    /// dropped, which closes its connection so that it reconnects and resumes.
+    fn send_each(&mut self, frame_for: impl Fn(&Member) -> SharedText) {
+        let mut dropped = Vec::new();
+        for (conn, member) in &self.members {
+            match member.outbox.try_send(frame_for(member)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(conn, "dropping a connection that is too slow to keep up");
+                    dropped.push(*conn);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(*conn),
+            }
+        }
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+    }
+
     fn send_to(&mut self, conn: ConnId, frame: SharedText) {
         if let Some(member) = self.members.get(&conn) {
             if member.outbox.try_send(frame).is_err() {
-                self.members.remove(&conn);
+                self.remove_member(conn);
             }
         }
+    }
+
+    fn remove_member(&mut self, conn: ConnId) {
+        if let Some(member) = self.members.remove(&conn) {
+            self.presence.disconnect(&member.actor.participant);
+        }
+    }
+
+    /// Publishes the joins and leaves since the last tick as one frame per audience.
+    fn publish_presence(&mut self) {
+        let Some(diff) = self.presence.diff() else { return };
+        let public = encode(&ServerFrame::Presence(self.presence_view(false, false)));
+        let mut full = self.presence_view(true, false);
+        full.joined = Some(diff.joined.iter().map(|p| PresentView::of(p, &self.tagger)).collect());
+        full.left = Some(diff.left.iter().map(|p| self.tagger.who(p)).collect());
+        let full = encode(&ServerFrame::Presence(full));
+        self.send_each(|member| if sees_everyone(member.actor.role) { full.clone() } else { public.clone() });
+    }
+
+    async fn sample_attendance(&mut self) {
+        let sample = self.presence.sample(now_millis());
+        self.journal.record_attendance(&self.event, sample).await;
+    }
+
+    /// Presence as a viewer sees it: counts, recent joins and which speakers are here; for
+    /// the chair and crew (`full`) also the attendance history and, in a welcome, the first
+    /// page of everyone present.
+    fn presence_view(&self, full: bool, welcome: bool) -> PresenceView<'_> {
+        let speakers = speakers_present(self.presence.names_with_role(Role::Speaker), &self.programme);
+        let list = (full && welcome).then(|| {
+            self.presence.page(0, PRESENCE_FIRST_PAGE).into_iter().map(|p| PresentView::of(p, &self.tagger)).collect()
+        });
+        PresenceView {
+            counts: self.presence.counts(),
+            recent: self.presence.recent().into_iter().map(|p| RecentView::of(p, &self.tagger)).collect(),
+            speakers,
+            history: (full && welcome).then(|| self.presence.history()),
+            list,
+            joined: None,
+            left: None,
+        }
+    }
+
+    fn presence_page(&mut self, conn: ConnId, id: &str, offset: usize, limit: usize) {
+        let Some(member) = self.members.get(&conn) else { return };
+        if !sees_everyone(member.actor.role) {
+            let error = FrameError {
+                id: Some(id.to_owned()),
+                code: ErrorCode::Forbidden,
+                message: "only the chair and the crew see the full list".into(),
+            };
+            self.send_to(conn, error.encode());
+            return;
+        }
+        let entries = self.presence.page(offset, limit).into_iter().map(|p| PresentView::of(p, &self.tagger)).collect();
+        let total = self.presence.counts().total;
+        let frame = encode(&ServerFrame::PresencePage { id, offset, total, entries });
+        self.send_to(conn, frame);
     }
 }

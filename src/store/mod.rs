@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
+use crate::domain::presence::Sample;
 use crate::domain::{Actor, Change, EventState, Millis};
 
 /// One accepted change as the log keeps it.
@@ -27,6 +28,8 @@ pub struct StoredEvent {
     pub state: EventState,
     pub seq: u64,
     pub recent: Vec<LogEntry>,
+    /// The attendance history, oldest first.
+    pub attendance: Vec<Sample>,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -66,12 +69,18 @@ pub trait Backend: Send + 'static {
     fn snapshot(&mut self, event: &str, seq: u64, state: &EventState) -> Result<(), StoreError>;
     /// The whole log of an event, in order.
     fn read_log(&mut self, event: &str) -> Result<Vec<LogEntry>, StoreError>;
+    /// Keeps one point of an event's attendance history.
+    fn record_attendance(&mut self, event: &str, sample: Sample) -> Result<(), StoreError>;
+    /// An event's attendance history, oldest first.
+    fn attendance(&mut self, event: &str) -> Result<Vec<Sample>, StoreError>;
 }
 
 enum Op {
     Append { append: Append, done: oneshot::Sender<Result<(), StoreError>> },
     Snapshot { event: String, seq: u64, state: Box<EventState> },
     ReadLog { event: String, done: oneshot::Sender<Result<Vec<LogEntry>, StoreError>> },
+    Attendance { event: String, sample: Sample },
+    ReadAttendance { event: String, done: oneshot::Sender<Result<Vec<Sample>, StoreError>> },
 }
 
 /// How many requests may wait for the store before callers wait.
@@ -122,6 +131,19 @@ impl Journal {
         }
     }
 
+    /// Queues an attendance sample; a lost sample is only logged.
+    pub async fn record_attendance(&self, event: &str, sample: Sample) {
+        if self.ops.send(Op::Attendance { event: event.to_owned(), sample }).await.is_err() {
+            error!(event, "the store stopped before an attendance sample");
+        }
+    }
+
+    pub async fn read_attendance(&self, event: &str) -> Result<Vec<Sample>, StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.ops.send(Op::ReadAttendance { event: event.to_owned(), done }).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
     pub async fn read_log(&self, event: &str) -> Result<Vec<LogEntry>, StoreError> {
         let (done, wait) = oneshot::channel();
         self.ops.send(Op::ReadLog { event: event.to_owned(), done }).await.map_err(|_| stopped())?;
@@ -168,6 +190,14 @@ fn write_loop(mut backend: Box<dyn Backend>, mut ops: mpsc::Receiver<Op>) {
             }
             Some(Op::ReadLog { event, done }) => {
                 let _ = done.send(backend.read_log(&event));
+            }
+            Some(Op::Attendance { event, sample }) => {
+                if let Err(e) = backend.record_attendance(&event, sample) {
+                    error!(event, error = %e, "an attendance sample was lost");
+                }
+            }
+            Some(Op::ReadAttendance { event, done }) => {
+                let _ = done.send(backend.attendance(&event));
             }
             Some(Op::Append { .. }) | None => {}
         }

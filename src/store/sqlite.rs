@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Append, Backend, LogEntry, StoreError, StoredEvent};
+use crate::domain::presence::{Sample, HISTORY_LEN};
 use crate::domain::EventState;
 
 pub const FILE_NAME: &str = "eventhub.db";
@@ -18,6 +19,9 @@ CREATE TABLE IF NOT EXISTS changes (
     event TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
     actor TEXT NOT NULL, change TEXT NOT NULL,
     PRIMARY KEY (event, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attendance (
+    event TEXT NOT NULL, at INTEGER NOT NULL, in_room INTEGER NOT NULL, remote INTEGER NOT NULL,
+    PRIMARY KEY (event, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
     event TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (event, seq)) WITHOUT ROWID;
@@ -120,7 +124,22 @@ impl SqliteBackend {
             seq = entry.seq;
         }
         let recent = self.entries_after(id, seq.saturating_sub(recent as u64))?;
-        Ok(StoredEvent { state, seq, recent })
+        let attendance = self.read_attendance(id)?;
+        Ok(StoredEvent { state, seq, recent, attendance })
+    }
+}
+
+impl SqliteBackend {
+    fn read_attendance(&self, event: &str) -> Result<Vec<Sample>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, in_room, remote FROM attendance WHERE event = ?1 ORDER BY at DESC LIMIT ?2")?;
+        let rows = stmt.query_map(params![event, HISTORY_LEN as i64], |row| {
+            Ok(Sample { at: row.get(0)?, in_room: row.get(1)?, remote: row.get(2)? })
+        })?;
+        let mut samples = rows.collect::<Result<Vec<_>, _>>()?;
+        samples.reverse();
+        Ok(samples)
     }
 }
 
@@ -176,6 +195,18 @@ impl Backend for SqliteBackend {
 
     fn read_log(&mut self, event: &str) -> Result<Vec<LogEntry>, StoreError> {
         self.entries_after(event, 0)
+    }
+
+    fn record_attendance(&mut self, event: &str, sample: Sample) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO attendance (event, at, in_room, remote) VALUES (?1, ?2, ?3, ?4)",
+            params![event, sample.at, sample.in_room, sample.remote],
+        )?;
+        Ok(())
+    }
+
+    fn attendance(&mut self, event: &str) -> Result<Vec<Sample>, StoreError> {
+        self.read_attendance(event)
     }
 }
 

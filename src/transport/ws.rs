@@ -11,10 +11,10 @@ use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tracing::{debug, instrument};
 
 use crate::clock::now_millis;
+use crate::domain::presence::Liveness;
 use crate::domain::text::{Affiliation, DisplayName};
 use crate::domain::Actor;
 use crate::hub::{ConnId, HubHandle, Joining, ResumeFrom, OUTBOX_CAPACITY};
@@ -24,10 +24,9 @@ use crate::protocol::{
 };
 use crate::server::AppState;
 
-/// How often the server pings an idle connection.
-const KEEPALIVE_EVERY: Duration = Duration::from_secs(15);
-/// A connection silent for this long (no frame, no pong) is dead and is closed.
-const SILENCE_LIMIT: Duration = Duration::from_secs(45);
+/// How often the server pings a connection; a live one answers well within
+/// `presence::DEAD_AFTER_MS`, so that a dead one is found and closed within 30 to 40 seconds.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(10);
 const MAX_PARTICIPANT_ID_CHARS: usize = 64;
 
 pub async fn upgrade(
@@ -85,7 +84,7 @@ impl Session {
         let (outbox, mut queue) = mpsc::channel(OUTBOX_CAPACITY);
         self.outbox = Some(outbox);
         let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
-        let mut last_heard = Instant::now();
+        let mut liveness = Liveness::new(now_millis());
         let shutdown = self.app.shutdown.clone();
         let outcome = loop {
             tokio::select! {
@@ -98,14 +97,14 @@ impl Session {
                     None => break close(1008, "too slow: the server dropped queued frames; reconnect to resume"),
                 },
                 incoming = stream.next() => {
-                    last_heard = Instant::now();
+                    liveness.heard(now_millis());
                     match self.incoming(incoming, &mut sink).await {
                         Next::Continue => {}
                         other => break other,
                     }
                 }
                 _ = keepalive.tick() => {
-                    if last_heard.elapsed() > SILENCE_LIMIT {
+                    if liveness.is_dead(now_millis()) {
                         break close(1001, "no keep-alive answer");
                     }
                     if sink.send(Message::Ping(Default::default())).await.is_err() {
@@ -159,13 +158,14 @@ impl Session {
                     Ok(()) => Next::Continue,
                     Err(_) => close(1012, "server restarting; reconnect shortly"),
                 },
-                None => {
-                    reply(
-                        sink,
-                        FrameError { id: Some(id), code: ErrorCode::NotJoined, message: "say hello first".into() },
-                    )
-                    .await
-                }
+                None => reply(sink, not_joined(id)).await,
+            },
+            ClientFrame::PresencePage { id, offset, limit } => match &self.membership {
+                Some(membership) => match membership.hub.presence_page(membership.conn, id, offset, limit).await {
+                    Ok(()) => Next::Continue,
+                    Err(_) => close(1012, "server restarting; reconnect shortly"),
+                },
+                None => reply(sink, not_joined(id)).await,
             },
         }
     }
@@ -229,6 +229,10 @@ impl Session {
         self.membership = Some(Membership { hub: entry.hub.clone(), conn: self.conn });
         Next::Continue
     }
+}
+
+fn not_joined(id: String) -> FrameError {
+    FrameError { id: Some(id), code: ErrorCode::NotJoined, message: "say hello first".into() }
 }
 
 fn is_too_large(error: axum::Error) -> bool {

@@ -100,7 +100,7 @@ impl TestApp {
     pub async fn connect(&self) -> Client {
         let (ws, _) =
             tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)).await.expect("websocket connects");
-        Client { ws, next_id: 0, version: 0, seq: 0 }
+        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new() }
     }
 
     /// A client that reconnects with `resume`; the welcome is left to the test.
@@ -152,6 +152,8 @@ pub struct Client {
     pub version: u64,
     /// The seq of the last change this client read.
     pub seq: u64,
+    /// Presence frames, which arrive on their own schedule, set aside from the others.
+    pub presence: Vec<Value>,
 }
 
 /// How a connection ended, as the client saw it.
@@ -164,7 +166,7 @@ pub enum Ended {
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("websocket connects");
-        Client { ws, next_id: 0, version: 0, seq: 0 }
+        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new() }
     }
 
     /// Connects, says hello with `token` and reads the welcome.
@@ -230,6 +232,10 @@ impl Client {
             match message {
                 Message::Text(text) => {
                     let frame: Value = serde_json::from_str(text.as_str()).expect("the server sends JSON");
+                    if frame["type"] == "presence" {
+                        self.presence.push(frame);
+                        continue;
+                    }
                     if frame["type"] == "change" {
                         self.seq = frame["seq"].as_u64().unwrap();
                         if let Some(version) = frame["change"]["live"]["version"].as_u64() {
@@ -268,6 +274,27 @@ impl Client {
                 Some(Ok(Message::Close(frame))) => return Ended::Closed(frame),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Ended::Dropped,
+            }
+        }
+    }
+
+    /// Reads until a presence frame satisfies `ok` and returns it; other frames are dropped.
+    pub async fn presence_until(&mut self, ok: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            if let Some(found) = self.presence.iter().rev().find(|p| ok(p)) {
+                return found.clone();
+            }
+            self.presence.clear();
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a presence frame arrives in time")
+                .expect("the connection is open")
+                .expect("the frame is readable");
+            if let Message::Text(text) = message {
+                let frame: Value = serde_json::from_str(text.as_str()).expect("the server sends JSON");
+                if frame["type"] == "presence" {
+                    self.presence.push(frame);
+                }
             }
         }
     }

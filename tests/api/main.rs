@@ -7,6 +7,7 @@ mod errors;
 mod export;
 mod helpers;
 mod pages;
+mod presence;
 mod queue;
 mod resume;
 mod run_of_show;

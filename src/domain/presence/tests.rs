@@ -1,0 +1,138 @@
+use super::*;
+
+const T0: Millis = 1_641_258_000_000;
+
+fn person(participant: &str, mode: Mode, lang: Lang) -> Actor {
+    Actor {
+        participant: participant.into(),
+        name: format!("Name {participant}"),
+        role: Role::Attendee,
+        mode,
+        lang,
+        affiliation: None,
+        crew: vec![],
+    }
+}
+
+fn remote(participant: &str) -> Actor {
+    person(participant, Mode::Remote, Lang::Ja)
+}
+
+#[test]
+fn several_tabs_are_one_person_present_until_the_last_closes() {
+    let mut presence = Presence::default();
+    presence.connect(&remote("tanaka"), T0);
+    presence.connect(&remote("tanaka"), T0 + 5);
+    assert_eq!(presence.counts().total, 1);
+    let diff = presence.diff().unwrap();
+    assert_eq!(diff.joined.len(), 1);
+    assert_eq!(diff.joined[0].connections, 2);
+    assert_eq!(diff.joined[0].since, T0);
+
+    presence.disconnect("tanaka");
+    assert!(presence.is_present("tanaka"), "one tab is still open");
+    assert_eq!(presence.diff(), None, "nothing changed for anyone else");
+    presence.disconnect("tanaka");
+    assert!(!presence.is_present("tanaka"));
+    assert_eq!(presence.diff().unwrap().left, ["tanaka"]);
+}
+
+#[test]
+fn a_join_and_a_leave_within_one_interval_cancel_out() {
+    let mut presence = Presence::default();
+    presence.connect(&remote("flaky"), T0);
+    presence.disconnect("flaky");
+    assert_eq!(presence.diff(), None);
+
+    presence.connect(&remote("steady"), T0);
+    presence.diff();
+    presence.disconnect("steady");
+    presence.connect(&remote("steady"), T0 + 100);
+    assert_eq!(presence.diff(), None, "a reconnect within the interval is no leave");
+    assert!(presence.is_present("steady"));
+}
+
+#[test]
+fn a_diff_coalesces_many_joins_and_leaves_into_one() {
+    let mut presence = Presence::default();
+    for k in 0..100 {
+        presence.connect(&remote(&format!("p{k}")), T0 + k);
+    }
+    for k in 0..10 {
+        presence.disconnect(&format!("p{k}"));
+    }
+    let diff = presence.diff().unwrap();
+    assert_eq!(diff.joined.len(), 90);
+    assert!(diff.left.is_empty(), "they joined and left within the interval");
+    assert_eq!(presence.diff(), None, "a diff is taken once");
+}
+
+#[test]
+fn counts_are_by_mode_and_by_language() {
+    let mut presence = Presence::default();
+    presence.connect(&person("a", Mode::InRoom, Lang::Zh), T0);
+    presence.connect(&person("b", Mode::InRoom, Lang::Ja), T0);
+    presence.connect(&person("c", Mode::Remote, Lang::Ja), T0);
+    presence.connect(&person("d", Mode::Remote, Lang::En), T0);
+    presence.connect(&person("d", Mode::Remote, Lang::En), T0);
+    let counts = presence.counts();
+    assert_eq!((counts.total, counts.in_room, counts.remote), (4, 2, 2));
+    assert_eq!(counts.by_lang, ByLang { zh: 1, ja: 2, en: 1 });
+}
+
+#[test]
+fn a_connection_unheard_for_too_long_is_dead() {
+    let mut liveness = Liveness::new(T0);
+    assert!(!liveness.is_dead(T0 + DEAD_AFTER_MS));
+    assert!(liveness.is_dead(T0 + DEAD_AFTER_MS + 1));
+    liveness.heard(T0 + 20_000);
+    assert!(!liveness.is_dead(T0 + DEAD_AFTER_MS + 1));
+    liveness.heard(T0);
+    assert!(liveness.is_dead(T0 + 20_000 + DEAD_AFTER_MS + 1), "an older report does not revive it");
+}
+
+#[test]
+fn recent_joins_are_newest_first_bounded_and_only_those_still_here() {
+    let mut presence = Presence::default();
+    for k in 0..(RECENT_JOINS + 3) {
+        presence.connect(&remote(&format!("p{k}")), T0 + k as Millis);
+    }
+    presence.disconnect(&format!("p{}", RECENT_JOINS + 2));
+    let recent: Vec<&str> = presence.recent().iter().map(|p| p.participant.as_str()).collect();
+    assert_eq!(recent.len(), RECENT_JOINS - 1);
+    assert_eq!(recent[0], format!("p{}", RECENT_JOINS + 1));
+}
+
+#[test]
+fn the_full_list_pages_by_name() {
+    let mut presence = Presence::default();
+    for k in 0..25 {
+        presence.connect(&remote(&format!("p{k:02}")), T0);
+    }
+    let page: Vec<&str> = presence.page(20, 10).iter().map(|p| p.participant.as_str()).collect();
+    assert_eq!(page, ["p20", "p21", "p22", "p23", "p24"]);
+}
+
+#[test]
+fn speakers_are_matched_by_name_in_any_language_and_spacing() {
+    let programme = BTreeMap::from([
+        (normalize("Shunming Sakano"), vec![(1, 3)]),
+        (normalize("坂野俊明"), vec![(1, 3)]),
+        (normalize("Fukuda"), vec![(2, 0), (3, 0)]),
+    ]);
+    let here = ["  shunming   SAKANO ", "坂野俊明", "Fukuda", "someone else"];
+    assert_eq!(speakers_present(here.into_iter(), &programme), [(1, 3), (2, 0), (3, 0)]);
+}
+
+#[test]
+fn the_attendance_history_is_sampled_and_bounded() {
+    let mut presence = Presence::default();
+    presence.connect(&person("a", Mode::InRoom, Lang::Zh), T0);
+    presence.connect(&remote("b"), T0);
+    let sample = presence.sample(T0 + 60_000);
+    assert_eq!(sample, Sample { at: T0 + 60_000, in_room: 1, remote: 1 });
+    for k in 0..HISTORY_LEN {
+        presence.sample(T0 + k as Millis);
+    }
+    assert_eq!(presence.history().len(), HISTORY_LEN);
+}

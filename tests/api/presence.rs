@@ -1,0 +1,131 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventhub::domain::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{hello_frame, spawn_app, Client, TestApp};
+
+const STORM: usize = 2000;
+
+async fn join_with(app: &TestApp, role: Role, name: &str, fields: Value) -> (Client, Value) {
+    let mut client = app.connect().await;
+    let mut hello = hello_frame(app.token(role), name);
+    if let (Value::Object(hello), Value::Object(fields)) = (&mut hello, fields) {
+        hello.extend(fields);
+    }
+    client.send(hello).await;
+    let welcome = client.expect("welcome").await;
+    (client, welcome)
+}
+
+fn total(frame: &Value) -> u64 {
+    frame["counts"]["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_join_storm_costs_linear_presence_frames_and_ends_with_exact_counts() {
+    let app = Arc::new(spawn_app().await);
+    let (mut chair, _) = join_with(&app, Role::Moderator, "Cai Yuping", json!({"mode": "in_room", "lang": "zh"})).await;
+    let expected = STORM as u64 + 1;
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for k in 0..STORM {
+        let app = app.clone();
+        clients.push(tokio::spawn(async move {
+            let mode = if k % 2 == 0 { "remote" } else { "in_room" };
+            let lang = ["zh", "ja", "en", "ja"][k % 4];
+            let fields = json!({"mode": mode, "lang": lang, "participant": format!("storm-{k}")});
+            let (mut client, _) = join_with(&app, Role::Attendee, &format!("attendee {k}"), fields).await;
+            let welcomed = started.elapsed();
+            let last = client.presence_until(|p| total(p) == expected).await;
+            // Anything still coming after the counts are final would be waste: wait a few ticks.
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let _ = tokio::time::timeout(Duration::from_millis(10), client.next_frame()).await;
+            (client.presence.len() as u64 + 1, last, welcomed)
+        }));
+    }
+    let mut frames = 0;
+    let mut last = Value::Null;
+    let mut storm = Duration::ZERO;
+    for client in clients {
+        let (received, final_frame, welcomed) = client.await.unwrap();
+        frames += received;
+        last = final_frame;
+        storm = storm.max(welcomed);
+    }
+    let chair_view = chair.presence_until(|p| total(p) == expected).await;
+    assert_eq!(
+        last["counts"],
+        json!({"total": expected, "in_room": 1001, "remote": 1000, "by_lang": {"zh": 501, "ja": 1000, "en": 500}})
+    );
+    assert_eq!(chair_view["counts"], last["counts"]);
+    assert!(last.get("joined").is_none(), "attendees get counts, not the full list");
+    assert!(last["recent"].as_array().unwrap().len() <= 12);
+    // One frame per client per 250 ms tick of the storm: linear in N, nowhere near N².
+    let per_client = frames as f64 / STORM as f64;
+    eprintln!("join storm: {STORM} clients welcomed within {storm:?}; {frames} presence frames in all ({per_client:.1} per client)");
+    assert!(frames < 40 * STORM as u64, "{frames} presence frames for {STORM} joins");
+}
+
+#[tokio::test]
+async fn the_chair_sees_who_joined_and_left_and_attendees_see_counts() {
+    let app = spawn_app().await;
+    let (mut chair, welcome) = join_with(&app, Role::Moderator, "Fukuda", json!({})).await;
+    assert_eq!(total(&welcome["presence"]), 1);
+    assert_eq!(welcome["presence"]["list"][0]["name"], "Fukuda");
+    let (mut attendee, welcome) = join_with(&app, Role::Attendee, "Tanaka", json!({"participant": "tanaka"})).await;
+    assert!(welcome["presence"].get("list").is_none());
+    assert_eq!(welcome["presence"]["recent"][0]["name"], "Tanaka");
+
+    let (second_tab, _) = join_with(&app, Role::Attendee, "Tanaka", json!({"participant": "tanaka"})).await;
+    let joined =
+        chair.presence_until(|p| p["joined"].as_array().is_some_and(|j| j.iter().any(|e| e["name"] == "Tanaka"))).await;
+    assert_eq!(joined["joined"].as_array().unwrap().iter().filter(|e| e["name"] == "Tanaka").count(), 1);
+    assert_eq!(total(&joined), 2, "two tabs are one person");
+    let who = joined["joined"].as_array().unwrap().iter().find(|e| e["name"] == "Tanaka").unwrap()["who"].clone();
+
+    drop(second_tab);
+    let (newcomer, _) = join_with(&app, Role::Attendee, "Newcomer", json!({})).await;
+    let seen = attendee.presence_until(|p| total(p) == 3).await;
+    assert_eq!(seen["recent"][0]["name"], "Newcomer");
+    drop(newcomer);
+    attendee.presence_until(|p| total(p) == 2).await;
+    drop(attendee);
+    let left = chair.presence_until(|p| p["left"].as_array().is_some_and(|l| l.contains(&who))).await;
+    assert_eq!(total(&left), 1);
+}
+
+#[tokio::test]
+async fn the_chair_can_see_that_a_remote_panellist_is_connected() {
+    let app = spawn_app().await;
+    let (mut chair, welcome) = join_with(&app, Role::Moderator, "Ji Weidong", json!({})).await;
+    assert_eq!(welcome["presence"]["speakers"], json!([]));
+    let (_panellist, _) = join_with(&app, Role::Speaker, "坂野俊明", json!({"mode": "remote", "lang": "ja"})).await;
+    let here = chair.presence_until(|p| !p["speakers"].as_array().unwrap().is_empty()).await;
+    assert_eq!(here["speakers"], json!([[1, 3]]), "Shunming Sakano, keynote speaker 4");
+    let (_, attendee) = join_with(&app, Role::Attendee, "watcher", json!({})).await;
+    assert_eq!(attendee["presence"]["speakers"], json!([[1, 3]]), "attendees see the speakers' status too");
+    let (_, fake) = join_with(&app, Role::Attendee, "Lu Ming", json!({})).await;
+    assert_eq!(fake["presence"]["speakers"], json!([[1, 3]]), "an attendee's name does not make a speaker present");
+}
+
+#[tokio::test]
+async fn the_full_list_is_paged_for_the_chair_only() {
+    let app = spawn_app().await;
+    let mut people = Vec::new();
+    for k in 0..30 {
+        people.push(join_with(&app, Role::Attendee, &format!("p{k:02}"), json!({})).await.0);
+    }
+    let (mut chair, _) = join_with(&app, Role::Organizer, "zz chair", json!({})).await;
+    chair.send(json!({"type": "presence_page", "id": "pg", "offset": 25, "limit": 10})).await;
+    let page = chair.expect("presence_page").await;
+    assert_eq!(page["total"], 31);
+    let names: Vec<&str> = page["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["p25", "p26", "p27", "p28", "p29", "zz chair"]);
+    let attendee = &mut people[0];
+    attendee.send(json!({"type": "presence_page", "id": "pg", "offset": 0, "limit": 10})).await;
+    assert_eq!(attendee.expect_error("forbidden").await["id"], "pg");
+    attendee.send(json!({"type": "presence_page", "id": "pg2", "offset": 0, "limit": 100000})).await;
+    attendee.expect_error("invalid_field").await;
+}
