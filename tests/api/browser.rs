@@ -206,3 +206,91 @@ async fn a_remote_attendee_asks_to_speak_and_the_console_calls_them() {
     attendee.client.clone().close().await.unwrap();
     console.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_cue_goes_from_console_to_cue_screen_and_back_and_flashes_on_go() {
+    let app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let screen = browser.session().await;
+    screen.open(&app, "cues", Role::Av, "&lang=en&name=Wang&crew=audio").await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Fukuda").await;
+
+    let target = console.client.find(Locator::Css("#cue-target")).await.unwrap();
+    target.select_by_value("audio").await.unwrap();
+    console.client.find(Locator::Css("#cue-text")).await.unwrap().send_keys("Mic 3 live").await.unwrap();
+    console.click("#btn-cue-standby").await;
+
+    let on_screen = r#"#cue-list li.cue[data-state="standby"]"#;
+    screen.wait_text(on_screen, |t| t.contains("Mic 3 live")).await;
+    screen.click(&format!("{on_screen} button.ack")).await;
+    let answered = r#"#cue-list li.cue[data-state="standing_by"]"#;
+    console.wait_text(answered, |t| t.contains("Wang")).await;
+
+    console.click(&format!("{answered} button.go")).await;
+    let go = r#"#cue-list li.cue[data-state="go"]"#;
+    screen.wait_text(go, |t| t.contains("Mic 3 live")).await;
+    let animation = screen
+        .client
+        .execute(
+            &format!("return getComputedStyle(document.querySelector('{}')).animationName", go.replace('\'', "\\'")),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(animation, json!("go-flash"), "go flashes on the cue screen");
+    screen.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_stage_screen_counts_down_and_shows_the_chairs_wrap_up() {
+    let app = crate::helpers::spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("goto", json!({"segment": "keynotes"})).await["type"], "ack");
+    let browser = Browser::start().await;
+    let stage = browser.session().await;
+    stage.open(&app, "stage", Role::Speaker, "&lang=en&name=Zhang%20Ying").await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Ji%20Weidong").await;
+
+    stage.wait_text("#current-speaker", |t| t.contains("Zhang Ying")).await;
+    stage.wait_text("#countdown", |t| t.starts_with("19:") || t == "20:00").await;
+    stage.wait_attr("#countdown", "data-level", "normal").await;
+    console.click("#btn-stage-wrap-up").await;
+    stage.wait_text("#stage-message", |t| t.contains("Please wrap up")).await;
+    stage.wait_text("#next-speaker", |t| t.contains("Lu Ming")).await;
+    stage.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_screens_agree_on_the_server_clock() {
+    let app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let stage = browser.session().await;
+    stage.open(&app, "stage", Role::Speaker, "&lang=en&name=Lu%20Ming").await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=en&name=Watcher").await;
+    let offset = |page: &Page| {
+        let client = page.client.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + PAGE_PATIENCE;
+            loop {
+                let value = client.execute("return document.body.dataset.clockOffset || null", vec![]).await.unwrap();
+                if let Some(ms) = value.as_str().and_then(|s| s.parse::<f64>().ok()) {
+                    return ms;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "the page never estimated its clock offset");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    // Let the burst of sync pings at connect finish on both pages.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (a, b) = (offset(&stage).await, offset(&attendee).await);
+    eprintln!("clock sync: stage offset {a:.1} ms, attendee offset {b:.1} ms, difference {:.1} ms", (a - b).abs());
+    assert!((a - b).abs() < 50.0, "offsets {a} and {b} differ by 50 ms or more");
+    stage.client.clone().close().await.unwrap();
+    attendee.client.clone().close().await.unwrap();
+}
