@@ -1,5 +1,5 @@
 // The attendee view (remote or in the room, phone first): what runs now, who speaks, what is
-// next, and the speaker queue: ask to speak, one's own place, the public queue.
+// next, and the speaker queue: ask to speak, one's own place, the public queue; who is here.
 
 import {
   connectHub, timing, localized, preferredLang, readFragment, load, save, cleanName,
@@ -10,6 +10,7 @@ import {
   $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown,
 } from './ui.js';
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
+import { renderCounts, renderRecent, markSpeakers, speakerData } from './presence-ui.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -71,6 +72,7 @@ function start(name, pickedMode) {
     name, mode: pickedMode, lang,
     onWelcome: render,
     onChange: render,
+    onPresence: (state) => renderPresence(state),
     onStatus: (s, detail) => {
       status = s; statusDetail = detail;
       renderStatus(lang, s, detail);
@@ -91,7 +93,29 @@ function render() {
   setText($('venue'), localized(s.event.venue, lang));
   renderNow(s, lang);
   renderQueue(s);
+  renderPresence(s);
   tick();
+}
+
+/** Who's here: counts, the current segment's chair and speakers (connected or not), recent joins. */
+function renderPresence(s) {
+  const p = s.presence;
+  $('presence').hidden = !p;
+  if (!p) return;
+  renderCounts(p, lang);
+  const live = s.live;
+  const i = live && live.phase === 'live' ? live.segment : null;
+  const seg = i != null ? s.segments[i] : null;
+  $('presence-speakers-box').hidden = !seg;
+  const key = JSON.stringify([i, lang, seg && seg.chair, seg && (seg.speakers || []).map((sp) => sp.name)]);
+  redrawIf($('presence-speakers'), key, () => (seg ? [
+    ...(seg.chair ? [[-1, seg.chair]] : []), ...(seg.speakers || []).map((sp, j) => [j, sp.name]),
+  ] : []).map(([j, name]) => el('li', { class: 'presence-chip', data: speakerData(i, j) },
+    el('span', { class: 'chip-name', text: localized(name, lang) }),
+    j === -1 ? el('span', { class: 'chip-role muted', text: t(lang, 'chair') }) : null)));
+  markSpeakers($('presence-speakers'), p, lang);
+  renderRecent($('recent-joins'), p.recent, lang);
+  $('recent-empty').hidden = p.recent.length > 0;
 }
 
 const errorText = (err) => (err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);

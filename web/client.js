@@ -14,6 +14,9 @@ const OPEN_TIMEOUT = 10_000, SILENCE_LIMIT = 30_000, COMMAND_TIMEOUT = 15_000;
 const BACKOFF_MIN = 500, BACKOFF_MAX = 10_000, JITTER = 0.3;
 // After a 1012 close ("server restarting") the first attempts wait at most this long.
 const RESTART_CLOSE = 1012, RESTART_MAX = 2_000, RESTART_ATTEMPTS = 10;
+// Presence (docs/protocol.md "Presence"): the chair's full list is paged in this many at a
+// time; the attendance chart gets a local sample a minute and keeps a day of them.
+const PRESENCE_PAGE = 200, SAMPLE_EVERY = 60_000, HISTORY_MAX = 24 * 60, RESYNC_GAP = 10_000;
 
 // ---------- small storage and URL helpers ----------
 
@@ -100,6 +103,16 @@ export function cleanName(name) {
  *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
  *                                   detail = {code, message} when closed for good
  *   onError(error)                  error frames that answer no pending command
+ *   onPresence(state, frame)        after state.presence changed: a `presence` frame, a page of
+ *                                   the full list (frame.type 'presence_page'), or the local
+ *                                   attendance sample (frame.type 'sample'). The welcome's
+ *                                   presence is already in the state onWelcome gets.
+ *
+ * state.presence = {counts, recent, speakers, history, list, listComplete} (null from a server
+ * without presence): counts, recent
+ * and speakers as the server last sent them; history (attendance samples, chair and crew
+ * only, else null); list (chair and crew only, else null): a Map who → entry of everyone
+ * here, kept from the welcome's list, further pages and each frame's joined/left.
  */
 export function connectHub(opts = {}) {
   const frag = readFragment();
@@ -115,7 +128,7 @@ export function connectHub(opts = {}) {
   const noop = () => {};
   const on = {
     welcome: opts.onWelcome || noop, change: opts.onChange || noop,
-    status: opts.onStatus || noop, error: opts.onError || noop,
+    status: opts.onStatus || noop, error: opts.onError || noop, presence: opts.onPresence || noop,
   };
 
   let ws = null, joined = false, openedAt = 0, lastRx = 0, lastPing = 0;
@@ -128,6 +141,7 @@ export function connectHub(opts = {}) {
   const pending = new Map();
   const idPrefix = `c-${uuid().slice(0, 8)}-`;
   let nextId = 1;
+  let paging = null, lastResync = 0; // {id, offset, into}: the presence page asked for
 
   function setStatus(s, detail) {
     if (s === status && !detail) return;
@@ -181,6 +195,7 @@ export function connectHub(opts = {}) {
       try { sock.close(); } catch { /* already closed */ }
     }
     burstTimers.forEach(clearTimeout); burstTimers = [];
+    paging = null;
     for (const p of pending.values()) {
       clearTimeout(p.timer);
       p.reject({ code: 'disconnected', message: 'the connection was lost before the reply' });
@@ -236,6 +251,7 @@ export function connectHub(opts = {}) {
           };
           seq = msg.seq;
         }
+        state.presence = welcomePresence(msg.presence);
         epoch = msg.epoch ?? null; // absent from a server without resume: never resume then
         joined = true; attempt = 0; restarting = false;
         if (!synced && typeof msg.server_time === 'number') offset = msg.server_time - Date.now();
@@ -243,6 +259,26 @@ export function connectHub(opts = {}) {
         setStatus('connected');
         on.welcome(state, msg);
         for (let i = 0; i < BURST; i++) burstTimers.push(setTimeout(ping, i * BURST_GAP));
+        pageIn(false);
+        break;
+      }
+      case 'presence': {
+        if (!joined || !state || !state.presence) return;
+        applyPresence(state.presence, msg, paging && paging.into);
+        pageIn(true);
+        on.presence(state, msg);
+        break;
+      }
+      case 'presence_page': {
+        const p = state && state.presence;
+        if (!paging || msg.id !== paging.id || !p || !p.list || !Array.isArray(msg.entries)) return;
+        const { into } = paging;
+        for (const e of msg.entries) if (e && e.who != null) into.set(e.who, e);
+        const next = paging.offset + msg.entries.length;
+        paging = null;
+        if (msg.entries.length && next < (msg.total ?? 0)) askPage(next, into);
+        else { p.list = into; p.listComplete = true; }
+        on.presence(state, msg);
         break;
       }
       case 'change': {
@@ -263,6 +299,11 @@ export function connectHub(opts = {}) {
       case 'ack': settle(msg.id, (p) => p.resolve({ ...msg, warning: msg.warning ?? null })); break;
       case 'error': {
         const err = { code: msg.code, message: msg.message || msg.code, id: msg.id };
+        if (paging && msg.id === paging.id) { // keep the list we have
+          paging = null;
+          if (state && state.presence) state.presence.listComplete = true;
+          return;
+        }
         if (msg.code === 'bad_resume' && msg.id == null) return; // a fresh snapshot follows
         if (!joined && sentResume && msg.code === 'invalid_field' && msg.id == null) {
           resumeOff = true; lost(); return; // a server from before resume: join plainly
@@ -275,6 +316,39 @@ export function connectHub(opts = {}) {
       default: break; // frames of later protocol additions are ignored
     }
   }
+
+  /**
+   * After a welcome: pages in the rest of the chair's list when it holds fewer people than
+   * are here. After a frame: a list that still disagrees with counts.total (someone listed
+   * before the page asked for left meanwhile and shifted the offsets, or joined and left
+   * between two frames) is read again from the start into a fresh map, at most every 10 s.
+   */
+  function pageIn(afterFrame) {
+    const p = state && state.presence;
+    if (!p || !p.list || paging) return;
+    if (!afterFrame) {
+      if (p.list.size < p.counts.total) askPage(p.list.size, p.list);
+    } else if (p.listComplete && p.list.size !== p.counts.total && Date.now() - lastResync >= RESYNC_GAP) {
+      lastResync = Date.now();
+      askPage(0, new Map());
+    }
+  }
+
+  /** Asks for one page; `into` is the map it fills (frames meanwhile update it too). */
+  function askPage(offset, into) {
+    if (into === state.presence.list) state.presence.listComplete = false;
+    paging = { id: `p-${idPrefix.slice(2)}${nextId++}`, offset, into };
+    raw({ type: 'presence_page', id: paging.id, offset, limit: PRESENCE_PAGE });
+  }
+
+  // The attendance chart's own sample a minute (the server records its own; a welcome brings them).
+  const sampler = setInterval(() => {
+    const p = state && state.presence;
+    if (!p || !p.history || !joined) return;
+    p.history.push({ at: Date.now() + offset, in_room: p.counts.in_room, remote: p.counts.remote });
+    if (p.history.length > HISTORY_MAX) p.history.splice(0, p.history.length - HISTORY_MAX);
+    on.presence(state, { type: 'sample' });
+  }, SAMPLE_EVERY);
 
   function settle(id, fn) {
     const p = id != null && pending.get(id);
@@ -346,11 +420,51 @@ export function connectHub(opts = {}) {
     close() {
       stopped = true;
       clearInterval(tick);
+      clearInterval(sampler);
       removeEventListener('online', online);
       clearTimeout(retryTimer);
       lost();
     },
   };
+}
+
+const NO_COUNTS = { total: 0, in_room: 0, remote: 0, by_lang: { zh: 0, ja: 0, en: 0 } };
+
+/** state.presence from a welcome's `presence`; null from a server without presence. */
+function welcomePresence(w) {
+  if (!w || typeof w !== 'object') return null;
+  const p = {
+    counts: w.counts || NO_COUNTS, recent: Array.isArray(w.recent) ? w.recent : [],
+    speakers: Array.isArray(w.speakers) ? w.speakers : [],
+    history: Array.isArray(w.history) ? w.history.slice(-HISTORY_MAX) : null,
+    list: null, listComplete: true,
+  };
+  if (Array.isArray(w.list)) {
+    p.list = new Map(w.list.filter((e) => e && e.who != null).map((e) => [e.who, e]));
+    p.listComplete = p.list.size >= p.counts.total;
+  }
+  return p;
+}
+
+/**
+ * A `presence` frame: counts, recent and speakers replaced; joined/left applied to the list
+ * (and to the map a re-read is filling, if any).
+ */
+function applyPresence(p, msg, filling) {
+  if (msg.counts) p.counts = msg.counts;
+  if (Array.isArray(msg.recent)) p.recent = msg.recent;
+  if (Array.isArray(msg.speakers)) p.speakers = msg.speakers;
+  for (const map of new Set([p.list, filling])) {
+    if (!map) continue;
+    for (const who of Array.isArray(msg.left) ? msg.left : []) map.delete(who);
+    for (const e of Array.isArray(msg.joined) ? msg.joined : []) if (e && e.who != null) map.set(e.who, e);
+  }
+}
+
+/** Whether speaker `speaker` (-1: the chair) of segment `segment` is here. */
+export function speakerPresent(presence, segment, speaker) {
+  const list = presence && presence.speakers;
+  return Boolean(list && list.some((pair) => pair[0] === segment && pair[1] === speaker));
 }
 
 function validCrew(crew) {

@@ -1,5 +1,6 @@
 // The moderator's console: run of show, current segment and speaker, show controls,
-// the speaker queue (queue-panel.js), AV cues (cue-panel.js) and the stage screen (stage-panel.js).
+// the speaker queue (queue-panel.js), AV cues (cue-panel.js), the stage screen (stage-panel.js)
+// and who is here (presence-ui.js).
 
 import {
   connectHub, timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
@@ -11,6 +12,9 @@ import {
 import { createQueuePanel } from './queue-panel.js';
 import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
+import {
+  renderCounts, renderList, drawAttendanceChart, markSpeakers, speakerData, setSpeakerPlace,
+} from './presence-ui.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -32,6 +36,7 @@ const hub = connectHub({
     else render();
     noteChange(msg);
   },
+  onPresence: () => renderPresence(),
   onStatus: (s, detail) => {
     status = s; statusDetail = detail;
     renderStatus(lang, s, detail);
@@ -142,33 +147,56 @@ function render() {
   const { seg, sp } = renderNow(s, lang);
   const count = seg && seg.speakers ? seg.speakers.length : 0;
   setText($('speaker-index'), sp && count > 1 ? t(lang, 'speaker_of', { i: live.speaker + 1, n: count }) : '');
+  setSpeakerPlace($('current-speaker'), sp ? live.segment : null, sp ? live.speaker : null);
+  setSpeakerPlace($('current-chair'), seg && seg.chair ? live.segment : null, -1);
 
   renderSegments(s);
   renderExports();
   queuePanel.render();
   cuePanel.render();
   stagePanel.render();
+  renderPresence();
   updateButtons();
   tick();
 }
+
+/** The presence panel, and the green/grey dots of the speakers and chairs everywhere. */
+function renderPresence() {
+  const s = hub.state;
+  $('presence-panel').hidden = Boolean(s) && !s.presence;
+  if (!s || !s.presence) return;
+  renderCounts(s.presence, lang);
+  renderList(s.presence, lang);
+  drawChart();
+  markSpeakers(document, s.presence, lang);
+}
+
+function drawChart() {
+  const s = hub.state;
+  if (s && s.presence) drawAttendanceChart($('attendance-box'), s.presence, hub.serverNow(), s.event.time_zone, lang);
+}
+$('presence-filter').addEventListener('input', () => { if (hub.state && hub.state.presence) renderList(hub.state.presence, lang); });
+setInterval(drawChart, 15_000); // "now" moves on
 
 function renderSegments({ event, segments, live }) {
   const items = segments.map((seg, i) => {
     const current = live.phase === 'live' && live.segment === i;
     const done = live.phase === 'ended' || (live.phase === 'live' && i < live.segment);
     const people = el('div', { class: 'people' });
-    if (seg.chair) people.append(el('span', { class: 'seg-chair', text: `${t(lang, 'chair')}: ${localized(seg.chair, lang)}` }));
+    if (seg.chair) {
+      people.append(el('span', { class: 'seg-chair', data: speakerData(i, -1), text: `${t(lang, 'chair')}: ${localized(seg.chair, lang)}` }));
+    }
     const speakers = el('span', { class: 'speakers' });
     (seg.speakers || []).forEach((sp, j) => {
       const speaking = current && live.speaker === j;
       const name = localized(sp.name, lang);
       let node;
       if (current && canControl()) {
-        node = el('button', { class: `speaker-goto${speaking ? ' speaking' : ''}`, text: name, attrs: { type: 'button' } });
+        node = el('button', { class: `speaker-goto${speaking ? ' speaking' : ''}`, text: name, data: speakerData(i, j), attrs: { type: 'button' } });
         node.disabled = speaking || status !== 'connected';
         node.addEventListener('click', () => command('goto_speaker', { speaker: j }));
       } else {
-        node = el('span', { class: speaking ? 'speaking' : '', text: name });
+        node = el('span', { class: speaking ? 'speaking' : '', text: name, data: speakerData(i, j) });
       }
       speakers.append(node);
     });
@@ -194,7 +222,7 @@ function renderSegments({ event, segments, live }) {
       go);
   });
   const list = $('segments');
-  list.replaceChildren(...items);
+  list.replaceChildren(...items); // renderPresence() then dots the speakers
   // Keep the current segment in view inside the list (never scroll the page itself).
   const currentItem = list.querySelector('li.current');
   if (currentItem && shownSegment !== live.segment) list.scrollTop = Math.max(0, currentItem.offsetTop - 60);

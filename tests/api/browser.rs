@@ -294,3 +294,22 @@ async fn two_screens_agree_on_the_server_clock() {
     stage.client.clone().close().await.unwrap();
     attendee.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_attendee_page_sees_a_newcomer_arrive_and_leave() {
+    let app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let first = browser.session().await;
+    first.open(&app, "attend", Role::Attendee, "&lang=en&name=First%20Attendee&mode=in_room").await;
+    first.wait_text("#presence-count", |t| t.contains('1')).await;
+
+    let second = browser.session().await;
+    second.open(&app, "attend", Role::Attendee, "&lang=en&name=Osaka%20Newcomer&mode=remote").await;
+    first.wait_text("#presence-count", |t| t.contains('2')).await;
+    first.wait_text("#recent-joins", |t| t.contains("Osaka Newcomer")).await;
+
+    second.client.clone().close().await.unwrap();
+    first.wait_text("#presence-count", |t| t.contains('1') && !t.contains('2')).await;
+    first.wait_text("#recent-joins", |t| !t.contains("Osaka Newcomer")).await;
+    first.client.clone().close().await.unwrap();
+}
