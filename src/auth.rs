@@ -34,6 +34,18 @@ impl EventTokens {
     }
 }
 
+/// Gives `role` of `event` a new token, kept in `data_dir` and returned. Links with the old
+/// token stop working for new connections; connections already open stay.
+pub fn rotate(data_dir: &Path, event: &str, role: Role, tokens: &mut EventTokens) -> anyhow::Result<String> {
+    let path = data_dir.join(TOKENS_FILE);
+    let mut kept = read_kept(&path)?;
+    let token = generate();
+    kept.entry(event.to_owned()).or_default().insert(role, token.clone());
+    write_private(&path, &toml::to_string(&kept)?)?;
+    tokens.by_role.insert(role, token.clone());
+    Ok(token)
+}
+
 const TOKENS_FILE: &str = "tokens.toml";
 
 /// 128 random bits, hex-encoded.
@@ -49,11 +61,7 @@ pub fn load_or_create(
     events: &[String],
 ) -> anyhow::Result<HashMap<String, EventTokens>> {
     let path = data_dir.join(TOKENS_FILE);
-    let mut kept: BTreeMap<String, BTreeMap<Role, String>> = match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid tokens file {}", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+    let mut kept = read_kept(&path)?;
     let before = kept.clone();
     let mut tokens = HashMap::new();
     for event in events {
@@ -72,6 +80,16 @@ pub fn load_or_create(
         write_private(&path, &toml::to_string(&kept)?)?;
     }
     Ok(tokens)
+}
+
+type Kept = BTreeMap<String, BTreeMap<Role, String>>;
+
+fn read_kept(path: &Path) -> anyhow::Result<Kept> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid tokens file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
+use crate::limits::Limits;
 
 /// The server's settings, as read from its TOML file.
 #[derive(Clone, Debug, Deserialize)]
@@ -24,6 +25,12 @@ pub struct Settings {
     /// the data dir so that it survives restarts.
     #[serde(default)]
     pub tokens: HashMap<String, HashMap<Role, String>>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Per event: a code attendees must also give, for events that are not open to anyone
+    /// holding the attendee link.
+    #[serde(default)]
+    pub attendee_codes: HashMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

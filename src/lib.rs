@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -40,6 +40,9 @@ pub enum ErrorCode {
     TooLarge,
     BinaryFrame,
     BadResume,
+    InvalidUtf8,
+    RateLimited,
+    EventFull,
     Internal,
 }
 
@@ -95,6 +98,8 @@ pub struct Hello {
     pub resume: Option<Resume>,
     /// For AV screens: the crew positions watched; absent means all.
     pub crew: Option<Vec<CrewPosition>>,
+    /// The event's attendee code, for events that require one.
+    pub code: Option<String>,
 }
 
 /// Where a reconnecting client left off.

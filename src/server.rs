@@ -1,9 +1,11 @@
 //! Start-up and the shared application state: loads the events, starts one hub per
 //! event, and serves HTTP and websockets on an already-bound listener until shutdown.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use dashmap::DashMap;
@@ -17,6 +19,7 @@ use crate::config::{self, Settings};
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
 use crate::hub::{HubHandle, RESUME_BUFFER};
+use crate::limits::Limits;
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, Journal, StoreThread, StoredEvent};
 
@@ -24,7 +27,20 @@ use crate::store::{Backend, Journal, StoreThread, StoredEvent};
 pub struct EventEntry {
     pub show: Arc<RunOfShow>,
     pub hub: HubHandle,
-    pub tokens: EventTokens,
+    /// Rotatable while the server runs; never held across an await.
+    pub tokens: RwLock<EventTokens>,
+    /// A code attendees must give as well, when the event is not open to the link alone.
+    pub attendee_code: Option<String>,
+}
+
+impl EventEntry {
+    pub fn role_of(&self, token: &str) -> Option<Role> {
+        self.tokens.read().unwrap_or_else(|e| e.into_inner()).role_of(token)
+    }
+
+    pub fn token(&self, role: Role) -> String {
+        self.tokens.read().unwrap_or_else(|e| e.into_inner()).token(role).to_owned()
+    }
 }
 
 /// Shared by every request and websocket session; cheap to clone.
@@ -40,6 +56,13 @@ pub struct AppState {
     pub next_conn: Arc<AtomicU64>,
     /// The change log, for exports.
     pub journal: Journal,
+    pub limits: Arc<Limits>,
+    /// Open websockets per client address, to enforce `max_connections_per_ip`.
+    pub per_ip: Arc<DashMap<IpAddr, usize>>,
+    /// Where rotated tokens are kept.
+    pub data_dir: Arc<PathBuf>,
+    /// Tokens fixed in the settings; those cannot be rotated from the API.
+    pub configured_tokens: Arc<HashMap<String, HashMap<Role, String>>>,
 }
 
 impl AppState {
@@ -101,17 +124,28 @@ impl Server {
         for event in stored {
             let id = event.state.show.event.id.clone();
             let show = Arc::clone(&event.state.show);
-            let tokens = tokens.remove(&id).context("tokens were made for every event")?;
-            let hub = HubHandle::spawn(event, journal.clone(), Arc::clone(&epoch), &tracker);
-            events.insert(id, Arc::new(EventEntry { show, hub, tokens }));
+            let tokens = RwLock::new(tokens.remove(&id).context("tokens were made for every event")?);
+            let limit = settings.limits.max_connections_per_event;
+            let hub = HubHandle::spawn(event, journal.clone(), Arc::clone(&epoch), limit, &tracker);
+            let attendee_code = settings.attendee_codes.get(&id).cloned();
+            events.insert(id, Arc::new(EventEntry { show, hub, tokens, attendee_code }));
         }
-        let next_conn = Arc::new(AtomicU64::new(1));
-        let state = AppState { events: Arc::new(events), shutdown, tracker, next_conn, journal };
+        let state = AppState {
+            events: Arc::new(events),
+            shutdown,
+            tracker,
+            next_conn: Arc::new(AtomicU64::new(1)),
+            journal,
+            limits: Arc::new(settings.limits.clone()),
+            per_ip: Arc::new(DashMap::new()),
+            data_dir: Arc::new(data_dir.clone()),
+            configured_tokens: Arc::new(settings.tokens.clone()),
+        };
         Ok(Server { state, order, store_thread })
     }
 
     pub fn token(&self, event: &str, role: Role) -> Option<String> {
-        self.state.event(event).map(|entry| entry.tokens.token(role).to_owned())
+        self.state.event(event).map(|entry| entry.token(role))
     }
 
     /// One line per event and role: the page URL with its token, for the operator.
@@ -121,7 +155,7 @@ impl Server {
         for event in &self.order {
             let Some(entry) = self.state.event(event) else { continue };
             for role in Role::ALL {
-                let token = entry.tokens.token(role);
+                let token = entry.token(role);
                 lines.push(match page_of(role) {
                     Some(page) => {
                         format!("{event:<12} {:<10} {base}/{page}#event={event}&token={token}", role.as_str())

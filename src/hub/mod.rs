@@ -41,6 +41,30 @@ pub const SNAPSHOT_EVERY: u64 = 500;
 /// The sending half of a connection's bounded outbound queue.
 pub type Outbox = mpsc::Sender<SharedText>;
 
+/// How the hub tells a session to close, and why, without waiting for its queue to drain:
+/// a client too slow to read its frames would otherwise never see the reason.
+#[derive(Clone, Default)]
+pub struct Kick {
+    token: tokio_util::sync::CancellationToken,
+    reason: Arc<std::sync::OnceLock<(u16, &'static str)>>,
+}
+
+impl Kick {
+    pub fn kick(&self, code: u16, reason: &'static str) {
+        let _ = self.reason.set((code, reason));
+        self.token.cancel();
+    }
+
+    /// Resolves once kicked, with the close code and reason.
+    pub async fn kicked(&self) -> (u16, &'static str) {
+        self.token.cancelled().await;
+        self.reason.get().copied().unwrap_or((1011, "closed by the server"))
+    }
+}
+
+/// Why a slow client is closed; documented in docs/protocol.md.
+pub const TOO_SLOW: (u16, &str) = (1008, "too slow: frames were dropped; reconnect to resume");
+
 /// Where a reconnecting client left off.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResumeFrom {
@@ -54,6 +78,7 @@ pub struct Joining {
     pub actor: Actor,
     pub resume: Option<ResumeFrom>,
     pub outbox: Outbox,
+    pub kick: Kick,
 }
 
 /// One change encoded once for each way it is seen; the same bytes where views agree.
@@ -121,7 +146,13 @@ pub struct HubHandle {
 
 impl HubHandle {
     /// Starts the hub task for a stored event on `tracker`.
-    pub fn spawn(stored: StoredEvent, journal: Journal, epoch: Arc<str>, tracker: &TaskTracker) -> HubHandle {
+    pub fn spawn(
+        stored: StoredEvent,
+        journal: Journal,
+        epoch: Arc<str>,
+        max_members: usize,
+        tracker: &TaskTracker,
+    ) -> HubHandle {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let (leaves, leaves_rx) = mpsc::unbounded_channel();
         let event: Arc<str> = stored.state.show.event.id.as_str().into();
@@ -137,6 +168,7 @@ impl HubHandle {
             tagger,
             presence,
             programme,
+            max_members,
             state: stored.state,
             seq: stored.seq,
             snapshot_seq: stored.seq,
@@ -194,6 +226,7 @@ struct Member {
     actor: Actor,
     audience: Audience,
     outbox: Outbox,
+    kick: Kick,
 }
 
 struct Hub {
@@ -205,6 +238,8 @@ struct Hub {
     presence: Presence,
     /// Normalized names of the programme's speakers and chairs, to show who of them is here.
     programme: BTreeMap<String, Vec<(usize, usize)>>,
+    /// Connections this event holds at most.
+    max_members: usize,
     state: EventState,
     /// Sequence number of the last durable, published change.
     seq: u64,
@@ -340,6 +375,12 @@ impl Hub {
     }
 
     fn join(&mut self, joining: Joining) {
+        if self.members.len() >= self.max_members {
+            let message = format!("this event is full ({} connections); try again later", self.max_members);
+            let _ = joining.outbox.try_send(FrameError::new(ErrorCode::EventFull, message).encode());
+            joining.kick.kick(1013, "event full");
+            return;
+        }
         let outcome = match &joining.resume {
             None => ResumeOutcome::None,
             Some(from) if *from.epoch != *self.epoch => ResumeOutcome::Snapshot,
@@ -377,7 +418,7 @@ impl Hub {
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
             presence: Box::new(self.presence_view(sees_everyone(actor.role), true)),
         });
-        let member = Member { actor: joining.actor, audience, outbox: joining.outbox };
+        let member = Member { actor: joining.actor, audience, outbox: joining.outbox, kick: joining.kick };
         let missed =
             self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member).clone());
         let delivered = std::iter::once(welcome).chain(missed).all(|frame| member.outbox.try_send(frame).is_ok());
@@ -407,7 +448,8 @@ impl Hub {
             match member.outbox.try_send(frame_for(member)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    warn!(conn, "dropping a connection that is too slow to keep up");
+                    warn!(conn, "closing a connection that is too slow to keep up");
+                    member.kick.kick(TOO_SLOW.0, TOO_SLOW.1);
                     dropped.push(*conn);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(*conn),
@@ -419,6 +461,7 @@ impl Hub {
     fn send_to(&mut self, conn: ConnId, frame: SharedText) {
         if let Some(member) = self.members.get(&conn) {
             if member.outbox.try_send(frame).is_err() {
+                member.kick.kick(TOO_SLOW.0, TOO_SLOW.1);
                 self.remove_member(conn);
             }
         }

@@ -1,5 +1,5 @@
-//! Organizer exports over HTTP: the change log as JSON lines, and the planned-vs-actual
-//! record as CSV, both rebuilt from the stored log.
+//! The organizer's HTTP API: the change log as JSON lines, the planned-vs-actual record and
+//! the attendance history as CSV, and token rotation.
 
 use std::sync::Arc;
 
@@ -21,10 +21,11 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-/// Why an export was refused.
+/// Why an organizer request was refused.
 pub enum ExportError {
     NoSuchEvent,
     NotOrganizer,
+    Fixed,
     Store(String),
 }
 
@@ -33,28 +34,84 @@ impl IntoResponse for ExportError {
         match self {
             ExportError::NoSuchEvent => (StatusCode::NOT_FOUND, "no such event".to_owned()),
             ExportError::NotOrganizer => (StatusCode::UNAUTHORIZED, "an organizer token is needed".to_owned()),
+            ExportError::Fixed => {
+                (StatusCode::CONFLICT, "this token is fixed in the settings; change it there and restart".to_owned())
+            }
             ExportError::Store(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
         }
         .into_response()
     }
 }
 
-/// The event's entry and its log, if the request carries the event's organizer token.
+/// The event's entry, if the request carries its organizer token (as a bearer token, or a
+/// query parameter for download links).
+fn organizer(
+    app: &AppState,
+    event: &str,
+    headers: &HeaderMap,
+    query: Option<&TokenQuery>,
+) -> Result<Arc<EventEntry>, ExportError> {
+    let entry = app.event(event).ok_or(ExportError::NoSuchEvent)?;
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token = bearer.or(query.and_then(|q| q.token.as_deref())).unwrap_or_default();
+    if entry.role_of(token) != Some(Role::Organizer) {
+        return Err(ExportError::NotOrganizer);
+    }
+    Ok(entry)
+}
+
+/// The event's entry and its log, for an organizer.
 async fn authorized_log(
     app: &AppState,
     event: &str,
     headers: &HeaderMap,
     query: &TokenQuery,
 ) -> Result<(Arc<EventEntry>, Vec<LogEntry>), ExportError> {
-    let entry = app.event(event).ok_or(ExportError::NoSuchEvent)?;
-    let bearer =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let token = bearer.or(query.token.as_deref()).unwrap_or_default();
-    if entry.tokens.role_of(token) != Some(Role::Organizer) {
-        return Err(ExportError::NotOrganizer);
-    }
+    let entry = organizer(app, event, headers, Some(query))?;
     let log = app.journal.read_log(event).await.map_err(|e| ExportError::Store(e.to_string()))?;
     Ok((entry, log))
+}
+
+/// `POST /api/events/{event}/tokens/{role}`: a new token for the role, effective at once.
+pub async fn rotate(
+    State(app): State<AppState>,
+    Path((event, role)): Path<(String, Role)>,
+    headers: HeaderMap,
+) -> Result<Response, ExportError> {
+    let entry = organizer(&app, &event, &headers, None)?;
+    if app.configured_tokens.get(&event).is_some_and(|roles| roles.contains_key(&role)) {
+        return Err(ExportError::Fixed);
+    }
+    let token = {
+        let mut tokens = entry.tokens.write().unwrap_or_else(|e| e.into_inner());
+        crate::auth::rotate(&app.data_dir, &event, role, &mut tokens)
+            .map_err(|e| ExportError::Store(format!("{e:#}")))?
+    };
+    tracing::info!(event, role = role.as_str(), "token rotated");
+    Ok(axum::Json(serde_json::json!({"event": event, "role": role, "token": token})).into_response())
+}
+
+/// `GET /api/events/{event}/attendance.csv`: people present over time, per mode.
+pub async fn attendance(
+    State(app): State<AppState>,
+    Path(event): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ExportError> {
+    let entry = organizer(&app, &event, &headers, Some(&query))?;
+    let samples = app.journal.read_attendance(&event).await.map_err(|e| ExportError::Store(e.to_string()))?;
+    let zone: chrono_tz::Tz = entry.show.event.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let csv_error = |e: csv::Error| ExportError::Store(e.to_string());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["at", "in_room", "remote", "total"]).map_err(csv_error)?;
+    for s in samples {
+        let at = zone.timestamp_millis_opt(s.at).single().map(|t| t.to_rfc3339()).unwrap_or_default();
+        let row = [at, s.in_room.to_string(), s.remote.to_string(), (s.in_room + s.remote).to_string()];
+        out.write_record(row).map_err(csv_error)?;
+    }
+    let bytes = out.into_inner().map_err(|e| ExportError::Store(e.to_string()))?;
+    Ok(download("text/csv; charset=utf-8", format!("{event}-attendance.csv"), String::from_utf8_lossy(&bytes).into()))
 }
 
 fn download(content_type: &'static str, name: String, body: String) -> Response {

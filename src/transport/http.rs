@@ -5,7 +5,7 @@ use axum::extract::{Path, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use rust_embed::RustEmbed;
 
@@ -25,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/events/{event}/log.jsonl", get(super::export::log))
         .route("/api/events/{event}/record.csv", get(super::export::record))
+        .route("/api/events/{event}/attendance.csv", get(super::export::attendance))
+        .route("/api/events/{event}/tokens/{role}", post(super::export::rotate))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
         .layer(middleware::from_fn(security_headers))

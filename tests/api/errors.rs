@@ -102,7 +102,8 @@ async fn an_oversized_frame_closes_with_too_large_and_others_are_unaffected() {
     let huge = json!({"type": "ping", "t": 1, "pad": "x".repeat(20_000)});
     client.send(huge).await;
     client.expect_error("too_large").await;
-    assert!(matches!(client.ended().await, Ended::Closed(Some(frame)) if u16::from(frame.code) == 1009));
+    let ended = client.ended().await;
+    assert!(matches!(&ended, Ended::Closed(Some(frame)) if u16::from(frame.code) == 1009), "{ended:?}");
     bystander.still_works().await;
 }
 

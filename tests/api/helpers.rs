@@ -23,6 +23,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    configure: fn(&mut Settings),
     shutdown: CancellationToken,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     tokens: Vec<(Role, String)>,
@@ -42,19 +43,27 @@ pub fn events_dir() -> PathBuf {
 
 /// Starts the server with the demo events on a fresh data dir and an OS-chosen port.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `configure` first.
+pub async fn spawn_app_with(configure: fn(&mut Settings)) -> TestApp {
     init_logs();
     let data = tempfile::tempdir().expect("a temporary data dir");
-    let (addr, shutdown, serving, tokens) = serve(data.path(), "127.0.0.1:0".parse().unwrap());
-    TestApp { addr, shutdown, serving: Some(serving), tokens, data }
+    let (addr, shutdown, serving, tokens) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure);
+    TestApp { addr, configure, shutdown, serving: Some(serving), tokens, data }
 }
 
 type Serving = (SocketAddr, CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>, Vec<(Role, String)>);
 
-fn serve(data_dir: &std::path::Path, bind: SocketAddr) -> Serving {
-    let settings = Settings {
+fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settings)) -> Serving {
+    let mut settings = Settings {
         server: ServerSettings { bind, public_url: None, data_dir: data_dir.to_path_buf(), events_dir: events_dir() },
         tokens: Default::default(),
+        limits: Default::default(),
+        attendee_codes: Default::default(),
     };
+    configure(&mut settings);
     let shutdown = CancellationToken::new();
     let server = Server::start(&settings, shutdown.clone()).expect("the server starts");
     let tokens = Role::ALL.iter().map(|&role| (role, server.token(EVENT, role).unwrap())).collect();
@@ -80,7 +89,7 @@ impl TestApp {
 
     /// Starts the server again on the same address and data dir.
     pub async fn start_again(&mut self) {
-        let (addr, shutdown, serving, tokens) = serve(self.data.path(), self.addr);
+        let (addr, shutdown, serving, tokens) = serve(self.data.path(), self.addr, self.configure);
         assert_eq!(addr, self.addr);
         assert_eq!(tokens, self.tokens, "tokens survive a restart");
         self.shutdown = shutdown;

@@ -2,7 +2,7 @@ use eventhub::domain::Role;
 use eventhub::hub::RESUME_BUFFER;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Client};
+use crate::helpers::{spawn_app, spawn_app_with, Client};
 
 /// Toggles hold and resume `n` times after starting the show; returns the last seq.
 async fn make_changes(chair: &mut Client, n: usize) -> u64 {
@@ -64,7 +64,8 @@ async fn a_client_that_saw_everything_resumes_with_nothing_to_replay() {
 
 #[tokio::test]
 async fn a_seq_older_than_the_buffer_gets_a_fresh_snapshot() {
-    let app = spawn_app().await;
+    // Two hundred commands in a row, faster than any chair clicks: lift the flood limit.
+    let app = spawn_app_with(|settings| settings.limits.frames_per_second = 10_000).await;
     let (mut chair, welcome) = app.join(Role::Moderator, "Ji Weidong").await;
     let last = make_changes(&mut chair, RESUME_BUFFER + 5).await;
     let mut back = app.rejoin(Role::Attendee, "back from lunch", &epoch(&welcome), 1).await;
