@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -174,6 +175,13 @@ impl Server {
         let app = crate::transport::http::router(state.clone());
         let shutdown = state.shutdown.clone();
         info!(addr = %listener.local_addr()?, "serving");
+        // Frames are small and must go out at once: Nagle's algorithm would hold a frame back
+        // for up to 40 ms waiting for the previous one's acknowledgement.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

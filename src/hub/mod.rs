@@ -46,19 +46,27 @@ pub type Outbox = mpsc::Sender<SharedText>;
 #[derive(Clone, Default)]
 pub struct Kick {
     token: tokio_util::sync::CancellationToken,
-    reason: Arc<std::sync::OnceLock<(u16, &'static str)>>,
+    reason: Arc<std::sync::OnceLock<Kicked>>,
+}
+
+/// Why a session is closed: the close code and reason, and a last frame to send first.
+#[derive(Clone)]
+pub struct Kicked {
+    pub code: u16,
+    pub reason: &'static str,
+    pub last_word: Option<SharedText>,
 }
 
 impl Kick {
-    pub fn kick(&self, code: u16, reason: &'static str) {
-        let _ = self.reason.set((code, reason));
+    pub fn kick(&self, code: u16, reason: &'static str, last_word: Option<SharedText>) {
+        let _ = self.reason.set(Kicked { code, reason, last_word });
         self.token.cancel();
     }
 
-    /// Resolves once kicked, with the close code and reason.
-    pub async fn kicked(&self) -> (u16, &'static str) {
+    /// Resolves once kicked.
+    pub async fn kicked(&self) -> Kicked {
         self.token.cancelled().await;
-        self.reason.get().copied().unwrap_or((1011, "closed by the server"))
+        self.reason.get().cloned().unwrap_or(Kicked { code: 1011, reason: "closed by the server", last_word: None })
     }
 }
 
@@ -377,8 +385,7 @@ impl Hub {
     fn join(&mut self, joining: Joining) {
         if self.members.len() >= self.max_members {
             let message = format!("this event is full ({} connections); try again later", self.max_members);
-            let _ = joining.outbox.try_send(FrameError::new(ErrorCode::EventFull, message).encode());
-            joining.kick.kick(1013, "event full");
+            joining.kick.kick(1013, "event full", Some(FrameError::new(ErrorCode::EventFull, message).encode()));
             return;
         }
         let outcome = match &joining.resume {
@@ -449,7 +456,7 @@ impl Hub {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     warn!(conn, "closing a connection that is too slow to keep up");
-                    member.kick.kick(TOO_SLOW.0, TOO_SLOW.1);
+                    member.kick.kick(TOO_SLOW.0, TOO_SLOW.1, None);
                     dropped.push(*conn);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(*conn),
@@ -461,7 +468,7 @@ impl Hub {
     fn send_to(&mut self, conn: ConnId, frame: SharedText) {
         if let Some(member) = self.members.get(&conn) {
             if member.outbox.try_send(frame).is_err() {
-                member.kick.kick(TOO_SLOW.0, TOO_SLOW.1);
+                member.kick.kick(TOO_SLOW.0, TOO_SLOW.1, None);
                 self.remove_member(conn);
             }
         }

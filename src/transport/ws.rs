@@ -160,7 +160,13 @@ impl Session {
             let next = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => close(RESTARTING),
-                reason = kick.kicked() => close(reason),
+                kicked = kick.kicked() => match kicked.last_word {
+                    Some(frame) => match send(&mut sink, frame).await {
+                        Next::Continue => close((kicked.code, kicked.reason)),
+                        other => other,
+                    },
+                    None => close((kicked.code, kicked.reason)),
+                },
                 queued = queue.recv() => match queued {
                     Some(frame) => write_batch(&mut sink, frame, &mut queue).await,
                     None => close(RESTARTING),

@@ -101,6 +101,14 @@ impl TestApp {
         self.start_again().await;
     }
 
+    /// A token of any event this server runs, as kept in its data dir.
+    pub fn event_token(&self, event: &str, role: Role) -> String {
+        let text = std::fs::read_to_string(self.data.path().join("tokens.toml")).expect("the tokens file");
+        let tokens: std::collections::HashMap<String, std::collections::HashMap<Role, String>> =
+            toml::from_str(&text).expect("tokens parse");
+        tokens[event][&role].clone()
+    }
+
     pub fn token(&self, role: Role) -> &str {
         &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
     }
@@ -109,7 +117,7 @@ impl TestApp {
     pub async fn connect(&self) -> Client {
         let (ws, _) =
             tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)).await.expect("websocket connects");
-        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new() }
+        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new(), closed: None }
     }
 
     /// A client that reconnects with `resume`; the welcome is left to the test.
@@ -149,6 +157,19 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// Status and body of an HTTP POST with a bearer token.
+pub async fn http_post(addr: SocketAddr, path: &str, token: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("POST {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
 /// A hello frame for the demo event.
 pub fn hello_frame(token: &str, name: &str) -> Value {
     json!({"type": "hello", "protocol": 1, "event": EVENT, "token": token, "name": name, "mode": "remote", "lang": "en"})
@@ -163,6 +184,8 @@ pub struct Client {
     pub seq: u64,
     /// Presence frames, which arrive on their own schedule, set aside from the others.
     pub presence: Vec<Value>,
+    /// The server's close frame, once read.
+    closed: Option<CloseFrame>,
 }
 
 /// How a connection ended, as the client saw it.
@@ -175,7 +198,12 @@ pub enum Ended {
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("websocket connects");
-        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new() }
+        Client::from_stream(ws)
+    }
+
+    /// A client over a socket the test set up itself.
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new(), closed: None }
     }
 
     /// Connects, says hello with `token` and reads the welcome.
@@ -190,6 +218,16 @@ impl Client {
 
     pub async fn send(&mut self, frame: Value) {
         self.ws.send(Message::Text(frame.to_string().into())).await.expect("frame sent");
+    }
+
+    /// Sends without failing the test when the server has already hung up.
+    pub async fn try_send(&mut self, frame: Value) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::Text(frame.to_string().into())).await
+    }
+
+    /// The close frame the server sent, once the connection has ended.
+    pub fn close_frame(&self) -> Option<(u16, String)> {
+        self.closed.as_ref().map(|frame| (u16::from(frame.code), frame.reason.to_string()))
     }
 
     pub async fn send_raw(&mut self, message: Message) {
@@ -254,7 +292,10 @@ impl Client {
                     return Some(frame);
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
-                Message::Close(_) => return None,
+                Message::Close(frame) => {
+                    self.closed = frame;
+                    return None;
+                }
                 other => panic!("expected a text frame, got {other:?}"),
             }
         }
