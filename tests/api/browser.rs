@@ -313,3 +313,29 @@ async fn an_attendee_page_sees_a_newcomer_arrive_and_leave() {
     first.wait_text("#recent-joins", |t| !t.contains("Osaka Newcomer")).await;
     first.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_name_made_of_markup_shows_as_text_and_runs_nothing() {
+    const NAME: &str = "<img src=x onerror=\"window.__pwned=1\">";
+    const TOPIC: &str = "<script>window.__pwned=2</script>";
+    let app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Fukuda").await;
+    let (mut hostile, _) = app.join(Role::Attendee, NAME).await;
+    assert_eq!(hostile.run("queue_request", json!({"queue": "event", "topic": TOPIC})).await["type"], "ack");
+
+    console.wait_text("#presence-list", |t| t.contains(NAME)).await;
+    console.wait_text("#queue-waiting", |t| t.contains(NAME) && t.contains(TOPIC)).await;
+    let verdict = console
+        .client
+        .execute(
+            "return { pwned: window.__pwned === undefined ? null : window.__pwned, \
+                      injected: document.querySelectorAll('#presence-list img, #queue-waiting img, #queue-waiting script').length }",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(verdict, json!({"pwned": null, "injected": 0}), "the markup stayed text");
+    console.client.clone().close().await.unwrap();
+}

@@ -158,3 +158,25 @@ async fn a_truncated_database_stops_start_up_with_a_clear_message() {
     assert!(stderr.contains("Restore it from a backup"), "says what to do: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sigterm_tells_clients_the_server_is_restarting_and_keeps_everything() {
+    let data = tempfile::tempdir().unwrap();
+    let server = launch(data.path()).await;
+    let (mut chair, _) = Client::join(server.addr, &server.tokens["moderator"], "chair").await;
+    let (mut attendee, _) = Client::join(server.addr, &server.tokens["attendee"], "attendee").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let pid = server.child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    while attendee.try_next_frame().await.is_some() {}
+    let (code, reason) = attendee.close_frame().expect("a close frame");
+    assert_eq!(code, 1012, "{reason}");
+    let mut child = server.child;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "a clean exit: {status}");
+
+    let again = launch(data.path()).await;
+    let (_, welcome) = Client::join(again.addr, &again.tokens["attendee"], "attendee").await;
+    assert_eq!(welcome["seq"], 1);
+    assert_eq!(welcome["snapshot"]["live"]["segment"], 0);
+}
