@@ -14,7 +14,9 @@ pub enum Phase {
     Ended,
 }
 
-/// When a segment really ran: the planned-vs-actual record of the day.
+/// When a segment really ran: the planned-vs-actual record of the day. A segment run twice
+/// (the chair went back) keeps its first start and its last end, so that the record, and
+/// every live change that carries it, holds at most one entry per segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActualRun {
     pub segment: usize,
@@ -148,7 +150,10 @@ impl LiveState {
         self.extended_ms = 0;
         self.show_started_at.get_or_insert(now);
         self.ended_at = None;
-        self.actual.push(ActualRun { segment: index, started_at: now, ended_at: None });
+        match self.actual.iter_mut().find(|run| run.segment == index) {
+            Some(run) => run.ended_at = None,
+            None => self.actual.push(ActualRun { segment: index, started_at: now, ended_at: None }),
+        }
     }
 
     fn enter_speaker(&mut self, speaker: usize, now: Millis) {
@@ -166,7 +171,7 @@ impl LiveState {
     }
 
     fn close_actual(&mut self, now: Millis) {
-        if let Some(run) = self.actual.last_mut() {
+        if let Some(run) = self.actual.iter_mut().find(|run| run.ended_at.is_none()) {
             run.ended_at.get_or_insert(now);
         }
     }

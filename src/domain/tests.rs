@@ -421,3 +421,16 @@ fn replaying_queue_changes_rebuilds_the_queues() {
     log.iter().for_each(|c| replayed.evolve(c));
     assert_eq!(replayed, state);
 }
+
+#[test]
+fn going_back_keeps_one_record_per_segment_with_its_first_start_and_last_end() {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::Previous { version }, T0 + 12 * MIN).unwrap();
+    run(&mut state, next, T0 + 15 * MIN).unwrap();
+    assert_eq!(state.live.actual.len(), 2);
+    assert_eq!(state.live.actual[0].started_at, T0);
+    assert_eq!(state.live.actual[0].ended_at, Some(T0 + 15 * MIN));
+    assert_eq!(state.live.actual[1].started_at, T0 + 10 * MIN);
+    assert_eq!(state.live.actual[1].ended_at, None, "running again");
+}

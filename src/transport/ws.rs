@@ -154,13 +154,20 @@ impl Session {
         let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
         let mut liveness = Liveness::new(now_millis());
         let mut budget = FrameBudget::new(&self.app.limits, now_millis());
+        // Made once: a cancellation future registers with its token when polled, and the
+        // shutdown token is shared by every session, so re-creating it per frame would make
+        // every delivery take that token's lock twice.
         let shutdown = self.app.shutdown.clone();
+        let shutdown = shutdown.cancelled();
+        tokio::pin!(shutdown);
         let kick = self.kick.clone();
+        let kicked = kick.kicked();
+        tokio::pin!(kicked);
         let outcome = loop {
             let next = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => close(RESTARTING),
-                kicked = kick.kicked() => match kicked.last_word {
+                _ = &mut shutdown => close(RESTARTING),
+                kicked = &mut kicked => match kicked.last_word {
                     Some(frame) => match send(&mut sink, frame).await {
                         Next::Continue => close((kicked.code, kicked.reason)),
                         other => other,

@@ -7,6 +7,7 @@ mod errors;
 mod export;
 mod helpers;
 mod hostile;
+mod load;
 mod pages;
 mod presence;
 mod queue;
