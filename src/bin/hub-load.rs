@@ -206,6 +206,13 @@ async fn until(ws: &mut Ws, done: impl Fn(&str) -> bool) -> anyhow::Result<Strin
     bail!("the connection closed")
 }
 
+/// The head count in a presence frame, read without parsing the whole frame.
+fn presence_total(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix(r#"{"type":"presence","counts":{"total":"#)?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
 /// The seq of a change frame, read without parsing the whole frame.
 fn change_seq(text: &str) -> Option<u64> {
     let rest = text.strip_prefix(r#"{"type":"change","seq":"#)?;
@@ -226,6 +233,8 @@ struct Run {
     reconnects: AtomicU64,
     idle_frames: AtomicUsize,
     watching_idle: AtomicBool,
+    /// Per attendee, the last presence total it was sent.
+    presence_total: Vec<AtomicU64>,
 }
 
 async fn attendee(
@@ -244,6 +253,7 @@ async fn attendee(
     ws.send(hello(event, token, &participant, k, None)).await?;
     let welcome: Value = serde_json::from_str(&until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?)?;
     let epoch = welcome["epoch"].as_str().unwrap_or_default().to_owned();
+    run.presence_total[k].store(welcome["presence"]["counts"]["total"].as_u64().unwrap_or(0), Ordering::Relaxed);
     ws.send(Message::Text(json!({"type": "ping", "t": 0}).to_string().into())).await?;
     until(&mut ws, |t| t.starts_with(r#"{"type":"pong""#)).await?;
     drop(permit);
@@ -265,6 +275,9 @@ async fn attendee(
         };
         let Message::Text(text) = message else { continue };
         let Some(seq) = change_seq(text.as_str()) else {
+            if let Some(total) = presence_total(text.as_str()) {
+                run.presence_total[k].store(total, Ordering::Relaxed);
+            }
             if run.watching_idle.load(Ordering::Relaxed) && !text.as_str().starts_with(r#"{"type":"welcome""#) {
                 run.idle_frames.fetch_add(1, Ordering::Relaxed);
             }
@@ -347,6 +360,7 @@ async fn main() -> anyhow::Result<()> {
         reconnects: AtomicU64::new(0),
         idle_frames: AtomicUsize::new(0),
         watching_idle: AtomicBool::new(false),
+        presence_total: (0..args.attendees).map(|_| AtomicU64::new(0)).collect(),
     });
     let slow_count = args.attendees * args.slow_percent / 100;
     println!(
@@ -378,6 +392,14 @@ async fn main() -> anyhow::Result<()> {
 
     // Idle: let presence settle, then count what still arrives while nothing changes.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let exact = (slow_count..args.attendees)
+        .filter(|&a| run.presence_total[a].load(Ordering::Relaxed) == args.attendees as u64)
+        .count();
+    println!(
+        "presence: {exact} of {} reading attendees show the exact head count ({}) 1 s after the storm",
+        args.attendees - slow_count,
+        args.attendees
+    );
     run.watching_idle.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
     run.watching_idle.store(false, Ordering::Relaxed);

@@ -63,6 +63,11 @@ impl Kick {
         self.token.cancel();
     }
 
+    /// Why it was kicked, if it was.
+    pub fn reason(&self) -> Option<Kicked> {
+        self.reason.get().cloned()
+    }
+
     /// Resolves once kicked.
     pub async fn kicked(&self) -> Kicked {
         self.token.cancelled().await;

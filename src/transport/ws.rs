@@ -20,7 +20,7 @@ use crate::clock::now_millis;
 use crate::domain::presence::Liveness;
 use crate::domain::text::{Affiliation, DisplayName};
 use crate::domain::{Actor, Role};
-use crate::hub::{ConnId, HubHandle, Joining, Kick, ResumeFrom, OUTBOX_CAPACITY};
+use crate::hub::{ConnId, HubHandle, Joining, Kick, Kicked, ResumeFrom, OUTBOX_CAPACITY};
 use crate::limits::{FrameBudget, Verdict};
 use crate::protocol::{
     decode, encode, ClientFrame, ErrorCode, FrameError, Hello, ServerFrame, SharedText, MAX_FRAME_BYTES,
@@ -35,7 +35,7 @@ const KEEPALIVE_EVERY: Duration = Duration::from_secs(10);
 const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Socket buffers per connection. tungstenite's defaults (128 KiB) would cost gigabytes at
 /// tens of thousands of connections; our frames are small and flushed in batches.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 4 * 1024;
 /// The most one connection may have waiting to be written: a large welcome fits.
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;
@@ -154,30 +154,28 @@ impl Session {
         let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
         let mut liveness = Liveness::new(now_millis());
         let mut budget = FrameBudget::new(&self.app.limits, now_millis());
-        // Made once: a cancellation future registers with its token when polled, and the
-        // shutdown token is shared by every session, so re-creating it per frame would make
-        // every delivery take that token's lock twice.
-        let shutdown = self.app.shutdown.clone();
+        // A child of the server's shutdown token, and made once: polling a token takes its
+        // lock, and the parent is shared by every session.
+        let shutdown = self.app.shutdown.child_token();
         let shutdown = shutdown.cancelled();
         tokio::pin!(shutdown);
         let kick = self.kick.clone();
         let kicked = kick.kicked();
         tokio::pin!(kicked);
         let outcome = loop {
+            // Queued frames first: on a delivery that is the only branch polled.
             let next = tokio::select! {
                 biased;
-                _ = &mut shutdown => close(RESTARTING),
-                kicked = &mut kicked => match kicked.last_word {
-                    Some(frame) => match send(&mut sink, frame).await {
-                        Next::Continue => close((kicked.code, kicked.reason)),
-                        other => other,
-                    },
-                    None => close((kicked.code, kicked.reason)),
-                },
                 queued = queue.recv() => match queued {
                     Some(frame) => write_batch(&mut sink, frame, &mut queue).await,
-                    None => close(RESTARTING),
+                    // The hub let go of this connection: it says why, unless it stopped.
+                    None => match kick.reason() {
+                        Some(kicked) => kicked_out(&mut sink, kicked).await,
+                        None => close(RESTARTING),
+                    },
                 },
+                _ = &mut shutdown => close(RESTARTING),
+                kicked = &mut kicked => kicked_out(&mut sink, kicked).await,
                 incoming = stream.next() => {
                     liveness.heard(now_millis());
                     match budget.check(now_millis()) {
@@ -345,6 +343,16 @@ async fn linger(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
         }
     })
     .await;
+}
+
+/// Sends the hub's last word, if any, then closes with its reason.
+async fn kicked_out(sink: &mut Sink, kicked: Kicked) -> Next {
+    if let Some(frame) = kicked.last_word {
+        if let Next::Drop = send(sink, frame).await {
+            return Next::Drop;
+        }
+    }
+    close((kicked.code, kicked.reason))
 }
 
 fn not_joined(id: String) -> FrameError {
