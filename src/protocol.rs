@@ -10,8 +10,8 @@ use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::LiveState;
 use crate::domain::presence::{Counts, Present, Sample};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
-use crate::domain::show::{CuePreset, EventInfo, Segment};
-use crate::domain::text::{Lang, Mode};
+use crate::domain::show::{CuePreset, EventInfo, PlannedCue, Segment, SegmentKind, Speaker};
+use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -354,10 +354,13 @@ impl<'a> View<'a> {
 
     pub fn snapshot(self, state: &'a EventState) -> SnapshotView<'a> {
         let reaches = |routing: Routing| routing.reaches(self.role, self.crew);
+        // AV notes and planned cues are the crew's business, and a quarter of an attendee's
+        // welcome: they go to the chair and the crew only.
+        let crew = matches!(self.role, Role::Organizer | Role::Moderator | Role::Av);
         SnapshotView {
             event: &state.show.event,
-            segments: &state.show.segments,
-            cue_presets: &state.show.cue_presets,
+            segments: state.show.segments.iter().map(|segment| SegmentView::of(segment, crew)).collect(),
+            cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
             live: &state.live,
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
@@ -384,11 +387,50 @@ impl<'a> View<'a> {
     }
 }
 
+/// A segment of the run of show; the crew's notes and cues only for the chair and crew.
+#[derive(Serialize)]
+pub struct SegmentView<'a> {
+    id: &'a str,
+    kind: SegmentKind,
+    title: &'a Localized,
+    chair: Option<&'a Localized>,
+    speakers: &'a [Speaker],
+    planned_start: Millis,
+    duration_ms: Millis,
+    speaking_limit_ms: Option<Millis>,
+    warning_ms: Millis,
+    danger_ms: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    av_notes: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cues: Option<&'a [PlannedCue]>,
+}
+
+impl<'a> SegmentView<'a> {
+    fn of(segment: &'a Segment, crew: bool) -> Self {
+        SegmentView {
+            id: &segment.id,
+            kind: segment.kind,
+            title: &segment.title,
+            chair: segment.chair.as_ref(),
+            speakers: &segment.speakers,
+            planned_start: segment.planned_start,
+            duration_ms: segment.duration_ms,
+            speaking_limit_ms: segment.speaking_limit_ms,
+            warning_ms: segment.warning_ms,
+            danger_ms: segment.danger_ms,
+            av_notes: crew.then_some(segment.av_notes.as_str()),
+            cues: crew.then_some(segment.cues.as_slice()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct SnapshotView<'a> {
     event: &'a EventInfo,
-    segments: &'a [Segment],
-    cue_presets: &'a [CuePreset],
+    segments: Vec<SegmentView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cue_presets: Option<&'a [CuePreset]>,
     live: &'a LiveState,
     queues: BTreeMap<&'a str, QueueView<'a>>,
     cues: Vec<&'a Cue>,

@@ -2,32 +2,22 @@
 // next, and the speaker queue: ask to speak, one's own place, the public queue; who is here.
 
 import {
-  connectHub, timing, localized, preferredLang, readFragment, load, save, cleanName,
+  timing, localized, preferredLang, readFragment, load, save, cleanName,
   activeQueueName, findMyEntry,
 } from './client.js';
-import { t, applyLabels } from './i18n.js';
+import { t } from './i18n.js';
 import {
-  $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown,
+  $, el, setText, showMessage, startPage, errorText, markBody, renderNow, drawCountdown,
 } from './ui.js';
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
 import { renderCounts, renderRecent, markSpeakers, speakerData } from './presence-ui.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
-let status = 'connecting', statusDetail;
 let hub = null;
 let asking = false; // a queue_request awaits its reply
 
-setupLang(lang, (picked) => {
-  lang = picked;
-  save('hub.lang', picked); // remembered even before the first connection
-  if (hub) hub.setLang(picked);
-  applyLabels(picked);
-  renderStatus(lang, status, statusDetail);
-  render();
-});
-renderStatus(lang, status);
-addEventListener('hashchange', () => location.reload());
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
 
 const MODES = ['in_room', 'remote'];
 const storedMode = MODES.includes(load('hub.mode')) ? load('hub.mode') : null;
@@ -35,9 +25,7 @@ const mode = frag.mode || storedMode || 'remote';
 const knownName = cleanName(frag.name) || cleanName(load('hub.name'));
 
 if (!frag.event || !frag.token) {
-  status = 'closed';
-  statusDetail = { code: 'missing_fragment', message: 'the page address needs #event=…&token=…' };
-  renderStatus(lang, status, statusDetail);
+  page.setStatus('closed', { code: 'missing_fragment', message: 'the page address needs #event=…&token=…' });
 } else if (knownName) {
   start(knownName, mode);
 } else {
@@ -68,17 +56,12 @@ function askName() {
 
 function start(name, pickedMode) {
   $('name-form').hidden = true;
-  hub = connectHub({
-    name, mode: pickedMode, lang,
+  hub = page.connect({
+    name, mode: pickedMode,
     onWelcome: render,
     onChange: render,
     onPresence: (state) => renderPresence(state),
-    onStatus: (s, detail) => {
-      status = s; statusDetail = detail;
-      renderStatus(lang, s, detail);
-      render();
-    },
-    onError: (err) => showMessage(errorText(err)),
+    onError: (err) => showMessage(errorText(lang, err)),
   });
   setInterval(tick, 100);
 }
@@ -118,8 +101,6 @@ function renderPresence(s) {
   $('recent-empty').hidden = p.recent.length > 0;
 }
 
-const errorText = (err) => (err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);
-
 /**
  * The active queue, and this attendee's open entry (found by `who`, so in any tab) in any
  * queue, the active one first: a request made in Open Q&A before the show started stays
@@ -151,14 +132,14 @@ function renderQueue(s) {
     $('my-entry').dataset.queue = mineQueue;
     setText($('my-queue'), queueLabel(s, mineQueue, lang));
     $('btn-withdraw').hidden = mine.slot === 'speaking';
-    $('btn-withdraw').disabled = status !== 'connected';
+    $('btn-withdraw').disabled = page.status !== 'connected';
   }
   if (!q) return;
 
   const label = queueLabel(s, name, lang);
   setText($('ask-queue'), label);
   setText($('public-queue-name'), label);
-  $('btn-ask').disabled = asking || status !== 'connected';
+  $('btn-ask').disabled = asking || page.status !== 'connected';
 
   const mineId = mine && mineQueue === name ? mine.entry.id : null;
   const parts = (entry) => entryParts(entry, lang, { mine: entry.id === mineId });
@@ -189,7 +170,7 @@ $('ask-form').addEventListener('submit', async (e) => {
     $('ask-topic').value = '';
     $('ask-kind').value = 'speak';
   } catch (err) {
-    showMessage(errorText(err));
+    showMessage(errorText(lang, err));
   } finally {
     asking = false;
     render();
@@ -203,7 +184,7 @@ $('btn-withdraw').addEventListener('click', async () => {
   try {
     await hub.send('queue_withdraw', { queue: mineQueue });
   } catch (err) {
-    showMessage(errorText(err));
+    showMessage(errorText(lang, err));
   }
 });
 

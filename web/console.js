@@ -3,11 +3,11 @@
 // and who is here (presence-ui.js).
 
 import {
-  connectHub, timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
+  timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
 } from './client.js';
-import { t, kindName, applyLabels } from './i18n.js';
+import { t, kindName } from './i18n.js';
 import {
-  $, el, setText, showMessage, renderStatus, setupLang, markBody, renderNow, drawCountdown, runCommand,
+  $, el, setText, startPage, markBody, renderNow, drawCountdown, runCommand,
 } from './ui.js';
 import { createQueuePanel } from './queue-panel.js';
 import { createCuePanel } from './cue-panel.js';
@@ -18,13 +18,12 @@ import {
 
 const frag = readFragment();
 let lang = preferredLang(frag);
-let status = 'connecting', statusDetail;
 let shownSegment = null;
 
-const hub = connectHub({
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
+const hub = page.connect({
   name: frag.name || 'Moderator',
   mode: frag.mode || 'in_room',
-  lang,
   onWelcome: render,
   onChange: (state, msg) => {
     // A queue change (often an attendee's request) redraws only the queue panel; likewise cues.
@@ -37,26 +36,11 @@ const hub = connectHub({
     noteChange(msg);
   },
   onPresence: () => renderPresence(),
-  onStatus: (s, detail) => {
-    status = s; statusDetail = detail;
-    renderStatus(lang, s, detail);
-    render(); // enables or disables the controls
-    updateButtons();
-  },
-  onError: (err) => showMessage(`${err.code}: ${err.message}`),
+  onStatus: updateButtons, // after render(): enables or disables the controls
 });
-
-setupLang(lang, (picked) => {
-  lang = picked;
-  hub.setLang(picked);
-  applyLabels(picked);
-  renderStatus(lang, status, statusDetail);
-  render();
-});
-addEventListener('hashchange', () => location.reload());
 
 const canControl = () => ['moderator', 'organizer'].includes(hub.you && hub.you.role);
-const panelOpts = { hub, lang: () => lang, canControl, connected: () => status === 'connected' };
+const panelOpts = { hub, lang: () => lang, canControl, connected: () => page.status === 'connected' };
 const queuePanel = createQueuePanel(panelOpts);
 const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel(panelOpts);
@@ -110,7 +94,7 @@ document.addEventListener('keydown', (e) => {
 function updateButtons() {
   const s = hub.state;
   const live = s && s.live;
-  const ok = Boolean(live) && status === 'connected' && canControl();
+  const ok = Boolean(live) && page.status === 'connected' && canControl();
   const phase = live && live.phase;
   const n = s ? s.segments.length : 0;
   const seg = phase === 'live' ? s.segments[live.segment] : null;
@@ -193,7 +177,7 @@ function renderSegments({ event, segments, live }) {
       let node;
       if (current && canControl()) {
         node = el('button', { class: `speaker-goto${speaking ? ' speaking' : ''}`, text: name, data: speakerData(i, j), attrs: { type: 'button' } });
-        node.disabled = speaking || status !== 'connected';
+        node.disabled = speaking || page.status !== 'connected';
         node.addEventListener('click', () => command('goto_speaker', { speaker: j }));
       } else {
         node = el('span', { class: speaking ? 'speaking' : '', text: name, data: speakerData(i, j) });
@@ -209,7 +193,7 @@ function renderSegments({ event, segments, live }) {
         ran.ended_at != null ? fmtClock(ran.ended_at, event.time_zone, lang) : '…'}`;
     }
     const go = el('button', { class: 'goto', text: t(lang, 'goto'), attrs: { type: 'button' } });
-    go.disabled = current || status !== 'connected' || !canControl();
+    go.disabled = current || page.status !== 'connected' || !canControl();
     go.addEventListener('click', () => command('goto', { segment: seg.id }));
 
     return el('li', { class: [current && 'current', done && 'done'].filter(Boolean).join(' '), data: { segmentId: seg.id } },

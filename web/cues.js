@@ -3,12 +3,12 @@
 // next segment with their AV notes. Cue texts and names are shown as text only.
 
 import {
-  connectHub, timing, localized, preferredLang, readFragment, fmtClock, fmtCountdown, cueClosed,
+  timing, localized, preferredLang, readFragment, fmtClock, fmtCountdown, cueClosed,
   CREW, load, save,
 } from './client.js';
-import { t, kindName, applyLabels } from './i18n.js';
+import { t, kindName } from './i18n.js';
 import {
-  $, el, setText, showMessage, renderStatus, setupLang, markBody, runCommand, targetName, keyedList,
+  $, el, setText, startPage, markBody, runCommand, targetName, keyedList,
   stageText,
 } from './ui.js';
 
@@ -17,16 +17,15 @@ const RECENT = 6;
 
 const frag = readFragment();
 let lang = preferredLang(frag);
-let status = 'connecting', statusDetail;
 let crew = frag.crew; // null: every position
 let sound = frag.sound || load('hub.sound') === '1';
 const closedSeen = new Map(); // cue id → local time it was seen closing, for the fade
 const busy = new Set(); // cue ids whose answer awaits its reply
 
-const hub = connectHub({
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
+const hub = page.connect({
   name: frag.name || (crew ? `AV (${crew.join(', ')})` : 'AV'),
   mode: frag.mode || 'in_room',
-  lang,
   crew,
   onWelcome: (state, msg) => { if (msg.resume !== 'replay') closedSeen.clear(); render(); },
   onChange: (state, msg) => {
@@ -34,22 +33,7 @@ const hub = connectHub({
     if (ch.kind === 'cue' && ch.cue) noteCue(ch.cue);
     render();
   },
-  onStatus: (s, detail) => {
-    status = s; statusDetail = detail;
-    renderStatus(lang, s, detail);
-    render();
-  },
-  onError: (err) => showMessage(`${err.code}: ${err.message}`),
 });
-
-setupLang(lang, (picked) => {
-  lang = picked;
-  hub.setLang(picked);
-  applyLabels(picked);
-  renderStatus(lang, status, statusDetail);
-  render();
-});
-addEventListener('hashchange', () => location.reload());
 $('lang').addEventListener('change', (e) => e.target.blur()); // Space answers cues again
 
 // ---------- crew filter: the hello's crew always matches the page address ----------
@@ -117,7 +101,7 @@ const ANSWER = { standby: 'cue_standing_by', go: 'cue_done' };
 
 async function answer(cue) {
   const type = ANSWER[cue.state];
-  if (!type || busy.has(cue.id) || status !== 'connected') return;
+  if (!type || busy.has(cue.id) || page.status !== 'connected') return;
   busy.add(cue.id);
   render();
   await runCommand(hub, lang, type, { cue: cue.id });
@@ -199,7 +183,7 @@ function renderCues(s) {
     const id = Number(li.dataset.cueId);
     li.classList.toggle('next', Boolean(next) && next.id === id);
     const button = li.querySelector('button.ack');
-    if (button) button.disabled = busy.has(id) || status !== 'connected' || !ANSWER[li.dataset.state];
+    if (button) button.disabled = busy.has(id) || page.status !== 'connected' || !ANSWER[li.dataset.state];
   }
   $('cue-empty').hidden = main.length > 0;
   keyedList($('cue-recent'), recent, (c) => c.id, (c) => JSON.stringify([c, lang]), (c) => recentItem(c, tz));

@@ -3,7 +3,7 @@
 
 import { activeQueueName, fmtDuration } from './client.js';
 import { t } from './i18n.js';
-import { $, el, setText, showMessage } from './ui.js';
+import { $, el, setText, showMessage, errorText } from './ui.js';
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
 
 const LIMITS_S = [0, 60, 120, 180, 300];
@@ -30,7 +30,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
     try {
       await hub.send(type, { queue, version: q.version, ...fields });
     } catch (err) {
-      showMessage(err.code === 'not_connected' ? t(lang(), 'err_not_connected') : `${err.code}: ${err.message}`);
+      showMessage(errorText(lang(), err));
       render(); // puts the settings back as they are
     }
   }

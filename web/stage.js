@@ -2,37 +2,21 @@
 // speaker from the synchronized clock, amber and red at the segment's warning_ms and
 // danger_ms, the overrun counted up in red; the chair's message; who speaks now and next.
 
-import { connectHub, timing, localized, preferredLang, readFragment, fmtCountdown, fmtDuration } from './client.js';
-import { t, applyLabels } from './i18n.js';
-import { $, setText, showMessage, renderStatus, setupLang, markBody, stageText } from './ui.js';
+import { timing, localized, preferredLang, readFragment, fmtCountdown, fmtDuration } from './client.js';
+import { t } from './i18n.js';
+import { $, setText, startPage, markBody, stageText } from './ui.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
-let status = 'connecting', statusDetail;
 let shownMessageAt = null;
 
-const hub = connectHub({
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
+const hub = page.connect({
   name: frag.name || 'Stage screen',
   mode: frag.mode || 'in_room',
-  lang,
   onWelcome: render,
   onChange: render,
-  onStatus: (s, detail) => {
-    status = s; statusDetail = detail;
-    renderStatus(lang, s, detail);
-    render();
-  },
-  onError: (err) => showMessage(`${err.code}: ${err.message}`),
 });
-
-setupLang(lang, (picked) => {
-  lang = picked;
-  hub.setLang(picked);
-  applyLabels(picked);
-  renderStatus(lang, status, statusDetail);
-  render();
-});
-addEventListener('hashchange', () => location.reload());
 
 /** The speaker after the current one: in this segment, else the first of a later segment. */
 function nextSpeaker({ segments, live }) {

@@ -1,7 +1,7 @@
 // DOM helpers shared by the pages. Text always goes in through textContent, never as HTML.
 
 import { t, kindName, applyLabels, LANGS } from './i18n.js';
-import { localized, fmtClock, fmtCountdown, fmtDuration, CREW } from './client.js';
+import { connectHub, save, localized, fmtClock, fmtCountdown, fmtDuration, CREW } from './client.js';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -59,12 +59,52 @@ export function renderStatus(lang, status, detail) {
   }
 }
 
-/** Wires the #lang select: initial value, and a callback on change. */
-export function setupLang(lang, onPick) {
+/**
+ * The wiring every page shares: #conn-status follows the connection, error frames that answer
+ * no command go to #message, the #lang select relabels the page, a new address fragment
+ * reloads it. render() redraws the page; onLang(picked) keeps the page's own `lang` current.
+ *   page.status            the hub's last status ('connecting' until the first one)
+ *   page.setStatus(s, d)   shows a status (also one the page decides itself), then render()
+ *   page.connect(opts)     connectHub(opts) with these hooks: opts.onStatus, if any, runs
+ *                          after render(); opts.onError replaces the default message
+ */
+export function startPage({ lang, render, onLang }) {
+  let hub = null, detail;
+  const page = {
+    status: 'connecting',
+    setStatus(status, statusDetail) {
+      page.status = status; detail = statusDetail;
+      renderStatus(lang, status, detail);
+      render();
+    },
+    connect(opts) {
+      hub = connectHub({
+        lang,
+        onError: (err) => showMessage(`${err.code}: ${err.message}`),
+        ...opts,
+        onStatus: (s, d) => {
+          page.setStatus(s, d);
+          if (opts.onStatus) opts.onStatus(s, d);
+        },
+      });
+      return hub;
+    },
+  };
   const select = $('lang');
   select.value = LANGS.includes(lang) ? lang : 'en';
-  select.addEventListener('change', () => onPick(select.value));
+  select.addEventListener('change', () => {
+    lang = select.value;
+    onLang(lang);
+    if (hub) hub.setLang(lang);
+    else save('hub.lang', lang); // remembered even before the first connection
+    applyLabels(lang);
+    renderStatus(lang, page.status, detail);
+    render();
+  });
   applyLabels(select.value);
+  renderStatus(lang, page.status);
+  addEventListener('hashchange', () => location.reload());
+  return page;
 }
 
 /**
@@ -77,9 +117,14 @@ export async function runCommand(hub, lang, type, fields = {}) {
     if (ack.warning) showMessage(warningText(lang, ack.warning), 'warning');
     return ack;
   } catch (err) {
-    showMessage(err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`);
+    showMessage(errorText(lang, err));
     return null;
   }
+}
+
+/** A command's error for #message: "not connected" in the page's language, else code: message. */
+export function errorText(lang, err) {
+  return err.code === 'not_connected' ? t(lang, 'err_not_connected') : `${err.code}: ${err.message}`;
 }
 
 /** The server's warnings are English sentences; the known ones are shown in the page's language. */

@@ -20,6 +20,20 @@ async fn hello_gets_a_welcome_with_the_full_snapshot() {
     assert_eq!(snapshot["segments"][1]["title"]["ja"], "基調講演");
     assert_eq!(snapshot["live"]["phase"], "standby");
     assert_eq!(snapshot["live"]["version"], 0);
+    assert!(snapshot["segments"][0].get("av_notes").is_none(), "AV notes are for the crew");
+    assert!(snapshot.get("cue_presets").is_none());
+}
+
+#[tokio::test]
+async fn the_chair_and_the_crew_get_the_av_notes_and_planned_cues() {
+    let app = spawn_app().await;
+    for role in [Role::Moderator, Role::Av] {
+        let (_, welcome) = app.join(role, "crew").await;
+        let snapshot = &welcome["snapshot"];
+        assert!(snapshot["segments"][0]["av_notes"].as_str().unwrap().contains("Lectern mic 1"));
+        assert_eq!(snapshot["segments"][0]["cues"].as_array().unwrap().len(), 3);
+        assert_eq!(snapshot["cue_presets"].as_array().unwrap().len(), 6);
+    }
 }
 
 #[tokio::test]
