@@ -88,6 +88,26 @@ pub struct Presence {
     /// The latest joins, newest last.
     recent: Vec<String>,
     history: Vec<Sample>,
+    /// Kept as people come and go, so that a welcome in a join storm costs O(1), not O(N).
+    counts: Counts,
+    /// Participants present with the speaker token, and their names.
+    speakers: HashMap<String, String>,
+}
+
+impl Counts {
+    fn add(&mut self, entry: &Present, sign: i32) {
+        let step = |n: &mut u32| *n = n.saturating_add_signed(sign);
+        step(&mut self.total);
+        match entry.mode {
+            Mode::InRoom => step(&mut self.in_room),
+            Mode::Remote => step(&mut self.remote),
+        }
+        match entry.lang {
+            Lang::Zh => step(&mut self.by_lang.zh),
+            Lang::Ja => step(&mut self.by_lang.ja),
+            Lang::En => step(&mut self.by_lang.en),
+        }
+    }
 }
 
 impl Presence {
@@ -107,6 +127,10 @@ impl Presence {
         });
         entry.connections += 1;
         if !was_present {
+            self.counts.add(entry, 1);
+            if entry.role == Role::Speaker {
+                self.speakers.insert(entry.participant.clone(), entry.name.clone());
+            }
             self.recent.retain(|p| p != &actor.participant);
             self.recent.push(actor.participant.clone());
             if self.recent.len() > RECENT_JOINS {
@@ -121,7 +145,10 @@ impl Presence {
         self.touched.entry(participant.to_owned()).or_insert(true);
         entry.connections -= 1;
         if entry.connections == 0 {
-            self.present.remove(participant);
+            if let Some(gone) = self.present.remove(participant) {
+                self.counts.add(&gone, -1);
+            }
+            self.speakers.remove(participant);
             self.recent.retain(|p| p != participant);
         }
     }
@@ -145,20 +172,7 @@ impl Presence {
     }
 
     pub fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
-        for entry in self.present.values() {
-            counts.total += 1;
-            match entry.mode {
-                Mode::InRoom => counts.in_room += 1,
-                Mode::Remote => counts.remote += 1,
-            }
-            match entry.lang {
-                Lang::Zh => counts.by_lang.zh += 1,
-                Lang::Ja => counts.by_lang.ja += 1,
-                Lang::En => counts.by_lang.en += 1,
-            }
-        }
-        counts
+        self.counts.clone()
     }
 
     /// The latest joins that are still here, newest first.
@@ -177,9 +191,9 @@ impl Presence {
         all.into_iter().skip(offset).take(limit).collect()
     }
 
-    /// Names of everyone present with `role`, as they joined.
-    pub fn names_with_role(&self, role: Role) -> impl Iterator<Item = &str> {
-        self.present.values().filter(move |p| p.role == role).map(|p| p.name.as_str())
+    /// Names of everyone present with the speaker token, as they joined.
+    pub fn speaker_names(&self) -> impl Iterator<Item = &str> {
+        self.speakers.values().map(String::as_str)
     }
 
     /// Records the attendance now; returns the sample.

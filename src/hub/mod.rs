@@ -505,7 +505,7 @@ impl Hub {
     /// the chair and crew (`full`) also the attendance history and, in a welcome, the first
     /// page of everyone present.
     fn presence_view(&self, full: bool, welcome: bool) -> PresenceView<'_> {
-        let speakers = speakers_present(self.presence.names_with_role(Role::Speaker), &self.programme);
+        let speakers = speakers_present(self.presence.speaker_names(), &self.programme);
         let list = (full && welcome).then(|| {
             self.presence.page(0, PRESENCE_FIRST_PAGE).into_iter().map(|p| PresentView::of(p, &self.tagger)).collect()
         });

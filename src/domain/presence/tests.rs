@@ -78,6 +78,23 @@ fn counts_are_by_mode_and_by_language() {
     let counts = presence.counts();
     assert_eq!((counts.total, counts.in_room, counts.remote), (4, 2, 2));
     assert_eq!(counts.by_lang, ByLang { zh: 1, ja: 2, en: 1 });
+    presence.disconnect("b");
+    presence.disconnect("d");
+    assert_eq!(presence.counts().total, 3, "d still has a tab open");
+    presence.disconnect("d");
+    let counts = presence.counts();
+    assert_eq!((counts.total, counts.in_room, counts.remote), (2, 1, 1));
+    assert_eq!(counts.by_lang, ByLang { zh: 1, ja: 1, en: 0 });
+}
+
+#[test]
+fn only_speaker_tokens_count_as_speakers_here() {
+    let mut presence = Presence::default();
+    presence.connect(&Actor { role: Role::Speaker, ..remote("sakano") }, T0);
+    presence.connect(&remote("lookalike"), T0);
+    assert_eq!(presence.speaker_names().collect::<Vec<_>>(), ["Name sakano"]);
+    presence.disconnect("sakano");
+    assert_eq!(presence.speaker_names().count(), 0);
 }
 
 #[test]
