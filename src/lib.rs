@@ -4,6 +4,7 @@
 //! - [`hub`]: one task per event that owns its state, sequences and publishes changes.
 //! - [`protocol`]: the JSON frames of docs/protocol.md, decoded and encoded.
 //! - [`transport`]: HTTP routes, embedded pages and websocket sessions.
+//! - [`wire`]: websocket framing, and each connection's bounded outbound side.
 //! - [`store`]: the durable change log (SQLite by default), written before publishing.
 //! - [`server`]: start-up, the shared state, and serving until shutdown.
 //! - [`config`] and [`auth`]: settings, event files and role tokens.
@@ -18,3 +19,4 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod transport;
+pub mod wire;

@@ -13,14 +13,12 @@ use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{CuePreset, EventInfo, PlannedCue, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
+use crate::wire::Frame;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Larger frames close the connection with 1009: no legitimate frame comes near it.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 const MAX_ID_CHARS: usize = 64;
-
-/// UTF-8 bytes that are cheap to clone: one encoded frame goes to every connection.
-pub type SharedText = axum::extract::ws::Utf8Bytes;
 
 /// A stable, client-facing error code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -78,7 +76,7 @@ impl FrameError {
         }
     }
 
-    pub fn encode(&self) -> SharedText {
+    pub fn encode(&self) -> Frame {
         encode(&ServerFrame::Error { id: self.id.as_deref(), code: self.code, message: &self.message })
     }
 }
@@ -616,9 +614,11 @@ pub enum ServerFrame<'a> {
     },
 }
 
-pub fn encode(frame: &ServerFrame<'_>) -> SharedText {
+pub fn encode(frame: &ServerFrame<'_>) -> Frame {
     // Serializing these types cannot fail: all keys are strings and no value is a map.
-    serde_json::to_string(frame).unwrap_or_default().into()
+    Frame::text(|buf| {
+        let _ = serde_json::to_writer(buf, frame);
+    })
 }
 
 #[cfg(test)]

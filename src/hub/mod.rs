@@ -3,77 +3,43 @@
 //! publishes it, encoded once, to every joined connection. It keeps the latest changes so
 //! that reconnecting clients get exactly what they missed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info};
 
 use crate::clock::now_millis;
 use crate::domain::presence::{normalize, speakers_present, Presence};
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
     differs_by_audience, encode, Audience, ChangeView, ErrorCode, FrameError, PresenceView, PresentView, RecentView,
-    ResumeOutcome, Routing, ServerFrame, SharedText, Tagger, View, You, PROTOCOL_VERSION,
+    ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
+use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
+use crate::wire::Frame;
+use members::{Member, Members};
+
+mod members;
 
 /// Identifies one websocket connection for the life of the process.
 pub type ConnId = u64;
 
-/// How many frames may wait for one connection before it counts as too slow and is
-/// dropped. A dropped client reconnects and resumes; the others never wait for it.
-pub const OUTBOX_CAPACITY: usize = 256;
 /// How many recent changes the hub keeps for resuming clients. A replay must fit in a
-/// fresh outbox with the welcome, so that a resume never trips the slow-client limit.
+/// fresh connection's queue with the welcome, so that a resume never trips the slow-client
+/// limit.
 pub const RESUME_BUFFER: usize = 192;
-const _: () = assert!(RESUME_BUFFER < OUTBOX_CAPACITY);
+const _: () = assert!(RESUME_BUFFER < MAX_QUEUED_FRAMES);
 /// How many commands may wait for an event's hub before senders are made to wait.
 const INBOX_CAPACITY: usize = 1024;
 /// The most messages the hub handles between two commits.
 const MAX_BATCH: usize = 256;
 /// A snapshot is stored every this many changes, so that start-up replays at most this many.
 pub const SNAPSHOT_EVERY: u64 = 500;
-
-/// The sending half of a connection's bounded outbound queue.
-pub type Outbox = mpsc::Sender<SharedText>;
-
-/// How the hub tells a session to close, and why, without waiting for its queue to drain:
-/// a client too slow to read its frames would otherwise never see the reason.
-#[derive(Clone, Default)]
-pub struct Kick {
-    token: tokio_util::sync::CancellationToken,
-    reason: Arc<std::sync::OnceLock<Kicked>>,
-}
-
-/// Why a session is closed: the close code and reason, and a last frame to send first.
-#[derive(Clone)]
-pub struct Kicked {
-    pub code: u16,
-    pub reason: &'static str,
-    pub last_word: Option<SharedText>,
-}
-
-impl Kick {
-    pub fn kick(&self, code: u16, reason: &'static str, last_word: Option<SharedText>) {
-        let _ = self.reason.set(Kicked { code, reason, last_word });
-        self.token.cancel();
-    }
-
-    /// Why it was kicked, if it was.
-    pub fn reason(&self) -> Option<Kicked> {
-        self.reason.get().cloned()
-    }
-
-    /// Resolves once kicked.
-    pub async fn kicked(&self) -> Kicked {
-        self.token.cancelled().await;
-        self.reason.get().cloned().unwrap_or(Kicked { code: 1011, reason: "closed by the server", last_word: None })
-    }
-}
 
 /// Why a slow client is closed; documented in docs/protocol.md.
 pub const TOO_SLOW: (u16, &str) = (1008, "too slow: frames were dropped; reconnect to resume");
@@ -90,18 +56,17 @@ pub struct Joining {
     pub conn: ConnId,
     pub actor: Actor,
     pub resume: Option<ResumeFrom>,
-    pub outbox: Outbox,
-    pub kick: Kick,
+    pub out: Arc<Outbound>,
 }
 
 /// One change encoded once for each way it is seen; the same bytes where views agree.
 #[derive(Clone)]
 struct Frames {
     routing: Routing,
-    chair: SharedText,
-    public: SharedText,
+    chair: Frame,
+    public: Frame,
     /// For connections the change is not for: only its seq.
-    hidden: SharedText,
+    hidden: Frame,
 }
 
 impl Frames {
@@ -119,7 +84,7 @@ impl Frames {
         Frames { routing, chair, public, hidden }
     }
 
-    fn for_member(&self, member: &Member) -> &SharedText {
+    fn for_member(&self, member: &Member) -> &Frame {
         if !self.routing.reaches(member.actor.role, &member.actor.crew) {
             return &self.hidden;
         }
@@ -187,7 +152,7 @@ impl HubHandle {
             snapshot_seq: stored.seq,
             recent,
             journal,
-            members: HashMap::new(),
+            members: Members::default(),
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
@@ -234,14 +199,6 @@ fn programme(state: &EventState) -> BTreeMap<String, Vec<(usize, usize)>> {
     names
 }
 
-/// A joined connection, as the hub sees it.
-struct Member {
-    actor: Actor,
-    audience: Audience,
-    outbox: Outbox,
-    kick: Kick,
-}
-
 struct Hub {
     event: Arc<str>,
     /// The store's epoch: resume positions from another epoch mean nothing here.
@@ -261,7 +218,7 @@ struct Hub {
     /// The latest published change frames, oldest first, for resuming clients.
     recent: VecDeque<(u64, Frames)>,
     journal: Journal,
-    members: HashMap<ConnId, Member>,
+    members: Members,
 }
 
 /// What a command in a batch is answered with once the batch is settled.
@@ -322,7 +279,7 @@ impl Hub {
                 HubMsg::Join(joining) => joins.push(*joining),
                 HubMsg::PresencePage { conn, id, offset, limit } => self.presence_page(conn, &id, offset, limit),
                 HubMsg::Command { conn, id, command } => {
-                    let Some(actor) = self.members.get(&conn).map(|m| m.actor.clone()) else { continue };
+                    let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
                     match self.state.apply(&command, &actor, now) {
                         Ok(changes) => {
                             let warning = changes.iter().find_map(|change| self.unwatched(change));
@@ -380,8 +337,7 @@ impl Hub {
     fn unwatched(&self, change: &Change) -> Option<String> {
         let Change::Cue { cue, .. } = change else { return None };
         let routing = Routing::of(change);
-        let watched =
-            self.members.values().any(|m| m.actor.role == Role::Av && routing.reaches(Role::Av, &m.actor.crew));
+        let watched = self.members.iter().any(|m| m.actor.role == Role::Av && routing.reaches(Role::Av, &m.actor.crew));
         let screen =
             cue.target.position().map_or("cue screen".to_owned(), |p| format!("{p:?} cue screen").to_lowercase());
         (!watched).then(|| format!("nobody is watching the {screen}"))
@@ -390,7 +346,7 @@ impl Hub {
     fn join(&mut self, joining: Joining) {
         if self.members.len() >= self.max_members {
             let message = format!("this event is full ({} connections); try again later", self.max_members);
-            joining.kick.kick(1013, "event full", Some(FrameError::new(ErrorCode::EventFull, message).encode()));
+            joining.out.close(1013, "event full", Some(FrameError::new(ErrorCode::EventFull, message).encode()));
             return;
         }
         let outcome = match &joining.resume {
@@ -399,7 +355,7 @@ impl Hub {
             Some(from) if from.seq > self.seq => {
                 let message =
                     format!("seq {} is ahead of this server's {}; here is a fresh snapshot", from.seq, self.seq);
-                let _ = joining.outbox.try_send(FrameError::new(ErrorCode::BadResume, message).encode());
+                let _ = joining.out.send(&FrameError::new(ErrorCode::BadResume, message).encode());
                 ResumeOutcome::Snapshot
             }
             Some(from) if self.seq - from.seq <= self.recent.len() as u64 => ResumeOutcome::Replay,
@@ -430,13 +386,12 @@ impl Hub {
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
             presence: Box::new(self.presence_view(sees_everyone(actor.role), true)),
         });
-        let member = Member { actor: joining.actor, audience, outbox: joining.outbox, kick: joining.kick };
-        let missed =
-            self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member).clone());
-        let delivered = std::iter::once(welcome).chain(missed).all(|frame| member.outbox.try_send(frame).is_ok());
+        let member = Member { conn: joining.conn, actor: joining.actor, audience, out: joining.out };
+        let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member));
+        let delivered = std::iter::once(&welcome).chain(missed).all(|frame| member.out.send(frame).is_ok());
         if delivered {
             debug!(conn = joining.conn, role = member.actor.role.as_str(), ?outcome, "joined");
-            self.members.insert(joining.conn, member);
+            self.members.insert(member);
         } else {
             self.presence.disconnect(&member.actor.participant);
         }
@@ -445,42 +400,30 @@ impl Hub {
     /// Queues `frame` for every member; a member whose queue is full is dropped, which
     /// closes its connection so that it reconnects and resumes.
     fn publish(&mut self, seq: u64, frames: Frames) {
-        self.send_each(|member| frames.for_member(member).clone());
+        self.send_each(|member| frames.for_member(member));
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }
         self.recent.push_back((seq, frames));
     }
 
-    /// Queues a frame for every member, chosen per member. A member whose queue is full is
-    /// dropped, which closes its connection so that it reconnects and resumes.
-    fn send_each(&mut self, frame_for: impl Fn(&Member) -> SharedText) {
-        let mut dropped = Vec::new();
-        for (conn, member) in &self.members {
-            match member.outbox.try_send(frame_for(member)) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    warn!(conn, "closing a connection that is too slow to keep up");
-                    member.kick.kick(TOO_SLOW.0, TOO_SLOW.1, None);
-                    dropped.push(*conn);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(*conn),
-            }
-        }
+    /// Sends every member the frame chosen for it. A member too slow to take it is closed,
+    /// so that it reconnects and resumes.
+    fn send_each<'f>(&mut self, frame_for: impl Fn(&Member) -> &'f Frame + Sync) {
+        let dropped = self.members.send_each(&frame_for);
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
 
-    fn send_to(&mut self, conn: ConnId, frame: SharedText) {
-        if let Some(member) = self.members.get(&conn) {
-            if member.outbox.try_send(frame).is_err() {
-                member.kick.kick(TOO_SLOW.0, TOO_SLOW.1, None);
+    fn send_to(&mut self, conn: ConnId, frame: Frame) {
+        if let Some(member) = self.members.get(conn) {
+            if !member.deliver(&frame) {
                 self.remove_member(conn);
             }
         }
     }
 
     fn remove_member(&mut self, conn: ConnId) {
-        if let Some(member) = self.members.remove(&conn) {
+        if let Some(member) = self.members.remove(conn) {
             self.presence.disconnect(&member.actor.participant);
         }
     }
@@ -493,7 +436,7 @@ impl Hub {
         full.joined = Some(diff.joined.iter().map(|p| PresentView::of(p, &self.tagger)).collect());
         full.left = Some(diff.left.iter().map(|p| self.tagger.who(p)).collect());
         let full = encode(&ServerFrame::Presence(full));
-        self.send_each(|member| if sees_everyone(member.actor.role) { full.clone() } else { public.clone() });
+        self.send_each(|member| if sees_everyone(member.actor.role) { &full } else { &public });
     }
 
     async fn sample_attendance(&mut self) {
@@ -521,7 +464,7 @@ impl Hub {
     }
 
     fn presence_page(&mut self, conn: ConnId, id: &str, offset: usize, limit: usize) {
-        let Some(member) = self.members.get(&conn) else { return };
+        let Some(member) = self.members.get(conn) else { return };
         if !sees_everyone(member.actor.role) {
             let error = FrameError {
                 id: Some(id.to_owned()),

@@ -1,71 +1,107 @@
 //! One websocket session: checks the handshake (origin, per-address limit), decodes
-//! frames under a flood budget, forwards commands to the event's hub, writes what the hub
-//! queues for it, and answers pings. It owns no event state.
+//! frames under a flood budget, forwards commands to the event's hub, and answers pings.
+//! It owns no event state, and it writes little itself: the hub writes to the socket
+//! directly, and the session only finishes what the socket could not take at once.
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto::upgrade::downcast;
 use subtle::ConstantTimeEq;
-use tokio::sync::mpsc;
-use tracing::{debug, instrument};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tracing::{debug, error, instrument};
 
 use crate::clock::now_millis;
 use crate::domain::presence::Liveness;
 use crate::domain::text::{Affiliation, DisplayName};
 use crate::domain::{Actor, Role};
-use crate::hub::{ConnId, HubHandle, Joining, Kick, Kicked, ResumeFrom, OUTBOX_CAPACITY};
+use crate::hub::{ConnId, HubHandle, Joining, ResumeFrom, TOO_SLOW};
 use crate::limits::{FrameBudget, Verdict};
 use crate::protocol::{
-    decode, encode, ClientFrame, ErrorCode, FrameError, Hello, ServerFrame, SharedText, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
+    decode, encode, ClientFrame, ErrorCode, FrameError, Hello, ServerFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use crate::server::AppState;
+use crate::wire::outbound::{Flushed, Outbound, Refused};
+use crate::wire::{Frame, Message, Reader, WireError};
 
 /// How often the server pings a connection; a live one answers well within
 /// `presence::DEAD_AFTER_MS`, so that a dead one is found and closed within 30 to 40 seconds.
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(10);
-/// A write the client does not take within this long means it stopped reading: give up.
+/// A socket that takes nothing of what waits for it within this long has a client that
+/// stopped reading: give up.
 const WRITE_STALL: Duration = Duration::from_secs(10);
-/// Socket buffers per connection. tungstenite's defaults (128 KiB) would cost gigabytes at
-/// tens of thousands of connections; our frames are small and flushed in batches.
-const READ_BUFFER: usize = 1024;
-const WRITE_BUFFER: usize = 4 * 1024;
-/// The most one connection may have waiting to be written: a large welcome fits.
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// Bytes taken from the socket at a time; a stack buffer, so that idle connections hold none.
+const READ_CHUNK: usize = 4096;
 const MAX_PARTICIPANT_ID_CHARS: usize = 64;
 /// How long a closing connection waits for the peer's close frame.
 const LINGER: Duration = Duration::from_secs(1);
 const RESTARTING: (u16, &str) = (1012, "server restarting; reconnect shortly");
 
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    mut request: Request,
 ) -> Response {
-    if !origin_allowed(&app, &headers) {
+    if !origin_allowed(&app, request.headers()) {
         return (StatusCode::FORBIDDEN, "this page's origin may not open a websocket here").into_response();
     }
+    let Some(accept) = handshake_accept(request.headers()) else {
+        let version = [(header::SEC_WEBSOCKET_VERSION, "13")];
+        return (StatusCode::UPGRADE_REQUIRED, version, "a websocket upgrade (version 13) is expected here")
+            .into_response();
+    };
     let Some(slot) = AddressSlot::take(&app, peer.ip()) else {
         return (StatusCode::TOO_MANY_REQUESTS, "too many connections from this address").into_response();
     };
-    ws.max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| async move {
-            let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
-            Session::new(app, conn).run(socket, peer).await;
-            drop(slot);
-        })
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let tracker = app.tracker.clone();
+    tracker.spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => return debug!(error = %e, "the upgrade did not complete"),
+        };
+        // The socket itself, so that the hub can write to it without a task in between.
+        let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
+            return error!("an upgraded connection is not a TCP stream");
+        };
+        let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
+        let out = Arc::new(Outbound::new(parts.io.into_inner()));
+        Session::new(app, conn, out).run(parts.read_buf, peer).await;
+        drop(slot);
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, header::HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+/// The `Sec-WebSocket-Accept` answer to a valid websocket upgrade request (RFC 6455 4.2.1).
+fn handshake_accept(headers: &HeaderMap) -> Option<header::HeaderValue> {
+    let has_token = |name, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    let version = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    (has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket") && version)
+        .then(|| derive_accept_key(key.as_bytes()).parse().ok())
+        .flatten()
 }
 
 /// Browsers send Origin; a page from elsewhere must not drive a participant's session.
@@ -117,160 +153,182 @@ impl Drop for Membership {
     }
 }
 
-type Sink = SplitSink<WebSocket, Message>;
-
-/// What the session loop does after a frame.
+/// What the session loop does next.
 enum Next {
     Continue,
-    Close(CloseFrame),
+    /// Close with this code and reason, after what is already queued.
+    Close(u16, &'static str),
+    /// The close frame is written: wait briefly for the peer's, then end.
+    Closed,
     /// The socket is unusable: end without a close frame.
     Drop,
 }
 
 fn close((code, reason): (u16, &'static str)) -> Next {
-    Next::Close(CloseFrame { code, reason: reason.into() })
+    Next::Close(code, reason)
 }
 
 struct Session {
     app: AppState,
     conn: ConnId,
-    /// Given to the hub on join; until then the session keeps it so its queue stays open.
-    outbox: Option<mpsc::Sender<SharedText>>,
-    kick: Kick,
+    out: Arc<Outbound>,
     membership: Option<Membership>,
 }
 
 impl Session {
-    fn new(app: AppState, conn: ConnId) -> Self {
-        Session { app, conn, outbox: None, kick: Kick::default(), membership: None }
+    fn new(app: AppState, conn: ConnId, out: Arc<Outbound>) -> Self {
+        Session { app, conn, out, membership: None }
     }
 
     #[instrument(name = "session", skip_all, fields(conn = self.conn, %peer))]
-    async fn run(mut self, socket: WebSocket, peer: SocketAddr) {
-        let _tracked = self.app.tracker.token();
-        let (mut sink, mut stream) = socket.split();
-        let (outbox, mut queue) = mpsc::channel(OUTBOX_CAPACITY);
-        self.outbox = Some(outbox);
-        let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
+    async fn run(mut self, early: Bytes, peer: SocketAddr) {
+        let out = Arc::clone(&self.out);
+        let mut reader = Reader::new(MAX_FRAME_BYTES);
+        reader.push(&early);
+        // A slice of the HTTP server's read buffer: kept, it would keep all of that alive.
+        drop(early);
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE_EVERY, KEEPALIVE_EVERY);
         let mut liveness = Liveness::new(now_millis());
         let mut budget = FrameBudget::new(&self.app.limits, now_millis());
-        // A child of the server's shutdown token, and made once: polling a token takes its
-        // lock, and the parent is shared by every session.
-        let shutdown = self.app.shutdown.child_token();
+        let shutdown = self.app.shutdown.clone();
         let shutdown = shutdown.cancelled();
         tokio::pin!(shutdown);
-        let kick = self.kick.clone();
-        let kicked = kick.kicked();
-        tokio::pin!(kicked);
-        let outcome = loop {
-            // Queued frames first: on a delivery that is the only branch polled.
-            let next = tokio::select! {
+        // What came with the handshake is handled before waiting for more.
+        let mut next = self.input(&mut reader, &mut budget).await;
+        while let Next::Continue = next {
+            next = tokio::select! {
                 biased;
-                queued = queue.recv() => match queued {
-                    Some(frame) => write_batch(&mut sink, frame, &mut queue).await,
-                    // The hub let go of this connection: it says why, unless it stopped.
-                    None => match kick.reason() {
-                        Some(kicked) => kicked_out(&mut sink, kicked).await,
-                        None => close(RESTARTING),
-                    },
-                },
+                _ = out.woken() => drain(&out).await,
                 _ = &mut shutdown => close(RESTARTING),
-                kicked = &mut kicked => kicked_out(&mut sink, kicked).await,
-                incoming = stream.next() => {
-                    liveness.heard(now_millis());
-                    match budget.check(now_millis()) {
-                        Verdict::Accept => self.incoming(incoming, &mut sink).await,
-                        Verdict::Reject { tell } => rate_limited(incoming, tell, &mut sink).await,
-                        Verdict::Close => close((1008, "rate limit: too many frames")),
+                ready = out.socket().readable() => match ready.and_then(|()| read_some(out.socket(), Some(&mut reader))) {
+                    Ok(Read::Some) => {
+                        liveness.heard(now_millis());
+                        self.input(&mut reader, &mut budget).await
                     }
-                }
+                    Ok(Read::Nothing) => Next::Continue,
+                    Ok(Read::End) | Err(_) => Next::Drop,
+                },
                 _ = keepalive.tick() => {
                     if liveness.is_dead(now_millis()) {
                         close((1001, "no keep-alive answer"))
                     } else {
-                        send_message(&mut sink, Message::Ping(Default::default())).await
+                        self.send(&Frame::ping())
                     }
                 }
             };
-            match next {
-                Next::Continue => {}
-                other => break other,
-            }
-        };
-        if let Next::Close(frame) = outcome {
-            debug!(code = frame.code, reason = %frame.reason, "closing");
-            if let Ok(Ok(())) = tokio::time::timeout(WRITE_STALL, sink.send(Message::Close(Some(frame)))).await {
-                linger(&mut stream).await;
-            }
         }
+        if let Next::Close(code, reason) = next {
+            debug!(code, reason, "closing");
+            out.close(code, reason, None);
+            next = drain(&out).await;
+        }
+        if let Next::Closed = next {
+            linger(&out, reader).await;
+        }
+        out.shut();
         debug!("session ended");
     }
 
-    /// Handles what the socket delivered.
-    async fn incoming(&mut self, incoming: Option<Result<Message, axum::Error>>, sink: &mut Sink) -> Next {
-        match incoming {
-            Some(Ok(Message::Text(text))) => self.frame(text.as_str(), sink).await,
-            Some(Ok(Message::Binary(_))) => {
-                reply(sink, FrameError::new(ErrorCode::BinaryFrame, "frames must be JSON text, not binary")).await
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Next::Continue,
-            Some(Ok(Message::Close(_))) | None => close((1000, "bye")),
-            Some(Err(e)) => {
-                use tokio_tungstenite::tungstenite::Error;
-                let (code, message, close_with) = match e.into_inner().downcast_ref::<Error>() {
-                    Some(Error::Capacity(_)) => (
-                        ErrorCode::TooLarge,
-                        format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
-                        (1009, "frame too large"),
-                    ),
-                    Some(Error::Utf8(_)) => {
-                        (ErrorCode::InvalidUtf8, "a text frame must be valid UTF-8".into(), (1007, "invalid UTF-8"))
-                    }
-                    _ => return Next::Drop,
-                };
-                reply(sink, FrameError::new(code, message)).await;
-                close(close_with)
+    /// Handles every whole message the reader holds.
+    async fn input(&mut self, reader: &mut Reader, budget: &mut FrameBudget) -> Next {
+        loop {
+            let message = match reader.message() {
+                Ok(Some(message)) => message,
+                Ok(None) => return Next::Continue,
+                Err(e) => return self.broken(e),
+            };
+            let next = match budget.check(now_millis()) {
+                Verdict::Accept => self.message(message).await,
+                Verdict::Reject { tell } => self.rate_limited(message, tell),
+                Verdict::Close => close((1008, "rate limit: too many frames")),
+            };
+            if !matches!(next, Next::Continue) {
+                return next;
             }
         }
     }
 
-    async fn frame(&mut self, text: &str, sink: &mut Sink) -> Next {
+    /// The input cannot be read further: say why, then close.
+    fn broken(&self, error: WireError) -> Next {
+        let code = error.close_code();
+        match error {
+            WireError::TooLarge(max) => {
+                self.reply(FrameError::new(ErrorCode::TooLarge, format!("frames are limited to {max} bytes")));
+                Next::Close(code, "frame too large")
+            }
+            WireError::InvalidUtf8 => {
+                self.reply(FrameError::new(ErrorCode::InvalidUtf8, "a text frame must be valid UTF-8"));
+                Next::Close(code, "invalid UTF-8")
+            }
+            WireError::Protocol(why) => Next::Close(code, why),
+        }
+    }
+
+    async fn message(&mut self, message: Message) -> Next {
+        match message {
+            Message::Text(text) => self.frame(&text).await,
+            Message::Binary => {
+                self.reply(FrameError::new(ErrorCode::BinaryFrame, "frames must be JSON text, not binary"))
+            }
+            Message::Ping(payload) => self.send(&Frame::pong(&payload)),
+            Message::Pong => Next::Continue,
+            Message::Close(_) => close((1000, "bye")),
+        }
+    }
+
+    /// A frame over the budget is dropped; its sender hears about it at most once a second.
+    fn rate_limited(&self, message: Message, tell: bool) -> Next {
+        match message {
+            Message::Close(_) => close((1000, "bye")),
+            _ if tell => self.reply(FrameError::new(
+                ErrorCode::RateLimited,
+                "too many frames; slow down (frames are being dropped)",
+            )),
+            _ => Next::Continue,
+        }
+    }
+
+    async fn frame(&mut self, text: &str) -> Next {
         let frame = match decode(text) {
             Ok(frame) => frame,
-            Err(error) => return reply(sink, error).await,
+            Err(error) => return self.reply(error),
         };
         match frame {
-            ClientFrame::Ping { t } => send(sink, encode(&ServerFrame::Pong { t, server_time: now_millis() })).await,
-            ClientFrame::Hello(hello) => self.hello(*hello, sink).await,
+            ClientFrame::Ping { t } => self.send(&encode(&ServerFrame::Pong { t, server_time: now_millis() })),
+            ClientFrame::Hello(hello) => self.hello(*hello).await,
             ClientFrame::Command { id, command } => match &self.membership {
-                Some(membership) => match membership.hub.command(membership.conn, id, command).await {
+                // Boxed: a session waits here rarely, and its future should stay small the
+                // rest of the time.
+                Some(membership) => match Box::pin(membership.hub.command(membership.conn, id, command)).await {
                     Ok(()) => Next::Continue,
                     Err(_) => close(RESTARTING),
                 },
-                None => reply(sink, not_joined(id)).await,
+                None => self.reply(not_joined(id)),
             },
             ClientFrame::PresencePage { id, offset, limit } => match &self.membership {
-                Some(membership) => match membership.hub.presence_page(membership.conn, id, offset, limit).await {
-                    Ok(()) => Next::Continue,
-                    Err(_) => close(RESTARTING),
-                },
-                None => reply(sink, not_joined(id)).await,
+                Some(membership) => {
+                    match Box::pin(membership.hub.presence_page(membership.conn, id, offset, limit)).await {
+                        Ok(()) => Next::Continue,
+                        Err(_) => close(RESTARTING),
+                    }
+                }
+                None => self.reply(not_joined(id)),
             },
         }
     }
 
-    async fn hello(&mut self, hello: Hello, sink: &mut Sink) -> Next {
+    async fn hello(&mut self, hello: Hello) -> Next {
         if self.membership.is_some() {
-            return reply(sink, FrameError::new(ErrorCode::AlreadyJoined, "this connection has already joined")).await;
+            return self.reply(FrameError::new(ErrorCode::AlreadyJoined, "this connection has already joined"));
         }
         if hello.protocol != PROTOCOL_VERSION {
             let message =
                 format!("protocol {} is not supported; this server speaks {PROTOCOL_VERSION}", hello.protocol);
-            reply(sink, FrameError::new(ErrorCode::UnsupportedVersion, message)).await;
+            self.reply(FrameError::new(ErrorCode::UnsupportedVersion, message));
             return close((1002, "unsupported protocol version"));
         }
         let Some(entry) = self.app.event(&hello.event) else {
-            reply(sink, FrameError::new(ErrorCode::UnknownEvent, format!("no event {:?} here", hello.event))).await;
+            self.reply(FrameError::new(ErrorCode::UnknownEvent, format!("no event {:?} here", hello.event)));
             return close((1008, "unknown event"));
         };
         let role = entry.role_of(&hello.token);
@@ -282,16 +340,16 @@ impl Session {
         };
         let (Some(role), true) = (role, code_ok) else {
             let message = if code_ok { "this token is not valid for this event" } else { "this event needs its code" };
-            reply(sink, FrameError::new(ErrorCode::Unauthorized, message)).await;
+            self.reply(FrameError::new(ErrorCode::Unauthorized, message));
             return close((1008, "unauthorized"));
         };
         let name = match DisplayName::parse(&hello.name) {
             Ok(name) => name,
-            Err(e) => return reply(sink, FrameError::new(ErrorCode::InvalidField, format!("name {e}"))).await,
+            Err(e) => return self.reply(FrameError::new(ErrorCode::InvalidField, format!("name {e}"))),
         };
         let affiliation = match hello.affiliation.as_deref().map(Affiliation::parse).transpose() {
             Ok(affiliation) => affiliation.map(|a| a.as_str().to_owned()),
-            Err(e) => return reply(sink, FrameError::new(ErrorCode::InvalidField, format!("affiliation {e}"))).await,
+            Err(e) => return self.reply(FrameError::new(ErrorCode::InvalidField, format!("affiliation {e}"))),
         };
         let participant = match hello.participant {
             Some(id)
@@ -302,12 +360,9 @@ impl Session {
             }
             Some(_) => {
                 let message = format!("participant must be 1-{MAX_PARTICIPANT_ID_CHARS} printable characters");
-                return reply(sink, FrameError::new(ErrorCode::InvalidField, message)).await;
+                return self.reply(FrameError::new(ErrorCode::InvalidField, message));
             }
             None => uuid::Uuid::new_v4().to_string(),
-        };
-        let Some(outbox) = self.outbox.take() else {
-            return close((1011, "internal error"));
         };
         let actor = Actor {
             participant,
@@ -319,87 +374,108 @@ impl Session {
             crew: hello.crew.unwrap_or_default(),
         };
         let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq });
-        let joining = Joining { conn: self.conn, actor, resume, outbox, kick: self.kick.clone() };
-        if entry.hub.join(joining).await.is_err() {
+        let joining = Joining { conn: self.conn, actor, resume, out: Arc::clone(&self.out) };
+        if Box::pin(entry.hub.join(joining)).await.is_err() {
             return close(RESTARTING);
         }
         self.membership = Some(Membership { hub: entry.hub.clone(), conn: self.conn });
         Next::Continue
     }
+
+    /// Sends a frame of the session's own: a reply, a pong, a keep-alive.
+    fn send(&self, frame: &Frame) -> Next {
+        match self.out.send(frame) {
+            Ok(()) => Next::Continue,
+            Err(Refused::TooSlow) => close(TOO_SLOW),
+            // Closing already, or dead: the wake-up that says so ends the session.
+            Err(Refused::Closed) => Next::Continue,
+        }
+    }
+
+    fn reply(&self, error: FrameError) -> Next {
+        self.send(&error.encode())
+    }
+}
+
+/// What one read from the socket gave.
+enum Read {
+    Some,
+    /// Nothing was ready after all.
+    Nothing,
+    /// The peer hung up.
+    End,
+}
+
+/// Reads what the socket has into the reader, or discards it when there is no reader.
+fn read_some(socket: &TcpStream, reader: Option<&mut Reader>) -> io::Result<Read> {
+    let mut chunk = [0u8; READ_CHUNK];
+    match socket.try_read(&mut chunk) {
+        Ok(0) => Ok(Read::End),
+        Ok(n) => {
+            if let Some(reader) = reader {
+                reader.push(&chunk[..n]);
+            }
+            Ok(Read::Some)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Nothing),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes out what waits for the socket. A client that takes none of it for
+/// [`WRITE_STALL`] has stopped reading and is dropped.
+async fn drain(out: &Outbound) -> Next {
+    let drained = tokio::time::timeout(WRITE_STALL, async {
+        loop {
+            match out.flush() {
+                Flushed::Waiting => {
+                    if out.socket().writable().await.is_err() {
+                        return Flushed::Dead;
+                    }
+                }
+                other => return other,
+            }
+        }
+    });
+    match drained.await {
+        Ok(Flushed::Open) => Next::Continue,
+        Ok(Flushed::Closed { code, reason }) => {
+            debug!(code, reason, "closed");
+            Next::Closed
+        }
+        Ok(Flushed::Dead | Flushed::Waiting) | Err(_) => Next::Drop,
+    }
 }
 
 /// The closing handshake: waits briefly for the peer's close. A socket dropped with unread
 /// input (the rest of an oversized frame, say) is reset, and a reset makes the peer discard
-/// the close frame that says why; so when the input cannot be read any more, this waits for
-/// the peer to read the close and hang up first.
-async fn linger(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+/// the close frame that says why; so when the input cannot be parsed any more, this reads
+/// and discards until the peer, having read the close, hangs up.
+async fn linger(out: &Outbound, mut reader: Reader) {
+    let mut parsing = true;
     let _ = tokio::time::timeout(LINGER, async {
         loop {
-            match stream.next().await {
-                Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => std::future::pending::<()>().await,
+            if out.socket().readable().await.is_err() {
+                return;
+            }
+            match read_some(out.socket(), parsing.then_some(&mut reader)) {
+                Ok(Read::Some) => {}
+                Ok(Read::Nothing) => continue,
+                Ok(Read::End) | Err(_) => return,
+            }
+            while parsing {
+                match reader.message() {
+                    Ok(Some(Message::Close(_))) => return,
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => parsing = false,
+                }
             }
         }
     })
     .await;
 }
 
-/// Sends the hub's last word, if any, then closes with its reason.
-async fn kicked_out(sink: &mut Sink, kicked: Kicked) -> Next {
-    if let Some(frame) = kicked.last_word {
-        if let Next::Drop = send(sink, frame).await {
-            return Next::Drop;
-        }
-    }
-    close((kicked.code, kicked.reason))
-}
-
 fn not_joined(id: String) -> FrameError {
     FrameError { id: Some(id), code: ErrorCode::NotJoined, message: "say hello first".into() }
-}
-
-/// A frame over the budget is dropped; its sender hears about it at most once a second.
-async fn rate_limited(incoming: Option<Result<Message, axum::Error>>, tell: bool, sink: &mut Sink) -> Next {
-    match incoming {
-        Some(Ok(Message::Close(_))) | None => close((1000, "bye")),
-        Some(Err(_)) => Next::Drop,
-        Some(Ok(_)) if tell => {
-            let error =
-                FrameError::new(ErrorCode::RateLimited, "too many frames; slow down (frames are being dropped)");
-            reply(sink, error).await
-        }
-        Some(Ok(_)) => Next::Continue,
-    }
-}
-
-async fn send_message(sink: &mut Sink, message: Message) -> Next {
-    match tokio::time::timeout(WRITE_STALL, sink.send(message)).await {
-        Ok(Ok(())) => Next::Continue,
-        _ => Next::Drop,
-    }
-}
-
-async fn send(sink: &mut Sink, frame: SharedText) -> Next {
-    send_message(sink, Message::Text(frame)).await
-}
-
-async fn reply(sink: &mut Sink, error: FrameError) -> Next {
-    send(sink, error.encode()).await
-}
-
-/// Writes `first` and everything else already queued, then flushes once. A client that
-/// takes nothing for [`WRITE_STALL`] has stopped reading and is dropped.
-async fn write_batch(sink: &mut Sink, first: SharedText, queue: &mut mpsc::Receiver<SharedText>) -> Next {
-    let batch = async {
-        sink.feed(Message::Text(first)).await?;
-        while let Ok(frame) = queue.try_recv() {
-            sink.feed(Message::Text(frame)).await?;
-        }
-        sink.flush().await
-    };
-    match tokio::time::timeout(WRITE_STALL, batch).await {
-        Ok(Ok(())) => Next::Continue,
-        _ => Next::Drop,
-    }
 }

@@ -5,6 +5,7 @@ mod crash;
 mod cues;
 mod errors;
 mod export;
+mod handshake;
 mod helpers;
 mod hostile;
 mod load;
