@@ -16,6 +16,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpSocket;
@@ -220,6 +221,25 @@ fn change_seq(text: &str) -> Option<u64> {
     rest[..end].parse().ok()
 }
 
+/// What an attendee needs of its welcome. The rest (the run of show) is skipped unparsed:
+/// thousands of generic parses would make the generator, not the server, set the join rate.
+#[derive(Deserialize)]
+struct Welcome {
+    epoch: String,
+    seq: u64,
+    presence: WelcomePresence,
+}
+
+#[derive(Deserialize)]
+struct WelcomePresence {
+    counts: WelcomeCounts,
+}
+
+#[derive(Deserialize)]
+struct WelcomeCounts {
+    total: u64,
+}
+
 /// Shared by every attendee: where the changes start, when each was sent, and when each
 /// reached each attendee.
 struct Run {
@@ -251,9 +271,9 @@ async fn attendee(
     let mut ws = open(*addr, source).await?;
     let participant = format!("load-{k}");
     ws.send(hello(event, token, &participant, k, None)).await?;
-    let welcome: Value = serde_json::from_str(&until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?)?;
-    let epoch = welcome["epoch"].as_str().unwrap_or_default().to_owned();
-    run.presence_total[k].store(welcome["presence"]["counts"]["total"].as_u64().unwrap_or(0), Ordering::Relaxed);
+    let welcome: Welcome = serde_json::from_str(&until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?)?;
+    let epoch = welcome.epoch;
+    run.presence_total[k].store(welcome.presence.counts.total, Ordering::Relaxed);
     ws.send(Message::Text(json!({"type": "ping", "t": 0}).to_string().into())).await?;
     until(&mut ws, |t| t.starts_with(r#"{"type":"pong""#)).await?;
     drop(permit);
@@ -262,7 +282,7 @@ async fn attendee(
         // Holds its socket and reads nothing until the run is over.
         std::future::pending::<()>().await;
     }
-    let mut last_seq = welcome["seq"].as_u64().unwrap_or(0);
+    let mut last_seq = welcome.seq;
     loop {
         let message = match ws.next().await {
             Some(Ok(message)) => message,
