@@ -456,6 +456,7 @@ async fn main() -> anyhow::Result<()> {
     let mut delivery = Histogram::<u64>::new(3)?;
     let mut fanout = Histogram::<u64>::new(3)?;
     let mut lost = 0u64;
+    let mut fanouts = Vec::with_capacity(args.changes);
     for change in 0..args.changes {
         let sent = run.sent_at[change].load(Ordering::Acquire);
         let mut last = 0;
@@ -470,12 +471,24 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         fanout.record(last.max(1))?;
+        fanouts.push((sent, last));
     }
+    // A fan-out still running when the next change is sent delays it: if that kept
+    // happening, each fan-out would start later than the one before.
+    let overlapped = fanouts.windows(2).filter(|pair| pair[0].0 + pair[0].1 * 1000 > pair[1].0).count();
+    let tenth = (fanouts.len() / 10).max(1);
+    let mean_ms =
+        |part: &[(u64, u64)]| part.iter().map(|f| f.1 as f64).sum::<f64>() / part.len().max(1) as f64 / 1000.0;
     let out_of_order = run.out_of_order.load(Ordering::Relaxed);
     let reconnects = run.reconnects.load(Ordering::Relaxed);
     let readers = readers.len();
     println!("fan-out to the last of {readers} readers, over {} changes: {}", args.changes, quantiles(&fanout));
     println!("per delivery ({} deliveries): {}", delivery.len(), quantiles(&delivery));
+    println!(
+        "backlog: {overlapped} fan-outs still running at the next change; mean fan-out of the first and last {tenth} changes: {:.1} / {:.1} ms",
+        mean_ms(&fanouts[..tenth]),
+        mean_ms(&fanouts[fanouts.len() - tenth..]),
+    );
     println!("losses: {lost}; out of order: {out_of_order}; reconnects: {reconnects}");
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
         let seconds = (after - before) as f64 / ticks_per_second();
