@@ -186,3 +186,6 @@ impl Queue {
         self.bytes = 0;
     }
 }
+
+#[cfg(test)]
+mod tests;
