@@ -187,7 +187,11 @@ impl Session {
         reader.push(&early);
         // A slice of the HTTP server's read buffer: kept, it would keep all of that alive.
         drop(early);
-        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE_EVERY, KEEPALIVE_EVERY);
+        // Spread over the interval: the connections of a join storm would otherwise all be
+        // pinged, and all answer, within the same few seconds, again and again.
+        let jitter = Duration::from_millis(rand::random_range(0..KEEPALIVE_EVERY.as_millis() as u64));
+        let first_ping = tokio::time::Instant::now() + jitter;
+        let mut keepalive = tokio::time::interval_at(first_ping, KEEPALIVE_EVERY);
         let mut liveness = Liveness::new(now_millis());
         let mut budget = FrameBudget::new(&self.app.limits, now_millis());
         let shutdown = self.app.shutdown.clone();
