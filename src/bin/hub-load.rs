@@ -151,12 +151,12 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// CPU time a process has used (user + system), in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// CPU time a process has used, in clock ticks: (user, system).
+fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    Some((fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?))
 }
 
 fn ticks_per_second() -> f64 {
@@ -169,8 +169,10 @@ fn ticks_per_second() -> f64 {
     }
 }
 
+/// tungstenite zero-fills its read buffer's spare room before every read: a buffer the size
+/// of a change frame keeps that from costing the generator more than the frame itself.
 fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096)
+    WebSocketConfig::default().read_buffer_size(1024).write_buffer_size(4096)
 }
 
 async fn open(addr: SocketAddr, source: IpAddr) -> anyhow::Result<Ws> {
@@ -246,6 +248,9 @@ struct Run {
     start: Instant,
     first_seq: AtomicU64,
     sent_at: Vec<AtomicU64>,
+    /// When the moderator's acknowledgement of each change arrived: the hub acknowledges
+    /// after it has stored the change and written it to every socket.
+    acked_at: Vec<AtomicU64>,
     changes: usize,
     /// `arrived[attendee * changes + change]`: nanoseconds after `start`, or 0 while not yet.
     arrived: Vec<AtomicU64>,
@@ -347,6 +352,7 @@ async fn moderator(target: &Target, args: &Args, run: &Run) -> anyhow::Result<()
         if acked != seq + 1 {
             bail!("change {k} got seq {acked}, expected {}", seq + 1);
         }
+        run.acked_at[k].store(run.start.elapsed().as_nanos() as u64, Ordering::Release);
         seq = acked;
         if !cue {
             version += 1;
@@ -374,6 +380,7 @@ async fn main() -> anyhow::Result<()> {
         start: Instant::now(),
         first_seq: AtomicU64::new(0),
         sent_at: (0..args.changes).map(|_| AtomicU64::new(0)).collect(),
+        acked_at: (0..args.changes).map(|_| AtomicU64::new(0)).collect(),
         changes: args.changes,
         arrived: (0..args.changes * args.attendees).map(|_| AtomicU64::new(0)).collect(),
         out_of_order: AtomicU64::new(0),
@@ -437,6 +444,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let cpu_before = target.pid.and_then(cpu_ticks);
+    let own_cpu_before = cpu_ticks(std::process::id());
     moderator(&target, &args, &run).await?;
     let readers = slow_count..args.attendees;
     let all_arrived =
@@ -446,6 +454,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cpu_after = target.pid.and_then(cpu_ticks);
+    let own_cpu_after = cpu_ticks(std::process::id());
     let rss_end = target.pid.and_then(rss_kib);
     for task in &tasks {
         if task.is_finished() {
@@ -455,6 +464,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut delivery = Histogram::<u64>::new(3)?;
     let mut fanout = Histogram::<u64>::new(3)?;
+    let mut acked = Histogram::<u64>::new(3)?;
     let mut lost = 0u64;
     let mut fanouts = Vec::with_capacity(args.changes);
     for change in 0..args.changes {
@@ -471,6 +481,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         fanout.record(last.max(1))?;
+        acked.record((run.acked_at[change].load(Ordering::Acquire).saturating_sub(sent) / 1000).max(1))?;
         fanouts.push((sent, last));
     }
     // A fan-out still running when the next change is sent delays it: if that kept
@@ -484,16 +495,28 @@ async fn main() -> anyhow::Result<()> {
     let readers = readers.len();
     println!("fan-out to the last of {readers} readers, over {} changes: {}", args.changes, quantiles(&fanout));
     println!("per delivery ({} deliveries): {}", delivery.len(), quantiles(&delivery));
+    println!("moderator's acknowledgement (stored, written to every socket): {}", quantiles(&acked));
     println!(
         "backlog: {overlapped} fan-outs still running at the next change; mean fan-out of the first and last {tenth} changes: {:.1} / {:.1} ms",
         mean_ms(&fanouts[..tenth]),
         mean_ms(&fanouts[fanouts.len() - tenth..]),
     );
     println!("losses: {lost}; out of order: {out_of_order}; reconnects: {reconnects}");
+    let deliveries = (args.changes * args.attendees) as f64;
+    let cpu = |before: (u64, u64), after: (u64, u64)| {
+        let (user, system) = ((after.0 - before.0) as f64, (after.1 - before.1) as f64);
+        let seconds = (user + system) / ticks_per_second();
+        format!(
+            "{seconds:.2} s ({:.0}% in the kernel), {:.1} µs per delivery",
+            100.0 * system / (user + system).max(1.0),
+            seconds * 1e6 / deliveries
+        )
+    };
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-        let seconds = (after - before) as f64 / ticks_per_second();
-        let deliveries = (args.changes * args.attendees) as f64;
-        println!("server CPU during the changes: {seconds:.2} s, {:.1} µs per delivery", seconds * 1e6 / deliveries);
+        println!("server CPU during the changes: {}", cpu(before, after));
+    }
+    if let (Some(before), Some(after)) = (own_cpu_before, own_cpu_after) {
+        println!("hub-load's own CPU, same machine: {}", cpu(before, after));
     }
     if let (Some(idle), Some(end)) = (rss_idle, rss_end) {
         println!("memory after the changes: {end} KiB ({:+} KiB since idle)", end as i64 - idle as i64);
