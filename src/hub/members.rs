@@ -82,31 +82,48 @@ impl Members {
     /// too slow (and now being closed). Every member's frames stay in order: the call
     /// returns only when every write is done.
     pub fn send_each<'f>(&self, frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
-        let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.list.len() < SPLIT_FROM || parts < 2 {
-            return send_part(&self.list, frame_for);
-        }
-        let part_len = self.list.len().div_ceil(parts);
-        std::thread::scope(|scope| {
-            let mut parts = self.list.chunks(part_len);
-            let mine = parts.next().unwrap_or_default();
-            let helpers: Vec<_> = parts.map(|part| (part, scope.spawn(move || send_part(part, frame_for)))).collect();
-            let mut failed = send_part(mine, frame_for);
-            for (part, helper) in helpers {
-                // A part whose writer panicked may have missed the frame: its members are
-                // closed, so that they reconnect and resume instead of silently skipping it.
-                failed.extend(helper.join().unwrap_or_else(|_| {
-                    for member in part {
-                        member.out.close(1011, "internal error; reconnect", None);
-                    }
-                    part.iter().map(|member| member.conn).collect()
-                }));
-            }
-            failed
-        })
+        fan_out(&self.list, Some, frame_for)
+    }
+
+    /// As `send_each`, for those of `conns` that are still members.
+    pub fn send_some<'f>(&self, conns: &[ConnId], frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
+        fan_out(conns, |&conn| self.get(conn), frame_for)
     }
 }
 
-fn send_part<'f>(part: &[Member], frame_for: &impl Fn(&Member) -> &'f Frame) -> Vec<ConnId> {
-    part.iter().filter(|member| !member.deliver(frame_for(member))).map(|member| member.conn).collect()
+fn fan_out<'m, 'f, T: Sync>(
+    items: &'m [T],
+    member_of: impl Fn(&'m T) -> Option<&'m Member> + Sync,
+    frame_for: &(impl Fn(&Member) -> &'f Frame + Sync),
+) -> Vec<ConnId> {
+    let send_part = |part: &'m [T]| -> Vec<ConnId> {
+        let members = part.iter().filter_map(&member_of);
+        members.filter(|member| !member.deliver(frame_for(member))).map(|member| member.conn).collect()
+    };
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < SPLIT_FROM || parts < 2 {
+        return send_part(items);
+    }
+    let part_len = items.len().div_ceil(parts);
+    std::thread::scope(|scope| {
+        let mut parts = items.chunks(part_len);
+        let mine = parts.next().unwrap_or_default();
+        let helpers: Vec<_> = parts.map(|part| (part, scope.spawn(move || send_part(part)))).collect();
+        let mut failed = send_part(mine);
+        for (part, helper) in helpers {
+            // A part whose writer panicked may have missed the frame: its members are
+            // closed, so that they reconnect and resume instead of silently skipping it.
+            failed.extend(helper.join().unwrap_or_else(|_| {
+                let members: Vec<&Member> = part.iter().filter_map(&member_of).collect();
+                for member in &members {
+                    member.out.close(1011, "internal error; reconnect", None);
+                }
+                members.iter().map(|member| member.conn).collect()
+            }));
+        }
+        failed
+    })
 }
+
+#[cfg(test)]
+mod tests;

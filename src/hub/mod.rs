@@ -103,6 +103,8 @@ enum HubMsg {
 
 /// How often joins and leaves are published, coalesced into one diff.
 pub const PRESENCE_EVERY: Duration = Duration::from_millis(250);
+/// Members a presence fan-out writes to before it lets waiting commands and joins go first.
+const PRESENCE_ROUND: usize = 2048;
 /// How often the attendance history takes a sample.
 const ATTENDANCE_EVERY: Duration = Duration::from_secs(60);
 /// Entries of the full presence list in a chair's welcome; more come by `presence_page`.
@@ -153,6 +155,7 @@ impl HubHandle {
             recent,
             journal,
             members: Members::default(),
+            presence_out: None,
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
@@ -219,6 +222,16 @@ struct Hub {
     recent: VecDeque<(u64, Frames)>,
     journal: Journal,
     members: Members,
+    /// A presence fan-out still under way, let wait while commands went first.
+    presence_out: Option<PresenceOut>,
+}
+
+/// A presence frame for the chair and crew, one for everyone else, and who is still to get
+/// theirs. Members who join meanwhile are welcomed with presence as it is, so need neither.
+struct PresenceOut {
+    full: Frame,
+    public: Frame,
+    to: Vec<ConnId>,
 }
 
 /// What a command in a batch is answered with once the batch is settled.
@@ -235,13 +248,20 @@ impl Hub {
         let mut attendance_tick = tokio::time::interval(ATTENDANCE_EVERY);
         attendance_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            // Commands and joins go first: at tens of thousands of members a presence frame
+            // takes as long to write out as a segment change, which must not wait behind it.
             let first = tokio::select! {
+                biased;
                 msg = inbox.recv() => match msg {
                     Some(msg) => msg,
                     None => break,
                 },
                 Some(conn) = leaves.recv() => {
                     self.remove_member(conn);
+                    continue;
+                }
+                () = std::future::ready(()), if self.presence_out.is_some() => {
+                    self.continue_presence();
                     continue;
                 }
                 _ = presence_tick.tick() => {
@@ -428,15 +448,35 @@ impl Hub {
         }
     }
 
-    /// Publishes the joins and leaves since the last tick as one frame per audience.
+    /// Publishes the joins and leaves since the last tick as one frame per audience. While
+    /// the last such frames are still being written out, newer joins and leaves wait for the
+    /// next tick.
     fn publish_presence(&mut self) {
+        if self.presence_out.is_some() {
+            return;
+        }
         let Some(diff) = self.presence.diff() else { return };
         let public = encode(&ServerFrame::Presence(self.presence_view(false, false)));
         let mut full = self.presence_view(true, false);
         full.joined = Some(diff.joined.iter().map(|p| PresentView::of(p, &self.tagger)).collect());
         full.left = Some(diff.left.iter().map(|p| self.tagger.who(p)).collect());
         let full = encode(&ServerFrame::Presence(full));
-        self.send_each(|member| if sees_everyone(member.actor.role) { &full } else { &public });
+        let to = self.members.iter().map(|member| member.conn).collect();
+        self.presence_out = Some(PresenceOut { full, public, to });
+        self.continue_presence();
+    }
+
+    /// Writes the pending presence frames to the next round of members.
+    fn continue_presence(&mut self) {
+        let Some(out) = &mut self.presence_out else { return };
+        let round = out.to.split_off(out.to.len().saturating_sub(PRESENCE_ROUND));
+        let (full, public) = (&out.full, &out.public);
+        let dropped =
+            self.members.send_some(&round, &|member| if sees_everyone(member.actor.role) { full } else { public });
+        if out.to.is_empty() {
+            self.presence_out = None;
+        }
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
 
     async fn sample_attendance(&mut self) {
