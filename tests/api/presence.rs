@@ -69,6 +69,71 @@ async fn a_join_storm_costs_linear_presence_frames_and_ends_with_exact_counts() 
     assert!(frames < 40 * STORM as u64, "{frames} presence frames for {STORM} joins");
 }
 
+/// Presence frames to this many go out in more than one round, letting commands in between.
+const CROWD: usize = 2200;
+
+#[tokio::test]
+async fn changes_made_while_presence_goes_out_to_thousands_reach_everyone_in_order() {
+    const CHANGES: u64 = 10;
+    const LATECOMERS: usize = 100;
+    let app = Arc::new(spawn_app_with(|settings| settings.limits.max_connections_per_ip = 10_000).await);
+    let (mut chair, welcome) = join_with(&app, Role::Moderator, "Cai Yuping", json!({"mode": "in_room"})).await;
+    chair.version = welcome["snapshot"]["live"]["version"].as_u64().unwrap();
+    let segments: Vec<String> =
+        welcome["snapshot"]["segments"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().into()).collect();
+    let joins = (0..CROWD).map(|k| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            join_with(&app, Role::Attendee, &format!("attendee {k}"), json!({"participant": format!("crowd-{k}")}))
+                .await
+        })
+    });
+    let mut crowd = Vec::new();
+    for join in joins.collect::<Vec<_>>() {
+        crowd.push(join.await.unwrap());
+    }
+    let first_seq = crowd[0].1["seq"].as_u64().unwrap();
+
+    // Latecomers keep presence frames going out to everyone while the chair moves the show.
+    let latecomers = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut here = Vec::new();
+            for k in 0..LATECOMERS {
+                let fields = json!({"participant": format!("late-{k}")});
+                here.push(join_with(&app, Role::Attendee, &format!("latecomer {k}"), fields).await);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            here
+        })
+    };
+    for k in 0..CHANGES as usize {
+        let reply = chair.run("goto", json!({"segment": segments[(k + 1) % segments.len()]})).await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+    }
+    let _latecomers = latecomers.await.unwrap();
+
+    let expected = (1 + CROWD + LATECOMERS) as u64;
+    let readers = crowd.into_iter().map(|(mut client, _)| {
+        tokio::spawn(async move {
+            let mut seq = first_seq;
+            while seq < first_seq + CHANGES {
+                let frame = client.next_frame().await;
+                if frame["type"] == "change" {
+                    assert_eq!(frame["seq"], seq + 1, "changes arrive gap-free and in order");
+                    seq += 1;
+                }
+            }
+            let totals: Vec<u64> = client.presence.iter().map(total).collect();
+            assert!(totals.windows(2).all(|t| t[0] <= t[1]), "only joins, yet the head count went back: {totals:?}");
+            client.presence_until(|p| total(p) == expected).await;
+        })
+    });
+    for reader in readers.collect::<Vec<_>>() {
+        reader.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_chair_sees_who_joined_and_left_and_attendees_see_counts() {
     let app = spawn_app().await;
