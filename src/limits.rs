@@ -20,6 +20,17 @@ pub struct Limits {
     pub frame_burst: u32,
     /// Origins whose pages may open a websocket. Empty: only pages served by this host.
     pub allowed_origins: Vec<String>,
+    /// A connection waiting for a request head (a new one, or one kept alive between
+    /// requests) is closed after this long.
+    pub request_head_timeout_ms: u64,
+    /// Connections still speaking HTTP (not websockets) from one address; more are refused
+    /// with 429, so that one address cannot use up the server's file descriptors.
+    pub max_http_connections_per_ip: usize,
+    /// Connections still speaking HTTP in all; more are refused with 503.
+    pub max_http_connections: usize,
+    /// After SIGTERM, how long open connections get to finish before they are dropped and
+    /// the store is closed.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for Limits {
@@ -30,6 +41,10 @@ impl Default for Limits {
             frames_per_second: 20,
             frame_burst: 40,
             allowed_origins: Vec::new(),
+            request_head_timeout_ms: 10_000,
+            max_http_connections_per_ip: 256,
+            max_http_connections: 4096,
+            shutdown_grace_ms: 5_000,
         }
     }
 }

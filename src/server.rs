@@ -6,9 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +23,7 @@ use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, Journal, StoreThread, StoredEvent};
+use crate::transport::listener::{self, Serving};
 
 /// One running event: its plan, its hub and who may join it.
 pub struct EventEntry {
@@ -51,6 +52,8 @@ pub struct AppState {
     pub events: Arc<DashMap<String, Arc<EventEntry>>>,
     /// Cancelled when the server shuts down; sessions close their sockets on it.
     pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown deadline has passed: whatever is still open is dropped.
+    pub hard_stop: CancellationToken,
     /// Every hub and session, so that shutdown can wait for them to finish.
     pub tracker: TaskTracker,
     /// Source of connection ids.
@@ -134,6 +137,7 @@ impl Server {
         let state = AppState {
             events: Arc::new(events),
             shutdown,
+            hard_stop: CancellationToken::new(),
             tracker,
             next_conn: Arc::new(AtomicU64::new(1)),
             journal,
@@ -168,28 +172,29 @@ impl Server {
         lines
     }
 
-    /// Serves until the shutdown token is cancelled, then closes every websocket and waits
-    /// for the hubs to finish.
+    /// Serves until the shutdown token is cancelled, then closes every websocket, gives
+    /// open connections `shutdown_grace_ms` to finish, drops what is left, and closes the
+    /// store.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
         let Server { state, store_thread, .. } = self;
-        let app = crate::transport::http::router(state.clone());
-        let shutdown = state.shutdown.clone();
         info!(addr = %listener.local_addr()?, "serving");
-        // Frames are small and must go out at once: Nagle's algorithm would hold a frame back
-        // for up to 40 ms waiting for the previous one's acknowledgement.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("the HTTP server failed")?;
+        let serving = Serving {
+            router: crate::transport::http::router(state.clone()),
+            limits: Arc::clone(&state.limits),
+            shutdown: state.shutdown.clone(),
+            hard_stop: state.hard_stop.clone(),
+            tracker: state.tracker.clone(),
+        };
+        listener::accept(listener, serving).await;
         // Hubs stop when the last handle to them is dropped; sessions drop theirs on shutdown.
         state.events.clear();
         state.tracker.close();
-        state.tracker.wait().await;
+        let grace = Duration::from_millis(state.limits.shutdown_grace_ms);
+        if tokio::time::timeout(grace, state.tracker.wait()).await.is_err() {
+            warn!(grace_ms = state.limits.shutdown_grace_ms, "connections still open at the deadline are dropped");
+            state.hard_stop.cancel();
+            state.tracker.wait().await;
+        }
         // The store thread ends once the last journal handle is gone: flush, then close.
         drop(state);
         tokio::task::spawn_blocking(move || store_thread.join()).await.context("the store did not close")?;

@@ -3,4 +3,5 @@
 
 pub mod export;
 pub mod http;
+pub mod listener;
 pub mod ws;

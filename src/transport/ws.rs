@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::conn::auto::upgrade::downcast;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -55,10 +55,20 @@ pub async fn upgrade(
     if !origin_allowed(&app, request.headers()) {
         return (StatusCode::FORBIDDEN, "this page's origin may not open a websocket here").into_response();
     }
-    let Some(accept) = handshake_accept(request.headers()) else {
-        let version = [(header::SEC_WEBSOCKET_VERSION, "13")];
-        return (StatusCode::UPGRADE_REQUIRED, version, "a websocket upgrade (version 13) is expected here")
-            .into_response();
+    let accept = match handshake_accept(request.version(), request.headers()) {
+        Ok(accept) => accept,
+        Err(Handshake::NotAnUpgrade) => {
+            let version = [(header::SEC_WEBSOCKET_VERSION, "13")];
+            return (
+                StatusCode::UPGRADE_REQUIRED,
+                version,
+                "a websocket upgrade (HTTP/1.1, version 13) is expected here",
+            )
+                .into_response();
+        }
+        Err(Handshake::BadKey) => {
+            return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64").into_response();
+        }
     };
     let Some(slot) = AddressSlot::take(&app, peer.ip()) else {
         return (StatusCode::TOO_MANY_REQUESTS, "too many connections from this address").into_response();
@@ -71,12 +81,17 @@ pub async fn upgrade(
             Err(e) => return debug!(error = %e, "the upgrade did not complete"),
         };
         // The socket itself, so that the hub can write to it without a task in between.
-        let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
+        let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
             return error!("an upgraded connection is not a TCP stream");
         };
         let conn = app.next_conn.fetch_add(1, Ordering::Relaxed);
         let out = Arc::new(Outbound::new(parts.io.into_inner()));
-        Session::new(app, conn, out).run(parts.read_buf, peer).await;
+        let hard_stop = app.hard_stop.clone();
+        // Past the shutdown deadline a session still draining or lingering is dropped.
+        tokio::select! {
+            () = Session::new(app, conn, out).run(parts.read_buf, peer) => {}
+            () = hard_stop.cancelled() => debug!(conn, "dropped at the shutdown deadline"),
+        }
         drop(slot);
     });
     let mut response = Response::new(Body::empty());
@@ -88,8 +103,16 @@ pub async fn upgrade(
     response
 }
 
+/// Why a request to `/ws` does not become a websocket.
+enum Handshake {
+    /// Not an HTTP/1.1 upgrade to websocket version 13: 426 says what is expected.
+    NotAnUpgrade,
+    /// An upgrade whose key is missing or not 16 bytes in base64 (RFC 6455 4.2.1): 400.
+    BadKey,
+}
+
 /// The `Sec-WebSocket-Accept` answer to a valid websocket upgrade request (RFC 6455 4.2.1).
-fn handshake_accept(headers: &HeaderMap) -> Option<header::HeaderValue> {
+fn handshake_accept(version: Version, headers: &HeaderMap) -> Result<header::HeaderValue, Handshake> {
     let has_token = |name, token: &str| {
         headers
             .get_all(name)
@@ -97,11 +120,20 @@ fn handshake_accept(headers: &HeaderMap) -> Option<header::HeaderValue> {
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
-    let version = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
-    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
-    (has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket") && version)
-        .then(|| derive_accept_key(key.as_bytes()).parse().ok())
-        .flatten()
+    let websocket_13 = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    if version != Version::HTTP_11
+        || !has_token(header::CONNECTION, "upgrade")
+        || !has_token(header::UPGRADE, "websocket")
+        || !websocket_13
+    {
+        return Err(Handshake::NotAnUpgrade);
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(Handshake::BadKey)?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key.as_bytes()).map_err(|_| Handshake::BadKey)?;
+    if decoded.len() != 16 {
+        return Err(Handshake::BadKey);
+    }
+    derive_accept_key(key.as_bytes()).parse().map_err(|_| Handshake::BadKey)
 }
 
 /// Browsers send Origin; a page from elsewhere must not drive a participant's session.

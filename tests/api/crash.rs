@@ -19,12 +19,12 @@ struct Process {
     tokens: HashMap<String, String>,
 }
 
-fn command(data_dir: &Path) -> Command {
+fn command(data_dir: &Path, bind: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_eventhub"));
     command
         .arg("--config")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"))
-        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .args(["--bind", bind, "--data-dir"])
         .arg(data_dir)
         .arg("--events-dir")
         .arg(events_dir())
@@ -35,7 +35,12 @@ fn command(data_dir: &Path) -> Command {
 
 /// Starts the binary and reads its address and tokens from what it prints.
 async fn launch(data_dir: &Path) -> Process {
-    let mut child = command(data_dir).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the binary starts");
+    launch_on(data_dir, "127.0.0.1:0").await
+}
+
+async fn launch_on(data_dir: &Path, bind: &str) -> Process {
+    let mut child =
+        command(data_dir, bind).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
     let mut tokens = HashMap::new();
@@ -151,7 +156,10 @@ async fn a_truncated_database_stops_start_up_with_a_clear_message() {
     let file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
     file.set_len(size / 2).unwrap();
 
-    let output = tokio::time::timeout(Duration::from_secs(10), command(data.path()).output()).await.unwrap().unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(10), command(data.path(), "127.0.0.1:0").output())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&db.display().to_string()), "names the file: {stderr}");
@@ -179,4 +187,30 @@ async fn sigterm_tells_clients_the_server_is_restarting_and_keeps_everything() {
     let (_, welcome) = Client::join(again.addr, &again.tokens["attendee"], "attendee").await;
     assert_eq!(welcome["seq"], 1);
     assert_eq!(welcome["snapshot"]["live"]["segment"], 0);
+}
+
+#[tokio::test]
+async fn sigterm_with_a_half_sent_request_exits_by_the_deadline_and_the_port_is_free_again() {
+    let data = tempfile::tempdir().unwrap();
+    let server = launch(data.path()).await;
+    let (mut chair, _) = Client::join(server.addr, &server.tokens["moderator"], "chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let mut half = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut half, b"GET /console HTTP/1.1\r\nHost: loc").await.unwrap();
+
+    let pid = server.child.id().unwrap().to_string();
+    let asked = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut child = server.child;
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("it exits").unwrap();
+    assert!(status.success(), "a clean exit: {status}");
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(9), "the 5 s shutdown deadline, not the 10 s head limit, ended it: {took:?}");
+    let wal = data.path().join("eventhub.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "the store was closed");
+
+    let again = launch_on(data.path(), &server.addr.to_string()).await;
+    assert_eq!(again.addr, server.addr, "the same port binds at once");
+    let (_, welcome) = Client::join(again.addr, &again.tokens["attendee"], "attendee").await;
+    assert_eq!(welcome["seq"], 1, "the acknowledged change is there");
 }

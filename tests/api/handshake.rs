@@ -74,3 +74,32 @@ async fn requests_that_are_not_websocket_upgrades_are_refused() {
     let seen = read_until(&mut stream, "\r\n\r\n").await;
     assert!(seen.starts_with("HTTP/1.1 426"), "an old protocol version is refused: {seen}");
 }
+
+/// The status line the server answers `request` with.
+async fn status_of(app: &crate::helpers::TestApp, request: &str) -> String {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let seen = read_until(&mut stream, "\r\n").await;
+    seen.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_sixteen_bytes_of_base64_gets_400() {
+    let app = spawn_app().await;
+    let good = upgrade_request(app.addr, "13");
+    for key in ["not base64 at all!", "AAAAAAAAAAAAAAAAAAAA", "dGhlIHNhbXBsZSBub25jZQ"] {
+        let request = good.replace("dGhlIHNhbXBsZSBub25jZQ==", key);
+        assert!(status_of(&app, &request).await.starts_with("HTTP/1.1 400"), "key {key:?}");
+    }
+    let without = good.replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "");
+    assert!(status_of(&app, &without).await.starts_with("HTTP/1.1 400"), "a missing key");
+    assert!(status_of(&app, &good).await.starts_with("HTTP/1.1 101"), "the RFC's own key still works");
+}
+
+#[tokio::test]
+async fn an_http_1_0_upgrade_request_gets_426() {
+    let app = spawn_app().await;
+    let request = upgrade_request(app.addr, "13").replace("HTTP/1.1", "HTTP/1.0");
+    let status = status_of(&app, &request).await;
+    assert!(status.ends_with("426 Upgrade Required"), "{status}");
+}

@@ -8,6 +8,7 @@ mod export;
 mod handshake;
 mod helpers;
 mod hostile;
+mod http_limits;
 mod load;
 mod pages;
 mod presence;

@@ -1,0 +1,128 @@
+//! Connections that have not become websockets: time limits on request heads, caps per
+//! address and in all, and that nobody else waits while they are held open.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::helpers::{http_get, spawn_app_with};
+
+fn one_second_heads(settings: &mut eventhub::config::Settings) {
+    settings.limits.request_head_timeout_ms = 1_000;
+}
+
+/// A TCP connection to `addr` from the loopback address `from`, so that a test can be two
+/// clients at once.
+async fn connect_from(from: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((from, 0))).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Reads until the server closes the connection; what it sent, or None if it is still
+/// open after `patience`.
+async fn closed_within(stream: &mut TcpStream, patience: Duration) -> Option<String> {
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(patience, async {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// What the server sent before closing, or None while the connection is still open.
+fn answered_and_closed(stream: &TcpStream) -> Option<String> {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return Some(String::from_utf8_lossy(&seen).into_owned()),
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+            Err(_) => return Some(String::from_utf8_lossy(&seen).into_owned()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_head_sent_a_byte_at_a_time_is_dropped_while_others_are_served() {
+    let app = spawn_app_with(one_second_heads).await;
+    let mut slow = TcpStream::connect(app.addr).await.unwrap();
+    let started = Instant::now();
+    let head =
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut dropped = false;
+    for byte in head {
+        if slow.write_all(&[*byte]).await.is_err() {
+            dropped = true;
+            break;
+        }
+        let (status, _, body) = http_get(app.addr, "/healthz").await;
+        assert_eq!((status, body.as_str()), (200, "ok"), "others are served meanwhile");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    if !dropped {
+        assert!(closed_within(&mut slow, Duration::from_secs(1)).await.is_some(), "the slow head is dropped");
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "dropped within the 1 s limit and a little slack");
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_and_an_idle_keep_alive_are_closed() {
+    let app = spawn_app_with(one_second_heads).await;
+    let mut silent = TcpStream::connect(app.addr).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(3)).await.is_some(), "a silent connection is closed");
+
+    let mut kept = TcpStream::connect(app.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let seen = closed_within(&mut kept, Duration::from_secs(3)).await.expect("closed after its idle time");
+    assert!(seen.starts_with("HTTP/1.1 200"), "the request itself was answered: {seen}");
+}
+
+#[tokio::test]
+async fn five_hundred_idle_connections_from_one_address_are_capped_and_others_still_get_in() {
+    let app = spawn_app_with(|settings| settings.limits.request_head_timeout_ms = 3_000).await;
+    let cap = eventhub::limits::Limits::default().max_http_connections_per_ip;
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        idle.push(connect_from([127, 0, 0, 1], app.addr).await);
+    }
+    // The refused ones are answered and closed at once; the others wait for their heads.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut refused = 0;
+    let mut open = Vec::new();
+    for stream in idle {
+        match answered_and_closed(&stream) {
+            Some(seen) => {
+                assert!(seen.is_empty() || seen.starts_with("HTTP/1.1 429"), "{seen}");
+                refused += 1;
+            }
+            None => open.push(stream),
+        }
+    }
+    assert_eq!(open.len(), cap, "exactly the cap is held open; {refused} were refused");
+
+    let mut other = connect_from([127, 0, 0, 2], app.addr).await;
+    other.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let seen = closed_within(&mut other, Duration::from_secs(2)).await.expect("answered");
+    assert!(seen.starts_with("HTTP/1.1 200"), "another address is served: {seen}");
+
+    for mut stream in open {
+        assert!(closed_within(&mut stream, Duration::from_secs(5)).await.is_some(), "held ones time out too");
+    }
+    let mut again = connect_from([127, 0, 0, 1], app.addr).await;
+    again.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let seen = closed_within(&mut again, Duration::from_secs(2)).await.expect("answered");
+    assert!(seen.starts_with("HTTP/1.1 200"), "the address gets in again once they are gone: {seen}");
+}
