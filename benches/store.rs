@@ -30,6 +30,7 @@ fn entry(seq: u64, state: &EventState) -> LogEntry {
             affiliation: None,
             crew: vec![],
         },
+        command: None,
         change: Change::Live { op: "extend".into(), live: state.live.clone() },
     }
 }

@@ -555,16 +555,18 @@ pub struct You<'a> {
     pub lang: Lang,
 }
 
-/// Who caused a change, as every client sees it.
+/// Who caused a change, as every client sees it: `who` is the sender's public tag, so that
+/// a sender knows its own changes and two consoles with one name are told apart.
 #[derive(Clone, Debug, Serialize)]
 pub struct By<'a> {
     pub name: &'a str,
     pub role: Role,
+    pub who: String,
 }
 
-impl<'a> From<&'a Actor> for By<'a> {
-    fn from(actor: &'a Actor) -> Self {
-        By { name: &actor.name, role: actor.role }
+impl<'a> By<'a> {
+    pub fn of(actor: &'a Actor, tagger: &Tagger) -> Self {
+        By { name: &actor.name, role: actor.role, who: tagger.who(&actor.participant) }
     }
 }
 
@@ -586,6 +588,9 @@ pub enum ServerFrame<'a> {
         at: Millis,
         #[serde(skip_serializing_if = "Option::is_none")]
         by: Option<By<'a>>,
+        /// The id of the command that caused it, as its sender gave it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command: Option<&'a str>,
         change: ChangeView<'a>,
     },
     Ack {

@@ -19,6 +19,7 @@ use crate::auth::{self, EventTokens};
 use crate::config::{self, Settings};
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
+use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
 use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::store::sqlite::SqliteBackend;
@@ -104,7 +105,9 @@ impl Server {
         let configured = config::load_events(&settings.server.events_dir, chrono::Utc::now())?;
         let mut backend = SqliteBackend::open(data_dir)?;
         let epoch: Arc<str> = backend.epoch().into();
-        let mut stored = backend.load(RESUME_BUFFER).context("cannot restore the events from the store")?;
+        let since = crate::clock::now_millis() - RETRY_WINDOW_MS;
+        let mut stored =
+            backend.load(RESUME_BUFFER, since, MAX_REMEMBERED).context("cannot restore the events from the store")?;
         for show in configured {
             match stored.iter().find(|e| e.state.show.event.id == show.event.id) {
                 Some(existing) if *existing.state.show != show => warn!(
@@ -116,7 +119,8 @@ impl Server {
                     let state = EventState::new(show);
                     backend.create(&state).context("cannot store a new event")?;
                     info!(event = %state.show.event.id, "seeded from its event file");
-                    stored.push(StoredEvent { state, seq: 0, recent: Vec::new(), attendance: Vec::new() });
+                    let (recent, attendance, applied) = (Vec::new(), Vec::new(), Vec::new());
+                    stored.push(StoredEvent { state, seq: 0, recent, attendance, applied });
                 }
             }
         }

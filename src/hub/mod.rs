@@ -16,15 +16,17 @@ use crate::clock::now_millis;
 use crate::domain::presence::{normalize, speakers_present, Presence};
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
-    differs_by_audience, encode, Audience, ChangeView, ErrorCode, FrameError, PresenceView, PresentView, RecentView,
-    ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
+    differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError, PresenceView, PresentView,
+    RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
 use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
 use crate::wire::Frame;
 use members::{Member, Members};
+use retries::{Outcome, Retries};
 
 mod members;
+pub mod retries;
 
 /// Identifies one websocket connection for the life of the process.
 pub type ConnId = u64;
@@ -76,11 +78,12 @@ impl Frames {
         let full = |audience| {
             let view = View { audience, role: Role::Organizer, crew: &[], tagger };
             let change = view.change(&entry.change);
-            encode(&ServerFrame::Change { seq, at, by: Some((&entry.actor).into()), change })
+            let by = By::of(&entry.actor, tagger);
+            encode(&ServerFrame::Change { seq, at, by: Some(by), command: entry.command.as_deref(), change })
         };
         let chair = full(Audience::Chair);
         let public = if differs_by_audience(&entry.change) { full(Audience::Public) } else { chair.clone() };
-        let hidden = encode(&ServerFrame::Change { seq, at, by: None, change: ChangeView::Hidden });
+        let hidden = encode(&ServerFrame::Change { seq, at, by: None, command: None, change: ChangeView::Hidden });
         Frames { routing, chair, public, hidden }
     }
 
@@ -156,6 +159,7 @@ impl HubHandle {
             journal,
             members: Members::default(),
             presence_out: None,
+            retries: Retries::from_log(stored.applied),
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
@@ -224,6 +228,8 @@ struct Hub {
     members: Members,
     /// A presence fan-out still under way, let wait while commands went first.
     presence_out: Option<PresenceOut>,
+    /// Recent commands' outcomes, so that a retried command is applied once.
+    retries: Retries,
 }
 
 /// A presence frame for the chair and crew, one for everyone else, and who is still to get
@@ -238,6 +244,15 @@ struct PresenceOut {
 enum Reply {
     Ack { conn: ConnId, id: String, seq: u64, warning: Option<String> },
     Error { conn: ConnId, error: FrameError },
+}
+
+impl Reply {
+    fn of(conn: ConnId, id: String, outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Ack { seq, warning } => Reply::Ack { conn, id, seq, warning },
+            Outcome::Rejected(error) => Reply::Error { conn, error },
+        }
+    }
 }
 
 impl Hub {
@@ -294,23 +309,41 @@ impl Hub {
         let mut entries = Vec::new();
         let mut replies = Vec::new();
         let mut joins = Vec::new();
+        // Commands acknowledged in this batch, whose outcomes hold only if it is stored.
+        let mut acked = Vec::new();
         for msg in batch {
             match msg {
                 HubMsg::Join(joining) => joins.push(*joining),
                 HubMsg::PresencePage { conn, id, offset, limit } => self.presence_page(conn, &id, offset, limit),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
+                    if let Some(outcome) = self.retries.get(&actor.participant, &id, now) {
+                        replies.push(Reply::of(conn, id, outcome.clone()));
+                        continue;
+                    }
                     match self.state.apply(&command, &actor, now) {
                         Ok(changes) => {
                             let warning = changes.iter().find_map(|change| self.unwatched(change));
                             for change in changes {
                                 self.seq += 1;
-                                entries.push(LogEntry { seq: self.seq, at: now, actor: actor.clone(), change });
+                                let command = Some(id.clone());
+                                entries.push(LogEntry {
+                                    seq: self.seq,
+                                    at: now,
+                                    actor: actor.clone(),
+                                    command,
+                                    change,
+                                });
                             }
-                            replies.push(Reply::Ack { conn, id, seq: self.seq, warning });
+                            let outcome = Outcome::Ack { seq: self.seq, warning };
+                            self.retries.remember(&actor.participant, &id, outcome.clone(), now);
+                            acked.push((actor.participant, id.clone()));
+                            replies.push(Reply::of(conn, id, outcome));
                         }
                         Err(rejection) => {
-                            replies.push(Reply::Error { conn, error: FrameError::rejected(&id, &rejection) })
+                            let error = FrameError::rejected(&id, &rejection);
+                            self.retries.remember(&actor.participant, &id, Outcome::Rejected(error.clone()), now);
+                            replies.push(Reply::Error { conn, error });
                         }
                     }
                 }
@@ -323,6 +356,9 @@ impl Hub {
                 Err(e) => {
                     error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
                     (self.state, self.seq) = before;
+                    for (participant, id) in &acked {
+                        self.retries.forget(participant, id);
+                    }
                     for reply in &mut replies {
                         if let Reply::Ack { conn, id, .. } = reply {
                             let error = FrameError {

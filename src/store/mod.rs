@@ -19,7 +19,20 @@ pub struct LogEntry {
     pub seq: u64,
     pub at: Millis,
     pub actor: Actor,
+    /// The id the sender gave the command that caused it, so that a retry of that command
+    /// is recognised, even after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     pub change: Change,
+}
+
+/// A command the log says was applied: who sent it, its id, and the seq its ack named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub participant: String,
+    pub command: String,
+    pub seq: u64,
+    pub at: Millis,
 }
 
 /// An event as the store holds it: its state rebuilt from the latest snapshot and the
@@ -30,6 +43,9 @@ pub struct StoredEvent {
     pub recent: Vec<LogEntry>,
     /// The attendance history, oldest first.
     pub attendance: Vec<Sample>,
+    /// Commands applied since the `since` given to [`Backend::load`], oldest first; one per
+    /// command, with the seq of its last change.
+    pub applied: Vec<Applied>,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -59,8 +75,9 @@ pub struct Append {
 pub trait Backend: Send + 'static {
     /// Names this log; it changes only when the log is lost or replaced.
     fn epoch(&self) -> &str;
-    /// Every stored event, keeping up to `recent` of its latest changes for resuming clients.
-    fn load(&mut self, recent: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Every stored event, keeping up to `recent` of its latest changes for resuming clients
+    /// and the commands applied since `since` (at most `max_applied`, the latest).
+    fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError>;
     /// Stores a new event with no changes yet.
     fn create(&mut self, state: &EventState) -> Result<(), StoreError>;
     /// Appends all of `batch` in one durable commit, or nothing.

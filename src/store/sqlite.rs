@@ -5,19 +5,19 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Append, Backend, LogEntry, StoreError, StoredEvent};
+use super::{Append, Applied, Backend, LogEntry, StoreError, StoredEvent};
 use crate::domain::presence::{Sample, HISTORY_LEN};
-use crate::domain::EventState;
+use crate::domain::{Actor, EventState, Millis};
 
 pub const FILE_NAME: &str = "eventhub.db";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (
     event TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
-    actor TEXT NOT NULL, change TEXT NOT NULL,
+    actor TEXT NOT NULL, change TEXT NOT NULL, command TEXT,
     PRIMARY KEY (event, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS attendance (
     event TEXT NOT NULL, at INTEGER NOT NULL, in_room INTEGER NOT NULL, remote INTEGER NOT NULL,
@@ -72,6 +72,13 @@ fn prepare(conn: &Connection) -> Result<String, StoreError> {
         conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |row| row.get(0)).optional()?;
     match schema {
         Some(v) if v == SCHEMA_VERSION.to_string() => {}
+        // Version 1 did not keep the command id of a change.
+        Some(v) if v == "1" => {
+            conn.execute_batch(
+                "BEGIN; ALTER TABLE changes ADD COLUMN command TEXT; \
+                 UPDATE meta SET value = '2' WHERE key = 'schema'; COMMIT;",
+            )?;
+        }
         Some(v) => return Err(StoreError(format!("schema version {v}, but this server reads {SCHEMA_VERSION}"))),
         None => {
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION.to_string()])?;
@@ -89,24 +96,56 @@ fn prepare(conn: &Connection) -> Result<String, StoreError> {
     })
 }
 
-fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, i64, String, String)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+type Row = (u64, i64, String, String, Option<String>);
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
 }
 
-fn decode((seq, at, actor, change): (u64, i64, String, String)) -> Result<LogEntry, StoreError> {
-    Ok(LogEntry { seq, at, actor: serde_json::from_str(&actor)?, change: serde_json::from_str(&change)? })
+fn decode((seq, at, actor, change, command): Row) -> Result<LogEntry, StoreError> {
+    Ok(LogEntry { seq, at, actor: serde_json::from_str(&actor)?, command, change: serde_json::from_str(&change)? })
 }
 
 impl SqliteBackend {
     fn entries_after(&self, event: &str, after: u64) -> Result<Vec<LogEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, at, actor, change FROM changes WHERE event = ?1 AND seq > ?2 ORDER BY seq")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, actor, change, command FROM changes WHERE event = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
         let rows = stmt.query_map(params![event, after], entry)?;
         rows.map(|row| decode(row?)).collect()
     }
 
-    fn load_one(&self, id: &str, created: &str, recent: usize) -> Result<StoredEvent, StoreError> {
+    /// The latest changes since `since` that carry a command id, as one [`Applied`] per
+    /// command (its last change), oldest first.
+    fn applied_since(&self, event: &str, since: Millis, max: usize) -> Result<Vec<Applied>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, actor, command FROM changes \
+             WHERE event = ?1 AND at >= ?2 AND command IS NOT NULL ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![event, since, max as i64], |row| {
+            Ok((row.get::<_, u64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
+        })?;
+        let mut applied: Vec<Applied> = Vec::new();
+        for row in rows {
+            let (seq, at, actor, command) = row?;
+            let actor: Actor = serde_json::from_str(&actor)?;
+            // Newest first: the first row of a command is its last change.
+            if !applied.iter().any(|a| a.command == command && a.participant == actor.participant) {
+                applied.push(Applied { participant: actor.participant, command, seq, at });
+            }
+        }
+        applied.reverse();
+        Ok(applied)
+    }
+
+    fn load_one(
+        &self,
+        id: &str,
+        created: &str,
+        recent: usize,
+        since: Millis,
+        max_applied: usize,
+    ) -> Result<StoredEvent, StoreError> {
         let snapshot: Option<(u64, String)> = self
             .conn
             .query_row("SELECT seq, state FROM snapshots WHERE event = ?1 ORDER BY seq DESC LIMIT 1", [id], |row| {
@@ -125,7 +164,8 @@ impl SqliteBackend {
         }
         let recent = self.entries_after(id, seq.saturating_sub(recent as u64))?;
         let attendance = self.read_attendance(id)?;
-        Ok(StoredEvent { state, seq, recent, attendance })
+        let applied = self.applied_since(id, since, max_applied)?;
+        Ok(StoredEvent { state, seq, recent, attendance, applied })
     }
 }
 
@@ -148,13 +188,13 @@ impl Backend for SqliteBackend {
         &self.epoch
     }
 
-    fn load(&mut self, recent: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let events: Vec<(String, String)> = {
             let mut stmt = self.conn.prepare("SELECT id, state FROM events ORDER BY id")?;
             let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        events.iter().map(|(id, created)| self.load_one(id, created, recent)).collect()
+        events.iter().map(|(id, created)| self.load_one(id, created, recent, since, max_applied)).collect()
     }
 
     fn create(&mut self, state: &EventState) -> Result<(), StoreError> {
@@ -168,13 +208,14 @@ impl Backend for SqliteBackend {
     fn append(&mut self, batch: &[Append]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO changes (event, seq, at, actor, change) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (event, seq, at, actor, change, command) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
             for append in batch {
                 for e in &append.entries {
                     let actor = serde_json::to_string(&e.actor)?;
                     let change = serde_json::to_string(&e.change)?;
-                    insert.execute(params![append.event, e.seq, e.at, actor, change])?;
+                    insert.execute(params![append.event, e.seq, e.at, actor, change, e.command])?;
                 }
             }
         }
@@ -215,7 +256,7 @@ mod tests {
     use super::*;
     use crate::config::parse_event;
     use crate::domain::text::{Lang, Mode};
-    use crate::domain::{Actor, Command, Role};
+    use crate::domain::{Command, Role};
 
     fn demo() -> EventState {
         let text = include_str!("../../config/events/sjtu-forum.toml");
@@ -246,7 +287,8 @@ mod tests {
             };
             let at = 1_000 + k as i64;
             for change in state.apply(&command, &chair(), at).unwrap() {
-                entries.push(LogEntry { seq: from_seq + entries.len() as u64 + 1, at, actor: chair(), change });
+                let seq = from_seq + entries.len() as u64 + 1;
+                entries.push(LogEntry { seq, at, actor: chair(), command: Some(format!("c{seq}")), change });
             }
         }
         entries
@@ -268,13 +310,16 @@ mod tests {
         };
         let mut store = SqliteBackend::open(dir.path()).unwrap();
         assert_eq!(store.epoch(), epoch, "the epoch survives a reopen");
-        let loaded = store.load(3).unwrap();
+        let loaded = store.load(3, 0, 100).unwrap();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].seq, 9);
         assert_eq!(loaded[0].state, state);
         let recent: Vec<u64> = loaded[0].recent.iter().map(|e| e.seq).collect();
         assert_eq!(recent, [7, 8, 9]);
         assert_eq!(store.read_log("sjtu-forum").unwrap().len(), 9);
+        let applied: Vec<(u64, &str)> = loaded[0].applied.iter().map(|a| (a.seq, a.command.as_str())).collect();
+        assert_eq!(applied.len(), 9, "every command's id is kept with its seq");
+        assert_eq!(applied[8], (9, "c9"));
     }
 
     #[test]

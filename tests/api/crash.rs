@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{events_dir, http_get, Client, EVENT};
+use crate::retries::{join_as, reply_to, unversioned};
 
 /// A server process and what it printed at start.
 struct Process {
@@ -213,4 +214,35 @@ async fn sigterm_with_a_half_sent_request_exits_by_the_deadline_and_the_port_is_
     assert_eq!(again.addr, server.addr, "the same port binds at once");
     let (_, welcome) = Client::join(again.addr, &again.tokens["attendee"], "attendee").await;
     assert_eq!(welcome["seq"], 1, "the acknowledged change is there");
+}
+
+#[tokio::test]
+async fn commands_whose_acks_were_lost_to_a_kill_are_applied_once_when_re_sent_after_the_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = launch(data.path()).await;
+    let (mut chair, _) = join_as(server.addr, &server.tokens["moderator"], "Ji Weidong", "chair-console").await;
+    let mut first = Vec::new();
+    for frame in unversioned() {
+        first.push(reply_to(&mut chair, frame).await["seq"].clone());
+    }
+    // Whether or not these acks reached the page, the kill leaves it not knowing.
+    server.child.start_kill().expect("SIGKILL");
+    server.child.wait().await.unwrap();
+
+    let server = launch(data.path()).await;
+    let (mut chair, welcome) = join_as(server.addr, &server.tokens["moderator"], "Ji Weidong", "chair-console").await;
+    for (frame, seq) in unversioned().into_iter().zip(&first) {
+        let ack = reply_to(&mut chair, frame.clone()).await;
+        assert_eq!((ack["type"].clone(), &ack["seq"]), (json!("ack"), seq), "{frame} is answered as before: {ack}");
+    }
+    assert_eq!(welcome["seq"], 3);
+    let snapshot = &welcome["snapshot"];
+    assert_eq!(snapshot["queues"]["event"]["waiting"].as_array().unwrap().len(), 1, "one request");
+    assert_eq!(snapshot["cues"].as_array().unwrap().len(), 1, "one cue");
+    chair.still_works().await;
+    let organizer = &server.tokens["organizer"];
+    let (_, _, body) = http_get(server.addr, &format!("/api/events/{EVENT}/log.jsonl?token={organizer}")).await;
+    let commands: Vec<Value> =
+        body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["command"].clone()).collect();
+    assert_eq!(commands, [json!("retry-1"), json!("retry-2"), json!("retry-3")], "each is in the log once");
 }

@@ -117,7 +117,7 @@ impl TestApp {
     pub async fn connect(&self) -> Client {
         let (ws, _) =
             tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)).await.expect("websocket connects");
-        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new(), closed: None }
+        Client { ws, version: 0, seq: 0, presence: Vec::new(), closed: None }
     }
 
     /// A client that reconnects with `resume`; the welcome is left to the test.
@@ -177,7 +177,6 @@ pub fn hello_frame(token: &str, name: &str) -> Value {
 
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    next_id: u64,
     /// The live version this client last saw, as a console would send it.
     pub version: u64,
     /// The seq of the last change this client read.
@@ -203,7 +202,7 @@ impl Client {
 
     /// A client over a socket the test set up itself.
     pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
-        Client { ws, next_id: 0, version: 0, seq: 0, presence: Vec::new(), closed: None }
+        Client { ws, version: 0, seq: 0, presence: Vec::new(), closed: None }
     }
 
     /// Connects, says hello with `token` and reads the welcome.
@@ -237,8 +236,10 @@ impl Client {
     /// Sends a command; a show command goes against the version this client last saw.
     /// Returns the command's id.
     pub async fn command(&mut self, kind: &str, fields: Value) -> String {
-        self.next_id += 1;
-        let id = format!("c{}", self.next_id);
+        // Unique in the whole test run: a participant's ids must differ across its tabs, or
+        // the server takes a second tab's command for a retry of the first's.
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = format!("c{}", NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let mut frame = json!({"type": kind, "id": id});
         // Show commands name the show version this client saw; others carry their own fields.
         const SHOW: [&str; 9] =

@@ -127,13 +127,19 @@ async fn roles_stale_commands_and_hello_order_are_enforced() {
         unharmed(&app, &mut bystander, &before).await;
     }
 
-    // A replayed command names a version the show has left.
+    // A replayed command gets its first answer and changes nothing; the same command under a
+    // new id names a version the show has left.
     let replay = json!({"type": "previous", "id": "again", "version": chair.version});
     chair.send(replay.clone()).await;
     chair.expect("change").await;
-    assert_eq!(chair.expect("ack").await["id"], "again");
-    chair.send(replay).await;
-    assert_eq!(chair.expect_error("conflict").await["id"], "again");
+    let ack = chair.expect("ack").await;
+    assert_eq!(ack["id"], "again");
+    chair.send(replay.clone()).await;
+    assert_eq!(chair.expect("ack").await, ack, "the same ack, and no second change before it");
+    let mut stale = replay;
+    stale["id"] = json!("again-2");
+    chair.send(stale).await;
+    assert_eq!(chair.expect_error("conflict").await["id"], "again-2");
 
     let mut early = app.connect().await;
     early.send(json!({"type": "queue_request", "id": "e1", "queue": "event"})).await;

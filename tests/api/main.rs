@@ -14,5 +14,6 @@ mod pages;
 mod presence;
 mod queue;
 mod resume;
+mod retries;
 mod run_of_show;
 mod slow;
