@@ -15,3 +15,4 @@ mod queue;
 mod resume;
 mod run_of_show;
 mod slow;
+mod wire_conformance;
