@@ -189,8 +189,7 @@ impl Reader {
             OpCode::Control(Control::Pong) => control(fin).map(|()| Some(Message::Pong)),
             OpCode::Control(Control::Close) => {
                 control(fin)?;
-                let code = payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-                Ok(Some(Message::Close(code)))
+                close_status(&payload).map(|code| Some(Message::Close(code)))
             }
             OpCode::Data(Data::Text | Data::Binary) if self.partial.is_some() => {
                 Err(WireError::Protocol("a new message inside a fragmented one"))
@@ -217,6 +216,28 @@ impl Reader {
             _ => Err(WireError::Protocol("a reserved opcode")),
         }
     }
+}
+
+/// The status code of a client's close frame, checked as RFC 6455 asks (5.5.1, 7.4): the
+/// body is empty, or a code that may be sent on the wire followed by a UTF-8 reason.
+fn close_status(body: &[u8]) -> Result<Option<u16>, WireError> {
+    let (code, reason) = match body {
+        [] => return Ok(None),
+        [_] => return Err(WireError::Protocol("a close body of one byte")),
+        [high, low, reason @ ..] => (u16::from_be_bytes([*high, *low]), reason),
+    };
+    if !may_be_sent(code) {
+        return Err(WireError::Protocol("a close code that may not be sent"));
+    }
+    std::str::from_utf8(reason).map_err(|_| WireError::InvalidUtf8)?;
+    Ok(Some(code))
+}
+
+/// Close codes a peer may put in a close frame. Below 1000 is unused; 1004 is reserved;
+/// 1005, 1006 and 1015 only report locally that no code, no close or no TLS came; 1016–2999
+/// are kept for the protocol's future use; 3000–4999 belong to libraries and applications.
+fn may_be_sent(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 fn whole(text: bool, payload: Vec<u8>) -> Result<Message, WireError> {

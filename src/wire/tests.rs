@@ -129,3 +129,52 @@ fn invalid_utf8_text_is_refused_and_binary_is_not_decoded() {
     reader.push(&client_frame(0x82, &[0xFF, 0xFE]));
     assert_eq!(reader.message(), Ok(Some(Message::Binary)));
 }
+
+fn close_body(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut body = code.to_be_bytes().to_vec();
+    body.extend_from_slice(reason);
+    body
+}
+
+fn read_close(body: &[u8]) -> Result<Option<Message>, WireError> {
+    let mut reader = new_reader();
+    reader.push(&client_frame(0x88, body));
+    reader.message()
+}
+
+#[test]
+fn an_empty_close_frame_carries_no_code() {
+    assert_eq!(read_close(b""), Ok(Some(Message::Close(None))));
+}
+
+#[test]
+fn a_close_frame_of_one_byte_is_a_protocol_violation() {
+    assert!(matches!(read_close(&[0x03]), Err(WireError::Protocol(_))));
+}
+
+#[test]
+fn close_codes_that_may_be_sent_are_accepted_with_a_utf8_reason() {
+    for code in [1000, 1001, 1002, 1003, 1007, 1010, 1011, 1014, 3000, 4000, 4999] {
+        assert_eq!(read_close(&close_body(code, b"")), Ok(Some(Message::Close(Some(code)))), "{code}");
+    }
+    let reason = close_body(1000, "再见, Zoë".as_bytes());
+    assert_eq!(read_close(&reason), Ok(Some(Message::Close(Some(1000)))));
+}
+
+#[test]
+fn close_codes_that_may_not_be_sent_are_protocol_violations() {
+    for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535] {
+        let read = read_close(&close_body(code, b""));
+        assert!(matches!(read, Err(WireError::Protocol(_))), "{code}: {read:?}");
+        assert_eq!(read.unwrap_err().close_code(), 1002);
+    }
+}
+
+#[test]
+fn a_close_reason_that_is_not_utf8_is_refused_as_invalid_utf8() {
+    let read = read_close(&close_body(1000, &[b'o', b'k', 0xFF]));
+    assert_eq!(read, Err(WireError::InvalidUtf8));
+    // Cut in the middle of a character: a reason is whole, so this is not UTF-8 either.
+    let cut = &"再".as_bytes()[..2];
+    assert_eq!(read_close(&close_body(1001, cut)), Err(WireError::InvalidUtf8));
+}

@@ -17,3 +17,4 @@ mod resume;
 mod retries;
 mod run_of_show;
 mod slow;
+mod wire_conformance;
