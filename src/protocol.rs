@@ -287,6 +287,8 @@ pub struct EntryView<'a> {
     topic: Option<&'a str>,
     panellist: bool,
     state: EntryState,
+    /// Holds the place the chair gave it in `waiting`; the others are ordered around it.
+    pinned: bool,
     requested_at: Millis,
     called_at: Option<Millis>,
     started_at: Option<Millis>,
@@ -300,6 +302,9 @@ pub struct QueueView<'a> {
     topics_public: bool,
     panellists_first: bool,
     speaking_limit_ms: Option<Millis>,
+    /// The side `alternate` puts first in each priority group, so that a second console can
+    /// predict the order; null under `first_come` or before anyone was called.
+    next_side: Option<Mode>,
     speaking: Option<EntryView<'a>>,
     on_deck: Option<EntryView<'a>>,
     waiting: Vec<EntryView<'a>>,
@@ -329,6 +334,7 @@ impl<'a> View<'a> {
             topic: entry.topic.as_deref().filter(|_| show_topic),
             panellist: entry.panellist,
             state: entry.state,
+            pinned: entry.pinned,
             requested_at: entry.requested_at,
             called_at: entry.called_at,
             started_at: entry.started_at,
@@ -344,6 +350,7 @@ impl<'a> View<'a> {
             topics_public: queue.topics_public,
             panellists_first: queue.panellists_first,
             speaking_limit_ms: queue.speaking_limit_ms,
+            next_side: queue.next_side(),
             speaking: queue.speaking.as_ref().map(entry),
             on_deck: queue.on_deck.as_ref().map(entry),
             waiting: queue.waiting.iter().map(entry).collect(),

@@ -4,7 +4,9 @@
 
 use eventhub::config::parse_event;
 use eventhub::domain::cues::{CrewPosition, CueTarget};
-use eventhub::domain::queue::{EntryState, Policy, RequestKind};
+use std::collections::BTreeSet;
+
+use eventhub::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind, EVENT_QUEUE};
 use eventhub::domain::text::{Lang, Localized, Mode};
 use eventhub::domain::{Actor, Command, EventState, Role};
 use eventhub::protocol::decode;
@@ -178,5 +180,211 @@ proptest! {
         let mut replayed = demo();
         log.iter().for_each(|change| replayed.evolve(change));
         prop_assert_eq!(replayed, state, "the log replays to the same state");
+    }
+}
+
+/// One step on the event queue. Entries are picked by index among those open, so that most
+/// picks name a real entry.
+#[derive(Clone, Debug)]
+enum QueueStep {
+    Request { who: u8, mode: Mode, panellist: bool, kind: RequestKind },
+    Withdraw { who: u8 },
+    Next,
+    Call { pick: Option<usize> },
+    Start,
+    Stop,
+    Move { pick: usize, to: usize },
+    Dismiss { pick: usize },
+    Clear,
+    Settings { alternate: bool, panellists_first: bool },
+}
+
+fn queue_step() -> impl Strategy<Value = QueueStep> {
+    let modes = prop::sample::select(vec![Mode::InRoom, Mode::Remote]);
+    let kinds = prop::sample::select(vec![
+        RequestKind::Speak,
+        RequestKind::Speak,
+        RequestKind::Reply,
+        RequestKind::PointOfOrder,
+    ]);
+    prop_oneof![
+        8 => (0..8u8, modes, prop::bool::weighted(0.2), kinds)
+            .prop_map(|(who, mode, panellist, kind)| QueueStep::Request { who, mode, panellist, kind }),
+        2 => (0..8u8).prop_map(|who| QueueStep::Withdraw { who }),
+        2 => Just(QueueStep::Next),
+        2 => prop::option::of(0..8usize).prop_map(|pick| QueueStep::Call { pick }),
+        1 => Just(QueueStep::Start),
+        1 => Just(QueueStep::Stop),
+        2 => (0..8usize, 0..10usize).prop_map(|(pick, to)| QueueStep::Move { pick, to }),
+        1 => (0..10usize).prop_map(|pick| QueueStep::Dismiss { pick }),
+        1 => Just(QueueStep::Clear),
+        1 => (prop::bool::weighted(0.8), prop::bool::weighted(0.7))
+            .prop_map(|(alternate, panellists_first)| QueueStep::Settings { alternate, panellists_first }),
+    ]
+}
+
+fn queue_person(who: u8, mode: Mode, panellist: bool) -> Actor {
+    Actor {
+        participant: format!("p{who}"),
+        name: format!("person {who}"),
+        role: if panellist { Role::Speaker } else { Role::Attendee },
+        mode,
+        lang: Lang::En,
+        affiliation: None,
+        crew: vec![],
+    }
+}
+
+fn queue_chair() -> Actor {
+    Actor { role: Role::Moderator, ..queue_person(99, Mode::InRoom, false) }
+}
+
+/// The command for `step` against `queue` as it stands, with the actor who sends it.
+fn queue_command(step: &QueueStep, queue: &Queue) -> (Command, Actor) {
+    let name = EVENT_QUEUE.to_owned();
+    let version = queue.version;
+    let waiting_id = |pick: usize| queue.waiting.get(pick % queue.waiting.len().max(1)).map_or(999, |e| e.id);
+    let chair = queue_chair();
+    match *step {
+        QueueStep::Request { who, mode, panellist, kind } => {
+            (Command::QueueRequest { queue: name, kind, topic: None }, queue_person(who, mode, panellist))
+        }
+        QueueStep::Withdraw { who } => (Command::QueueWithdraw { queue: name }, queue_person(who, Mode::Remote, false)),
+        QueueStep::Next => (Command::QueueNext { queue: name, version }, chair),
+        QueueStep::Call { pick } => (Command::QueueCall { queue: name, version, entry: pick.map(waiting_id) }, chair),
+        QueueStep::Start => (Command::QueueStart { queue: name, version }, chair),
+        QueueStep::Stop => (Command::QueueStop { queue: name, version }, chair),
+        QueueStep::Move { pick, to } => {
+            (Command::QueueMove { queue: name, version, entry: waiting_id(pick), to }, chair)
+        }
+        QueueStep::Dismiss { pick } => {
+            let open: Vec<u64> =
+                queue.speaking.iter().chain(&queue.on_deck).chain(&queue.waiting).map(|e| e.id).collect();
+            let entry = open.get(pick % open.len().max(1)).copied().unwrap_or(999);
+            (Command::QueueDismiss { queue: name, version, entry }, chair)
+        }
+        QueueStep::Clear => (Command::QueueClear { queue: name, version }, chair),
+        QueueStep::Settings { alternate, panellists_first } => (
+            Command::QueueSettings {
+                queue: name,
+                version,
+                policy: Some(if alternate { Policy::Alternate } else { Policy::FirstCome }),
+                topics_public: None,
+                panellists_first: Some(panellists_first),
+                speaking_limit_s: None,
+            },
+            chair,
+        ),
+    }
+}
+
+/// docs/protocol.md, "Speaker queues", restated: what the model needs to know besides the
+/// queue's own settings and entries.
+#[derive(Default)]
+struct QueueModel {
+    /// The side of the entry called last, to speak or on deck.
+    last_called: Option<Mode>,
+    /// Entries the chair placed (moved, or pushed back from on deck) that still wait.
+    pinned: BTreeSet<u64>,
+}
+
+fn other_side(mode: Mode) -> Mode {
+    match mode {
+        Mode::Remote => Mode::InRoom,
+        Mode::InRoom => Mode::Remote,
+    }
+}
+
+impl QueueModel {
+    /// Learns who was called and who was placed from what the step did to the queue.
+    fn observe(&mut self, step: &QueueStep, command: &Command, before: &Queue, after: &Queue) {
+        let id = |entry: &Option<QueueEntry>| entry.as_ref().map(|e| e.id);
+        if after.on_deck.is_some() && id(&after.on_deck) != id(&before.on_deck) {
+            self.last_called = after.on_deck.as_ref().map(|e| e.mode);
+        } else if let Some(speaker) = &after.speaking {
+            if Some(speaker.id) != id(&before.speaking) && Some(speaker.id) != id(&before.on_deck) {
+                self.last_called = Some(speaker.mode);
+            }
+        }
+        if let (QueueStep::Move { .. }, Command::QueueMove { entry, .. }) = (step, command) {
+            self.pinned.insert(*entry);
+        }
+        if let (QueueStep::Call { .. }, Some(previous)) = (step, &before.on_deck) {
+            if after.waiting.iter().any(|e| e.id == previous.id) {
+                self.pinned.insert(previous.id);
+            }
+        }
+        self.pinned.retain(|id| after.waiting.iter().any(|e| e.id == *id));
+    }
+
+    /// The documented order of the entries nobody placed: by kind (point of order, reply,
+    /// speak), then panellists when `panellists_first`, then in the order they asked; under
+    /// `alternate`, each of those groups takes the side not called last (before any call, the
+    /// side of the group's earliest request), then always the other side while it has
+    /// anyone left.
+    fn order(&self, queue: &Queue, free: &[&QueueEntry]) -> Vec<u64> {
+        let kind_rank = |kind: RequestKind| match kind {
+            RequestKind::PointOfOrder => 0,
+            RequestKind::Reply => 1,
+            RequestKind::Speak => 2,
+        };
+        let group = |e: &QueueEntry| (kind_rank(e.kind), !(queue.panellists_first && e.panellist));
+        let mut sorted: Vec<&QueueEntry> = free.to_vec();
+        sorted.sort_by_key(|e| (group(e), e.id));
+        if queue.policy == Policy::FirstCome {
+            return sorted.iter().map(|e| e.id).collect();
+        }
+        let mut order = Vec::new();
+        for key in sorted.iter().map(|e| group(e)).collect::<BTreeSet<_>>() {
+            let mut left: Vec<&QueueEntry> = sorted.iter().copied().filter(|e| group(e) == key).collect();
+            let mut wanted = self.last_called.map(other_side).unwrap_or(left[0].mode);
+            while !left.is_empty() {
+                let at = left.iter().position(|e| e.mode == wanted).unwrap_or(0);
+                let taken = left.remove(at);
+                order.push(taken.id);
+                wanted = other_side(taken.mode);
+            }
+        }
+        order
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(300))]
+
+    #[test]
+    fn after_any_queue_operations_waiting_is_in_the_documented_order(
+        steps in prop::collection::vec((queue_step(), 0..60_000i64), 1..80),
+    ) {
+        let mut state = demo();
+        let mut model = QueueModel::default();
+        let mut now = 1_641_258_000_000;
+        for (step, later) in steps {
+            now += later;
+            let before = state.queues[EVENT_QUEUE].clone();
+            let (command, actor) = queue_command(&step, &before);
+            if state.apply(&command, &actor, now).is_err() {
+                continue;
+            }
+            let after = &state.queues[EVENT_QUEUE];
+            model.observe(&step, &command, &before, after);
+
+            let pinned: BTreeSet<u64> = after.waiting.iter().filter(|e| e.pinned).map(|e| e.id).collect();
+            prop_assert_eq!(&pinned, &model.pinned, "pinned are the placed entries still waiting");
+            let free: Vec<&QueueEntry> = after.waiting.iter().filter(|e| !e.pinned).collect();
+            let ids: Vec<u64> = free.iter().map(|e| e.id).collect();
+            prop_assert_eq!(ids, model.order(after, &free), "after {:?}", step);
+            let expected_side = model.last_called.filter(|_| after.policy == Policy::Alternate).map(other_side);
+            prop_assert_eq!(after.next_side(), expected_side);
+            match (&step, &command) {
+                (QueueStep::Move { .. }, Command::QueueMove { entry, to, .. }) => {
+                    prop_assert_eq!(after.waiting[(*to).min(after.waiting.len() - 1)].id, *entry, "a moved entry stays put");
+                }
+                (QueueStep::Call { .. }, _) if before.on_deck.is_some() => {
+                    prop_assert_eq!(after.waiting[0].id, before.on_deck.as_ref().unwrap().id, "back to the top");
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -56,7 +56,8 @@ pub struct QueueEntry {
     /// Joined with the speaker token: a panellist, who may have priority.
     pub panellist: bool,
     pub state: EntryState,
-    /// Placed by the chair: it keeps its place when others are re-ordered.
+    /// Placed by the chair (moved, or pushed back from on deck by a call): while it waits it
+    /// keeps its place when others are re-ordered. Cleared when it is called.
     pub pinned: bool,
     pub requested_at: Millis,
     pub called_at: Option<Millis>,
@@ -76,7 +77,8 @@ pub struct Queue {
     pub speaking: Option<QueueEntry>,
     pub on_deck: Option<QueueEntry>,
     pub waiting: Vec<QueueEntry>,
-    /// The side that was called last, so that `Alternate` starts with the other.
+    /// The side that was called last (to speak or on deck, even if that entry then left),
+    /// so that `Alternate` starts with the other.
     pub last_called: Option<Mode>,
     /// Source of entry ids.
     pub next_id: u64,
@@ -136,11 +138,26 @@ impl Queue {
         self.speaking.iter().chain(self.on_deck.iter()).chain(self.waiting.iter())
     }
 
+    /// The side `Alternate` puts first in each priority group: the opposite of the side called
+    /// last. `None` under `FirstCome`, or before anyone was called (each group then starts
+    /// with its earliest request).
+    pub fn next_side(&self) -> Option<Mode> {
+        match (self.policy, self.last_called) {
+            (Policy::FirstCome, _) | (Policy::Alternate, None) => None,
+            (Policy::Alternate, Some(Mode::Remote)) => Some(Mode::InRoom),
+            (Policy::Alternate, Some(Mode::InRoom)) => Some(Mode::Remote),
+        }
+    }
+
     /// Applies `op` for `actor` at `now`; returns the entries it closed. On error the queue
     /// is unchanged.
     pub fn apply(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
         let mut next = self.clone();
         let closed = next.transition(op.clone(), actor, now)?;
+        // Every operation ends here, so none can leave `waiting` out of policy order: a
+        // removal or a move shifts the free entries' slots, and a call changes the side
+        // `Alternate` takes next.
+        next.reorder();
         if op.is_chair_op() {
             next.version += 1;
         }
@@ -176,7 +193,6 @@ impl Queue {
                     started_at: None,
                     ended_at: None,
                 });
-                self.reorder();
             }
             QueueOp::Withdraw => {
                 if self.speaking.as_ref().is_some_and(|e| e.participant == actor.participant) {
@@ -246,7 +262,6 @@ impl Queue {
                 self.topics_public = settings.topics_public.unwrap_or(self.topics_public);
                 self.panellists_first = settings.panellists_first.unwrap_or(self.panellists_first);
                 self.speaking_limit_ms = settings.speaking_limit_ms.unwrap_or(self.speaking_limit_ms);
-                self.reorder();
             }
         }
         Ok(closed)
@@ -264,20 +279,22 @@ impl Queue {
         Some(self.waiting.remove(index))
     }
 
-    /// The first waiting entry, called.
+    /// The first waiting entry in policy order, called.
     fn take_head(&mut self, now: Millis) -> Option<QueueEntry> {
         if self.waiting.is_empty() {
             return None;
         }
+        // `queue_next` calls twice: the first call changes the side `Alternate` takes next.
+        self.reorder();
         let entry = self.waiting.remove(0);
         Some(self.call(entry, now))
     }
 
     fn call(&mut self, mut entry: QueueEntry, now: Millis) -> QueueEntry {
         entry.state = EntryState::OnDeck;
+        entry.pinned = false;
         entry.called_at.get_or_insert(now);
         self.last_called = Some(entry.mode);
-        self.reorder();
         entry
     }
 
@@ -286,7 +303,6 @@ impl Queue {
         entry.state = EntryState::Speaking;
         entry.started_at = Some(now);
         self.last_called = Some(entry.mode);
-        self.reorder();
         entry
     }
 
@@ -324,21 +340,17 @@ impl Queue {
             while let Some(entry) = rest.next_if(|e| self.rank(e) == rank) {
                 group.push(entry);
             }
-            ordered.extend(alternate(group, self.last_called));
+            ordered.extend(alternate(group, self.next_side()));
         }
         ordered
     }
 }
 
-/// Interleaves remote and in-room entries (each side in its own order), starting with the
-/// side that was not called last; when one side runs out the other follows in order.
-fn alternate(group: Vec<QueueEntry>, last_called: Option<Mode>) -> Vec<QueueEntry> {
-    let first_side = match (last_called, group.first()) {
-        (Some(Mode::Remote), _) => Mode::InRoom,
-        (Some(Mode::InRoom), _) => Mode::Remote,
-        (None, Some(first)) => first.mode,
-        (None, None) => return group,
-    };
+/// Interleaves remote and in-room entries (each side in its own order), starting with
+/// `next_side`, else with the side of the group's earliest request; when one side runs out
+/// the other follows in order.
+fn alternate(group: Vec<QueueEntry>, next_side: Option<Mode>) -> Vec<QueueEntry> {
+    let Some(first_side) = next_side.or_else(|| group.first().map(|e| e.mode)) else { return group };
     let (mut ours, mut theirs): (Vec<_>, Vec<_>) = group.into_iter().partition(|e| e.mode == first_side);
     ours.reverse();
     theirs.reverse();

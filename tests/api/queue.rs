@@ -130,3 +130,42 @@ async fn public_topics_reach_attendees_once_the_chair_allows_it() {
     assert_eq!(welcome["snapshot"]["queues"]["event"]["waiting"][0]["topic"], "Interpretation channel?");
     assert!(welcome["snapshot"]["queues"]["event"]["waiting"][0].get("participant").is_none(), "ids stay private");
 }
+
+/// The latest state of `QUEUE`, as a newly joined attendee's snapshot shows it.
+async fn queue_now(app: &TestApp) -> Value {
+    let (_, welcome) = app.join(Role::Attendee, "observer").await;
+    welcome["snapshot"]["queues"][QUEUE].clone()
+}
+
+#[tokio::test]
+async fn under_alternate_a_withdrawal_leaves_the_floor_to_the_side_not_called_last() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    let settings = chair.run("queue_settings", json!({"queue": QUEUE, "version": 0, "policy": "alternate"})).await;
+    assert_eq!(settings["type"], "ack", "{settings}");
+    let mut people = Vec::new();
+    for name in ["r1", "i1", "r2", "i2", "r3"] {
+        let mode = if name.starts_with('r') { "remote" } else { "in_room" };
+        let (mut person, _) = join_as(&app, name, mode).await;
+        assert_eq!(person.run("queue_request", json!({"queue": QUEUE})).await["type"], "ack");
+        people.push(person);
+    }
+    assert_eq!(queue_now(&app).await["next_side"], Value::Null, "nobody was called yet");
+    for op in ["queue_call", "queue_start"] {
+        let version = queue_now(&app).await["version"].clone();
+        let reply = chair.run(op, json!({"queue": QUEUE, "version": version})).await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+    }
+    assert_eq!(people[1].run("queue_withdraw", json!({"queue": QUEUE})).await["type"], "ack");
+
+    let queue = queue_now(&app).await;
+    assert_eq!(queue["speaking"]["name"], "r1");
+    assert_eq!(queue["next_side"], "in_room", "remote was called last");
+    let waiting = queue["waiting"].as_array().unwrap();
+    let names: Vec<&str> = waiting.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["i2", "r2", "r3"]);
+    assert!(waiting.iter().all(|e| e["pinned"] == false), "nobody was placed by the chair");
+    let reply = chair.run("queue_next", json!({"queue": QUEUE, "version": queue["version"]})).await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+    assert_eq!(queue_now(&app).await["speaking"]["name"], "i2");
+}

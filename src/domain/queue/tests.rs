@@ -72,7 +72,7 @@ fn alternate_interleaves_remote_and_in_room_with_uneven_sides() {
 }
 
 #[test]
-fn alternate_starts_with_the_side_that_did_not_speak_last() {
+fn alternate_starts_with_the_side_not_called_last() {
     let mut queue = Queue::new(None);
     queue.policy = Policy::Alternate;
     ask(&mut queue, "r1", Mode::Remote, T0);
@@ -280,4 +280,126 @@ fn topics_are_cleaned_and_bounded() {
     assert_eq!(parse_topic(Some("  data\u{0007} trust ")).unwrap(), Some("data trust".into()));
     assert_eq!(parse_topic(Some("   ")).unwrap(), None);
     assert_eq!(parse_topic(Some(&"x".repeat(141))).unwrap_err().code(), "invalid_field");
+}
+
+fn alternating() -> Queue {
+    let mut queue = Queue::new(None);
+    run(&mut queue, QueueOp::Settings(Settings { policy: Some(Policy::Alternate), ..Settings::default() })).unwrap();
+    queue
+}
+
+/// Asks for r1, i1, r2, i2, r3 in that order (r remote, i in room).
+fn five_alternating_requests(queue: &mut Queue) {
+    for (k, p) in ["r1", "i1", "r2", "i2", "r3"].into_iter().enumerate() {
+        let mode = if p.starts_with('r') { Mode::Remote } else { Mode::InRoom };
+        ask(queue, p, mode, T0 + 10 + k as Millis);
+    }
+}
+
+fn speaker(queue: &Queue) -> &str {
+    queue.speaking.as_ref().unwrap().participant.as_str()
+}
+
+#[test]
+fn after_a_withdrawal_alternate_still_gives_the_floor_to_the_other_side() {
+    let mut queue = alternating();
+    five_alternating_requests(&mut queue);
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    run(&mut queue, QueueOp::Start).unwrap();
+    assert_eq!(speaker(&queue), "r1");
+    queue.apply(QueueOp::Withdraw, &person("i1", Mode::InRoom), T0 + 2000).unwrap();
+    assert_eq!(waiting(&queue), ["i2", "r2", "r3"], "remote spoke last, so in-room comes first");
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(speaker(&queue), "i2");
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "r2");
+}
+
+#[test]
+fn an_on_deck_entry_that_withdraws_still_counts_as_the_side_called_last() {
+    let mut queue = alternating();
+    five_alternating_requests(&mut queue);
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(queue.on_deck.as_ref().unwrap().participant, "i1");
+    queue.apply(QueueOp::Withdraw, &person("i1", Mode::InRoom), T0 + 2000).unwrap();
+    assert_eq!(queue.next_side(), Some(Mode::Remote));
+    assert_eq!(waiting(&queue), ["r2", "i2", "r3"]);
+}
+
+#[test]
+fn after_a_dismissal_alternate_closes_the_gap_with_the_same_side() {
+    let mut queue = alternating();
+    ask(&mut queue, "i0", Mode::InRoom, T0);
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    five_alternating_requests(&mut queue);
+    assert_eq!(waiting(&queue), ["r1", "i1", "r2", "i2", "r3"]);
+    let i1 = id_of(&queue, "i1");
+    run(&mut queue, QueueOp::Dismiss { entry: i1 }).unwrap();
+    assert_eq!(waiting(&queue), ["r1", "i2", "r2", "r3"]);
+}
+
+#[test]
+fn after_a_move_alternate_reorders_the_entries_around_the_moved_one() {
+    let mut queue = alternating();
+    for (k, (p, mode)) in
+        [("r1", Mode::Remote), ("i1", Mode::InRoom), ("r2", Mode::Remote), ("i2", Mode::InRoom)].into_iter().enumerate()
+    {
+        ask(&mut queue, p, mode, T0 + k as Millis);
+    }
+    assert_eq!(waiting(&queue), ["r1", "i1", "r2", "i2"]);
+    move_to(&mut queue, "i1", 3);
+    assert_eq!(waiting(&queue), ["r1", "i2", "r2", "i1"], "the others keep alternating");
+    assert!(queue.waiting[3].pinned);
+    assert_eq!(queue.waiting.iter().filter(|e| e.pinned).count(), 1);
+}
+
+#[test]
+fn calling_a_given_entry_makes_its_side_the_one_called_last() {
+    let mut queue = alternating();
+    five_alternating_requests(&mut queue);
+    assert_eq!(queue.next_side(), None, "nobody was called yet");
+    let i2 = id_of(&queue, "i2");
+    run(&mut queue, QueueOp::Call { entry: Some(i2) }).unwrap();
+    assert_eq!(queue.next_side(), Some(Mode::Remote));
+    assert_eq!(waiting(&queue), ["r1", "i1", "r2", "r3"]);
+    let r3 = id_of(&queue, "r3");
+    run(&mut queue, QueueOp::Call { entry: Some(r3) }).unwrap();
+    assert_eq!(waiting(&queue), ["i2", "i1", "r1", "r2"], "the pushed-back entry holds the top, in-room follows");
+    assert!(queue.waiting[0].pinned);
+    assert_eq!(queue.next_side(), Some(Mode::InRoom));
+}
+
+#[test]
+fn alternate_starts_each_priority_group_with_the_side_not_called_last() {
+    let mut queue = alternating();
+    ask(&mut queue, "r0", Mode::Remote, T0);
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    let reply = QueueOp::Request { kind: RequestKind::Reply, topic: None };
+    queue.apply(reply.clone(), &person("rr", Mode::Remote), T0 + 1).unwrap();
+    ask(&mut queue, "r1", Mode::Remote, T0 + 2);
+    ask(&mut queue, "i1", Mode::InRoom, T0 + 3);
+    queue.apply(reply, &person("ir", Mode::InRoom), T0 + 4).unwrap();
+    assert_eq!(waiting(&queue), ["ir", "rr", "i1", "r1"]);
+}
+
+#[test]
+fn next_side_is_none_under_first_come_and_before_anyone_is_called() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "r1", Mode::Remote, T0);
+    ask(&mut queue, "i1", Mode::InRoom, T0 + 1);
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    assert_eq!(queue.next_side(), None, "first come has no side");
+    run(&mut queue, QueueOp::Settings(Settings { policy: Some(Policy::Alternate), ..Settings::default() })).unwrap();
+    assert_eq!(queue.next_side(), Some(Mode::InRoom));
+    assert!(alternating().next_side().is_none());
+}
+
+#[test]
+fn a_placed_entry_loses_its_pin_once_called() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    ask(&mut queue, "b", Mode::InRoom, T0 + 1);
+    move_to(&mut queue, "b", 0);
+    run(&mut queue, QueueOp::Call { entry: None }).unwrap();
+    let on_deck = queue.on_deck.as_ref().unwrap();
+    assert_eq!((on_deck.participant.as_str(), on_deck.pinned), ("b", false));
 }
