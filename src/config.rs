@@ -326,6 +326,18 @@ mod tests {
     }
 
     #[test]
+    fn names_in_the_event_file_are_cleaned_as_typed_names_are() {
+        let text = DEMO.replacen(r#"en = "Ji Weidong" }"#, r#"en = "Ji\u200b Weidong\u3000\u202e" }"#, 1);
+        let show = parse_event(&text, day()).unwrap();
+        assert_eq!(show.segments[0].chair.as_ref().unwrap().en, "Ji Weidong");
+        let person = r#"target = { person = "Lu\u202eMing" }"#;
+        let show = parse_event(&DEMO.replacen(r#"target = "lighting""#, person, 1), day()).unwrap();
+        assert_eq!(show.cue_presets[5].target, CueTarget::Person { person: "LuMing".into() });
+        let err = parse_event(&DEMO.replacen(r#"target = "lighting""#, r#"target = { person = "\u0000" }"#, 1), day());
+        assert!(format!("{:#}", err.unwrap_err()).contains("control character"));
+    }
+
+    #[test]
     fn an_unknown_time_zone_is_named_in_the_error() {
         let text = DEMO.replace("Asia/Shanghai", "Mars/Olympus");
         let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
