@@ -427,9 +427,7 @@ impl Rejection {
 
 /// One language of a cue's text: required, bounded, cleaned as all typed text is.
 fn clean_cue_text(text: &str) -> Result<String, Rejection> {
-    text::clean_optional(text, MAX_STAGE_TEXT_CHARS)
-        .map_err(|e| Rejection::InvalidField(format!("cue text {e}")))?
-        .ok_or_else(|| Rejection::InvalidField("cue text must not be empty".into()))
+    text::clean(text, MAX_STAGE_TEXT_CHARS).map_err(|e| Rejection::InvalidField(format!("cue text {e}")))
 }
 
 fn forbidden(actor: &Actor, command: &Command, why: &str) -> Rejection {

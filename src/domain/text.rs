@@ -1,4 +1,5 @@
-//! Validated participant-typed text and multilingual labels; pure, no I/O.
+//! The one policy for text people type (cleaning, limits, how names compare), validated
+//! names built on it, and multilingual labels; pure, no I/O.
 
 use icu_normalizer::ComposingNormalizerBorrowed;
 use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup, VariationSelector};
@@ -81,7 +82,8 @@ const VARIATION_SELECTOR: CodePointSetDataBorrowed<'static> = CodePointSetData::
 const NFC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfc();
 const NFKC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfkc();
 
-/// Draws as an empty cell but is not Unicode white space, so no property table catches it.
+/// Characters cleaned as white space although Unicode does not class them so: the blank
+/// braille cell draws as an empty space and no property table marks it.
 const BLANK_GLYPHS: [char; 1] = ['\u{2800}'];
 
 /// The one policy for everything people type (names, affiliations, topics, stage and cue
@@ -93,11 +95,11 @@ const BLANK_GLYPHS: [char; 1] = ['\u{2800}'];
 /// - format characters (Cf: zero-width space and joiners, bidi embeddings, overrides,
 ///   isolates and marks, word joiner, BOM, soft hyphen, tags) and the other
 ///   default-ignorable code points (Hangul fillers, …) are removed: they hide or reorder
-///   text, so `Eve\u{202e}txt.exe` would display reversed and `Ji\u{200b}Weidong` would
-///   look like someone else. A variation selector stays when it follows a character it
+///   text, so `Eve\u{202e}txt.exe` would display reversed and two different strings
+///   would look like one name. A variation selector stays when it follows a character it
 ///   can modify;
-/// - any white space (tab, CR, LF, no-break and ideographic spaces, …) becomes one ASCII
-///   space, runs collapse and the ends are trimmed;
+/// - any white space (tab, CR, LF, no-break and ideographic spaces, …, the blank braille
+///   cell) becomes one ASCII space, runs collapse and the ends are trimmed;
 /// - the result is NFC-normalized, so two spellings of "é" are one string;
 /// - a text with no visible character left (only spaces or combining marks) is empty;
 /// - the length limit is counted in characters of the cleaned text.
