@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::domain::cues::CueTarget;
 use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
-use crate::domain::text::{Lang, Localized, Mode};
+use crate::domain::text::{DisplayName, Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
 use crate::limits::Limits;
 
@@ -179,6 +179,11 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
     if file.segments.is_empty() {
         bail!("an event needs at least one segment");
     }
+    let cue_presets = file
+        .cue_presets
+        .into_iter()
+        .map(|p| Ok(CuePreset { target: person_target(p.target)?, ..p }))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let planned_start = at(section.start)?;
     let mut cursor = planned_start;
     let mut segments = Vec::with_capacity(file.segments.len());
@@ -193,25 +198,27 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             id: s.id,
             kind: s.kind,
             title: s.title,
-            chair: s.chair,
+            chair: s.chair.map(|chair| person_name(chair, "chair")).transpose()?,
             speakers: s
                 .speakers
                 .into_iter()
-                .map(|p| Speaker {
-                    name: p.name,
-                    affiliation: p.affiliation,
-                    topic: p.topic,
-                    mode: p.mode,
-                    duration_ms: p.duration_min.map(|m| Millis::from(m) * MINUTE),
+                .map(|p| {
+                    Ok(Speaker {
+                        name: person_name(p.name, "speaker")?,
+                        affiliation: p.affiliation,
+                        topic: p.topic,
+                        mode: p.mode,
+                        duration_ms: p.duration_min.map(|m| Millis::from(m) * MINUTE),
+                    })
                 })
-                .collect(),
+                .collect::<anyhow::Result<_>>()?,
             planned_start: start,
             duration_ms,
             speaking_limit_ms: s.speaking_limit_min.map(|m| Millis::from(m) * MINUTE),
             warning_ms: Millis::from(s.warning_s) * 1000,
             danger_ms: Millis::from(s.danger_s) * 1000,
             av_notes: s.av_notes,
-            cues: s.cues.into_iter().map(|c| planned_cue(c, &file.cue_presets)).collect::<anyhow::Result<_>>()?,
+            cues: s.cues.into_iter().map(|c| planned_cue(c, &cue_presets)).collect::<anyhow::Result<_>>()?,
         });
     }
     Ok(RunOfShow {
@@ -227,8 +234,23 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             standby_alert_ms: Millis::from(section.standby_alert_s) * 1000,
         },
         segments,
-        cue_presets: file.cue_presets,
+        cue_presets,
     })
+}
+
+/// A person named in the event file, cleaned as a typed name is, so that the programme
+/// shows and matches the same name as the one its speaker joins with.
+fn person_name(name: Localized, role: &str) -> anyhow::Result<Localized> {
+    let clean = |text: &str| match DisplayName::parse(text) {
+        Ok(name) => Ok(name.as_str().to_owned()),
+        Err(e) => Err(anyhow::anyhow!("the {role} name {text:?} {e}")),
+    };
+    Ok(Localized { zh: clean(&name.zh)?, ja: clean(&name.ja)?, en: clean(&name.en)? })
+}
+
+/// A cue's target from the event file, its person's name cleaned as a typed one is.
+fn person_target(target: CueTarget) -> anyhow::Result<CueTarget> {
+    target.parse().map_err(|e| anyhow::anyhow!("a cue's person name {e}"))
 }
 
 /// Resolves a planned cue against the presets: a preset gives the target and text that the
@@ -238,7 +260,10 @@ fn planned_cue(cue: CueSection, presets: &[CuePreset]) -> anyhow::Result<Planned
         Some(id) => Some(presets.iter().find(|p| &p.id == id).with_context(|| format!("no cue preset {id:?}"))?),
         None => None,
     };
-    let target = cue.target.or_else(|| preset.map(|p| p.target.clone())).context("a planned cue needs a target")?;
+    let target = match cue.target {
+        Some(target) => person_target(target)?,
+        None => preset.map(|p| p.target.clone()).context("a planned cue needs a target")?,
+    };
     let text = cue.text.or_else(|| preset.map(|p| p.text.clone())).context("a planned cue needs a text")?;
     Ok(PlannedCue { target, text, preset: cue.preset })
 }
@@ -298,6 +323,18 @@ mod tests {
         let text = DEMO.replacen("preset = \"slides\"", "preset = \"fog-machine\"", 1);
         let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
         assert!(err.contains("fog-machine"), "{err}");
+    }
+
+    #[test]
+    fn names_in_the_event_file_are_cleaned_as_typed_names_are() {
+        let text = DEMO.replacen(r#"en = "Ji Weidong" }"#, r#"en = "Ji\u200b Weidong\u3000\u202e" }"#, 1);
+        let show = parse_event(&text, day()).unwrap();
+        assert_eq!(show.segments[0].chair.as_ref().unwrap().en, "Ji Weidong");
+        let person = r#"target = { person = "Lu\u202eMing" }"#;
+        let show = parse_event(&DEMO.replacen(r#"target = "lighting""#, person, 1), day()).unwrap();
+        assert_eq!(show.cue_presets[5].target, CueTarget::Person { person: "LuMing".into() });
+        let err = parse_event(&DEMO.replacen(r#"target = "lighting""#, r#"target = { person = "\u0000" }"#, 1), day());
+        assert!(format!("{:#}", err.unwrap_err()).contains("control character"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::text::Localized;
+use super::text::{DisplayName, Localized, TextError};
 use super::{Actor, Millis, Rejection, Role};
 
 /// A crew position that watches a cue screen.
@@ -41,6 +41,17 @@ impl CueTarget {
         match self {
             CueTarget::Position(position) => Some(*position),
             CueTarget::Person { .. } => None,
+        }
+    }
+
+    /// The target with a person's name cleaned and bounded as any typed name is: it is
+    /// shown on every cue screen and written to the log.
+    pub fn parse(self) -> Result<CueTarget, TextError> {
+        match self {
+            CueTarget::Person { person } => {
+                Ok(CueTarget::Person { person: DisplayName::parse(&person)?.as_str().to_owned() })
+            }
+            position @ CueTarget::Position(_) => Ok(position),
         }
     }
 }

@@ -325,6 +325,9 @@ impl Command {
                 };
                 let target = target
                     .clone()
+                    .map(CueTarget::parse)
+                    .transpose()
+                    .map_err(|e| Rejection::InvalidField(format!("person name {e}")))?
                     .or_else(|| preset_cue.map(|p| p.target.clone()))
                     .ok_or_else(|| Rejection::InvalidField("a cue needs a target or a preset".into()))?;
                 let text = match (text, preset_cue) {
@@ -422,11 +425,9 @@ impl Rejection {
     }
 }
 
-/// One language of a cue's text: required, bounded, control characters stripped.
+/// One language of a cue's text: required, bounded, cleaned as all typed text is.
 fn clean_cue_text(text: &str) -> Result<String, Rejection> {
-    text::clean_optional(text, MAX_STAGE_TEXT_CHARS)
-        .map_err(|e| Rejection::InvalidField(format!("cue text {e}")))?
-        .ok_or_else(|| Rejection::InvalidField("cue text must not be empty".into()))
+    text::clean(text, MAX_STAGE_TEXT_CHARS).map_err(|e| Rejection::InvalidField(format!("cue text {e}")))
 }
 
 fn forbidden(actor: &Actor, command: &Command, why: &str) -> Rejection {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::text::{Lang, Mode};
+use super::text::{match_key, Lang, Mode};
 use super::{Actor, Millis, Role};
 
 /// A connection not heard from for this long (no frame, no pong) is dead.
@@ -219,21 +219,16 @@ impl Presence {
 }
 
 /// Which speakers of the run of show are here, by matching the names people joined with
-/// against the programme's names in every language.
+/// against the programme's names in every language, both keyed by [`match_key`].
 pub fn speakers_present<'a>(
     names_here: impl Iterator<Item = &'a str>,
     programme: &BTreeMap<String, Vec<(usize, usize)>>,
 ) -> Vec<(usize, usize)> {
     let mut present: Vec<(usize, usize)> =
-        names_here.filter_map(|name| programme.get(&normalize(name))).flatten().copied().collect();
+        names_here.filter_map(|name| programme.get(&match_key(name))).flatten().copied().collect();
     present.sort_unstable();
     present.dedup();
     present
-}
-
-/// How names are compared: case and spacing do not matter.
-pub fn normalize(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 #[cfg(test)]

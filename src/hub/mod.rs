@@ -13,7 +13,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use crate::clock::now_millis;
-use crate::domain::presence::{normalize, speakers_present, Presence};
+use crate::domain::presence::{speakers_present, Presence};
+use crate::domain::text::match_key;
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
     differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError, PresenceView, PresentView,
@@ -188,7 +189,7 @@ fn sees_everyone(role: Role) -> bool {
     matches!(role, Role::Organizer | Role::Moderator | Role::Av)
 }
 
-/// Normalized names of every speaker and chair in the run of show, with their places
+/// Every speaker and chair of the run of show by the key their names match on, with their places
 /// (segment, speaker index; a chair is listed as speaker `usize::MAX`).
 fn programme(state: &EventState) -> BTreeMap<String, Vec<(usize, usize)>> {
     let mut names: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
@@ -196,7 +197,7 @@ fn programme(state: &EventState) -> BTreeMap<String, Vec<(usize, usize)>> {
         let people = segment.speakers.iter().enumerate().map(|(k, p)| (k, &p.name));
         for (k, name) in people.chain(segment.chair.iter().map(|c| (usize::MAX, c))) {
             for text in [&name.zh, &name.ja, &name.en] {
-                let places = names.entry(normalize(text)).or_default();
+                let places = names.entry(match_key(text)).or_default();
                 if !places.contains(&(s, k)) {
                     places.push((s, k));
                 }
@@ -213,7 +214,7 @@ struct Hub {
     tagger: Tagger,
     /// Who is here; ephemeral, never in the change log.
     presence: Presence,
-    /// Normalized names of the programme's speakers and chairs, to show who of them is here.
+    /// The programme's speakers and chairs by name key, to show who of them is here.
     programme: BTreeMap<String, Vec<(usize, usize)>>,
     /// Connections this event holds at most.
     max_members: usize,

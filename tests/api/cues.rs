@@ -136,3 +136,29 @@ async fn the_chairs_wrap_up_reaches_the_stage_screen_but_not_the_audience() {
     let (mut other_speaker, _) = app.join(Role::Speaker, "Lu Ming").await;
     assert_eq!(other_speaker.run("stage_signal", json!({"signal": "time_up"})).await["code"], "forbidden");
 }
+
+#[tokio::test]
+async fn a_cues_person_target_is_checked_as_a_name_and_a_refusal_changes_nothing() {
+    let app = spawn_app().await;
+    let (mut chair, before) = app.join(Role::Moderator, "Fukuda").await;
+    let text = mic_cue()["text"].clone();
+    let refused = [
+        ("L".repeat(81), "person name is longer than 80 characters"),
+        ("Lu\u{0}Ming".to_owned(), "person name contains a control character"),
+        ("\u{1b}[2JLu Ming".to_owned(), "person name contains a control character"),
+        ("\u{200b}\u{202e}".to_owned(), "person name must not be empty"),
+    ];
+    for (person, why) in refused {
+        let reply = chair.run("cue_standby", json!({"target": {"person": person}, "text": text})).await;
+        assert_eq!(reply["code"], "invalid_field", "{reply}");
+        assert_eq!(reply["message"], why);
+        chair.still_works().await;
+    }
+    let (_, now) = app.join(Role::Organizer, "checker").await;
+    assert_eq!(now["seq"], before["seq"], "nothing was applied");
+    assert_eq!(now["snapshot"]["cues"], before["snapshot"]["cues"]);
+
+    let (ack, cue) = standby(&mut chair, json!({"target": {"person": "Lu\u{202e}Ming"}, "text": text})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(cue["target"], json!({"person": "LuMing"}));
+}

@@ -108,14 +108,28 @@ async fn an_oversized_frame_closes_with_too_large_and_others_are_unaffected() {
 }
 
 #[tokio::test]
-async fn names_are_checked_and_control_characters_stripped() {
+async fn names_with_control_characters_are_refused_and_the_connection_stays_open() {
     let app = spawn_app().await;
     let mut client = app.connect().await;
-    client.send(app.hello(Role::Attendee, " \u{0007} ")).await;
-    client.expect_error("invalid_field").await;
-    client.send(app.hello(Role::Attendee, &"長".repeat(81))).await;
-    client.expect_error("invalid_field").await;
-    client.send(app.hello(Role::Attendee, "Sato\u{0000} Longliang")).await;
+    for name in [" \u{0007} ", "Sato\u{0000} Longliang", "Sato\u{0007} Longliang", "\u{1b}[31mSato", &"長".repeat(81)]
+    {
+        client.send(app.hello(Role::Attendee, name)).await;
+        client.expect_error("invalid_field").await;
+    }
+    client.still_works().await;
+    client.send(app.hello(Role::Attendee, " Sato\tLongliang\r\n")).await;
     let welcome = client.expect("welcome").await;
     assert_eq!(welcome["you"]["name"], "Sato Longliang");
+}
+
+#[tokio::test]
+async fn a_name_of_only_invisible_characters_is_refused_as_empty() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    for name in ["\u{200b}\u{2060}", "\u{3164}\u{feff}\u{3000}"] {
+        client.send(app.hello(Role::Attendee, name)).await;
+        let error = client.expect_error("invalid_field").await;
+        assert_eq!(error["message"], "name must not be empty");
+    }
+    client.still_works().await;
 }

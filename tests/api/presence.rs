@@ -176,6 +176,39 @@ async fn the_chair_can_see_that_a_remote_panellist_is_connected() {
     assert_eq!(fake["presence"]["speakers"], json!([[1, 3]]), "an attendee's name does not make a speaker present");
 }
 
+/// The chair console's first presence frame in which someone named `name` joined.
+async fn joined_as(console: &mut Client, name: &str) -> Value {
+    console.presence_until(|p| p["joined"].as_array().is_some_and(|j| j.iter().any(|e| e["name"] == name))).await
+}
+
+#[tokio::test]
+async fn a_name_with_hidden_characters_shows_without_them_and_does_not_pass_for_the_chair() {
+    let app = spawn_app().await;
+    let (mut console, _) = join_with(&app, Role::Organizer, "console", json!({})).await;
+    let (_impostor, welcome) = join_with(&app, Role::Speaker, "Ji\u{200b}Wei\u{2060}dong", json!({})).await;
+    assert_eq!(welcome["you"]["name"], "JiWeidong");
+    let seen = joined_as(&mut console, "JiWeidong").await;
+    assert_eq!(seen["speakers"], json!([]), "Ji Weidong, the chair, is not here");
+
+    let (_chair, welcome) = join_with(&app, Role::Speaker, "ＪＩ\u{3000}ＷＥＩＤＯＮＧ", json!({})).await;
+    assert_eq!(welcome["you"]["name"], "ＪＩ ＷＥＩＤＯＮＧ");
+    let seen = joined_as(&mut console, "ＪＩ ＷＥＩＤＯＮＧ").await;
+    let everywhere = json!([[0, 0], [0, -1], [1, -1], [3, 1]]);
+    assert_eq!(seen["speakers"], everywhere, "a full-width spelling is Ji Weidong: chair twice, speaker twice");
+}
+
+#[tokio::test]
+async fn a_bidi_override_in_a_name_is_removed_before_anyone_sees_it() {
+    let app = spawn_app().await;
+    let (mut console, _) = join_with(&app, Role::Organizer, "console", json!({})).await;
+    let fields = json!({"affiliation": "\u{2067}SJTU\u{2069}"});
+    let (_eve, welcome) = join_with(&app, Role::Attendee, "Eve\u{202e}txt.exe", fields).await;
+    assert_eq!(welcome["you"]["name"], "Evetxt.exe");
+    let seen = joined_as(&mut console, "Evetxt.exe").await;
+    let eve = seen["joined"].as_array().unwrap().iter().find(|e| e["name"] == "Evetxt.exe").unwrap();
+    assert_eq!(eve["affiliation"], "SJTU");
+}
+
 #[tokio::test]
 async fn the_full_list_is_paged_for_the_chair_only() {
     let app = spawn_app().await;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::text::DisplayName;
 
 const T0: Millis = 1_641_258_000_000;
 
@@ -133,12 +134,34 @@ fn the_full_list_pages_by_name() {
 #[test]
 fn speakers_are_matched_by_name_in_any_language_and_spacing() {
     let programme = BTreeMap::from([
-        (normalize("Shunming Sakano"), vec![(1, 3)]),
-        (normalize("坂野俊明"), vec![(1, 3)]),
-        (normalize("Fukuda"), vec![(2, 0), (3, 0)]),
+        (match_key("Shunming Sakano"), vec![(1, 3)]),
+        (match_key("坂野俊明"), vec![(1, 3)]),
+        (match_key("Fukuda"), vec![(2, 0), (3, 0)]),
     ]);
     let here = ["  shunming   SAKANO ", "坂野俊明", "Fukuda", "someone else"];
     assert_eq!(speakers_present(here.into_iter(), &programme), [(1, 3), (2, 0), (3, 0)]);
+}
+
+/// The chair as the demo programme lists them, and the names a speaker-token client might
+/// join with.
+fn chair_here(joined_as: &str) -> Vec<(usize, usize)> {
+    let programme = BTreeMap::from([(match_key("Ji Weidong"), vec![(0, usize::MAX)])]);
+    let mut presence = Presence::default();
+    let name = DisplayName::parse(joined_as).unwrap();
+    presence.connect(&Actor { role: Role::Speaker, name: name.as_str().to_owned(), ..remote("ji") }, T0);
+    speakers_present(presence.speaker_names(), &programme)
+}
+
+#[test]
+fn a_name_with_zero_width_characters_never_passes_for_the_programme_chair() {
+    assert_eq!(chair_here("Ji\u{200b}Wei\u{2060}dong"), []);
+    assert_eq!(chair_here("\u{202e}Ji\u{200d}Wei\u{feff}dong"), []);
+}
+
+#[test]
+fn a_full_width_spelling_of_the_chair_is_the_chair() {
+    assert_eq!(chair_here("ＪＩ\u{3000}ＷＥＩＤＯＮＧ"), [(0, usize::MAX)]);
+    assert_eq!(chair_here(" ji\u{a0}\u{a0}weidong "), [(0, usize::MAX)]);
 }
 
 #[test]

@@ -277,7 +277,8 @@ fn the_queue_is_bounded() {
 
 #[test]
 fn topics_are_cleaned_and_bounded() {
-    assert_eq!(parse_topic(Some("  data\u{0007} trust ")).unwrap(), Some("data trust".into()));
+    assert_eq!(parse_topic(Some("  data\t\u{200b}trust ")).unwrap(), Some("data trust".into()));
+    assert_eq!(parse_topic(Some("data\u{0007} trust")).unwrap_err().code(), "invalid_field");
     assert_eq!(parse_topic(Some("   ")).unwrap(), None);
     assert_eq!(parse_topic(Some(&"x".repeat(141))).unwrap_err().code(), "invalid_field");
 }
