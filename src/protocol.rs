@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::LiveState;
-use crate::domain::presence::{Counts, Present, Sample};
+use crate::domain::presence::{Counts, Cursor, Present, Sample};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{CuePreset, EventInfo, PlannedCue, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
@@ -106,6 +106,9 @@ pub struct Hello {
 pub struct Resume {
     pub epoch: String,
     pub seq: u64,
+    /// The presence `version` the client last applied (chair and crew), so that it gets the
+    /// joins and leaves it missed instead of the list again.
+    pub presence: Option<u64>,
 }
 
 /// What a welcome gives a client: see "Resuming" in docs/protocol.md.
@@ -131,7 +134,7 @@ pub enum ClientFrame {
     /// A page of the full presence list (chair and crew).
     PresencePage {
         id: String,
-        offset: usize,
+        after: Option<Cursor>,
         limit: usize,
     },
 }
@@ -139,8 +142,18 @@ pub enum ClientFrame {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PresencePage {
-    offset: usize,
+    after: Option<String>,
     limit: usize,
+}
+
+/// A page cursor as clients see it: the last entry's `who` (16 hex digits), then its name.
+pub fn cursor_text((name, who): &Cursor) -> String {
+    format!("{who}{name}")
+}
+
+fn parse_cursor(text: &str) -> Option<Cursor> {
+    let who = text.get(..16).filter(|who| who.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    Some((text[16..].to_owned(), who.to_owned()))
 }
 
 /// The most entries one presence page holds.
@@ -186,7 +199,15 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
                 let message = format!("limit must be 1-{MAX_PRESENCE_PAGE}");
                 return Err(FrameError { id: Some(id), ..FrameError::new(ErrorCode::InvalidField, message) });
             }
-            Ok(ClientFrame::PresencePage { id, offset: page.offset, limit: page.limit })
+            let after = match page.after.as_deref().map(parse_cursor) {
+                None => None,
+                Some(Some(cursor)) => Some(cursor),
+                Some(None) => {
+                    let message = "after must be the `next` of an earlier page";
+                    return Err(FrameError { id: Some(id), ..FrameError::new(ErrorCode::InvalidField, message) });
+                }
+            };
+            Ok(ClientFrame::PresencePage { id, after, limit: page.limit })
         }
         kind if Command::TYPES.contains(&kind) => {
             let id = take_id(&mut object)?;
@@ -525,6 +546,8 @@ impl<'a> RecentView<'a> {
 /// Who is here, as one audience sees it. Fields that are `None` are left out.
 #[derive(Serialize)]
 pub struct PresenceView<'a> {
+    /// The published presence state this view is of: one more with every diff.
+    pub version: u64,
     pub counts: Counts,
     pub recent: Vec<RecentView<'a>>,
     /// (segment, speaker) of each programme speaker who is here; a chair is speaker -1.
@@ -538,6 +561,9 @@ pub struct PresenceView<'a> {
     pub joined: Option<Vec<PresentView<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left: Option<Vec<String>>,
+    /// After a welcome's `list`: where the next page starts, when there is more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 fn places<S: serde::Serializer>(places: &[(usize, usize)], serializer: S) -> Result<S::Ok, S::Error> {
@@ -620,8 +646,11 @@ pub enum ServerFrame<'a> {
     Presence(PresenceView<'a>),
     PresencePage {
         id: &'a str,
-        offset: usize,
-        total: u32,
+        /// The published state the page was read from.
+        version: u64,
+        /// Where the next page starts; null after the last.
+        next: Option<String>,
+        total: usize,
         entries: Vec<PresentView<'a>>,
     },
 }

@@ -141,7 +141,7 @@ export function connectHub(opts = {}) {
   const pending = new Map();
   const idPrefix = `c-${uuid().slice(0, 8)}-`;
   let nextId = 1;
-  let paging = null, lastResync = 0; // {id, offset, into}: the presence page asked for
+  let paging = null, lastResync = 0; // {id, into}: the presence page asked for
 
   function setStatus(s, detail) {
     if (s === status && !detail) return;
@@ -172,7 +172,12 @@ export function connectHub(opts = {}) {
       if (cfg.affiliation) hello.affiliation = String(cfg.affiliation).slice(0, 120);
       if (cfg.crew) hello.crew = cfg.crew;
       sentResume = epoch != null && seq != null && state != null && !resumeOff;
-      if (sentResume) hello.resume = { epoch, seq };
+      if (sentResume) {
+        hello.resume = { epoch, seq };
+        // The chair's list is kept across a reconnect: the server sends what it missed.
+        const p = state.presence;
+        if (p && p.list && p.listComplete && typeof p.version === 'number') hello.resume.presence = p.version;
+      }
       raw(hello);
     };
     sock.onmessage = (e) => {
@@ -196,11 +201,16 @@ export function connectHub(opts = {}) {
     }
     burstTimers.forEach(clearTimeout); burstTimers = [];
     paging = null;
-    for (const p of pending.values()) {
-      clearTimeout(p.timer);
-      p.reject({ code: 'disconnected', message: 'the connection was lost before the reply' });
+    // Commands without a reply stay pending: they are re-sent with the same id once joined
+    // again, and the server answers a retry with its first outcome (docs/protocol.md,
+    // "Retrying a command"); the command timeout still gives up on them.
+    if (fatal || stopped) {
+      for (const p of pending.values()) {
+        clearTimeout(p.timer);
+        p.reject({ code: 'disconnected', message: 'the connection was lost before the reply' });
+      }
+      pending.clear();
     }
-    pending.clear();
     if (fatal || stopped) { setStatus('closed', fatal || undefined); return; }
     setStatus('reconnecting');
     if (closeCode === RESTART_CLOSE) { restarting = true; attempt = 0; }
@@ -251,7 +261,7 @@ export function connectHub(opts = {}) {
           };
           seq = msg.seq;
         }
-        state.presence = welcomePresence(msg.presence);
+        state.presence = welcomePresence(msg.presence, state.presence);
         epoch = msg.epoch ?? null; // absent from a server without resume: never resume then
         joined = true; attempt = 0; restarting = false;
         if (!synced && typeof msg.server_time === 'number') offset = msg.server_time - Date.now();
@@ -260,6 +270,7 @@ export function connectHub(opts = {}) {
         on.welcome(state, msg);
         for (let i = 0; i < BURST; i++) burstTimers.push(setTimeout(ping, i * BURST_GAP));
         pageIn(false);
+        for (const p of pending.values()) raw(p.frame);
         break;
       }
       case 'presence': {
@@ -274,9 +285,8 @@ export function connectHub(opts = {}) {
         if (!paging || msg.id !== paging.id || !p || !p.list || !Array.isArray(msg.entries)) return;
         const { into } = paging;
         for (const e of msg.entries) if (e && e.who != null) into.set(e.who, e);
-        const next = paging.offset + msg.entries.length;
         paging = null;
-        if (msg.entries.length && next < (msg.total ?? 0)) askPage(next, into);
+        if (typeof msg.next === 'string') askPage(msg.next, into);
         else { p.list = into; p.listComplete = true; }
         on.presence(state, msg);
         break;
@@ -320,25 +330,31 @@ export function connectHub(opts = {}) {
   /**
    * After a welcome: pages in the rest of the chair's list when it holds fewer people than
    * are here. After a frame: a list that still disagrees with counts.total (someone listed
-   * before the page asked for left meanwhile and shifted the offsets, or joined and left
+   * before the page asked for joined and left
    * between two frames) is read again from the start into a fresh map, at most every 10 s.
    */
   function pageIn(afterFrame) {
     const p = state && state.presence;
     if (!p || !p.list || paging) return;
     if (!afterFrame) {
-      if (p.list.size < p.counts.total) askPage(p.list.size, p.list);
+      if (typeof p.next === 'string') { const after = p.next; p.next = null; askPage(after, p.list); }
     } else if (p.listComplete && p.list.size !== p.counts.total && Date.now() - lastResync >= RESYNC_GAP) {
       lastResync = Date.now();
-      askPage(0, new Map());
+      askPage(null, new Map());
     }
   }
 
-  /** Asks for one page; `into` is the map it fills (frames meanwhile update it too). */
-  function askPage(offset, into) {
+  /**
+   * Asks for the page after cursor `after` (null: the first); `into` is the map it fills
+   * (presence frames meanwhile update it too). Pages follow each other by cursor, so people
+   * coming and going meanwhile neither shift nor repeat anyone.
+   */
+  function askPage(after, into) {
     if (into === state.presence.list) state.presence.listComplete = false;
-    paging = { id: `p-${idPrefix.slice(2)}${nextId++}`, offset, into };
-    raw({ type: 'presence_page', id: paging.id, offset, limit: PRESENCE_PAGE });
+    paging = { id: `p-${idPrefix.slice(2)}${nextId++}`, into };
+    const frame = { type: 'presence_page', id: paging.id, limit: PRESENCE_PAGE };
+    if (after != null) frame.after = after;
+    raw(frame);
   }
 
   // The attendance chart's own sample a minute (the server records its own; a welcome brings them).
@@ -395,8 +411,9 @@ export function connectHub(opts = {}) {
           pending.delete(id);
           reject({ code: 'timeout', message: 'no reply from the server' });
         }, COMMAND_TIMEOUT);
-        pending.set(id, { resolve, reject, timer });
-        raw({ ...fields, type, id });
+        const frame = { ...fields, type, id };
+        pending.set(id, { resolve, reject, timer, frame });
+        raw(frame);
       });
     },
     /**
@@ -430,18 +447,25 @@ export function connectHub(opts = {}) {
 
 const NO_COUNTS = { total: 0, in_room: 0, remote: 0, by_lang: { zh: 0, ja: 0, en: 0 } };
 
-/** state.presence from a welcome's `presence`; null from a server without presence. */
-function welcomePresence(w) {
+/**
+ * state.presence from a welcome's `presence`; null from a server without presence. A
+ * resumed chair's welcome brings the joins and leaves it missed instead of a list: they are
+ * applied to the list it had (`before`).
+ */
+function welcomePresence(w, before) {
   if (!w || typeof w !== 'object') return null;
   const p = {
     counts: w.counts || NO_COUNTS, recent: Array.isArray(w.recent) ? w.recent : [],
     speakers: Array.isArray(w.speakers) ? w.speakers : [],
     history: Array.isArray(w.history) ? w.history.slice(-HISTORY_MAX) : null,
-    list: null, listComplete: true,
+    list: null, listComplete: true, version: w.version, next: typeof w.next === 'string' ? w.next : null,
   };
   if (Array.isArray(w.list)) {
     p.list = new Map(w.list.filter((e) => e && e.who != null).map((e) => [e.who, e]));
-    p.listComplete = p.list.size >= p.counts.total;
+    p.listComplete = p.next == null;
+  } else if (before && before.list && (Array.isArray(w.joined) || Array.isArray(w.left))) {
+    p.list = before.list;
+    applyPresence(p, w, null);
   }
   return p;
 }
@@ -451,6 +475,7 @@ function welcomePresence(w) {
  * (and to the map a re-read is filling, if any).
  */
 function applyPresence(p, msg, filling) {
+  if (typeof msg.version === 'number') p.version = msg.version;
   if (msg.counts) p.counts = msg.counts;
   if (Array.isArray(msg.recent)) p.recent = msg.recent;
   if (Array.isArray(msg.speakers)) p.speakers = msg.speakers;

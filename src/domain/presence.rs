@@ -2,7 +2,8 @@
 //! coalesced into periodic diffs, counts by mode and language, and the attendance history.
 //! Ephemeral, pure, no I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 
 use serde::Serialize;
 
@@ -40,6 +41,8 @@ impl Liveness {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Present {
     pub participant: String,
+    /// The participant's public tag, which orders pages and names their cursor.
+    pub who: String,
     pub name: String,
     pub affiliation: Option<String>,
     pub role: Role,
@@ -79,7 +82,13 @@ pub struct Sample {
     pub remote: u32,
 }
 
-#[derive(Debug, Default)]
+/// Where a page of the list starts after: the (name, who) of the last entry seen.
+pub type Cursor = (String, String);
+
+/// Diffs kept for clients that reconnect, at most, and entries in them at most.
+pub const KEEP_DIFFS: usize = 256;
+pub const KEEP_DIFF_ENTRIES: usize = 5_000;
+
 pub struct Presence {
     present: HashMap<String, Present>,
     /// Participants whose presence changed since the last diff, and whether they were
@@ -92,6 +101,22 @@ pub struct Presence {
     counts: Counts,
     /// Participants present with the speaker token, and their names.
     speakers: HashMap<String, String>,
+    /// Turns a participant id into its public tag.
+    tag: Box<dyn Fn(&str) -> String + Send>,
+    /// Everyone as of the last diff, by (name, who): what pages are read from, so that a
+    /// page never shows a join or leave that no diff will report.
+    published: BTreeMap<Cursor, Present>,
+    published_keys: HashMap<String, Cursor>,
+    /// How many diffs there have been; names the published state.
+    version: u64,
+    /// The latest diffs with the version each made, oldest first.
+    diffs: VecDeque<(u64, Diff)>,
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Presence::tagged(Box::new(str::to_owned))
+    }
 }
 
 impl Counts {
@@ -111,12 +136,31 @@ impl Counts {
 }
 
 impl Presence {
+    /// Presence whose people carry the tags `tag` gives their participant ids.
+    pub fn tagged(tag: Box<dyn Fn(&str) -> String + Send>) -> Self {
+        Presence {
+            present: HashMap::new(),
+            touched: HashMap::new(),
+            recent: Vec::new(),
+            history: Vec::new(),
+            counts: Counts::default(),
+            speakers: HashMap::new(),
+            tag,
+            published: BTreeMap::new(),
+            published_keys: HashMap::new(),
+            version: 0,
+            diffs: VecDeque::new(),
+        }
+    }
+
     /// A connection of `actor` joined.
     pub fn connect(&mut self, actor: &Actor, now: Millis) {
         let was_present = self.present.contains_key(&actor.participant);
         self.touched.entry(actor.participant.clone()).or_insert(was_present);
+        let tag = &self.tag;
         let entry = self.present.entry(actor.participant.clone()).or_insert_with(|| Present {
             participant: actor.participant.clone(),
+            who: tag(&actor.participant),
             name: actor.name.clone(),
             affiliation: actor.affiliation.clone(),
             role: actor.role,
@@ -153,7 +197,8 @@ impl Presence {
         }
     }
 
-    /// The changes since the last diff, or None when there are none.
+    /// The changes since the last diff, or None when there are none. Each diff moves the
+    /// published state (what pages show) on by one version.
     pub fn diff(&mut self) -> Option<Diff> {
         let mut diff = Diff::default();
         for (participant, was_present) in self.touched.drain() {
@@ -168,6 +213,55 @@ impl Presence {
         }
         diff.joined.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.participant.cmp(&b.participant)));
         diff.left.sort();
+        for gone in &diff.left {
+            if let Some(key) = self.published_keys.remove(gone) {
+                self.published.remove(&key);
+            }
+        }
+        for entry in &diff.joined {
+            let key = (entry.name.clone(), entry.who.clone());
+            self.published_keys.insert(entry.participant.clone(), key.clone());
+            self.published.insert(key, entry.clone());
+        }
+        self.version += 1;
+        self.diffs.push_back((self.version, diff.clone()));
+        let size =
+            |diffs: &VecDeque<(u64, Diff)>| diffs.iter().map(|(_, d)| d.joined.len() + d.left.len()).sum::<usize>();
+        while self.diffs.len() > KEEP_DIFFS || (self.diffs.len() > 1 && size(&self.diffs) > KEEP_DIFF_ENTRIES) {
+            self.diffs.pop_front();
+        }
+        Some(diff)
+    }
+
+    /// The version of the published state: the number of diffs so far.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// What changed in the published state after `version`, as one diff (joined: as they are
+    /// now; left: gone now), or None when the diffs since then are no longer kept.
+    pub fn since(&self, version: u64) -> Option<Diff> {
+        if version > self.version {
+            return None;
+        }
+        let oldest = self.diffs.front().map_or(self.version + 1, |(v, _)| *v);
+        if version + 1 < oldest && version != self.version {
+            return None;
+        }
+        let mut touched: Vec<&str> = Vec::new();
+        for (_, diff) in self.diffs.iter().filter(|(v, _)| *v > version) {
+            touched.extend(diff.joined.iter().map(|e| e.participant.as_str()));
+            touched.extend(diff.left.iter().map(String::as_str));
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let mut diff = Diff::default();
+        for participant in touched {
+            match self.published(participant) {
+                Some(entry) => diff.joined.push(entry.clone()),
+                None => diff.left.push(participant.to_owned()),
+            }
+        }
         Some(diff)
     }
 
@@ -184,11 +278,22 @@ impl Presence {
         self.present.contains_key(participant)
     }
 
-    /// Everyone present, by name; `offset` and `limit` page through a large event.
-    pub fn page(&self, offset: usize, limit: usize) -> Vec<&Present> {
-        let mut all: Vec<&Present> = self.present.values().collect();
-        all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.participant.cmp(&b.participant)));
-        all.into_iter().skip(offset).take(limit).collect()
+    /// Everyone in the published state, by (name, who): the first `limit` after `after`.
+    /// People who stay are on exactly one page however many come and go meanwhile; those
+    /// who come or go are in the diffs.
+    pub fn page(&self, after: Option<&Cursor>, limit: usize) -> Vec<&Present> {
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.published.range((from, Bound::Unbounded)).take(limit).map(|(_, entry)| entry).collect()
+    }
+
+    /// `participant` as the published state holds them.
+    pub fn published(&self, participant: &str) -> Option<&Present> {
+        self.published_keys.get(participant).and_then(|key| self.published.get(key))
+    }
+
+    /// How many the published state holds.
+    pub fn published_total(&self) -> usize {
+        self.published.len()
     }
 
     /// Names of everyone present with the speaker token, as they joined.

@@ -13,12 +13,12 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use crate::clock::now_millis;
-use crate::domain::presence::{speakers_present, Presence};
+use crate::domain::presence::{speakers_present, Cursor, Presence};
 use crate::domain::text::match_key;
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
-    differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError, PresenceView, PresentView,
-    RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
+    cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError, PresenceView,
+    PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
 use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
@@ -52,6 +52,8 @@ pub const TOO_SLOW: (u16, &str) = (1008, "too slow: frames were dropped; reconne
 pub struct ResumeFrom {
     pub epoch: String,
     pub seq: u64,
+    /// The presence version the client last applied.
+    pub presence: Option<u64>,
 }
 
 /// A connection that has said hello and been authorised.
@@ -102,7 +104,7 @@ impl Frames {
 enum HubMsg {
     Join(Box<Joining>),
     Command { conn: ConnId, id: String, command: Command },
-    PresencePage { conn: ConnId, id: String, offset: usize, limit: usize },
+    PresencePage { conn: ConnId, id: String, after: Option<Cursor>, limit: usize },
 }
 
 /// How often joins and leaves are published, coalesced into one diff.
@@ -144,7 +146,8 @@ impl HubHandle {
         let recent =
             stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, Frames::encode(e, &tagger))).collect();
         let programme = programme(&stored.state);
-        let mut presence = Presence::default();
+        let tags = tagger.clone();
+        let mut presence = Presence::tagged(Box::new(move |participant| tags.who(participant)));
         presence.restore_history(stored.attendance);
         let hub = Hub {
             event,
@@ -174,8 +177,14 @@ impl HubHandle {
         self.inbox.send(HubMsg::Command { conn, id, command }).await.map_err(|_| HubGone)
     }
 
-    pub async fn presence_page(&self, conn: ConnId, id: String, offset: usize, limit: usize) -> Result<(), HubGone> {
-        self.inbox.send(HubMsg::PresencePage { conn, id, offset, limit }).await.map_err(|_| HubGone)
+    pub async fn presence_page(
+        &self,
+        conn: ConnId,
+        id: String,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(), HubGone> {
+        self.inbox.send(HubMsg::PresencePage { conn, id, after, limit }).await.map_err(|_| HubGone)
     }
 
     pub fn leave(&self, conn: ConnId) {
@@ -315,7 +324,7 @@ impl Hub {
         for msg in batch {
             match msg {
                 HubMsg::Join(joining) => joins.push(*joining),
-                HubMsg::PresencePage { conn, id, offset, limit } => self.presence_page(conn, &id, offset, limit),
+                HubMsg::PresencePage { conn, id, after, limit } => self.presence_page(conn, &id, after, limit),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
                     if let Some(outcome) = self.retries.get(&actor.participant, &id, now) {
@@ -424,8 +433,13 @@ impl Hub {
         };
         let actor = &joining.actor;
         let audience = Audience::of(actor.role);
-        let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger };
         self.presence.connect(actor, now_millis());
+        if sees_everyone(actor.role) {
+            // The list comes from the published state: publish now, so that it holds
+            // everyone here, this client too, unless a presence fan-out is still going out.
+            self.publish_presence();
+        }
+        let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger };
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,
@@ -441,7 +455,7 @@ impl Hub {
                 lang: actor.lang,
             },
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
-            presence: Box::new(self.presence_view(sees_everyone(actor.role), true)),
+            presence: Box::new(self.welcome_presence(actor.role, joining.resume.as_ref())),
         });
         let member = Member { conn: joining.conn, actor: joining.actor, audience, out: joining.out };
         let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member));
@@ -522,25 +536,55 @@ impl Hub {
     }
 
     /// Presence as a viewer sees it: counts, recent joins and which speakers are here; for
-    /// the chair and crew (`full`) also the attendance history and, in a welcome, the first
-    /// page of everyone present.
+    /// the chair and crew (`full`) in a welcome also the attendance history.
     fn presence_view(&self, full: bool, welcome: bool) -> PresenceView<'_> {
         let speakers = speakers_present(self.presence.speaker_names(), &self.programme);
-        let list = (full && welcome).then(|| {
-            self.presence.page(0, PRESENCE_FIRST_PAGE).into_iter().map(|p| PresentView::of(p, &self.tagger)).collect()
-        });
         PresenceView {
+            version: self.presence.version(),
             counts: self.presence.counts(),
             recent: self.presence.recent().into_iter().map(|p| RecentView::of(p, &self.tagger)).collect(),
             speakers,
             history: (full && welcome).then(|| self.presence.history()),
-            list,
+            list: None,
             joined: None,
             left: None,
+            next: None,
         }
     }
 
-    fn presence_page(&mut self, conn: ConnId, id: &str, offset: usize, limit: usize) {
+    /// A welcome's presence: for the chair and crew, the joins and leaves missed since the
+    /// version a reconnecting client names while they are kept, else the first page of the
+    /// list and where the next one starts.
+    fn welcome_presence(&self, role: Role, resume: Option<&ResumeFrom>) -> PresenceView<'_> {
+        let mut view = self.presence_view(sees_everyone(role), true);
+        if !sees_everyone(role) {
+            return view;
+        }
+        let same_epoch = resume.filter(|r| *r.epoch == *self.epoch);
+        match same_epoch.and_then(|r| r.presence).and_then(|version| self.presence.since(version)) {
+            Some(missed) => {
+                let joined = missed.joined.iter().filter_map(|p| self.presence.published(&p.participant));
+                view.joined = Some(joined.map(|p| PresentView::of(p, &self.tagger)).collect());
+                view.left = Some(missed.left.iter().map(|p| self.tagger.who(p)).collect());
+            }
+            None => {
+                let (entries, next) = self.page(None, PRESENCE_FIRST_PAGE);
+                view.list = Some(entries);
+                view.next = next;
+            }
+        }
+        view
+    }
+
+    /// A page of the published list after `after`, and the cursor of the next one.
+    fn page(&self, after: Option<&Cursor>, limit: usize) -> (Vec<PresentView<'_>>, Option<String>) {
+        let page = self.presence.page(after, limit + 1);
+        let next =
+            (page.len() > limit).then(|| cursor_text(&(page[limit - 1].name.clone(), page[limit - 1].who.clone())));
+        (page.into_iter().take(limit).map(|p| PresentView::of(p, &self.tagger)).collect(), next)
+    }
+
+    fn presence_page(&mut self, conn: ConnId, id: &str, after: Option<Cursor>, limit: usize) {
         let Some(member) = self.members.get(conn) else { return };
         if !sees_everyone(member.actor.role) {
             let error = FrameError {
@@ -551,9 +595,9 @@ impl Hub {
             self.send_to(conn, error.encode());
             return;
         }
-        let entries = self.presence.page(offset, limit).into_iter().map(|p| PresentView::of(p, &self.tagger)).collect();
-        let total = self.presence.counts().total;
-        let frame = encode(&ServerFrame::PresencePage { id, offset, total, entries });
+        let (entries, next) = self.page(after.as_ref(), limit);
+        let (version, total) = (self.presence.version(), self.presence.published_total());
+        let frame = encode(&ServerFrame::PresencePage { id, version, next, total, entries });
         self.send_to(conn, frame);
     }
 }

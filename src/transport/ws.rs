@@ -341,9 +341,9 @@ impl Session {
                 },
                 None => self.reply(not_joined(id)),
             },
-            ClientFrame::PresencePage { id, offset, limit } => match &self.membership {
+            ClientFrame::PresencePage { id, after, limit } => match &self.membership {
                 Some(membership) => {
-                    match Box::pin(membership.hub.presence_page(membership.conn, id, offset, limit)).await {
+                    match Box::pin(membership.hub.presence_page(membership.conn, id, after, limit)).await {
                         Ok(()) => Next::Continue,
                         Err(_) => close(RESTARTING),
                     }
@@ -409,7 +409,7 @@ impl Session {
             affiliation,
             crew: hello.crew.unwrap_or_default(),
         };
-        let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq });
+        let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq, presence: r.presence });
         let joining = Joining { conn: self.conn, actor, resume, out: Arc::clone(&self.out) };
         if Box::pin(entry.hub.join(joining)).await.is_err() {
             return close(RESTARTING);

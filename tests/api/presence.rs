@@ -216,15 +216,141 @@ async fn the_full_list_is_paged_for_the_chair_only() {
     for k in 0..30 {
         people.push(join_with(&app, Role::Attendee, &format!("p{k:02}"), json!({})).await.0);
     }
-    let (mut chair, _) = join_with(&app, Role::Organizer, "zz chair", json!({})).await;
-    chair.send(json!({"type": "presence_page", "id": "pg", "offset": 25, "limit": 10})).await;
+    let (mut chair, welcome) = join_with(&app, Role::Organizer, "zz chair", json!({})).await;
+    let list = welcome["presence"]["list"].as_array().unwrap();
+    assert_eq!(list.len(), 31, "the first page is the whole list: {}", welcome["presence"]);
+    assert!(welcome["presence"].get("next").is_none(), "and there is no next page");
+    chair.send(json!({"type": "presence_page", "id": "pg", "limit": 20})).await;
     let page = chair.expect("presence_page").await;
     assert_eq!(page["total"], 31);
+    let next = page["next"].clone();
+    assert!(next.is_string(), "{page}");
+    chair.send(json!({"type": "presence_page", "id": "pg", "after": next, "limit": 20})).await;
+    let page = chair.expect("presence_page").await;
     let names: Vec<&str> = page["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["p25", "p26", "p27", "p28", "p29", "zz chair"]);
+    assert_eq!(names, ["p20", "p21", "p22", "p23", "p24", "p25", "p26", "p27", "p28", "p29", "zz chair"]);
+    assert_eq!(page["next"], Value::Null, "the last page");
+    chair.send(json!({"type": "presence_page", "id": "bad", "after": "not a cursor", "limit": 20})).await;
+    assert_eq!(chair.expect_error("invalid_field").await["id"], "bad");
     let attendee = &mut people[0];
-    attendee.send(json!({"type": "presence_page", "id": "pg", "offset": 0, "limit": 10})).await;
+    attendee.send(json!({"type": "presence_page", "id": "pg", "limit": 10})).await;
     assert_eq!(attendee.expect_error("forbidden").await["id"], "pg");
-    attendee.send(json!({"type": "presence_page", "id": "pg2", "offset": 0, "limit": 100000})).await;
+    attendee.send(json!({"type": "presence_page", "id": "pg2", "limit": 100000})).await;
     attendee.expect_error("invalid_field").await;
+}
+
+/// A chair's model of the full list: who → name.
+type List = std::collections::BTreeMap<String, String>;
+
+fn apply_diff(list: &mut List, frame: &Value) {
+    for who in frame["left"].as_array().into_iter().flatten() {
+        list.remove(who.as_str().unwrap());
+    }
+    for entry in frame["joined"].as_array().into_iter().flatten() {
+        list.insert(entry["who"].as_str().unwrap().into(), entry["name"].as_str().unwrap().into());
+    }
+}
+
+#[tokio::test]
+async fn a_chair_paging_while_two_hundred_come_and_go_gets_everyone_exactly_once() {
+    let app = Arc::new(spawn_app().await);
+    let mut stayers = Vec::new();
+    for k in 0..150 {
+        stayers.push(join_with(&app, Role::Attendee, &format!("stay-{k:03}"), json!({})).await.0);
+    }
+    let (mut chair, welcome) = join_with(&app, Role::Moderator, "chair", json!({})).await;
+    let churn = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let mut kept = Vec::new();
+            for k in 0..200 {
+                let (client, _) = join_with(&app, Role::Attendee, &format!("churn-{k:03}"), json!({})).await;
+                if k % 4 == 0 {
+                    kept.push(client);
+                }
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            kept
+        })
+    };
+    // The welcome's list is dropped: the chair reads the whole list in pages of 10 while
+    // people come and go, applying each presence frame in the order it arrived.
+    chair.presence.clear();
+    let mut list = List::new();
+    let mut paged: Vec<String> = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let mut ask = json!({"type": "presence_page", "id": "pg", "limit": 10});
+        if !after.is_null() {
+            ask["after"] = after.clone();
+        }
+        chair.send(ask).await;
+        let page = chair.expect("presence_page").await;
+        for frame in std::mem::take(&mut chair.presence) {
+            apply_diff(&mut list, &frame);
+        }
+        for entry in page["entries"].as_array().unwrap() {
+            paged.push(entry["name"].as_str().unwrap().into());
+            list.insert(entry["who"].as_str().unwrap().into(), entry["name"].as_str().unwrap().into());
+        }
+        after = page["next"].clone();
+        if after.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let kept = churn.await.unwrap();
+    for k in 0..150 {
+        let name = format!("stay-{k:03}");
+        assert_eq!(paged.iter().filter(|n| **n == name).count(), 1, "{name} is on exactly one page");
+    }
+    let mut names: Vec<&String> = paged.iter().collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), paged.len(), "nobody is on two pages");
+
+    let expected = 150 + kept.len() + 1;
+    let mut last = welcome["presence"].clone();
+    while total(&last) != expected as u64 || list.len() != expected {
+        for frame in std::mem::take(&mut chair.presence) {
+            apply_diff(&mut list, &frame);
+            last = frame;
+        }
+        if total(&last) != expected as u64 || list.len() != expected {
+            chair.presence_until(|_| true).await;
+        }
+    }
+    let mut want: Vec<String> = (0..150).map(|k| format!("stay-{k:03}")).collect();
+    want.extend((0..200).filter(|k| k % 4 == 0).map(|k| format!("churn-{k:03}")));
+    want.push("chair".into());
+    want.sort();
+    let mut have: Vec<String> = list.into_values().collect();
+    have.sort();
+    assert_eq!(have, want, "pages and diffs together give exactly who is here");
+}
+
+#[tokio::test]
+async fn a_chair_that_resumes_gets_the_joins_and_leaves_it_missed_not_the_list() {
+    let app = spawn_app().await;
+    let (mut chair, welcome) = join_with(&app, Role::Moderator, "chair", json!({"participant": "chair-1"})).await;
+    let (leaver, _) = join_with(&app, Role::Attendee, "leaver", json!({})).await;
+    let seen = chair.presence_until(|p| total(p) == 2).await;
+    let version = seen["version"].as_u64().unwrap();
+    drop(chair);
+    drop(leaver);
+    let (_newcomer, _) = join_with(&app, Role::Attendee, "newcomer", json!({})).await;
+    let epoch = welcome["epoch"].clone();
+    let resume = json!({"participant": "chair-1", "resume": {"epoch": epoch, "seq": 0, "presence": version}});
+    let (_, again) = join_with(&app, Role::Moderator, "chair", resume).await;
+    let presence = &again["presence"];
+    assert!(presence.get("list").is_none(), "no list: {presence}");
+    let joined: Vec<&str> =
+        presence["joined"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(joined.contains(&"newcomer"), "{presence}");
+    assert_eq!(presence["left"].as_array().unwrap().len(), 1, "the leaver: {presence}");
+    assert!(presence["version"].as_u64().unwrap() > version);
+
+    let stale = json!({"resume": {"epoch": epoch, "seq": 0, "presence": version + 1000}});
+    let (_, fresh) = join_with(&app, Role::Moderator, "other chair", stale).await;
+    assert!(fresh["presence"]["list"].is_array(), "a version it does not know gets the list");
 }

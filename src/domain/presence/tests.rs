@@ -121,14 +121,77 @@ fn recent_joins_are_newest_first_bounded_and_only_those_still_here() {
     assert_eq!(recent[0], format!("p{}", RECENT_JOINS + 1));
 }
 
+fn page_names(presence: &Presence, after: Option<&Cursor>, limit: usize) -> Vec<String> {
+    presence.page(after, limit).iter().map(|p| p.participant.clone()).collect()
+}
+
 #[test]
-fn the_full_list_pages_by_name() {
+fn the_full_list_pages_by_name_from_a_cursor() {
     let mut presence = Presence::default();
     for k in 0..25 {
         presence.connect(&remote(&format!("p{k:02}")), T0);
     }
-    let page: Vec<&str> = presence.page(20, 10).iter().map(|p| p.participant.as_str()).collect();
-    assert_eq!(page, ["p20", "p21", "p22", "p23", "p24"]);
+    assert!(presence.page(None, 10).is_empty(), "pages show the published state: nothing before a diff");
+    presence.diff();
+    let first = presence.page(None, 20);
+    let last = first.last().unwrap();
+    let cursor = (last.name.clone(), last.who.clone());
+    assert_eq!(page_names(&presence, Some(&cursor), 10), ["p20", "p21", "p22", "p23", "p24"]);
+}
+
+#[test]
+fn people_who_stay_are_on_exactly_one_page_while_others_come_and_go() {
+    let mut presence = Presence::default();
+    for k in 0..30 {
+        presence.connect(&remote(&format!("p{k:02}")), T0);
+    }
+    presence.diff();
+    let mut seen = page_names(&presence, None, 10);
+    let cursor = |presence: &Presence, seen: &[String]| {
+        let last = presence.page(None, 100).into_iter().find(|p| &p.participant == seen.last().unwrap()).unwrap();
+        (last.name.clone(), last.who.clone())
+    };
+    let after = cursor(&presence, &seen);
+    for gone in ["p03", "p12", "p13"] {
+        presence.disconnect(gone);
+    }
+    presence.connect(&remote("p00a"), T0);
+    presence.connect(&remote("p29z"), T0);
+    presence.diff();
+    seen.extend(page_names(&presence, Some(&after), 10));
+    let after = cursor(&presence, &seen);
+    seen.extend(page_names(&presence, Some(&after), 100));
+    let stayed = (0..30).map(|k| format!("p{k:02}")).filter(|p| !["p03", "p12", "p13"].contains(&p.as_str()));
+    for person in stayed {
+        assert_eq!(seen.iter().filter(|p| **p == person).count(), 1, "{person} is on one page");
+    }
+    assert!(seen.contains(&"p29z".to_owned()), "a newcomer after the cursor is paged");
+    assert!(!seen.contains(&"p00a".to_owned()), "one before the cursor comes in the diff instead");
+}
+
+#[test]
+fn a_reconnecting_client_gets_what_changed_since_its_version_while_it_is_kept() {
+    let mut presence = Presence::default();
+    presence.connect(&remote("a"), T0);
+    presence.connect(&remote("b"), T0);
+    presence.diff();
+    let seen = presence.version();
+    presence.disconnect("a");
+    presence.connect(&remote("c"), T0);
+    presence.diff();
+    presence.connect(&remote("d"), T0);
+    presence.disconnect("d");
+    presence.diff();
+    let missed = presence.since(seen).unwrap();
+    assert_eq!(missed.joined.iter().map(|p| p.participant.as_str()).collect::<Vec<_>>(), ["c"]);
+    assert_eq!(missed.left, ["a"]);
+    assert_eq!(presence.since(presence.version()), Some(Diff::default()), "nothing missed");
+    assert_eq!(presence.since(presence.version() + 1), None, "a version from elsewhere");
+    for k in 0..KEEP_DIFFS + 1 {
+        presence.connect(&remote(&format!("x{k}")), T0);
+        presence.diff();
+    }
+    assert_eq!(presence.since(seen), None, "too old: the client reads the list again");
 }
 
 #[test]
