@@ -159,7 +159,8 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
   function waitingItem(entry, ok, L) {
     const li = el('li', { class: 'q-entry', data: { entryId: String(entry.id) }, attrs: { tabindex: '0' } },
       el('span', { class: 'q-pos' }),
-      el('div', { class: 'q-main' }, ...entryParts(entry, L, { affiliation: true, lang: true })),
+      el('div', { class: 'q-main' }, ...entryParts(entry, L, { affiliation: true, lang: true }),
+        entry.pinned ? el('span', { class: 'q-pinned', text: `📌 ${t(L, 'q_pinned')}` }) : null),
       el('div', { class: 'q-actions' },
         actionButton('call', entry, t(L, 'q_call'), ok),
         actionButton('up', entry, t(L, 'q_up'), ok, '↑'),
@@ -253,7 +254,9 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
     redrawIf($('queue-on-deck'), slotKey(q.on_deck), () => slot(q.on_deck, 'q_nobody_on_deck', ok, L));
     $('queue-speaking').classList.toggle('active', Boolean(q.speaking));
     if (dragId == null) renderWaiting(q, ok, L);
-    setText($('queue-count'), q.waiting.length ? String(q.waiting.length) : t(L, 'q_empty'));
+    // Under `alternate`, the side the queue takes next: why the line is in this order.
+    const side = q.next_side && q.waiting.length ? ` · ${t(L, 'q_next_side', { side: t(L, `q_side_${q.next_side}`) })}` : '';
+    setText($('queue-count'), q.waiting.length ? `${q.waiting.length}${side}` : t(L, 'q_empty'));
     renderSettings(q, ok, L);
     tick(hub.serverNow());
   }
