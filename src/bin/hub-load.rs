@@ -211,7 +211,9 @@ async fn until(ws: &mut Ws, done: impl Fn(&str) -> bool) -> anyhow::Result<Strin
 
 /// The head count in a presence frame, read without parsing the whole frame.
 fn presence_total(text: &str) -> Option<u64> {
-    let rest = text.strip_prefix(r#"{"type":"presence","counts":{"total":"#)?;
+    let rest = text.strip_prefix(r#"{"type":"presence","#)?;
+    const TOTAL: &str = r#""counts":{"total":"#;
+    let rest = &rest[rest.find(TOTAL)? + TOTAL.len()..];
     let end = rest.find(|c: char| !c.is_ascii_digit())?;
     rest[..end].parse().ok()
 }
