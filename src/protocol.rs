@@ -98,6 +98,8 @@ pub struct Hello {
     pub crew: Option<Vec<CrewPosition>>,
     /// The event's attendee code, for events that require one.
     pub code: Option<String>,
+    /// This connection is a screen (a stage screen), not a person.
+    pub screen: Option<bool>,
 }
 
 /// Where a reconnecting client left off.
@@ -553,6 +555,9 @@ pub struct PresenceView<'a> {
     /// (segment, speaker) of each programme speaker who is here; a chair is speaker -1.
     #[serde(serialize_with = "places")]
     pub speakers: Vec<(usize, usize)>,
+    /// Those of `speakers` who are in the hall; the others are online.
+    #[serde(serialize_with = "places")]
+    pub speakers_in_room: Vec<(usize, usize)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<&'a [Sample]>,
     #[serde(skip_serializing_if = "Option::is_none")]

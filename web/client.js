@@ -123,6 +123,8 @@ export function connectHub(opts = {}) {
     lang: LANGS.includes(opts.lang) ? opts.lang : preferredLang(frag),
     affiliation: opts.affiliation,
     crew: validCrew(opts.crew),
+    // A screen, not a person: presence lists it but does not count it (docs/protocol.md).
+    screen: Boolean(opts.screen),
     url: opts.url ?? `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
   };
   const noop = () => {};
@@ -171,6 +173,7 @@ export function connectHub(opts = {}) {
       };
       if (cfg.affiliation) hello.affiliation = String(cfg.affiliation).slice(0, 120);
       if (cfg.crew) hello.crew = cfg.crew;
+      if (cfg.screen) hello.screen = true;
       sentResume = epoch != null && seq != null && state != null && !resumeOff;
       if (sentResume) {
         hello.resume = { epoch, seq };

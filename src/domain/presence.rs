@@ -50,6 +50,22 @@ pub struct Present {
     pub lang: Lang,
     pub since: Millis,
     pub connections: u32,
+    /// A person in the audience, counted in the head counts and recent joins; the chair's
+    /// consoles, the crew's cue screens and stage screens are listed but not counted.
+    pub audience: bool,
+}
+
+/// Whether a connection is someone in the audience: an attendee, or a speaker on their own
+/// device rather than a stage screen (a `screen` says it is one).
+pub fn in_audience(role: Role, screen: bool) -> bool {
+    matches!(role, Role::Attendee | Role::Speaker) && !screen
+}
+
+/// Whether a connection under `role` may stand for a programme speaker: the speaker token,
+/// or a chair's console (a chair is on the programme too); never an attendee, who could
+/// take any name.
+fn may_be_programme_speaker(role: Role, screen: bool) -> bool {
+    matches!(role, Role::Speaker | Role::Moderator | Role::Organizer) && !screen
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -99,8 +115,9 @@ pub struct Presence {
     history: Vec<Sample>,
     /// Kept as people come and go, so that a welcome in a join storm costs O(1), not O(N).
     counts: Counts,
-    /// Participants present with the speaker token, and their names.
-    speakers: HashMap<String, String>,
+    /// Participants who may stand for programme speakers, with their names and how they
+    /// take part.
+    speakers: HashMap<String, (String, Mode)>,
     /// Turns a participant id into its public tag.
     tag: Box<dyn Fn(&str) -> String + Send>,
     /// Everyone as of the last diff, by (name, who): what pages are read from, so that a
@@ -153,8 +170,8 @@ impl Presence {
         }
     }
 
-    /// A connection of `actor` joined.
-    pub fn connect(&mut self, actor: &Actor, now: Millis) {
+    /// A connection of `actor` joined; `screen` when it says it is a screen, not a person.
+    pub fn connect(&mut self, actor: &Actor, screen: bool, now: Millis) {
         let was_present = self.present.contains_key(&actor.participant);
         self.touched.entry(actor.participant.clone()).or_insert(was_present);
         let tag = &self.tag;
@@ -168,13 +185,17 @@ impl Presence {
             lang: actor.lang,
             since: now,
             connections: 0,
+            audience: in_audience(actor.role, screen),
         });
         entry.connections += 1;
         if !was_present {
-            self.counts.add(entry, 1);
-            if entry.role == Role::Speaker {
-                self.speakers.insert(entry.participant.clone(), entry.name.clone());
+            if may_be_programme_speaker(entry.role, screen) {
+                self.speakers.insert(entry.participant.clone(), (entry.name.clone(), entry.mode));
             }
+            if !entry.audience {
+                return;
+            }
+            self.counts.add(entry, 1);
             self.recent.retain(|p| p != &actor.participant);
             self.recent.push(actor.participant.clone());
             if self.recent.len() > RECENT_JOINS {
@@ -189,7 +210,7 @@ impl Presence {
         self.touched.entry(participant.to_owned()).or_insert(true);
         entry.connections -= 1;
         if entry.connections == 0 {
-            if let Some(gone) = self.present.remove(participant) {
+            if let Some(gone) = self.present.remove(participant).filter(|gone| gone.audience) {
                 self.counts.add(&gone, -1);
             }
             self.speakers.remove(participant);
@@ -296,9 +317,10 @@ impl Presence {
         self.published.len()
     }
 
-    /// Names of everyone present with the speaker token, as they joined.
-    pub fn speaker_names(&self) -> impl Iterator<Item = &str> {
-        self.speakers.values().map(String::as_str)
+    /// Names of everyone present who may stand for a programme speaker, as they joined,
+    /// and how they take part.
+    pub fn speaker_names(&self) -> impl Iterator<Item = (&str, Mode)> {
+        self.speakers.values().map(|(name, mode)| (name.as_str(), *mode))
     }
 
     /// Records the attendance now; returns the sample.

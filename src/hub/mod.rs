@@ -15,6 +15,7 @@ use tracing::{debug, error, info};
 use crate::clock::now_millis;
 use crate::domain::presence::{speakers_present, Cursor, Presence};
 use crate::domain::text::match_key;
+use crate::domain::text::Mode;
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
     cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError, PresenceView,
@@ -60,6 +61,8 @@ pub struct ResumeFrom {
 pub struct Joining {
     pub conn: ConnId,
     pub actor: Actor,
+    /// The connection is a screen (a stage screen), not a person: listed, never counted.
+    pub screen: bool,
     pub resume: Option<ResumeFrom>,
     pub out: Arc<Outbound>,
 }
@@ -433,7 +436,7 @@ impl Hub {
         };
         let actor = &joining.actor;
         let audience = Audience::of(actor.role);
-        self.presence.connect(actor, now_millis());
+        self.presence.connect(actor, joining.screen, now_millis());
         if sees_everyone(actor.role) {
             // The list comes from the published state: publish now, so that it holds
             // everyone here, this client too, unless a presence fan-out is still going out.
@@ -538,12 +541,15 @@ impl Hub {
     /// Presence as a viewer sees it: counts, recent joins and which speakers are here; for
     /// the chair and crew (`full`) in a welcome also the attendance history.
     fn presence_view(&self, full: bool, welcome: bool) -> PresenceView<'_> {
-        let speakers = speakers_present(self.presence.speaker_names(), &self.programme);
+        let speakers = speakers_present(self.presence.speaker_names().map(|(name, _)| name), &self.programme);
+        let in_room = self.presence.speaker_names().filter(|(_, mode)| *mode == Mode::InRoom).map(|(name, _)| name);
+        let speakers_in_room = speakers_present(in_room, &self.programme);
         PresenceView {
             version: self.presence.version(),
             counts: self.presence.counts(),
             recent: self.presence.recent().into_iter().map(|p| RecentView::of(p, &self.tagger)).collect(),
             speakers,
+            speakers_in_room,
             history: (full && welcome).then(|| self.presence.history()),
             list: None,
             joined: None,

@@ -410,7 +410,8 @@ impl Session {
             crew: hello.crew.unwrap_or_default(),
         };
         let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq, presence: r.presence });
-        let joining = Joining { conn: self.conn, actor, resume, out: Arc::clone(&self.out) };
+        let screen = hello.screen.unwrap_or(false);
+        let joining = Joining { conn: self.conn, actor, screen, resume, out: Arc::clone(&self.out) };
         if Box::pin(entry.hub.join(joining)).await.is_err() {
             return close(RESTARTING);
         }

@@ -331,14 +331,16 @@ impl Client {
 
     /// Reads until a presence frame satisfies `ok` and returns it; other frames are dropped.
     pub async fn presence_until(&mut self, ok: impl Fn(&Value) -> bool) -> Value {
+        // One deadline for the whole wait: keep-alive pings must not keep a failing wait going.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             if let Some(found) = self.presence.iter().rev().find(|p| ok(p)) {
                 return found.clone();
             }
             self.presence.clear();
-            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
-                .expect("a presence frame arrives in time")
+                .expect("the awaited presence frame arrives in time")
                 .expect("the connection is open")
                 .expect("the frame is readable");
             if let Message::Text(text) = message {

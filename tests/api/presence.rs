@@ -28,7 +28,8 @@ fn total(frame: &Value) -> u64 {
 async fn a_join_storm_costs_linear_presence_frames_and_ends_with_exact_counts() {
     let app = Arc::new(spawn_app_with(|settings| settings.limits.max_connections_per_ip = 10_000).await);
     let (mut chair, _) = join_with(&app, Role::Moderator, "Cai Yuping", json!({"mode": "in_room", "lang": "zh"})).await;
-    let expected = STORM as u64 + 1;
+    // The chair's console is listed, not counted: the head count is the audience.
+    let expected = STORM as u64;
     let started = Instant::now();
     let mut clients = Vec::new();
     for k in 0..STORM {
@@ -58,7 +59,7 @@ async fn a_join_storm_costs_linear_presence_frames_and_ends_with_exact_counts() 
     let chair_view = chair.presence_until(|p| total(p) == expected).await;
     assert_eq!(
         last["counts"],
-        json!({"total": expected, "in_room": 1501, "remote": 1500, "by_lang": {"zh": 751, "ja": 1500, "en": 750}})
+        json!({"total": expected, "in_room": 1500, "remote": 1500, "by_lang": {"zh": 750, "ja": 1500, "en": 750}})
     );
     assert_eq!(chair_view["counts"], last["counts"]);
     assert!(last.get("joined").is_none(), "attendees get counts, not the full list");
@@ -113,7 +114,7 @@ async fn changes_made_while_presence_goes_out_to_thousands_reach_everyone_in_ord
     }
     let _latecomers = latecomers.await.unwrap();
 
-    let expected = (1 + CROWD + LATECOMERS) as u64;
+    let expected = (CROWD + LATECOMERS) as u64;
     let readers = crowd.into_iter().map(|(mut client, _)| {
         tokio::spawn(async move {
             let mut seq = first_seq;
@@ -138,7 +139,7 @@ async fn changes_made_while_presence_goes_out_to_thousands_reach_everyone_in_ord
 async fn the_chair_sees_who_joined_and_left_and_attendees_see_counts() {
     let app = spawn_app().await;
     let (mut chair, welcome) = join_with(&app, Role::Moderator, "Fukuda", json!({})).await;
-    assert_eq!(total(&welcome["presence"]), 1);
+    assert_eq!(total(&welcome["presence"]), 0, "the chair's console is not in the head count");
     assert_eq!(welcome["presence"]["list"][0]["name"], "Fukuda");
     let (mut attendee, welcome) = join_with(&app, Role::Attendee, "Tanaka", json!({"participant": "tanaka"})).await;
     assert!(welcome["presence"].get("list").is_none());
@@ -148,32 +149,42 @@ async fn the_chair_sees_who_joined_and_left_and_attendees_see_counts() {
     let joined =
         chair.presence_until(|p| p["joined"].as_array().is_some_and(|j| j.iter().any(|e| e["name"] == "Tanaka"))).await;
     assert_eq!(joined["joined"].as_array().unwrap().iter().filter(|e| e["name"] == "Tanaka").count(), 1);
-    assert_eq!(total(&joined), 2, "two tabs are one person");
+    assert_eq!(total(&joined), 1, "two tabs are one person");
     let who = joined["joined"].as_array().unwrap().iter().find(|e| e["name"] == "Tanaka").unwrap()["who"].clone();
 
     drop(second_tab);
     let (newcomer, _) = join_with(&app, Role::Attendee, "Newcomer", json!({})).await;
-    let seen = attendee.presence_until(|p| total(p) == 3).await;
+    let seen = attendee.presence_until(|p| total(p) == 2).await;
     assert_eq!(seen["recent"][0]["name"], "Newcomer");
     drop(newcomer);
-    attendee.presence_until(|p| total(p) == 2).await;
+    attendee.presence_until(|p| total(p) == 1).await;
     drop(attendee);
     let left = chair.presence_until(|p| p["left"].as_array().is_some_and(|l| l.contains(&who))).await;
-    assert_eq!(total(&left), 1);
+    assert_eq!(total(&left), 0);
 }
 
 #[tokio::test]
 async fn the_chair_can_see_that_a_remote_panellist_is_connected() {
     let app = spawn_app().await;
-    let (mut chair, welcome) = join_with(&app, Role::Moderator, "Ji Weidong", json!({})).await;
+    let (mut chair, welcome) = join_with(&app, Role::Moderator, "console", json!({})).await;
     assert_eq!(welcome["presence"]["speakers"], json!([]));
     let (_panellist, _) = join_with(&app, Role::Speaker, "坂野俊明", json!({"mode": "remote", "lang": "ja"})).await;
     let here = chair.presence_until(|p| !p["speakers"].as_array().unwrap().is_empty()).await;
     assert_eq!(here["speakers"], json!([[1, 3]]), "Shunming Sakano, keynote speaker 4");
+    assert_eq!(here["speakers_in_room"], json!([]), "online, not in the hall");
     let (_, attendee) = join_with(&app, Role::Attendee, "watcher", json!({})).await;
     assert_eq!(attendee["presence"]["speakers"], json!([[1, 3]]), "attendees see the speakers' status too");
     let (_, fake) = join_with(&app, Role::Attendee, "Lu Ming", json!({})).await;
     assert_eq!(fake["presence"]["speakers"], json!([[1, 3]]), "an attendee's name does not make a speaker present");
+    let (_, screen) = join_with(&app, Role::Speaker, "Zhang Ying", json!({"screen": true})).await;
+    assert_eq!(screen["presence"]["speakers"], json!([[1, 3]]), "a stage screen is not the speaker");
+
+    let (_host, _) = join_with(&app, Role::Moderator, "Ji Weidong", json!({"mode": "in_room"})).await;
+    let here = chair.presence_until(|p| p["speakers"].as_array().unwrap().len() > 1).await;
+    let host = json!([[0, 0], [0, -1], [1, 3], [1, -1], [3, 1]]);
+    assert_eq!(here["speakers"], host, "the host on a chair console is present: host twice, speaker twice");
+    assert_eq!(here["speakers_in_room"], json!([[0, 0], [0, -1], [1, -1], [3, 1]]), "in the hall");
+    assert_eq!(total(&here), 1, "the audience is the panellist: not the consoles, nor the stage screen");
 }
 
 /// The chair console's first presence frame in which someone named `name` joined.
@@ -309,14 +320,15 @@ async fn a_chair_paging_while_two_hundred_come_and_go_gets_everyone_exactly_once
     names.dedup();
     assert_eq!(names.len(), paged.len(), "nobody is on two pages");
 
+    // The chair is on its own list but not in the head count.
     let expected = 150 + kept.len() + 1;
     let mut last = welcome["presence"].clone();
-    while total(&last) != expected as u64 || list.len() != expected {
+    while total(&last) + 1 != expected as u64 || list.len() != expected {
         for frame in std::mem::take(&mut chair.presence) {
             apply_diff(&mut list, &frame);
             last = frame;
         }
-        if total(&last) != expected as u64 || list.len() != expected {
+        if total(&last) + 1 != expected as u64 || list.len() != expected {
             chair.presence_until(|_| true).await;
         }
     }
@@ -334,7 +346,7 @@ async fn a_chair_that_resumes_gets_the_joins_and_leaves_it_missed_not_the_list()
     let app = spawn_app().await;
     let (mut chair, welcome) = join_with(&app, Role::Moderator, "chair", json!({"participant": "chair-1"})).await;
     let (leaver, _) = join_with(&app, Role::Attendee, "leaver", json!({})).await;
-    let seen = chair.presence_until(|p| total(p) == 2).await;
+    let seen = chair.presence_until(|p| total(p) == 1).await;
     let version = seen["version"].as_u64().unwrap();
     drop(chair);
     drop(leaver);
