@@ -102,6 +102,7 @@ fn command() -> impl Strategy<Value = Command> {
         version.clone().prop_map(|version| Command::Resume { version }),
         (version.clone(), -4000..4000i32).prop_map(|(version, seconds)| Command::Extend { version, seconds }),
         version.clone().prop_map(|version| Command::End { version }),
+        version.clone().prop_map(|version| Command::Undo { version }),
         (queue_name(), prop::sample::select(vec![RequestKind::Speak, RequestKind::Reply, RequestKind::PointOfOrder]))
             .prop_map(|(queue, kind)| Command::QueueRequest { queue, kind, topic: Some("topic".into()) }),
         queue_name().prop_map(|queue| Command::QueueWithdraw { queue }),

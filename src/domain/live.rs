@@ -24,6 +24,9 @@ pub struct ActualRun {
     pub ended_at: Option<Millis>,
 }
 
+/// Show transitions an `undo` can walk back through: the state before each is kept.
+pub const UNDO_DEPTH: usize = 32;
+
 /// Where the show stands. Replaced whole by every show transition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveState {
@@ -41,6 +44,11 @@ pub struct LiveState {
     pub show_started_at: Option<Millis>,
     pub ended_at: Option<Millis>,
     pub actual: Vec<ActualRun>,
+    /// The states before the latest transitions, oldest first, each without a history of its
+    /// own: what `undo` restores. Kept here, so that it is in every snapshot and every live
+    /// change of the log, and a restart can still undo; clients are sent only its length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<LiveState>,
 }
 
 impl Default for LiveState {
@@ -59,6 +67,7 @@ impl Default for LiveState {
             show_started_at: None,
             ended_at: None,
             actual: Vec::new(),
+            history: Vec::new(),
         }
     }
 }
@@ -75,6 +84,8 @@ pub enum ShowOp {
     Resume,
     Extend(Millis),
     End,
+    /// Back to the state before the latest transition that was not itself undone.
+    Undo,
 }
 
 fn invalid(message: &str) -> Rejection {
@@ -83,7 +94,38 @@ fn invalid(message: &str) -> Rejection {
 
 impl LiveState {
     /// The state after `op` at `now`, or why it cannot happen. `self` is left untouched.
+    /// Every transition but `undo` remembers the state it left, for `undo`.
     pub fn transition(&self, show: &RunOfShow, op: &ShowOp, now: Millis) -> Result<Self, Rejection> {
+        let mut next = self.step(show, op, now)?;
+        if *op == ShowOp::Undo {
+            return Ok(next);
+        }
+        let mut left = self.clone();
+        left.history = Vec::new();
+        next.history.push(left);
+        if next.history.len() > UNDO_DEPTH {
+            next.history.remove(0);
+        }
+        Ok(next)
+    }
+
+    /// How many `undo`s in a row can be applied.
+    pub fn undo_depth(&self) -> usize {
+        self.history.len()
+    }
+
+    /// The state before the latest transition, under a new version: versions only grow, so
+    /// a command issued before the undo conflicts. An undo is not remembered, so undoing
+    /// again walks further back rather than redoing.
+    fn undone(&self) -> Result<Self, Rejection> {
+        let mut history = self.history.clone();
+        let mut previous = history.pop().ok_or_else(|| invalid("there is nothing to undo"))?;
+        previous.version = self.version + 1;
+        previous.history = history;
+        Ok(previous)
+    }
+
+    fn step(&self, show: &RunOfShow, op: &ShowOp, now: Millis) -> Result<Self, Rejection> {
         let last = show.segments.len().checked_sub(1).ok_or_else(|| invalid("the run of show has no segments"))?;
         let mut next = self.clone();
         match (op, self.phase, self.segment) {
@@ -128,6 +170,7 @@ impl LiveState {
                 next.speaker = None;
                 next.ended_at = Some(now);
             }
+            (ShowOp::Undo, _, _) => return self.undone(),
             (_, Phase::Standby, _) => return Err(invalid("the show has not started")),
             (_, Phase::Ended, _) => return Err(invalid("the show has ended")),
             (_, Phase::Live, None) => return Err(invalid("no segment is live")),

@@ -110,6 +110,9 @@ pub enum Command {
     End {
         version: u64,
     },
+    Undo {
+        version: u64,
+    },
     QueueRequest {
         queue: String,
         #[serde(default)]
@@ -207,7 +210,7 @@ const MAX_STAGE_TEXT_CHARS: usize = 140;
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 26] = [
+    pub const TYPES: [&'static str; 27] = [
         "next",
         "previous",
         "goto",
@@ -217,6 +220,7 @@ impl Command {
         "resume",
         "extend",
         "end",
+        "undo",
         "queue_request",
         "queue_withdraw",
         "queue_next",
@@ -249,6 +253,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Extend { .. } => "extend",
             Command::End { .. } => "end",
+            Command::Undo { .. } => "undo",
             Command::QueueRequest { .. } => "queue_request",
             Command::QueueWithdraw { .. } => "queue_withdraw",
             Command::QueueNext { .. } => "queue_next",
@@ -396,6 +401,7 @@ impl Command {
                 (*version, ShowOp::Extend(Millis::from(*seconds) * 1000))
             }
             Command::End { version } => (*version, ShowOp::End),
+            Command::Undo { version } => (*version, ShowOp::Undo),
             _ => return Err(Rejection::InvalidField(format!("{} is not a run-of-show command", self.name()))),
         })
     }

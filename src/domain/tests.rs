@@ -1,4 +1,4 @@
-use super::live::{timing, Phase};
+use super::live::{timing, LiveState, Phase};
 use super::show::{EventInfo, Segment, SegmentKind, Speaker};
 use super::text::{Lang, Localized, Mode};
 use super::*;
@@ -433,4 +433,139 @@ fn going_back_keeps_one_record_per_segment_with_its_first_start_and_last_end() {
     assert_eq!(state.live.actual[0].ended_at, Some(T0 + 15 * MIN));
     assert_eq!(state.live.actual[1].started_at, T0 + 10 * MIN);
     assert_eq!(state.live.actual[1].ended_at, None, "running again");
+}
+
+fn undo(version: u64) -> Command {
+    Command::Undo { version }
+}
+
+/// `command` at `now` from a keynote running for five minutes on hold, then `undo`: the live
+/// state is back exactly as it was, under a version two higher.
+fn undo_restores_what(command: impl Fn(u64) -> Command, now: Millis) {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 14 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 90 }, T0 + 14 * MIN).unwrap();
+    run(&mut state, |version| Command::Hold { version }, T0 + 15 * MIN).unwrap();
+    let before = state.live.clone();
+    run(&mut state, &command, now).unwrap();
+    let changes = run(&mut state, undo, now + MIN).unwrap();
+    assert!(matches!(&changes[..], [Change::Live { op, .. }] if op == "undo"));
+    assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
+}
+
+#[test]
+fn undo_after_next_restores_the_segment_and_speaker_with_their_times() {
+    undo_restores_what(next, T0 + 16 * MIN);
+}
+
+#[test]
+fn undo_after_goto_restores_the_segment_that_was_running() {
+    undo_restores_what(|version| Command::Goto { version, segment: "opening".into() }, T0 + 16 * MIN);
+}
+
+#[test]
+fn undo_after_resume_puts_the_hold_back() {
+    undo_restores_what(|version| Command::Resume { version }, T0 + 16 * MIN);
+}
+
+#[test]
+fn undo_after_extend_takes_the_extension_back() {
+    let mut state = started();
+    let before = state.live.clone();
+    run(&mut state, |version| Command::Extend { version, seconds: 300 }, T0 + MIN).unwrap();
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
+}
+
+#[test]
+fn undo_after_hold_lets_the_clock_run_as_if_never_held() {
+    let mut state = started();
+    let before = state.live.clone();
+    run(&mut state, |version| Command::Hold { version }, T0 + MIN).unwrap();
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
+    assert_eq!(timing(&state.show, &state.live, T0 + 3 * MIN).elapsed_ms, 3 * MIN);
+}
+
+#[test]
+fn undo_after_end_reopens_the_day_where_it_stood() {
+    undo_restores_what(|version| Command::End { version }, T0 + 16 * MIN);
+    let mut state = started();
+    run(&mut state, |version| Command::End { version }, T0 + 9 * MIN).unwrap();
+    run(&mut state, undo, T0 + 10 * MIN).unwrap();
+    assert_eq!((state.live.phase, state.live.segment, state.live.ended_at), (Phase::Live, Some(0), None));
+    assert_eq!(state.live.actual[0].ended_at, None);
+}
+
+#[test]
+fn undo_walks_back_through_the_last_thirty_two_show_commands() {
+    let mut state = started();
+    let mut seen = vec![state.live.clone()];
+    for k in 0..40 {
+        run(&mut state, |version| Command::Extend { version, seconds: 60 + k }, T0 + MIN).unwrap();
+        seen.push(state.live.clone());
+    }
+    seen.pop();
+    assert_eq!(state.live.undo_depth(), live::UNDO_DEPTH);
+    for _ in 0..live::UNDO_DEPTH {
+        let version = state.live.version;
+        run(&mut state, undo, T0 + 2 * MIN).unwrap();
+        assert_eq!(state.live.extended_ms, seen.pop().unwrap().extended_ms);
+        assert_eq!(state.live.version, version + 1, "versions only grow");
+    }
+    let oldest_kept = state.live.extended_ms;
+    assert_eq!(run(&mut state, undo, T0 + 3 * MIN).unwrap_err().code(), "invalid_state");
+    assert_eq!(state.live.extended_ms, oldest_kept);
+}
+
+#[test]
+fn undo_of_an_undo_walks_further_back_instead_of_redoing() {
+    let mut state = started();
+    run(&mut state, next, T0 + MIN).unwrap();
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live.segment, Some(0));
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live.phase, Phase::Standby);
+    assert_eq!(state.live.version, 4);
+}
+
+#[test]
+fn undo_with_nothing_to_undo_is_an_invalid_state() {
+    let mut state = forum();
+    assert_eq!(run(&mut state, undo, T0).unwrap_err().code(), "invalid_state");
+    assert_eq!(state, forum());
+}
+
+#[test]
+fn a_stale_undo_is_a_conflict_and_changes_nothing() {
+    let mut state = started();
+    let stale = state.live.version;
+    run(&mut state, next, T0 + MIN).unwrap();
+    let before = state.clone();
+    assert_eq!(state.apply(&undo(stale), &moderator(), T0 + MIN).unwrap_err().code(), "conflict");
+    assert_eq!(state, before);
+}
+
+#[test]
+fn an_attendee_may_not_undo() {
+    let mut state = started();
+    let before = state.clone();
+    let err = state.apply(&undo(state.live.version), &attendee("p-1"), T0 + MIN).unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    assert_eq!(state, before);
+}
+
+#[test]
+fn replaying_the_log_rebuilds_the_undo_history() {
+    let mut state = forum();
+    let mut log = Vec::new();
+    log.extend(run(&mut state, next, T0).unwrap());
+    log.extend(run(&mut state, next, T0 + MIN).unwrap());
+    log.extend(run(&mut state, undo, T0 + 2 * MIN).unwrap());
+    let mut replayed = forum();
+    log.iter().for_each(|change| replayed.evolve(change));
+    assert_eq!(replayed, state);
+    run(&mut replayed, undo, T0 + 3 * MIN).unwrap();
+    assert_eq!(replayed.live.phase, Phase::Standby);
 }

@@ -17,4 +17,5 @@ mod resume;
 mod retries;
 mod run_of_show;
 mod slow;
+mod undo;
 mod wire_conformance;

@@ -1,0 +1,113 @@
+//! A show that one click cannot derail: undo over the wire, one clock on the stage screen,
+//! requests that follow the show, stage messages that end with their segment.
+
+use serde_json::{json, Value};
+
+use eventhub::domain::Role;
+
+use crate::helpers::{spawn_app, Client};
+
+/// Sends a show command and returns the live state its change carried.
+async fn show(chair: &mut Client, kind: &str, fields: Value) -> Value {
+    let reply = chair.run(kind, fields).await;
+    assert_eq!(reply["type"], "ack", "{kind}: {reply}");
+    chair.live.clone()
+}
+
+/// The live state without the fields an undo must change: its version and undo depth.
+fn moment(live: &Value) -> Value {
+    let mut live = live.clone();
+    live.as_object_mut().unwrap().retain(|field, _| field != "version" && field != "undo_depth");
+    live
+}
+
+/// A keynote with its second speaker on, 30 s extended, then on hold.
+async fn keynote_on_hold(chair: &mut Client) -> Value {
+    show(chair, "goto", json!({"segment": "keynotes"})).await;
+    show(chair, "next_speaker", json!({})).await;
+    show(chair, "extend", json!({"seconds": 30})).await;
+    show(chair, "hold", json!({})).await
+}
+
+#[tokio::test]
+async fn undo_restores_the_previous_live_state_field_by_field() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let (mut watcher, _) = app.join(Role::Attendee, "watcher").await;
+    let steps: [(&str, Value); 6] = [
+        ("next", json!({})),
+        ("goto", json!({"segment": "closing"})),
+        ("extend", json!({"seconds": 300})),
+        ("resume", json!({})),
+        ("hold", json!({})),
+        ("end", json!({})),
+    ];
+    let mut before = keynote_on_hold(&mut chair).await;
+    for (kind, fields) in steps {
+        if kind == "hold" {
+            before = show(&mut chair, "resume", json!({})).await;
+        }
+        let after = show(&mut chair, kind, fields).await;
+        assert_ne!(moment(&after), moment(&before), "{kind} changed the show");
+        let undone = show(&mut chair, "undo", json!({})).await;
+        assert_eq!(moment(&undone), moment(&before), "undo after {kind}");
+        assert_eq!(undone["version"], after["version"].as_u64().unwrap() + 1, "a new version");
+        assert_eq!(undone["undo_depth"], before["undo_depth"]);
+        assert!(undone.get("history").is_none(), "clients get the depth, not the history");
+    }
+    let mut last = Value::Null;
+    while chair.seq > watcher.seq {
+        last = watcher.expect("change").await;
+    }
+    assert_eq!(last["change"]["op"], "undo");
+    assert_eq!(moment(&last["change"]["live"]), moment(&chair.live));
+}
+
+#[tokio::test]
+async fn undo_walks_back_twenty_show_commands_then_has_nothing_left() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let mut seen = vec![chair.live.clone()];
+    seen.push(show(&mut chair, "next", json!({})).await);
+    for seconds in 1..=19 {
+        seen.push(show(&mut chair, "extend", json!({"seconds": seconds})).await);
+    }
+    seen.pop();
+    assert_eq!(chair.live["undo_depth"], 20);
+    while let Some(expected) = seen.pop() {
+        let undone = show(&mut chair, "undo", json!({})).await;
+        assert_eq!(moment(&undone), moment(&expected));
+    }
+    assert_eq!(chair.live["phase"], "standby");
+    assert_eq!(chair.live["undo_depth"], 0);
+    assert_eq!(chair.run("undo", json!({})).await["code"], "invalid_state");
+}
+
+#[tokio::test]
+async fn a_stale_undo_conflicts_and_an_attendee_may_not_undo() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let (mut second, _) = app.join(Role::Organizer, "Cai Yuping").await;
+    let (mut attendee, _) = app.join(Role::Attendee, "Tanaka Yuki").await;
+    show(&mut chair, "next", json!({})).await;
+    show(&mut chair, "next", json!({})).await;
+    second.version = 1;
+    assert_eq!(second.run("undo", json!({})).await["code"], "conflict");
+    attendee.version = chair.version;
+    assert_eq!(attendee.run("undo", json!({})).await["code"], "forbidden");
+    let (_, welcome) = app.join(Role::Attendee, "checker").await;
+    assert_eq!(welcome["snapshot"]["live"]["segment"], 1, "nothing was undone");
+}
+
+#[tokio::test]
+async fn undo_survives_a_restart() {
+    let mut app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let opening = show(&mut chair, "next", json!({})).await;
+    show(&mut chair, "next", json!({})).await;
+    app.restart().await;
+    let (mut chair, welcome) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(welcome["snapshot"]["live"]["undo_depth"], 2);
+    let undone = show(&mut chair, "undo", json!({})).await;
+    assert_eq!(moment(&undone), moment(&opening));
+}
