@@ -41,6 +41,10 @@ pub struct LiveState {
     pub segment_paused_ms: Millis,
     pub speaker_paused_ms: Millis,
     pub extended_ms: Millis,
+    /// Added to the current speaker's planned slot by `extend`, which moves the clock the
+    /// stage screen shows; reset when the speaker changes.
+    #[serde(default)]
+    pub speaker_extended_ms: Millis,
     pub show_started_at: Option<Millis>,
     pub ended_at: Option<Millis>,
     pub actual: Vec<ActualRun>,
@@ -64,6 +68,7 @@ impl Default for LiveState {
             segment_paused_ms: 0,
             speaker_paused_ms: 0,
             extended_ms: 0,
+            speaker_extended_ms: 0,
             show_started_at: None,
             ended_at: None,
             actual: Vec::new(),
@@ -161,6 +166,15 @@ impl LiveState {
                     return Err(invalid("cannot shorten the segment below zero"));
                 }
                 next.extended_ms += by;
+                // The stage screen shows the speaker's slot when there is one: the time
+                // the chair gives or takes must show there, and in the segment, so that the
+                // day's projection follows.
+                if let Some(slot) = self.speaker_slot(show) {
+                    if slot + self.speaker_extended_ms + by < 0 {
+                        return Err(invalid("cannot shorten the speaker's slot below zero"));
+                    }
+                    next.speaker_extended_ms += by;
+                }
             }
             (ShowOp::End, Phase::Live, _) => {
                 next.release_hold(now);
@@ -179,6 +193,11 @@ impl LiveState {
         Ok(next)
     }
 
+    /// The current speaker's planned time, when the programme gives them one.
+    fn speaker_slot(&self, show: &RunOfShow) -> Option<Millis> {
+        show.segments.get(self.segment?)?.speakers.get(self.speaker?)?.duration_ms
+    }
+
     /// Moving on releases a hold: the new segment or speaker starts running at once.
     fn enter_segment(&mut self, index: usize, now: Millis, show: &RunOfShow) {
         self.close_actual(now);
@@ -191,6 +210,7 @@ impl LiveState {
         self.segment_paused_ms = 0;
         self.speaker_paused_ms = 0;
         self.extended_ms = 0;
+        self.speaker_extended_ms = 0;
         self.show_started_at.get_or_insert(now);
         self.ended_at = None;
         match self.actual.iter_mut().find(|run| run.segment == index) {
@@ -204,6 +224,7 @@ impl LiveState {
         self.speaker = Some(speaker);
         self.speaker_started_at = Some(now);
         self.speaker_paused_ms = 0;
+        self.speaker_extended_ms = 0;
     }
 
     fn release_hold(&mut self, now: Millis) {
@@ -250,7 +271,8 @@ pub fn timing(show: &RunOfShow, live: &LiveState, now: Millis) -> Timing {
             let projected = now + remaining.max(0) + show.planned_after(index);
             let speaker = live.speaker.zip(live.speaker_started_at).map(|(k, started)| {
                 let elapsed = clock - started - live.speaker_paused_ms;
-                (elapsed, segment.speakers.get(k).and_then(|s| s.duration_ms).map(|d| d - elapsed))
+                let planned = segment.speakers.get(k).and_then(|s| s.duration_ms);
+                (elapsed, planned.map(|d| d + live.speaker_extended_ms - elapsed))
             });
             (elapsed, remaining, projected, speaker)
         }

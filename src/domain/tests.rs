@@ -569,3 +569,36 @@ fn replaying_the_log_rebuilds_the_undo_history() {
     run(&mut replayed, undo, T0 + 3 * MIN).unwrap();
     assert_eq!(replayed.live.phase, Phase::Standby);
 }
+
+#[test]
+fn extend_with_a_planned_speaker_slot_moves_the_speakers_clock_and_the_segments() {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0 + 11 * MIN).unwrap();
+    let t = timing(&state.show, &state.live, T0 + 12 * MIN);
+    assert_eq!(t.speaker_remaining_ms, Some(8 * MIN), "8 planned + 2 given - 2 spoken");
+    assert_eq!(t.remaining_ms, 20 * MIN);
+    assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (2 * MIN, 2 * MIN));
+    let err = run(&mut state, |version| Command::Extend { version, seconds: -601 }, T0 + 12 * MIN).unwrap_err();
+    assert_eq!(err.code(), "invalid_state", "the slot cannot go below zero");
+}
+
+#[test]
+fn the_next_speaker_starts_with_their_own_slot_unextended() {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0 + 11 * MIN).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 20 * MIN).unwrap();
+    assert_eq!(state.live.speaker_extended_ms, 0);
+    assert_eq!(state.live.extended_ms, 2 * MIN, "the segment keeps its extension");
+    assert_eq!(timing(&state.show, &state.live, T0 + 20 * MIN).speaker_remaining_ms, Some(12 * MIN));
+}
+
+#[test]
+fn extend_without_a_planned_speaker_slot_moves_the_segment_only() {
+    let mut state = started();
+    run(&mut state, |version| Command::Extend { version, seconds: 60 }, T0 + MIN).unwrap();
+    assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (0, MIN));
+    let t = timing(&state.show, &state.live, T0 + MIN);
+    assert_eq!((t.speaker_remaining_ms, t.remaining_ms), (None, 10 * MIN));
+}

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use eventhub::domain::Role;
 
-use crate::helpers::{spawn_app, Client};
+use crate::helpers::{spawn_app, spawn_app_with, Client};
 
 /// Sends a show command and returns the live state its change carried.
 async fn show(chair: &mut Client, kind: &str, fields: Value) -> Value {
@@ -65,7 +65,8 @@ async fn undo_restores_the_previous_live_state_field_by_field() {
 
 #[tokio::test]
 async fn undo_walks_back_twenty_show_commands_then_has_nothing_left() {
-    let app = spawn_app().await;
+    // Forty-one commands as fast as replies come would hit the rate limit's burst of 40.
+    let app = spawn_app_with(|settings| settings.limits.frame_burst = 100).await;
     let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
     let mut seen = vec![chair.live.clone()];
     seen.push(show(&mut chair, "next", json!({})).await);
@@ -110,4 +111,19 @@ async fn undo_survives_a_restart() {
     assert_eq!(welcome["snapshot"]["live"]["undo_depth"], 2);
     let undone = show(&mut chair, "undo", json!({})).await;
     assert_eq!(moment(&undone), moment(&opening));
+}
+
+#[tokio::test]
+async fn extend_gives_a_timed_speaker_the_time_on_their_own_clock_too() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let (mut stage, _) = app.join(Role::Speaker, "Zhang Ying").await;
+    show(&mut chair, "goto", json!({"segment": "keynotes"})).await;
+    let live = show(&mut chair, "extend", json!({"seconds": 60})).await;
+    assert_eq!((&live["extended_ms"], &live["speaker_extended_ms"]), (&json!(60_000), &json!(60_000)));
+    stage.expect("change").await;
+    let change = stage.expect("change").await;
+    assert_eq!(change["change"]["live"]["speaker_extended_ms"], 60_000);
+    let live = show(&mut chair, "next_speaker", json!({})).await;
+    assert_eq!((&live["extended_ms"], &live["speaker_extended_ms"]), (&json!(60_000), &json!(0)));
 }
