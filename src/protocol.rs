@@ -302,6 +302,7 @@ pub struct QueueView<'a> {
     topics_public: bool,
     panellists_first: bool,
     speaking_limit_ms: Option<Millis>,
+    carry_over: bool,
     /// The side `alternate` puts first in each priority group, so that a second console can
     /// predict the order; null under `first_come` or before anyone was called.
     next_side: Option<Mode>,
@@ -350,6 +351,7 @@ impl<'a> View<'a> {
             topics_public: queue.topics_public,
             panellists_first: queue.panellists_first,
             speaking_limit_ms: queue.speaking_limit_ms,
+            carry_over: queue.carry_over,
             next_side: queue.next_side(),
             speaking: queue.speaking.as_ref().map(entry),
             on_deck: queue.on_deck.as_ref().map(entry),

@@ -127,6 +127,7 @@ fn command() -> impl Strategy<Value = Command> {
                 topics_public: Some(alternate),
                 panellists_first: None,
                 speaking_limit_s: Some(limit),
+                carry_over: Some(limit % 2 == 0),
             }
         }),
         prop::sample::select(CrewPosition::ALL.to_vec()).prop_map(|position| Command::CueStandby {
@@ -273,6 +274,7 @@ fn queue_command(step: &QueueStep, queue: &Queue) -> (Command, Actor) {
                 topics_public: None,
                 panellists_first: Some(panellists_first),
                 speaking_limit_s: None,
+                carry_over: None,
             },
             chair,
         ),

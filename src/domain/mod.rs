@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use cues::{CrewPosition, Cue, CueOp, CueSheet, CueTarget, SignalKind, StageMessage};
 use live::{LiveState, ShowOp};
 use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
-use show::RunOfShow;
+use show::{RunOfShow, Segment, SegmentKind};
 use text::{Lang, Localized, Mode};
 
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
@@ -161,6 +161,7 @@ pub enum Command {
         topics_public: Option<bool>,
         panellists_first: Option<bool>,
         speaking_limit_s: Option<u32>,
+        carry_over: Option<bool>,
     },
     CueStandby {
         target: Option<CueTarget>,
@@ -301,6 +302,7 @@ impl Command {
                 topics_public,
                 panellists_first,
                 speaking_limit_s,
+                carry_over,
             } => {
                 let speaking_limit_ms = match speaking_limit_s {
                     None => None,
@@ -315,6 +317,7 @@ impl Command {
                     topics_public: *topics_public,
                     panellists_first: *panellists_first,
                     speaking_limit_ms,
+                    carry_over: *carry_over,
                 };
                 queue(name, Some(*version), QueueOp::Settings(settings))
             }
@@ -485,8 +488,12 @@ pub struct EventState {
 
 impl EventState {
     pub fn new(show: RunOfShow) -> Self {
-        let mut queues: BTreeMap<String, Queue> =
-            show.segments.iter().map(|s| (s.id.clone(), Queue::new(s.speaking_limit_ms))).collect();
+        // Panels and Q&A hand the floor on: their questions still stand after the segment.
+        let queue = |s: &Segment| Queue {
+            carry_over: matches!(s.kind, SegmentKind::Panel | SegmentKind::Qa),
+            ..Queue::new(s.speaking_limit_ms)
+        };
+        let mut queues: BTreeMap<String, Queue> = show.segments.iter().map(|s| (s.id.clone(), queue(s))).collect();
         queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
         EventState { show: Arc::new(show), live: LiveState::default(), queues, cues: CueSheet::default(), stage: None }
     }
@@ -501,7 +508,15 @@ impl EventState {
                     return Err(forbidden(actor, command, "only the moderator or organizer moves the show"));
                 }
                 check_version("the show", self.live.version, version)?;
-                Change::Live { op, live: self.live.transition(&self.show, &show_op, now)? }
+                let live = self.live.transition(&self.show, &show_op, now)?;
+                let ended = match self.live.segment {
+                    Some(index) if show_op != ShowOp::Undo && live.segment != Some(index) => Some(index),
+                    _ => None,
+                };
+                let mut changes = ended.map(|index| self.segment_ended(index, &live, &op, now)).unwrap_or_default();
+                changes.insert(0, Change::Live { op, live });
+                changes.iter().for_each(|change| self.evolve(change));
+                return Ok(changes);
             }
             Target::Queue { name, version, op: queue_op } => {
                 let queue =
@@ -535,6 +550,30 @@ impl EventState {
         };
         self.evolve(&change);
         Ok(vec![change])
+    }
+
+    /// What follows from the end of segment `index` as the show moves to `live`: its queue
+    /// closes, carrying its open requests to the queue of the segment now live (or, when the
+    /// show ends, to the event's) or expiring them.
+    fn segment_ended(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let name = &self.show.segments[index].id;
+        let Some(mut source) = self.queues.get(name).cloned() else { return changes };
+        let target_name = live.segment.map_or(EVENT_QUEUE, |k| self.show.segments[k].id.as_str());
+        let mut target = self.queues.get(target_name).cloned();
+        let Some((mut closed, carried)) = source.end_segment(target.is_some(), now) else { return changes };
+        let target = target.take().filter(|_| !carried.is_empty()).map(|mut target| {
+            closed.extend(target.receive(carried, now));
+            target
+        });
+        changes.push(Change::Queue { op: op.to_owned(), queue: name.clone(), state: Box::new(source), closed });
+        changes.extend(target.map(|state| Change::Queue {
+            op: op.to_owned(),
+            queue: target_name.to_owned(),
+            state: Box::new(state),
+            closed: Vec::new(),
+        }));
+        changes
     }
 
     /// Applies an accepted change: used live and when replaying the log.

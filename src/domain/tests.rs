@@ -1,4 +1,5 @@
 use super::live::{timing, LiveState, Phase};
+use super::queue::EntryState;
 use super::show::{EventInfo, Segment, SegmentKind, Speaker};
 use super::text::{Lang, Localized, Mode};
 use super::*;
@@ -35,7 +36,11 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
 
 /// Opening 10 min (two speakers), keynotes 20 min (two timed speakers), closing 5 min.
 fn forum() -> EventState {
-    EventState::new(RunOfShow {
+    EventState::new(forum_show())
+}
+
+fn forum_show() -> RunOfShow {
+    RunOfShow {
         event: EventInfo {
             id: "forum".into(),
             title: Localized::same("Forum"),
@@ -53,7 +58,7 @@ fn forum() -> EventState {
             segment("closing", 30, 5, vec![]),
         ],
         cue_presets: vec![],
-    })
+    }
 }
 
 fn moderator() -> Actor {
@@ -404,6 +409,7 @@ fn unknown_queues_and_bad_speaking_limits_are_invalid_fields() {
         topics_public: None,
         panellists_first: None,
         speaking_limit_s: Some(s),
+        carry_over: None,
     };
     assert_eq!(state.apply(&settings(5), &moderator(), T0).unwrap_err().code(), "invalid_field");
     state.apply(&settings(120), &moderator(), T0).unwrap();
@@ -601,4 +607,141 @@ fn extend_without_a_planned_speaker_slot_moves_the_segment_only() {
     assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (0, MIN));
     let t = timing(&state.show, &state.live, T0 + MIN);
     assert_eq!((t.speaker_remaining_ms, t.remaining_ms), (None, 10 * MIN));
+}
+
+fn ask(state: &mut EventState, queue: &str, participant: &str, now: Millis) {
+    let request = Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None };
+    state.apply(&request, &attendee(participant), now).unwrap();
+}
+
+fn queue_next(state: &mut EventState, queue: &str, now: Millis) {
+    let version = state.queues[queue].version;
+    state.apply(&Command::QueueNext { queue: queue.into(), version }, &moderator(), now).unwrap();
+}
+
+fn carry_over(state: &mut EventState, queue: &str, on: bool) {
+    let settings = Command::QueueSettings {
+        queue: queue.into(),
+        version: state.queues[queue].version,
+        policy: None,
+        topics_public: None,
+        panellists_first: None,
+        speaking_limit_s: None,
+        carry_over: Some(on),
+    };
+    state.apply(&settings, &moderator(), T0).unwrap();
+}
+
+/// The opening running, with a speaking, b on deck, c and d waiting in its queue.
+fn opening_with_requests() -> EventState {
+    let mut state = started();
+    for (k, who) in ["a", "b", "c", "d"].into_iter().enumerate() {
+        ask(&mut state, "opening", who, T0 + k as Millis * 1000);
+    }
+    queue_next(&mut state, "opening", T0 + MIN);
+    state
+}
+
+fn participants<'a>(entries: impl IntoIterator<Item = &'a QueueEntry>) -> Vec<(&'a str, EntryState)> {
+    entries.into_iter().map(|e| (e.participant.as_str(), e.state)).collect()
+}
+
+fn queue_change<'a>(changes: &'a [Change], name: &str) -> (&'a Queue, &'a [QueueEntry]) {
+    changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Queue { queue, state, closed, .. } if queue == name => Some((&**state, closed.as_slice())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no change to the {name} queue in {changes:?}"))
+}
+
+#[test]
+fn panels_and_qa_carry_requests_over_by_default_and_other_segments_do_not() {
+    let mut show = forum_show();
+    show.segments[1].kind = SegmentKind::Panel;
+    show.segments[2].kind = SegmentKind::Qa;
+    let state = EventState::new(show);
+    let carry: Vec<bool> = ["opening", "keynotes", "closing", "event"].map(|q| state.queues[q].carry_over).into();
+    assert_eq!(carry, [false, true, true, false]);
+}
+
+#[test]
+fn when_a_segment_ends_its_speaker_is_done_and_open_requests_expire_in_order() {
+    let mut state = opening_with_requests();
+    let changes = run(&mut state, next, T0 + 10 * MIN).unwrap();
+    assert_eq!(changes.len(), 2, "the live change and the opening queue's");
+    assert!(matches!(&changes[0], Change::Live { op, .. } if op == "next"));
+    assert!(matches!(&changes[1], Change::Queue { op, .. } if op == "next"));
+    let (queue, closed) = queue_change(&changes, "opening");
+    use EntryState::{Done, Expired};
+    assert_eq!(participants(closed), [("a", Done), ("b", Expired), ("c", Expired), ("d", Expired)]);
+    assert!(closed.iter().all(|e| e.ended_at == Some(T0 + 10 * MIN)));
+    assert_eq!((queue.speaking.as_ref(), queue.on_deck.as_ref(), queue.waiting.len()), (None, None, 0));
+    assert_eq!(state.queues["opening"], *queue);
+    assert!(state.queues["keynotes"].waiting.is_empty());
+}
+
+#[test]
+fn carried_requests_keep_their_order_in_the_next_segments_queue() {
+    let mut state = opening_with_requests();
+    carry_over(&mut state, "opening", true);
+    ask(&mut state, "keynotes", "z", T0 + 2 * MIN);
+    let changes = run(&mut state, next, T0 + 10 * MIN).unwrap();
+    assert_eq!(changes.len(), 3);
+    let (_, closed) = queue_change(&changes, "opening");
+    assert_eq!(participants(closed), [("a", EntryState::Done)]);
+    let (keynotes, closed) = queue_change(&changes, "keynotes");
+    assert!(closed.is_empty());
+    let waiting = participants(&keynotes.waiting);
+    assert_eq!(waiting.iter().map(|(p, _)| *p).collect::<Vec<_>>(), ["b", "c", "d", "z"], "as they asked");
+    assert!(keynotes.waiting.iter().all(|e| e.state == EntryState::Waiting && e.called_at.is_none()));
+    let mut ids: Vec<u64> = keynotes.waiting.iter().map(|e| e.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "new ids in the queue they moved to");
+    assert_eq!(state.queues["keynotes"], *keynotes);
+}
+
+#[test]
+fn at_the_end_of_the_show_carried_requests_go_to_the_event_queue() {
+    let mut state = opening_with_requests();
+    carry_over(&mut state, "opening", true);
+    let changes = run(&mut state, |version| Command::End { version }, T0 + 10 * MIN).unwrap();
+    let (event, _) = queue_change(&changes, "event");
+    assert_eq!(participants(&event.waiting).iter().map(|(p, _)| *p).collect::<Vec<_>>(), ["b", "c", "d"]);
+}
+
+#[test]
+fn a_carried_request_whose_person_already_waits_there_expires() {
+    let mut state = opening_with_requests();
+    carry_over(&mut state, "opening", true);
+    ask(&mut state, "keynotes", "c", T0 + 2 * MIN);
+    let changes = run(&mut state, next, T0 + 10 * MIN).unwrap();
+    let (_, closed) = queue_change(&changes, "opening");
+    assert_eq!(participants(closed), [("a", EntryState::Done), ("c", EntryState::Expired)]);
+    let keynotes = &state.queues["keynotes"];
+    assert_eq!(keynotes.waiting.iter().filter(|e| e.participant == "c").count(), 1);
+}
+
+#[test]
+fn an_empty_queue_a_restarted_segment_and_an_undo_leave_the_queues_alone() {
+    let mut state = started();
+    assert_eq!(run(&mut state, next, T0 + MIN).unwrap().len(), 1, "nobody had asked");
+    ask(&mut state, "keynotes", "a", T0 + 2 * MIN);
+    let queues = state.queues.clone();
+    let restart = |version| Command::Goto { version, segment: "keynotes".into() };
+    assert_eq!(run(&mut state, restart, T0 + 3 * MIN).unwrap().len(), 1);
+    run(&mut state, |version| Command::Hold { version }, T0 + 4 * MIN).unwrap();
+    assert_eq!(run(&mut state, undo, T0 + 5 * MIN).unwrap().len(), 1);
+    assert_eq!(state.queues, queues);
+}
+
+#[test]
+fn undo_after_next_leaves_expired_requests_expired() {
+    let mut state = opening_with_requests();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    let queues = state.queues.clone();
+    assert_eq!(run(&mut state, undo, T0 + 11 * MIN).unwrap().len(), 1);
+    assert_eq!(state.live.segment, Some(0));
+    assert_eq!(state.queues, queues);
 }

@@ -127,3 +127,80 @@ async fn extend_gives_a_timed_speaker_the_time_on_their_own_clock_too() {
     let live = show(&mut chair, "next_speaker", json!({})).await;
     assert_eq!((&live["extended_ms"], &live["speaker_extended_ms"]), (&json!(60_000), &json!(0)));
 }
+
+/// Attendees who each ask to speak in `queue`, in order; returns them with their `who`.
+async fn requests(app: &crate::helpers::TestApp, queue: &str, names: &[&str]) -> Vec<(Client, String)> {
+    let mut people = Vec::new();
+    for name in names {
+        let (mut client, welcome) = app.join(Role::Attendee, name).await;
+        let reply = client.run("queue_request", json!({"queue": queue})).await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+        people.push((client, welcome["you"]["who"].as_str().unwrap().to_owned()));
+    }
+    people
+}
+
+/// The changes `client` reads up to and including `seq`.
+async fn changes_until(client: &mut Client, seq: u64) -> Vec<Value> {
+    let mut changes = Vec::new();
+    while client.seq < seq {
+        let frame = client.next_frame().await;
+        if frame["type"] == "change" {
+            changes.push(frame["change"].clone());
+        }
+    }
+    changes
+}
+
+fn whos(entries: &Value) -> Vec<&str> {
+    entries.as_array().unwrap().iter().map(|e| e["who"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn round_table_requests_follow_the_chair_to_the_closing_in_their_order() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    show(&mut chair, "goto", json!({"segment": "round-table"})).await;
+    let mut people = requests(&app, "round-table", &["Tanaka Yuki", "Li Hua", "Sato Ken"]).await;
+    let reply = chair.run("queue_next", json!({"queue": "round-table", "version": 0})).await;
+    assert_eq!(reply["type"], "ack");
+    let ack = chair.run("goto", json!({"segment": "closing"})).await;
+    let seq = ack["seq"].as_u64().unwrap();
+
+    let who: Vec<String> = people.iter().map(|(_, who)| who.clone()).collect();
+    let (listener, _) = &mut people[2];
+    let changes = changes_until(listener, seq).await;
+    let ops: Vec<(&str, &str)> = changes[changes.len() - 3..]
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["queue"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(ops, [("live", ""), ("queue", "round-table"), ("queue", "closing")], "one command, three changes");
+    let round_table = &changes[changes.len() - 2];
+    assert_eq!(round_table["op"], "goto");
+    assert_eq!(whos(&round_table["closed"]), [who[0].as_str()], "the speaker is done");
+    assert_eq!(round_table["closed"][0]["state"], "done");
+    assert!(round_table["state"]["on_deck"].is_null() && round_table["state"]["waiting"] == json!([]));
+    let closing = &changes[changes.len() - 1];
+    assert_eq!(whos(&closing["state"]["waiting"]), [who[1].as_str(), who[2].as_str()], "carried in order");
+    assert_eq!(closing["state"]["waiting"][0]["state"], "waiting");
+}
+
+#[tokio::test]
+async fn opening_requests_expire_when_the_ceremony_ends_and_their_people_are_told() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    show(&mut chair, "next", json!({})).await;
+    let mut people = requests(&app, "opening", &["Tanaka Yuki", "Li Hua"]).await;
+    let ack = chair.run("next", json!({})).await;
+    let seq = ack["seq"].as_u64().unwrap();
+    let who: Vec<String> = people.iter().map(|(_, who)| who.clone()).collect();
+    for (person, _) in &mut people {
+        let changes = changes_until(person, seq).await;
+        let opening = changes.last().unwrap();
+        assert_eq!((&opening["kind"], &opening["queue"]), (&json!("queue"), &json!("opening")));
+        assert_eq!(whos(&opening["closed"]), who.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(opening["closed"].as_array().unwrap().iter().all(|e| e["state"] == "expired"));
+    }
+    let (_, welcome) = app.join(Role::Attendee, "late").await;
+    assert_eq!(welcome["snapshot"]["queues"]["keynotes"]["waiting"], json!([]));
+}
