@@ -3,7 +3,7 @@
 //! CI runs them with a fixed number of cases; PROPTEST_CASES raises it for a longer fuzz.
 
 use eventhub::config::parse_event;
-use eventhub::domain::cues::{CrewPosition, CueTarget};
+use eventhub::domain::cues::{CrewPosition, CueTarget, SignalKind};
 use std::collections::BTreeSet;
 
 use eventhub::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind, EVENT_QUEUE};
@@ -141,6 +141,12 @@ fn command() -> impl Strategy<Value = Command> {
         (0..5u64).prop_map(|cue| Command::CueGo { cue }),
         (0..5u64).prop_map(|cue| Command::CueDone { cue }),
         (0..5u64).prop_map(|cue| Command::CueCancel { cue }),
+        (any::<bool>(), prop::option::of(0..6usize)).prop_map(|(pinned, speaker)| Command::StageSignal {
+            signal: SignalKind::WrapUp,
+            text: None,
+            pinned: Some(pinned),
+            speaker
+        }),
         Just(Command::StageClear {}),
     ]
 }

@@ -185,6 +185,8 @@ pub enum Command {
     StageSignal {
         signal: SignalKind,
         text: Option<String>,
+        pinned: Option<bool>,
+        speaker: Option<usize>,
     },
     StageClear {},
 }
@@ -205,6 +207,8 @@ enum Target<'a> {
 struct StageSignal {
     kind: SignalKind,
     text: Option<String>,
+    pinned: bool,
+    speaker: Option<usize>,
 }
 
 const MAX_STAGE_TEXT_CHARS: usize = 140;
@@ -360,7 +364,7 @@ impl Command {
             Command::CueGo { cue } => Ok(Target::Cue(CueOp::Go(*cue))),
             Command::CueDone { cue } => Ok(Target::Cue(CueOp::Done(*cue))),
             Command::CueCancel { cue } => Ok(Target::Cue(CueOp::Cancel(*cue))),
-            Command::StageSignal { signal, text } => {
+            Command::StageSignal { signal, text, pinned, speaker } => {
                 let text = match text {
                     Some(text) => text::clean_optional(text, MAX_STAGE_TEXT_CHARS)
                         .map_err(|e| Rejection::InvalidField(format!("text {e}")))?,
@@ -369,7 +373,8 @@ impl Command {
                 if *signal == SignalKind::Message && text.is_none() {
                     return Err(Rejection::InvalidField("a message signal needs a text".into()));
                 }
-                Ok(Target::Stage(Some(StageSignal { kind: *signal, text })))
+                let (pinned, speaker) = (pinned.unwrap_or(false), *speaker);
+                Ok(Target::Stage(Some(StageSignal { kind: *signal, text, pinned, speaker })))
             }
             Command::StageClear {} => Ok(Target::Stage(None)),
             _ => {
@@ -543,8 +548,23 @@ impl EventState {
                 if signal.is_none() && self.stage.is_none() {
                     return Err(Rejection::InvalidState("the stage screen shows no message".into()));
                 }
-                let message =
-                    signal.map(|s| StageMessage { kind: s.kind, text: s.text, at: now, by: actor.name.clone() });
+                if let Some(speaker) = signal.as_ref().and_then(|s| s.speaker) {
+                    let segment = self
+                        .live
+                        .segment
+                        .ok_or_else(|| Rejection::InvalidState("no segment is live, so no speaker to aim at".into()))?;
+                    if speaker >= self.show.segments[segment].speakers.len() {
+                        return Err(Rejection::InvalidField(format!("the segment has no speaker {speaker}")));
+                    }
+                }
+                let message = signal.map(|s| StageMessage {
+                    kind: s.kind,
+                    text: s.text,
+                    at: now,
+                    by: actor.name.clone(),
+                    pinned: s.pinned,
+                    speaker: s.speaker,
+                });
                 Change::Stage { op, message }
             }
         };
@@ -553,9 +573,18 @@ impl EventState {
     }
 
     /// What follows from the end of segment `index` as the show moves to `live`: its queue
-    /// closes, carrying its open requests to the queue of the segment now live (or, when the
-    /// show ends, to the event's) or expiring them.
+    /// closes, and the stage message ends with it unless the chair pinned it.
     fn segment_ended(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
+        let mut changes = self.queue_closed(index, live, op, now);
+        if self.stage.as_ref().is_some_and(|message| !message.outlives_its_segment()) {
+            changes.push(Change::Stage { op: op.to_owned(), message: None });
+        }
+        changes
+    }
+
+    /// The ended segment's queue closes, carrying its open requests to the queue of the
+    /// segment now live (or, when the show ends, to the event's) or expiring them.
+    fn queue_closed(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
         let mut changes = Vec::new();
         let name = &self.show.segments[index].id;
         let Some(mut source) = self.queues.get(name).cloned() else { return changes };

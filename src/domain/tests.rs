@@ -745,3 +745,45 @@ fn undo_after_next_leaves_expired_requests_expired() {
     assert_eq!(state.live.segment, Some(0));
     assert_eq!(state.queues, queues);
 }
+
+fn signal(state: &mut EventState, pinned: Option<bool>, speaker: Option<usize>) -> Result<Vec<Change>, Rejection> {
+    let command = Command::StageSignal { signal: SignalKind::WrapUp, text: None, pinned, speaker };
+    state.apply(&command, &moderator(), T0 + MIN)
+}
+
+#[test]
+fn a_stage_message_ends_with_its_segment() {
+    let mut state = started();
+    signal(&mut state, None, None).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 2 * MIN).unwrap();
+    assert!(state.stage.is_some(), "a new speaker of the same segment still sees it");
+    let changes = run(&mut state, next, T0 + 3 * MIN).unwrap();
+    assert!(matches!(changes.last(), Some(Change::Stage { op, message: None }) if op == "next"));
+    assert_eq!(state.stage, None);
+}
+
+#[test]
+fn a_pinned_stage_message_outlasts_its_segment() {
+    let mut state = started();
+    signal(&mut state, Some(true), None).unwrap();
+    assert_eq!(run(&mut state, next, T0 + 3 * MIN).unwrap().len(), 1);
+    assert!(state.stage.as_ref().is_some_and(|m| m.pinned));
+}
+
+#[test]
+fn a_message_aimed_at_one_speaker_names_them_and_ends_with_the_segment_even_pinned() {
+    let mut state = started();
+    signal(&mut state, Some(true), Some(1)).unwrap();
+    assert_eq!(state.stage.as_ref().and_then(|m| m.speaker), Some(1));
+    run(&mut state, |version| Command::Goto { version, segment: "closing".into() }, T0 + 3 * MIN).unwrap();
+    assert_eq!(state.stage, None);
+}
+
+#[test]
+fn a_message_aimed_at_a_speaker_the_segment_lacks_is_refused() {
+    let mut state = forum();
+    assert_eq!(signal(&mut state, None, Some(0)).unwrap_err().code(), "invalid_state", "nothing is live");
+    let mut state = started();
+    assert_eq!(signal(&mut state, None, Some(2)).unwrap_err().code(), "invalid_field");
+    assert_eq!(state.stage, None);
+}

@@ -204,3 +204,31 @@ async fn opening_requests_expire_when_the_ceremony_ends_and_their_people_are_tol
     let (_, welcome) = app.join(Role::Attendee, "late").await;
     assert_eq!(welcome["snapshot"]["queues"]["keynotes"]["waiting"], json!([]));
 }
+
+#[tokio::test]
+async fn a_stage_message_clears_at_a_transition_unless_pinned() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let (mut stage, _) = app.join(Role::Speaker, "Zhang Ying").await;
+    show(&mut chair, "next", json!({})).await;
+    let signal = json!({"signal": "message", "text": "Two questions from Osaka", "speaker": 1});
+    assert_eq!(chair.run("stage_signal", signal).await["type"], "ack");
+    let ack = chair.run("next", json!({})).await;
+    let changes = changes_until(&mut stage, ack["seq"].as_u64().unwrap()).await;
+    let aimed = &changes[changes.len() - 3]["message"];
+    assert_eq!((&aimed["speaker"], &aimed["pinned"]), (&json!(1), &json!(false)));
+    let cleared = changes.last().unwrap();
+    assert_eq!(
+        (&cleared["kind"], &cleared["op"], &cleared["message"]),
+        (&json!("stage"), &json!("next"), &Value::Null)
+    );
+
+    let pinned = json!({"signal": "message", "text": "Lunch is at 12:30 in hall B", "pinned": true});
+    assert_eq!(chair.run("stage_signal", pinned).await["type"], "ack");
+    let ack = chair.run("next", json!({})).await;
+    let changes = changes_until(&mut stage, ack["seq"].as_u64().unwrap()).await;
+    assert_eq!(changes.last().unwrap()["kind"], "live", "a pinned message stays");
+    let (_, welcome) = app.join(Role::Speaker, "Lu Ming").await;
+    assert_eq!(welcome["snapshot"]["stage"]["text"], "Lunch is at 12:30 in hall B");
+    assert_eq!(welcome["snapshot"]["stage"]["pinned"], true);
+}
