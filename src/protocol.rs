@@ -416,7 +416,7 @@ pub struct LiveView<'a> {
 }
 
 impl<'a> LiveView<'a> {
-    fn of(live: &'a LiveState) -> Self {
+    pub fn of(live: &'a LiveState) -> Self {
         LiveView {
             version: live.version,
             phase: live.phase,
