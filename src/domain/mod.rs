@@ -585,17 +585,17 @@ impl EventState {
     /// The ended segment's queue closes, carrying its open requests to the queue of the
     /// segment now live (or, when the show ends, to the event's) or expiring them.
     fn queue_closed(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
-        let mut changes = Vec::new();
         let name = &self.show.segments[index].id;
-        let Some(mut source) = self.queues.get(name).cloned() else { return changes };
+        let Some(mut source) = self.queues.get(name).cloned() else { return Vec::new() };
         let target_name = live.segment.map_or(EVENT_QUEUE, |k| self.show.segments[k].id.as_str());
-        let mut target = self.queues.get(target_name).cloned();
-        let Some((mut closed, carried)) = source.end_segment(target.is_some(), now) else { return changes };
-        let target = target.take().filter(|_| !carried.is_empty()).map(|mut target| {
+        let target = self.queues.get(target_name).cloned();
+        let Some((mut closed, carried)) = source.end_segment(target.is_some(), now) else { return Vec::new() };
+        let target = target.filter(|_| !carried.is_empty()).map(|mut target| {
             closed.extend(target.receive(carried, now));
             target
         });
-        changes.push(Change::Queue { op: op.to_owned(), queue: name.clone(), state: Box::new(source), closed });
+        let mut changes =
+            vec![Change::Queue { op: op.to_owned(), queue: name.clone(), state: Box::new(source), closed }];
         changes.extend(target.map(|state| Change::Queue {
             op: op.to_owned(),
             queue: target_name.to_owned(),

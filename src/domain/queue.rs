@@ -77,7 +77,7 @@ pub struct Queue {
     pub panellists_first: bool,
     pub speaking_limit_ms: Option<Millis>,
     /// When its segment ends, the entries still waiting or on deck move to the queue of the
-    /// segment that follows; otherwise they expire.
+    /// segment the show moves to (the event's when it ends); otherwise they expire.
     #[serde(default)]
     pub carry_over: bool,
     pub speaking: Option<QueueEntry>,
@@ -279,12 +279,12 @@ impl Queue {
     /// still on deck or waiting, in their order, either expire or (under `carry_over`, when
     /// there is a queue to take them) are returned, to be carried there. `None` when nothing
     /// was open. Returns (closed, carried).
-    pub fn end_segment(&mut self, taken: bool, now: Millis) -> Option<(Vec<QueueEntry>, Vec<QueueEntry>)> {
+    pub fn end_segment(&mut self, has_receiver: bool, now: Millis) -> Option<(Vec<QueueEntry>, Vec<QueueEntry>)> {
         self.open_entries().next()?;
         let mut closed: Vec<QueueEntry> =
             self.speaking.take().map(|e| close(e, EntryState::Done, now)).into_iter().collect();
         let left = self.on_deck.take().into_iter().chain(self.waiting.drain(..)).collect::<Vec<_>>();
-        let carried = if self.carry_over && taken {
+        let carried = if self.carry_over && has_receiver {
             left
         } else {
             closed.extend(left.into_iter().map(|e| close(e, EntryState::Expired, now)));
