@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
-use crate::domain::live::LiveState;
+use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::presence::{Counts, Cursor, Present, Sample};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{CuePreset, EventInfo, PlannedCue, Segment, SegmentKind, Speaker};
@@ -325,6 +325,7 @@ pub struct QueueView<'a> {
     topics_public: bool,
     panellists_first: bool,
     speaking_limit_ms: Option<Millis>,
+    carry_over: bool,
     /// The side `alternate` puts first in each priority group, so that a second console can
     /// predict the order; null under `first_come` or before anyone was called.
     next_side: Option<Mode>,
@@ -373,6 +374,7 @@ impl<'a> View<'a> {
             topics_public: queue.topics_public,
             panellists_first: queue.panellists_first,
             speaking_limit_ms: queue.speaking_limit_ms,
+            carry_over: queue.carry_over,
             next_side: queue.next_side(),
             speaking: queue.speaking.as_ref().map(entry),
             on_deck: queue.on_deck.as_ref().map(entry),
@@ -389,7 +391,7 @@ impl<'a> View<'a> {
             event: &state.show.event,
             segments: state.show.segments.iter().map(|segment| SegmentView::of(segment, crew)).collect(),
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
-            live: &state.live,
+            live: LiveView::of(&state.live),
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
@@ -402,7 +404,7 @@ impl<'a> View<'a> {
             return ChangeView::Hidden;
         }
         match change {
-            Change::Live { op, live } => ChangeView::Live { op, live },
+            Change::Live { op, live } => ChangeView::Live { op, live: LiveView::of(live) },
             Change::Cue { op, cue } => ChangeView::Cue { op, cue },
             Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
             Change::Queue { op, queue, state, closed } => ChangeView::Queue {
@@ -411,6 +413,49 @@ impl<'a> View<'a> {
                 state: Box::new(self.queue(state)),
                 closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
             },
+        }
+    }
+}
+
+/// The live state as clients see it: the undo history, up to 32 earlier states, would make
+/// every live frame many times larger, so only its length goes out, for the Undo button.
+#[derive(Serialize)]
+pub struct LiveView<'a> {
+    version: u64,
+    phase: Phase,
+    segment: Option<usize>,
+    speaker: Option<usize>,
+    segment_started_at: Option<Millis>,
+    speaker_started_at: Option<Millis>,
+    held_since: Option<Millis>,
+    segment_paused_ms: Millis,
+    speaker_paused_ms: Millis,
+    extended_ms: Millis,
+    speaker_extended_ms: Millis,
+    show_started_at: Option<Millis>,
+    ended_at: Option<Millis>,
+    actual: &'a [ActualRun],
+    undo_depth: usize,
+}
+
+impl<'a> LiveView<'a> {
+    pub fn of(live: &'a LiveState) -> Self {
+        LiveView {
+            version: live.version,
+            phase: live.phase,
+            segment: live.segment,
+            speaker: live.speaker,
+            segment_started_at: live.segment_started_at,
+            speaker_started_at: live.speaker_started_at,
+            held_since: live.held_since,
+            segment_paused_ms: live.segment_paused_ms,
+            speaker_paused_ms: live.speaker_paused_ms,
+            extended_ms: live.extended_ms,
+            speaker_extended_ms: live.speaker_extended_ms,
+            show_started_at: live.show_started_at,
+            ended_at: live.ended_at,
+            actual: &live.actual,
+            undo_depth: live.undo_depth(),
         }
     }
 }
@@ -459,7 +504,7 @@ pub struct SnapshotView<'a> {
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,
-    live: &'a LiveState,
+    live: LiveView<'a>,
     queues: BTreeMap<&'a str, QueueView<'a>>,
     cues: Vec<&'a Cue>,
     stage: Option<&'a StageMessage>,
@@ -470,7 +515,7 @@ pub struct SnapshotView<'a> {
 pub enum ChangeView<'a> {
     Live {
         op: &'a str,
-        live: &'a LiveState,
+        live: LiveView<'a>,
     },
     Queue {
         op: &'a str,

@@ -3,7 +3,7 @@
 //! CI runs them with a fixed number of cases; PROPTEST_CASES raises it for a longer fuzz.
 
 use eventhub::config::parse_event;
-use eventhub::domain::cues::{CrewPosition, CueTarget};
+use eventhub::domain::cues::{CrewPosition, CueTarget, SignalKind};
 use std::collections::BTreeSet;
 
 use eventhub::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind, EVENT_QUEUE};
@@ -102,6 +102,7 @@ fn command() -> impl Strategy<Value = Command> {
         version.clone().prop_map(|version| Command::Resume { version }),
         (version.clone(), -4000..4000i32).prop_map(|(version, seconds)| Command::Extend { version, seconds }),
         version.clone().prop_map(|version| Command::End { version }),
+        version.clone().prop_map(|version| Command::Undo { version }),
         (queue_name(), prop::sample::select(vec![RequestKind::Speak, RequestKind::Reply, RequestKind::PointOfOrder]))
             .prop_map(|(queue, kind)| Command::QueueRequest { queue, kind, topic: Some("topic".into()) }),
         queue_name().prop_map(|queue| Command::QueueWithdraw { queue }),
@@ -126,6 +127,7 @@ fn command() -> impl Strategy<Value = Command> {
                 topics_public: Some(alternate),
                 panellists_first: None,
                 speaking_limit_s: Some(limit),
+                carry_over: Some(limit % 2 == 0),
             }
         }),
         prop::sample::select(CrewPosition::ALL.to_vec()).prop_map(|position| Command::CueStandby {
@@ -139,6 +141,12 @@ fn command() -> impl Strategy<Value = Command> {
         (0..5u64).prop_map(|cue| Command::CueGo { cue }),
         (0..5u64).prop_map(|cue| Command::CueDone { cue }),
         (0..5u64).prop_map(|cue| Command::CueCancel { cue }),
+        (any::<bool>(), prop::option::of(0..6usize)).prop_map(|(pinned, speaker)| Command::StageSignal {
+            signal: SignalKind::WrapUp,
+            text: None,
+            pinned: Some(pinned),
+            speaker
+        }),
         Just(Command::StageClear {}),
     ]
 }
@@ -272,6 +280,7 @@ fn queue_command(step: &QueueStep, queue: &Queue) -> (Command, Actor) {
                 topics_public: None,
                 panellists_first: Some(panellists_first),
                 speaking_limit_s: None,
+                carry_over: None,
             },
             chair,
         ),

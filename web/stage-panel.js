@@ -1,9 +1,10 @@
 // The console's stage-screen controls (#stage-panel): signal the speaker ("2 minutes left",
-// "Please wrap up", "Time is up", or the chair's own words), clear it, and see what it shows.
+// "Please wrap up", "Time is up", or the chair's own words), optionally pinned (kept past the
+// segment's end) or aimed at the current speaker's screen only; clear it; see what it shows.
 
-import { fmtClock } from './client.js';
+import { fmtClock, localized } from './client.js';
 import { t } from './i18n.js';
-import { $, setText, runCommand, stageText } from './ui.js';
+import { $, setText, showMessage, warningText, stageText } from './ui.js';
 
 const SIGNALS = {
   'btn-stage-two-minutes': 'two_minutes',
@@ -11,8 +12,8 @@ const SIGNALS = {
   'btn-stage-time-up': 'time_up',
 };
 
-/** createStagePanel({hub, lang, canControl, connected}) → {render()}. */
-export function createStagePanel({ hub, lang, canControl, connected }) {
+/** createStagePanel({hub, lang, canControl, connected, showError}) → {render()}. */
+export function createStagePanel({ hub, lang, canControl, connected, showError }) {
   let sending = false;
   const enabled = () => Boolean(hub.state) && connected() && canControl();
 
@@ -20,21 +21,38 @@ export function createStagePanel({ hub, lang, canControl, connected }) {
     if (!enabled() || sending) return null;
     sending = true;
     render();
-    const ack = await runCommand(hub, lang(), type, fields);
-    sending = false;
-    render();
-    return ack;
+    try {
+      const ack = await hub.send(type, fields);
+      if (ack.warning) showMessage(warningText(lang(), ack.warning), 'warning');
+      return ack;
+    } catch (err) {
+      showError(err);
+      return null;
+    } finally {
+      sending = false;
+      render();
+    }
   }
 
-  for (const [id, signal] of Object.entries(SIGNALS)) {
-    $(id).addEventListener('click', () => send('stage_signal', { signal }));
+  /** A signal with the chair's options: `pinned`, and `speaker` for the current one's screen. */
+  function signal(fields) {
+    const live = hub.state && hub.state.live;
+    const out = { ...fields };
+    if ($('stage-pin').checked) out.pinned = true;
+    if ($('stage-aim').checked && live && live.phase === 'live' && live.speaker != null) out.speaker = live.speaker;
+    return send('stage_signal', out);
+  }
+
+  for (const [id, kind] of Object.entries(SIGNALS)) {
+    $(id).addEventListener('click', () => signal({ signal: kind }));
   }
   $('stage-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const input = $('stage-text');
     const text = [...input.value.replace(/\p{Cc}/gu, ' ').trim()].slice(0, 140).join('').trim();
     if (!text) { input.focus(); return; }
-    if (await send('stage_signal', { signal: 'message', text })) input.value = '';
+    input.blur(); // back to the page: the shortcuts work again at once
+    if (await signal({ signal: 'message', text })) input.value = '';
   });
   $('btn-stage-clear').addEventListener('click', () => send('stage_clear', {}));
 
@@ -45,12 +63,17 @@ export function createStagePanel({ hub, lang, canControl, connected }) {
     const m = s.stage;
     const node = $('stage-current');
     node.dataset.kind = m ? m.kind : 'none';
+    let aimed = '';
+    if (m && m.speaker != null && s.live.phase === 'live') {
+      const sp = (s.segments[s.live.segment].speakers || [])[m.speaker];
+      aimed = ` → ${sp ? localized(sp.name, L) : `#${m.speaker + 1}`}`;
+    }
     setText(node, m
-      ? `${stageText(L, m)} · ${m.by} · ${fmtClock(m.at, s.event.time_zone, L, { seconds: true })}`
+      ? `${m.pinned ? '📌 ' : ''}${stageText(L, m)}${aimed} · ${m.by} · ${fmtClock(m.at, s.event.time_zone, L, { seconds: true })}`
       : t(L, 'stage_nothing'));
-    for (const [id, signal] of Object.entries(SIGNALS)) {
+    for (const [id, kind] of Object.entries(SIGNALS)) {
       $(id).disabled = !ok;
-      $(id).classList.toggle('active', Boolean(m) && m.kind === signal);
+      $(id).classList.toggle('active', Boolean(m) && m.kind === kind);
     }
     $('stage-text').disabled = !enabled(); // not while sending: the chair may be typing
     $('btn-stage-message').disabled = !ok;

@@ -237,6 +237,21 @@ pub struct StageMessage {
     pub text: Option<String>,
     pub at: Millis,
     pub by: String,
+    /// Kept when the segment changes; other messages end with their segment.
+    #[serde(default)]
+    pub pinned: bool,
+    /// The speaker of the current segment (index) whose screen it is for; `None`: every
+    /// stage screen.
+    #[serde(default)]
+    pub speaker: Option<usize>,
+}
+
+impl StageMessage {
+    /// Whether the message still stands once its segment has ended. One aimed at a speaker
+    /// never does, even pinned: its index names a speaker of the segment that ended.
+    pub fn outlives_its_segment(&self) -> bool {
+        self.pinned && self.speaker.is_none()
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct ActualRun {
     pub ended_at: Option<Millis>,
 }
 
+/// Show transitions an `undo` can walk back through: the state before each is kept.
+pub const UNDO_DEPTH: usize = 32;
+
 /// Where the show stands. Replaced whole by every show transition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveState {
@@ -38,9 +41,18 @@ pub struct LiveState {
     pub segment_paused_ms: Millis,
     pub speaker_paused_ms: Millis,
     pub extended_ms: Millis,
+    /// Added to the current speaker's planned slot by `extend`, which moves the clock the
+    /// stage screen shows; reset when the speaker changes.
+    #[serde(default)]
+    pub speaker_extended_ms: Millis,
     pub show_started_at: Option<Millis>,
     pub ended_at: Option<Millis>,
     pub actual: Vec<ActualRun>,
+    /// The states before the latest transitions, oldest first, each without a history of its
+    /// own: what `undo` restores. Kept here, so that it is in every snapshot and every live
+    /// change of the log, and a restart can still undo; clients are sent only its length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<LiveState>,
 }
 
 impl Default for LiveState {
@@ -56,9 +68,11 @@ impl Default for LiveState {
             segment_paused_ms: 0,
             speaker_paused_ms: 0,
             extended_ms: 0,
+            speaker_extended_ms: 0,
             show_started_at: None,
             ended_at: None,
             actual: Vec::new(),
+            history: Vec::new(),
         }
     }
 }
@@ -75,6 +89,8 @@ pub enum ShowOp {
     Resume,
     Extend(Millis),
     End,
+    /// Back to the state before the latest transition that was not itself undone.
+    Undo,
 }
 
 fn invalid(message: &str) -> Rejection {
@@ -83,7 +99,38 @@ fn invalid(message: &str) -> Rejection {
 
 impl LiveState {
     /// The state after `op` at `now`, or why it cannot happen. `self` is left untouched.
+    /// Every transition but `undo` remembers the state it left, for `undo`.
     pub fn transition(&self, show: &RunOfShow, op: &ShowOp, now: Millis) -> Result<Self, Rejection> {
+        let mut next = self.step(show, op, now)?;
+        if *op == ShowOp::Undo {
+            return Ok(next);
+        }
+        let mut left = self.clone();
+        left.history = Vec::new();
+        next.history.push(left);
+        if next.history.len() > UNDO_DEPTH {
+            next.history.remove(0);
+        }
+        Ok(next)
+    }
+
+    /// How many `undo`s in a row can be applied.
+    pub fn undo_depth(&self) -> usize {
+        self.history.len()
+    }
+
+    /// The state before the latest transition, under a new version: versions only grow, so
+    /// a command issued before the undo conflicts. An undo is not remembered, so undoing
+    /// again walks further back rather than redoing.
+    fn undone(&self) -> Result<Self, Rejection> {
+        let mut history = self.history.clone();
+        let mut previous = history.pop().ok_or_else(|| invalid("there is nothing to undo"))?;
+        previous.version = self.version + 1;
+        previous.history = history;
+        Ok(previous)
+    }
+
+    fn step(&self, show: &RunOfShow, op: &ShowOp, now: Millis) -> Result<Self, Rejection> {
         let last = show.segments.len().checked_sub(1).ok_or_else(|| invalid("the run of show has no segments"))?;
         let mut next = self.clone();
         match (op, self.phase, self.segment) {
@@ -119,6 +166,15 @@ impl LiveState {
                     return Err(invalid("cannot shorten the segment below zero"));
                 }
                 next.extended_ms += by;
+                // The stage screen shows the speaker's slot when there is one: the time
+                // the chair gives or takes must show there, and in the segment, so that the
+                // day's projection follows.
+                if let Some(slot) = self.speaker_slot(show) {
+                    if slot + self.speaker_extended_ms + by < 0 {
+                        return Err(invalid("cannot shorten the speaker's slot below zero"));
+                    }
+                    next.speaker_extended_ms += by;
+                }
             }
             (ShowOp::End, Phase::Live, _) => {
                 next.release_hold(now);
@@ -128,12 +184,18 @@ impl LiveState {
                 next.speaker = None;
                 next.ended_at = Some(now);
             }
+            (ShowOp::Undo, _, _) => return self.undone(),
             (_, Phase::Standby, _) => return Err(invalid("the show has not started")),
             (_, Phase::Ended, _) => return Err(invalid("the show has ended")),
             (_, Phase::Live, None) => return Err(invalid("no segment is live")),
         }
         next.version += 1;
         Ok(next)
+    }
+
+    /// The current speaker's planned time, when the programme gives them one.
+    fn speaker_slot(&self, show: &RunOfShow) -> Option<Millis> {
+        show.segments.get(self.segment?)?.speakers.get(self.speaker?)?.duration_ms
     }
 
     /// Moving on releases a hold: the new segment or speaker starts running at once.
@@ -148,6 +210,7 @@ impl LiveState {
         self.segment_paused_ms = 0;
         self.speaker_paused_ms = 0;
         self.extended_ms = 0;
+        self.speaker_extended_ms = 0;
         self.show_started_at.get_or_insert(now);
         self.ended_at = None;
         match self.actual.iter_mut().find(|run| run.segment == index) {
@@ -161,6 +224,7 @@ impl LiveState {
         self.speaker = Some(speaker);
         self.speaker_started_at = Some(now);
         self.speaker_paused_ms = 0;
+        self.speaker_extended_ms = 0;
     }
 
     fn release_hold(&mut self, now: Millis) {
@@ -207,7 +271,8 @@ pub fn timing(show: &RunOfShow, live: &LiveState, now: Millis) -> Timing {
             let projected = now + remaining.max(0) + show.planned_after(index);
             let speaker = live.speaker.zip(live.speaker_started_at).map(|(k, started)| {
                 let elapsed = clock - started - live.speaker_paused_ms;
-                (elapsed, segment.speakers.get(k).and_then(|s| s.duration_ms).map(|d| d - elapsed))
+                let planned = segment.speakers.get(k).and_then(|s| s.duration_ms);
+                (elapsed, planned.map(|d| d + live.speaker_extended_ms - elapsed))
             });
             (elapsed, remaining, projected, speaker)
         }

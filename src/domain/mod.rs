@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use cues::{CrewPosition, Cue, CueOp, CueSheet, CueTarget, SignalKind, StageMessage};
 use live::{LiveState, ShowOp};
 use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
-use show::RunOfShow;
+use show::{RunOfShow, Segment, SegmentKind};
 use text::{Lang, Localized, Mode};
 
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
@@ -110,6 +110,9 @@ pub enum Command {
     End {
         version: u64,
     },
+    Undo {
+        version: u64,
+    },
     QueueRequest {
         queue: String,
         #[serde(default)]
@@ -158,6 +161,7 @@ pub enum Command {
         topics_public: Option<bool>,
         panellists_first: Option<bool>,
         speaking_limit_s: Option<u32>,
+        carry_over: Option<bool>,
     },
     CueStandby {
         target: Option<CueTarget>,
@@ -181,6 +185,8 @@ pub enum Command {
     StageSignal {
         signal: SignalKind,
         text: Option<String>,
+        pinned: Option<bool>,
+        speaker: Option<usize>,
     },
     StageClear {},
 }
@@ -201,13 +207,15 @@ enum Target<'a> {
 struct StageSignal {
     kind: SignalKind,
     text: Option<String>,
+    pinned: bool,
+    speaker: Option<usize>,
 }
 
 const MAX_STAGE_TEXT_CHARS: usize = 140;
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 26] = [
+    pub const TYPES: [&'static str; 27] = [
         "next",
         "previous",
         "goto",
@@ -217,6 +225,7 @@ impl Command {
         "resume",
         "extend",
         "end",
+        "undo",
         "queue_request",
         "queue_withdraw",
         "queue_next",
@@ -249,6 +258,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Extend { .. } => "extend",
             Command::End { .. } => "end",
+            Command::Undo { .. } => "undo",
             Command::QueueRequest { .. } => "queue_request",
             Command::QueueWithdraw { .. } => "queue_withdraw",
             Command::QueueNext { .. } => "queue_next",
@@ -296,6 +306,7 @@ impl Command {
                 topics_public,
                 panellists_first,
                 speaking_limit_s,
+                carry_over,
             } => {
                 let speaking_limit_ms = match speaking_limit_s {
                     None => None,
@@ -310,6 +321,7 @@ impl Command {
                     topics_public: *topics_public,
                     panellists_first: *panellists_first,
                     speaking_limit_ms,
+                    carry_over: *carry_over,
                 };
                 queue(name, Some(*version), QueueOp::Settings(settings))
             }
@@ -352,7 +364,7 @@ impl Command {
             Command::CueGo { cue } => Ok(Target::Cue(CueOp::Go(*cue))),
             Command::CueDone { cue } => Ok(Target::Cue(CueOp::Done(*cue))),
             Command::CueCancel { cue } => Ok(Target::Cue(CueOp::Cancel(*cue))),
-            Command::StageSignal { signal, text } => {
+            Command::StageSignal { signal, text, pinned, speaker } => {
                 let text = match text {
                     Some(text) => text::clean_optional(text, MAX_STAGE_TEXT_CHARS)
                         .map_err(|e| Rejection::InvalidField(format!("text {e}")))?,
@@ -361,7 +373,8 @@ impl Command {
                 if *signal == SignalKind::Message && text.is_none() {
                     return Err(Rejection::InvalidField("a message signal needs a text".into()));
                 }
-                Ok(Target::Stage(Some(StageSignal { kind: *signal, text })))
+                let (pinned, speaker) = (pinned.unwrap_or(false), *speaker);
+                Ok(Target::Stage(Some(StageSignal { kind: *signal, text, pinned, speaker })))
             }
             Command::StageClear {} => Ok(Target::Stage(None)),
             _ => {
@@ -396,6 +409,7 @@ impl Command {
                 (*version, ShowOp::Extend(Millis::from(*seconds) * 1000))
             }
             Command::End { version } => (*version, ShowOp::End),
+            Command::Undo { version } => (*version, ShowOp::Undo),
             _ => return Err(Rejection::InvalidField(format!("{} is not a run-of-show command", self.name()))),
         })
     }
@@ -479,8 +493,12 @@ pub struct EventState {
 
 impl EventState {
     pub fn new(show: RunOfShow) -> Self {
-        let mut queues: BTreeMap<String, Queue> =
-            show.segments.iter().map(|s| (s.id.clone(), Queue::new(s.speaking_limit_ms))).collect();
+        // Panels and Q&A hand the floor on: their questions still stand after the segment.
+        let queue = |s: &Segment| Queue {
+            carry_over: matches!(s.kind, SegmentKind::Panel | SegmentKind::Qa),
+            ..Queue::new(s.speaking_limit_ms)
+        };
+        let mut queues: BTreeMap<String, Queue> = show.segments.iter().map(|s| (s.id.clone(), queue(s))).collect();
         queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
         EventState { show: Arc::new(show), live: LiveState::default(), queues, cues: CueSheet::default(), stage: None }
     }
@@ -495,7 +513,15 @@ impl EventState {
                     return Err(forbidden(actor, command, "only the moderator or organizer moves the show"));
                 }
                 check_version("the show", self.live.version, version)?;
-                Change::Live { op, live: self.live.transition(&self.show, &show_op, now)? }
+                let live = self.live.transition(&self.show, &show_op, now)?;
+                let ended = match self.live.segment {
+                    Some(index) if show_op != ShowOp::Undo && live.segment != Some(index) => Some(index),
+                    _ => None,
+                };
+                let mut changes = ended.map(|index| self.segment_ended(index, &live, &op, now)).unwrap_or_default();
+                changes.insert(0, Change::Live { op, live });
+                changes.iter().for_each(|change| self.evolve(change));
+                return Ok(changes);
             }
             Target::Queue { name, version, op: queue_op } => {
                 let queue =
@@ -522,13 +548,61 @@ impl EventState {
                 if signal.is_none() && self.stage.is_none() {
                     return Err(Rejection::InvalidState("the stage screen shows no message".into()));
                 }
-                let message =
-                    signal.map(|s| StageMessage { kind: s.kind, text: s.text, at: now, by: actor.name.clone() });
+                if let Some(speaker) = signal.as_ref().and_then(|s| s.speaker) {
+                    let segment = self
+                        .live
+                        .segment
+                        .ok_or_else(|| Rejection::InvalidState("no segment is live, so no speaker to aim at".into()))?;
+                    if speaker >= self.show.segments[segment].speakers.len() {
+                        return Err(Rejection::InvalidField(format!("the segment has no speaker {speaker}")));
+                    }
+                }
+                let message = signal.map(|s| StageMessage {
+                    kind: s.kind,
+                    text: s.text,
+                    at: now,
+                    by: actor.name.clone(),
+                    pinned: s.pinned,
+                    speaker: s.speaker,
+                });
                 Change::Stage { op, message }
             }
         };
         self.evolve(&change);
         Ok(vec![change])
+    }
+
+    /// What follows from the end of segment `index` as the show moves to `live`: its queue
+    /// closes, and the stage message ends with it unless the chair pinned it.
+    fn segment_ended(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
+        let mut changes = self.queue_closed(index, live, op, now);
+        if self.stage.as_ref().is_some_and(|message| !message.outlives_its_segment()) {
+            changes.push(Change::Stage { op: op.to_owned(), message: None });
+        }
+        changes
+    }
+
+    /// The ended segment's queue closes, carrying its open requests to the queue of the
+    /// segment now live (or, when the show ends, to the event's) or expiring them.
+    fn queue_closed(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
+        let name = &self.show.segments[index].id;
+        let Some(mut source) = self.queues.get(name).cloned() else { return Vec::new() };
+        let target_name = live.segment.map_or(EVENT_QUEUE, |k| self.show.segments[k].id.as_str());
+        let target = self.queues.get(target_name).cloned();
+        let Some((mut closed, carried)) = source.end_segment(target.is_some(), now) else { return Vec::new() };
+        let target = target.filter(|_| !carried.is_empty()).map(|mut target| {
+            closed.extend(target.receive(carried, now));
+            target
+        });
+        let mut changes =
+            vec![Change::Queue { op: op.to_owned(), queue: name.clone(), state: Box::new(source), closed }];
+        changes.extend(target.map(|state| Change::Queue {
+            op: op.to_owned(),
+            queue: target_name.to_owned(),
+            state: Box::new(state),
+            closed: Vec::new(),
+        }));
+        changes
     }
 
     /// Applies an accepted change: used live and when replaying the log.

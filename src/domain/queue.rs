@@ -41,6 +41,8 @@ pub enum EntryState {
     Done,
     Withdrawn,
     Dismissed,
+    /// Still waiting or on deck when its segment ended, in a queue that does not carry over.
+    Expired,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +76,10 @@ pub struct Queue {
     pub topics_public: bool,
     pub panellists_first: bool,
     pub speaking_limit_ms: Option<Millis>,
+    /// When its segment ends, the entries still waiting or on deck move to the queue of the
+    /// segment the show moves to (the event's when it ends); otherwise they expire.
+    #[serde(default)]
+    pub carry_over: bool,
     pub speaking: Option<QueueEntry>,
     pub on_deck: Option<QueueEntry>,
     pub waiting: Vec<QueueEntry>,
@@ -107,6 +113,7 @@ pub struct Settings {
     pub panellists_first: Option<bool>,
     /// `Some(None)` removes the limit.
     pub speaking_limit_ms: Option<Option<Millis>>,
+    pub carry_over: Option<bool>,
 }
 
 impl QueueOp {
@@ -262,9 +269,51 @@ impl Queue {
                 self.topics_public = settings.topics_public.unwrap_or(self.topics_public);
                 self.panellists_first = settings.panellists_first.unwrap_or(self.panellists_first);
                 self.speaking_limit_ms = settings.speaking_limit_ms.unwrap_or(self.speaking_limit_ms);
+                self.carry_over = settings.carry_over.unwrap_or(self.carry_over);
             }
         }
         Ok(closed)
+    }
+
+    /// Closes the queue of a segment that has ended: the speaker is done, and the entries
+    /// still on deck or waiting, in their order, either expire or (under `carry_over`, when
+    /// there is a queue to take them) are returned, to be carried there. `None` when nothing
+    /// was open. Returns (closed, carried).
+    pub fn end_segment(&mut self, has_receiver: bool, now: Millis) -> Option<(Vec<QueueEntry>, Vec<QueueEntry>)> {
+        self.open_entries().next()?;
+        let mut closed: Vec<QueueEntry> =
+            self.speaking.take().map(|e| close(e, EntryState::Done, now)).into_iter().collect();
+        let left = self.on_deck.take().into_iter().chain(self.waiting.drain(..)).collect::<Vec<_>>();
+        let carried = if self.carry_over && has_receiver {
+            left
+        } else {
+            closed.extend(left.into_iter().map(|e| close(e, EntryState::Expired, now)));
+            Vec::new()
+        };
+        self.version += 1;
+        Some((closed, carried))
+    }
+
+    /// Takes in entries carried over from an ended segment's queue, in their order, under new
+    /// ids of this queue; each keeps its participant, kind and request time, so that this
+    /// queue's policy places it as if it had asked here then. Returns, expired, those this
+    /// queue cannot take: their participant already has a place here, or the queue is full.
+    pub fn receive(&mut self, carried: Vec<QueueEntry>, now: Millis) -> Vec<QueueEntry> {
+        let mut refused = Vec::new();
+        for mut entry in carried {
+            if self.waiting.len() >= MAX_WAITING || self.open_entries().any(|e| e.participant == entry.participant) {
+                refused.push(close(entry, EntryState::Expired, now));
+                continue;
+            }
+            self.next_id += 1;
+            entry.id = self.next_id;
+            entry.state = EntryState::Waiting;
+            entry.pinned = false;
+            entry.called_at = None;
+            self.waiting.push(entry);
+        }
+        self.reorder();
+        refused
     }
 
     /// Removes the open entry matching `find` from wherever it is.

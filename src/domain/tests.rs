@@ -1,4 +1,5 @@
-use super::live::{timing, Phase};
+use super::live::{timing, LiveState, Phase};
+use super::queue::EntryState;
 use super::show::{EventInfo, Segment, SegmentKind, Speaker};
 use super::text::{Lang, Localized, Mode};
 use super::*;
@@ -35,7 +36,11 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
 
 /// Opening 10 min (two speakers), keynotes 20 min (two timed speakers), closing 5 min.
 fn forum() -> EventState {
-    EventState::new(RunOfShow {
+    EventState::new(forum_show())
+}
+
+fn forum_show() -> RunOfShow {
+    RunOfShow {
         event: EventInfo {
             id: "forum".into(),
             title: Localized::same("Forum"),
@@ -53,7 +58,7 @@ fn forum() -> EventState {
             segment("closing", 30, 5, vec![]),
         ],
         cue_presets: vec![],
-    })
+    }
 }
 
 fn moderator() -> Actor {
@@ -404,6 +409,7 @@ fn unknown_queues_and_bad_speaking_limits_are_invalid_fields() {
         topics_public: None,
         panellists_first: None,
         speaking_limit_s: Some(s),
+        carry_over: None,
     };
     assert_eq!(state.apply(&settings(5), &moderator(), T0).unwrap_err().code(), "invalid_field");
     state.apply(&settings(120), &moderator(), T0).unwrap();
@@ -433,4 +439,351 @@ fn going_back_keeps_one_record_per_segment_with_its_first_start_and_last_end() {
     assert_eq!(state.live.actual[0].ended_at, Some(T0 + 15 * MIN));
     assert_eq!(state.live.actual[1].started_at, T0 + 10 * MIN);
     assert_eq!(state.live.actual[1].ended_at, None, "running again");
+}
+
+fn undo(version: u64) -> Command {
+    Command::Undo { version }
+}
+
+/// `command` at `now` from a keynote running for five minutes on hold, then `undo`: the live
+/// state is back exactly as it was, under a version two higher.
+fn undo_restores_what(command: impl Fn(u64) -> Command, now: Millis) {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 14 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 90 }, T0 + 14 * MIN).unwrap();
+    run(&mut state, |version| Command::Hold { version }, T0 + 15 * MIN).unwrap();
+    let before = state.live.clone();
+    run(&mut state, &command, now).unwrap();
+    let changes = run(&mut state, undo, now + MIN).unwrap();
+    assert!(matches!(&changes[..], [Change::Live { op, .. }] if op == "undo"));
+    assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
+}
+
+#[test]
+fn undo_after_next_restores_the_segment_and_speaker_with_their_times() {
+    undo_restores_what(next, T0 + 16 * MIN);
+}
+
+#[test]
+fn undo_after_goto_restores_the_segment_that_was_running() {
+    undo_restores_what(|version| Command::Goto { version, segment: "opening".into() }, T0 + 16 * MIN);
+}
+
+#[test]
+fn undo_after_resume_puts_the_hold_back() {
+    undo_restores_what(|version| Command::Resume { version }, T0 + 16 * MIN);
+}
+
+#[test]
+fn undo_after_extend_takes_the_extension_back() {
+    let mut state = started();
+    let before = state.live.clone();
+    run(&mut state, |version| Command::Extend { version, seconds: 300 }, T0 + MIN).unwrap();
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
+}
+
+#[test]
+fn undo_after_hold_lets_the_clock_run_as_if_never_held() {
+    let mut state = started();
+    let before = state.live.clone();
+    run(&mut state, |version| Command::Hold { version }, T0 + MIN).unwrap();
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
+    assert_eq!(timing(&state.show, &state.live, T0 + 3 * MIN).elapsed_ms, 3 * MIN);
+}
+
+#[test]
+fn undo_after_end_reopens_the_day_where_it_stood() {
+    undo_restores_what(|version| Command::End { version }, T0 + 16 * MIN);
+    let mut state = started();
+    run(&mut state, |version| Command::End { version }, T0 + 9 * MIN).unwrap();
+    run(&mut state, undo, T0 + 10 * MIN).unwrap();
+    assert_eq!((state.live.phase, state.live.segment, state.live.ended_at), (Phase::Live, Some(0), None));
+    assert_eq!(state.live.actual[0].ended_at, None);
+}
+
+#[test]
+fn undo_walks_back_through_the_last_thirty_two_show_commands() {
+    let mut state = started();
+    let mut seen = vec![state.live.clone()];
+    for k in 0..40 {
+        run(&mut state, |version| Command::Extend { version, seconds: 60 + k }, T0 + MIN).unwrap();
+        seen.push(state.live.clone());
+    }
+    seen.pop();
+    assert_eq!(state.live.undo_depth(), live::UNDO_DEPTH);
+    for _ in 0..live::UNDO_DEPTH {
+        let version = state.live.version;
+        run(&mut state, undo, T0 + 2 * MIN).unwrap();
+        assert_eq!(state.live.extended_ms, seen.pop().unwrap().extended_ms);
+        assert_eq!(state.live.version, version + 1, "versions only grow");
+    }
+    let oldest_kept = state.live.extended_ms;
+    assert_eq!(run(&mut state, undo, T0 + 3 * MIN).unwrap_err().code(), "invalid_state");
+    assert_eq!(state.live.extended_ms, oldest_kept);
+}
+
+#[test]
+fn undo_of_an_undo_walks_further_back_instead_of_redoing() {
+    let mut state = started();
+    run(&mut state, next, T0 + MIN).unwrap();
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live.segment, Some(0));
+    run(&mut state, undo, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.live.phase, Phase::Standby);
+    assert_eq!(state.live.version, 4);
+}
+
+#[test]
+fn undo_with_nothing_to_undo_is_an_invalid_state() {
+    let mut state = forum();
+    assert_eq!(run(&mut state, undo, T0).unwrap_err().code(), "invalid_state");
+    assert_eq!(state, forum());
+}
+
+#[test]
+fn a_stale_undo_is_a_conflict_and_changes_nothing() {
+    let mut state = started();
+    let stale = state.live.version;
+    run(&mut state, next, T0 + MIN).unwrap();
+    let before = state.clone();
+    assert_eq!(state.apply(&undo(stale), &moderator(), T0 + MIN).unwrap_err().code(), "conflict");
+    assert_eq!(state, before);
+}
+
+#[test]
+fn an_attendee_may_not_undo() {
+    let mut state = started();
+    let before = state.clone();
+    let err = state.apply(&undo(state.live.version), &attendee("p-1"), T0 + MIN).unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    assert_eq!(state, before);
+}
+
+#[test]
+fn replaying_the_log_rebuilds_the_undo_history() {
+    let mut state = forum();
+    let mut log = Vec::new();
+    log.extend(run(&mut state, next, T0).unwrap());
+    log.extend(run(&mut state, next, T0 + MIN).unwrap());
+    log.extend(run(&mut state, undo, T0 + 2 * MIN).unwrap());
+    let mut replayed = forum();
+    log.iter().for_each(|change| replayed.evolve(change));
+    assert_eq!(replayed, state);
+    run(&mut replayed, undo, T0 + 3 * MIN).unwrap();
+    assert_eq!(replayed.live.phase, Phase::Standby);
+}
+
+#[test]
+fn extend_with_a_planned_speaker_slot_moves_the_speakers_clock_and_the_segments() {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0 + 11 * MIN).unwrap();
+    let t = timing(&state.show, &state.live, T0 + 12 * MIN);
+    assert_eq!(t.speaker_remaining_ms, Some(8 * MIN), "8 planned + 2 given - 2 spoken");
+    assert_eq!(t.remaining_ms, 20 * MIN);
+    assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (2 * MIN, 2 * MIN));
+    let err = run(&mut state, |version| Command::Extend { version, seconds: -601 }, T0 + 12 * MIN).unwrap_err();
+    assert_eq!(err.code(), "invalid_state", "the slot cannot go below zero");
+}
+
+#[test]
+fn the_next_speaker_starts_with_their_own_slot_unextended() {
+    let mut state = started();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0 + 11 * MIN).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 20 * MIN).unwrap();
+    assert_eq!(state.live.speaker_extended_ms, 0);
+    assert_eq!(state.live.extended_ms, 2 * MIN, "the segment keeps its extension");
+    assert_eq!(timing(&state.show, &state.live, T0 + 20 * MIN).speaker_remaining_ms, Some(12 * MIN));
+}
+
+#[test]
+fn extend_without_a_planned_speaker_slot_moves_the_segment_only() {
+    let mut state = started();
+    run(&mut state, |version| Command::Extend { version, seconds: 60 }, T0 + MIN).unwrap();
+    assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (0, MIN));
+    let t = timing(&state.show, &state.live, T0 + MIN);
+    assert_eq!((t.speaker_remaining_ms, t.remaining_ms), (None, 10 * MIN));
+}
+
+fn ask(state: &mut EventState, queue: &str, participant: &str, now: Millis) {
+    let request = Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None };
+    state.apply(&request, &attendee(participant), now).unwrap();
+}
+
+fn queue_next(state: &mut EventState, queue: &str, now: Millis) {
+    let version = state.queues[queue].version;
+    state.apply(&Command::QueueNext { queue: queue.into(), version }, &moderator(), now).unwrap();
+}
+
+fn carry_over(state: &mut EventState, queue: &str, on: bool) {
+    let settings = Command::QueueSettings {
+        queue: queue.into(),
+        version: state.queues[queue].version,
+        policy: None,
+        topics_public: None,
+        panellists_first: None,
+        speaking_limit_s: None,
+        carry_over: Some(on),
+    };
+    state.apply(&settings, &moderator(), T0).unwrap();
+}
+
+/// The opening running, with a speaking, b on deck, c and d waiting in its queue.
+fn opening_with_requests() -> EventState {
+    let mut state = started();
+    for (k, who) in ["a", "b", "c", "d"].into_iter().enumerate() {
+        ask(&mut state, "opening", who, T0 + k as Millis * 1000);
+    }
+    queue_next(&mut state, "opening", T0 + MIN);
+    state
+}
+
+fn participants<'a>(entries: impl IntoIterator<Item = &'a QueueEntry>) -> Vec<(&'a str, EntryState)> {
+    entries.into_iter().map(|e| (e.participant.as_str(), e.state)).collect()
+}
+
+fn queue_change<'a>(changes: &'a [Change], name: &str) -> (&'a Queue, &'a [QueueEntry]) {
+    changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Queue { queue, state, closed, .. } if queue == name => Some((&**state, closed.as_slice())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no change to the {name} queue in {changes:?}"))
+}
+
+#[test]
+fn panels_and_qa_carry_requests_over_by_default_and_other_segments_do_not() {
+    let mut show = forum_show();
+    show.segments[1].kind = SegmentKind::Panel;
+    show.segments[2].kind = SegmentKind::Qa;
+    let state = EventState::new(show);
+    let carry: Vec<bool> = ["opening", "keynotes", "closing", "event"].map(|q| state.queues[q].carry_over).into();
+    assert_eq!(carry, [false, true, true, false]);
+}
+
+#[test]
+fn when_a_segment_ends_its_speaker_is_done_and_open_requests_expire_in_order() {
+    let mut state = opening_with_requests();
+    let changes = run(&mut state, next, T0 + 10 * MIN).unwrap();
+    assert_eq!(changes.len(), 2, "the live change and the opening queue's");
+    assert!(matches!(&changes[0], Change::Live { op, .. } if op == "next"));
+    assert!(matches!(&changes[1], Change::Queue { op, .. } if op == "next"));
+    let (queue, closed) = queue_change(&changes, "opening");
+    use EntryState::{Done, Expired};
+    assert_eq!(participants(closed), [("a", Done), ("b", Expired), ("c", Expired), ("d", Expired)]);
+    assert!(closed.iter().all(|e| e.ended_at == Some(T0 + 10 * MIN)));
+    assert_eq!((queue.speaking.as_ref(), queue.on_deck.as_ref(), queue.waiting.len()), (None, None, 0));
+    assert_eq!(state.queues["opening"], *queue);
+    assert!(state.queues["keynotes"].waiting.is_empty());
+}
+
+#[test]
+fn carried_requests_keep_their_order_in_the_next_segments_queue() {
+    let mut state = opening_with_requests();
+    carry_over(&mut state, "opening", true);
+    ask(&mut state, "keynotes", "z", T0 + 2 * MIN);
+    let changes = run(&mut state, next, T0 + 10 * MIN).unwrap();
+    assert_eq!(changes.len(), 3);
+    let (_, closed) = queue_change(&changes, "opening");
+    assert_eq!(participants(closed), [("a", EntryState::Done)]);
+    let (keynotes, closed) = queue_change(&changes, "keynotes");
+    assert!(closed.is_empty());
+    let waiting = participants(&keynotes.waiting);
+    assert_eq!(waiting.iter().map(|(p, _)| *p).collect::<Vec<_>>(), ["b", "c", "d", "z"], "as they asked");
+    assert!(keynotes.waiting.iter().all(|e| e.state == EntryState::Waiting && e.called_at.is_none()));
+    let mut ids: Vec<u64> = keynotes.waiting.iter().map(|e| e.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "new ids in the queue they moved to");
+    assert_eq!(state.queues["keynotes"], *keynotes);
+}
+
+#[test]
+fn at_the_end_of_the_show_carried_requests_go_to_the_event_queue() {
+    let mut state = opening_with_requests();
+    carry_over(&mut state, "opening", true);
+    let changes = run(&mut state, |version| Command::End { version }, T0 + 10 * MIN).unwrap();
+    let (event, _) = queue_change(&changes, "event");
+    assert_eq!(participants(&event.waiting).iter().map(|(p, _)| *p).collect::<Vec<_>>(), ["b", "c", "d"]);
+}
+
+#[test]
+fn a_carried_request_whose_person_already_waits_there_expires() {
+    let mut state = opening_with_requests();
+    carry_over(&mut state, "opening", true);
+    ask(&mut state, "keynotes", "c", T0 + 2 * MIN);
+    let changes = run(&mut state, next, T0 + 10 * MIN).unwrap();
+    let (_, closed) = queue_change(&changes, "opening");
+    assert_eq!(participants(closed), [("a", EntryState::Done), ("c", EntryState::Expired)]);
+    let keynotes = &state.queues["keynotes"];
+    assert_eq!(keynotes.waiting.iter().filter(|e| e.participant == "c").count(), 1);
+}
+
+#[test]
+fn an_empty_queue_a_restarted_segment_and_an_undo_leave_the_queues_alone() {
+    let mut state = started();
+    assert_eq!(run(&mut state, next, T0 + MIN).unwrap().len(), 1, "nobody had asked");
+    ask(&mut state, "keynotes", "a", T0 + 2 * MIN);
+    let queues = state.queues.clone();
+    let restart = |version| Command::Goto { version, segment: "keynotes".into() };
+    assert_eq!(run(&mut state, restart, T0 + 3 * MIN).unwrap().len(), 1);
+    run(&mut state, |version| Command::Hold { version }, T0 + 4 * MIN).unwrap();
+    assert_eq!(run(&mut state, undo, T0 + 5 * MIN).unwrap().len(), 1);
+    assert_eq!(state.queues, queues);
+}
+
+#[test]
+fn undo_after_next_leaves_expired_requests_expired() {
+    let mut state = opening_with_requests();
+    run(&mut state, next, T0 + 10 * MIN).unwrap();
+    let queues = state.queues.clone();
+    assert_eq!(run(&mut state, undo, T0 + 11 * MIN).unwrap().len(), 1);
+    assert_eq!(state.live.segment, Some(0));
+    assert_eq!(state.queues, queues);
+}
+
+fn signal(state: &mut EventState, pinned: Option<bool>, speaker: Option<usize>) -> Result<Vec<Change>, Rejection> {
+    let command = Command::StageSignal { signal: SignalKind::WrapUp, text: None, pinned, speaker };
+    state.apply(&command, &moderator(), T0 + MIN)
+}
+
+#[test]
+fn a_stage_message_ends_with_its_segment() {
+    let mut state = started();
+    signal(&mut state, None, None).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 2 * MIN).unwrap();
+    assert!(state.stage.is_some(), "a new speaker of the same segment still sees it");
+    let changes = run(&mut state, next, T0 + 3 * MIN).unwrap();
+    assert!(matches!(changes.last(), Some(Change::Stage { op, message: None }) if op == "next"));
+    assert_eq!(state.stage, None);
+}
+
+#[test]
+fn a_pinned_stage_message_outlasts_its_segment() {
+    let mut state = started();
+    signal(&mut state, Some(true), None).unwrap();
+    assert_eq!(run(&mut state, next, T0 + 3 * MIN).unwrap().len(), 1);
+    assert!(state.stage.as_ref().is_some_and(|m| m.pinned));
+}
+
+#[test]
+fn a_message_aimed_at_one_speaker_names_them_and_ends_with_the_segment_even_pinned() {
+    let mut state = started();
+    signal(&mut state, Some(true), Some(1)).unwrap();
+    assert_eq!(state.stage.as_ref().and_then(|m| m.speaker), Some(1));
+    run(&mut state, |version| Command::Goto { version, segment: "closing".into() }, T0 + 3 * MIN).unwrap();
+    assert_eq!(state.stage, None);
+}
+
+#[test]
+fn a_message_aimed_at_a_speaker_the_segment_lacks_is_refused() {
+    let mut state = forum();
+    assert_eq!(signal(&mut state, None, Some(0)).unwrap_err().code(), "invalid_state", "nothing is live");
+    let mut state = started();
+    assert_eq!(signal(&mut state, None, Some(2)).unwrap_err().code(), "invalid_field");
+    assert_eq!(state.stage, None);
 }

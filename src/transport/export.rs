@@ -7,12 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::TimeZone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::live::LiveState;
 use crate::domain::record::planned_vs_actual;
 use crate::domain::show::RunOfShow;
-use crate::domain::{Millis, Role};
+use crate::domain::{Actor, Change, Millis, Role};
+use crate::protocol::LiveView;
 use crate::server::{AppState, EventEntry};
 use crate::store::LogEntry;
 
@@ -120,6 +121,36 @@ fn download(content_type: &'static str, name: String, body: String) -> Response 
         .into_response()
 }
 
+/// A line of the exported log: the entry as stored, but a live change as clients got it,
+/// with its `undo_depth` instead of the undo history, which would repeat up to 32 earlier
+/// states on every line.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    seq: u64,
+    at: Millis,
+    actor: &'a Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
+    change: LoggedChange<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LoggedChange<'a> {
+    Live { kind: &'static str, op: &'a str, live: Box<LiveView<'a>> },
+    Other(&'a Change),
+}
+
+impl<'a> LogLine<'a> {
+    fn of(entry: &'a LogEntry) -> Self {
+        let change = match &entry.change {
+            Change::Live { op, live } => LoggedChange::Live { kind: "live", op, live: Box::new(LiveView::of(live)) },
+            other => LoggedChange::Other(other),
+        };
+        LogLine { seq: entry.seq, at: entry.at, actor: &entry.actor, command: entry.command.as_deref(), change }
+    }
+}
+
 pub async fn log(
     State(app): State<AppState>,
     Path(event): Path<String>,
@@ -129,7 +160,7 @@ pub async fn log(
     let (_, entries) = authorized_log(&app, &event, &headers, &query).await?;
     let mut body = String::new();
     for entry in &entries {
-        body.push_str(&serde_json::to_string(entry).map_err(|e| ExportError::Store(e.to_string()))?);
+        body.push_str(&serde_json::to_string(&LogLine::of(entry)).map_err(|e| ExportError::Store(e.to_string()))?);
         body.push('\n');
     }
     Ok(download("application/jsonl; charset=utf-8", format!("{event}-log.jsonl"), body))

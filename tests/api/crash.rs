@@ -246,3 +246,25 @@ async fn commands_whose_acks_were_lost_to_a_kill_are_applied_once_when_re_sent_a
         body.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["command"].clone()).collect();
     assert_eq!(commands, [json!("retry-1"), json!("retry-2"), json!("retry-3")], "each is in the log once");
 }
+
+#[tokio::test]
+async fn undo_survives_a_kill_9_and_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = launch(data.path()).await;
+    let (mut chair, _) = Client::join(server.addr, &server.tokens["moderator"], "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    assert_eq!(chair.run("extend", json!({"seconds": 120})).await["type"], "ack");
+    let extended = chair.live.clone();
+    assert_eq!(chair.run("end", json!({})).await["type"], "ack");
+    server.child.start_kill().expect("SIGKILL");
+    server.child.wait().await.unwrap();
+
+    let server = launch(data.path()).await;
+    let (mut chair, welcome) = Client::join(server.addr, &server.tokens["moderator"], "Ji Weidong").await;
+    assert_eq!(welcome["snapshot"]["live"]["undo_depth"], 3);
+    assert_eq!(chair.run("undo", json!({})).await["type"], "ack");
+    for field in ["phase", "segment", "speaker", "segment_started_at", "extended_ms", "ended_at", "actual"] {
+        assert_eq!(chair.live[field], extended[field], "{field} is back");
+    }
+    assert_eq!(chair.live["version"], 4);
+}

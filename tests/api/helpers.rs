@@ -117,7 +117,7 @@ impl TestApp {
     pub async fn connect(&self) -> Client {
         let (ws, _) =
             tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)).await.expect("websocket connects");
-        Client { ws, version: 0, seq: 0, presence: Vec::new(), closed: None }
+        Client { ws, version: 0, live: Value::Null, seq: 0, presence: Vec::new(), closed: None }
     }
 
     /// A client that reconnects with `resume`; the welcome is left to the test.
@@ -179,6 +179,8 @@ pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The live version this client last saw, as a console would send it.
     pub version: u64,
+    /// The live state this client last saw, from its welcome or a live change.
+    pub live: Value,
     /// The seq of the last change this client read.
     pub seq: u64,
     /// Presence frames, which arrive on their own schedule, set aside from the others.
@@ -202,7 +204,7 @@ impl Client {
 
     /// A client over a socket the test set up itself.
     pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
-        Client { ws, version: 0, seq: 0, presence: Vec::new(), closed: None }
+        Client { ws, version: 0, live: Value::Null, seq: 0, presence: Vec::new(), closed: None }
     }
 
     /// Connects, says hello with `token` and reads the welcome.
@@ -211,6 +213,7 @@ impl Client {
         client.send(hello_frame(token, name)).await;
         let welcome = client.expect("welcome").await;
         client.version = welcome["snapshot"]["live"]["version"].as_u64().expect("a snapshot");
+        client.live = welcome["snapshot"]["live"].clone();
         client.seq = welcome["seq"].as_u64().unwrap();
         (client, welcome)
     }
@@ -242,8 +245,8 @@ impl Client {
         let id = format!("c{}", NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         let mut frame = json!({"type": kind, "id": id});
         // Show commands name the show version this client saw; others carry their own fields.
-        const SHOW: [&str; 9] =
-            ["next", "previous", "goto", "next_speaker", "goto_speaker", "hold", "resume", "extend", "end"];
+        const SHOW: [&str; 10] =
+            ["next", "previous", "goto", "next_speaker", "goto_speaker", "hold", "resume", "extend", "end", "undo"];
         if SHOW.contains(&kind) {
             frame["version"] = json!(self.version);
         }
@@ -288,6 +291,7 @@ impl Client {
                         self.seq = frame["seq"].as_u64().unwrap();
                         if let Some(version) = frame["change"]["live"]["version"].as_u64() {
                             self.version = version;
+                            self.live = frame["change"]["live"].clone();
                         }
                     }
                     return Some(frame);

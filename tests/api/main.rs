@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0, real websocket clients.
 
 mod browser;
+mod browser_console;
 mod crash;
 mod cues;
 mod errors;
@@ -17,4 +18,5 @@ mod resume;
 mod retries;
 mod run_of_show;
 mod slow;
+mod undo;
 mod wire_conformance;

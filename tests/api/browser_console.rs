@@ -1,0 +1,114 @@
+//! The console as a cockpit, in real headless Chromium: its ±time moves the clock the stage
+//! screen shows, and End cannot be given by one stray key, and comes back with Undo.
+
+use std::time::Duration;
+
+use eventhub::domain::Role;
+use fantoccini::{key::Key, Locator};
+
+use crate::browser::{Browser, Page};
+use crate::helpers::spawn_app;
+
+/// "19:58" → 1198 s; "+0:42" (overrun) → −42 s; "1:20:00" → 4800 s.
+fn seconds(clock: &str) -> Option<i64> {
+    let (sign, digits) = match clock.strip_prefix('+') {
+        Some(rest) => (-1, rest),
+        None => (1, clock),
+    };
+    let mut total = 0;
+    for part in digits.trim().split(':') {
+        total = total * 60 + part.parse::<i64>().ok()?;
+    }
+    Some(sign * total)
+}
+
+/// Waits until the console has moved on to the segment titled `title`.
+async fn advance_to(console: &Page, title: &str) {
+    console.click("#btn-next").await;
+    console.wait_text("#current-title", |t| t == title).await;
+}
+
+#[tokio::test]
+async fn the_consoles_plus_one_minute_gives_the_stage_screen_one_more_minute() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    let stage = browser.session().await;
+    stage.open(&app, "stage", Role::Speaker, "&lang=en&name=Zhang%20Ying").await;
+
+    console.wait_text("#current-title", |t| !t.is_empty()).await;
+    advance_to(&console, "Opening ceremony").await;
+    advance_to(&console, "Keynote speeches").await;
+    // The keynote speakers have planned minutes: the stage shows the speaker's 20:00.
+    stage.wait_text("#current-speaker", |t| t.contains("Zhang Ying")).await;
+    let before = stage.wait_text("#countdown", |t| t.starts_with("19:") || t == "20:00").await;
+    let before = seconds(&before).expect("the stage shows a clock");
+
+    console.click("#btn-extend-1").await;
+    // One more minute, less the seconds that ran meanwhile.
+    let one_more = |t: &str| seconds(t).is_some_and(|s| s >= before + 50 && s <= before + 60);
+    stage.wait_text("#countdown", one_more).await;
+    // The console's "Speaker" clock is the same clock, and says the stage shows it.
+    console.wait_text("#speaker-countdown", one_more).await;
+    let marked = console.client.find(Locator::Css("#speaker-clock.on-stage")).await;
+    assert!(marked.is_ok(), "the console marks the speaker's clock as the one on stage");
+
+    stage.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_enter_on_a_focused_end_does_not_end_the_show_and_undo_brings_it_back() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=en&name=Tanaka%20Yuki&mode=remote").await;
+
+    console.wait_text("#current-title", |t| !t.is_empty()).await;
+    advance_to(&console, "Opening ceremony").await;
+    advance_to(&console, "Keynote speeches").await;
+    console.click("#btn-next-speaker").await;
+    console.wait_text("#current-speaker", |t| t.contains("Lu Ming")).await;
+    attendee.wait_text("#current-speaker", |t| t.contains("Lu Ming")).await;
+    // Let the speaker's clock run, so that a restart from the full 20:00 would show.
+    console.wait_text("#speaker-countdown", |t| t.starts_with("19:5") && t != "19:59").await;
+
+    // One Enter on the focused End only arms it.
+    let end = console.client.find(Locator::Css("#btn-end")).await.unwrap();
+    console.client.execute("document.getElementById('btn-end').focus()", vec![]).await.unwrap();
+    end.send_keys(&String::from(char::from(Key::Enter))).await.unwrap();
+    console.wait_text("#btn-end", |t| t.contains("Press again")).await;
+    // …and it disarms by itself after 3 s, the show still running everywhere.
+    console.wait_text("#btn-end", |t| t == "End").await;
+    console.wait_attr("body", "data-phase", "live").await;
+    attendee.wait_attr("body", "data-phase", "live").await;
+    attendee.wait_text("#current-title", |t| t == "Keynote speeches").await;
+
+    // Two presses end it.
+    console.click("#btn-end").await;
+    console.wait_text("#btn-end", |t| t.contains("Press again")).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    console.click("#btn-end").await;
+    attendee.wait_attr("body", "data-phase", "ended").await;
+    console.wait_attr("body", "data-phase", "ended").await;
+
+    // Undo from the toast: the same segment and speaker, their clocks running on.
+    console.wait_text("#undo-toast", |t| t.contains("Undo")).await;
+    console.click("#btn-undo").await;
+    attendee.wait_attr("body", "data-phase", "live").await;
+    console.wait_attr("body", "data-phase", "live").await;
+    attendee.wait_text("#current-title", |t| t == "Keynote speeches").await;
+    attendee.wait_text("#current-speaker", |t| t.contains("Lu Ming")).await;
+    console.wait_text("#current-speaker", |t| t.contains("Lu Ming")).await;
+    let speaker = console.wait_text("#speaker-countdown", |t| t.starts_with("19:")).await;
+    assert!(seconds(&speaker).unwrap() < 19 * 60 + 58, "the speaker's clock went on from {speaker}, not from 20:00");
+    // The segment's countdown goes on too: it started minutes of demo time ago, not now.
+    let segment = attendee.wait_text("#countdown", |t| seconds(t).is_some()).await;
+    assert!(seconds(&segment).unwrap() < 80 * 60 - 3, "the segment's clock went on: {segment}");
+
+    attendee.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
