@@ -197,7 +197,7 @@ function renderQueue(s) {
     $('my-entry').dataset.slot = mine.slot;
     $('my-entry').dataset.queue = mineQueue;
     $('my-entry').dataset.live = String(live);
-    setText($('my-queue'), queueLabel(s, mineQueue, lang));
+    setText($('my-queue'), live ? queueLabel(s, mineQueue, lang) : queueTitle(s, mineQueue));
     $('btn-withdraw').hidden = mine.slot === 'speaking';
     $('btn-withdraw').disabled = page.status !== 'connected';
   }
