@@ -1,11 +1,13 @@
 // The attendee view (remote or in the room, phone first): what runs now, who speaks, what is
 // next, and the speaker queue: ask to speak, one's own place, the public queue; who is here.
+// The day's programme with expected start times (event's time zone and the viewer's); an
+// "It's your turn" that cannot be missed; a request that expired or moved says so.
 
 import {
   timing, localized, preferredLang, readFragment, load, save, cleanName,
-  activeQueueName, findMyEntry,
+  activeQueueName, findMyEntry, myEntry, fmtClock,
 } from './client.js';
-import { t } from './i18n.js';
+import { t, kindName } from './i18n.js';
 import {
   $, el, setText, showMessage, startPage, errorText, markBody, renderNow, drawCountdown,
 } from './ui.js';
@@ -16,6 +18,12 @@ const frag = readFragment();
 let lang = preferredLang(frag);
 let hub = null;
 let asking = false; // a queue_request awaits its reply
+let notice = null; // {kind: 'expired' | 'moved', queue}: what became of this person's request
+let lastMine = null; // the queue of this person's open entry, as last seen
+let wasTurn = false; // "It's your turn" was shown at the last render
+let audio = null; // created in a gesture (asking to speak), so that the turn can chime
+let programmeAt = 0; // local time the programme was last computed
+const viewerZone = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone; } catch { return null; } })();
 
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
 
@@ -59,7 +67,7 @@ function start(name, pickedMode) {
   hub = page.connect({
     name, mode: pickedMode,
     onWelcome: render,
-    onChange: render,
+    onChange: (state, msg) => { noteClosed(state, msg); render(); },
     onPresence: (state) => renderPresence(state),
     onError: (err) => showMessage(errorText(lang, err)),
   });
@@ -72,10 +80,11 @@ function render() {
   markBody(hub);
   const title = localized(s.event.title, lang);
   setText($('event-title'), title);
-  document.title = title;
   setText($('venue'), localized(s.event.venue, lang));
   renderNow(s, lang);
-  renderQueue(s);
+  const turn = renderQueue(s);
+  document.title = turn ? t(lang, 'your_turn_title', { title }) : title;
+  renderProgramme(s, hub.serverNow());
   renderPresence(s);
   tick();
 }
@@ -120,21 +129,94 @@ function statusText(mine) {
   return t(lang, key, { n: mine.position, k: mine.ahead });
 }
 
+/** A queue whose turn can come now: open Q&A, or the queue of the segment that is live. */
+function queueIsLive(s, name) {
+  if (name === 'event') return true;
+  const live = s.live;
+  const seg = live && live.phase === 'live' && live.segment != null ? s.segments[live.segment] : null;
+  return Boolean(seg && seg.id === name);
+}
+
+/** A segment's title, or "Open Q&A" for the event queue. */
+function queueTitle(s, name) {
+  if (name === 'event') return t(lang, 'q_open_qa');
+  const seg = (s.segments || []).find((g) => g.id === name);
+  return seg ? localized(seg.title, lang) : name;
+}
+
+/** The meeting link for remote speakers of that queue's segment (open Q&A: the live one), http(s) only. */
+function joinUrl(s, name) {
+  const live = s.live;
+  const seg = name === 'event'
+    ? (live && live.phase === 'live' ? s.segments[live.segment] : null)
+    : (s.segments || []).find((g) => g.id === name);
+  const url = seg && typeof seg.join_url === 'string' ? seg.join_url.trim() : '';
+  return /^https?:\/\//i.test(url) ? url : null;
+}
+
+/** A queue change closed this person's entry: expired with its segment, or over for good. */
+function noteClosed(s, msg) {
+  const ch = msg.change || {};
+  if (ch.kind !== 'queue' || !Array.isArray(ch.closed) || !s.you) return;
+  for (const e of ch.closed) {
+    if (!e || e.who !== s.you.who) continue;
+    if (e.state === 'expired') notice = { kind: 'expired', queue: ch.queue };
+    if (['expired', 'done', 'withdrawn', 'dismissed'].includes(e.state) && lastMine === ch.queue) lastMine = null;
+  }
+}
+
+/** The entry left a queue that ended and turned up in another one: it was carried over. */
+function trackMine(s, mineQueue) {
+  if (!mineQueue) return;
+  if (lastMine && lastMine !== mineQueue && !queueIsLive(s, lastMine)
+      && !myEntry(s.queues[lastMine], s.you && s.you.who)) {
+    notice = { kind: 'moved', queue: mineQueue };
+  }
+  lastMine = mineQueue;
+}
+
+function link(node, url) {
+  node.hidden = !url;
+  if (url && node.getAttribute('href') !== url) node.setAttribute('href', url);
+  if (!url) node.removeAttribute('href');
+}
+
+/** Draws the queue, the own entry and the banner; returns whether it is this person's turn. */
 function renderQueue(s) {
   const { name, queue: q, mine, mineQueue } = queueNow(s);
+  trackMine(s, mineQueue);
+  const live = mine ? queueIsLive(s, mineQueue) : false;
+  const turn = Boolean(mine && mine.slot === 'speaking' && live);
   // A server without speaker queues: the page is just the run of show.
   $('public-queue').hidden = !q;
-  $('ask').hidden = !q || Boolean(mine);
+  $('ask').hidden = !q || Boolean(mine && live);
   $('my-entry').hidden = !mine;
   if (mine) {
-    setText($('my-status'), statusText(mine));
+    // Never "you are speaking" for a segment that is over: say where the request is instead.
+    setText($('my-status'), live ? statusText(mine) : t(lang, 'q_my_not_live', { title: queueTitle(s, mineQueue) }));
     $('my-entry').dataset.slot = mine.slot;
     $('my-entry').dataset.queue = mineQueue;
-    setText($('my-queue'), queueLabel(s, mineQueue, lang));
+    $('my-entry').dataset.live = String(live);
+    setText($('my-queue'), live ? queueLabel(s, mineQueue, lang) : queueTitle(s, mineQueue));
     $('btn-withdraw').hidden = mine.slot === 'speaking';
     $('btn-withdraw').disabled = page.status !== 'connected';
   }
-  if (!q) return;
+  const url = mine && live && mine.slot !== 'waiting' ? joinUrl(s, mineQueue) : null;
+  const onDeck = Boolean(mine && live && mine.slot === 'on_deck');
+  $('deck-next').hidden = !(onDeck && url);
+  setText($('deck-next'), onDeck && url ? t(lang, 'on_deck_link') : '');
+  link($('deck-join'), onDeck ? url : null);
+  $('your-turn').hidden = !turn;
+  document.body.classList.toggle('is-my-turn', turn);
+  if (turn) {
+    const remote = (s.you && s.you.mode) !== 'in_room';
+    setText($('your-turn-next'), t(lang, url ? 'your_turn_remote_link' : remote ? 'your_turn_remote' : 'your_turn_in_room'));
+    link($('join-link'), url);
+  }
+  if (turn && !wasTurn) alertTurn();
+  wasTurn = turn;
+  renderNotice(s);
+  if (!q) return turn;
 
   const label = queueLabel(s, name, lang);
   setText($('ask-queue'), label);
@@ -154,6 +236,109 @@ function renderQueue(s) {
     { class: `q-entry${entry.id === mineId ? ' mine' : ''}`, data: { entryId: String(entry.id) } },
     el('span', { class: 'q-pos', text: String(i + 1) }), el('div', { class: 'q-main' }, ...parts(entry)))));
   $('public-empty').hidden = q.waiting.length > 0;
+  return turn;
+}
+
+function renderNotice(s) {
+  $('my-notice').hidden = !notice;
+  if (!notice) return;
+  $('my-notice').dataset.kind = notice.kind;
+  setText($('my-notice-text'), t(lang, notice.kind === 'expired' ? 'q_expired' : 'q_moved', { title: queueTitle(s, notice.queue) }));
+}
+$('btn-notice-ok').addEventListener('click', () => { notice = null; render(); });
+
+/** The turn has come: a chime (audio was unlocked by asking to speak) and a vibration. */
+function alertTurn() {
+  document.body.dataset.turnAlerts = String(Number(document.body.dataset.turnAlerts || 0) + 1);
+  try { if (navigator.vibrate) navigator.vibrate([300, 150, 300, 150, 600]); } catch { /* not allowed */ }
+  try {
+    if (!audio) return;
+    if (audio.state === 'suspended') audio.resume().catch(() => {});
+    const t0 = audio.currentTime;
+    for (const [freq, at] of [[660, 0], [880, 0.2], [1320, 0.4]]) {
+      const osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t0 + at);
+      gain.gain.exponentialRampToValueAtTime(0.3, t0 + at + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.001, t0 + at + 0.5);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t0 + at);
+      osc.stop(t0 + at + 0.55);
+    }
+  } catch { /* no audio: the banner and the title say it */ }
+}
+
+function unlockAudio() {
+  try {
+    audio = audio || new AudioContext();
+    if (audio.state === 'suspended') audio.resume().catch(() => {});
+  } catch { audio = null; }
+}
+
+// ---------- the day's programme ----------
+
+const LOCALES = { zh: 'zh-CN', ja: 'ja-JP', en: 'en-GB' };
+
+/** "China Standard Time", "中国标准时间": the zone's name in the page's language. */
+function zoneName(zone, at) {
+  try {
+    const parts = new Intl.DateTimeFormat(LOCALES[lang] || 'en-GB', { timeZone: zone, timeZoneName: 'long' }).formatToParts(at);
+    const part = parts.find((p) => p.type === 'timeZoneName');
+    return part ? part.value : zone;
+  } catch { return zone; }
+}
+
+/**
+ * Each segment's start: the actual one for segments that ran (the current one included),
+ * the projection for the later ones (now + what is left of the current + the durations in
+ * between), the plan before the show.
+ */
+function programmeRows(s, now) {
+  const { segments, live } = s;
+  const tm = timing(s, now);
+  const actual = new Map((live.actual || []).map((a) => [a.segment, a]));
+  const current = live.phase === 'live' ? live.segment : null;
+  let cursor = current != null ? now + Math.max(tm.remaining_ms ?? 0, 0) : null;
+  return segments.map((seg, i) => {
+    const ran = actual.get(i);
+    if (current != null && i === current) {
+      return { seg, at: ran ? ran.started_at : live.segment_started_at, state: 'now', how: 'prog_started' };
+    }
+    if (current != null && i > current) {
+      const at = cursor;
+      cursor += seg.duration_ms || 0;
+      return { seg, at, state: 'later', how: 'prog_expected' };
+    }
+    if (live.phase !== 'standby' && ran) return { seg, at: ran.started_at, state: 'done', how: 'prog_started' };
+    if (live.phase !== 'standby') return { seg, at: seg.planned_start, state: 'skipped', how: 'prog_planned' };
+    return { seg, at: seg.planned_start, state: 'later', how: 'prog_planned' };
+  });
+}
+
+function renderProgramme(s, now) {
+  programmeAt = Date.now();
+  const zone = s.event.time_zone;
+  const both = Boolean(viewerZone && zone && viewerZone !== zone);
+  const zones = t(lang, 'tz_event', { zone: zoneName(zone, now) });
+  setText($('programme-zones'), both ? `${zones} · ${t(lang, 'tz_yours', { zone: zoneName(viewerZone, now) })}` : zones);
+  const rows = programmeRows(s, now).map((r) => ({
+    id: r.seg.id, state: r.state, how: t(lang, r.how), kind: kindName(lang, r.seg.kind),
+    title: localized(r.seg.title, lang), time: fmtClock(r.at, zone, lang),
+    mine: both ? t(lang, 'your_time', { time: fmtClock(r.at, viewerZone, lang) }) : '',
+    min: t(lang, 'prog_min', { n: Math.round((r.seg.duration_ms || 0) / 60000) }),
+  }));
+  const STATE_WORD = { now: 'prog_now', done: 'prog_done' };
+  redrawIf($('programme-list'), JSON.stringify([rows, lang]), () => rows.map((r) => el('li',
+    { class: `prog-row prog-${r.state}`, data: { segmentId: r.id, state: r.state } },
+    el('div', { class: 'prog-time' },
+      el('strong', { class: 'prog-clock', text: r.time }),
+      r.mine ? el('span', { class: 'prog-yours muted', text: r.mine }) : null),
+    el('div', { class: 'prog-main' },
+      el('span', { class: 'prog-title', text: r.title }),
+      el('span', { class: 'prog-meta muted' },
+        el('span', { class: 'kind', text: r.kind }), ' ',
+        STATE_WORD[r.state] ? el('span', { class: 'prog-state', text: t(lang, STATE_WORD[r.state]) }) : null, ' ',
+        `${r.how} · ${r.min}`)))));
 }
 
 $('ask-form').addEventListener('submit', async (e) => {
@@ -163,6 +348,8 @@ $('ask-form').addEventListener('submit', async (e) => {
   const topic = [...$('ask-topic').value.replace(/\p{Cc}/gu, ' ').trim()].slice(0, 140).join('');
   const fields = { queue: activeQueueName(s), kind: $('ask-kind').value };
   if (topic) fields.topic = topic;
+  unlockAudio(); // this tap lets the page chime when the turn comes
+  notice = null;
   asking = true;
   render();
   try {
@@ -194,7 +381,10 @@ function tick() {
   if (!s) return;
   const now = hub.serverNow();
   drawCountdown(timing(s, now), lang);
+  const cd = $('countdown');
+  cd.classList.toggle('long', cd.textContent.length > 5); // "1:18:06" must fit a phone too
   const { mine, mineQueue } = queueNow(s);
-  if (mine && mine.slot === 'speaking') drawSpeakingClock($('my-countdown'), s.queues[mineQueue], now);
+  if (mine && mine.slot === 'speaking' && queueIsLive(s, mineQueue)) drawSpeakingClock($('my-countdown'), s.queues[mineQueue], now);
   else $('my-countdown').hidden = true;
+  if (Date.now() - programmeAt >= 1000) renderProgramme(s, now);
 }

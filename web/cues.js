@@ -1,6 +1,9 @@
 // The AV cue screen (/cues, role av): the open cues of the crew positions watched, big
 // enough to read from across the room, answered with one key or one tap; the current and
 // next segment with their AV notes. Cue texts and names are shown as text only.
+// A standby chimes and flashes, shows its age on the synchronized clock and escalates once
+// unanswered past event.standby_alert_ms; every state has a word, a symbol and a pattern,
+// not only a colour; while the connection is down an overlay says the cues are not live.
 
 import {
   timing, localized, preferredLang, readFragment, fmtClock, fmtCountdown, cueClosed,
@@ -14,11 +17,15 @@ import {
 
 const FADE_MS = 4000; // a closed cue stays this long in the main list, fading, then moves to "recent"
 const RECENT = 6;
+const ALERT_DEFAULT_MS = 10_000; // when the event names no standby_alert_ms
+const ALERT_REPEAT_MS = 5_000; // an overdue standby chimes again this often
+const SYMBOL = { standby: '◧', standing_by: '●', go: '▶', done: '✓', cancelled: '✕' };
 
 const frag = readFragment();
 let lang = preferredLang(frag);
 let crew = frag.crew; // null: every position
-let sound = frag.sound || load('hub.sound') === '1';
+// Sound is on by default here: a cue screen that stays silent is easy to miss.
+let sound = frag.sound || load('hub.sound') !== '0';
 const closedSeen = new Map(); // cue id → local time it was seen closing, for the fade
 const busy = new Set(); // cue ids whose answer awaits its reply
 
@@ -30,7 +37,7 @@ const hub = page.connect({
   onWelcome: (state, msg) => { if (msg.resume !== 'replay') closedSeen.clear(); render(); },
   onChange: (state, msg) => {
     const ch = msg.change || {};
-    if (ch.kind === 'cue' && ch.cue) noteCue(ch.cue);
+    if (ch.kind === 'cue' && ch.cue) noteCue(ch.cue, ch.op);
     render();
   },
 });
@@ -53,38 +60,76 @@ $('crew-filter').addEventListener('change', (e) => {
 
 const watched = (cue) => !crew || typeof cue.target !== 'string' || crew.includes(cue.target);
 
-// ---------- sound: a short beep on GO ----------
+// ---------- sound: a chime on standby, a beep on GO ----------
 
 let audio = null;
-function beep() {
-  if (!sound) return;
-  document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
-  try {
-    audio = audio || new AudioContext();
-    if (audio.state === 'suspended') audio.resume();
-    const now = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
-    osc.frequency.value = 880;
-    gain.gain.setValueAtTime(0.25, now);
-    gain.gain.exponentialRampToValueAtTime(0.001, now + 0.3);
-    osc.connect(gain).connect(audio.destination);
-    osc.start(now);
-    osc.stop(now + 0.3);
-  } catch { /* no audio here: the flash is enough */ }
+let lastAlert = 0; // local time of the last repeated chime for an overdue standby
+
+/** The audio context, created on first use; null where there is none. */
+function audioContext() {
+  if (!audio) {
+    try { audio = new AudioContext(); } catch { return null; }
+    audio.onstatechange = showSoundPrompt;
+  }
+  return audio;
 }
-// Browsers start audio only after a gesture: the first key or tap unlocks it.
-const unlock = () => { if (sound && !audio) { try { audio = new AudioContext(); } catch { /* none */ } } };
-addEventListener('pointerdown', unlock, { once: true });
-addEventListener('keydown', unlock, { once: true });
+
+/** Tones: [frequency Hz, start s, length s], played together. */
+function play(tones, counter) {
+  if (!sound) return;
+  document.body.dataset[counter] = String(Number(document.body.dataset[counter] || 0) + 1);
+  const ctx = audioContext();
+  if (!ctx) return;
+  try {
+    if (ctx.state === 'suspended') ctx.resume().catch(() => {});
+    const t0 = ctx.currentTime;
+    for (const [freq, at, len] of tones) {
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t0 + at);
+      gain.gain.exponentialRampToValueAtTime(0.3, t0 + at + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.001, t0 + at + len);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t0 + at);
+      osc.stop(t0 + at + len + 0.02);
+    }
+  } catch { /* no audio here: the flash is enough */ }
+  showSoundPrompt();
+}
+const beep = () => play([[880, 0, 0.3]], 'beeps');
+const chime = () => play([[660, 0, 0.35], [990, 0.18, 0.5]], 'chimes');
+const alarm = () => play([[990, 0, 0.2], [990, 0.25, 0.2], [990, 0.5, 0.2]], 'alarms');
+
+/** Where the browser holds audio back until a gesture, a big button says so. */
+function showSoundPrompt() {
+  const blocked = sound && (!audio || audio.state !== 'running');
+  $('sound-prompt').hidden = !blocked;
+  document.body.dataset.sound = !sound ? 'off' : blocked ? 'blocked' : 'on';
+}
+
+// Browsers start audio only after a gesture: any key or tap unlocks it.
+function unlock() {
+  if (!sound) return;
+  const ctx = audioContext();
+  if (ctx && ctx.state !== 'running') ctx.resume().then(showSoundPrompt, showSoundPrompt);
+}
+addEventListener('pointerdown', unlock);
+addEventListener('keydown', unlock);
+$('sound-prompt').addEventListener('click', (e) => { unlock(); chime(); e.currentTarget.blur(); });
+if (sound) audioContext(); // may start suspended: then the prompt shows
+showSoundPrompt();
 
 $('sound').checked = sound;
 $('sound').addEventListener('change', (e) => {
   sound = e.target.checked;
   save('hub.sound', sound ? '1' : '0');
   e.target.blur();
+  unlock();
+  showSoundPrompt();
   beep(); // the gesture lets it play, and tells the crew it works
 });
 
-function noteCue(cue) {
+function noteCue(cue, op) {
   if (cueClosed(cue)) {
     if (!closedSeen.has(cue.id)) {
       closedSeen.set(cue.id, Date.now());
@@ -92,6 +137,8 @@ function noteCue(cue) {
     }
   } else if (cue.state === 'go' && watched(cue)) {
     beep();
+  } else if (cue.state === 'standby' && op === 'cue_standby' && watched(cue)) {
+    chime();
   }
 }
 
@@ -157,8 +204,13 @@ function cueItem(cue, tz) {
   return el('li', { class: `cue${cueClosed(cue) ? ' closing' : ''}`, data: { cueId: String(cue.id), state: cue.state } },
     el('div', { class: 'cue-head' },
       targetBadge(cue),
-      el('span', { class: 'cue-state', text: t(lang, `cue_state_${cue.state}`) })),
-    el('p', { class: 'cue-text', text: localized(cue.text, lang) }),
+      el('span', { class: 'cue-age', attrs: { 'aria-live': 'off' } }),
+      el('span', { class: 'cue-alert' })),
+    el('p', { class: 'cue-call' },
+      el('span', { class: 'cue-state cue-word' },
+        el('span', { class: 'cue-symbol', text: SYMBOL[cue.state] || '', attrs: { 'aria-hidden': 'true' } }),
+        t(lang, `cue_word_${cue.state}`)),
+      el('span', { class: 'cue-text', text: localized(cue.text, lang) })),
     el('p', { class: 'cue-meta', text: stepText(cue, tz) }),
     cueClosed(cue) ? null : el('button', { class: 'ack', text: t(lang, label), attrs: { type: 'button' } }));
 }
@@ -213,8 +265,17 @@ function renderSegments(s) {
   setText($('stage-current'), shown);
 }
 
+/** While the connection is down the cues shown may be stale: an overlay covers them. */
+function renderOffline() {
+  const offline = page.status !== 'connected';
+  $('offline').hidden = !offline;
+  document.body.classList.toggle('is-offline', offline);
+  setText($('offline-detail'), t(lang, 'cues_offline_detail', { status: t(lang, page.status || 'connecting') }));
+}
+
 function render() {
-  const s = hub.state;
+  renderOffline();
+  const s = hub && hub.state;
   if (!s) return;
   markBody(hub);
   const title = localized(s.event.title, lang);
@@ -236,6 +297,37 @@ function tick() {
   const cd = $('countdown');
   setText(cd, tm.phase === 'live' ? fmtCountdown(tm.remaining_ms) : '');
   cd.classList.toggle('overrun', tm.phase === 'live' && tm.remaining_ms < 0);
+  tickAges(s, now);
+}
+
+const fmtAge = (ms) => {
+  const sec = Math.max(0, Math.floor(ms / 1000));
+  return sec < 60 ? t(lang, 'cue_age', { s: sec }) : t(lang, 'cue_age_min', { m: Math.floor(sec / 60), s: sec % 60 });
+};
+
+/**
+ * Each open cue's age since its standby, from the synchronized clock; a standby unanswered
+ * past standby_alert_ms turns overdue (stronger colour, pattern, a chime every few seconds).
+ */
+function tickAges(s, now) {
+  const alertMs = Number(s.event && s.event.standby_alert_ms) || ALERT_DEFAULT_MS;
+  let overdue = false;
+  for (const li of $('cue-list').children) {
+    const cue = s.cues.find((c) => c.id === Number(li.dataset.cueId));
+    if (!cue) continue;
+    const open = !cueClosed(cue);
+    const age = now - cue.standby.at;
+    setText(li.querySelector('.cue-age'), open ? fmtAge(age) : '');
+    const late = open && cue.state === 'standby' && age >= alertMs && page.status === 'connected';
+    li.classList.toggle('overdue', late);
+    setText(li.querySelector('.cue-alert'), late ? t(lang, 'cue_unanswered', { s: Math.floor(age / 1000) }) : '');
+    if (late) overdue = true;
+  }
+  document.body.classList.toggle('has-overdue', overdue);
+  if (overdue && Date.now() - lastAlert >= ALERT_REPEAT_MS) {
+    lastAlert = Date.now();
+    alarm();
+  }
 }
 
 setInterval(tick, 250);

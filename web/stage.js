@@ -20,6 +20,7 @@ const view = createStageView($('stage-view'), {
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
 const hub = page.connect({
   name: frag.name || 'Stage screen',
+  screen: true,
   mode: frag.mode || 'in_room',
   onWelcome: render,
   onChange: render,

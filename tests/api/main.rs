@@ -2,6 +2,7 @@
 
 mod browser;
 mod browser_console;
+mod browser_screens;
 mod crash;
 mod cues;
 mod errors;
