@@ -110,6 +110,8 @@ struct SegmentSection {
     danger_s: u32,
     #[serde(default)]
     av_notes: String,
+    /// The meeting link for remote speakers (http or https).
+    join_url: Option<String>,
     #[serde(default)]
     cues: Vec<CueSection>,
 }
@@ -194,6 +196,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
         let start = s.start.map(at).transpose()?.unwrap_or(cursor);
         let duration_ms = Millis::from(s.duration_min) * MINUTE;
         cursor = start + duration_ms;
+        let join_url = s.join_url.map(|url| check_join_url(&s.id, url)).transpose()?;
         segments.push(Segment {
             id: s.id,
             kind: s.kind,
@@ -218,6 +221,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             warning_ms: Millis::from(s.warning_s) * 1000,
             danger_ms: Millis::from(s.danger_s) * 1000,
             av_notes: s.av_notes,
+            join_url,
             cues: s.cues.into_iter().map(|c| planned_cue(c, &cue_presets)).collect::<anyhow::Result<_>>()?,
         });
     }
@@ -266,6 +270,17 @@ fn planned_cue(cue: CueSection, presets: &[CuePreset]) -> anyhow::Result<Planned
     };
     let text = cue.text.or_else(|| preset.map(|p| p.text.clone())).context("a planned cue needs a text")?;
     Ok(PlannedCue { target, text, preset: cue.preset })
+}
+
+/// A meeting link: http(s), without spaces, of a sane length, since pages turn it into a link.
+fn check_join_url(segment: &str, url: String) -> anyhow::Result<String> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 500
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        bail!("segment {segment:?}: join_url must be an http(s) link of at most 500 characters, not {url:?}");
+    }
+    Ok(url)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -342,6 +357,15 @@ mod tests {
         let text = DEMO.replace("Asia/Shanghai", "Mars/Olympus");
         let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
         assert!(err.contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn a_join_url_must_be_an_http_link() {
+        let show = parse_event(DEMO, day()).unwrap();
+        assert_eq!(show.segments[2].join_url.as_deref(), Some("https://meet.example.org/sjtu-forum/round-table"));
+        let text = DEMO.replace("https://meet.example.org", "javascript:alert(1)//");
+        let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
+        assert!(err.contains("join_url"), "{err}");
     }
 
     #[test]

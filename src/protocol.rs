@@ -477,6 +477,8 @@ pub struct SegmentView<'a> {
     av_notes: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cues: Option<&'a [PlannedCue]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    join_url: Option<&'a str>,
 }
 
 impl<'a> SegmentView<'a> {
@@ -494,6 +496,7 @@ impl<'a> SegmentView<'a> {
             danger_ms: segment.danger_ms,
             av_notes: crew.then_some(segment.av_notes.as_str()),
             cues: crew.then_some(segment.cues.as_slice()),
+            join_url: segment.join_url.as_deref(),
         }
     }
 }

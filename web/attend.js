@@ -104,7 +104,8 @@ function renderPresence(s) {
     ...(seg.chair ? [[-1, seg.chair]] : []), ...(seg.speakers || []).map((sp, j) => [j, sp.name]),
   ] : []).map(([j, name]) => el('li', { class: 'presence-chip', data: speakerData(i, j) },
     el('span', { class: 'chip-name', text: localized(name, lang) }),
-    j === -1 ? el('span', { class: 'chip-role muted', text: t(lang, 'chair') }) : null)));
+    j === -1 ? el('span', { class: 'chip-role muted', text: t(lang, 'chair') }) : null,
+    el('span', { class: 'chip-status muted' }))));
   markSpeakers($('presence-speakers'), p, lang);
   renderRecent($('recent-joins'), p.recent, lang);
   $('recent-empty').hidden = p.recent.length > 0;

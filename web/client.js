@@ -460,6 +460,7 @@ function welcomePresence(w, before) {
   const p = {
     counts: w.counts || NO_COUNTS, recent: Array.isArray(w.recent) ? w.recent : [],
     speakers: Array.isArray(w.speakers) ? w.speakers : [],
+    speakers_in_room: Array.isArray(w.speakers_in_room) ? w.speakers_in_room : [],
     history: Array.isArray(w.history) ? w.history.slice(-HISTORY_MAX) : null,
     list: null, listComplete: true, version: w.version, next: typeof w.next === 'string' ? w.next : null,
   };
@@ -482,6 +483,7 @@ function applyPresence(p, msg, filling) {
   if (msg.counts) p.counts = msg.counts;
   if (Array.isArray(msg.recent)) p.recent = msg.recent;
   if (Array.isArray(msg.speakers)) p.speakers = msg.speakers;
+  if (Array.isArray(msg.speakers_in_room)) p.speakers_in_room = msg.speakers_in_room;
   for (const map of new Set([p.list, filling])) {
     if (!map) continue;
     for (const who of Array.isArray(msg.left) ? msg.left : []) map.delete(who);
@@ -492,6 +494,12 @@ function applyPresence(p, msg, filling) {
 /** Whether speaker `speaker` (-1: the chair) of segment `segment` is here. */
 export function speakerPresent(presence, segment, speaker) {
   const list = presence && presence.speakers;
+  return Boolean(list && list.some((pair) => pair[0] === segment && pair[1] === speaker));
+}
+
+/** Whether that programme speaker is connected from the hall (else online, when present). */
+export function speakerInRoom(presence, segment, speaker) {
+  const list = presence && presence.speakers_in_room;
   return Boolean(list && list.some((pair) => pair[0] === segment && pair[1] === speaker));
 }
 

@@ -3,7 +3,7 @@
 // full list. Names and affiliations are typed by people: they go in as text only.
 
 import { t, LANG_NAMES, LANGS } from './i18n.js';
-import { speakerPresent, fmtClock } from './client.js';
+import { speakerPresent, speakerInRoom, fmtClock } from './client.js';
 import { $, el, setText, keyedList } from './ui.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -48,11 +48,16 @@ export function speakerData(segment, speaker) {
 /** Marks every [data-presence-seg] node under root from presence.speakers. */
 export function markSpeakers(root, presence, lang) {
   for (const node of root.querySelectorAll('[data-presence-seg]')) {
-    const here = speakerPresent(presence, Number(node.dataset.presenceSeg), Number(node.dataset.presenceSp));
+    const [seg, sp] = [Number(node.dataset.presenceSeg), Number(node.dataset.presenceSp)];
+    const here = speakerPresent(presence, seg, sp);
     node.classList.toggle('present', here);
     node.classList.toggle('absent', !here);
-    const title = t(lang, here ? 'presence_present' : 'presence_absent');
+    // Online, in the hall, or not connected: said in words too, for phones without hover.
+    const where = !here ? 'presence_absent' : speakerInRoom(presence, seg, sp) ? 'presence_in_hall' : 'presence_online';
+    const title = t(lang, where);
     if (node.title !== title) node.title = title;
+    const status = node.querySelector('.chip-status');
+    if (status && status.textContent !== title) status.textContent = title;
   }
 }
 

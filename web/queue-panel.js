@@ -13,7 +13,7 @@ const LIMITS_S = [0, 60, 120, 180, 300];
  * lang(), canControl() and connected() are read at each render.
  */
 export function createQueuePanel({ hub, lang, canControl, connected }) {
-  let pinned = null; // 'event' when the chair picked Open Q&A while a segment runs
+  let pinned = null; // the queue the chair picked, when it is not the active one
   let dragId = null; // the entry being dragged: the list is not redrawn meanwhile
   const list = $('queue-waiting');
   const itemKeys = new WeakMap();
@@ -44,7 +44,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
   // ---------- controls ----------
 
   $('queue-select').addEventListener('change', (e) => {
-    pinned = e.target.value === 'event' && activeQueueName(hub.state) !== 'event' ? 'event' : null;
+    pinned = e.target.value !== activeQueueName(hub.state) ? e.target.value : null;
     render();
   });
   $('btn-queue-next').addEventListener('click', () => command('queue_next'));
@@ -234,7 +234,17 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
     if (pinned === active) pinned = null;
     const name = selected();
 
+    // The active queue, every other queue that still holds open entries (requests left in a
+    // segment that has ended), and open Q&A: the chair sees and acts on all of them.
+    const open = (q) => q && (q.speaking || q.on_deck || (q.waiting && q.waiting.length));
+    const others = Object.keys(s.queues || {}).filter((n) => n !== active && n !== 'event' && (open(s.queues[n]) || n === pinned));
+    const label = (n) => {
+      const q = s.queues[n];
+      const count = q ? (q.waiting ? q.waiting.length : 0) + (q.on_deck ? 1 : 0) + (q.speaking ? 1 : 0) : 0;
+      return `${queueLabel(s, n, L)} (${count})`;
+    };
     const options = active === 'event' ? [] : [[active, queueLabel(s, active, L)]];
+    for (const n of others) options.push([n, label(n)]);
     options.push(['event', t(L, 'q_open_qa')]);
     const select = $('queue-select');
     redrawIf(select, JSON.stringify(options), () => options.map(([value, text]) => el('option', { text, attrs: { value } })));

@@ -72,6 +72,7 @@ mod tests {
             danger_ms: 30_000,
             cues: vec![],
             av_notes: String::new(),
+            join_url: None,
         }
     }
 

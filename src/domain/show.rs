@@ -63,6 +63,9 @@ pub struct Segment {
     pub warning_ms: Millis,
     pub danger_ms: Millis,
     pub av_notes: String,
+    /// The meeting link remote speakers join by; pages show it to the person called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_url: Option<String>,
     /// Cues planned for this segment, fired from the console when it starts.
     pub cues: Vec<PlannedCue>,
 }

@@ -31,6 +31,7 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         danger_ms: 30_000,
         cues: vec![],
         av_notes: String::new(),
+        join_url: None,
     }
 }
 
