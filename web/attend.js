@@ -81,7 +81,7 @@ function render() {
   const title = localized(s.event.title, lang);
   setText($('event-title'), title);
   setText($('venue'), localized(s.event.venue, lang));
-  renderNow(s, lang);
+  renderNow(s, lang, hub.serverNow());
   const turn = renderQueue(s);
   document.title = turn ? t(lang, 'your_turn_title', { title }) : title;
   renderProgramme(s, hub.serverNow());

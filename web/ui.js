@@ -1,7 +1,7 @@
 // DOM helpers shared by the pages. Text always goes in through textContent, never as HTML.
 
 import { t, kindName, applyLabels, LANGS } from './i18n.js';
-import { connectHub, save, localized, fmtClock, fmtCountdown, fmtDuration, CREW } from './client.js';
+import { connectHub, save, localized, fmtClock, fmtCountdown, fmtDuration, CREW, timing } from './client.js';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -177,8 +177,11 @@ export function markBody(hub) {
   if (s && s.live) document.body.dataset.phase = s.live.phase;
 }
 
-/** The parts both pages show: current segment, speaker, chair, hold badge, next segment. */
-export function renderNow(state, lang) {
+/**
+ * The parts both pages show: current segment, speaker, chair, hold badge, next segment. With
+ * the server time `now`, the next segment's start is the expected one while a segment runs.
+ */
+export function renderNow(state, lang, now) {
   const { event, segments, live } = state;
   const seg = live.phase === 'live' ? segments[live.segment] : null;
   const sp = seg && live.speaker != null ? (seg.speakers || [])[live.speaker] : null;
@@ -191,7 +194,8 @@ export function renderNow(state, lang) {
   const nextIndex = live.phase === 'standby' ? 0 : seg ? live.segment + 1 : -1;
   const next = nextIndex >= 0 ? segments[nextIndex] : null;
   setText($('next-title'), next ? localized(next.title, lang) : t(lang, 'nothing_next'));
-  setText($('next-start'), next ? fmtClock(next.planned_start, event.time_zone, lang) : '');
+  const expected = seg && now != null ? now + Math.max(timing(state, now).remaining_ms ?? 0, 0) : null;
+  setText($('next-start'), next ? fmtClock(expected ?? next.planned_start, event.time_zone, lang) : '');
   document.body.classList.toggle('is-held', Boolean(seg && live.held_since != null));
   return { seg, sp };
 }
