@@ -293,7 +293,10 @@ impl Session {
                 Next::Close(code, "frame too large")
             }
             WireError::InvalidUtf8 => {
-                self.reply(FrameError::new(ErrorCode::InvalidUtf8, "a text frame or a close reason must be valid UTF-8"));
+                self.reply(FrameError::new(
+                    ErrorCode::InvalidUtf8,
+                    "a text frame or a close reason must be valid UTF-8",
+                ));
                 Next::Close(code, "invalid UTF-8")
             }
             WireError::Protocol(why) => Next::Close(code, why),

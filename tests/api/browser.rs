@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use eventhub::domain::Role;
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{TestApp, EVENT};
@@ -57,6 +58,56 @@ impl Browser {
 
     /// A new browser window with a profile of its own, like a second device.
     pub async fn session(&self) -> Page {
+        Page { client: self.client().await }
+    }
+
+    /// A browser window whose pages all run `script` before their own scripts, through
+    /// chromedriver's Chrome DevTools endpoint: WebDriver itself has no way to do that.
+    pub async fn session_with(&self, script: &str) -> Page {
+        let client = self.client().await;
+        let session = client.session_id().await.unwrap().expect("a session id");
+        let reply = self.devtools(&session, "Page.addScriptToEvaluateOnNewDocument", json!({ "source": script })).await;
+        assert!(reply["value"]["identifier"].is_string(), "the init script is installed: {reply}");
+        Page { client }
+    }
+
+    /// One Chrome DevTools command through chromedriver's vendor endpoint.
+    async fn devtools(&self, session: &str, cmd: &str, params: Value) -> Value {
+        let body = json!({ "cmd": cmd, "params": params }).to_string();
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+        let request = format!(
+            "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        // Read the head, then exactly Content-Length bytes: chromedriver may keep the socket open.
+        let mut response = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let body = loop {
+            let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+                .await
+                .expect("chromedriver answers in time")
+                .unwrap();
+            response.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&response).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                assert!(head.starts_with("HTTP/1.1 200"), "chromedriver ran {cmd}: {text}");
+                let length = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok());
+                if length.is_none_or(|len| body.len() >= len) || n == 0 {
+                    break body.to_owned();
+                }
+            }
+            assert!(n > 0, "chromedriver hung up: {text}");
+        };
+        serde_json::from_str(body.trim()).expect("chromedriver answers JSON")
+    }
+
+    async fn client(&self) -> Client {
         let chromium = installed(CHROMIUM, "CHROMIUM");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
@@ -68,12 +119,11 @@ impl Browser {
                          "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
             }),
         );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
             .await
-            .expect("chromedriver opens a Chromium session");
-        Page { client }
+            .expect("chromedriver opens a Chromium session")
     }
 }
 

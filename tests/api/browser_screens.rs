@@ -1,15 +1,11 @@
 //! The screens nobody may misread, in real headless Chromium: clock sync against a wrong
 //! clock, an attendee's request when the chair moves on, the cue screen's offline overlay.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use eventhub::domain::Role;
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use fantoccini::Locator;
+use serde_json::json;
 
 use crate::browser::{Browser, Page};
 
@@ -27,101 +23,6 @@ const SHIFT_CLOCK: &str = r#"(() => {
   window.Date = Shifted;
   window.__clockShift = shift;
 })();"#;
-
-/// A chromedriver of this module's own, whose port we know, so that its Chrome DevTools
-/// endpoint (`POST /session/{id}/goog/cdp/execute`) can inject a script into every new
-/// document: WebDriver itself has no way to run a script before the page's own.
-struct DevtoolsDriver {
-    driver: Child,
-    port: u16,
-}
-
-impl DevtoolsDriver {
-    async fn start() -> DevtoolsDriver {
-        let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new(path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts");
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return DevtoolsDriver { driver, port };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("chromedriver did not listen on port {port} within 5 s");
-    }
-
-    /// A browser window whose pages all run `script` before their own scripts.
-    async fn session_with(&self, script: &str) -> Page {
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-quic", "--no-first-run", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
-            }),
-        );
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("chromedriver opens a Chromium session");
-        let session = client.session_id().await.unwrap().expect("a session id");
-        let reply = self.devtools(&session, "Page.addScriptToEvaluateOnNewDocument", json!({ "source": script })).await;
-        assert!(reply["value"]["identifier"].is_string(), "the init script is installed: {reply}");
-        Page { client }
-    }
-
-    /// One Chrome DevTools command through chromedriver's vendor endpoint.
-    async fn devtools(&self, session: &str, cmd: &str, params: Value) -> Value {
-        let body = json!({ "cmd": cmd, "params": params }).to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
-        let request = format!(
-            "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.port,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        // Read the head, then exactly Content-Length bytes: chromedriver may keep the socket open.
-        let mut response = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let body = loop {
-            let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-                .await
-                .expect("chromedriver answers in time")
-                .unwrap();
-            response.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&response).into_owned();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                assert!(head.starts_with("HTTP/1.1 200"), "chromedriver ran {cmd}: {text}");
-                let length = head
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-                    .and_then(|v| v.parse::<usize>().ok());
-                if length.is_none_or(|len| body.len() >= len) || n == 0 {
-                    break body.to_owned();
-                }
-            }
-            assert!(n > 0, "chromedriver hung up: {text}");
-        };
-        serde_json::from_str(body.trim()).expect("chromedriver answers JSON")
-    }
-}
-
-impl Drop for DevtoolsDriver {
-    fn drop(&mut self) {
-        let _ = self.driver.start_kill();
-    }
-}
 
 /// Waits until the page has estimated its clock offset (`<body data-clock-offset>`).
 async fn clock_offset(page: &Page) -> f64 {
@@ -161,8 +62,7 @@ async fn a_page_with_a_clock_seven_seconds_off_agrees_with_one_that_is_right() {
     assert_eq!(chair.run("goto", json!({"segment": "keynotes"})).await["type"], "ack");
     let browser = Browser::start().await;
     let right = browser.session().await;
-    let devtools = DevtoolsDriver::start().await;
-    let wrong = devtools.session_with(SHIFT_CLOCK).await;
+    let wrong = browser.session_with(SHIFT_CLOCK).await;
     right.open(&app, "attend", Role::Attendee, "&lang=en&name=Right%20Clock").await;
     wrong.open(&app, "attend", Role::Attendee, "&lang=ja&name=Tanaka").await;
 
