@@ -763,6 +763,17 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_edit_decodes_with_its_fields_and_refuses_unknown_ones() {
+        let text = r#"{"type":"plan_update_segment","id":"c1","plan_version":2,"segment":"opening","duration_min":20}"#;
+        let Ok(ClientFrame::Command { command: Command::PlanUpdateSegment(update), .. }) = decode(text) else {
+            panic!("a plan_update_segment command")
+        };
+        assert_eq!((update.plan_version, update.duration_min), (2, Some(20)));
+        assert_eq!(code(&text.replace("\"duration_min\"", "\"length\"")), ErrorCode::InvalidField);
+        assert_eq!(code(r#"{"type":"plan_undo","id":"c1"}"#), ErrorCode::InvalidField);
+    }
+
+    #[test]
     fn broken_json_and_non_objects_are_bad_json() {
         assert_eq!(code("{\"type\":"), ErrorCode::BadJson);
         assert_eq!(code("[1,2]"), ErrorCode::BadJson);

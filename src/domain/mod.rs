@@ -657,6 +657,16 @@ impl EventState {
                 (segment != cue.segment).then(|| Cue { segment, ..cue.clone() })
             })
             .collect();
+        // A message aimed at one speaker follows them, and ends with them when they are gone.
+        let stage = match (&self.stage, self.live.segment) {
+            (Some(message @ StageMessage { speaker: Some(k), .. }), Some(segment)) => {
+                match places.speaker(segment, *k) {
+                    Some(moved) if moved == *k => None,
+                    moved => Some(moved.map(|speaker| StageMessage { speaker: Some(speaker), ..message.clone() })),
+                }
+            }
+            _ => None,
+        };
         let added: Vec<&Segment> = plan.segments.iter().filter(|s| !self.queues.contains_key(&s.id)).collect();
         let added: Vec<(String, Queue)> = added.into_iter().map(|s| (s.id.clone(), segment_queue(s))).collect();
         changes.push(Change::Plan { op: op.clone(), plan_version: self.plan_version + 1, plan: Arc::new(plan) });
@@ -670,6 +680,7 @@ impl EventState {
             closed: Vec::new(),
         }));
         changes.extend(cues.into_iter().map(|cue| Change::Cue { op: op.clone(), cue: Box::new(cue) }));
+        changes.extend(stage.map(|message| Change::Stage { op, message }));
         Ok(changes)
     }
 

@@ -1004,6 +1004,35 @@ fn the_speaking_speaker_cannot_be_removed_and_the_others_can_be_reordered() {
 }
 
 #[test]
+fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered() {
+    let mut state = started();
+    let signal = Command::StageSignal { signal: SignalKind::WrapUp, text: None, pinned: None, speaker: Some(0) };
+    state.apply(&signal, &moderator(), T0).unwrap();
+    let swapped = ["Hideki Akamatsu", "Zhou Cheng"]
+        .map(|n| plan::SpeakerInput {
+            name: Localized::same(n),
+            affiliation: None,
+            topic: None,
+            mode: None,
+            minutes: None,
+        })
+        .to_vec();
+    let changes = edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
+                speakers: Some(swapped.clone()),
+                ..update("opening")(v)
+            }))
+        },
+        T0,
+    )
+    .unwrap();
+    assert!(matches!(changes.last(), Some(Change::Stage { .. })));
+    assert_eq!(state.stage.as_ref().and_then(|m| m.speaker), Some(1));
+}
+
+#[test]
 fn segment_fields_go_through_the_text_policy() {
     let mut state = forum();
     let long = plan::LocalizedEdit { ja: Some("あ".repeat(201)), ..Default::default() };
