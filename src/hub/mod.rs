@@ -343,6 +343,7 @@ impl Hub {
                         Ok(changes) => {
                             if changes.iter().any(|change| matches!(change, Change::Plan { .. })) {
                                 self.programme = programme(&self.state);
+                                self.presence.republish();
                             }
                             let warning = changes.iter().find_map(|change| self.unwatched(change));
                             for change in changes {

@@ -184,3 +184,15 @@ async fn a_hard_kill_after_plan_edits_loses_no_acknowledged_edit() {
     let stale = chair.run("plan_remove_segment", json!({"plan_version": 1, "segment": "break-2"})).await;
     assert_eq!(stale["code"], "conflict", "{stale}");
 }
+
+#[tokio::test]
+async fn the_programme_speakers_here_follow_a_move_in_presence() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Organizer, "Mei Lin").await;
+    let (_speaker, _) = app.join(Role::Speaker, "Zhang Ying").await;
+    let has = |place: Value| move |p: &Value| p["speakers"].as_array().is_some_and(|s| s.contains(&place));
+    chair.presence_until(has(json!([1, 0]))).await;
+    let moved = chair.run("plan_move_segment", json!({"plan_version": 0, "segment": "keynotes"})).await;
+    assert_eq!(moved["type"], "ack", "{moved}");
+    chair.presence_until(has(json!([0, 0]))).await;
+}
