@@ -1033,6 +1033,23 @@ fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered(
 }
 
 #[test]
+fn a_cues_segment_follows_a_move_and_is_forgotten_with_a_removal() {
+    let mut state = forum();
+    let standby = Command::CueStandby {
+        target: Some(cues::CueTarget::Position(CrewPosition::Video)),
+        text: Some(Localized::same("slides")),
+        preset: None,
+        segment: Some("keynotes".into()),
+        speaker: None,
+    };
+    state.apply(&standby, &moderator(), T0).unwrap();
+    edit(&mut state, move_after("keynotes", None), T0).unwrap();
+    assert_eq!(state.cues.cues[0].segment, Some(0));
+    edit(&mut state, remove("keynotes"), T0).unwrap();
+    assert_eq!(state.cues.cues[0].segment, None);
+}
+
+#[test]
 fn segment_fields_go_through_the_text_policy() {
     let mut state = forum();
     let long = plan::LocalizedEdit { ja: Some("あ".repeat(201)), ..Default::default() };

@@ -414,7 +414,11 @@ impl Hub {
 
     /// A warning for the sender of a cue that no crew screen will show.
     fn unwatched(&self, change: &Change) -> Option<String> {
-        let Change::Cue { cue, .. } = change else { return None };
+        // A plan edit re-points cues without sending them anywhere new.
+        let Change::Cue { cue, op } = change else { return None };
+        if !op.starts_with("cue_") {
+            return None;
+        }
         let routing = Routing::of(change);
         let watched = self.members.iter().any(|m| m.actor.role == Role::Av && routing.reaches(Role::Av, &m.actor.crew));
         let screen =
