@@ -667,8 +667,12 @@ impl EventState {
             }
             _ => None,
         };
-        let added: Vec<&Segment> = plan.segments.iter().filter(|s| !self.queues.contains_key(&s.id)).collect();
-        let added: Vec<(String, Queue)> = added.into_iter().map(|s| (s.id.clone(), segment_queue(s))).collect();
+        let added: Vec<(String, Queue)> = plan
+            .segments
+            .iter()
+            .filter(|s| !self.queues.contains_key(&s.id))
+            .map(|s| (s.id.clone(), segment_queue(s)))
+            .collect();
         changes.push(Change::Plan { op: op.clone(), plan_version: self.plan_version + 1, plan: Arc::new(plan) });
         if live != self.live {
             changes.push(Change::Live { op: op.clone(), live: LiveState { version: self.live.version + 1, ..live } });

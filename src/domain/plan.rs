@@ -216,9 +216,16 @@ fn new_id(plan: &RunOfShow, given: Option<&str>, stem: &str) -> Result<String, R
         }
         return Ok(id.to_owned());
     }
+    // Short enough that the number still fits in 64 characters.
     let stem: String = stem.chars().take(56).collect();
-    let id = (2..).map(|n| format!("{stem}-{n}")).find(|id| !taken(id));
-    Ok(id.unwrap_or_default())
+    let mut n = 2;
+    loop {
+        let id = format!("{stem}-{n}");
+        if !taken(&id) {
+            return Ok(id);
+        }
+        n += 1;
+    }
 }
 
 fn minutes(value: u32, name: &str) -> Result<Millis, Rejection> {
