@@ -10,7 +10,7 @@ use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::presence::{Counts, Cursor, Present, Sample};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
-use crate::domain::show::{CuePreset, EventInfo, PlannedCue, Segment, SegmentKind, Speaker};
+use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
 use crate::wire::Frame;
@@ -261,7 +261,7 @@ pub enum Routing {
 impl Routing {
     pub fn of(change: &Change) -> Self {
         match change {
-            Change::Live { .. } | Change::Queue { .. } => Routing::Everyone,
+            Change::Live { .. } | Change::Queue { .. } | Change::Plan { .. } => Routing::Everyone,
             Change::Cue { cue, .. } => Routing::Crew(cue.target.position()),
             Change::Stage { .. } => Routing::Stage,
         }
@@ -382,14 +382,23 @@ impl<'a> View<'a> {
         }
     }
 
+    /// AV notes and planned cues are the crew's business, and a quarter of an attendee's
+    /// welcome: they go to the chair and the crew only.
+    fn crew(self) -> bool {
+        matches!(self.role, Role::Organizer | Role::Moderator | Role::Av)
+    }
+
+    fn segments(self, show: &'a RunOfShow) -> Vec<SegmentView<'a>> {
+        show.segments.iter().map(|segment| SegmentView::of(segment, self.crew())).collect()
+    }
+
     pub fn snapshot(self, state: &'a EventState) -> SnapshotView<'a> {
         let reaches = |routing: Routing| routing.reaches(self.role, self.crew);
-        // AV notes and planned cues are the crew's business, and a quarter of an attendee's
-        // welcome: they go to the chair and the crew only.
-        let crew = matches!(self.role, Role::Organizer | Role::Moderator | Role::Av);
+        let crew = self.crew();
         SnapshotView {
             event: &state.show.event,
-            segments: state.show.segments.iter().map(|segment| SegmentView::of(segment, crew)).collect(),
+            plan_version: state.plan_version,
+            segments: self.segments(&state.show),
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
             live: LiveView::of(&state.live),
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
@@ -407,6 +416,11 @@ impl<'a> View<'a> {
             Change::Live { op, live } => ChangeView::Live { op, live: LiveView::of(live) },
             Change::Cue { op, cue } => ChangeView::Cue { op, cue },
             Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
+            Change::Plan { op, plan_version, plan } => ChangeView::Plan {
+                op,
+                plan_version: *plan_version,
+                plan: PlanView { event: &plan.event, segments: self.segments(plan) },
+            },
             Change::Queue { op, queue, state, closed } => ChangeView::Queue {
                 op,
                 queue,
@@ -501,9 +515,17 @@ impl<'a> SegmentView<'a> {
     }
 }
 
+/// The plan as one audience sees it, in a plan change.
+#[derive(Serialize)]
+pub struct PlanView<'a> {
+    event: &'a EventInfo,
+    segments: Vec<SegmentView<'a>>,
+}
+
 #[derive(Serialize)]
 pub struct SnapshotView<'a> {
     event: &'a EventInfo,
+    plan_version: u64,
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,
@@ -534,13 +556,24 @@ pub enum ChangeView<'a> {
         op: &'a str,
         message: Option<&'a StageMessage>,
     },
+    Plan {
+        op: &'a str,
+        plan_version: u64,
+        plan: PlanView<'a>,
+    },
     /// A change for others; it only moves this client's seq on.
     Hidden,
 }
 
 /// Whether the chair and the public see `change` differently (when it reaches them).
 pub fn differs_by_audience(change: &Change) -> bool {
-    matches!(change, Change::Queue { .. })
+    matches!(change, Change::Queue { .. } | Change::Plan { .. })
+}
+
+/// Whether the AV crew sees `change` as the chair does rather than as the public: the
+/// plan's notes and cues are theirs, the queues' private topics are not.
+pub fn crew_sees_as_chair(change: &Change) -> bool {
+    matches!(change, Change::Plan { .. })
 }
 
 /// Someone present, as the chair and crew see them.
@@ -727,6 +760,17 @@ mod tests {
     fn a_command_frame_becomes_a_typed_command_with_its_id() {
         let frame = decode(r#"{"type":"next","id":"c1","version":3}"#).unwrap();
         assert_eq!(frame, ClientFrame::Command { id: "c1".into(), command: Command::Next { version: 3 } });
+    }
+
+    #[test]
+    fn a_plan_edit_decodes_with_its_fields_and_refuses_unknown_ones() {
+        let text = r#"{"type":"plan_update_segment","id":"c1","plan_version":2,"segment":"opening","duration_min":20}"#;
+        let Ok(ClientFrame::Command { command: Command::PlanUpdateSegment(update), .. }) = decode(text) else {
+            panic!("a plan_update_segment command")
+        };
+        assert_eq!((update.plan_version, update.duration_min), (2, Some(20)));
+        assert_eq!(code(&text.replace("\"duration_min\"", "\"length\"")), ErrorCode::InvalidField);
+        assert_eq!(code(r#"{"type":"plan_undo","id":"c1"}"#), ErrorCode::InvalidField);
     }
 
     #[test]

@@ -6,7 +6,9 @@ use eventhub::config::parse_event;
 use eventhub::domain::cues::{CrewPosition, CueTarget, SignalKind};
 use std::collections::BTreeSet;
 
+use eventhub::domain::plan::{AddSegment, LocalizedEdit, SpeakerInput, UpdateSegment};
 use eventhub::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind, EVENT_QUEUE};
+use eventhub::domain::show::SegmentKind;
 use eventhub::domain::text::{Lang, Localized, Mode};
 use eventhub::domain::{Actor, Command, EventState, Role};
 use eventhub::protocol::decode;
@@ -148,7 +150,89 @@ fn command() -> impl Strategy<Value = Command> {
             speaker
         }),
         Just(Command::StageClear {}),
+        plan_command(),
     ]
+}
+
+/// Plan edits: ids sometimes new, sometimes taken or unknown; the plan version is set
+/// when the command is applied, fresh or stale.
+fn plan_command() -> BoxedStrategy<Command> {
+    let segment = prop::sample::select(vec!["opening", "keynotes", "round-table", "closing", "break-2", "nope"])
+        .prop_map(String::from);
+    let after = prop::option::of(segment.clone());
+    let kinds = prop::sample::select(vec![SegmentKind::Break, SegmentKind::Panel, SegmentKind::Qa]);
+    let names = prop::collection::vec(prop::sample::select(vec!["Zhang Ying", "Lu Ming", "Someone New"]), 0..3);
+    prop_oneof![
+        (after.clone(), kinds, 1..90u32).prop_map(|(after, kind, duration_min)| {
+            Command::PlanAddSegment(Box::new(AddSegment {
+                plan_version: 0,
+                after,
+                id: None,
+                kind,
+                title: Localized::same("Added"),
+                duration_min,
+            }))
+        }),
+        segment.clone().prop_map(|segment| Command::PlanDuplicateSegment { plan_version: 0, segment, id: None }),
+        segment.clone().prop_map(|segment| Command::PlanRemoveSegment { plan_version: 0, segment }),
+        (segment.clone(), after).prop_map(|(segment, after)| Command::PlanMoveSegment {
+            plan_version: 0,
+            segment,
+            after
+        }),
+        (segment, prop::option::of(1..90u32), prop::option::of(names)).prop_map(|(segment, duration_min, names)| {
+            Command::PlanUpdateSegment(Box::new(UpdateSegment {
+                plan_version: 0,
+                segment,
+                kind: None,
+                title: Some(LocalizedEdit { ja: Some("新しい".into()), ..Default::default() }),
+                chair: None,
+                speakers: names.map(|names| {
+                    names
+                        .into_iter()
+                        .map(|name| SpeakerInput {
+                            name: Localized::same(name),
+                            affiliation: None,
+                            topic: None,
+                            mode: None,
+                            minutes: Some(5),
+                        })
+                        .collect()
+                }),
+                duration_min,
+                av_notes: Some("notes".into()),
+                warning_s: None,
+                danger_s: None,
+                speaking_limit_min: None,
+                join_url: None,
+            }))
+        }),
+        Just(Command::PlanUndo { plan_version: 0 }),
+    ]
+    .boxed()
+}
+
+/// `command` against plan version `version`, when it is a plan edit.
+fn against_plan(command: Command, version: u64) -> Command {
+    match command {
+        Command::PlanAddSegment(mut add) => {
+            add.plan_version = version;
+            Command::PlanAddSegment(add)
+        }
+        Command::PlanDuplicateSegment { segment, id, .. } => {
+            Command::PlanDuplicateSegment { plan_version: version, segment, id }
+        }
+        Command::PlanRemoveSegment { segment, .. } => Command::PlanRemoveSegment { plan_version: version, segment },
+        Command::PlanMoveSegment { segment, after, .. } => {
+            Command::PlanMoveSegment { plan_version: version, segment, after }
+        }
+        Command::PlanUpdateSegment(mut update) => {
+            update.plan_version = version;
+            Command::PlanUpdateSegment(update)
+        }
+        Command::PlanUndo { .. } => Command::PlanUndo { plan_version: version },
+        other => other,
+    }
 }
 
 proptest! {
@@ -156,13 +240,14 @@ proptest! {
 
     #[test]
     fn any_command_sequence_keeps_the_state_consistent(
-        steps in prop::collection::vec((command(), actor(), 0..120_000i64), 1..60),
+        steps in prop::collection::vec((command(), actor(), 0..120_000i64, prop::bool::weighted(0.8)), 1..60),
     ) {
         let mut state = demo();
         let mut log = Vec::new();
         let mut now = 1_641_258_000_000;
-        for (command, actor, later) in steps {
+        for (command, actor, later, fresh) in steps {
             now += later;
+            let command = against_plan(command, if fresh { state.plan_version } else { state.plan_version.wrapping_sub(1) });
             let before = state.clone();
             match state.apply(&command, &actor, now) {
                 Ok(changes) => {
@@ -174,6 +259,24 @@ proptest! {
             if state.live.version != before.live.version {
                 prop_assert_eq!(state.live.version, before.live.version + 1);
             }
+            let plan_edit = command != against_plan(command.clone(), u64::MAX);
+            if plan_edit {
+                let place = |s: &EventState| {
+                    s.live.segment.map(|k| {
+                        let segment = &s.show.segments[k];
+                        (segment.id.clone(), s.live.speaker.map(|p| segment.speakers[p].name.en.clone()))
+                    })
+                };
+                prop_assert_eq!(place(&state), place(&before), "a plan edit never moves the show");
+            }
+            if let Some(index) = state.live.segment {
+                prop_assert!(index < state.show.segments.len(), "the live segment is in the plan");
+                if let Some(speaker) = state.live.speaker {
+                    prop_assert!(speaker < state.show.segments[index].speakers.len(), "the speaker is in the segment");
+                }
+            }
+            prop_assert!(state.queues.keys().all(|q| q == EVENT_QUEUE || state.show.segment_index(q).is_some()));
+            prop_assert!(state.show.segments.iter().all(|s| state.queues.contains_key(&s.id)), "every segment has a queue");
             for queue in state.queues.values() {
                 let open: Vec<&str> = queue.speaking.iter().chain(queue.on_deck.iter()).chain(queue.waiting.iter())
                     .map(|e| e.participant.as_str()).collect();

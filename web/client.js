@@ -305,6 +305,12 @@ export function connectHub(opts = {}) {
           state.queues[ch.queue] = ch.state;
         } else if (ch.kind === 'cue' && ch.cue) putCue(state, ch.cue);
         else if (ch.kind === 'stage') state.stage = ch.message ?? null;
+        else if (ch.kind === 'plan' && ch.plan && Array.isArray(ch.plan.segments)) {
+          // The whole plan, as this page may see it: pages follow edits by a plain assignment.
+          state.event = ch.plan.event;
+          state.segments = ch.plan.segments;
+          state.plan_version = ch.plan_version;
+        }
         on.change(state, msg);
         break;
       }

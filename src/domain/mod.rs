@@ -3,6 +3,7 @@
 
 pub mod cues;
 pub mod live;
+pub mod plan;
 pub mod presence;
 pub mod queue;
 pub mod record;
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use cues::{CrewPosition, Cue, CueOp, CueSheet, CueTarget, SignalKind, StageMessage};
-use live::{LiveState, ShowOp};
+use live::{ActualRun, LiveState, ShowOp};
+use plan::{AddSegment, PlanOp, UpdateEvent, UpdateSegment, PLAN_UNDO_DEPTH};
 use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
 use show::{RunOfShow, Segment, SegmentKind};
 use text::{Lang, Localized, Mode};
@@ -189,6 +191,26 @@ pub enum Command {
         speaker: Option<usize>,
     },
     StageClear {},
+    PlanAddSegment(Box<AddSegment>),
+    PlanDuplicateSegment {
+        plan_version: u64,
+        segment: String,
+        id: Option<String>,
+    },
+    PlanRemoveSegment {
+        plan_version: u64,
+        segment: String,
+    },
+    PlanMoveSegment {
+        plan_version: u64,
+        segment: String,
+        after: Option<String>,
+    },
+    PlanUpdateSegment(Box<UpdateSegment>),
+    PlanUpdateEvent(Box<UpdateEvent>),
+    PlanUndo {
+        plan_version: u64,
+    },
 }
 
 fn queue(name: &str, version: Option<u64>, op: QueueOp) -> Result<Target<'_>, Rejection> {
@@ -215,7 +237,7 @@ const MAX_STAGE_TEXT_CHARS: usize = 140;
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 27] = [
+    pub const TYPES: [&'static str; 34] = [
         "next",
         "previous",
         "goto",
@@ -243,6 +265,13 @@ impl Command {
         "cue_cancel",
         "stage_signal",
         "stage_clear",
+        "plan_add_segment",
+        "plan_duplicate_segment",
+        "plan_remove_segment",
+        "plan_move_segment",
+        "plan_update_segment",
+        "plan_update_event",
+        "plan_undo",
     ];
     const MAX_EXTEND_SECONDS: i32 = 3600;
     const SPEAKING_LIMIT_S: std::ops::RangeInclusive<u32> = 10..=3600;
@@ -276,7 +305,33 @@ impl Command {
             Command::CueCancel { .. } => "cue_cancel",
             Command::StageSignal { .. } => "stage_signal",
             Command::StageClear {} => "stage_clear",
+            Command::PlanAddSegment(_) => "plan_add_segment",
+            Command::PlanDuplicateSegment { .. } => "plan_duplicate_segment",
+            Command::PlanRemoveSegment { .. } => "plan_remove_segment",
+            Command::PlanMoveSegment { .. } => "plan_move_segment",
+            Command::PlanUpdateSegment(_) => "plan_update_segment",
+            Command::PlanUpdateEvent(_) => "plan_update_event",
+            Command::PlanUndo { .. } => "plan_undo",
         }
+    }
+
+    /// For a plan edit: the plan version it was made against, and the edit (none for an
+    /// undo, which restores the plan before the latest edit).
+    fn plan_edit(&self) -> Option<(u64, Option<PlanOp<'_>>)> {
+        Some(match self {
+            Command::PlanAddSegment(add) => (add.plan_version, Some(PlanOp::Add(add))),
+            Command::PlanDuplicateSegment { plan_version, segment, id } => {
+                (*plan_version, Some(PlanOp::Duplicate { segment, id: id.as_deref() }))
+            }
+            Command::PlanRemoveSegment { plan_version, segment } => (*plan_version, Some(PlanOp::Remove(segment))),
+            Command::PlanMoveSegment { plan_version, segment, after } => {
+                (*plan_version, Some(PlanOp::Move { segment, after: after.as_deref() }))
+            }
+            Command::PlanUpdateSegment(update) => (update.plan_version, Some(PlanOp::Update(update))),
+            Command::PlanUpdateEvent(update) => (update.plan_version, Some(PlanOp::Event(update))),
+            Command::PlanUndo { plan_version } => (*plan_version, None),
+            _ => return None,
+        })
     }
 
     fn target(&self, show: &RunOfShow) -> Result<Target<'_>, Rejection> {
@@ -460,18 +515,41 @@ fn check_version(what: &str, current: u64, named: u64) -> Result<(), Rejection> 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
-    Live { op: String, live: LiveState },
-    Queue { op: String, queue: String, state: Box<Queue>, closed: Vec<QueueEntry> },
-    Cue { op: String, cue: Box<Cue> },
-    Stage { op: String, message: Option<StageMessage> },
+    Live {
+        op: String,
+        live: LiveState,
+    },
+    Queue {
+        op: String,
+        queue: String,
+        state: Box<Queue>,
+        closed: Vec<QueueEntry>,
+    },
+    Cue {
+        op: String,
+        cue: Box<Cue>,
+    },
+    Stage {
+        op: String,
+        message: Option<StageMessage>,
+    },
+    /// The whole plan after an edit, and the plan version it is.
+    Plan {
+        op: String,
+        plan_version: u64,
+        plan: Arc<RunOfShow>,
+    },
 }
+
+/// The op of a plan change that walks back to the plan before, rather than forward.
+pub const PLAN_UNDO: &str = "plan_undo";
 
 impl Change {
     /// The run-of-show state this change sets, if it sets it.
     pub fn live(&self) -> Option<&LiveState> {
         match self {
             Change::Live { live, .. } => Some(live),
-            Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } => None,
+            Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } | Change::Plan { .. } => None,
         }
     }
 }
@@ -479,10 +557,16 @@ impl Change {
 /// One event's whole state: the plan and where the show stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventState {
-    /// Shared, since the plan does not change while the show runs and the hub keeps a copy
+    /// Shared, since the plan changes only by whole plan changes and the hub keeps a copy
     /// of the state to fall back to when the store refuses a batch.
     #[serde(flatten)]
     pub show: Arc<RunOfShow>,
+    /// Bumped by every plan edit; plan edits name the version they were made against.
+    #[serde(default)]
+    pub plan_version: u64,
+    /// The plans before the latest edits, oldest first: what `plan_undo` restores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_history: Vec<Arc<RunOfShow>>,
     pub live: LiveState,
     /// One speaker queue per segment id, and [`EVENT_QUEUE`] for open Q&A.
     pub queues: BTreeMap<String, Queue>,
@@ -493,19 +577,125 @@ pub struct EventState {
 
 impl EventState {
     pub fn new(show: RunOfShow) -> Self {
-        // Panels and Q&A hand the floor on: their questions still stand after the segment.
-        let queue = |s: &Segment| Queue {
-            carry_over: matches!(s.kind, SegmentKind::Panel | SegmentKind::Qa),
-            ..Queue::new(s.speaking_limit_ms)
-        };
-        let mut queues: BTreeMap<String, Queue> = show.segments.iter().map(|s| (s.id.clone(), queue(s))).collect();
+        let mut queues: BTreeMap<String, Queue> =
+            show.segments.iter().map(|s| (s.id.clone(), segment_queue(s))).collect();
         queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
-        EventState { show: Arc::new(show), live: LiveState::default(), queues, cues: CueSheet::default(), stage: None }
+        EventState {
+            show: Arc::new(show),
+            plan_version: 0,
+            plan_history: Vec::new(),
+            live: LiveState::default(),
+            queues,
+            cues: CueSheet::default(),
+            stage: None,
+        }
+    }
+
+    /// Checks a plan edit and lays out what it does: the requests of removed segments
+    /// expire, the plan is replaced, the live state, the cues and the new segments' queues
+    /// follow it so that the show stays on the same segment and speaker.
+    fn edit_plan(
+        &self,
+        command: &Command,
+        actor: &Actor,
+        named: u64,
+        edit: Option<PlanOp<'_>>,
+        now: Millis,
+    ) -> Result<Vec<Change>, Rejection> {
+        if !actor.role.chairs() {
+            return Err(forbidden(actor, command, "only the moderator or organizer edits the plan"));
+        }
+        check_version("the plan", self.plan_version, named)?;
+        let old = &self.show;
+        let plan = match edit {
+            Some(edit) => plan::edited(old, edit)?,
+            None => {
+                let previous = self
+                    .plan_history
+                    .last()
+                    .ok_or_else(|| Rejection::InvalidState("there is no plan edit to undo".into()))?;
+                plan::retimed((**previous).clone())
+            }
+        };
+        let places = Places { old, new: &plan };
+        if let Some(index) = self.live.segment {
+            if places.segment(index).is_none() {
+                return Err(Rejection::InvalidState(format!(
+                    "{:?} is live and cannot be removed; move the show on first",
+                    old.segments[index].id
+                )));
+            }
+            if let Some(speaker) = self.live.speaker {
+                if places.speaker(index, speaker).is_none() {
+                    return Err(Rejection::InvalidState(format!(
+                        "{} is speaking and cannot be removed; move to the next speaker first",
+                        old.segments[index].speakers[speaker].name.en
+                    )));
+                }
+            }
+        }
+        let op = command.name().to_owned();
+        let mut changes = Vec::new();
+        for segment in old.segments.iter().filter(|s| plan.segment_index(&s.id).is_none()) {
+            let Some(mut queue) = self.queues.get(&segment.id).cloned() else { continue };
+            if let Some((closed, _)) = queue.end_segment(false, now) {
+                changes.push(Change::Queue {
+                    op: op.clone(),
+                    queue: segment.id.clone(),
+                    state: Box::new(queue),
+                    closed,
+                });
+            }
+        }
+        let live = places.live(&self.live);
+        let cues: Vec<Cue> = self
+            .cues
+            .cues
+            .iter()
+            .filter_map(|cue| {
+                let segment = cue.segment.and_then(|s| places.segment(s));
+                (segment != cue.segment).then(|| Cue { segment, ..cue.clone() })
+            })
+            .collect();
+        // A message aimed at one speaker follows them, and ends with them when they are gone.
+        let stage = match (&self.stage, self.live.segment) {
+            (Some(message @ StageMessage { speaker: Some(k), .. }), Some(segment)) => {
+                match places.speaker(segment, *k) {
+                    Some(moved) if moved == *k => None,
+                    moved => Some(moved.map(|speaker| StageMessage { speaker: Some(speaker), ..message.clone() })),
+                }
+            }
+            _ => None,
+        };
+        let added: Vec<(String, Queue)> = plan
+            .segments
+            .iter()
+            .filter(|s| !self.queues.contains_key(&s.id))
+            .map(|s| (s.id.clone(), segment_queue(s)))
+            .collect();
+        changes.push(Change::Plan { op: op.clone(), plan_version: self.plan_version + 1, plan: Arc::new(plan) });
+        if live != self.live {
+            changes.push(Change::Live { op: op.clone(), live: LiveState { version: self.live.version + 1, ..live } });
+        }
+        changes.extend(added.into_iter().map(|(queue, state)| Change::Queue {
+            op: op.clone(),
+            queue,
+            state: Box::new(state),
+            closed: Vec::new(),
+        }));
+        changes.extend(cues.into_iter().map(|cue| Change::Cue { op: op.clone(), cue: Box::new(cue) }));
+        changes.extend(stage.map(|message| Change::Stage { op, message }));
+        Ok(changes)
     }
 
     /// Checks `command` against the actor's authority and the current state; on success
     /// the state has moved on and the changes to log and publish are returned.
     pub fn apply(&mut self, command: &Command, actor: &Actor, now: Millis) -> Result<Vec<Change>, Rejection> {
+        if let Some((named, edit)) = command.plan_edit() {
+            let changes = self.edit_plan(command, actor, named, edit, now)?;
+            changes.iter().for_each(|change| self.evolve(change));
+            return Ok(changes);
+        }
         let op = command.name().to_owned();
         let change = match command.target(&self.show)? {
             Target::Show { version, op: show_op } => {
@@ -614,7 +804,82 @@ impl EventState {
             }
             Change::Cue { cue, .. } => self.cues.record(cue),
             Change::Stage { message, .. } => self.stage = message.clone(),
+            Change::Plan { op, plan_version, plan } => {
+                let previous = std::mem::replace(&mut self.show, plan.clone());
+                if op == PLAN_UNDO {
+                    self.plan_history.pop();
+                } else {
+                    self.plan_history.push(previous);
+                    if self.plan_history.len() > PLAN_UNDO_DEPTH {
+                        self.plan_history.remove(0);
+                    }
+                }
+                self.plan_version = *plan_version;
+                self.queues.retain(|name, _| name == EVENT_QUEUE || plan.segment_index(name).is_some());
+            }
         }
+    }
+}
+
+/// A segment's queue as it starts. Panels and Q&A hand the floor on: their questions still
+/// stand after the segment.
+fn segment_queue(segment: &Segment) -> Queue {
+    Queue {
+        carry_over: matches!(segment.kind, SegmentKind::Panel | SegmentKind::Qa),
+        ..Queue::new(segment.speaking_limit_ms)
+    }
+}
+
+/// Where a segment and speaker of the plan before an edit are in the plan after it:
+/// segments by id, speakers by name, so that no edit moves the show.
+struct Places<'a> {
+    old: &'a RunOfShow,
+    new: &'a RunOfShow,
+}
+
+impl Places<'_> {
+    fn segment(&self, index: usize) -> Option<usize> {
+        self.new.segment_index(&self.old.segments.get(index)?.id)
+    }
+
+    fn speaker(&self, segment: usize, speaker: usize) -> Option<usize> {
+        let name = text::match_key(&self.old.segments.get(segment)?.speakers.get(speaker)?.name.en);
+        let speakers = &self.new.segments[self.segment(segment)?].speakers;
+        speakers.iter().position(|s| text::match_key(&s.name.en) == name)
+    }
+
+    /// A live state's segment and speaker in the new plan; `None` when either is gone.
+    fn place(&self, live: &LiveState) -> Option<(Option<usize>, Option<usize>)> {
+        let Some(segment) = live.segment else { return Some((None, None)) };
+        let speaker = match live.speaker {
+            Some(k) => Some(self.speaker(segment, k)?),
+            None => None,
+        };
+        Some((Some(self.segment(segment)?), speaker))
+    }
+
+    /// `live` pointed into the new plan. The record drops runs of removed segments; undo
+    /// keeps only the states after the latest one that no longer has a place.
+    fn live(&self, live: &LiveState) -> LiveState {
+        let mut next = live.clone();
+        if let Some((segment, speaker)) = self.place(live) {
+            (next.segment, next.speaker) = (segment, speaker);
+        }
+        next.actual = live
+            .actual
+            .iter()
+            .filter_map(|run| Some(ActualRun { segment: self.segment(run.segment)?, ..run.clone() }))
+            .collect();
+        let kept = live.history.iter().rposition(|state| self.place(state).is_none()).map_or(0, |k| k + 1);
+        next.history = live.history[kept..]
+            .iter()
+            .map(|state| {
+                let mut state = self.live(state);
+                state.history = Vec::new();
+                state
+            })
+            .collect();
+        next
     }
 }
 

@@ -128,6 +128,9 @@ pub struct Presence {
     version: u64,
     /// The latest diffs with the version each made, oldest first.
     diffs: VecDeque<(u64, Diff)>,
+    /// The programme changed, so the next diff goes out even with nobody joined or left:
+    /// the places of the speakers here are sent with it.
+    republish: bool,
 }
 
 impl Default for Presence {
@@ -167,7 +170,14 @@ impl Presence {
             published_keys: HashMap::new(),
             version: 0,
             diffs: VecDeque::new(),
+            republish: false,
         }
+    }
+
+    /// Makes the next diff go out even when nobody came or went: the plan changed, and with
+    /// it where each programme speaker here stands.
+    pub fn republish(&mut self) {
+        self.republish = true;
     }
 
     /// A connection of `actor` joined; `screen` when it says it is a screen, not a person.
@@ -229,7 +239,8 @@ impl Presence {
                 _ => {}
             }
         }
-        if diff.joined.is_empty() && diff.left.is_empty() {
+        let republish = std::mem::take(&mut self.republish);
+        if diff.joined.is_empty() && diff.left.is_empty() && !republish {
             return None;
         }
         diff.joined.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.participant.cmp(&b.participant)));

@@ -20,7 +20,7 @@ pub enum SegmentKind {
 }
 
 /// The event as a whole: what attendees see in every header.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventInfo {
     pub id: String,
     pub title: Localized,
@@ -36,7 +36,7 @@ pub struct EventInfo {
 }
 
 /// Someone on the programme of a segment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Speaker {
     pub name: Localized,
     pub affiliation: Option<Localized>,
@@ -48,7 +48,7 @@ pub struct Speaker {
 }
 
 /// One item of the run of show.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
     pub id: String,
     pub kind: SegmentKind,
@@ -71,7 +71,7 @@ pub struct Segment {
 }
 
 /// A cue written into the run of show.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedCue {
     pub target: CueTarget,
     pub text: Localized,
@@ -79,7 +79,7 @@ pub struct PlannedCue {
 }
 
 /// A cue the crew hears often, sent with one click.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CuePreset {
     pub id: String,
     pub target: CueTarget,
@@ -87,7 +87,7 @@ pub struct CuePreset {
 }
 
 /// The planned event: fixed while the show runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOfShow {
     pub event: EventInfo,
     pub segments: Vec<Segment>,

@@ -788,3 +788,341 @@ fn a_message_aimed_at_a_speaker_the_segment_lacks_is_refused() {
     assert_eq!(signal(&mut state, None, Some(2)).unwrap_err().code(), "invalid_field");
     assert_eq!(state.stage, None);
 }
+
+/// Applies a plan edit as the moderator against the current plan version.
+fn edit(state: &mut EventState, make: impl Fn(u64) -> Command, now: Millis) -> Result<Vec<Change>, Rejection> {
+    let version = state.plan_version;
+    state.apply(&make(version), &moderator(), now)
+}
+
+fn ids(state: &EventState) -> Vec<&str> {
+    state.show.segments.iter().map(|s| s.id.as_str()).collect()
+}
+
+fn update(segment: &str) -> impl Fn(u64) -> plan::UpdateSegment + '_ {
+    move |plan_version| plan::UpdateSegment {
+        plan_version,
+        segment: segment.into(),
+        kind: None,
+        title: None,
+        chair: None,
+        speakers: None,
+        duration_min: None,
+        av_notes: None,
+        warning_s: None,
+        danger_s: None,
+        speaking_limit_min: None,
+        join_url: None,
+    }
+}
+
+fn add_break(after: Option<&str>) -> impl Fn(u64) -> Command + '_ {
+    move |plan_version| {
+        Command::PlanAddSegment(Box::new(plan::AddSegment {
+            plan_version,
+            after: after.map(String::from),
+            id: None,
+            kind: SegmentKind::Break,
+            title: Localized::same("Tea"),
+            duration_min: 15,
+        }))
+    }
+}
+
+fn remove(segment: &str) -> impl Fn(u64) -> Command + '_ {
+    move |plan_version| Command::PlanRemoveSegment { plan_version, segment: segment.into() }
+}
+
+fn move_after<'a>(segment: &'a str, after: Option<&'a str>) -> impl Fn(u64) -> Command + 'a {
+    move |plan_version| Command::PlanMoveSegment {
+        plan_version,
+        segment: segment.into(),
+        after: after.map(String::from),
+    }
+}
+
+fn planned_starts(state: &EventState) -> Vec<Millis> {
+    state.show.segments.iter().map(|s| (s.planned_start - T0) / MIN).collect()
+}
+
+#[test]
+fn adding_a_segment_places_it_gives_it_an_id_and_a_queue_and_retimes_the_day() {
+    let mut state = forum();
+    let changes = edit(&mut state, add_break(Some("opening")), T0).unwrap();
+    assert_eq!(ids(&state), ["opening", "break-2", "keynotes", "closing"]);
+    assert_eq!(planned_starts(&state), [0, 10, 25, 45]);
+    assert_eq!(state.show.event.planned_end, T0 + 50 * MIN);
+    assert_eq!(state.plan_version, 1);
+    assert!(state.queues.contains_key("break-2"));
+    assert!(matches!(&changes[0], Change::Plan { op, plan_version: 1, .. } if op == "plan_add_segment"));
+    edit(&mut state, add_break(None), T0).unwrap();
+    assert_eq!(ids(&state)[0], "break-3");
+}
+
+#[test]
+fn new_segment_ids_are_checked_like_the_event_files() {
+    let mut state = forum();
+    for id in ["keynotes", "event", "has space", ""] {
+        let command = Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), id: Some(id.into()) };
+        assert_eq!(state.apply(&command, &moderator(), T0).unwrap_err().code(), "invalid_field", "{id:?}");
+    }
+    let command = Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), id: None };
+    state.apply(&command, &moderator(), T0).unwrap();
+    assert_eq!(ids(&state), ["opening", "opening-2", "keynotes", "closing"]);
+    assert_eq!(state.show.segments[1].speakers, state.show.segments[0].speakers);
+}
+
+#[test]
+fn a_stale_plan_version_is_a_conflict_and_changes_nothing() {
+    let mut state = forum();
+    edit(&mut state, add_break(None), T0).unwrap();
+    let before = state.clone();
+    let err = state.apply(&add_break(None)(0), &moderator(), T0).unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    assert_eq!(state, before);
+}
+
+#[test]
+fn only_moderators_and_organizers_edit_the_plan() {
+    for role in [Role::Attendee, Role::Speaker, Role::Av, Role::Display] {
+        let mut state = forum();
+        let actor = Actor { role, ..moderator() };
+        let err = state.apply(&remove("closing")(0), &actor, T0).unwrap_err();
+        assert_eq!(err.code(), "forbidden", "{role:?}");
+    }
+    let mut state = forum();
+    let organizer = Actor { role: Role::Organizer, ..moderator() };
+    state.apply(&remove("closing")(0), &organizer, T0).unwrap();
+}
+
+#[test]
+fn editing_the_live_segments_duration_moves_its_countdown_and_the_days_end_at_once() {
+    let mut state = started();
+    let now = T0 + 4 * MIN;
+    assert_eq!(timing(&state.show, &state.live, now).remaining_ms, 6 * MIN);
+    let changes = edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment { duration_min: Some(20), ..update("opening")(v) }))
+        },
+        now,
+    )
+    .unwrap();
+    assert_eq!(changes.len(), 1, "the show itself does not move");
+    let after = timing(&state.show, &state.live, now);
+    assert_eq!(after.remaining_ms, 16 * MIN);
+    assert_eq!(planned_starts(&state), [0, 20, 40]);
+    assert_eq!(after.drift_ms, 0, "the plan moved with the projection");
+    assert_eq!(after.projected_end, T0 + 45 * MIN);
+}
+
+#[test]
+fn moving_the_live_segment_keeps_the_show_on_it_and_its_speaker() {
+    let mut state = started();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + MIN).unwrap();
+    let version = state.live.version;
+    let changes = edit(&mut state, move_after("opening", Some("closing")), T0 + 2 * MIN).unwrap();
+    assert_eq!(ids(&state), ["keynotes", "closing", "opening"]);
+    assert_eq!(state.live.segment, Some(2));
+    assert_eq!(state.live.speaker, Some(1));
+    assert_eq!(state.live.actual[0].segment, 2);
+    assert_eq!(state.live.version, version + 1, "show commands against the old order conflict");
+    assert!(matches!(changes[1], Change::Live { .. }));
+    run(&mut state, |version| Command::Undo { version }, T0 + 3 * MIN).unwrap();
+    assert_eq!((state.live.segment, state.live.speaker), (Some(2), Some(0)), "undo follows the move too");
+}
+
+#[test]
+fn the_live_segment_cannot_be_removed_but_the_next_one_can() {
+    let mut state = started();
+    let before = state.clone();
+    assert_eq!(edit(&mut state, remove("opening"), T0).unwrap_err().code(), "invalid_state");
+    assert_eq!(state, before);
+    edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();
+    assert_eq!(ids(&state), ["opening", "closing"]);
+    assert_eq!(state.live.segment, Some(0));
+    run(&mut state, next, T0 + 2 * MIN).unwrap();
+    assert_eq!(state.show.segments[state.live.segment.unwrap()].id, "closing", "next up is the one after");
+    assert_eq!(planned_starts(&state), [0, 10]);
+}
+
+#[test]
+fn removing_a_segment_expires_its_waiting_requests_and_drops_its_queue() {
+    let mut state = started();
+    let attendee = Actor { role: Role::Attendee, participant: "p-a".into(), ..moderator() };
+    let request = Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None };
+    state.apply(&request, &attendee, T0).unwrap();
+    let changes = edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();
+    let Change::Queue { queue, closed, .. } = &changes[0] else { panic!("{changes:?}") };
+    assert_eq!(queue, "keynotes");
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].state, EntryState::Expired);
+    assert!(!state.queues.contains_key("keynotes"));
+}
+
+#[test]
+fn the_speaking_speaker_cannot_be_removed_and_the_others_can_be_reordered() {
+    let mut state = started();
+    let speakers = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| plan::SpeakerInput {
+                name: Localized::same(n),
+                affiliation: None,
+                topic: None,
+                mode: None,
+                minutes: Some(5),
+            })
+            .collect::<Vec<_>>()
+    };
+    let only = speakers(&["Hideki Akamatsu"]);
+    let err = edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
+                speakers: Some(only.clone()),
+                ..update("opening")(v)
+            }))
+        },
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+    let swapped = speakers(&["Hideki Akamatsu", "Zhou Cheng"]);
+    edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
+                speakers: Some(swapped.clone()),
+                ..update("opening")(v)
+            }))
+        },
+        T0,
+    )
+    .unwrap();
+    assert_eq!(state.live.speaker, Some(1), "Zhou Cheng still speaks");
+}
+
+#[test]
+fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered() {
+    let mut state = started();
+    let signal = Command::StageSignal { signal: SignalKind::WrapUp, text: None, pinned: None, speaker: Some(0) };
+    state.apply(&signal, &moderator(), T0).unwrap();
+    let swapped = ["Hideki Akamatsu", "Zhou Cheng"]
+        .map(|n| plan::SpeakerInput {
+            name: Localized::same(n),
+            affiliation: None,
+            topic: None,
+            mode: None,
+            minutes: None,
+        })
+        .to_vec();
+    let changes = edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
+                speakers: Some(swapped.clone()),
+                ..update("opening")(v)
+            }))
+        },
+        T0,
+    )
+    .unwrap();
+    assert!(matches!(changes.last(), Some(Change::Stage { .. })));
+    assert_eq!(state.stage.as_ref().and_then(|m| m.speaker), Some(1));
+}
+
+#[test]
+fn a_cues_segment_follows_a_move_and_is_forgotten_with_a_removal() {
+    let mut state = forum();
+    let standby = Command::CueStandby {
+        target: Some(cues::CueTarget::Position(CrewPosition::Video)),
+        text: Some(Localized::same("slides")),
+        preset: None,
+        segment: Some("keynotes".into()),
+        speaker: None,
+    };
+    state.apply(&standby, &moderator(), T0).unwrap();
+    edit(&mut state, move_after("keynotes", None), T0).unwrap();
+    assert_eq!(state.cues.cues[0].segment, Some(0));
+    edit(&mut state, remove("keynotes"), T0).unwrap();
+    assert_eq!(state.cues.cues[0].segment, None);
+}
+
+#[test]
+fn segment_fields_go_through_the_text_policy() {
+    let mut state = forum();
+    let long = plan::LocalizedEdit { ja: Some("あ".repeat(201)), ..Default::default() };
+    let err = edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
+                title: Some(long.clone()),
+                ..update("opening")(v)
+            }))
+        },
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+    let ja = plan::LocalizedEdit { ja: Some("  開会\u{200b}式 ".into()), ..Default::default() };
+    edit(
+        &mut state,
+        |v| {
+            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
+                title: Some(ja.clone()),
+                av_notes: Some("mic 2".into()),
+                ..update("opening")(v)
+            }))
+        },
+        T0,
+    )
+    .unwrap();
+    assert_eq!(state.show.segments[0].title.ja, "開会式");
+    assert_eq!(state.show.segments[0].title.en, "opening", "the other languages stay");
+    assert_eq!(state.show.segments[0].av_notes, "mic 2");
+}
+
+#[test]
+fn updating_the_event_start_moves_every_planned_start() {
+    let mut state = forum();
+    let command = Command::PlanUpdateEvent(Box::new(plan::UpdateEvent {
+        plan_version: 0,
+        title: None,
+        venue: Some(plan::LocalizedEdit { en: Some("Room B".into()), ..Default::default() }),
+        start: Some("09:30".into()),
+        date: None,
+        time_zone: None,
+    }));
+    let nine = state.show.event.planned_start;
+    state.apply(&command, &moderator(), T0).unwrap();
+    assert_eq!(state.show.event.venue.en, "Room B");
+    assert_eq!(state.show.segments[1].planned_start, state.show.event.planned_start + 10 * MIN);
+    assert_ne!(state.show.event.planned_start, nine);
+}
+
+#[test]
+fn plan_undo_restores_the_previous_plan_under_a_new_version() {
+    let mut state = forum();
+    let original = state.show.clone();
+    edit(&mut state, remove("keynotes"), T0).unwrap();
+    edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap();
+    assert_eq!(state.show, original);
+    assert_eq!(state.plan_version, 2);
+    assert!(state.queues.contains_key("keynotes"), "the queue is back, empty");
+    let err = edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+}
+
+#[test]
+fn plan_changes_replay_to_the_same_state() {
+    let mut state = started();
+    let mut replayed = state.clone();
+    let mut log = Vec::new();
+    log.extend(edit(&mut state, add_break(Some("keynotes")), T0).unwrap());
+    log.extend(edit(&mut state, move_after("opening", Some("break-2")), T0).unwrap());
+    log.extend(edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap());
+    let log: Vec<Change> = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+    log.iter().for_each(|change| replayed.evolve(change));
+    assert_eq!(replayed, state);
+}

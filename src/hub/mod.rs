@@ -18,8 +18,8 @@ use crate::domain::text::match_key;
 use crate::domain::text::Mode;
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::{
-    cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError, PresenceView,
-    PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
+    crew_sees_as_chair, cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError,
+    PresenceView, PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
 use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
@@ -73,6 +73,8 @@ struct Frames {
     routing: Routing,
     chair: Frame,
     public: Frame,
+    /// For the AV crew: the chair's frame or the public's, by change.
+    crew: Frame,
     /// For connections the change is not for: only its seq.
     hidden: Frame,
 }
@@ -81,25 +83,28 @@ impl Frames {
     fn encode(entry: &LogEntry, tagger: &Tagger) -> Frames {
         let routing = Routing::of(&entry.change);
         let (seq, at) = (entry.seq, entry.at);
-        let full = |audience| {
-            let view = View { audience, role: Role::Organizer, crew: &[], tagger };
+        let full = |audience, role| {
+            let view = View { audience, role, crew: &[], tagger };
             let change = view.change(&entry.change);
             let by = By::of(&entry.actor, tagger);
             encode(&ServerFrame::Change { seq, at, by: Some(by), command: entry.command.as_deref(), change })
         };
-        let chair = full(Audience::Chair);
-        let public = if differs_by_audience(&entry.change) { full(Audience::Public) } else { chair.clone() };
+        let chair = full(Audience::Chair, Role::Organizer);
+        let public =
+            if differs_by_audience(&entry.change) { full(Audience::Public, Role::Attendee) } else { chair.clone() };
+        let crew = if crew_sees_as_chair(&entry.change) { chair.clone() } else { public.clone() };
         let hidden = encode(&ServerFrame::Change { seq, at, by: None, command: None, change: ChangeView::Hidden });
-        Frames { routing, chair, public, hidden }
+        Frames { routing, chair, public, crew, hidden }
     }
 
     fn for_member(&self, member: &Member) -> &Frame {
         if !self.routing.reaches(member.actor.role, &member.actor.crew) {
             return &self.hidden;
         }
-        match member.audience {
-            Audience::Chair => &self.chair,
-            Audience::Public => &self.public,
+        match (member.audience, member.actor.role) {
+            (Audience::Chair, _) => &self.chair,
+            (Audience::Public, Role::Av) => &self.crew,
+            (Audience::Public, _) => &self.public,
         }
     }
 }
@@ -336,6 +341,10 @@ impl Hub {
                     }
                     match self.state.apply(&command, &actor, now) {
                         Ok(changes) => {
+                            if changes.iter().any(|change| matches!(change, Change::Plan { .. })) {
+                                self.programme = programme(&self.state);
+                                self.presence.republish();
+                            }
                             let warning = changes.iter().find_map(|change| self.unwatched(change));
                             for change in changes {
                                 self.seq += 1;
@@ -369,6 +378,7 @@ impl Hub {
                 Err(e) => {
                     error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
                     (self.state, self.seq) = before;
+                    self.programme = programme(&self.state);
                     for (participant, id) in &acked {
                         self.retries.forget(participant, id);
                     }
@@ -404,7 +414,11 @@ impl Hub {
 
     /// A warning for the sender of a cue that no crew screen will show.
     fn unwatched(&self, change: &Change) -> Option<String> {
-        let Change::Cue { cue, .. } = change else { return None };
+        // A plan edit re-points cues without sending them anywhere new.
+        let Change::Cue { cue, op } = change else { return None };
+        if !op.starts_with("cue_") {
+            return None;
+        }
         let routing = Routing::of(change);
         let watched = self.members.iter().any(|m| m.actor.role == Role::Av && routing.reaches(Role::Av, &m.actor.crew));
         let screen =

@@ -14,10 +14,10 @@ use crate::helpers::{events_dir, http_get, Client, EVENT};
 use crate::retries::{join_as, reply_to, unversioned};
 
 /// A server process and what it printed at start.
-struct Process {
-    child: Child,
-    addr: SocketAddr,
-    tokens: HashMap<String, String>,
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+    pub(crate) tokens: HashMap<String, String>,
 }
 
 fn command(data_dir: &Path, bind: &str) -> Command {
@@ -35,7 +35,7 @@ fn command(data_dir: &Path, bind: &str) -> Command {
 }
 
 /// Starts the binary and reads its address and tokens from what it prints.
-async fn launch(data_dir: &Path) -> Process {
+pub(crate) async fn launch(data_dir: &Path) -> Process {
     launch_on(data_dir, "127.0.0.1:0").await
 }
 

@@ -13,6 +13,7 @@ mod hostile;
 mod http_limits;
 mod load;
 mod pages;
+mod plan;
 mod presence;
 mod queue;
 mod resume;
