@@ -763,6 +763,18 @@ mod tests {
     }
 
     #[test]
+    fn a_new_segments_id_is_its_own_field_not_the_commands_id() {
+        let text = r#"{"type":"plan_duplicate_segment","id":"c1","plan_version":0,"segment":"opening","new_segment":"opening-b"}"#;
+        let frame = decode(text).unwrap();
+        let command = Command::PlanDuplicateSegment {
+            plan_version: 0,
+            segment: "opening".into(),
+            new_segment: Some("opening-b".into()),
+        };
+        assert_eq!(frame, ClientFrame::Command { id: "c1".into(), command });
+    }
+
+    #[test]
     fn a_plan_edit_decodes_with_its_fields_and_refuses_unknown_ones() {
         let text = r#"{"type":"plan_update_segment","id":"c1","plan_version":2,"segment":"opening","duration_min":20}"#;
         let Ok(ClientFrame::Command { command: Command::PlanUpdateSegment(update), .. }) = decode(text) else {

@@ -28,6 +28,7 @@ use crate::transport::listener::{self, Serving};
 
 /// One running event: its plan, its hub and who may join it.
 pub struct EventEntry {
+    /// The plan the event started with; plan edits since are in its log.
     pub show: Arc<RunOfShow>,
     pub hub: HubHandle,
     /// Rotatable while the server runs; never held across an await.

@@ -167,13 +167,17 @@ fn plan_command() -> BoxedStrategy<Command> {
             Command::PlanAddSegment(Box::new(AddSegment {
                 plan_version: 0,
                 after,
-                id: None,
+                new_segment: None,
                 kind,
                 title: Localized::same("Added"),
                 duration_min,
             }))
         }),
-        segment.clone().prop_map(|segment| Command::PlanDuplicateSegment { plan_version: 0, segment, id: None }),
+        segment.clone().prop_map(|segment| Command::PlanDuplicateSegment {
+            plan_version: 0,
+            segment,
+            new_segment: None
+        }),
         segment.clone().prop_map(|segment| Command::PlanRemoveSegment { plan_version: 0, segment }),
         (segment.clone(), after).prop_map(|(segment, after)| Command::PlanMoveSegment {
             plan_version: 0,
@@ -219,8 +223,8 @@ fn against_plan(command: Command, version: u64) -> Command {
             add.plan_version = version;
             Command::PlanAddSegment(add)
         }
-        Command::PlanDuplicateSegment { segment, id, .. } => {
-            Command::PlanDuplicateSegment { plan_version: version, segment, id }
+        Command::PlanDuplicateSegment { segment, new_segment, .. } => {
+            Command::PlanDuplicateSegment { plan_version: version, segment, new_segment }
         }
         Command::PlanRemoveSegment { segment, .. } => Command::PlanRemoveSegment { plan_version: version, segment },
         Command::PlanMoveSegment { segment, after, .. } => {

@@ -195,7 +195,8 @@ pub enum Command {
     PlanDuplicateSegment {
         plan_version: u64,
         segment: String,
-        id: Option<String>,
+        /// The copy's id; generated when absent.
+        new_segment: Option<String>,
     },
     PlanRemoveSegment {
         plan_version: u64,
@@ -320,8 +321,8 @@ impl Command {
     fn plan_edit(&self) -> Option<(u64, Option<PlanOp<'_>>)> {
         Some(match self {
             Command::PlanAddSegment(add) => (add.plan_version, Some(PlanOp::Add(add))),
-            Command::PlanDuplicateSegment { plan_version, segment, id } => {
-                (*plan_version, Some(PlanOp::Duplicate { segment, id: id.as_deref() }))
+            Command::PlanDuplicateSegment { plan_version, segment, new_segment } => {
+                (*plan_version, Some(PlanOp::Duplicate { segment, id: new_segment.as_deref() }))
             }
             Command::PlanRemoveSegment { plan_version, segment } => (*plan_version, Some(PlanOp::Remove(segment))),
             Command::PlanMoveSegment { plan_version, segment, after } => {
@@ -545,6 +546,14 @@ pub enum Change {
 pub const PLAN_UNDO: &str = "plan_undo";
 
 impl Change {
+    /// The plan this change sets, if it sets it.
+    pub fn plan(&self) -> Option<&Arc<RunOfShow>> {
+        match self {
+            Change::Plan { plan, .. } => Some(plan),
+            Change::Live { .. } | Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } => None,
+        }
+    }
+
     /// The run-of-show state this change sets, if it sets it.
     pub fn live(&self) -> Option<&LiveState> {
         match self {

@@ -48,8 +48,8 @@ pub struct AddSegment {
     pub plan_version: u64,
     /// The segment the new one follows; absent, it comes first.
     pub after: Option<String>,
-    /// Generated from the kind when absent.
-    pub id: Option<String>,
+    /// The new segment's id (`id` names the command); generated from the kind when absent.
+    pub new_segment: Option<String>,
     pub kind: SegmentKind,
     pub title: Localized,
     pub duration_min: u32,
@@ -110,7 +110,7 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
     let mut plan = show.clone();
     match op {
         PlanOp::Add(add) => {
-            let id = new_id(&plan, add.id.as_deref(), segment_stem(add.kind))?;
+            let id = new_id(&plan, add.new_segment.as_deref(), segment_stem(add.kind))?;
             let at = position_after(&plan, add.after.as_deref())?;
             let segment = Segment {
                 id,

@@ -821,7 +821,7 @@ fn add_break(after: Option<&str>) -> impl Fn(u64) -> Command + '_ {
         Command::PlanAddSegment(Box::new(plan::AddSegment {
             plan_version,
             after: after.map(String::from),
-            id: None,
+            new_segment: None,
             kind: SegmentKind::Break,
             title: Localized::same("Tea"),
             duration_min: 15,
@@ -863,10 +863,11 @@ fn adding_a_segment_places_it_gives_it_an_id_and_a_queue_and_retimes_the_day() {
 fn new_segment_ids_are_checked_like_the_event_files() {
     let mut state = forum();
     for id in ["keynotes", "event", "has space", ""] {
-        let command = Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), id: Some(id.into()) };
+        let command =
+            Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), new_segment: Some(id.into()) };
         assert_eq!(state.apply(&command, &moderator(), T0).unwrap_err().code(), "invalid_field", "{id:?}");
     }
-    let command = Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), id: None };
+    let command = Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), new_segment: None };
     state.apply(&command, &moderator(), T0).unwrap();
     assert_eq!(ids(&state), ["opening", "opening-2", "keynotes", "closing"]);
     assert_eq!(state.show.segments[1].speakers, state.show.segments[0].speakers);

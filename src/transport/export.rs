@@ -100,9 +100,9 @@ pub async fn attendance(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let entry = organizer(&app, &event, &headers, Some(&query))?;
+    let (entry, entries) = authorized_log(&app, &event, &headers, &query).await?;
     let samples = app.journal.read_attendance(&event).await.map_err(|e| ExportError::Store(e.to_string()))?;
-    let zone: chrono_tz::Tz = entry.show.event.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone: chrono_tz::Tz = current_plan(&entry, &entries).event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let csv_error = |e: csv::Error| ExportError::Store(e.to_string());
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(["at", "in_room", "remote", "total"]).map_err(csv_error)?;
@@ -175,8 +175,13 @@ pub async fn record(
     let (entry, entries) = authorized_log(&app, &event, &headers, &query).await?;
     // Each live change carries the whole live state, so the last one holds every run.
     let live = entries.iter().rev().find_map(|e| e.change.live()).cloned().unwrap_or_default();
-    let body = record_csv(&entry.show, &live).map_err(|e| ExportError::Store(e.to_string()))?;
+    let body = record_csv(&current_plan(&entry, &entries), &live).map_err(|e| ExportError::Store(e.to_string()))?;
     Ok(download("text/csv; charset=utf-8", format!("{event}-record.csv"), body))
+}
+
+/// The plan as the log leaves it: the latest plan change, else the plan the event started with.
+fn current_plan(entry: &EventEntry, log: &[LogEntry]) -> Arc<RunOfShow> {
+    log.iter().rev().find_map(|e| e.change.plan()).map_or_else(|| Arc::clone(&entry.show), Arc::clone)
 }
 
 fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> {

@@ -46,3 +46,22 @@ async fn exports_need_the_organizer_token() {
     let organizer = app.token(Role::Organizer);
     assert_eq!(app.get(&format!("/api/events/nope/log.jsonl?token={organizer}")).await.0, 404);
 }
+
+#[tokio::test]
+async fn the_record_follows_plan_edits_made_during_the_day() {
+    let app = spawn_app().await;
+    let (mut chair, welcome) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let plan_version = welcome["snapshot"]["plan_version"].as_u64().unwrap();
+    let fields = json!({"plan_version": plan_version, "after": "opening", "kind": "break", "new_segment": "tea",
+                        "title": "Tea", "duration_min": 15});
+    assert_eq!(chair.run("plan_add_segment", fields).await["type"], "ack");
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let token = app.token(Role::Organizer);
+    let (status, _, csv) = app.get(&format!("/api/events/{EVENT}/record.csv?token={token}")).await;
+    assert_eq!(status, 200);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[1].starts_with("opening,"), "{csv}");
+    assert!(rows[2].starts_with("tea,Tea,"), "the break added live is the second run: {csv}");
+    assert_eq!(rows.len(), 6, "a header, two runs and three segments not yet run: {csv}");
+}
