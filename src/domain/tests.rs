@@ -795,6 +795,24 @@ fn edit(state: &mut EventState, make: impl Fn(u64) -> Command, now: Millis) -> R
     state.apply(&make(version), &moderator(), now)
 }
 
+/// Edits the fields of `segment` that `set` sets, against the current plan version.
+fn edit_segment(
+    state: &mut EventState,
+    segment: &str,
+    set: impl Fn(&mut plan::UpdateSegment),
+    now: Millis,
+) -> Result<Vec<Change>, Rejection> {
+    edit(
+        state,
+        |v| {
+            let mut update = update(segment)(v);
+            set(&mut update);
+            Command::PlanUpdateSegment(Box::new(update))
+        },
+        now,
+    )
+}
+
 fn ids(state: &EventState) -> Vec<&str> {
     state.show.segments.iter().map(|s| s.id.as_str()).collect()
 }
@@ -901,10 +919,11 @@ fn editing_the_live_segments_duration_moves_its_countdown_and_the_days_end_at_on
     let mut state = started();
     let now = T0 + 4 * MIN;
     assert_eq!(timing(&state.show, &state.live, now).remaining_ms, 6 * MIN);
-    let changes = edit(
+    let changes = edit_segment(
         &mut state,
-        |v| {
-            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment { duration_min: Some(20), ..update("opening")(v) }))
+        "opening",
+        |u| {
+            u.duration_min = Some(20);
         },
         now,
     )
@@ -977,26 +996,22 @@ fn the_speaking_speaker_cannot_be_removed_and_the_others_can_be_reordered() {
             .collect::<Vec<_>>()
     };
     let only = speakers(&["Hideki Akamatsu"]);
-    let err = edit(
+    let err = edit_segment(
         &mut state,
-        |v| {
-            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
-                speakers: Some(only.clone()),
-                ..update("opening")(v)
-            }))
+        "opening",
+        |u| {
+            u.speakers = Some(only.clone());
         },
         T0,
     )
     .unwrap_err();
     assert_eq!(err.code(), "invalid_state");
     let swapped = speakers(&["Hideki Akamatsu", "Zhou Cheng"]);
-    edit(
+    edit_segment(
         &mut state,
-        |v| {
-            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
-                speakers: Some(swapped.clone()),
-                ..update("opening")(v)
-            }))
+        "opening",
+        |u| {
+            u.speakers = Some(swapped.clone());
         },
         T0,
     )
@@ -1018,13 +1033,11 @@ fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered(
             minutes: None,
         })
         .to_vec();
-    let changes = edit(
+    let changes = edit_segment(
         &mut state,
-        |v| {
-            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
-                speakers: Some(swapped.clone()),
-                ..update("opening")(v)
-            }))
+        "opening",
+        |u| {
+            u.speakers = Some(swapped.clone());
         },
         T0,
     )
@@ -1054,27 +1067,23 @@ fn a_cues_segment_follows_a_move_and_is_forgotten_with_a_removal() {
 fn segment_fields_go_through_the_text_policy() {
     let mut state = forum();
     let long = plan::LocalizedEdit { ja: Some("あ".repeat(201)), ..Default::default() };
-    let err = edit(
+    let err = edit_segment(
         &mut state,
-        |v| {
-            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
-                title: Some(long.clone()),
-                ..update("opening")(v)
-            }))
+        "opening",
+        |u| {
+            u.title = Some(long.clone());
         },
         T0,
     )
     .unwrap_err();
     assert_eq!(err.code(), "invalid_field");
     let ja = plan::LocalizedEdit { ja: Some("  開会\u{200b}式 ".into()), ..Default::default() };
-    edit(
+    edit_segment(
         &mut state,
-        |v| {
-            Command::PlanUpdateSegment(Box::new(plan::UpdateSegment {
-                title: Some(ja.clone()),
-                av_notes: Some("mic 2".into()),
-                ..update("opening")(v)
-            }))
+        "opening",
+        |u| {
+            u.title = Some(ja.clone());
+            u.av_notes = Some("mic 2".into());
         },
         T0,
     )
