@@ -337,6 +337,29 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_database_is_migrated_and_keeps_its_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+            let v1 = SCHEMA.replace(", command TEXT", "");
+            conn.execute_batch(&v1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema', '1'); INSERT INTO meta VALUES ('epoch', 'old-epoch');",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteBackend::open(dir.path()).unwrap();
+        assert_eq!(store.epoch(), "old-epoch");
+        let mut state = demo();
+        store.create(&state).unwrap();
+        let entries = run(&mut state, 0, 1);
+        store.append(&[Append { event: "sjtu-forum".into(), entries }]).unwrap();
+        assert_eq!(store.read_log("sjtu-forum").unwrap()[0].command.as_deref(), Some("c1"));
+        drop(store);
+        assert!(SqliteBackend::open(dir.path()).is_ok(), "a migrated file opens again");
+    }
+
+    #[test]
     fn a_new_file_gets_a_new_epoch() {
         let one = tempfile::tempdir().unwrap();
         let two = tempfile::tempdir().unwrap();

@@ -126,3 +126,25 @@ async fn five_hundred_idle_connections_from_one_address_are_capped_and_others_st
     let seen = closed_within(&mut again, Duration::from_secs(2)).await.expect("answered");
     assert!(seen.starts_with("HTTP/1.1 200"), "the address gets in again once they are gone: {seen}");
 }
+
+#[tokio::test]
+async fn connections_beyond_the_servers_http_cap_get_503_from_any_address() {
+    let app = spawn_app_with(|settings| {
+        settings.limits.max_http_connections = 5;
+        settings.limits.request_head_timeout_ms = 3_000;
+    })
+    .await;
+    let mut held = Vec::new();
+    for k in 0..5u8 {
+        held.push(connect_from([127, 0, 0, 10 + k], app.addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(held.iter().all(|s| answered_and_closed(s).is_none()), "the first five are held");
+    let mut sixth = connect_from([127, 0, 0, 20], app.addr).await;
+    let seen = closed_within(&mut sixth, Duration::from_secs(2)).await.expect("refused at once");
+    assert!(seen.starts_with("HTTP/1.1 503"), "{seen}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _, body) = http_get(app.addr, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok"), "served again once they are gone");
+}
