@@ -119,11 +119,21 @@ impl Browser {
                          "--disable-component-update", "--disable-sync", "--window-size=1280,900"]
             }),
         );
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("chromedriver opens a Chromium session")
+        // On a loaded machine chromedriver sometimes answers a new session with nothing;
+        // it succeeds when asked again.
+        let mut last = None;
+        for _ in 0..3 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await
+            {
+                Ok(client) => return client,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("chromedriver opens no Chromium session: {last:?}");
     }
 }
 
