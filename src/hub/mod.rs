@@ -7,16 +7,16 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use crate::clock::now_millis;
-use crate::domain::presence::{speakers_present, Cursor, Presence};
+use crate::domain::presence::{speakers_present, Counts, Cursor, Presence};
 use crate::domain::text::match_key;
 use crate::domain::text::Mode;
-use crate::domain::{Actor, Change, Command, EventState, Role};
+use crate::domain::{Actor, Change, Command, EventState, Millis, Role};
 use crate::protocol::{
     crew_sees_as_chair, cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError,
     PresenceView, PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
@@ -111,8 +111,25 @@ impl Frames {
 
 enum HubMsg {
     Join(Box<Joining>),
-    Command { conn: ConnId, id: String, command: Command },
-    PresencePage { conn: ConnId, id: String, after: Option<Cursor>, limit: usize },
+    Command {
+        conn: ConnId,
+        id: String,
+        command: Command,
+    },
+    /// A command from outside a websocket (an HTTP request), answered on `reply`.
+    Request {
+        actor: Box<Actor>,
+        id: String,
+        command: Command,
+        reply: oneshot::Sender<Outcome>,
+    },
+    Overview(oneshot::Sender<Overview>),
+    PresencePage {
+        conn: ConnId,
+        id: String,
+        after: Option<Cursor>,
+        limit: usize,
+    },
 }
 
 /// How often joins and leaves are published, coalesced into one diff.
@@ -123,6 +140,16 @@ const PRESENCE_ROUND: usize = 2048;
 const ATTENDANCE_EVERY: Duration = Duration::from_secs(60);
 /// Entries of the full presence list in a chair's welcome; more come by `presence_page`.
 const PRESENCE_FIRST_PAGE: usize = 200;
+
+/// Where an event stands, for pages and APIs outside the websocket.
+#[derive(Clone, Debug)]
+pub struct Overview {
+    pub state: EventState,
+    /// The seq of the last change `state` includes.
+    pub seq: u64,
+    /// Who is connected, as presence publishes it.
+    pub counts: Counts,
+}
 
 /// The hub has stopped: the server is shutting down.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +210,20 @@ impl HubHandle {
 
     pub async fn command(&self, conn: ConnId, id: String, command: Command) -> Result<(), HubGone> {
         self.inbox.send(HubMsg::Command { conn, id, command }).await.map_err(|_| HubGone)
+    }
+
+    /// Applies `command` as `actor`, as if sent on a websocket, and answers with its outcome
+    /// once it is durable. Retries are by (participant, id), as for websockets.
+    pub async fn request(&self, actor: Actor, id: String, command: Command) -> Result<Outcome, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::Request { actor: Box::new(actor), id, command, reply }).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    pub async fn overview(&self) -> Result<Overview, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::Overview(reply)).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
     }
 
     pub async fn presence_page(
@@ -262,15 +303,30 @@ struct PresenceOut {
 enum Reply {
     Ack { conn: ConnId, id: String, seq: u64, warning: Option<String> },
     Error { conn: ConnId, error: FrameError },
+    Request { outcome: Outcome, reply: oneshot::Sender<Outcome> },
 }
 
 impl Reply {
-    fn of(conn: ConnId, id: String, outcome: Outcome) -> Self {
-        match outcome {
-            Outcome::Ack { seq, warning } => Reply::Ack { conn, id, seq, warning },
-            Outcome::Rejected(error) => Reply::Error { conn, error },
+    fn of(to: To, id: String, outcome: Outcome) -> Self {
+        match (to, outcome) {
+            (To::Conn(conn), Outcome::Ack { seq, warning }) => Reply::Ack { conn, id, seq, warning },
+            (To::Conn(conn), Outcome::Rejected(error)) => Reply::Error { conn, error },
+            (To::Request(reply), outcome) => Reply::Request { outcome, reply },
         }
     }
+}
+
+/// A command's outcome, and whether it was applied in this batch (and so holds only if
+/// the batch is stored).
+struct Step {
+    outcome: Outcome,
+    acked: bool,
+}
+
+/// Who a command's outcome goes back to.
+enum To {
+    Conn(ConnId),
+    Request(oneshot::Sender<Outcome>),
 }
 
 impl Hub {
@@ -333,41 +389,20 @@ impl Hub {
             match msg {
                 HubMsg::Join(joining) => joins.push(*joining),
                 HubMsg::PresencePage { conn, id, after, limit } => self.presence_page(conn, &id, after, limit),
+                HubMsg::Overview(reply) => {
+                    let seq = self.seq;
+                    let _ = reply.send(Overview { state: self.state.clone(), seq, counts: self.presence.counts() });
+                }
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
-                    if let Some(outcome) = self.retries.get(&actor.participant, &id, now) {
-                        replies.push(Reply::of(conn, id, outcome.clone()));
-                        continue;
-                    }
-                    match self.state.apply(&command, &actor, now) {
-                        Ok(changes) => {
-                            if changes.iter().any(|change| matches!(change, Change::Plan { .. })) {
-                                self.programme = programme(&self.state);
-                                self.presence.republish();
-                            }
-                            let warning = changes.iter().find_map(|change| self.unwatched(change));
-                            for change in changes {
-                                self.seq += 1;
-                                let command = Some(id.clone());
-                                entries.push(LogEntry {
-                                    seq: self.seq,
-                                    at: now,
-                                    actor: actor.clone(),
-                                    command,
-                                    change,
-                                });
-                            }
-                            let outcome = Outcome::Ack { seq: self.seq, warning };
-                            self.retries.remember(&actor.participant, &id, outcome.clone(), now);
-                            acked.push((actor.participant, id.clone()));
-                            replies.push(Reply::of(conn, id, outcome));
-                        }
-                        Err(rejection) => {
-                            let error = FrameError::rejected(&id, &rejection);
-                            self.retries.remember(&actor.participant, &id, Outcome::Rejected(error.clone()), now);
-                            replies.push(Reply::Error { conn, error });
-                        }
-                    }
+                    let step = self.step(&actor, &id, &command, now, &mut entries);
+                    acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
+                    replies.push(Reply::of(To::Conn(conn), id, step.outcome));
+                }
+                HubMsg::Request { actor, id, command, reply } => {
+                    let step = self.step(&actor, &id, &command, now, &mut entries);
+                    acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
+                    replies.push(Reply::of(To::Request(reply), id, step.outcome));
                 }
             }
         }
@@ -382,14 +417,20 @@ impl Hub {
                     for (participant, id) in &acked {
                         self.retries.forget(participant, id);
                     }
+                    let lost = |id: Option<String>| FrameError {
+                        id,
+                        code: ErrorCode::Internal,
+                        message: "the change could not be stored; nothing was applied".into(),
+                    };
                     for reply in &mut replies {
-                        if let Reply::Ack { conn, id, .. } = reply {
-                            let error = FrameError {
-                                id: Some(std::mem::take(id)),
-                                code: ErrorCode::Internal,
-                                message: "the change could not be stored; nothing was applied".into(),
-                            };
-                            *reply = Reply::Error { conn: *conn, error };
+                        match reply {
+                            Reply::Ack { conn, id, .. } => {
+                                *reply = Reply::Error { conn: *conn, error: lost(Some(std::mem::take(id))) }
+                            }
+                            Reply::Request { outcome: outcome @ Outcome::Ack { .. }, .. } => {
+                                *outcome = Outcome::Rejected(lost(None))
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -401,6 +442,9 @@ impl Hub {
                     self.send_to(conn, encode(&ServerFrame::Ack { id: &id, seq, warning: warning.as_deref() }))
                 }
                 Reply::Error { conn, error } => self.send_to(conn, error.encode()),
+                Reply::Request { outcome, reply } => {
+                    let _ = reply.send(outcome);
+                }
             }
         }
         for joining in joins {
@@ -409,6 +453,35 @@ impl Hub {
         if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY {
             self.snapshot_seq = self.seq;
             self.journal.snapshot(&self.event, self.seq, self.state.clone()).await;
+        }
+    }
+
+    /// Applies one command of a batch, appending its changes to `entries`.
+    fn step(&mut self, actor: &Actor, id: &str, command: &Command, now: Millis, entries: &mut Vec<LogEntry>) -> Step {
+        if let Some(outcome) = self.retries.get(&actor.participant, id, now) {
+            return Step { outcome: outcome.clone(), acked: false };
+        }
+        match self.state.apply(command, actor, now) {
+            Ok(changes) => {
+                if changes.iter().any(|change| matches!(change, Change::Plan { .. })) {
+                    self.programme = programme(&self.state);
+                    self.presence.republish();
+                }
+                let warning = changes.iter().find_map(|change| self.unwatched(change));
+                for change in changes {
+                    self.seq += 1;
+                    let command = Some(id.to_owned());
+                    entries.push(LogEntry { seq: self.seq, at: now, actor: actor.clone(), command, change });
+                }
+                let outcome = Outcome::Ack { seq: self.seq, warning };
+                self.retries.remember(&actor.participant, id, outcome.clone(), now);
+                Step { outcome, acked: true }
+            }
+            Err(rejection) => {
+                let outcome = Outcome::Rejected(FrameError::rejected(id, &rejection));
+                self.retries.remember(&actor.participant, id, outcome.clone(), now);
+                Step { outcome, acked: false }
+            }
         }
     }
 
