@@ -1,7 +1,7 @@
 //! Typed settings: the server file (config/default.toml, overridable from the command
 //! line) and the event files in its events directory, turned into runs of show.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
 use crate::domain::cues::CueTarget;
+use crate::domain::plan::fresh_speaker_id;
 use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use crate::domain::text::{DisplayName, Lang, Localized, Mode};
@@ -128,10 +129,13 @@ struct CueSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpeakerSection {
+    /// Stable across plan edits; by default `{segment id}-{n}`.
+    id: Option<String>,
     name: Localized,
     affiliation: Option<Localized>,
     topic: Option<Localized>,
     mode: Option<Mode>,
+    lang: Option<Lang>,
     duration_min: Option<u32>,
 }
 
@@ -207,10 +211,12 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
                 .into_iter()
                 .map(|p| {
                     Ok(Speaker {
+                        id: p.id.unwrap_or_default(),
                         name: person_name(p.name, "speaker")?,
                         affiliation: p.affiliation,
                         topic: p.topic,
                         mode: p.mode,
+                        lang: p.lang,
                         duration_ms: p.duration_min.map(|m| Millis::from(m) * MINUTE),
                     })
                 })
@@ -225,6 +231,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             cues: s.cues.into_iter().map(|c| planned_cue(c, &cue_presets)).collect::<anyhow::Result<_>>()?,
         });
     }
+    name_speakers(&mut segments)?;
     Ok(RunOfShow {
         event: EventInfo {
             id: section.id,
@@ -240,6 +247,24 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
         segments,
         cue_presets,
     })
+}
+
+/// Checks the speaker ids the file gives, and gives the others the first free
+/// `{segment id}-{n}`.
+fn name_speakers(segments: &mut [Segment]) -> anyhow::Result<()> {
+    let mut taken = HashSet::new();
+    for id in segments.iter().flat_map(|s| &s.speakers).map(|p| &p.id).filter(|id| !id.is_empty()) {
+        if !valid_id(id) || !taken.insert(id.clone()) {
+            bail!("speaker id {id:?} must be unique in the event and 1-64 letters, digits, '-' or '_'");
+        }
+    }
+    for segment in segments {
+        for person in segment.speakers.iter_mut().filter(|p| p.id.is_empty()) {
+            person.id = fresh_speaker_id(&taken, &segment.id);
+            taken.insert(person.id.clone());
+        }
+    }
+    Ok(())
 }
 
 /// A person named in the event file, cleaned as a typed name is, so that the programme

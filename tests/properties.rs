@@ -161,7 +161,13 @@ fn plan_command() -> BoxedStrategy<Command> {
         .prop_map(String::from);
     let after = prop::option::of(segment.clone());
     let kinds = prop::sample::select(vec![SegmentKind::Break, SegmentKind::Panel, SegmentKind::Qa]);
-    let names = prop::collection::vec(prop::sample::select(vec!["Zhang Ying", "Lu Ming", "Someone New"]), 0..3);
+    let names = prop::collection::vec(
+        (
+            prop::sample::select(vec!["Zhang Ying", "Lu Ming", "Someone New"]),
+            prop::sample::select(vec![None, Some("keynotes-1"), Some("round-table-2"), Some("new-person")]),
+        ),
+        0..3,
+    );
     prop_oneof![
         (after.clone(), kinds, 1..90u32).prop_map(|(after, kind, duration_min)| {
             Command::PlanAddSegment(Box::new(AddSegment {
@@ -194,7 +200,9 @@ fn plan_command() -> BoxedStrategy<Command> {
                 speakers: names.map(|names| {
                     names
                         .into_iter()
-                        .map(|name| SpeakerInput {
+                        .map(|(name, id)| SpeakerInput {
+                            id: id.map(String::from),
+                            lang: None,
                             name: Localized::same(name),
                             affiliation: None,
                             topic: None,
@@ -209,9 +217,15 @@ fn plan_command() -> BoxedStrategy<Command> {
                 danger_s: None,
                 speaking_limit_min: None,
                 join_url: None,
+                cues: None,
             }))
         }),
         Just(Command::PlanUndo { plan_version: 0 }),
+        prop::bool::ANY.prop_map(|force| {
+            let mut plan = (*demo().show).clone();
+            plan.segments.reverse();
+            Command::PlanReplace { plan_version: 0, plan: Box::new(plan), force }
+        }),
     ]
     .boxed()
 }
@@ -235,6 +249,7 @@ fn against_plan(command: Command, version: u64) -> Command {
             Command::PlanUpdateSegment(update)
         }
         Command::PlanUndo { .. } => Command::PlanUndo { plan_version: version },
+        Command::PlanReplace { plan, force, .. } => Command::PlanReplace { plan_version: version, plan, force },
         other => other,
     }
 }
@@ -268,7 +283,7 @@ proptest! {
                 let place = |s: &EventState| {
                     s.live.segment.map(|k| {
                         let segment = &s.show.segments[k];
-                        (segment.id.clone(), s.live.speaker.map(|p| segment.speakers[p].name.en.clone()))
+                        (segment.id.clone(), s.live.speaker.map(|p| segment.speakers[p].id.clone()))
                     })
                 };
                 prop_assert_eq!(place(&state), place(&before), "a plan edit never moves the show");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use cues::{CrewPosition, Cue, CueOp, CueSheet, CueTarget, SignalKind, StageMessage};
-use live::{ActualRun, LiveState, ShowOp};
+use live::{ActualRun, LiveState, Phase, ShowOp};
 use plan::{AddSegment, PlanOp, UpdateEvent, UpdateSegment, PLAN_UNDO_DEPTH};
 use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
 use show::{RunOfShow, Segment, SegmentKind};
@@ -212,6 +212,15 @@ pub enum Command {
     PlanUndo {
         plan_version: u64,
     },
+    /// A whole plan brought in from a file (`eventhub import`): built by the server from a
+    /// parsed file, never decoded from a frame.
+    #[serde(skip)]
+    PlanReplace {
+        plan_version: u64,
+        plan: Box<RunOfShow>,
+        /// Replace it even while the show is live.
+        force: bool,
+    },
 }
 
 fn queue(name: &str, version: Option<u64>, op: QueueOp) -> Result<Target<'_>, Rejection> {
@@ -313,6 +322,7 @@ impl Command {
             Command::PlanUpdateSegment(_) => "plan_update_segment",
             Command::PlanUpdateEvent(_) => "plan_update_event",
             Command::PlanUndo { .. } => "plan_undo",
+            Command::PlanReplace { .. } => "plan_replace",
         }
     }
 
@@ -331,6 +341,7 @@ impl Command {
             Command::PlanUpdateSegment(update) => (update.plan_version, Some(PlanOp::Update(update))),
             Command::PlanUpdateEvent(update) => (update.plan_version, Some(PlanOp::Event(update))),
             Command::PlanUndo { plan_version } => (*plan_version, None),
+            Command::PlanReplace { plan_version, plan, .. } => (*plan_version, Some(PlanOp::Replace(plan))),
             _ => return None,
         })
     }
@@ -615,6 +626,11 @@ impl EventState {
             return Err(forbidden(actor, command, "only the moderator or organizer edits the plan"));
         }
         check_version("the plan", self.plan_version, named)?;
+        if matches!(command, Command::PlanReplace { force: false, .. }) && self.live.phase == Phase::Live {
+            return Err(Rejection::InvalidState(
+                "the show is live; replacing its whole plan needs force (edit it segment by segment instead)".into(),
+            ));
+        }
         let old = &self.show;
         let plan = match edit {
             Some(edit) => plan::edited(old, edit)?,
@@ -851,9 +867,14 @@ impl Places<'_> {
         self.new.segment_index(&self.old.segments.get(index)?.id)
     }
 
+    /// By id; plans stored before speakers had ids match by name.
     fn speaker(&self, segment: usize, speaker: usize) -> Option<usize> {
-        let name = text::match_key(&self.old.segments.get(segment)?.speakers.get(speaker)?.name.en);
+        let old = self.old.segments.get(segment)?.speakers.get(speaker)?;
         let speakers = &self.new.segments[self.segment(segment)?].speakers;
+        if !old.id.is_empty() {
+            return speakers.iter().position(|s| s.id == old.id);
+        }
+        let name = text::match_key(&old.name.en);
         speakers.iter().position(|s| text::match_key(&s.name.en) == name)
     }
 

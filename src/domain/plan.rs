@@ -2,12 +2,15 @@
 //! the planned times recomputed; checking it against the running show is the caller's.
 //! Pure, no I/O.
 
+use std::collections::HashSet;
+
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use serde::Deserialize;
 
+use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
-use super::show::{RunOfShow, Segment, SegmentKind, Speaker};
-use super::text::{self, DisplayName, Localized, Mode};
+use super::show::{PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
+use super::text::{self, DisplayName, Lang, Localized, Mode};
 use super::{Millis, Rejection};
 
 /// Earlier plans a chair can walk back to with `plan_undo`.
@@ -18,6 +21,9 @@ pub const MAX_AV_NOTES_CHARS: usize = 2000;
 /// The most segments a plan holds, so that a runaway script cannot grow every welcome.
 pub const MAX_SEGMENTS: usize = 200;
 pub const MAX_SPEAKERS: usize = 50;
+pub const MAX_CUES: usize = 50;
+/// Cue texts, as a cue sent from the console.
+const MAX_CUE_TEXT_CHARS: usize = 140;
 /// Planned minutes of a segment or speaker at most: a whole day.
 const MAX_MINUTES: u32 = 24 * 60;
 const MINUTE: Millis = 60_000;
@@ -35,11 +41,24 @@ pub struct LocalizedEdit {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpeakerInput {
+    /// An existing speaker's id keeps them the same person through a rename; a new one is
+    /// taken as given; absent, one is made.
+    pub id: Option<String>,
     pub name: Localized,
     pub affiliation: Option<Localized>,
     pub topic: Option<Localized>,
     pub mode: Option<Mode>,
+    pub lang: Option<Lang>,
     pub minutes: Option<u32>,
+}
+
+/// A planned cue as a plan edit gives it: its own target and text, or a preset's.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CueInput {
+    pub target: Option<CueTarget>,
+    pub text: Option<Localized>,
+    pub preset: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -75,6 +94,8 @@ pub struct UpdateSegment {
     pub speaking_limit_min: Option<u32>,
     /// An empty link removes it.
     pub join_url: Option<String>,
+    /// The whole list of planned cues, in order.
+    pub cues: Option<Vec<CueInput>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -94,11 +115,19 @@ pub struct UpdateEvent {
 /// A plan edit, decoded from its command.
 pub enum PlanOp<'a> {
     Add(&'a AddSegment),
-    Duplicate { segment: &'a str, id: Option<&'a str> },
+    Duplicate {
+        segment: &'a str,
+        id: Option<&'a str>,
+    },
     Remove(&'a str),
-    Move { segment: &'a str, after: Option<&'a str> },
+    Move {
+        segment: &'a str,
+        after: Option<&'a str>,
+    },
     Update(&'a UpdateSegment),
     Event(&'a UpdateEvent),
+    /// A whole new list of segments (an import), under the event's own fields.
+    Replace(&'a RunOfShow),
 }
 
 fn field(message: String) -> Rejection {
@@ -133,6 +162,12 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
             let index = index_of(&plan, segment)?;
             let mut copy = plan.segments[index].clone();
             copy.id = new_id(&plan, id, &copy.id)?;
+            // The copy's speakers are other slots for the same people, so other ids.
+            let mut taken = speaker_ids(&plan);
+            for person in &mut copy.speakers {
+                person.id = fresh_speaker_id(&taken, &copy.id);
+                taken.insert(person.id.clone());
+            }
             insert(&mut plan, index + 1, copy)?;
         }
         PlanOp::Remove(segment) => {
@@ -152,9 +187,18 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
         }
         PlanOp::Update(update) => {
             let index = index_of(&plan, &update.segment)?;
-            update_segment(&mut plan.segments[index], update)?;
+            let others: HashSet<String> = plan
+                .segments
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != index)
+                .flat_map(|(_, s)| s.speakers.iter().map(|p| p.id.clone()))
+                .collect();
+            let presets = plan.cue_presets.clone();
+            update_segment(&mut plan.segments[index], update, others, &presets)?;
         }
         PlanOp::Event(update) => update_event(&mut plan, update)?,
+        PlanOp::Replace(new) => plan = checked(&plan, new)?,
     }
     Ok(retimed(plan))
 }
@@ -168,6 +212,96 @@ pub fn retimed(mut plan: RunOfShow) -> RunOfShow {
     }
     plan.event.planned_end = cursor;
     plan
+}
+
+/// `new`'s segments, checked as edits are, under `current`'s event and presets: what an
+/// import may replace. Speakers without an id get one.
+pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Rejection> {
+    if new.segments.is_empty() {
+        return Err(Rejection::InvalidState("the run of show needs at least one segment".into()));
+    }
+    if new.segments.len() > MAX_SEGMENTS {
+        return Err(field(format!("the run of show holds at most {MAX_SEGMENTS} segments")));
+    }
+    let mut plan = RunOfShow { segments: Vec::new(), ..current.clone() };
+    plan.event.planned_start = new.event.planned_start;
+    let mut speakers = HashSet::new();
+    for segment in &new.segments {
+        let id = new_id(&plan, Some(&segment.id), &segment.id)?;
+        let minutes_of = |ms: Millis, name: &str| {
+            u32::try_from(ms / MINUTE).ok().filter(|m| Millis::from(*m) * MINUTE == ms).map_or_else(
+                || Err(field(format!("segment {id:?}: {name} must be whole minutes"))),
+                |m| minutes(m, name),
+            )
+        };
+        let mut checked = Segment {
+            id: id.clone(),
+            title: clean_localized(&segment.title, "title")?,
+            chair: segment.chair.as_ref().map(|c| person_name(c, "chair")).transpose()?,
+            speakers: Vec::new(),
+            duration_ms: minutes_of(segment.duration_ms, "duration_min")?,
+            speaking_limit_ms: segment.speaking_limit_ms.map(|ms| minutes_of(ms, "speaking_limit_min")).transpose()?,
+            av_notes: String::new(),
+            join_url: None,
+            cues: Vec::new(),
+            ..segment.clone()
+        };
+        let update = UpdateSegment {
+            plan_version: 0,
+            segment: id,
+            kind: None,
+            title: None,
+            chair: None,
+            speakers: Some(segment.speakers.iter().map(SpeakerInput::of).collect()),
+            duration_min: None,
+            av_notes: Some(segment.av_notes.clone()),
+            warning_s: Some(seconds_of(segment.warning_ms)),
+            danger_s: Some(seconds_of(segment.danger_ms)),
+            speaking_limit_min: None,
+            join_url: Some(segment.join_url.clone().unwrap_or_default()),
+            cues: Some(segment.cues.iter().map(CueInput::of).collect()),
+        };
+        update_segment(&mut checked, &update, speakers.clone(), &plan.cue_presets)?;
+        speakers.extend(checked.speakers.iter().map(|p| p.id.clone()));
+        plan.segments.push(checked);
+    }
+    Ok(plan)
+}
+
+/// Whole seconds, rounded up so that a threshold is never quietly loosened; out of range
+/// stays out of range for the check.
+fn seconds_of(ms: Millis) -> u32 {
+    u32::try_from((ms + 999) / 1000).unwrap_or(u32::MAX)
+}
+
+impl SpeakerInput {
+    fn of(speaker: &Speaker) -> Self {
+        SpeakerInput {
+            id: (!speaker.id.is_empty()).then(|| speaker.id.clone()),
+            name: speaker.name.clone(),
+            affiliation: speaker.affiliation.clone(),
+            topic: speaker.topic.clone(),
+            mode: speaker.mode,
+            lang: speaker.lang,
+            minutes: speaker.duration_ms.map(|ms| u32::try_from(ms.div_euclid(MINUTE)).unwrap_or(u32::MAX)),
+        }
+    }
+}
+
+impl CueInput {
+    fn of(cue: &PlannedCue) -> Self {
+        CueInput { target: Some(cue.target.clone()), text: Some(cue.text.clone()), preset: cue.preset.clone() }
+    }
+}
+
+fn speaker_ids(plan: &RunOfShow) -> HashSet<String> {
+    plan.segments.iter().flat_map(|s| &s.speakers).map(|p| p.id.clone()).collect()
+}
+
+/// The first of `segment-1`, `segment-2`, … no speaker has.
+pub fn fresh_speaker_id(taken: &HashSet<String>, segment: &str) -> String {
+    let stem: String = segment.chars().take(56).collect();
+    (1..).map(|n| format!("{stem}-{n}")).find(|id| !taken.contains(id)).unwrap_or_default()
 }
 
 fn index_of(plan: &RunOfShow, id: &str) -> Result<usize, Rejection> {
@@ -258,17 +392,67 @@ fn person_name(name: &Localized, what: &str) -> Result<Localized, Rejection> {
     Ok(Localized { zh: clean(&name.zh)?, ja: clean(&name.ja)?, en: clean(&name.en)? })
 }
 
-fn speaker(input: &SpeakerInput) -> Result<Speaker, Rejection> {
+fn speaker(input: &SpeakerInput, id: String) -> Result<Speaker, Rejection> {
     Ok(Speaker {
+        id,
         name: person_name(&input.name, "speaker")?,
         affiliation: input.affiliation.as_ref().map(|a| clean_localized(a, "affiliation")).transpose()?,
         topic: input.topic.as_ref().map(|t| clean_localized(t, "topic")).transpose()?,
         mode: input.mode,
+        lang: input.lang,
         duration_ms: input.minutes.map(|m| minutes(m, "minutes")).transpose()?,
     })
 }
 
-fn update_segment(segment: &mut Segment, update: &UpdateSegment) -> Result<(), Rejection> {
+/// The segment's speakers as listed, each id checked against `taken` (the other
+/// segments' speakers) and the list itself, or made.
+fn speakers(segment: &str, inputs: &[SpeakerInput], mut taken: HashSet<String>) -> Result<Vec<Speaker>, Rejection> {
+    if inputs.len() > MAX_SPEAKERS {
+        return Err(field(format!("a segment has at most {MAX_SPEAKERS} speakers")));
+    }
+    for id in inputs.iter().filter_map(|p| p.id.as_deref()) {
+        if !valid_id(id) || !taken.insert(id.to_owned()) {
+            return Err(field(format!(
+                "speaker id {id:?} must be unique in the event and 1-64 letters, digits, '-' or '_'"
+            )));
+        }
+    }
+    inputs
+        .iter()
+        .map(|input| {
+            let id = input.id.clone().unwrap_or_else(|| fresh_speaker_id(&taken, segment));
+            taken.insert(id.clone());
+            speaker(input, id)
+        })
+        .collect()
+}
+
+/// A planned cue resolved against the presets: a preset gives what the cue does not.
+fn planned_cue(input: &CueInput, presets: &[super::show::CuePreset]) -> Result<PlannedCue, Rejection> {
+    let preset = match &input.preset {
+        Some(id) => Some(presets.iter().find(|p| &p.id == id).ok_or_else(|| field(format!("no cue preset {id:?}")))?),
+        None => None,
+    };
+    let target = match input.target.clone().or_else(|| preset.map(|p| p.target.clone())) {
+        Some(target) => target.parse().map_err(|e| field(format!("cue target name {e}")))?,
+        None => return Err(field("a planned cue needs a target or a preset".into())),
+    };
+    let text = input
+        .text
+        .as_ref()
+        .or(preset.map(|p| &p.text))
+        .ok_or_else(|| field("a planned cue needs a text or a preset".into()))?;
+    let clean = |t: &str| text::clean(t, MAX_CUE_TEXT_CHARS).map_err(|e| field(format!("cue text {e}")));
+    let text = Localized { zh: clean(&text.zh)?, ja: clean(&text.ja)?, en: clean(&text.en)? };
+    Ok(PlannedCue { target, text, preset: input.preset.clone() })
+}
+
+fn update_segment(
+    segment: &mut Segment,
+    update: &UpdateSegment,
+    taken: HashSet<String>,
+    presets: &[super::show::CuePreset],
+) -> Result<(), Rejection> {
     if let Some(kind) = update.kind {
         segment.kind = kind;
     }
@@ -279,11 +463,14 @@ fn update_segment(segment: &mut Segment, update: &UpdateSegment) -> Result<(), R
         let empty = text::clean_optional(&chair.en, MAX_TITLE_CHARS).ok().flatten().is_none();
         segment.chair = if empty { None } else { Some(person_name(chair, "chair")?) };
     }
-    if let Some(speakers) = &update.speakers {
-        if speakers.len() > MAX_SPEAKERS {
-            return Err(field(format!("a segment has at most {MAX_SPEAKERS} speakers")));
+    if let Some(inputs) = &update.speakers {
+        segment.speakers = speakers(&segment.id, inputs, taken)?;
+    }
+    if let Some(cues) = &update.cues {
+        if cues.len() > MAX_CUES {
+            return Err(field(format!("a segment has at most {MAX_CUES} planned cues")));
         }
-        segment.speakers = speakers.iter().map(speaker).collect::<Result<_, _>>()?;
+        segment.cues = cues.iter().map(|cue| planned_cue(cue, presets)).collect::<Result<_, _>>()?;
     }
     if let Some(duration) = update.duration_min {
         segment.duration_ms = minutes(duration, "duration_min")?;

@@ -38,12 +38,19 @@ pub struct EventInfo {
 /// Someone on the programme of a segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Speaker {
+    /// Stable across renames and moves, so that an edit never changes who is speaking.
+    /// Empty only in plans stored before speakers had ids; those match by name.
+    #[serde(default)]
+    pub id: String,
     pub name: Localized,
     pub affiliation: Option<Localized>,
     /// The title of their talk, when it has one.
     pub topic: Option<Localized>,
     /// How they take part, when the programme knows it (a remote panellist, say).
     pub mode: Option<Mode>,
+    /// The language they speak in, when the programme knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
     pub duration_ms: Option<Millis>,
 }
 
@@ -102,6 +109,11 @@ impl RunOfShow {
     /// Planned duration of the segments after `index`.
     pub fn planned_after(&self, index: usize) -> Millis {
         self.segments.iter().skip(index + 1).map(|s| s.duration_ms).sum()
+    }
+
+    /// Whether a speaker anywhere in the plan has this id.
+    pub fn has_speaker(&self, id: &str) -> bool {
+        self.segments.iter().flat_map(|s| &s.speakers).any(|p| p.id == id)
     }
 
     pub fn planned_total(&self) -> Millis {

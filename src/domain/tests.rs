@@ -7,8 +7,14 @@ use super::*;
 const MIN: Millis = 60_000;
 const T0: Millis = 1_641_258_000_000;
 
+fn slug(name: &str) -> String {
+    name.to_lowercase().replace(' ', "-")
+}
+
 fn speaker(name: &str, minutes: Option<Millis>) -> Speaker {
     Speaker {
+        id: slug(name),
+        lang: None,
         name: Localized::same(name),
         affiliation: None,
         topic: None,
@@ -831,6 +837,7 @@ fn update(segment: &str) -> impl Fn(u64) -> plan::UpdateSegment + '_ {
         danger_s: None,
         speaking_limit_min: None,
         join_url: None,
+        cues: None,
     }
 }
 
@@ -888,7 +895,10 @@ fn new_segment_ids_are_checked_like_the_event_files() {
     let command = Command::PlanDuplicateSegment { plan_version: 0, segment: "opening".into(), new_segment: None };
     state.apply(&command, &moderator(), T0).unwrap();
     assert_eq!(ids(&state), ["opening", "opening-2", "keynotes", "closing"]);
-    assert_eq!(state.show.segments[1].speakers, state.show.segments[0].speakers);
+    let names = |k: usize| state.show.segments[k].speakers.iter().map(|p| p.name.en.clone()).collect::<Vec<_>>();
+    assert_eq!(names(1), names(0));
+    let copies: Vec<&str> = state.show.segments[1].speakers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(copies, ["opening-2-1", "opening-2-2"], "the copy's slots are other speakers");
 }
 
 #[test]
@@ -987,6 +997,8 @@ fn the_speaking_speaker_cannot_be_removed_and_the_others_can_be_reordered() {
         names
             .iter()
             .map(|n| plan::SpeakerInput {
+                id: Some(slug(n)),
+                lang: None,
                 name: Localized::same(n),
                 affiliation: None,
                 topic: None,
@@ -1026,6 +1038,8 @@ fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered(
     state.apply(&signal, &moderator(), T0).unwrap();
     let swapped = ["Hideki Akamatsu", "Zhou Cheng"]
         .map(|n| plan::SpeakerInput {
+            id: Some(slug(n)),
+            lang: None,
             name: Localized::same(n),
             affiliation: None,
             topic: None,
@@ -1135,4 +1149,127 @@ fn plan_changes_replay_to_the_same_state() {
     let log: Vec<Change> = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
     log.iter().for_each(|change| replayed.evolve(change));
     assert_eq!(replayed, state);
+}
+
+fn speaker_input(id: Option<&str>, name: &str) -> plan::SpeakerInput {
+    plan::SpeakerInput {
+        id: id.map(str::to_owned),
+        name: Localized::same(name),
+        affiliation: None,
+        topic: None,
+        mode: None,
+        lang: Some(Lang::Ja),
+        minutes: None,
+    }
+}
+
+#[test]
+fn a_renamed_speaker_keeps_their_id_and_goes_on_speaking() {
+    let mut state = started();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + MIN).unwrap();
+    let renamed =
+        vec![speaker_input(Some("zhou-cheng"), "Zhou Cheng"), speaker_input(Some("hideki-akamatsu"), "赤松秀樹")];
+    edit_segment(&mut state, "opening", |u| u.speakers = Some(renamed.clone()), T0 + MIN).unwrap();
+    assert_eq!(state.live.speaker, Some(1));
+    assert_eq!(state.show.segments[0].speakers[1].name.en, "赤松秀樹");
+    assert_eq!(state.show.segments[0].speakers[1].lang, Some(Lang::Ja));
+    let added = vec![
+        speaker_input(Some("zhou-cheng"), "Zhou Cheng"),
+        speaker_input(Some("hideki-akamatsu"), "赤松秀樹"),
+        speaker_input(None, "Mei Lin"),
+    ];
+    edit_segment(&mut state, "opening", |u| u.speakers = Some(added.clone()), T0 + MIN).unwrap();
+    assert_eq!(state.show.segments[0].speakers[2].id, "opening-1", "a new speaker gets a fresh id");
+}
+
+#[test]
+fn a_speaker_id_used_elsewhere_in_the_event_is_refused() {
+    let mut state = forum();
+    let keynote_speaker = state.show.segments[1].speakers[0].id.clone();
+    let twice = vec![speaker_input(Some(&keynote_speaker), "Somebody")];
+    let err = edit_segment(&mut state, "opening", |u| u.speakers = Some(twice.clone()), T0).unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+    let same = vec![speaker_input(Some("x"), "A"), speaker_input(Some("x"), "B")];
+    let err = edit_segment(&mut state, "opening", |u| u.speakers = Some(same.clone()), T0).unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+}
+
+#[test]
+fn planned_cues_are_edited_with_presets_resolved_and_texts_cleaned() {
+    let mut state = forum();
+    state.show = Arc::new(RunOfShow {
+        cue_presets: vec![show::CuePreset {
+            id: "walk-in".into(),
+            target: cues::CueTarget::Position(CrewPosition::Audio),
+            text: Localized::same("Walk-in music"),
+        }],
+        ..(*state.show).clone()
+    });
+    let cues = vec![
+        plan::CueInput { target: None, text: None, preset: Some("walk-in".into()) },
+        plan::CueInput {
+            target: Some(cues::CueTarget::Position(CrewPosition::Video)),
+            text: Some(Localized::same("Slides\u{202e} up")),
+            preset: None,
+        },
+    ];
+    edit_segment(&mut state, "keynotes", |u| u.cues = Some(cues.clone()), T0).unwrap();
+    let planned = &state.show.segments[1].cues;
+    assert_eq!(planned[0].text.en, "Walk-in music");
+    assert_eq!(planned[0].target, cues::CueTarget::Position(CrewPosition::Audio));
+    assert_eq!(planned[1].text.en, "Slides up");
+    let unknown = vec![plan::CueInput { target: None, text: None, preset: Some("fog".into()) }];
+    let err = edit_segment(&mut state, "keynotes", |u| u.cues = Some(unknown.clone()), T0).unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+}
+
+fn replace(plan: RunOfShow, force: bool) -> impl Fn(u64) -> Command {
+    move |plan_version| Command::PlanReplace { plan_version, plan: Box::new(plan.clone()), force }
+}
+
+#[test]
+fn a_whole_plan_replaces_the_segments_keeps_the_event_and_can_be_undone() {
+    let mut state = forum();
+    let original = state.show.clone();
+    let mut new = (*state.show).clone();
+    new.event.title = Localized::same("Not taken from an import");
+    new.segments.swap(0, 2);
+    new.segments[2].speakers[0].id = String::new();
+    edit(&mut state, replace(new, false), T0).unwrap();
+    assert_eq!(ids(&state), ["closing", "keynotes", "opening"]);
+    assert_eq!(state.show.event.title, original.event.title);
+    assert_eq!(state.show.segments[0].planned_start, original.event.planned_start);
+    assert_eq!(state.show.segments[2].speakers[0].id, "opening-1", "a speaker without an id gets one");
+    edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap();
+    assert_eq!(state.show, original);
+}
+
+#[test]
+fn a_whole_plan_is_refused_while_live_unless_forced_and_never_without_the_live_segment() {
+    let mut state = started();
+    let mut new = (*state.show).clone();
+    new.segments.reverse();
+    let err = edit(&mut state, replace(new.clone(), false), T0 + MIN).unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+    edit(&mut state, replace(new, true), T0 + MIN).unwrap();
+    assert_eq!(state.show.segments[state.live.segment.unwrap()].id, "opening", "the show stays where it is");
+    let mut without = (*state.show).clone();
+    without.segments.retain(|s| s.id != "opening");
+    let err = edit(&mut state, replace(without, true), T0 + MIN).unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+}
+
+#[test]
+fn a_whole_plan_is_checked_as_edits_are() {
+    let mut state = forum();
+    let mut bad = (*state.show).clone();
+    bad.segments[1].id = "opening".into();
+    assert_eq!(edit(&mut state, replace(bad, false), T0).unwrap_err().code(), "invalid_field");
+    let mut bad = (*state.show).clone();
+    bad.segments[1].title.ja = "\u{200b}".into();
+    assert_eq!(edit(&mut state, replace(bad, false), T0).unwrap_err().code(), "invalid_field");
+    let mut bad = (*state.show).clone();
+    bad.segments[1].duration_ms = 90_500;
+    assert_eq!(edit(&mut state, replace(bad, false), T0).unwrap_err().code(), "invalid_field");
+    assert_eq!(state.plan_version, 0);
 }
