@@ -214,8 +214,9 @@ pub fn retimed(mut plan: RunOfShow) -> RunOfShow {
     plan
 }
 
-/// `new`'s segments, checked as edits are, under `current`'s event and presets: what an
-/// import may replace. Speakers without an id get one.
+/// `new`'s segments and the event's title, venue, time zone and start, checked as edits
+/// are, under `current`'s id, languages and presets: what an import may replace. Speakers
+/// without an id get one.
 pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Rejection> {
     if new.segments.is_empty() {
         return Err(Rejection::InvalidState("the run of show needs at least one segment".into()));
@@ -224,6 +225,13 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
         return Err(field(format!("the run of show holds at most {MAX_SEGMENTS} segments")));
     }
     let mut plan = RunOfShow { segments: Vec::new(), ..current.clone() };
+    let zone = &new.event.time_zone;
+    if zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(field(format!("unknown time zone {zone:?}; use an IANA name such as Asia/Shanghai")));
+    }
+    plan.event.time_zone = zone.clone();
+    plan.event.title = clean_localized(&new.event.title, "title")?;
+    plan.event.venue = clean_localized(&new.event.venue, "venue")?;
     plan.event.planned_start = new.event.planned_start;
     let mut speakers = HashSet::new();
     for segment in &new.segments {

@@ -1232,12 +1232,14 @@ fn a_whole_plan_replaces_the_segments_keeps_the_event_and_can_be_undone() {
     let mut state = forum();
     let original = state.show.clone();
     let mut new = (*state.show).clone();
-    new.event.title = Localized::same("Not taken from an import");
+    new.event.title = Localized::same("Taken\u{200b} from an import");
+    new.event.languages = vec![Lang::En];
     new.segments.swap(0, 2);
     new.segments[2].speakers[0].id = String::new();
     edit(&mut state, replace(new, false), T0).unwrap();
     assert_eq!(ids(&state), ["closing", "keynotes", "opening"]);
-    assert_eq!(state.show.event.title, original.event.title);
+    assert_eq!(state.show.event.title.en, "Taken from an import");
+    assert_eq!(state.show.event.languages, original.event.languages, "an import keeps the languages");
     assert_eq!(state.show.segments[0].planned_start, original.event.planned_start);
     assert_eq!(state.show.segments[2].speakers[0].id, "opening-1", "a speaker without an id gets one");
     edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap();
