@@ -661,17 +661,38 @@ impl EventState {
         }
         let op = command.name().to_owned();
         let mut changes = Vec::new();
-        for segment in old.segments.iter().filter(|s| plan.segment_index(&s.id).is_none()) {
+        // Receivers of carried requests, in the order they first received, so that a queue
+        // that takes from two removed segments is sent once, with both.
+        let mut receivers: Vec<(String, Queue)> = Vec::new();
+        for (k, segment) in old.segments.iter().enumerate().filter(|(_, s)| plan.segment_index(&s.id).is_none()) {
             let Some(mut queue) = self.queues.get(&segment.id).cloned() else { continue };
-            if let Some((closed, _)) = queue.end_segment(false, now) {
-                changes.push(Change::Queue {
-                    op: op.clone(),
-                    queue: segment.id.clone(),
-                    state: Box::new(queue),
-                    closed,
-                });
+            // As when a segment ends: carried to the segment that takes its place (the next
+            // one that stays), or to the event's queue when none follows.
+            let receiver = old.segments[k + 1..]
+                .iter()
+                .find(|s| plan.segment_index(&s.id).is_some())
+                .map_or(EVENT_QUEUE, |s| s.id.as_str());
+            let Some((mut closed, carried)) = queue.end_segment(self.queues.contains_key(receiver), now) else {
+                continue;
+            };
+            if !carried.is_empty() {
+                let at = match receivers.iter().position(|(name, _)| name == receiver) {
+                    Some(at) => at,
+                    None => {
+                        receivers.push((receiver.to_owned(), self.queues[receiver].clone()));
+                        receivers.len() - 1
+                    }
+                };
+                closed.extend(receivers[at].1.receive(carried, now));
             }
+            changes.push(Change::Queue { op: op.clone(), queue: segment.id.clone(), state: Box::new(queue), closed });
         }
+        changes.extend(receivers.into_iter().map(|(queue, state)| Change::Queue {
+            op: op.clone(),
+            queue,
+            state: Box::new(state),
+            closed: Vec::new(),
+        }));
         let live = places.live(&self.live);
         let cues: Vec<Cue> = self
             .cues

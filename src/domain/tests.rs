@@ -1275,3 +1275,32 @@ fn a_whole_plan_is_checked_as_edits_are() {
     assert_eq!(edit(&mut state, replace(bad, false), T0).unwrap_err().code(), "invalid_field");
     assert_eq!(state.plan_version, 0);
 }
+
+#[test]
+fn removing_a_segment_that_carries_over_moves_its_requests_to_the_one_that_follows() {
+    let mut state = started();
+    let version = state.queues["keynotes"].version;
+    let settings = Command::QueueSettings {
+        queue: "keynotes".into(),
+        version,
+        policy: None,
+        topics_public: None,
+        panellists_first: None,
+        speaking_limit_s: None,
+        carry_over: Some(true),
+    };
+    state.apply(&settings, &moderator(), T0).unwrap();
+    for who in ["p-a", "p-b"] {
+        let attendee = Actor { role: Role::Attendee, participant: who.into(), ..moderator() };
+        let request = Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None };
+        state.apply(&request, &attendee, T0).unwrap();
+    }
+    let changes = edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();
+    let Change::Queue { queue, closed, .. } = &changes[0] else { panic!("{changes:?}") };
+    assert_eq!((queue.as_str(), closed.len()), ("keynotes", 0), "nothing expires");
+    let Change::Queue { queue, state: closing, .. } = &changes[1] else { panic!("{changes:?}") };
+    assert_eq!(queue, "closing");
+    let waiting: Vec<&str> = closing.waiting.iter().map(|e| e.participant.as_str()).collect();
+    assert_eq!(waiting, ["p-a", "p-b"], "in their order");
+    assert_eq!(state.queues["closing"].waiting.len(), 2);
+}
