@@ -31,6 +31,9 @@ pub struct Limits {
     /// After SIGTERM, how long open connections get to finish before they are dropped and
     /// the store is closed.
     pub shutdown_grace_ms: u64,
+    /// A show command from the control API identical to one from the same role's token
+    /// this recently is answered with the first one's answer, not applied again.
+    pub api_double_press_ms: Millis,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
             max_http_connections_per_ip: 256,
             max_http_connections: 4096,
             shutdown_grace_ms: 5_000,
+            api_double_press_ms: 1_000,
         }
     }
 }

@@ -29,8 +29,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/{event}/tokens/{role}", post(super::export::rotate))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
+        .with_state(state.clone())
+        .merge(super::control::routes(state))
         .layer(middleware::from_fn(security_headers))
-        .with_state(state)
 }
 
 /// `/console` serves `console.html`; any other name must be an embedded file.

@@ -3,6 +3,7 @@
 mod browser;
 mod browser_console;
 mod browser_screens;
+mod control;
 mod crash;
 mod cues;
 mod errors;
