@@ -10,7 +10,6 @@ use tracing::warn;
 
 use super::{ConnId, TOO_SLOW};
 use crate::domain::Actor;
-use crate::protocol::Audience;
 use crate::wire::outbound::{Outbound, Refused};
 use crate::wire::Frame;
 
@@ -21,7 +20,6 @@ const SPLIT_FROM: usize = 2048;
 pub struct Member {
     pub conn: ConnId,
     pub actor: Actor,
-    pub audience: Audience,
     pub out: Arc<Outbound>,
 }
 

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use crate::clock::now_millis;
+use crate::domain::cues::CrewPosition;
 use crate::domain::presence::{speakers_present, Counts, Cursor, Presence};
 use crate::domain::text::match_key;
 use crate::domain::text::Mode;
@@ -98,10 +99,14 @@ impl Frames {
     }
 
     fn for_member(&self, member: &Member) -> &Frame {
-        if !self.routing.reaches(member.actor.role, &member.actor.crew) {
+        self.for_role(member.actor.role, &member.actor.crew)
+    }
+
+    fn for_role(&self, role: Role, crew: &[CrewPosition]) -> &Frame {
+        if !self.routing.reaches(role, crew) {
             return &self.hidden;
         }
-        match (member.audience, member.actor.role) {
+        match (Audience::of(role), role) {
             (Audience::Chair, _) => &self.chair,
             (Audience::Public, Role::Av) => &self.crew,
             (Audience::Public, _) => &self.public,
@@ -124,12 +129,39 @@ enum HubMsg {
         reply: oneshot::Sender<Outcome>,
     },
     Overview(oneshot::Sender<Overview>),
+    Listen(Box<Listen>),
     PresencePage {
         conn: ConnId,
         id: String,
         after: Option<Cursor>,
         limit: usize,
     },
+}
+
+/// A stream of this event's change frames outside a websocket (Server-Sent Events).
+struct Listen {
+    role: Role,
+    /// Resume after this seq, when the hub still holds what came since.
+    after: Option<u64>,
+    frames: mpsc::Sender<Frame>,
+    reply: oneshot::Sender<Start>,
+}
+
+/// How a listener starts: the changes it missed are already in its channel, or it gets the
+/// state as of `seq` and every change after it.
+pub enum Start {
+    Replayed,
+    Snapshot(Box<Overview>),
+}
+
+/// A listener's channel: frames beyond this many unread mean it is too slow, and it is
+/// dropped (its stream ends; it reconnects and resumes).
+const LISTENER_BACKLOG: usize = RESUME_BUFFER + 64;
+
+/// A registered listener.
+struct Listener {
+    role: Role,
+    frames: mpsc::Sender<Frame>,
 }
 
 /// How often joins and leaves are published, coalesced into one diff.
@@ -199,6 +231,7 @@ impl HubHandle {
             members: Members::default(),
             presence_out: None,
             retries: Retries::from_log(stored.applied),
+            listeners: Vec::new(),
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
@@ -224,6 +257,15 @@ impl HubHandle {
         let (reply, answer) = oneshot::channel();
         self.inbox.send(HubMsg::Overview(reply)).await.map_err(|_| HubGone)?;
         answer.await.map_err(|_| HubGone)
+    }
+
+    /// Listens to the event's changes as `role` sees them, from after `after` when the hub
+    /// still holds them, else from a snapshot.
+    pub async fn listen(&self, role: Role, after: Option<u64>) -> Result<(Start, mpsc::Receiver<Frame>), HubGone> {
+        let (frames, rx) = mpsc::channel(LISTENER_BACKLOG);
+        let (reply, start) = oneshot::channel();
+        self.inbox.send(HubMsg::Listen(Box::new(Listen { role, after, frames, reply }))).await.map_err(|_| HubGone)?;
+        Ok((start.await.map_err(|_| HubGone)?, rx))
     }
 
     pub async fn presence_page(
@@ -289,6 +331,8 @@ struct Hub {
     presence_out: Option<PresenceOut>,
     /// Recent commands' outcomes, so that a retried command is applied once.
     retries: Retries,
+    /// Streams of changes outside websockets.
+    listeners: Vec<Listener>,
 }
 
 /// A presence frame for the chair and crew, one for everyone else, and who is still to get
@@ -383,6 +427,7 @@ impl Hub {
         let mut entries = Vec::new();
         let mut replies = Vec::new();
         let mut joins = Vec::new();
+        let mut listens = Vec::new();
         // Commands acknowledged in this batch, whose outcomes hold only if it is stored.
         let mut acked = Vec::new();
         for msg in batch {
@@ -390,9 +435,9 @@ impl Hub {
                 HubMsg::Join(joining) => joins.push(*joining),
                 HubMsg::PresencePage { conn, id, after, limit } => self.presence_page(conn, &id, after, limit),
                 HubMsg::Overview(reply) => {
-                    let seq = self.seq;
-                    let _ = reply.send(Overview { state: self.state.clone(), seq, counts: self.presence.counts() });
+                    let _ = reply.send(self.overview());
                 }
+                HubMsg::Listen(listen) => listens.push(*listen),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
                     let step = self.step(&actor, &id, &command, now, &mut entries);
@@ -449,6 +494,9 @@ impl Hub {
         }
         for joining in joins {
             self.join(joining);
+        }
+        for listen in listens {
+            self.listen(listen);
         }
         if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY {
             self.snapshot_seq = self.seq;
@@ -547,7 +595,7 @@ impl Hub {
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
             presence: Box::new(self.welcome_presence(actor.role, joining.resume.as_ref())),
         });
-        let member = Member { conn: joining.conn, actor: joining.actor, audience, out: joining.out };
+        let member = Member { conn: joining.conn, actor: joining.actor, out: joining.out };
         let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member));
         let delivered = std::iter::once(&welcome).chain(missed).all(|frame| member.out.send(frame).is_ok());
         if delivered {
@@ -558,10 +606,35 @@ impl Hub {
         }
     }
 
+    fn overview(&self) -> Overview {
+        Overview { state: self.state.clone(), seq: self.seq, counts: self.presence.counts() }
+    }
+
+    /// Registers a listener after sending it what it missed, or a snapshot.
+    fn listen(&mut self, listen: Listen) {
+        let Listen { role, after, frames, reply } = listen;
+        let replay = after.filter(|&seq| seq <= self.seq && self.seq - seq <= self.recent.len() as u64);
+        let start = match replay {
+            Some(after) => {
+                let missed = self.recent.iter().filter(|(seq, _)| *seq > after);
+                if missed.map(|(_, f)| f.for_role(role, &[]).clone()).any(|frame| frames.try_send(frame).is_err()) {
+                    return;
+                }
+                Start::Replayed
+            }
+            None => Start::Snapshot(Box::new(self.overview())),
+        };
+        if reply.send(start).is_ok() {
+            self.listeners.push(Listener { role, frames });
+        }
+    }
+
     /// Queues `frame` for every member; a member whose queue is full is dropped, which
     /// closes its connection so that it reconnects and resumes.
     fn publish(&mut self, seq: u64, frames: Frames) {
         self.send_each(|member| frames.for_member(member));
+        // A listener that has fallen this far behind, or has gone, is dropped.
+        self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }

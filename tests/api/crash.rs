@@ -39,7 +39,7 @@ pub(crate) async fn launch(data_dir: &Path) -> Process {
     launch_on(data_dir, "127.0.0.1:0").await
 }
 
-async fn launch_on(data_dir: &Path, bind: &str) -> Process {
+pub(crate) async fn launch_on(data_dir: &Path, bind: &str) -> Process {
     let mut child =
         command(data_dir, bind).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -21,5 +21,6 @@ mod resume;
 mod retries;
 mod run_of_show;
 mod slow;
+mod stream;
 mod undo;
 mod wire_conformance;

@@ -1,0 +1,166 @@
+//! The Server-Sent Events stream: the state first, changes in order with their seq as id,
+//! heartbeats, and resumption with `Last-Event-ID`, across a kill -9 too.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use eventhub::domain::Role;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::control::request;
+use crate::crash::launch;
+use crate::helpers::{spawn_app, EVENT};
+
+/// One server-sent event.
+#[derive(Debug)]
+struct Sent {
+    event: String,
+    id: Option<u64>,
+    data: Value,
+}
+
+struct EventStream {
+    lines: tokio::io::Lines<BufReader<TcpStream>>,
+    heartbeats: usize,
+}
+
+impl EventStream {
+    async fn open(addr: SocketAddr, token: &str, last_event_id: Option<u64>) -> EventStream {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+        let head = format!(
+            "GET /api/v1/events/{EVENT}/stream HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Accept: text/event-stream\r\n{resume}\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut lines = BufReader::new(stream).lines();
+        let status = lines.next_line().await.unwrap().unwrap();
+        assert!(status.contains(" 200 "), "{status}");
+        let mut content_type = String::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.is_empty() {
+                break;
+            }
+            if line.to_ascii_lowercase().starts_with("content-type:") {
+                content_type = line;
+            }
+        }
+        assert!(content_type.contains("text/event-stream"), "{content_type}");
+        EventStream { lines, heartbeats: 0 }
+    }
+
+    /// The next event, skipping chunk-size lines and counting heartbeat comments.
+    async fn next(&mut self) -> Sent {
+        let (mut event, mut id, mut data) = (String::new(), None, String::new());
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
+                .await
+                .expect("an event within 20 s")
+                .unwrap()
+                .expect("the stream stays open");
+            if let Some(value) = line.strip_prefix("event:") {
+                event = value.trim().to_owned();
+            } else if let Some(value) = line.strip_prefix("id:") {
+                id = value.trim().parse().ok();
+            } else if let Some(value) = line.strip_prefix("data:") {
+                data.push_str(value.trim_start());
+            } else if line.starts_with(':') {
+                self.heartbeats += 1;
+            } else if line.is_empty() && !data.is_empty() {
+                return Sent { event, id, data: serde_json::from_str(&data).expect("data is JSON") };
+            }
+        }
+    }
+
+    /// Change events until one with seq `seq`, skipping `state` events; their ids in order.
+    async fn changes_until(&mut self, seq: u64) -> Vec<u64> {
+        let mut ids = Vec::new();
+        while ids.last() != Some(&seq) {
+            let sent = self.next().await;
+            if sent.event == "change" {
+                assert_eq!(sent.data["seq"].as_u64(), sent.id, "the id is the seq");
+                ids.push(sent.id.expect("a change has an id"));
+            }
+        }
+        ids
+    }
+}
+
+async fn press(addr: SocketAddr, token: &str, command: &str) -> Value {
+    let auth = format!("Bearer {token}");
+    let reply =
+        request(addr, "POST", &format!("/api/v1/events/{EVENT}/{command}"), &[("Authorization", &auth)], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+#[tokio::test]
+async fn the_stream_starts_with_the_state_then_sends_every_change_in_order() {
+    let app = spawn_app().await;
+    let mut stream = EventStream::open(app.addr, app.token(Role::Av), None).await;
+    let first = stream.next().await;
+    assert_eq!(first.event, "state");
+    assert_eq!(first.data["phase"], "standby");
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    for kind in ["next", "next_speaker", "hold"] {
+        chair.run(kind, serde_json::json!({})).await;
+    }
+    assert_eq!(stream.changes_until(3).await, [1, 2, 3], "gap-free, in order");
+    let state = stream.next().await;
+    assert_eq!((state.event.as_str(), state.id), ("state", None), "a burst ends with the state, without an id");
+    assert_eq!(state.data["held"], true);
+    assert_eq!(state.data["seq"], 3);
+}
+
+#[tokio::test]
+async fn a_stream_resumed_with_last_event_id_gets_exactly_what_it_missed() {
+    let app = spawn_app().await;
+    let token = app.token(Role::Moderator).to_owned();
+    for command in ["next", "next_speaker", "hold", "resume"] {
+        press(app.addr, &token, command).await;
+    }
+    let mut stream = EventStream::open(app.addr, &token, Some(2)).await;
+    let first = stream.next().await;
+    assert_eq!((first.event.as_str(), first.id), ("change", Some(3)), "no snapshot: a replay");
+    assert_eq!(stream.changes_until(4).await, [4]);
+    let mut ahead = EventStream::open(app.addr, &token, Some(999)).await;
+    assert_eq!(ahead.next().await.event, "state", "an id this server never gave gets the state");
+}
+
+#[tokio::test]
+async fn a_stream_resumes_across_a_kill_9_with_nothing_missed() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = launch(data.path()).await;
+    let token = server.tokens["moderator"].clone();
+    let mut stream = EventStream::open(server.addr, &token, None).await;
+    assert_eq!(stream.next().await.event, "state");
+    press(server.addr, &token, "next").await;
+    press(server.addr, &token, "next_speaker").await;
+    let seen = stream.changes_until(2).await;
+    assert_eq!(seen, [1, 2]);
+    server.child.start_kill().expect("SIGKILL");
+    server.child.wait().await.unwrap();
+    let server = launch(data.path()).await;
+    // Changes made while this listener was away, after the restart.
+    press(server.addr, &token, "hold").await;
+    press(server.addr, &token, "resume").await;
+    let mut resumed = EventStream::open(server.addr, &token, Some(2)).await;
+    assert_eq!(resumed.changes_until(4).await, [3, 4], "nothing missed, nothing twice");
+}
+
+#[tokio::test]
+async fn the_stream_needs_a_token_and_sends_heartbeats() {
+    let app = spawn_app().await;
+    let reply = request(app.addr, "GET", &format!("/api/v1/events/{EVENT}/stream"), &[], "").await;
+    assert_eq!(reply.status, 401);
+    let mut stream = EventStream::open(app.addr, app.token(Role::Display), None).await;
+    assert_eq!(stream.next().await.event, "state");
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    // A heartbeat comes every 15 s; wait for one, then a change still arrives after it.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    chair.run("next", serde_json::json!({})).await;
+    assert_eq!(stream.changes_until(1).await, [1]);
+    assert!(stream.heartbeats >= 1, "a heartbeat comment came while nothing changed");
+}
