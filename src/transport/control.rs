@@ -34,6 +34,7 @@ use crate::server::{AppState, EventEntry};
 pub fn routes(app: AppState) -> Router {
     let control = Control { app, presses: Arc::default(), budgets: Arc::default() };
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/events/{event}/state", get(state))
         .route("/api/v1/events/{event}/stream", get(stream))
         .route("/api/v1/events/{event}/{command}", post(command))
@@ -135,6 +136,11 @@ async fn state(
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("a number in quotes is a valid header"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The API's OpenAPI document, as docs/openapi.json has it.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../docs/openapi.json")).into_response()
 }
 
 /// Between two heartbeats a proxy or a tool may assume the stream has died.
