@@ -45,6 +45,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as the frames spell it.
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
     fn from_rejection(rejection: &Rejection) -> Self {
         match rejection {
             Rejection::Forbidden(_) => ErrorCode::Forbidden,

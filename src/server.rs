@@ -22,6 +22,7 @@ use crate::domain::{EventState, Role};
 use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
 use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, Journal, StoreThread, StoredEvent};
 use crate::transport::listener::{self, Serving};
@@ -69,6 +70,7 @@ pub struct AppState {
     pub data_dir: Arc<PathBuf>,
     /// Tokens fixed in the settings; those cannot be rotated from the API.
     pub configured_tokens: Arc<HashMap<String, HashMap<Role, String>>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -129,13 +131,15 @@ impl Server {
         let mut tokens = auth::load_or_create(data_dir, &settings.tokens, &order)?;
         let (journal, store_thread) = Journal::start(Box::new(backend)).context("cannot start the store thread")?;
         let tracker = TaskTracker::new();
+        let metrics = Arc::new(Metrics::default());
         let events = DashMap::new();
         for event in stored {
             let id = event.state.show.event.id.clone();
             let show = Arc::clone(&event.state.show);
             let tokens = RwLock::new(tokens.remove(&id).context("tokens were made for every event")?);
             let limit = settings.limits.max_connections_per_event;
-            let hub = HubHandle::spawn(event, journal.clone(), Arc::clone(&epoch), limit, &tracker);
+            let hub =
+                HubHandle::spawn(event, journal.clone(), Arc::clone(&epoch), limit, Arc::clone(&metrics), &tracker);
             let attendee_code = settings.attendee_codes.get(&id).cloned();
             events.insert(id, Arc::new(EventEntry { show, hub, tokens, attendee_code }));
         }
@@ -150,6 +154,7 @@ impl Server {
             per_ip: Arc::new(DashMap::new()),
             data_dir: Arc::new(data_dir.clone()),
             configured_tokens: Arc::new(settings.tokens.clone()),
+            metrics,
         };
         Ok(Server { state, order, store_thread })
     }

@@ -286,7 +286,7 @@ impl Command {
     const MAX_EXTEND_SECONDS: i32 = 3600;
     const SPEAKING_LIMIT_S: std::ops::RangeInclusive<u32> = 10..=3600;
 
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Command::Next { .. } => "next",
             Command::Previous { .. } => "previous",

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use prometheus_client::metrics::counter::Counter;
 use tracing::warn;
 
 use super::{ConnId, TOO_SLOW};
@@ -25,10 +26,11 @@ pub struct Member {
 
 impl Member {
     /// Sends one frame; false when the member is gone, or too slow and now being closed.
-    pub fn deliver(&self, frame: &Frame) -> bool {
+    fn deliver(&self, frame: &Frame, slow: &Counter) -> bool {
         match self.out.send(frame) {
             Ok(()) => true,
             Err(Refused::TooSlow) => {
+                slow.inc();
                 warn!(conn = self.conn, "closing a connection that is too slow to keep up");
                 self.out.close(TOO_SLOW.0, TOO_SLOW.1, None);
                 false
@@ -39,13 +41,18 @@ impl Member {
 }
 
 /// Members in a dense list, so that a fan-out can be cut into equal parts.
-#[derive(Default)]
 pub struct Members {
     list: Vec<Member>,
     index: HashMap<ConnId, usize>,
+    /// Members closed for being too slow, for the metrics.
+    slow: Counter,
 }
 
 impl Members {
+    pub fn new(slow: Counter) -> Self {
+        Members { list: Vec::new(), index: HashMap::new(), slow }
+    }
+
     pub fn len(&self) -> usize {
         self.list.len()
     }
@@ -80,12 +87,17 @@ impl Members {
     /// too slow (and now being closed). Every member's frames stay in order: the call
     /// returns only when every write is done.
     pub fn send_each<'f>(&self, frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
-        fan_out(&self.list, Some, frame_for)
+        fan_out(&self.list, Some, frame_for, &self.slow)
+    }
+
+    /// Sends one member one frame; false when it is gone, or too slow and now being closed.
+    pub fn deliver(&self, conn: ConnId, frame: &Frame) -> bool {
+        self.get(conn).is_some_and(|member| member.deliver(frame, &self.slow))
     }
 
     /// As `send_each`, for those of `conns` that are still members.
     pub fn send_some<'f>(&self, conns: &[ConnId], frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
-        fan_out(conns, |&conn| self.get(conn), frame_for)
+        fan_out(conns, |&conn| self.get(conn), frame_for, &self.slow)
     }
 }
 
@@ -93,10 +105,11 @@ fn fan_out<'m, 'f, T: Sync>(
     items: &'m [T],
     member_of: impl Fn(&'m T) -> Option<&'m Member> + Sync,
     frame_for: &(impl Fn(&Member) -> &'f Frame + Sync),
+    slow: &Counter,
 ) -> Vec<ConnId> {
     let send_part = |part: &'m [T]| -> Vec<ConnId> {
         let members = part.iter().filter_map(&member_of);
-        members.filter(|member| !member.deliver(frame_for(member))).map(|member| member.conn).collect()
+        members.filter(|member| !member.deliver(frame_for(member), slow)).map(|member| member.conn).collect()
     };
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
     if items.len() < SPLIT_FROM || parts < 2 {

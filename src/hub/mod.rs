@@ -18,6 +18,7 @@ use crate::domain::presence::{speakers_present, Counts, Cursor, Presence};
 use crate::domain::text::match_key;
 use crate::domain::text::Mode;
 use crate::domain::{Actor, Change, Command, EventState, Millis, Role};
+use crate::metrics::{CommandLabels, EventLabel, EventRole, Metrics};
 use crate::protocol::{
     crew_sees_as_chair, cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError,
     PresenceView, PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
@@ -204,6 +205,7 @@ impl HubHandle {
         journal: Journal,
         epoch: Arc<str>,
         max_members: usize,
+        metrics: Arc<Metrics>,
         tracker: &TaskTracker,
     ) -> HubHandle {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
@@ -228,10 +230,11 @@ impl HubHandle {
             snapshot_seq: stored.seq,
             recent,
             journal,
-            members: Members::default(),
             presence_out: None,
             retries: Retries::from_log(stored.applied),
             listeners: Vec::new(),
+            members: Members::new(metrics.slow_client_closes.clone()),
+            metrics,
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
@@ -333,6 +336,7 @@ struct Hub {
     retries: Retries,
     /// Streams of changes outside websockets.
     listeners: Vec<Listener>,
+    metrics: Arc<Metrics>,
 }
 
 /// A presence frame for the chair and crew, one for everyone else, and who is still to get
@@ -453,8 +457,15 @@ impl Hub {
         }
         if !entries.is_empty() {
             let frames: Vec<(u64, Frames)> = entries.iter().map(|e| (e.seq, Frames::encode(e, &self.tagger))).collect();
+            let (count, committing) = (entries.len() as u64, std::time::Instant::now());
             match self.journal.append(&self.event, entries).await {
-                Ok(()) => frames.into_iter().for_each(|(seq, frame)| self.publish(seq, frame)),
+                Ok(()) => {
+                    self.metrics.store_commit_seconds.observe(committing.elapsed().as_secs_f64());
+                    self.metrics.changes.get_or_create(&EventLabel { event: self.event.to_string() }).inc_by(count);
+                    let fanning = std::time::Instant::now();
+                    frames.into_iter().for_each(|(seq, frame)| self.publish(seq, frame));
+                    self.metrics.fanout_seconds.observe(fanning.elapsed().as_secs_f64());
+                }
                 Err(e) => {
                     error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
                     (self.state, self.seq) = before;
@@ -509,6 +520,20 @@ impl Hub {
         if let Some(outcome) = self.retries.get(&actor.participant, id, now) {
             return Step { outcome: outcome.clone(), acked: false };
         }
+        let step = self.apply(actor, id, command, now, entries);
+        let outcome = match &step.outcome {
+            Outcome::Ack { .. } => "ack".to_owned(),
+            Outcome::Rejected(error) => {
+                self.metrics.error(&error.code.as_str());
+                error.code.as_str()
+            }
+        };
+        let labels = CommandLabels { event: self.event.to_string(), command: command.name().to_owned(), outcome };
+        self.metrics.commands.get_or_create(&labels).inc();
+        step
+    }
+
+    fn apply(&mut self, actor: &Actor, id: &str, command: &Command, now: Millis, entries: &mut Vec<LogEntry>) -> Step {
         match self.state.apply(command, actor, now) {
             Ok(changes) => {
                 if changes.iter().any(|change| matches!(change, Change::Plan { .. })) {
@@ -600,10 +625,16 @@ impl Hub {
         let delivered = std::iter::once(&welcome).chain(missed).all(|frame| member.out.send(frame).is_ok());
         if delivered {
             debug!(conn = joining.conn, role = member.actor.role.as_str(), ?outcome, "joined");
+            self.connections(member.actor.role).inc();
             self.members.insert(member);
         } else {
             self.presence.disconnect(&member.actor.participant);
         }
+    }
+
+    fn connections(&self, role: Role) -> prometheus_client::metrics::gauge::Gauge {
+        let labels = EventRole { event: self.event.to_string(), role: role.as_str().to_owned() };
+        self.metrics.connections.get_or_create(&labels).clone()
     }
 
     fn overview(&self) -> Overview {
@@ -649,15 +680,14 @@ impl Hub {
     }
 
     fn send_to(&mut self, conn: ConnId, frame: Frame) {
-        if let Some(member) = self.members.get(conn) {
-            if !member.deliver(&frame) {
-                self.remove_member(conn);
-            }
+        if self.members.get(conn).is_some() && !self.members.deliver(conn, &frame) {
+            self.remove_member(conn);
         }
     }
 
     fn remove_member(&mut self, conn: ConnId) {
         if let Some(member) = self.members.remove(conn) {
+            self.connections(member.actor.role).dec();
             self.presence.disconnect(&member.actor.participant);
         }
     }

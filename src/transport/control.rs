@@ -35,6 +35,7 @@ pub fn routes(app: AppState) -> Router {
     let control = Control { app, presses: Arc::default(), budgets: Arc::default() };
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route("/api/v1/events/{event}/state", get(state))
         .route("/api/v1/events/{event}/stream", get(stream))
         .route("/api/v1/events/{event}/{command}", post(command))
@@ -136,6 +137,23 @@ async fn state(
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("a number in quotes is a valid header"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// `GET /metrics`: Prometheus text, for an organizer token of any event.
+async fn metrics(
+    State(control): State<Control>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token = bearer.or(query.get("token").map(String::as_str)).unwrap_or_default();
+    let organizer = control.app.events.iter().any(|entry| entry.value().role_of(token) == Some(Role::Organizer));
+    if !organizer {
+        return refusal(ErrorCode::Unauthorized, "an organizer token is needed").into_response();
+    }
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], control.app.metrics.encode()).into_response()
 }
 
 /// The API's OpenAPI document, as docs/openapi.json has it.

@@ -317,6 +317,7 @@ impl Session {
 
     /// A frame over the budget is dropped; its sender hears about it at most once a second.
     fn rate_limited(&self, message: Message, tell: bool) -> Next {
+        self.app.metrics.rate_limited_frames.inc();
         match message {
             Message::Close(_) => close((1000, "bye")),
             _ if tell => self.reply(FrameError::new(
@@ -433,6 +434,7 @@ impl Session {
     }
 
     fn reply(&self, error: FrameError) -> Next {
+        self.app.metrics.error(&error.code.as_str());
         self.send(&error.encode())
     }
 }

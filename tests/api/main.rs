@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod http_limits;
 mod load;
+mod metrics;
 mod openapi;
 mod pages;
 mod plan;

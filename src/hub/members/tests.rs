@@ -10,7 +10,7 @@ use crate::domain::Role;
 /// Members numbered from 0, each with the client's end of its socket.
 async fn members(n: usize) -> (Members, Vec<TcpStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut members = Members::default();
+    let mut members = Members::new(Default::default());
     let mut clients = Vec::with_capacity(n);
     for conn in 0..n as ConnId {
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
