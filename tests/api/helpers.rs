@@ -58,7 +58,13 @@ type Serving = (SocketAddr, CancellationToken, tokio::task::JoinHandle<anyhow::R
 
 fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settings)) -> Serving {
     let mut settings = Settings {
-        server: ServerSettings { bind, public_url: None, data_dir: data_dir.to_path_buf(), events_dir: events_dir() },
+        server: ServerSettings {
+            bind,
+            public_url: None,
+            data_dir: data_dir.to_path_buf(),
+            events_dir: events_dir(),
+            organizer_token: None,
+        },
         tokens: Default::default(),
         limits: Default::default(),
         attendee_codes: Default::default(),
