@@ -1,8 +1,10 @@
-//! Role tokens per event: taken from the settings, else generated once and kept in the
-//! data dir so that page links survive restarts. Compared in constant time, never logged.
+//! Role tokens per event, and the server-wide rooms token that creates and archives
+//! events: taken from the settings, else generated once and kept in the data dir so that
+//! page links survive restarts. Compared in constant time, never logged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use anyhow::Context;
 use subtle::ConstantTimeEq;
@@ -34,9 +36,57 @@ impl EventTokens {
     }
 }
 
+/// The organizer token of the whole server: it lists, creates and archives events. No
+/// event's own token grants this.
+#[derive(Clone)]
+pub struct RoomsToken(String);
+
+impl RoomsToken {
+    /// Whether `presented` is this token, compared in constant time.
+    pub fn grants(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+const ROOMS_TOKEN_FILE: &str = "rooms-token";
+
+/// The configured rooms token, else the one kept in `data_dir`, else a new one written there.
+pub fn rooms_token(data_dir: &Path, configured: Option<&str>) -> anyhow::Result<RoomsToken> {
+    if let Some(token) = configured {
+        if token.trim().is_empty() {
+            anyhow::bail!("[server] organizer_token must not be empty; leave it out to have one generated");
+        }
+        return Ok(RoomsToken(token.to_owned()));
+    }
+    let path = data_dir.join(ROOMS_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(RoomsToken(text.trim().to_owned())),
+        Ok(_) => anyhow::bail!("{} is empty; delete it to have a new token generated", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = generate();
+            write_private(&path, &format!("{token}\n"))?;
+            Ok(RoomsToken(token))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Held while the tokens file is read and written back: events created at runtime and
+/// rotations would otherwise lose each other's writes.
+static TOKENS_FILE_LOCK: Mutex<()> = Mutex::new(());
+
+fn lock_tokens_file() -> MutexGuard<'static, ()> {
+    TOKENS_FILE_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Gives `role` of `event` a new token, kept in `data_dir` and returned. Links with the old
 /// token stop working for new connections; connections already open stay.
 pub fn rotate(data_dir: &Path, event: &str, role: Role, tokens: &mut EventTokens) -> anyhow::Result<String> {
+    let _file = lock_tokens_file();
     let path = data_dir.join(TOKENS_FILE);
     let mut kept = read_kept(&path)?;
     let token = generate();
@@ -60,6 +110,7 @@ pub fn load_or_create(
     configured: &HashMap<String, HashMap<Role, String>>,
     events: &[String],
 ) -> anyhow::Result<HashMap<String, EventTokens>> {
+    let _file = lock_tokens_file();
     let path = data_dir.join(TOKENS_FILE);
     let mut kept = read_kept(&path)?;
     let before = kept.clone();
@@ -122,6 +173,19 @@ mod tests {
         let tokens = load_or_create(dir.path(), &configured, &events).unwrap();
         assert_eq!(tokens["forum"].role_of("chair-secret"), Some(Role::Moderator));
         assert_eq!(tokens["forum"].token(Role::Av), first["forum"].token(Role::Av));
+    }
+
+    #[test]
+    fn the_rooms_token_is_kept_across_restarts_and_a_configured_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = rooms_token(dir.path(), None).unwrap();
+        assert_eq!(first.as_str().len(), 32);
+        assert!(rooms_token(dir.path(), None).unwrap().grants(first.as_str()));
+        let configured = rooms_token(dir.path(), Some("hall-secret")).unwrap();
+        assert!(configured.grants("hall-secret"));
+        assert!(!configured.grants(first.as_str()));
+        assert!(!configured.grants("hall-secre"));
+        assert!(rooms_token(dir.path(), Some(" ")).is_err());
     }
 
     #[test]

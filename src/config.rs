@@ -42,6 +42,10 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     pub data_dir: PathBuf,
     pub events_dir: PathBuf,
+    /// The rooms token, which lists, creates and archives events; generated once and kept
+    /// in the data dir when not given.
+    #[serde(default)]
+    pub organizer_token: Option<String>,
 }
 
 impl Settings {

@@ -7,6 +7,7 @@
 //! - [`wire`]: websocket framing, and each connection's bounded outbound side.
 //! - [`store`]: the durable change log (SQLite by default), written before publishing.
 //! - [`server`]: start-up, the shared state, and serving until shutdown.
+//! - [`rooms`]: events created and archived while the server runs.
 //! - [`config`] and [`auth`]: settings, event files and role tokens.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod protocol;
+pub mod rooms;
 pub mod server;
 pub mod store;
 pub mod transport;

@@ -1,5 +1,5 @@
 //! Start-up and the shared application state: loads the events, starts one hub per
-//! event, and serves HTTP and websockets on an already-bound listener until shutdown.
+//! running event, and serves HTTP and websockets on an already-bound listener until shutdown.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::auth::{self, EventTokens};
+use crate::auth::{self, EventTokens, RoomsToken};
 use crate::config::{self, Settings};
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
@@ -48,11 +48,27 @@ impl EventEntry {
     }
 }
 
+/// An archived event: it runs no hub, but its record is still listed and exported.
+pub struct ArchivedEntry {
+    /// The event's state when its hub stopped.
+    pub state: EventState,
+    pub tokens: EventTokens,
+}
+
 /// Shared by every request and websocket session; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// Registry of running events. Clone the entry's `Arc` out and drop the guard at once.
     pub events: Arc<DashMap<String, Arc<EventEntry>>>,
+    /// Archived events by id; an id here is never used for a new event.
+    pub archived: Arc<DashMap<String, Arc<ArchivedEntry>>>,
+    /// Creates and archives one at a time, so that two requests for one id cannot both pass
+    /// the check that it is free; held across the store's answer, and only by those.
+    pub rooms_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Grants the rooms API: listing, creating and archiving events.
+    pub rooms_token: Arc<RoomsToken>,
+    /// The store's epoch, which every hub started at runtime needs too.
+    pub epoch: Arc<str>,
     /// Cancelled when the server shuts down; sessions close their sockets on it.
     pub shutdown: CancellationToken,
     /// Cancelled when the shutdown deadline has passed: whatever is still open is dropped.
@@ -71,11 +87,30 @@ pub struct AppState {
     /// Tokens fixed in the settings; those cannot be rotated from the API.
     pub configured_tokens: Arc<HashMap<String, HashMap<Role, String>>>,
     pub metrics: Arc<Metrics>,
+    /// Attendee codes from the settings, for events started at runtime as well.
+    pub attendee_codes: Arc<HashMap<String, String>>,
 }
 
 impl AppState {
     pub fn event(&self, id: &str) -> Option<Arc<EventEntry>> {
         self.events.get(id).map(|entry| Arc::clone(entry.value()))
+    }
+
+    pub fn archived_event(&self, id: &str) -> Option<Arc<ArchivedEntry>> {
+        self.archived.get(id).map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// Starts the hub of a stored event and puts the event in the registry.
+    pub fn launch(&self, stored: StoredEvent, tokens: EventTokens) -> Arc<EventEntry> {
+        let id = stored.state.show.event.id.clone();
+        let show = Arc::clone(&stored.state.show);
+        let limit = self.limits.max_connections_per_event;
+        let metrics = Arc::clone(&self.metrics);
+        let hub = HubHandle::spawn(stored, self.journal.clone(), Arc::clone(&self.epoch), limit, metrics, &self.tracker);
+        let attendee_code = self.attendee_codes.get(&id).cloned();
+        let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code });
+        self.events.insert(id, Arc::clone(&entry));
+        entry
     }
 }
 
@@ -100,7 +135,8 @@ pub fn page_of(role: Role) -> Option<&'static str> {
 
 impl Server {
     /// Opens the store, restores every stored event, seeds the configured events it does
-    /// not hold yet, and starts one hub per event.
+    /// not hold yet, and starts one hub per event that is not archived. A stored event wins
+    /// over its event file, which is only warned about.
     pub fn start(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Server> {
         let data_dir = &settings.server.data_dir;
         std::fs::create_dir_all(data_dir)
@@ -113,6 +149,9 @@ impl Server {
             backend.load(RESUME_BUFFER, since, MAX_REMEMBERED).context("cannot restore the events from the store")?;
         for show in configured {
             match stored.iter().find(|e| e.state.show.event.id == show.event.id) {
+                Some(existing) if existing.archived => {
+                    warn!(event = %show.event.id, "the event is archived; its event file is ignored")
+                }
                 Some(existing) if *existing.state.show != show => warn!(
                     event = %show.event.id,
                     "the event file differs from the stored run of show; the stored one is used"
@@ -122,40 +161,43 @@ impl Server {
                     let state = EventState::new(show);
                     backend.create(&state).context("cannot store a new event")?;
                     info!(event = %state.show.event.id, "seeded from its event file");
-                    let (recent, attendance, applied) = (Vec::new(), Vec::new(), Vec::new());
-                    stored.push(StoredEvent { state, seq: 0, recent, attendance, applied });
+                    stored.push(StoredEvent::new(state));
                 }
             }
         }
-        let order: Vec<String> = stored.iter().map(|e| e.state.show.event.id.clone()).collect();
-        let mut tokens = auth::load_or_create(data_dir, &settings.tokens, &order)?;
+        let ids: Vec<String> = stored.iter().map(|e| e.state.show.event.id.clone()).collect();
+        let mut tokens = auth::load_or_create(data_dir, &settings.tokens, &ids)?;
+        let rooms_token = auth::rooms_token(data_dir, settings.server.organizer_token.as_deref())?;
         let (journal, store_thread) = Journal::start(Box::new(backend)).context("cannot start the store thread")?;
-        let tracker = TaskTracker::new();
-        let metrics = Arc::new(Metrics::default());
-        let events = DashMap::new();
-        for event in stored {
-            let id = event.state.show.event.id.clone();
-            let show = Arc::clone(&event.state.show);
-            let tokens = RwLock::new(tokens.remove(&id).context("tokens were made for every event")?);
-            let limit = settings.limits.max_connections_per_event;
-            let hub =
-                HubHandle::spawn(event, journal.clone(), Arc::clone(&epoch), limit, Arc::clone(&metrics), &tracker);
-            let attendee_code = settings.attendee_codes.get(&id).cloned();
-            events.insert(id, Arc::new(EventEntry { show, hub, tokens, attendee_code }));
-        }
         let state = AppState {
-            events: Arc::new(events),
+            events: Arc::new(DashMap::new()),
+            archived: Arc::new(DashMap::new()),
+            rooms_lock: Arc::new(tokio::sync::Mutex::new(())),
+            rooms_token: Arc::new(rooms_token),
+            epoch,
             shutdown,
             hard_stop: CancellationToken::new(),
-            tracker,
+            tracker: TaskTracker::new(),
             next_conn: Arc::new(AtomicU64::new(1)),
             journal,
             limits: Arc::new(settings.limits.clone()),
             per_ip: Arc::new(DashMap::new()),
             data_dir: Arc::new(data_dir.clone()),
             configured_tokens: Arc::new(settings.tokens.clone()),
-            metrics,
+            metrics: Arc::new(Metrics::default()),
+            attendee_codes: Arc::new(settings.attendee_codes.clone()),
         };
+        let mut order = Vec::new();
+        for event in stored {
+            let id = event.state.show.event.id.clone();
+            let tokens = tokens.remove(&id).context("tokens were made for every event")?;
+            if event.archived {
+                state.archived.insert(id, Arc::new(ArchivedEntry { state: event.state, tokens }));
+            } else {
+                state.launch(event, tokens);
+                order.push(id);
+            }
+        }
         Ok(Server { state, order, store_thread })
     }
 
@@ -163,10 +205,15 @@ impl Server {
         self.state.event(event).map(|entry| entry.token(role))
     }
 
-    /// One line per event and role: the page URL with its token, for the operator.
+    pub fn rooms_token(&self) -> &str {
+        self.state.rooms_token.as_str()
+    }
+
+    /// The rooms page with the rooms token, then one line per running event and role: the
+    /// page URL with its token, for the operator.
     pub fn page_urls(&self, base: &str) -> Vec<String> {
         let base = base.trim_end_matches('/');
-        let mut lines = Vec::new();
+        let mut lines = vec![format!("{:<10} {base}/rooms#token={}", "rooms", self.state.rooms_token.as_str())];
         for event in &self.order {
             let Some(entry) = self.state.event(event) else { continue };
             for role in Role::ALL {

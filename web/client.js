@@ -14,6 +14,8 @@ const OPEN_TIMEOUT = 10_000, SILENCE_LIMIT = 30_000, COMMAND_TIMEOUT = 15_000;
 const BACKOFF_MIN = 500, BACKOFF_MAX = 10_000, JITTER = 0.3;
 // After a 1012 close ("server restarting") the first attempts wait at most this long.
 const RESTART_CLOSE = 1012, RESTART_MAX = 2_000, RESTART_ATTEMPTS = 10;
+// An archived event's sockets are closed with 4404: reconnecting cannot bring it back.
+const ARCHIVED_CLOSE = 4404;
 // Presence (docs/protocol.md "Presence"): the chair's full list is paged in this many at a
 // time; the attendance chart gets a local sample a minute and keeps a day of them.
 const PRESENCE_PAGE = 200, SAMPLE_EVERY = 60_000, HISTORY_MAX = 24 * 60, RESYNC_GAP = 10_000;
@@ -198,6 +200,7 @@ export function connectHub(opts = {}) {
   function lost(closeCode) {
     const sock = ws;
     ws = null; joined = false;
+    if (closeCode === ARCHIVED_CLOSE) fatal = { code: 'event_archived', message: 'this event has been archived' };
     if (sock) {
       sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
       try { sock.close(); } catch { /* already closed */ }

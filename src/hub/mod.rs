@@ -131,6 +131,7 @@ enum HubMsg {
     },
     Overview(oneshot::Sender<Overview>),
     Listen(Box<Listen>),
+    Stop(Stop),
     PresencePage {
         conn: ConnId,
         id: String,
@@ -271,6 +272,14 @@ impl HubHandle {
         Ok((start.await.map_err(|_| HubGone)?, rx))
     }
 
+    /// Stops the hub, closing every connection joined to it with `close`; returns the
+    /// event's state as it stopped.
+    pub async fn stop(&self, close: (u16, &'static str)) -> Result<EventState, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::Stop(Stop { close, reply })).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
     pub async fn presence_page(
         &self,
         conn: ConnId,
@@ -347,6 +356,13 @@ struct PresenceOut {
     to: Vec<ConnId>,
 }
 
+/// Ends the hub once the batch it is in is settled: every member is closed with `close`,
+/// and `reply` gets the state the event ends with.
+struct Stop {
+    close: (u16, &'static str),
+    reply: oneshot::Sender<EventState>,
+}
+
 /// What a command in a batch is answered with once the batch is settled.
 enum Reply {
     Ack { conn: ConnId, id: String, seq: u64, warning: Option<String> },
@@ -418,25 +434,32 @@ impl Hub {
                     Err(_) => break,
                 }
             }
-            self.settle(batch).await;
+            if let Some(Stop { close: (code, reason), reply }) = self.settle(batch).await {
+                self.members.iter().for_each(|member| member.out.close(code, reason, None));
+                let _ = reply.send(self.state.clone());
+                break;
+            }
         }
         info!(event = %self.event, "hub stopped");
     }
 
     /// Applies a batch, makes its changes durable in one commit, then publishes them, answers
-    /// the commands and welcomes the joiners, whose snapshots then include the batch.
-    async fn settle(&mut self, batch: Vec<HubMsg>) {
+    /// the commands and welcomes the joiners, whose snapshots then include the batch. Returns
+    /// the batch's stop request, if it held one.
+    async fn settle(&mut self, batch: Vec<HubMsg>) -> Option<Stop> {
         let before = (self.state.clone(), self.seq);
         let now = now_millis();
         let mut entries = Vec::new();
         let mut replies = Vec::new();
         let mut joins = Vec::new();
         let mut listens = Vec::new();
+        let mut stop = None;
         // Commands acknowledged in this batch, whose outcomes hold only if it is stored.
         let mut acked = Vec::new();
         for msg in batch {
             match msg {
                 HubMsg::Join(joining) => joins.push(*joining),
+                HubMsg::Stop(request) => stop = Some(request),
                 HubMsg::PresencePage { conn, id, after, limit } => self.presence_page(conn, &id, after, limit),
                 HubMsg::Overview(reply) => {
                     let _ = reply.send(self.overview());
@@ -513,6 +536,7 @@ impl Hub {
             self.snapshot_seq = self.seq;
             self.journal.snapshot(&self.event, self.seq, self.state.clone()).await;
         }
+        stop
     }
 
     /// Applies one command of a batch, appending its changes to `entries`.

@@ -46,6 +46,15 @@ pub struct StoredEvent {
     /// Commands applied since the `since` given to [`Backend::load`], oldest first; one per
     /// command, with the seq of its last change.
     pub applied: Vec<Applied>,
+    /// Archived events keep their record but get no hub.
+    pub archived: bool,
+}
+
+impl StoredEvent {
+    /// A new event, with no changes yet.
+    pub fn new(state: EventState) -> Self {
+        StoredEvent { state, seq: 0, recent: Vec::new(), attendance: Vec::new(), applied: Vec::new(), archived: false }
+    }
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -80,6 +89,8 @@ pub trait Backend: Send + 'static {
     fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError>;
     /// Stores a new event with no changes yet.
     fn create(&mut self, state: &EventState) -> Result<(), StoreError>;
+    /// Marks an event archived: its record stays, but it no longer runs.
+    fn archive(&mut self, event: &str) -> Result<(), StoreError>;
     /// Appends all of `batch` in one durable commit, or nothing.
     fn append(&mut self, batch: &[Append]) -> Result<(), StoreError>;
     /// Records the state after `seq`, so that start-up need not replay the whole log.
@@ -98,6 +109,8 @@ enum Op {
     ReadLog { event: String, done: oneshot::Sender<Result<Vec<LogEntry>, StoreError>> },
     Attendance { event: String, sample: Sample },
     ReadAttendance { event: String, done: oneshot::Sender<Result<Vec<Sample>, StoreError>> },
+    Create { state: Box<EventState>, done: oneshot::Sender<Result<(), StoreError>> },
+    Archive { event: String, done: oneshot::Sender<Result<(), StoreError>> },
 }
 
 /// How many requests may wait for the store before callers wait.
@@ -161,6 +174,20 @@ impl Journal {
         wait.await.map_err(|_| stopped())?
     }
 
+    /// Returns once the new event is durable.
+    pub async fn create(&self, state: EventState) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.ops.send(Op::Create { state: Box::new(state), done }).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    /// Returns once the event is durably archived.
+    pub async fn archive(&self, event: &str) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.ops.send(Op::Archive { event: event.to_owned(), done }).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
     pub async fn read_log(&self, event: &str) -> Result<Vec<LogEntry>, StoreError> {
         let (done, wait) = oneshot::channel();
         self.ops.send(Op::ReadLog { event: event.to_owned(), done }).await.map_err(|_| stopped())?;
@@ -215,6 +242,12 @@ fn write_loop(mut backend: Box<dyn Backend>, mut ops: mpsc::Receiver<Op>) {
             }
             Some(Op::ReadAttendance { event, done }) => {
                 let _ = done.send(backend.attendance(&event));
+            }
+            Some(Op::Create { state, done }) => {
+                let _ = done.send(backend.create(&state));
+            }
+            Some(Op::Archive { event, done }) => {
+                let _ = done.send(backend.archive(&event));
             }
             Some(Op::Append { .. }) | None => {}
         }

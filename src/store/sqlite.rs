@@ -10,11 +10,13 @@ use crate::domain::presence::{Sample, HISTORY_LEN};
 use crate::domain::{Actor, EventState, Millis};
 
 pub const FILE_NAME: &str = "eventhub.db";
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, state TEXT NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS changes (
     event TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
     actor TEXT NOT NULL, change TEXT NOT NULL, command TEXT,
@@ -70,13 +72,21 @@ fn prepare(conn: &Connection) -> Result<String, StoreError> {
     conn.execute_batch(SCHEMA)?;
     let schema: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |row| row.get(0)).optional()?;
-    match schema {
+    match schema.as_deref() {
         Some(v) if v == SCHEMA_VERSION.to_string() => {}
-        // Version 1 did not keep the command id of a change.
-        Some(v) if v == "1" => {
+        // Version 1 did not keep the command id of a change, and version 2 did not know
+        // archived events; each step runs in one transaction.
+        Some("1") => {
             conn.execute_batch(
                 "BEGIN; ALTER TABLE changes ADD COLUMN command TEXT; \
-                 UPDATE meta SET value = '2' WHERE key = 'schema'; COMMIT;",
+                 ALTER TABLE events ADD COLUMN archived INTEGER NOT NULL DEFAULT 0; \
+                 UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;",
+            )?;
+        }
+        Some("2") => {
+            conn.execute_batch(
+                "BEGIN; ALTER TABLE events ADD COLUMN archived INTEGER NOT NULL DEFAULT 0; \
+                 UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;",
             )?;
         }
         Some(v) => return Err(StoreError(format!("schema version {v}, but this server reads {SCHEMA_VERSION}"))),
@@ -140,8 +150,7 @@ impl SqliteBackend {
 
     fn load_one(
         &self,
-        id: &str,
-        created: &str,
+        (id, created, archived): &(String, String, bool),
         recent: usize,
         since: Millis,
         max_applied: usize,
@@ -165,7 +174,7 @@ impl SqliteBackend {
         let recent = self.entries_after(id, seq.saturating_sub(recent as u64))?;
         let attendance = self.read_attendance(id)?;
         let applied = self.applied_since(id, since, max_applied)?;
-        Ok(StoredEvent { state, seq, recent, attendance, applied })
+        Ok(StoredEvent { state, seq, recent, attendance, applied, archived: *archived })
     }
 }
 
@@ -189,12 +198,12 @@ impl Backend for SqliteBackend {
     }
 
     fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let events: Vec<(String, String)> = {
-            let mut stmt = self.conn.prepare("SELECT id, state FROM events ORDER BY id")?;
-            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let events: Vec<(String, String, bool)> = {
+            let mut stmt = self.conn.prepare("SELECT id, state, archived FROM events ORDER BY id")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        events.iter().map(|(id, created)| self.load_one(id, created, recent, since, max_applied)).collect()
+        events.iter().map(|event| self.load_one(event, recent, since, max_applied)).collect()
     }
 
     fn create(&mut self, state: &EventState) -> Result<(), StoreError> {
@@ -203,6 +212,13 @@ impl Backend for SqliteBackend {
             params![state.show.event.id, crate::clock::now_millis(), serde_json::to_string(state)?],
         )?;
         Ok(())
+    }
+
+    fn archive(&mut self, event: &str) -> Result<(), StoreError> {
+        match self.conn.execute("UPDATE events SET archived = 1 WHERE id = ?1", [event])? {
+            1 => Ok(()),
+            _ => Err(StoreError(format!("no stored event {event:?}"))),
+        }
     }
 
     fn append(&mut self, batch: &[Append]) -> Result<(), StoreError> {
@@ -341,7 +357,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
-            let v1 = SCHEMA.replace(", command TEXT", "");
+            let v1 = SCHEMA.replace(", command TEXT", "").replace(ARCHIVED_COLUMN, "");
             conn.execute_batch(&v1).unwrap();
             conn.execute_batch(
                 "INSERT INTO meta VALUES ('schema', '1'); INSERT INTO meta VALUES ('epoch', 'old-epoch');",
@@ -357,6 +373,37 @@ mod tests {
         assert_eq!(store.read_log("sjtu-forum").unwrap()[0].command.as_deref(), Some("c1"));
         drop(store);
         assert!(SqliteBackend::open(dir.path()).is_ok(), "a migrated file opens again");
+    }
+
+    const ARCHIVED_COLUMN: &str = ",\n    archived INTEGER NOT NULL DEFAULT 0";
+
+    #[test]
+    fn a_version_2_database_is_migrated_and_its_events_are_not_archived() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+            assert!(SCHEMA.contains(ARCHIVED_COLUMN));
+            conn.execute_batch(&SCHEMA.replace(ARCHIVED_COLUMN, "")).unwrap();
+            conn.execute_batch("INSERT INTO meta VALUES ('schema', '2'); INSERT INTO meta VALUES ('epoch', 'e2');")
+                .unwrap();
+            let state = serde_json::to_string(&demo()).unwrap();
+            conn.execute("INSERT INTO events (id, created_at, state) VALUES ('sjtu-forum', 0, ?1)", [state]).unwrap();
+        }
+        let mut store = SqliteBackend::open(dir.path()).unwrap();
+        assert_eq!(store.epoch(), "e2");
+        let loaded = store.load(3, 0, 100).unwrap();
+        assert!(!loaded[0].archived, "events from before archiving existed are running ones");
+        store.archive("sjtu-forum").unwrap();
+        drop(store);
+        let mut store = SqliteBackend::open(dir.path()).unwrap();
+        assert!(store.load(3, 0, 100).unwrap()[0].archived, "the archived flag is durable");
+    }
+
+    #[test]
+    fn archiving_an_unknown_event_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteBackend::open(dir.path()).unwrap();
+        assert!(store.archive("nope").is_err());
     }
 
     #[test]

@@ -139,7 +139,7 @@ async fn state(
     response
 }
 
-/// `GET /metrics`: Prometheus text, for an organizer token of any event.
+/// `GET /metrics`: Prometheus text, for the rooms token or an organizer token of any event.
 async fn metrics(
     State(control): State<Control>,
     Query(query): Query<HashMap<String, String>>,
@@ -148,7 +148,8 @@ async fn metrics(
     let bearer =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let token = bearer.or(query.get("token").map(String::as_str)).unwrap_or_default();
-    let organizer = control.app.events.iter().any(|entry| entry.value().role_of(token) == Some(Role::Organizer));
+    let organizer = control.app.rooms_token.grants(token)
+        || control.app.events.iter().any(|entry| entry.value().role_of(token) == Some(Role::Organizer));
     if !organizer {
         return refusal(ErrorCode::Unauthorized, "an organizer token is needed").into_response();
     }

@@ -1,5 +1,5 @@
 //! The organizer's HTTP API: the change log as JSON lines, the planned-vs-actual record and
-//! the attendance history as CSV, and token rotation.
+//! the attendance history as CSV (of running and archived events), and token rotation.
 
 use std::sync::Arc;
 
@@ -44,8 +44,14 @@ impl IntoResponse for ExportError {
     }
 }
 
-/// The event's entry, if the request carries its organizer token (as a bearer token, or a
-/// query parameter for download links).
+/// The token a request carries, as a bearer token, or a query parameter for download links.
+fn presented<'a>(headers: &'a HeaderMap, query: Option<&'a TokenQuery>) -> &'a str {
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    bearer.or(query.and_then(|q| q.token.as_deref())).unwrap_or_default()
+}
+
+/// The running event's entry, if the request carries its organizer token.
 fn organizer(
     app: &AppState,
     event: &str,
@@ -53,25 +59,30 @@ fn organizer(
     query: Option<&TokenQuery>,
 ) -> Result<Arc<EventEntry>, ExportError> {
     let entry = app.event(event).ok_or(ExportError::NoSuchEvent)?;
-    let bearer =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let token = bearer.or(query.and_then(|q| q.token.as_deref())).unwrap_or_default();
-    if entry.role_of(token) != Some(Role::Organizer) {
+    if entry.role_of(presented(headers, query)) != Some(Role::Organizer) {
         return Err(ExportError::NotOrganizer);
     }
     Ok(entry)
 }
 
-/// The event's entry and its log, for an organizer.
+/// The plan of a running or archived event and its log, for its organizer.
 async fn authorized_log(
     app: &AppState,
     event: &str,
     headers: &HeaderMap,
     query: &TokenQuery,
-) -> Result<(Arc<EventEntry>, Vec<LogEntry>), ExportError> {
-    let entry = organizer(app, event, headers, Some(query))?;
+) -> Result<(Arc<RunOfShow>, Vec<LogEntry>), ExportError> {
+    let token = presented(headers, Some(query));
+    let (show, role) = match (app.event(event), app.archived_event(event)) {
+        (Some(entry), _) => (Arc::clone(&entry.show), entry.role_of(token)),
+        (None, Some(archived)) => (Arc::clone(&archived.state.show), archived.tokens.role_of(token)),
+        (None, None) => return Err(ExportError::NoSuchEvent),
+    };
+    if role != Some(Role::Organizer) {
+        return Err(ExportError::NotOrganizer);
+    }
     let log = app.journal.read_log(event).await.map_err(|e| ExportError::Store(e.to_string()))?;
-    Ok((entry, log))
+    Ok((show, log))
 }
 
 /// `POST /api/events/{event}/tokens/{role}`: a new token for the role, effective at once.
@@ -100,9 +111,9 @@ pub async fn attendance(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (entry, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let (show, entries) = authorized_log(&app, &event, &headers, &query).await?;
     let samples = app.journal.read_attendance(&event).await.map_err(|e| ExportError::Store(e.to_string()))?;
-    let zone: chrono_tz::Tz = current_plan(&entry, &entries).event.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone: chrono_tz::Tz = current_plan(&show, &entries).event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let csv_error = |e: csv::Error| ExportError::Store(e.to_string());
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(["at", "in_room", "remote", "total"]).map_err(csv_error)?;
@@ -172,16 +183,16 @@ pub async fn record(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (entry, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let (show, entries) = authorized_log(&app, &event, &headers, &query).await?;
     // Each live change carries the whole live state, so the last one holds every run.
     let live = entries.iter().rev().find_map(|e| e.change.live()).cloned().unwrap_or_default();
-    let body = record_csv(&current_plan(&entry, &entries), &live).map_err(|e| ExportError::Store(e.to_string()))?;
+    let body = record_csv(&current_plan(&show, &entries), &live).map_err(|e| ExportError::Store(e.to_string()))?;
     Ok(download("text/csv; charset=utf-8", format!("{event}-record.csv"), body))
 }
 
 /// The plan as the log leaves it: the latest plan change, else the plan the event started with.
-fn current_plan(entry: &EventEntry, log: &[LogEntry]) -> Arc<RunOfShow> {
-    log.iter().rev().find_map(|e| e.change.plan()).map_or_else(|| Arc::clone(&entry.show), Arc::clone)
+fn current_plan(show: &Arc<RunOfShow>, log: &[LogEntry]) -> Arc<RunOfShow> {
+    log.iter().rev().find_map(|e| e.change.plan()).map_or_else(|| Arc::clone(show), Arc::clone)
 }
 
 fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> {

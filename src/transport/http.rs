@@ -1,6 +1,8 @@
-//! HTTP routes: the embedded web pages with security headers, and the websocket endpoint.
+//! HTTP routes: the embedded web pages with security headers, the websocket endpoint, and
+//! the organizer APIs.
 
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -23,6 +25,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(super::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/events",
+            get(super::rooms::list)
+                .post(super::rooms::create)
+                .layer(DefaultBodyLimit::max(super::rooms::MAX_UPLOAD_BYTES)),
+        )
+        .route("/api/events/{event}/archive", post(super::rooms::archive))
         .route("/api/events/{event}/log.jsonl", get(super::export::log))
         .route("/api/events/{event}/record.csv", get(super::export::record))
         .route("/api/events/{event}/attendance.csv", get(super::export::attendance))

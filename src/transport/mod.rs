@@ -5,4 +5,5 @@ pub mod control;
 pub mod export;
 pub mod http;
 pub mod listener;
+pub mod rooms;
 pub mod ws;

@@ -58,7 +58,13 @@ type Serving = (SocketAddr, CancellationToken, tokio::task::JoinHandle<anyhow::R
 
 fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settings)) -> Serving {
     let mut settings = Settings {
-        server: ServerSettings { bind, public_url: None, data_dir: data_dir.to_path_buf(), events_dir: events_dir() },
+        server: ServerSettings {
+            bind,
+            public_url: None,
+            data_dir: data_dir.to_path_buf(),
+            events_dir: events_dir(),
+            organizer_token: None,
+        },
         tokens: Default::default(),
         limits: Default::default(),
         attendee_codes: Default::default(),
@@ -66,7 +72,8 @@ fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settin
     configure(&mut settings);
     let shutdown = CancellationToken::new();
     let server = Server::start(&settings, shutdown.clone()).expect("the server starts");
-    let tokens = Role::ALL.iter().map(|&role| (role, server.token(EVENT, role).unwrap())).collect();
+    // None when the demo is archived.
+    let tokens = Role::ALL.iter().filter_map(|&role| server.token(EVENT, role).map(|token| (role, token))).collect();
     let listener = server::bind(bind).expect("the address binds");
     let addr = listener.local_addr().unwrap();
     (addr, shutdown, tokio::spawn(server.serve(listener)), tokens)
@@ -96,6 +103,15 @@ impl TestApp {
         self.serving = Some(serving);
     }
 
+    /// Starts the server again on the same data dir, where the demo event is archived.
+    pub async fn start_again_with_the_demo_archived(&mut self) {
+        let (addr, shutdown, serving, tokens) = serve(self.data.path(), self.addr, self.configure);
+        assert!(tokens.is_empty(), "the archived demo does not run");
+        self.shutdown = shutdown;
+        self.serving = Some(serving);
+        self.addr = addr;
+    }
+
     pub async fn restart(&mut self) {
         self.stop().await;
         self.start_again().await;
@@ -107,6 +123,11 @@ impl TestApp {
         let tokens: std::collections::HashMap<String, std::collections::HashMap<Role, String>> =
             toml::from_str(&text).expect("tokens parse");
         tokens[event][&role].clone()
+    }
+
+    /// The server-wide rooms token, as kept in its data dir.
+    pub fn rooms_token(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("rooms-token")).expect("the rooms token file").trim().to_owned()
     }
 
     pub fn token(&self, role: Role) -> &str {
@@ -165,6 +186,31 @@ pub async fn http_post(addr: SocketAddr, path: &str, token: &str) -> (u16, Strin
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// Status and body of an HTTP request with the given headers and body.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A server that refuses a body from its head may answer and close before taking it all.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response);
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, body.to_owned())

@@ -2,6 +2,7 @@
 
 mod browser;
 mod browser_console;
+mod browser_rooms;
 mod browser_screens;
 mod control;
 mod crash;
@@ -21,6 +22,7 @@ mod presence;
 mod queue;
 mod resume;
 mod retries;
+mod rooms;
 mod run_of_show;
 mod slow;
 mod stream;
