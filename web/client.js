@@ -30,7 +30,7 @@ export function save(key, value) {
 }
 
 /**
- * Reads `#event=…&token=…&lang=…&name=…&mode=…&crew=audio,video&sound=1`.
+ * Reads `#event=…&token=…&lang=…&name=…&mode=…&crew=audio,video&sound=1&edit=1`.
  * A '+' stays a '+' (tokens may hold one). crew is null when absent (all positions).
  */
 export function readFragment(hash = location.hash) {
@@ -47,6 +47,7 @@ export function readFragment(hash = location.hash) {
     mode: MODES.includes(out.mode) ? out.mode : null,
     crew: parseCrew(out.crew),
     sound: out.sound === '1' || out.sound === 'true',
+    edit: out.edit === '1' || out.edit === 'true',
   };
 }
 
@@ -260,6 +261,7 @@ export function connectHub(opts = {}) {
           const snap = msg.snapshot || {};
           state = {
             event: snap.event, segments: snap.segments || [], live: snap.live,
+            plan_version: snap.plan_version ?? 0,
             queues: snap.queues || {}, you: msg.you,
             cues: Array.isArray(snap.cues) ? snap.cues : [],
             cue_presets: Array.isArray(snap.cue_presets) ? snap.cue_presets : [],

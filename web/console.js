@@ -1,7 +1,8 @@
 // The moderator's console, a cockpit: a strip that never scrolls away (segment, both clocks,
 // next, connection, Next), show controls with guards on End and Go to and an Undo toast,
 // the speaker queue (queue-panel.js), AV cues (cue-panel.js), the stage screen (stage-panel.js,
-// with a live miniature drawn by stage-view.js), who is here (presence-ui.js), the run of show.
+// with a live miniature drawn by stage-view.js), who is here (presence-ui.js), the run of show
+// and its edit mode (plan-editor.js).
 
 import {
   timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
@@ -14,6 +15,7 @@ import { createStageView, stageClock } from './stage-view.js';
 import { createQueuePanel } from './queue-panel.js';
 import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
+import { createPlanEditor } from './plan-editor.js';
 import {
   renderCounts, renderList, drawAttendanceChart, markSpeakers, speakerData, setSpeakerPlace,
 } from './presence-ui.js';
@@ -21,12 +23,17 @@ import {
 const frag = readFragment();
 let lang = preferredLang(frag);
 let shownSegment = null;
+let editFromLink = false;
 
-const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; planEditor.relabel(); } });
 const hub = page.connect({
   name: frag.name || 'Moderator',
   mode: frag.mode || 'in_room',
-  onWelcome: render,
+  onWelcome: () => {
+    // `#…&edit=1` opens the console in edit mode (once: a reconnect keeps the user's choice).
+    if (frag.edit && !editFromLink && canControl()) { editFromLink = true; planEditor.toggle(true); }
+    render();
+  },
   onChange: (state, msg) => {
     // A queue change (often an attendee's request) redraws only the queue panel; likewise cues.
     const kind = msg.change && msg.change.kind;
@@ -49,6 +56,10 @@ const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel({ ...panelOpts, showError: (err) => showError(err) });
 // The stage screen of whoever is speaking, in the console's language: the same code as /stage.
 const stageMini = createStageView($('stage-mini'), { lang: () => lang });
+const planEditor = createPlanEditor({
+  ...panelOpts, guarded: (...args) => guarded(...args), render,
+  clock: (ms, tz) => fmtClock(ms, tz, lang), event: frag.event, token: frag.token,
+});
 
 const SHOW_OPS = new Set(['next', 'previous', 'goto', 'next_speaker', 'goto_speaker', 'hold', 'resume', 'extend', 'end']);
 
@@ -154,8 +165,11 @@ $('btn-undo-last').addEventListener('click', undo);
 const ARM_MS = 3000, ARM_MIN_MS = 250; // a double click is not a confirmation
 let armed = null; // {key, node, until, since, action, text}
 
-/** First press arms `node` ("Press again…", counting down); a second one within 3 s confirms. */
-function guarded(key, node, textKey, action) {
+/**
+ * First press arms `node` ("Press again…", counting down); a second one within 3 s confirms.
+ * `confirmKey` (e.g. "Delete") is a key that presses it again rather than disarming it.
+ */
+function guarded(key, node, textKey, action, confirmKey = null) {
   const now = Date.now();
   if (armed && armed.key === key && now < armed.until) {
     if (now - armed.since < ARM_MIN_MS) return; // the same gesture twice (a double click)
@@ -165,7 +179,7 @@ function guarded(key, node, textKey, action) {
   }
   disarm();
   const version = hub.state ? hub.state.live.version : null;
-  armed = { key, node, until: now + ARM_MS, since: now, action, textKey, label: node.textContent, version };
+  armed = { key, node, until: now + ARM_MS, since: now, action, textKey, label: node.textContent, version, confirmKey };
   node.classList.add('armed');
   drawArmed();
 }
@@ -200,7 +214,7 @@ document.addEventListener('pointerdown', (e) => {
 }, true);
 document.addEventListener('keydown', (e) => {
   if (!armed) return;
-  const onIt = armed.node.contains(e.target) && (e.key === 'Enter' || e.key === ' ');
+  const onIt = (armed.node.contains(e.target) && (e.key === 'Enter' || e.key === ' ')) || e.key === armed.confirmKey;
   if (onIt && e.repeat) { e.preventDefault(); return; } // a held Enter is one press
   if (!onIt) disarm();
 }, true);
@@ -244,9 +258,11 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') {
     if (inField) { target.blur(); e.preventDefault(); return; }
     if (!$('shortcut-legend').hidden) toggleHelp(false);
+    else planEditor.escape();
     return;
   }
   if (inField || e.altKey || e.isComposing) return;
+  if (planEditor.onKey(e)) return;
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z' && !e.shiftKey) {
     e.preventDefault();
     undo();
@@ -332,6 +348,7 @@ function render() {
   // A confirmation armed against another state of the show is no confirmation.
   if (armed && armed.version !== live.version) disarm();
   renderSegments(s);
+  planEditor.renderTools();
   renderExports();
   queuePanel.render();
   cuePanel.render();
@@ -434,8 +451,11 @@ function renderSegments({ event, segments, live, cues }) {
     });
     if (isArmed(`goto:${seg.id}`)) { armed.node = go; go.classList.add('armed'); }
 
+    // In edit mode each row says when it ends too: the times follow every edit.
+    const time = el('span', { class: 'time', text: fmtClock(seg.planned_start, tz, lang) });
+    if (planEditor.editing) time.append(el('span', { class: 'time-end muted', text: `–${fmtClock(seg.planned_start + seg.duration_ms, tz, lang)}` }));
     return el('li', { class: [current && 'current', done && 'done', skipped && 'skipped'].filter(Boolean).join(' '), data: { segmentId: seg.id } },
-      el('span', { class: 'time', text: fmtClock(seg.planned_start, tz, lang) }),
+      time,
       el('span', { class: `kind kind-${seg.kind}`, text: kindName(lang, seg.kind) }),
       el('div', { class: 'seg-main' },
         el('strong', { class: 'seg-title', text: localized(seg.title, lang) }),
@@ -444,7 +464,8 @@ function renderSegments({ event, segments, live, cues }) {
       go);
   });
   const list = $('segments');
-  list.replaceChildren(...items); // renderPresence() then dots the speakers
+  if (planEditor.editing) planEditor.arrange(list, items);
+  else list.replaceChildren(...items); // renderPresence() then dots the speakers
   drawArmed();
   // Keep the current segment in view inside the list (never scroll the page itself).
   const currentItem = list.querySelector('li.current');

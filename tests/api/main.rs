@@ -2,6 +2,7 @@
 
 mod browser;
 mod browser_console;
+mod browser_plan;
 mod browser_rooms;
 mod browser_screens;
 mod control;

@@ -1,0 +1,110 @@
+//! The console's edit mode for the run of show, in real headless Chromium: a segment added
+//! and renamed there reaches an attendee's programme and "next up"; an edit made against a
+//! plan someone else has just changed says so and shows the newer plan.
+
+use eventhub::domain::Role;
+use fantoccini::{key::Key, Locator};
+use serde_json::json;
+
+use crate::browser::{Browser, Page};
+use crate::helpers::spawn_app;
+
+/// Holds the page's incoming websocket frames from `__hold()` until `__release()`, so that a
+/// test can put another chair's edit between what the console has seen and what it sends.
+const HOLD_FRAMES: &str = r#"(() => {
+  const Real = window.WebSocket;
+  let held = null;
+  window.__hold = () => { held = []; };
+  window.__release = () => { const q = held || []; held = null; for (const [f, e] of q) f(e); };
+  window.WebSocket = class extends Real {
+    set onmessage(f) { super.onmessage = f && ((e) => (held ? held.push([f, e]) : f(e))); }
+    get onmessage() { return super.onmessage; }
+  };
+})();"#;
+
+/// Replaces the text of the field `selector` with `text` and presses Enter, as a person
+/// would (select all, type): clearing it first would blur it, and a blur saves.
+async fn retype(page: &Page, selector: &str, text: &str) {
+    let field = page.client.find(Locator::Css(selector)).await.expect("the field exists");
+    field.click().await.expect("the field takes focus");
+    let keys = format!("{}a{}{text}{}", char::from(Key::Control), char::from(Key::Null), char::from(Key::Enter));
+    field.send_keys(&keys).await.expect("the keys are typed");
+}
+
+/// Turns the console's edit mode on with its toggle.
+async fn enter_edit_mode(console: &Page) {
+    console.wait_attr("#btn-plan-edit", "aria-pressed", "false").await;
+    console.click("#btn-plan-edit").await;
+    console.wait_attr("#btn-plan-edit", "aria-pressed", "true").await;
+}
+
+#[tokio::test]
+async fn a_segment_added_and_renamed_on_the_console_reaches_the_japanese_programme_and_next_up() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=ja&name=Tanaka%20Yuki&mode=remote").await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+
+    enter_edit_mode(&console).await;
+    console.click(r#"#segments li[data-segment-id="keynotes"] .seg-title"#).await;
+    console.wait_attr(r#"#segments li.selected"#, "data-segment-id", "keynotes").await;
+    console.click("#btn-plan-add").await;
+    // The new segment is selected, its field editor open, right after the keynotes.
+    console.wait_attr(r#"#segments li.selected"#, "data-segment-id", "speech-2").await;
+    let order = console
+        .client
+        .execute("return [...document.querySelectorAll('#segments > li')].map((li) => li.dataset.segmentId)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(order, json!(["opening", "keynotes", "speech-2", "round-table", "closing"]));
+    // Its planned start follows the keynotes' planned end.
+    let keynotes_end =
+        console.wait_text(r#"#segments li[data-segment-id="keynotes"] .time-end"#, |t| !t.is_empty()).await;
+    console
+        .wait_text(r#"#segments li[data-segment-id="speech-2"] .time"#, |t| {
+            t.get(..5).is_some_and(|start| keynotes_end.ends_with(start))
+        })
+        .await;
+
+    retype(&console, r#"#segments li.selected [data-field="title.ja"]"#, "懇親会").await;
+    attendee.wait_text("#programme-list", |t| t.contains("懇親会")).await;
+    // The other languages kept the new segment's own title.
+    console.wait_text(r#"#segments li[data-segment-id="speech-2"] .seg-title"#, |t| t == "New segment").await;
+
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("goto", json!({"segment": "keynotes"})).await["type"], "ack");
+    attendee.wait_text("#current-title", |t| t == "基調講演").await;
+    attendee.wait_text("#next-title", |t| t == "懇親会").await;
+    attendee.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_edit_against_a_plan_another_chair_just_changed_shows_the_conflict_and_the_newer_plan() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session_with(HOLD_FRAMES).await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    enter_edit_mode(&console).await;
+    // In standby, edit mode opens on the first segment.
+    console.wait_attr(r#"#segments li.selected"#, "data-segment-id", "opening").await;
+
+    console.client.execute("window.__hold()", vec![]).await.unwrap();
+    let (mut other, _) = app.join(Role::Moderator, "Fukuda").await;
+    let edit = json!({"plan_version": 0, "segment": "opening", "duration_min": 25});
+    assert_eq!(other.run("plan_update_segment", edit).await["type"], "ack");
+    retype(&console, r#"#segments li.selected [data-field="duration_min"]"#, "30").await;
+    console.client.execute("window.__release()", vec![]).await.unwrap();
+
+    console.wait_text("#plan-status", |t| t.contains("The plan changed meanwhile (someone else edited it)")).await;
+    console.wait_text(r#"#segments li[data-segment-id="opening"] .duration"#, |t| t.starts_with("25:00")).await;
+    let shown = console
+        .client
+        .execute(r#"return document.querySelector('#segments li.selected [data-field="duration_min"]').value"#, vec![])
+        .await
+        .unwrap();
+    assert_eq!(shown, json!("25"), "the field shows the newer plan, not the edit that lost");
+    console.client.clone().close().await.unwrap();
+}
