@@ -106,7 +106,8 @@ impl AppState {
         let show = Arc::clone(&stored.state.show);
         let limit = self.limits.max_connections_per_event;
         let metrics = Arc::clone(&self.metrics);
-        let hub = HubHandle::spawn(stored, self.journal.clone(), Arc::clone(&self.epoch), limit, metrics, &self.tracker);
+        let hub =
+            HubHandle::spawn(stored, self.journal.clone(), Arc::clone(&self.epoch), limit, metrics, &self.tracker);
         let attendee_code = self.attendee_codes.get(&id).cloned();
         let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code });
         self.events.insert(id, Arc::clone(&entry));
