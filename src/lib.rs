@@ -6,6 +6,7 @@
 //! - [`transport`]: HTTP routes, embedded pages and websocket sessions.
 //! - [`wire`]: websocket framing, and each connection's bounded outbound side.
 //! - [`store`]: the durable change log (SQLite by default), written before publishing.
+//! - [`sheet`]: the run of show in and out of CSV and XLSX, and what an import changes.
 //! - [`server`]: start-up, the shared state, and serving until shutdown.
 //! - [`config`] and [`auth`]: settings, event files and role tokens.
 
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod limits;
 pub mod protocol;
 pub mod server;
+pub mod sheet;
 pub mod store;
 pub mod transport;
 pub mod wire;
