@@ -6,6 +6,7 @@
 //! - [`transport`]: HTTP routes, embedded pages and websocket sessions.
 //! - [`wire`]: websocket framing, and each connection's bounded outbound side.
 //! - [`store`]: the durable change log (SQLite by default), written before publishing.
+//! - [`import`]: the `eventhub import` command, a client of the running server.
 //! - [`sheet`]: the run of show in and out of CSV and XLSX, and what an import changes.
 //! - [`server`]: start-up, the shared state, and serving until shutdown.
 //! - [`config`] and [`auth`]: settings, event files and role tokens.
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod hub;
+pub mod import;
 pub mod limits;
 pub mod protocol;
 pub mod server;

@@ -4,4 +4,5 @@
 pub mod export;
 pub mod http;
 pub mod listener;
+pub mod plan_io;
 pub mod ws;
