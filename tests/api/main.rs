@@ -11,6 +11,7 @@ mod handshake;
 mod helpers;
 mod hostile;
 mod http_limits;
+mod import;
 mod load;
 mod pages;
 mod plan;
