@@ -14,6 +14,7 @@ mod handshake;
 mod helpers;
 mod hostile;
 mod http_limits;
+mod import;
 mod load;
 mod metrics;
 mod openapi;
