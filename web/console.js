@@ -479,7 +479,10 @@ function renderExports() {
   $('exports').hidden = !show;
   const base = show ? `/api/events/${encodeURIComponent(frag.event)}/` : '';
   const token = show ? `?token=${encodeURIComponent(frag.token)}` : '';
-  for (const [id, file] of [['export-log', 'log.jsonl'], ['export-record', 'record.csv']]) {
+  for (const [id, file] of [
+    ['export-log', 'log.jsonl'], ['export-record', 'record.csv'], ['export-record-xlsx', 'record.xlsx'],
+    ['export-plan-csv', 'plan.csv'], ['export-plan-xlsx', 'plan.xlsx'],
+  ]) {
     const link = $(id);
     link.hidden = !show;
     if (!show) { link.removeAttribute('href'); continue; }
