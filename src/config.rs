@@ -47,6 +47,9 @@ pub struct ServerSettings {
     /// in the data dir when not given.
     #[serde(default)]
     pub organizer_token: Option<String>,
+    /// Where OSC commands are received (UDP); off when not given.
+    #[serde(default)]
+    pub osc_bind: Option<SocketAddr>,
 }
 
 impl Settings {

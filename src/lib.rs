@@ -13,6 +13,7 @@
 //! - [`config`] and [`auth`]: settings, event files and role tokens.
 
 pub mod auth;
+pub mod automations;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -20,6 +21,7 @@ pub mod hub;
 pub mod import;
 pub mod limits;
 pub mod metrics;
+pub mod osc;
 pub mod protocol;
 pub mod rooms;
 pub mod server;

@@ -33,6 +33,9 @@ struct Args {
     /// Base URL printed in the page links, overriding the settings file.
     #[arg(long, env = "EVENTHUB_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Receive OSC commands on this UDP address, overriding the settings file.
+    #[arg(long, env = "EVENTHUB_OSC_BIND")]
+    osc_bind: Option<SocketAddr>,
     /// Without a command, serve.
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -105,6 +108,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     settings.server.data_dir = args.data_dir.unwrap_or(settings.server.data_dir);
     settings.server.events_dir = args.events_dir.unwrap_or(settings.server.events_dir);
     settings.server.public_url = args.public_url.or(settings.server.public_url);
+    settings.server.osc_bind = args.osc_bind.or(settings.server.osc_bind);
 
     let shutdown = CancellationToken::new();
     let server = Server::start(&settings, shutdown.clone())?;

@@ -315,6 +315,7 @@ export function connectHub(opts = {}) {
           state.event = ch.plan.event;
           state.segments = ch.plan.segments;
           state.plan_version = ch.plan_version;
+          if (ch.plan.automations) state.automations = ch.plan.automations;
         }
         on.change(state, msg);
         break;

@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::cues::{CrewPosition, CueState};
-use super::live::{timing, Phase};
+use super::live::{clock_text, remaining_text, timing, Phase};
 use super::show::SegmentKind;
+use super::text::{Lang, Localized};
 use super::{EventState, Millis, Rejection};
 
 /// The most automations an event holds.
@@ -207,4 +208,90 @@ impl Automation {
         }
         true
     }
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::SegmentStart => "segment_start",
+            Trigger::SegmentEnd => "segment_end",
+            Trigger::SpeakerStart => "speaker_start",
+            Trigger::Warning => "warning",
+            Trigger::Danger => "danger",
+            Trigger::Overrun => "overrun",
+            Trigger::Hold => "hold",
+            Trigger::Resume => "resume",
+            Trigger::CueGo => "cue_go",
+            Trigger::ShowEnd => "show_end",
+        }
+    }
+}
+
+/// A template with each `{{name}}` replaced by its value for `firing` in `state` at `now`
+/// (names in docs/integrations.md). A name it does not know stays as written, so that the
+/// receiving desk shows the mistake.
+pub fn render(template: &str, firing: &Firing, state: &EventState, now: Millis) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = after[..close].trim();
+        match value(name, firing, state, now) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[open..open + 2 + close + 2]),
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `segment.title.ja`, or `segment.title` for the English.
+fn localized(text: &Localized, lang: Option<&str>) -> Option<String> {
+    let lang = match lang {
+        None | Some("en") => Lang::En,
+        Some("zh") => Lang::Zh,
+        Some("ja") => Lang::Ja,
+        Some(_) => return None,
+    };
+    Some(text.get(lang).to_owned())
+}
+
+fn value(name: &str, firing: &Firing, state: &EventState, now: Millis) -> Option<String> {
+    let show = &state.show;
+    let segment = firing.segment.and_then(|k| show.segments.get(k).map(|s| (k, s)));
+    let speaker = segment.zip(firing.speaker).and_then(|((_, s), k)| s.speakers.get(k));
+    let cue = firing.cue.and_then(|id| state.cues.cues.iter().find(|c| c.id == id));
+    let tm = timing(show, &state.live, now);
+    let mut parts = name.splitn(3, '.');
+    let (head, field, lang) = (parts.next()?, parts.next(), parts.next());
+    Some(match (head, field) {
+        ("trigger", None) => firing.trigger.as_str().to_owned(),
+        ("server_time", None) => now.to_string(),
+        ("remaining", None) => remaining_text(tm.remaining_ms),
+        ("remaining_ms", None) => tm.remaining_ms.to_string(),
+        ("elapsed", None) => clock_text(tm.elapsed_ms),
+        ("elapsed_ms", None) => tm.elapsed_ms.to_string(),
+        ("overrun", None) => (tm.remaining_ms < 0).to_string(),
+        ("event", Some("id")) => show.event.id.clone(),
+        ("event", Some("title")) => localized(&show.event.title, lang)?,
+        ("segment", Some("id")) => segment?.1.id.clone(),
+        ("segment", Some("index")) => segment?.0.to_string(),
+        ("segment", Some("number")) => (segment?.0 + 1).to_string(),
+        ("segment", Some("kind")) => serde_json::to_value(segment?.1.kind).ok()?.as_str()?.to_owned(),
+        ("segment", Some("title")) => localized(&segment?.1.title, lang)?,
+        ("segment", Some("duration")) => clock_text(segment?.1.duration_ms),
+        ("next", Some("id")) => show.segments.get(segment?.0 + 1)?.id.clone(),
+        ("next", Some("title")) => localized(&show.segments.get(segment?.0 + 1)?.title, lang)?,
+        ("speaker", Some("name")) => localized(&speaker?.name, lang)?,
+        ("cue", Some("id")) => cue?.id.to_string(),
+        ("cue", Some("text")) => localized(&cue?.text, lang)?,
+        ("cue", Some("preset")) => cue?.preset.clone()?,
+        _ => return None,
+    })
 }

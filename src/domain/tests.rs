@@ -1412,3 +1412,35 @@ fn automations_are_checked_and_only_the_organizer_edits_them() {
     edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap();
     assert!(state.show.automations.is_empty(), "plan undo covers automations");
 }
+
+#[test]
+fn clocks_read_as_a_key_shows_them() {
+    use super::live::{clock_text, remaining_text};
+    assert_eq!(clock_text(0), "00:00");
+    assert_eq!(clock_text(59_999), "00:59");
+    assert_eq!(clock_text(-65_000), "-01:05");
+    assert_eq!(clock_text(3_723_000), "1:02:03");
+    assert_eq!(remaining_text(59_001), "01:00", "a countdown rounds up");
+    assert_eq!(remaining_text(-400), "00:00");
+}
+
+#[test]
+fn templates_name_the_segment_speaker_cue_and_clock_of_a_firing() {
+    let state = started();
+    let firing = automation::fired(&forum(), &state).remove(0);
+    let at = T0 + MIN + 500;
+    let text = automation::render(
+        "/cue/{{segment.number}}/start {{ segment.id }} {{trigger}} {{remaining}} {{elapsed}} {{speaker.name}}",
+        &firing,
+        &state,
+        at,
+    );
+    let first = &state.show.segments[0];
+    let speaker = first.speakers[0].name.get(Lang::En);
+    assert_eq!(text, format!("/cue/1/start {} segment_start 09:00 01:00 {speaker}", first.id));
+    assert_eq!(automation::render("{{segment.title.ja}}", &firing, &state, at), first.title.get(Lang::Ja));
+    assert_eq!(automation::render("{{next.id}}", &firing, &state, at), state.show.segments[1].id);
+    for unknown in ["{{nope}}", "{{segment.title.fr}}", "{{cue.id}}", "open {{ no end"] {
+        assert_eq!(automation::render(unknown, &firing, &state, at), unknown, "left as written");
+    }
+}

@@ -21,7 +21,7 @@ struct Assets;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, control: super::control::Control) -> Router {
     Router::new()
         .route("/ws", get(super::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
@@ -42,8 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/{event}/tokens/{role}", post(super::export::rotate))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
-        .with_state(state.clone())
-        .merge(super::control::routes(state))
+        .with_state(state)
+        .merge(super::control::routes(control))
         .layer(middleware::from_fn(security_headers))
 }
 

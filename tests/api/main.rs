@@ -18,6 +18,7 @@ mod import;
 mod load;
 mod metrics;
 mod openapi;
+mod osc;
 mod pages;
 mod plan;
 mod presence;
