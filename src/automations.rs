@@ -223,6 +223,18 @@ async fn deliver(send: Send, mut delivery: Delivery, outputs: &Outputs) {
     outputs.deliveries.push(delivery);
 }
 
+/// An error with what caused it, as reqwest's own message leaves the cause out.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 async fn attempt(send: &Send, http: &reqwest::Client) -> Result<(), String> {
     match send {
         Send::Osc { host, port, packet } => {
@@ -243,7 +255,7 @@ async fn attempt(send: &Send, http: &reqwest::Client) -> Result<(), String> {
                 let kind = content_type.as_deref().unwrap_or("text/plain; charset=utf-8");
                 request = request.header(reqwest::header::CONTENT_TYPE, kind).body(body.clone());
             }
-            let response = request.send().await.map_err(|e| format!("{e}"))?;
+            let response = request.send().await.map_err(|e| causes(&e))?;
             if response.status().is_success() {
                 Ok(())
             } else {
