@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::automation::Automation;
+use crate::domain::captions::{Line, Track};
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::presence::{Counts, Cursor, Present, Sample};
@@ -42,6 +43,8 @@ pub enum ErrorCode {
     InvalidUtf8,
     RateLimited,
     EventFull,
+    /// A caption line whose seq is not the next of its track.
+    OutOfOrder,
     Internal,
 }
 
@@ -106,6 +109,8 @@ pub struct Hello {
     pub code: Option<String>,
     /// This connection is a screen (a stage screen), not a person.
     pub screen: Option<bool>,
+    /// The caption track to receive: `zh`, `ja`, `en` or `floor`; none when absent.
+    pub captions: Option<Track>,
 }
 
 /// Where a reconnecting client left off.
@@ -145,6 +150,28 @@ pub enum ClientFrame {
         after: Option<Cursor>,
         limit: usize,
     },
+    /// Another language for this connection, and with it another caption track.
+    SetLang {
+        id: String,
+        lang: Lang,
+        captions: CaptionChoice,
+    },
+}
+
+/// What `set_lang` does to the caption track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptionChoice {
+    /// `captions` absent: a connection with captions follows its new language.
+    Follow,
+    /// `captions: null`: none.
+    Off,
+    Track(Track),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetLang {
+    lang: Lang,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +244,18 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
             };
             Ok(ClientFrame::PresencePage { id, after, limit: page.limit })
         }
+        "set_lang" => {
+            object.remove("type");
+            let id = take_id(&mut object)?;
+            let field = |e: serde_json::Error| FrameError { id: Some(id.clone()), ..invalid(e) };
+            let captions = match object.remove("captions") {
+                None => CaptionChoice::Follow,
+                Some(Value::Null) => CaptionChoice::Off,
+                Some(track) => CaptionChoice::Track(serde_json::from_value(track).map_err(field)?),
+            };
+            let set: SetLang = serde_json::from_value(Value::Object(object)).map_err(field)?;
+            Ok(ClientFrame::SetLang { id, lang: set.lang, captions })
+        }
         kind if Command::TYPES.contains(&kind) => {
             let id = take_id(&mut object)?;
             let command = serde_json::from_value(Value::Object(object))
@@ -248,7 +287,7 @@ impl Audience {
     pub fn of(role: Role) -> Self {
         match role {
             Role::Organizer | Role::Moderator => Audience::Chair,
-            Role::Av | Role::Speaker | Role::Attendee | Role::Display => Audience::Public,
+            Role::Av | Role::Speaker | Role::Attendee | Role::Display | Role::Captioner => Audience::Public,
         }
     }
 }
@@ -753,6 +792,15 @@ pub enum ServerFrame<'a> {
         next: Option<String>,
         total: usize,
         entries: Vec<PresentView<'a>>,
+    },
+    /// A caption line of the track this connection follows.
+    Caption {
+        line: &'a Line,
+    },
+    /// The latest lines of a track, when a connection starts to follow it.
+    Captions {
+        track: Track,
+        lines: Vec<&'a Line>,
     },
 }
 

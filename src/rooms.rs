@@ -48,7 +48,7 @@ pub async fn create(app: &AppState, show: RunOfShow) -> Result<Arc<EventEntry>, 
         .await
         .map_err(|e| RoomsError::Internal(format!("cannot store the event: {e}")))?;
     tracing::info!(event = %id, "created at runtime");
-    Ok(app.launch(StoredEvent::new(state), tokens))
+    app.launch(StoredEvent::new(state), tokens).map_err(|e| RoomsError::Internal(format!("{e:#}")))
 }
 
 /// Stops an event's hub, closing its websockets with [`ARCHIVED`], and keeps it as archived.

@@ -24,6 +24,7 @@ use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
 use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::store::captions::CaptionStore;
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, Journal, StoreThread, StoredEvent};
 use crate::transport::control::Control;
@@ -93,6 +94,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Attendee codes from the settings, for events started at runtime as well.
     pub attendee_codes: Arc<HashMap<String, String>>,
+    /// Caption lines, in a store of their own.
+    pub captions: Arc<CaptionStore>,
 }
 
 impl AppState {
@@ -105,13 +108,21 @@ impl AppState {
     }
 
     /// Starts the hub of a stored event and puts the event in the registry.
-    pub fn launch(&self, stored: StoredEvent, tokens: EventTokens) -> Arc<EventEntry> {
+    pub fn launch(&self, stored: StoredEvent, tokens: EventTokens) -> anyhow::Result<Arc<EventEntry>> {
         let id = stored.state.show.event.id.clone();
+        let captions = self.captions.tracks(&id).with_context(|| format!("cannot read the captions of {id}"))?;
         let show = Arc::clone(&stored.state.show);
         let limit = self.limits.max_connections_per_event;
         let metrics = Arc::clone(&self.metrics);
-        let hub =
-            HubHandle::spawn(stored, self.journal.clone(), Arc::clone(&self.epoch), limit, metrics, &self.tracker);
+        let hub = HubHandle::spawn(
+            stored,
+            self.journal.clone(),
+            Arc::clone(&self.epoch),
+            limit,
+            metrics,
+            &self.tracker,
+            captions,
+        );
         let attendee_code = self.attendee_codes.get(&id).cloned();
         let deliveries = Arc::new(Deliveries::default());
         let automations =
@@ -119,7 +130,7 @@ impl AppState {
         self.tracker.spawn(automations);
         let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries });
         self.events.insert(id, Arc::clone(&entry));
-        entry
+        Ok(entry)
     }
 }
 
@@ -146,7 +157,7 @@ pub fn page_of(role: Role) -> Option<&'static str> {
         Role::Attendee => Some("attend"),
         Role::Av => Some("cues"),
         Role::Speaker => Some("stage"),
-        Role::Display => None,
+        Role::Display | Role::Captioner => None,
     }
 }
 
@@ -204,6 +215,7 @@ impl Server {
             configured_tokens: Arc::new(settings.tokens.clone()),
             metrics: Arc::new(Metrics::default()),
             attendee_codes: Arc::new(settings.attendee_codes.clone()),
+            captions: Arc::new(CaptionStore::open(data_dir)?),
         };
         let mut order = Vec::new();
         for event in stored {
@@ -212,7 +224,7 @@ impl Server {
             if event.archived {
                 state.archived.insert(id, Arc::new(ArchivedEntry { state: event.state, tokens }));
             } else {
-                state.launch(event, tokens);
+                state.launch(event, tokens)?;
                 order.push(id);
             }
         }

@@ -2,6 +2,7 @@
 //! No tokio, no sockets, no clock reads: `now` is always passed in.
 
 pub mod automation;
+pub mod captions;
 pub mod cues;
 pub mod live;
 pub mod plan;
@@ -36,11 +37,13 @@ pub enum Role {
     Speaker,
     Attendee,
     Display,
+    /// Writes the caption tracks: a captioning service, or a person at the /caption page.
+    Captioner,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Organizer, Role::Moderator, Role::Av, Role::Speaker, Role::Attendee, Role::Display];
+    pub const ALL: [Role; 7] =
+        [Role::Organizer, Role::Moderator, Role::Av, Role::Speaker, Role::Attendee, Role::Display, Role::Captioner];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +53,7 @@ impl Role {
             Role::Speaker => "speaker",
             Role::Attendee => "attendee",
             Role::Display => "display",
+            Role::Captioner => "captioner",
         }
     }
 
@@ -60,7 +64,7 @@ impl Role {
 
     /// Who may ask to speak: not the crew's screens.
     fn may_request(self) -> bool {
-        !matches!(self, Role::Av | Role::Display)
+        !matches!(self, Role::Av | Role::Display | Role::Captioner)
     }
 }
 

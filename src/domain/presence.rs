@@ -214,6 +214,20 @@ impl Presence {
         }
     }
 
+    /// `participant` reads in `lang` from now on: their count moves to it.
+    pub fn set_lang(&mut self, participant: &str, lang: Lang) {
+        let Some(entry) = self.present.get_mut(participant).filter(|e| e.lang != lang) else { return };
+        if entry.audience {
+            self.counts.add(entry, -1);
+            entry.lang = lang;
+            self.counts.add(entry, 1);
+        } else {
+            entry.lang = lang;
+        }
+        // The counts go out with the next diff even when nobody came or went.
+        self.republish = true;
+    }
+
     /// A connection of `participant` left; they are gone once their last one has.
     pub fn disconnect(&mut self, participant: &str) {
         let Some(entry) = self.present.get_mut(participant) else { return };

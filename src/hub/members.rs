@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use tracing::warn;
 
 use super::{ConnId, TOO_SLOW};
+use crate::domain::captions::Track;
 use crate::domain::Actor;
 use crate::wire::outbound::{Outbound, Refused};
 use crate::wire::Frame;
@@ -22,6 +23,7 @@ pub struct Member {
     pub conn: ConnId,
     pub actor: Actor,
     pub out: Arc<Outbound>,
+    pub captions: Option<Track>,
 }
 
 impl Member {
@@ -59,6 +61,10 @@ impl Members {
 
     pub fn get(&self, conn: ConnId) -> Option<&Member> {
         self.index.get(&conn).map(|&i| &self.list[i])
+    }
+
+    pub fn get_mut(&mut self, conn: ConnId) -> Option<&mut Member> {
+        self.index.get(&conn).map(|&i| &mut self.list[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Member> {

@@ -13,22 +13,27 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use crate::clock::now_millis;
+use crate::domain::captions::{Line, Track};
 use crate::domain::cues::CrewPosition;
 use crate::domain::presence::{speakers_present, Counts, Cursor, Presence};
 use crate::domain::text::match_key;
-use crate::domain::text::Mode;
+use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Role};
 use crate::metrics::{CommandLabels, EventLabel, EventRole, Metrics};
 use crate::protocol::{
-    crew_sees_as_chair, cursor_text, differs_by_audience, encode, Audience, By, ChangeView, ErrorCode, FrameError,
-    PresenceView, PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You, PROTOCOL_VERSION,
+    crew_sees_as_chair, cursor_text, differs_by_audience, encode, Audience, By, CaptionChoice, ChangeView, ErrorCode,
+    FrameError, PresenceView, PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You,
+    PROTOCOL_VERSION,
 };
 use crate::store::{Journal, LogEntry, StoredEvent};
 use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
 use crate::wire::Frame;
+use captions::CaptionIn;
+pub use captions::Tracks;
 use members::{Member, Members};
 use retries::{Outcome, Retries};
 
+mod captions;
 mod members;
 pub mod retries;
 
@@ -67,6 +72,8 @@ pub struct Joining {
     pub screen: bool,
     pub resume: Option<ResumeFrom>,
     pub out: Arc<Outbound>,
+    /// The caption track this connection follows, if any.
+    pub captions: Option<Track>,
 }
 
 /// One change encoded once for each way it is seen; the same bytes where views agree.
@@ -138,6 +145,18 @@ enum HubMsg {
         after: Option<Cursor>,
         limit: usize,
     },
+    Caption(Box<CaptionIn>),
+    CaptionStored {
+        line: Box<Line>,
+        stored: bool,
+    },
+    CaptionSeqs(oneshot::Sender<BTreeMap<Track, u64>>),
+    SetLang {
+        conn: ConnId,
+        id: String,
+        lang: Lang,
+        captions: CaptionChoice,
+    },
 }
 
 /// A stream of this event's change frames outside a websocket (Server-Sent Events).
@@ -208,6 +227,7 @@ impl HubHandle {
         max_members: usize,
         metrics: Arc<Metrics>,
         tracker: &TaskTracker,
+        captions: Tracks,
     ) -> HubHandle {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let (leaves, leaves_rx) = mpsc::unbounded_channel();
@@ -236,6 +256,7 @@ impl HubHandle {
             listeners: Vec::new(),
             members: Members::new(metrics.slow_client_closes.clone()),
             metrics,
+            captions,
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx));
         HubHandle { inbox, leaves }
@@ -346,6 +367,8 @@ struct Hub {
     /// Streams of changes outside websockets.
     listeners: Vec<Listener>,
     metrics: Arc<Metrics>,
+    /// Each caption track's last seq and latest lines.
+    captions: Tracks,
 }
 
 /// A presence frame for the chair and crew, one for everyone else, and who is still to get
@@ -465,6 +488,12 @@ impl Hub {
                     let _ = reply.send(self.overview());
                 }
                 HubMsg::Listen(listen) => listens.push(*listen),
+                HubMsg::Caption(line) => self.caption(*line, now),
+                HubMsg::CaptionStored { line, stored } => self.caption_stored(*line, stored),
+                HubMsg::CaptionSeqs(reply) => {
+                    let _ = reply.send(self.caption_seqs());
+                }
+                HubMsg::SetLang { conn, id, lang, captions } => self.set_lang(conn, &id, lang, captions),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
                     let step = self.step(&actor, &id, &command, now, &mut entries);
@@ -644,9 +673,13 @@ impl Hub {
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
             presence: Box::new(self.welcome_presence(actor.role, joining.resume.as_ref())),
         });
-        let member = Member { conn: joining.conn, actor: joining.actor, out: joining.out };
+        let member = Member { conn: joining.conn, actor: joining.actor, out: joining.out, captions: joining.captions };
         let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member));
-        let delivered = std::iter::once(&welcome).chain(missed).all(|frame| member.out.send(frame).is_ok());
+        let captions = member.captions.map(|track| self.recent_captions(track));
+        let delivered = std::iter::once(&welcome)
+            .chain(missed)
+            .chain(captions.as_ref())
+            .all(|frame| member.out.send(frame).is_ok());
         if delivered {
             debug!(conn = joining.conn, role = member.actor.role.as_str(), ?outcome, "joined");
             self.connections(member.actor.role).inc();

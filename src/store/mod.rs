@@ -2,6 +2,7 @@
 //! behind a [`Journal`] handle, which commits appends that arrive together in one
 //! transaction (group commit) and answers only once they are durable.
 
+pub mod captions;
 pub mod sqlite;
 
 use std::thread;

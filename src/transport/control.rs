@@ -68,7 +68,7 @@ impl IntoResponse for Answer {
     }
 }
 
-fn refusal(code: ErrorCode, message: impl Into<String>) -> Answer {
+pub(crate) fn refusal(code: ErrorCode, message: impl Into<String>) -> Answer {
     Answer { status: status_of(code), body: json!({ "code": code, "message": message.into() }) }
 }
 
@@ -88,7 +88,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
 
 /// The event and the role its token grants: `Authorization: Bearer`, or `?token=` for
 /// tools that can only set a URL.
-fn authorized(
+pub(crate) fn authorized(
     app: &AppState,
     event: &str,
     headers: &HeaderMap,
@@ -337,7 +337,7 @@ impl Control {
             Ok(found) => found,
             Err(answer) => return answer,
         };
-        if matches!(role, Role::Attendee | Role::Display) {
+        if matches!(role, Role::Attendee | Role::Display | Role::Captioner) {
             return refusal(ErrorCode::Forbidden, format!("the {} token cannot send show commands", role.as_str()));
         }
         let now = now_millis();

@@ -137,7 +137,7 @@ pub async fn attendance(
     ))
 }
 
-pub(super) fn download(content_type: &'static str, name: String, body: impl IntoResponse) -> Response {
+pub(crate) fn download(content_type: &'static str, name: String, body: impl IntoResponse) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
     ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response()

@@ -42,7 +42,8 @@ pub fn router(state: AppState, control: super::control::Control) -> Router {
         .route("/api/events/{event}/tokens/{role}", post(super::export::rotate))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(super::captions::routes(state))
         .merge(super::control::routes(control))
         .layer(middleware::from_fn(security_headers))
 }

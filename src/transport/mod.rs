@@ -1,6 +1,7 @@
 //! The edge: HTTP routes, embedded pages and websocket sessions. Frames become commands
 //! for a hub and changes become frames; no business logic lives here.
 
+pub mod captions;
 pub mod control;
 pub mod export;
 pub mod http;

@@ -345,6 +345,15 @@ impl Session {
                 },
                 None => self.reply(not_joined(id)),
             },
+            ClientFrame::SetLang { id, lang, captions } => match &self.membership {
+                Some(membership) => {
+                    match Box::pin(membership.hub.set_lang(membership.conn, id, lang, captions)).await {
+                        Ok(()) => Next::Continue,
+                        Err(_) => close(RESTARTING),
+                    }
+                }
+                None => self.reply(not_joined(id)),
+            },
             ClientFrame::PresencePage { id, after, limit } => match &self.membership {
                 Some(membership) => {
                     match Box::pin(membership.hub.presence_page(membership.conn, id, after, limit)).await {
@@ -415,7 +424,8 @@ impl Session {
         };
         let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq, presence: r.presence });
         let screen = hello.screen.unwrap_or(false);
-        let joining = Joining { conn: self.conn, actor, screen, resume, out: Arc::clone(&self.out) };
+        let captions = hello.captions;
+        let joining = Joining { conn: self.conn, actor, screen, resume, out: Arc::clone(&self.out), captions };
         if Box::pin(entry.hub.join(joining)).await.is_err() {
             return close(RESTARTING);
         }

@@ -56,7 +56,7 @@ pub(crate) async fn launch_on(data_dir: &Path, bind: &str) -> Process {
                 tokens.insert(role.to_string(), token.to_string());
             }
         }
-        if tokens.len() == 6 {
+        if tokens.len() == eventhub::domain::Role::ALL.len() {
             break;
         }
     }

@@ -393,8 +393,14 @@ impl Client {
 
     /// Reads until a presence frame satisfies `ok` and returns it; other frames are dropped.
     pub async fn presence_until(&mut self, ok: impl Fn(&Value) -> bool) -> Value {
+        self.presence_within(PATIENCE, ok).await
+    }
+
+    /// Like [`Client::presence_until`], waiting up to `patience`: for what depends on many
+    /// other clients, which a loaded machine takes its time to connect.
+    pub async fn presence_within(&mut self, patience: Duration, ok: impl Fn(&Value) -> bool) -> Value {
         // One deadline for the whole wait: keep-alive pings must not keep a failing wait going.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             if let Some(found) = self.presence.iter().rev().find(|p| ok(p)) {
                 return found.clone();

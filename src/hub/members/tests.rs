@@ -25,7 +25,7 @@ async fn members(n: usize) -> (Members, Vec<TcpStream>) {
             crew: vec![],
         };
         let out = Arc::new(Outbound::new(server));
-        members.insert(Member { conn, actor, out });
+        members.insert(Member { conn, actor, out, captions: None });
         clients.push(client);
     }
     (members, clients)

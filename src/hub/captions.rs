@@ -1,0 +1,124 @@
+//! The hub's side of captions: it places each line against the live state (segment,
+//! speaker), reserves its seq, and once the line is stored sends it, encoded once, to the
+//! connections following its track. Caption lines have their own seq per track and never
+//! enter the change log, so a reconnect replays none of them: it gets the track's latest.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::oneshot;
+
+use super::{Hub, HubGone, HubHandle, HubMsg};
+use crate::domain::captions::{CaptionError, Line, Taken, Track, TrackState};
+use crate::domain::text::Lang;
+use crate::domain::Millis;
+use crate::hub::members::Member;
+use crate::protocol::{encode, CaptionChoice, ServerFrame};
+use crate::wire::Frame;
+
+/// A line offered to the hub.
+pub struct CaptionIn {
+    pub track: Track,
+    pub seq: u64,
+    pub text: String,
+    pub is_final: bool,
+    pub reply: oneshot::Sender<Result<Taken, CaptionError>>,
+}
+
+impl HubHandle {
+    /// Places a caption line. A final line comes back to be stored, then handed to
+    /// [`HubHandle::caption_stored`]; a partial one is sent at once.
+    pub async fn caption(
+        &self,
+        track: Track,
+        seq: u64,
+        text: String,
+        is_final: bool,
+    ) -> Result<Result<Taken, CaptionError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        let line = CaptionIn { track, seq, text, is_final, reply };
+        self.inbox.send(HubMsg::Caption(Box::new(line))).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// A final line is durable (`stored`) and goes out, or could not be stored and its seq
+    /// is free again.
+    pub async fn caption_stored(&self, line: Line, stored: bool) -> Result<(), HubGone> {
+        self.inbox.send(HubMsg::CaptionStored { line: Box::new(line), stored }).await.map_err(|_| HubGone)
+    }
+
+    /// The last final seq of each track.
+    pub async fn caption_seqs(&self) -> Result<BTreeMap<Track, u64>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::CaptionSeqs(reply)).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    pub async fn set_lang(&self, conn: u64, id: String, lang: Lang, captions: CaptionChoice) -> Result<(), HubGone> {
+        self.inbox.send(HubMsg::SetLang { conn, id, lang, captions }).await.map_err(|_| HubGone)
+    }
+}
+
+impl Hub {
+    pub(super) fn caption(&mut self, line: CaptionIn, now: Millis) {
+        let CaptionIn { track, seq, text, is_final, reply } = line;
+        let current = self.captions.entry(track).or_default();
+        let taken = current.take(track, seq, &text, is_final, &self.state, now);
+        match &taken {
+            // The seq is the line's from now on, so that a retry while it is stored is a retry.
+            Ok(Taken::Line(line)) if line.is_final => current.keep(line.clone()),
+            Ok(Taken::Line(line)) => self.send_caption(line),
+            _ => {}
+        }
+        let _ = reply.send(taken);
+    }
+
+    pub(super) fn caption_stored(&mut self, line: Line, stored: bool) {
+        if stored {
+            self.send_caption(&line);
+            return;
+        }
+        let track = self.captions.entry(line.track).or_default();
+        if track.last == line.seq {
+            track.recent.pop_back();
+            track.last = line.seq - 1;
+        }
+    }
+
+    fn send_caption(&mut self, line: &Line) {
+        let frame = encode(&ServerFrame::Caption { line });
+        let to: Vec<_> = self.members.iter().filter(|m| m.captions == Some(line.track)).map(|m| m.conn).collect();
+        let dropped = self.members.send_some(&to, &|_: &Member| &frame);
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+    }
+
+    /// The latest lines of `track`, as a connection that starts to follow it gets them.
+    pub(super) fn recent_captions(&self, track: Track) -> Frame {
+        let lines = self.captions.get(&track).map(|t| t.recent.iter().collect()).unwrap_or_default();
+        encode(&ServerFrame::Captions { track, lines })
+    }
+
+    pub(super) fn caption_seqs(&self) -> BTreeMap<Track, u64> {
+        self.captions.iter().map(|(track, state)| (*track, state.last)).collect()
+    }
+
+    pub(super) fn set_lang(&mut self, conn: u64, id: &str, lang: Lang, captions: CaptionChoice) {
+        let Some(member) = self.members.get_mut(conn) else { return };
+        member.actor.lang = lang;
+        let before = member.captions;
+        member.captions = match captions {
+            CaptionChoice::Follow => before.map(|_| Track::of(lang)),
+            CaptionChoice::Off => None,
+            CaptionChoice::Track(track) => Some(track),
+        };
+        let (participant, after) = (member.actor.participant.clone(), member.captions);
+        self.presence.set_lang(&participant, lang);
+        self.send_to(conn, encode(&ServerFrame::Ack { id, seq: self.seq, warning: None }));
+        if let Some(track) = after.filter(|t| before != Some(*t)) {
+            let recent = self.recent_captions(track);
+            self.send_to(conn, recent);
+        }
+    }
+}
+
+/// The tracks an event starts with.
+pub type Tracks = BTreeMap<Track, TrackState>;

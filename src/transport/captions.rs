@@ -1,0 +1,171 @@
+//! Captions over HTTP: ingest in the convention captioning services already speak for
+//! Zoom (`POST …/captions?lang=ja&seq=N` with one line of plain text; `GET …/captions/seq`
+//! for the last seq), and the transcripts as plain text, WebVTT and SRT.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::json;
+
+use super::control::{authorized, refusal, Answer};
+use super::export::download;
+use crate::domain::captions::{self, CaptionError, Taken, Track};
+use crate::domain::Role;
+use crate::protocol::ErrorCode;
+use crate::server::{AppState, EventEntry};
+
+/// A caption line's body at most: 500 characters of CJK are 1,500 bytes.
+const MAX_BODY_BYTES: usize = 4096;
+
+pub fn routes(app: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/events/{event}/captions", post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
+        .route("/api/v1/events/{event}/captions/seq", get(last_seq))
+        .route("/api/events/{event}/transcript.txt", get(|s, p, q, h| transcript(s, p, q, h, Format::Text)))
+        .route("/api/events/{event}/transcript.vtt", get(|s, p, q, h| transcript(s, p, q, h, Format::WebVtt)))
+        .route("/api/events/{event}/transcript.srt", get(|s, p, q, h| transcript(s, p, q, h, Format::Srt)))
+        .with_state(app)
+}
+
+type Args = Query<HashMap<String, String>>;
+
+/// The event and the track named by `lang`, for a token of one of `roles`.
+fn track_for(
+    app: &AppState,
+    event: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    roles: &[Role],
+) -> Result<(std::sync::Arc<EventEntry>, Track), Answer> {
+    let (entry, role) = authorized(app, event, headers, query)?;
+    if !roles.contains(&role) {
+        let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        return Err(refusal(ErrorCode::Forbidden, format!("this needs a {} token", allowed.join(" or "))));
+    }
+    let lang = query.get("lang").map(String::as_str).unwrap_or_default();
+    let track = Track::parse(lang)
+        .ok_or_else(|| refusal(ErrorCode::InvalidField, format!("lang must be zh, ja, en or floor, not {lang:?}")))?;
+    Ok((entry, track))
+}
+
+const WRITERS: [Role; 2] = [Role::Captioner, Role::Organizer];
+
+/// `POST /api/v1/events/{event}/captions?lang=&seq=[&final=false]`, one line of text.
+async fn ingest(
+    State(app): State<AppState>,
+    Path(event): Path<String>,
+    Query(query): Args,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let (entry, track) = match track_for(&app, &event, &headers, &query, &WRITERS) {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let Some(seq) = query.get("seq").and_then(|s| s.parse::<u64>().ok()).filter(|&s| s > 0) else {
+        return refusal(ErrorCode::InvalidField, "seq must be a whole number from 1");
+    };
+    let is_final = match query.get("final").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => return refusal(ErrorCode::InvalidField, format!("final must be true or false, not {other:?}")),
+    };
+    let Ok(text) = String::from_utf8(body.to_vec()) else {
+        return refusal(ErrorCode::InvalidUtf8, "the body must be UTF-8 text");
+    };
+    let gone = || refusal(ErrorCode::Internal, "the event's hub has stopped");
+    let line = match entry.hub.caption(track, seq, text, is_final).await {
+        Err(_) => return gone(),
+        Ok(Err(CaptionError::OutOfOrder { got, expected })) => {
+            let message = format!("seq {got} is out of order: the next line of {} is seq {expected}", track.as_str());
+            return Answer {
+                status: StatusCode::CONFLICT,
+                body: json!({ "code": ErrorCode::OutOfOrder, "message": message, "expected": expected }),
+            };
+        }
+        Ok(Err(CaptionError::Text(error))) => return refusal(ErrorCode::InvalidField, format!("the line {error}")),
+        Ok(Ok(Taken::Repeated)) => {
+            return Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": seq, "ignored": true }) }
+        }
+        Ok(Ok(Taken::Line(line))) => line,
+    };
+    if line.is_final {
+        let (store, stored_line, id) = (std::sync::Arc::clone(&app.captions), line.clone(), event.clone());
+        let stored = tokio::task::spawn_blocking(move || store.append(&id, &stored_line)).await;
+        let stored = match stored {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                tracing::error!(event, error = %format!("{error:#}"), "a caption line could not be stored");
+                false
+            }
+            Err(_) => false,
+        };
+        if entry.hub.caption_stored(line.clone(), stored).await.is_err() {
+            return gone();
+        }
+        if !stored {
+            return refusal(ErrorCode::Internal, "the line could not be stored; send it again");
+        }
+    }
+    Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": seq, "final": line.is_final }) }
+}
+
+/// `GET /api/v1/events/{event}/captions/seq?lang=`: the last final seq of the track.
+async fn last_seq(
+    State(app): State<AppState>,
+    Path(event): Path<String>,
+    Query(query): Args,
+    headers: HeaderMap,
+) -> Answer {
+    let (entry, track) = match track_for(&app, &event, &headers, &query, &WRITERS) {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    match entry.hub.caption_seqs().await {
+        Ok(seqs) => Answer {
+            status: StatusCode::OK,
+            body: json!({ "track": track, "seq": seqs.get(&track).copied().unwrap_or(0) }),
+        },
+        Err(_) => refusal(ErrorCode::Internal, "the event's hub has stopped"),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Text,
+    WebVtt,
+    Srt,
+}
+
+/// `GET /api/events/{event}/transcript.{txt,vtt,srt}?lang=`, for the organizer.
+async fn transcript(
+    State(app): State<AppState>,
+    Path(event): Path<String>,
+    Query(query): Args,
+    headers: HeaderMap,
+    format: Format,
+) -> Response {
+    let (entry, track) = match track_for(&app, &event, &headers, &query, &[Role::Organizer]) {
+        Ok(found) => found,
+        Err(answer) => return answer.into_response(),
+    };
+    let Ok(overview) = entry.hub.overview().await else {
+        return refusal(ErrorCode::Internal, "the event's hub has stopped").into_response();
+    };
+    let (store, id) = (std::sync::Arc::clone(&app.captions), event.clone());
+    let lines = match tokio::task::spawn_blocking(move || store.lines(&id, track)).await {
+        Ok(Ok(lines)) => lines,
+        _ => return refusal(ErrorCode::Internal, "the captions could not be read").into_response(),
+    };
+    let (kind, ext, body) = match format {
+        Format::Text => ("text/plain; charset=utf-8", "txt", captions::transcript_text(&lines, &overview.state)),
+        Format::WebVtt => ("text/vtt; charset=utf-8", "vtt", captions::webvtt(&lines, &overview.state)),
+        Format::Srt => ("application/x-subrip; charset=utf-8", "srt", captions::srt(&lines, &overview.state)),
+    };
+    download(kind, format!("{event}-{}.{ext}", track.as_str()), body)
+}
