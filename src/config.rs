@@ -13,7 +13,9 @@ use crate::domain::automation::{self, Automation};
 use crate::domain::cues::CueTarget;
 use crate::domain::plan::fresh_speaker_id;
 use crate::domain::queue::EVENT_QUEUE;
-use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
+use crate::domain::show::{
+    channels_problem, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
+};
 use crate::domain::text::{DisplayName, Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
 use crate::limits::Limits;
@@ -125,6 +127,9 @@ struct SegmentSection {
     join_url: Option<String>,
     #[serde(default)]
     cues: Vec<CueSection>,
+    /// Interpretation channels: `{ channel = 1, from = "zh", to = "ja", listen_url = "…" }`.
+    #[serde(default)]
+    interpretation: Vec<Channel>,
 }
 
 /// A planned cue: its own text, or a preset's.
@@ -212,6 +217,9 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
         let duration_ms = Millis::from(s.duration_min) * MINUTE;
         cursor = start + duration_ms;
         let join_url = s.join_url.map(|url| check_join_url(&s.id, url)).transpose()?;
+        if let Some(problem) = channels_problem(&s.interpretation) {
+            bail!("segment {:?}: {problem}", s.id);
+        }
         segments.push(Segment {
             id: s.id,
             kind: s.kind,
@@ -240,6 +248,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
             av_notes: s.av_notes,
             join_url,
             cues: s.cues.into_iter().map(|c| planned_cue(c, &cue_presets)).collect::<anyhow::Result<_>>()?,
+            interpretation: s.interpretation,
         });
     }
     name_speakers(&mut segments)?;

@@ -12,7 +12,7 @@ use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::presence::{Counts, Cursor, Present, Sample};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
-use crate::domain::show::{CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
+use crate::domain::show::{Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Actor, Change, Command, EventState, Millis, Rejection, Role};
 use crate::wire::Frame;
@@ -543,6 +543,7 @@ pub struct SegmentView<'a> {
     cues: Option<&'a [PlannedCue]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     join_url: Option<&'a str>,
+    interpretation: &'a [Channel],
 }
 
 impl<'a> SegmentView<'a> {
@@ -561,6 +562,7 @@ impl<'a> SegmentView<'a> {
             av_notes: crew.then_some(segment.av_notes.as_str()),
             cues: crew.then_some(segment.cues.as_slice()),
             join_url: segment.join_url.as_deref(),
+            interpretation: &segment.interpretation,
         }
     }
 }

@@ -218,6 +218,7 @@ fn plan_command() -> BoxedStrategy<Command> {
                 speaking_limit_min: None,
                 join_url: None,
                 cues: None,
+                interpretation: None,
             }))
         }),
         Just(Command::PlanUndo { plan_version: 0 }),

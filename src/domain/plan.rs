@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::automation::{self, Automation};
 use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
-use super::show::{PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
+use super::show::{channels_problem, Channel, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use super::text::{self, DisplayName, Lang, Localized, Mode};
 use super::{Millis, Rejection};
 
@@ -97,6 +97,8 @@ pub struct UpdateSegment {
     pub join_url: Option<String>,
     /// The whole list of planned cues, in order.
     pub cues: Option<Vec<CueInput>>,
+    /// The whole list of interpretation channels.
+    pub interpretation: Option<Vec<Channel>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -157,6 +159,7 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
                 av_notes: String::new(),
                 join_url: None,
                 cues: Vec::new(),
+                interpretation: Vec::new(),
             };
             insert(&mut plan, at, segment)?;
         }
@@ -258,6 +261,7 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
             av_notes: String::new(),
             join_url: None,
             cues: Vec::new(),
+            interpretation: Vec::new(),
             ..segment.clone()
         };
         let update = UpdateSegment {
@@ -274,6 +278,17 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
             speaking_limit_min: None,
             join_url: Some(segment.join_url.clone().unwrap_or_default()),
             cues: Some(segment.cues.iter().map(CueInput::of).collect()),
+            // Spreadsheets have no interpretation columns: a segment keeps its channels.
+            interpretation: Some(if segment.interpretation.is_empty() {
+                current
+                    .segments
+                    .iter()
+                    .find(|s| s.id == segment.id)
+                    .map(|s| s.interpretation.clone())
+                    .unwrap_or_default()
+            } else {
+                segment.interpretation.clone()
+            }),
         };
         update_segment(&mut checked, &update, speakers.clone(), &plan.cue_presets)?;
         speakers.extend(checked.speakers.iter().map(|p| p.id.clone()));
@@ -512,6 +527,12 @@ fn update_segment(
             url if join_url_ok(url) => Some(url.to_owned()),
             _ => return Err(field("join_url must be an http(s) link of at most 500 characters".into())),
         };
+    }
+    if let Some(channels) = &update.interpretation {
+        if let Some(problem) = channels_problem(channels) {
+            return Err(field(problem));
+        }
+        segment.interpretation = channels.clone();
     }
     Ok(())
 }

@@ -71,6 +71,7 @@ mod tests {
             warning_ms: 120_000,
             danger_ms: 30_000,
             cues: vec![],
+            interpretation: vec![],
             av_notes: String::new(),
             join_url: None,
         }

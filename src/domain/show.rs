@@ -55,6 +55,49 @@ pub struct Speaker {
     pub duration_ms: Option<Millis>,
 }
 
+/// An interpretation channel of a segment: the booth's channel number (what a headset is
+/// tuned to), from which language into which, and where remote attendees listen to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub channel: u16,
+    pub from: Lang,
+    pub to: Lang,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_url: Option<String>,
+}
+
+/// The most channels a segment has.
+pub const MAX_CHANNELS: usize = 16;
+
+/// Why a segment's channels cannot be: numbers 1–99, each once, into another language,
+/// links http(s).
+pub fn channels_problem(channels: &[Channel]) -> Option<String> {
+    if channels.len() > MAX_CHANNELS {
+        return Some(format!("a segment has at most {MAX_CHANNELS} interpretation channels"));
+    }
+    for (k, c) in channels.iter().enumerate() {
+        if !(1..=99).contains(&c.channel) || channels[..k].iter().any(|o| o.channel == c.channel) {
+            return Some(format!("interpretation channel numbers are 1-99, each once, not {}", c.channel));
+        }
+        if c.from == c.to {
+            return Some(format!("channel {} interprets into the language it hears", c.channel));
+        }
+        let link_ok = |url: &str| {
+            (url.starts_with("https://") || url.starts_with("http://"))
+                && url.len() <= 500
+                && !url.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+        };
+        if c.listen_url.as_deref().is_some_and(|url| !link_ok(url)) {
+            return Some(format!(
+                "channel {}: listen_url must be an http(s) link of at most 500 characters",
+                c.channel
+            ));
+        }
+    }
+    None
+}
+
 /// One item of the run of show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
@@ -76,6 +119,9 @@ pub struct Segment {
     pub join_url: Option<String>,
     /// Cues planned for this segment, fired from the console when it starts.
     pub cues: Vec<PlannedCue>,
+    /// The interpretation channels that run during it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interpretation: Vec<Channel>,
 }
 
 /// A cue written into the run of show.

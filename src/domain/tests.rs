@@ -36,6 +36,7 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         warning_ms: 120_000,
         danger_ms: 30_000,
         cues: vec![],
+        interpretation: vec![],
         av_notes: String::new(),
         join_url: None,
     }
@@ -839,6 +840,7 @@ fn update(segment: &str) -> impl Fn(u64) -> plan::UpdateSegment + '_ {
         speaking_limit_min: None,
         join_url: None,
         cues: None,
+        interpretation: None,
     }
 }
 
@@ -1497,4 +1499,37 @@ fn transcript_cues_last_until_the_next_line_within_bounds() {
         ],
         "at least 1 s, at most 7 s, else until the next line"
     );
+}
+
+#[test]
+fn interpretation_channels_are_edited_whole_and_checked() {
+    use super::show::Channel;
+    let mut state = forum();
+    let segment = state.show.segments[0].id.clone();
+    let channel =
+        |channel, from, to, url: Option<&str>| Channel { channel, from, to, listen_url: url.map(str::to_owned) };
+    let with = |channels: Vec<Channel>| {
+        let segment = segment.clone();
+        move |plan_version| {
+            let mut fields = update(&segment)(plan_version);
+            fields.interpretation = Some(channels.clone());
+            Command::PlanUpdateSegment(Box::new(fields))
+        }
+    };
+    let good = vec![
+        channel(1, Lang::Ja, Lang::Zh, Some("https://listen.example.org/zh")),
+        channel(2, Lang::Zh, Lang::Ja, None),
+    ];
+    edit(&mut state, with(good.clone()), T0).unwrap();
+    assert_eq!(state.show.segments[0].interpretation, good);
+    for bad in [
+        vec![channel(0, Lang::Ja, Lang::Zh, None)],
+        vec![channel(1, Lang::Ja, Lang::Zh, None), channel(1, Lang::Zh, Lang::Ja, None)],
+        vec![channel(3, Lang::Ja, Lang::Ja, None)],
+        vec![channel(4, Lang::Ja, Lang::En, Some("ftp://listen.example.org"))],
+    ] {
+        assert_eq!(edit(&mut state, with(bad.clone()), T0).unwrap_err().code(), "invalid_field", "{bad:?}");
+    }
+    edit(&mut state, with(vec![]), T0).unwrap();
+    assert!(state.show.segments[0].interpretation.is_empty());
 }

@@ -290,6 +290,7 @@ fn parse_row(mut row: Row<'_>, current: &RunOfShow) -> Parsed {
             av_notes,
             join_url,
             cues,
+            interpretation: Vec::new(),
         })
     })()
     .filter(|_| ok);
