@@ -31,6 +31,10 @@ struct Args {
     /// Base URL printed in the page links, overriding the settings file.
     #[arg(long, env = "EVENTHUB_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Join a cluster of hub nodes: NATS servers, `nats://host:4222[,…]`, overriding the
+    /// settings file's `[cluster] urls`.
+    #[arg(long, env = "EVENTHUB_CLUSTER")]
+    cluster: Option<String>,
 }
 
 #[tokio::main]
@@ -46,9 +50,13 @@ async fn main() -> anyhow::Result<()> {
     settings.server.data_dir = args.data_dir.unwrap_or(settings.server.data_dir);
     settings.server.events_dir = args.events_dir.unwrap_or(settings.server.events_dir);
     settings.server.public_url = args.public_url.or(settings.server.public_url);
+    if let Some(urls) = args.cluster {
+        let replicas = settings.cluster.as_ref().map_or(1, |c| c.replicas);
+        settings.cluster = Some(eventhub::config::ClusterSettings { urls, replicas });
+    }
 
     let shutdown = CancellationToken::new();
-    let server = Server::start(&settings, shutdown.clone())?;
+    let server = Server::open(&settings, shutdown.clone()).await?;
     let listener = server::bind(settings.server.bind)?;
     let local = listener.local_addr().context("the listener has no address")?;
     let base = settings.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));

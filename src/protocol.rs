@@ -42,6 +42,8 @@ pub enum ErrorCode {
     RateLimited,
     EventFull,
     Internal,
+    /// A cluster node cannot reach the cluster's store: nothing was applied.
+    Unavailable,
 }
 
 impl ErrorCode {

@@ -5,6 +5,7 @@ mod browser_console;
 mod browser_plan;
 mod browser_rooms;
 mod browser_screens;
+mod cluster;
 mod control;
 mod crash;
 mod cues;
