@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
+use crate::domain::automation::{self, Automation};
 use crate::domain::cues::CueTarget;
 use crate::domain::plan::fresh_speaker_id;
 use crate::domain::queue::EVENT_QUEUE;
@@ -64,6 +65,9 @@ pub struct ServerSettings {
     /// in the data dir when not given.
     #[serde(default)]
     pub organizer_token: Option<String>,
+    /// Where OSC commands are received (UDP); off when not given.
+    #[serde(default)]
+    pub osc_bind: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -81,6 +85,8 @@ struct EventFile {
     segments: Vec<SegmentSection>,
     #[serde(default)]
     cue_presets: Vec<CuePreset>,
+    #[serde(default)]
+    automations: Vec<Automation>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +213,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
     if file.segments.is_empty() {
         bail!("an event needs at least one segment");
     }
+    automation::checked(&file.automations).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cue_presets = file
         .cue_presets
         .into_iter()
@@ -268,6 +275,7 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
         },
         segments,
         cue_presets,
+        automations: file.automations,
     })
 }
 

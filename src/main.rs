@@ -1,15 +1,17 @@
 //! The server binary: reads settings and flags, starts tracing, binds, prints the page
-//! links, and serves until ctrl-c or SIGTERM.
+//! links, and serves until ctrl-c or SIGTERM. `eventhub import` instead sends a plan file
+//! to a server that is running.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use eventhub::config::Settings;
+use eventhub::import::{self, Import};
 use eventhub::server::{self, Server};
 
 /// Live hybrid-event coordination hub.
@@ -31,25 +33,86 @@ struct Args {
     /// Base URL printed in the page links, overriding the settings file.
     #[arg(long, env = "EVENTHUB_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Receive OSC commands on this UDP address, overriding the settings file.
+    #[arg(long, env = "EVENTHUB_OSC_BIND")]
+    osc_bind: Option<SocketAddr>,
     /// Join a cluster of hub nodes: NATS servers, `nats://host:4222[,…]`, overriding the
     /// settings file's `[cluster] urls`.
     #[arg(long, env = "EVENTHUB_CLUSTER")]
     cluster: Option<String>,
+    /// Without a command, serve.
+    #[command(subcommand)]
+    command: Option<Cmd>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check a run of show (CSV, XLSX or an event file) against a running server's plan for
+    /// an event and list the differences; with --apply, replace the plan with it.
+    Import {
+        /// The file: .csv, .xlsx or .toml.
+        file: PathBuf,
+        /// The event whose plan it is.
+        #[arg(long)]
+        event: String,
+        /// The server's URL; by default the address the settings file binds.
+        #[arg(long, env = "EVENTHUB_SERVER")]
+        server: Option<String>,
+        /// The event's organizer token.
+        #[arg(long, env = "EVENTHUB_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Replace the plan; without it nothing changes (a dry run).
+        #[arg(long)]
+        apply: bool,
+        /// Replace it even while the show is live.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    let args = Args::parse();
+    match args.command {
+        Some(Cmd::Import { ref file, ref event, ref server, ref token, apply, force }) => {
+            let server = server.clone().unwrap_or_else(|| default_server(&args));
+            let import =
+                Import { file: file.clone(), event: event.clone(), server, token: token.clone(), apply, force };
+            let ended = import::run(&import, &mut std::io::stdout(), &mut std::io::stderr());
+            Ok(std::process::ExitCode::from(ended as u8))
+        }
+        None => {
+            tokio::runtime::Runtime::new().context("cannot start the runtime")?.block_on(serve(args))?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Where a server started with the same settings listens: its public URL, else its bind
+/// address (a wildcard one reached on this machine), else the shipped default.
+fn default_server(args: &Args) -> String {
+    let Ok(settings) = Settings::load(&args.config) else { return "http://127.0.0.1:8080".to_owned() };
+    if let Some(url) = settings.server.public_url {
+        return url;
+    }
+    let mut bind = args.bind.unwrap_or(settings.server.bind);
+    if bind.ip().is_unspecified() {
+        bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{bind}")
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     // Logs go to stderr, so that stdout carries only the page links for the operator.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
     let mut settings = Settings::load(&args.config)?;
     settings.server.bind = args.bind.unwrap_or(settings.server.bind);
     settings.server.data_dir = args.data_dir.unwrap_or(settings.server.data_dir);
     settings.server.events_dir = args.events_dir.unwrap_or(settings.server.events_dir);
     settings.server.public_url = args.public_url.or(settings.server.public_url);
+    settings.server.osc_bind = args.osc_bind.or(settings.server.osc_bind);
     if let Some(urls) = args.cluster {
         let replicas = settings.cluster.as_ref().map_or(1, |c| c.replicas);
         settings.cluster = Some(eventhub::config::ClusterSettings { urls, replicas });

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::automation::Automation;
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::presence::{Counts, Cursor, Present, Sample};
@@ -407,6 +408,7 @@ impl<'a> View<'a> {
             plan_version: state.plan_version,
             segments: self.segments(&state.show),
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
+            automations: crew.then_some(state.show.automations.as_slice()),
             live: LiveView::of(&state.live),
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
@@ -426,7 +428,11 @@ impl<'a> View<'a> {
             Change::Plan { op, plan_version, plan } => ChangeView::Plan {
                 op,
                 plan_version: *plan_version,
-                plan: PlanView { event: &plan.event, segments: self.segments(plan) },
+                plan: PlanView {
+                    event: &plan.event,
+                    segments: self.segments(plan),
+                    automations: self.crew().then_some(plan.automations.as_slice()),
+                },
             },
             Change::Queue { op, queue, state, closed } => ChangeView::Queue {
                 op,
@@ -527,6 +533,8 @@ impl<'a> SegmentView<'a> {
 pub struct PlanView<'a> {
     event: &'a EventInfo,
     segments: Vec<SegmentView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automations: Option<&'a [Automation]>,
 }
 
 #[derive(Serialize)]
@@ -536,6 +544,8 @@ pub struct SnapshotView<'a> {
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automations: Option<&'a [Automation]>,
     live: LiveView<'a>,
     queues: BTreeMap<&'a str, QueueView<'a>>,
     cues: Vec<&'a Cue>,

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use dashmap::DashMap;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::auth::{self, EventTokens, RoomsToken};
+use crate::automations::{self, Deliveries};
 use crate::config::{self, Settings};
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::store::nats::{Cluster, NatsBackend};
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, Journal, StoreThread, StoredEvent};
+use crate::transport::control::Control;
 use crate::transport::listener::{self, Serving};
 
 /// One running event: its plan, its hub and who may join it.
@@ -37,6 +39,8 @@ pub struct EventEntry {
     pub tokens: RwLock<EventTokens>,
     /// A code attendees must give as well, when the event is not open to the link alone.
     pub attendee_code: Option<String>,
+    /// What the event's automations sent lately, and what failed.
+    pub deliveries: Arc<Deliveries>,
 }
 
 impl EventEntry {
@@ -113,10 +117,20 @@ impl AppState {
         let log = self.cluster.as_ref().map(|cluster| cluster.event(&id));
         let hub = HubHandle::spawn(stored, self.journal.clone(), log, epoch, limit, metrics, &self.tracker);
         let attendee_code = self.attendee_codes.get(&id).cloned();
-        let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code });
+        let deliveries = Arc::new(Deliveries::default());
+        let automations =
+            automations::run(hub.clone(), Arc::clone(&deliveries), Arc::clone(&self.metrics), self.shutdown.clone());
+        self.tracker.spawn(automations);
+        let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries });
         self.events.insert(id, Arc::clone(&entry));
         entry
     }
+}
+
+fn bind_osc(addr: SocketAddr) -> anyhow::Result<std::net::UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr).with_context(|| format!("cannot receive OSC on {addr}"))?;
+    socket.set_nonblocking(true).context("cannot make the OSC socket non-blocking")?;
+    Ok(socket)
 }
 
 /// A started server, ready to serve.
@@ -125,6 +139,8 @@ pub struct Server {
     /// Event ids in the order they were loaded, for printing.
     order: Vec<String>,
     store_thread: StoreThread,
+    /// Bound at start, so that an address in use fails the start, not the show.
+    osc: Option<std::net::UdpSocket>,
 }
 
 /// The pages each role opens, with the path that serves it.
@@ -208,6 +224,7 @@ impl Server {
             Some(cluster) => shared_tokens(cluster, settings, &mut tokens)?,
             None => auth::rooms_token(data_dir, settings.server.organizer_token.as_deref())?,
         };
+        let osc = settings.server.osc_bind.map(bind_osc).transpose()?;
         let (journal, store_thread) = Journal::start(backend).context("cannot start the store thread")?;
         let state = AppState {
             events: Arc::new(DashMap::new()),
@@ -239,11 +256,16 @@ impl Server {
                 order.push(id);
             }
         }
-        Ok(Server { state, order, store_thread })
+        Ok(Server { state, order, store_thread, osc })
     }
 
     pub fn token(&self, event: &str, role: Role) -> Option<String> {
         self.state.event(event).map(|entry| entry.token(role))
+    }
+
+    /// Where OSC commands are received, when that is on.
+    pub fn osc_addr(&self) -> Option<SocketAddr> {
+        self.osc.as_ref().and_then(|socket| socket.local_addr().ok())
     }
 
     pub fn rooms_token(&self) -> &str {
@@ -274,10 +296,17 @@ impl Server {
     /// open connections `shutdown_grace_ms` to finish, drops what is left, and closes the
     /// store.
     pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let Server { state, store_thread, .. } = self;
+        let Server { state, store_thread, osc, .. } = self;
         info!(addr = %listener.local_addr()?, "serving");
+        let control = Control::new(state.clone());
+        if let Some(socket) = osc {
+            let socket = UdpSocket::from_std(socket).context("cannot use the OSC socket")?;
+            info!(addr = %socket.local_addr()?, "receiving OSC");
+            let metrics = Arc::clone(&state.metrics);
+            state.tracker.spawn(crate::osc::serve(socket, control.clone(), metrics, state.shutdown.clone()));
+        }
         let serving = Serving {
-            router: crate::transport::http::router(state.clone()),
+            router: crate::transport::http::router(state.clone(), control),
             limits: Arc::clone(&state.limits),
             shutdown: state.shutdown.clone(),
             hard_stop: state.hard_stop.clone(),

@@ -265,6 +265,7 @@ export function connectHub(opts = {}) {
             queues: snap.queues || {}, you: msg.you,
             cues: Array.isArray(snap.cues) ? snap.cues : [],
             cue_presets: Array.isArray(snap.cue_presets) ? snap.cue_presets : [],
+            automations: Array.isArray(snap.automations) ? snap.automations : [],
             stage: snap.stage ?? null,
           };
           seq = msg.seq;
@@ -315,6 +316,7 @@ export function connectHub(opts = {}) {
           state.event = ch.plan.event;
           state.segments = ch.plan.segments;
           state.plan_version = ch.plan_version;
+          if (Array.isArray(ch.plan.automations)) state.automations = ch.plan.automations;
         }
         on.change(state, msg);
         break;

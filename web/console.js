@@ -350,6 +350,7 @@ function render() {
   renderSegments(s);
   planEditor.renderTools();
   renderExports();
+  startAutomations();
   queuePanel.render();
   cuePanel.render();
   stagePanel.render();
@@ -479,13 +480,55 @@ function renderExports() {
   $('exports').hidden = !show;
   const base = show ? `/api/events/${encodeURIComponent(frag.event)}/` : '';
   const token = show ? `?token=${encodeURIComponent(frag.token)}` : '';
-  for (const [id, file] of [['export-log', 'log.jsonl'], ['export-record', 'record.csv']]) {
+  for (const [id, file] of [
+    ['export-log', 'log.jsonl'], ['export-record', 'record.csv'], ['export-record-xlsx', 'record.xlsx'],
+    ['export-plan-csv', 'plan.csv'], ['export-plan-xlsx', 'plan.xlsx'],
+  ]) {
     const link = $(id);
     link.hidden = !show;
     if (!show) { link.removeAttribute('href'); continue; }
     link.href = base + file + token;
     link.download = `${frag.event}-${file}`;
   }
+}
+
+/**
+ * The "automations" line: what the show sent by itself and the last failure, polled from
+ * the API while the plan has automations (failures happen off the hub, so no change says so).
+ */
+const AUTOMATIONS_POLL_MS = 5000;
+let automationsPolling = false;
+async function pollAutomations() {
+  const s = hub.state;
+  const on = Boolean(s && canControl() && frag.event && frag.token && (s.automations || []).length);
+  const line = $('automations');
+  if (!on) { line.hidden = true; return; }
+  try {
+    const url = `/api/v1/events/${encodeURIComponent(frag.event)}/automations`;
+    const reply = await fetch(url, { headers: { Authorization: `Bearer ${frag.token}` }, cache: 'no-store' });
+    if (!reply.ok) return;
+    const { recent } = await reply.json();
+    const failed = recent.filter((d) => d.result === 'failed');
+    const last = failed[failed.length - 1];
+    line.hidden = false;
+    line.classList.toggle('failed', Boolean(last));
+    const sent = recent.length - failed.length;
+    setText(line, last
+      ? t(lang, 'automations_failed', {
+        n: failed.length, output: last.output, error: last.error || '',
+        at: fmtClock(last.at, s.event.time_zone, lang, { seconds: true }),
+      })
+      : t(lang, 'automations_ok', { n: sent }));
+    line.title = failed.slice(-5).map((d) => `${d.trigger} · ${d.output} · ${d.error || ''}`).join('\n');
+  } catch {
+    // Offline: the connection status already says so; the line keeps what it last knew.
+  }
+}
+function startAutomations() {
+  if (automationsPolling) return;
+  automationsPolling = true;
+  pollAutomations();
+  setInterval(pollAutomations, AUTOMATIONS_POLL_MS);
 }
 
 function noteChange(msg) {

@@ -260,6 +260,23 @@ impl Timing {
     }
 }
 
+/// `-1:05`, `04:59`, `1:02:03`: as a Stream Deck key shows a clock.
+pub fn clock_text(ms: Millis) -> String {
+    let seconds = ms.abs() / 1000;
+    let sign = if ms < 0 && seconds > 0 { "-" } else { "" };
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{sign}{h}:{m:02}:{s:02}")
+    } else {
+        format!("{sign}{m:02}:{s:02}")
+    }
+}
+
+/// A countdown shows whole seconds rounded up, so that it reads 00:00 only at the end.
+pub fn remaining_text(ms: Millis) -> String {
+    clock_text(if ms > 0 { (ms + 999) / 1000 * 1000 } else { ms })
+}
+
 /// Derives remaining time, overrun, drift and the projected end of the day at `now`.
 pub fn timing(show: &RunOfShow, live: &LiveState, now: Millis) -> Timing {
     let clock = live.held_since.unwrap_or(now);

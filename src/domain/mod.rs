@@ -1,6 +1,7 @@
 //! The pure core: run of show, live state, commands and the changes they cause.
 //! No tokio, no sockets, no clock reads: `now` is always passed in.
 
+pub mod automation;
 pub mod cues;
 pub mod live;
 pub mod plan;
@@ -212,6 +213,11 @@ pub enum Command {
     PlanUndo {
         plan_version: u64,
     },
+    /// The whole list of automations; the organizer's.
+    PlanUpdateAutomations {
+        plan_version: u64,
+        automations: Vec<automation::Automation>,
+    },
     /// A whole plan brought in from a file (`eventhub import`): built by the server from a
     /// parsed file, never decoded from a frame.
     #[serde(skip)]
@@ -247,7 +253,7 @@ const MAX_STAGE_TEXT_CHARS: usize = 140;
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 34] = [
+    pub const TYPES: [&'static str; 35] = [
         "next",
         "previous",
         "goto",
@@ -282,6 +288,7 @@ impl Command {
         "plan_update_segment",
         "plan_update_event",
         "plan_undo",
+        "plan_update_automations",
     ];
     const MAX_EXTEND_SECONDS: i32 = 3600;
     const SPEAKING_LIMIT_S: std::ops::RangeInclusive<u32> = 10..=3600;
@@ -323,6 +330,7 @@ impl Command {
             Command::PlanUpdateEvent(_) => "plan_update_event",
             Command::PlanUndo { .. } => "plan_undo",
             Command::PlanReplace { .. } => "plan_replace",
+            Command::PlanUpdateAutomations { .. } => "plan_update_automations",
         }
     }
 
@@ -342,6 +350,9 @@ impl Command {
             Command::PlanUpdateEvent(update) => (update.plan_version, Some(PlanOp::Event(update))),
             Command::PlanUndo { plan_version } => (*plan_version, None),
             Command::PlanReplace { plan_version, plan, .. } => (*plan_version, Some(PlanOp::Replace(plan))),
+            Command::PlanUpdateAutomations { plan_version, automations } => {
+                (*plan_version, Some(PlanOp::Automations(automations)))
+            }
             _ => return None,
         })
     }
@@ -624,6 +635,9 @@ impl EventState {
     ) -> Result<Vec<Change>, Rejection> {
         if !actor.role.chairs() {
             return Err(forbidden(actor, command, "only the moderator or organizer edits the plan"));
+        }
+        if matches!(command, Command::PlanUpdateAutomations { .. }) && actor.role != Role::Organizer {
+            return Err(forbidden(actor, command, "only the organizer edits the automations"));
         }
         check_version("the plan", self.plan_version, named)?;
         if matches!(command, Command::PlanReplace { force: false, .. }) && self.live.phase == Phase::Live {

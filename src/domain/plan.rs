@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use serde::Deserialize;
 
+use super::automation::{self, Automation};
 use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
 use super::show::{PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
@@ -128,6 +129,7 @@ pub enum PlanOp<'a> {
     Event(&'a UpdateEvent),
     /// A whole new list of segments (an import), under the event's own fields.
     Replace(&'a RunOfShow),
+    Automations(&'a [Automation]),
 }
 
 fn field(message: String) -> Rejection {
@@ -199,6 +201,10 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
         }
         PlanOp::Event(update) => update_event(&mut plan, update)?,
         PlanOp::Replace(new) => plan = checked(&plan, new)?,
+        PlanOp::Automations(automations) => {
+            automation::checked(automations)?;
+            plan.automations = automations.to_vec();
+        }
     }
     Ok(retimed(plan))
 }

@@ -92,6 +92,7 @@ mod tests {
             },
             segments: vec![segment("a", 0, 100), segment("b", 100, 100), segment("c", 200, 100)],
             cue_presets: vec![],
+            automations: vec![],
         };
         let live = LiveState {
             actual: vec![

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::automation::Automation;
 use super::cues::CueTarget;
 use super::text::{Lang, Localized, Mode};
 use super::Millis;
@@ -99,6 +100,9 @@ pub struct RunOfShow {
     pub event: EventInfo,
     pub segments: Vec<Segment>,
     pub cue_presets: Vec<CuePreset>,
+    /// What the show sends to the booth's gear by itself; the chair's to see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub automations: Vec<Automation>,
 }
 
 impl RunOfShow {

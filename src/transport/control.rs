@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::clock::now_millis;
 use crate::domain::cues::{CueState, SignalKind};
-use crate::domain::live::{timing, Phase};
+use crate::domain::live::{clock_text, remaining_text, timing, Phase};
 use crate::domain::show::Segment;
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Actor, Command, EventState, Millis, Role};
@@ -31,20 +31,20 @@ use crate::protocol::ErrorCode;
 use crate::server::{AppState, EventEntry};
 
 /// The control API's routes, with what they remember between requests.
-pub fn routes(app: AppState) -> Router {
-    let control = Control { app, presses: Arc::default(), budgets: Arc::default() };
+pub fn routes(control: Control) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/api/v1/events/{event}/state", get(state))
         .route("/api/v1/events/{event}/stream", get(stream))
+        .route("/api/v1/events/{event}/automations", get(automations))
         .route("/api/v1/events/{event}/{command}", post(command))
         .route("/api/v1/events/{event}/{group}/{command}", post(grouped_command))
         .with_state(control)
 }
 
 #[derive(Clone)]
-struct Control {
+pub struct Control {
     app: AppState,
     /// The last answer to each (event, role, command with its arguments), for double presses;
     /// held while that command is applied, so that a second press waits for it.
@@ -57,9 +57,9 @@ type Press = Arc<tokio::sync::Mutex<Option<(Millis, Answer)>>>;
 
 /// An HTTP answer kept for a double press: status and body.
 #[derive(Clone)]
-struct Answer {
-    status: StatusCode,
-    body: Value,
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
 }
 
 impl IntoResponse for Answer {
@@ -94,10 +94,17 @@ fn authorized(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Result<(Arc<EventEntry>, Role), Answer> {
-    let entry = app.event(event).ok_or_else(|| refusal(ErrorCode::UnknownEvent, format!("no event {event:?}")))?;
+    authorized_token(app, event, presented(headers, query))
+}
+
+fn presented<'a>(headers: &'a HeaderMap, query: &'a HashMap<String, String>) -> &'a str {
     let bearer =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let token = bearer.or(query.get("token").map(String::as_str)).unwrap_or_default();
+    bearer.or(query.get("token").map(String::as_str)).unwrap_or_default()
+}
+
+fn authorized_token(app: &AppState, event: &str, token: &str) -> Result<(Arc<EventEntry>, Role), Answer> {
+    let entry = app.event(event).ok_or_else(|| refusal(ErrorCode::UnknownEvent, format!("no event {event:?}")))?;
     let role = entry
         .role_of(token)
         .ok_or_else(|| refusal(ErrorCode::Unauthorized, "a role token is needed (Authorization: Bearer or ?token=)"))?;
@@ -137,6 +144,30 @@ async fn state(
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("a number in quotes is a valid header"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// `GET /api/v1/events/{event}/automations`: the plan's automations and what they sent
+/// lately, for the chair and AV.
+async fn automations(
+    State(control): State<Control>,
+    Path(event): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Answer {
+    let (entry, role) = match authorized(&control.app, &event, &headers, &query) {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    if !matches!(role, Role::Organizer | Role::Moderator | Role::Av) {
+        return refusal(ErrorCode::Forbidden, "automations are for the chair and AV");
+    }
+    match overview(&entry).await {
+        Ok(overview) => Answer {
+            status: StatusCode::OK,
+            body: json!({ "automations": overview.state.show.automations, "recent": entry.deliveries.recent() }),
+        },
+        Err(answer) => answer,
+    }
 }
 
 /// `GET /metrics`: Prometheus text, for the rooms token or an organizer token of any event.
@@ -243,7 +274,7 @@ async fn command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    control.run(&event, &command, query, &headers, &body).await.into_response()
+    control.http(&event, &command, query, &headers, &body).await.into_response()
 }
 
 async fn grouped_command(
@@ -253,7 +284,7 @@ async fn grouped_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    control.run(&event, &format!("{group}/{command}"), query, &headers, &body).await.into_response()
+    control.http(&event, &format!("{group}/{command}"), query, &headers, &body).await.into_response()
 }
 
 /// Who a command from the API is by: one participant per event and role, so that an
@@ -271,7 +302,11 @@ fn api_actor(role: Role) -> Actor {
 }
 
 impl Control {
-    async fn run(
+    pub fn new(app: AppState) -> Self {
+        Control { app, presses: Arc::default(), budgets: Arc::default() }
+    }
+
+    async fn http(
         &self,
         event: &str,
         name: &str,
@@ -279,22 +314,36 @@ impl Control {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Answer {
-        let (entry, role) = match authorized(&self.app, event, headers, &args) {
+        let token = presented(headers, &args).to_owned();
+        args.remove("token");
+        if let Err(answer) = merge_body(&mut args, body) {
+            return answer;
+        }
+        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        self.run(event, name, args, &token, key).await
+    }
+
+    /// Applies the API command `name` with `args` as the role `token` grants, guarded as
+    /// documented (budget, idempotency key, double press); answers as HTTP would.
+    pub async fn run(
+        &self,
+        event: &str,
+        name: &str,
+        args: HashMap<String, String>,
+        token: &str,
+        key: Option<String>,
+    ) -> Answer {
+        let (entry, role) = match authorized_token(&self.app, event, token) {
             Ok(found) => found,
             Err(answer) => return answer,
         };
-        args.remove("token");
         if matches!(role, Role::Attendee | Role::Display) {
             return refusal(ErrorCode::Forbidden, format!("the {} token cannot send show commands", role.as_str()));
-        }
-        if let Err(answer) = merge_body(&mut args, body) {
-            return answer;
         }
         let now = now_millis();
         if let Some(answer) = self.over_budget(event, role, now) {
             return answer;
         }
-        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
         if key.is_some() {
             // A retried key is answered by the hub's own record of it.
             return self.apply(&entry, role, name, &args, key).await;
@@ -479,23 +528,6 @@ fn cue_or_oldest(args: &HashMap<String, String>, state: &EventState) -> Result<u
         .ok_or_else(|| refusal(ErrorCode::InvalidState, "no cue is on standby"))
 }
 
-/// `-1:05`, `04:59`, `1:02:03`: as a Stream Deck key shows a clock.
-pub fn clock_text(ms: Millis) -> String {
-    let seconds = ms.abs() / 1000;
-    let sign = if ms < 0 && seconds > 0 { "-" } else { "" };
-    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    if h > 0 {
-        format!("{sign}{h}:{m:02}:{s:02}")
-    } else {
-        format!("{sign}{m:02}:{s:02}")
-    }
-}
-
-/// A countdown shows whole seconds rounded up, so that it reads 00:00 only at the end.
-fn remaining_text(ms: Millis) -> String {
-    clock_text(if ms > 0 { (ms + 999) / 1000 * 1000 } else { ms })
-}
-
 #[derive(Serialize)]
 struct SegmentBrief<'a> {
     id: &'a str,
@@ -591,19 +623,4 @@ fn flat_state(overview: &Overview, now: Millis) -> Value {
         })),
         "cues": open_cues,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clocks_read_as_a_key_shows_them() {
-        assert_eq!(clock_text(0), "00:00");
-        assert_eq!(clock_text(59_999), "00:59");
-        assert_eq!(clock_text(-65_000), "-01:05");
-        assert_eq!(clock_text(3_723_000), "1:02:03");
-        assert_eq!(remaining_text(59_001), "01:00", "a countdown rounds up");
-        assert_eq!(remaining_text(-400), "00:00");
-    }
 }

@@ -1,5 +1,6 @@
-//! The organizer's HTTP API: the change log as JSON lines, the planned-vs-actual record and
-//! the attendance history as CSV (of running and archived events), and token rotation.
+//! The organizer's HTTP API: the change log as JSON lines, the planned-vs-actual record (as
+//! CSV and XLSX) and the attendance history as CSV, of running and archived events; and token
+//! rotation.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use crate::store::LogEntry;
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
 }
 
 /// Why an organizer request was refused.
@@ -46,9 +47,7 @@ impl IntoResponse for ExportError {
 
 /// The token a request carries, as a bearer token, or a query parameter for download links.
 fn presented<'a>(headers: &'a HeaderMap, query: Option<&'a TokenQuery>) -> &'a str {
-    let bearer =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    bearer.or(query.and_then(|q| q.token.as_deref())).unwrap_or_default()
+    request_token(headers, query.and_then(|q| q.token.as_deref()))
 }
 
 /// The running event's entry, if the request carries its organizer token.
@@ -63,6 +62,14 @@ fn organizer(
         return Err(ExportError::NotOrganizer);
     }
     Ok(entry)
+}
+
+/// The token a request carries: a bearer token, else the `token` query parameter (for
+/// download links); empty when it has none.
+pub(super) fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> &'a str {
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    bearer.or(query).unwrap_or_default()
 }
 
 /// The plan of a running or archived event and its log, for its organizer.
@@ -123,10 +130,14 @@ pub async fn attendance(
         out.write_record(row).map_err(csv_error)?;
     }
     let bytes = out.into_inner().map_err(|e| ExportError::Store(e.to_string()))?;
-    Ok(download("text/csv; charset=utf-8", format!("{event}-attendance.csv"), String::from_utf8_lossy(&bytes).into()))
+    Ok(download(
+        "text/csv; charset=utf-8",
+        format!("{event}-attendance.csv"),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }
 
-fn download(content_type: &'static str, name: String, body: String) -> Response {
+pub(super) fn download(content_type: &'static str, name: String, body: impl IntoResponse) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
     ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response()
@@ -183,11 +194,35 @@ pub async fn record(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (show, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let (show, live) = record_of(&app, &event, &headers, &query).await?;
+    let body = record_csv(&show, &live).map_err(|e| ExportError::Store(e.to_string()))?;
+    Ok(download("text/csv; charset=utf-8", format!("{event}-record.csv"), body))
+}
+
+/// `GET /api/events/{event}/record.xlsx`: the record of `record.csv` as a workbook.
+pub async fn record_xlsx(
+    State(app): State<AppState>,
+    Path(event): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ExportError> {
+    let (show, live) = record_of(&app, &event, &headers, &query).await?;
+    let body = crate::sheet::table_xlsx("Planned vs actual", &RECORD_COLUMNS, &record_rows(&show, &live))
+        .map_err(|e| ExportError::Store(e.to_string()))?;
+    Ok(download(super::plan_io::XLSX, format!("{event}-record.xlsx"), body))
+}
+
+/// The plan and the live state the record compares, as the log leaves them.
+async fn record_of(
+    app: &AppState,
+    event: &str,
+    headers: &HeaderMap,
+    query: &TokenQuery,
+) -> Result<(Arc<RunOfShow>, LiveState), ExportError> {
+    let (show, entries) = authorized_log(app, event, headers, query).await?;
     // Each live change carries the whole live state, so the last one holds every run.
     let live = entries.iter().rev().find_map(|e| e.change.live()).cloned().unwrap_or_default();
-    let body = record_csv(&current_plan(&show, &entries), &live).map_err(|e| ExportError::Store(e.to_string()))?;
-    Ok(download("text/csv; charset=utf-8", format!("{event}-record.csv"), body))
+    Ok((current_plan(&show, &entries), live))
 }
 
 /// The plan as the log leaves it: the latest plan change, else the plan the event started with.
@@ -195,37 +230,50 @@ fn current_plan(show: &Arc<RunOfShow>, log: &[LogEntry]) -> Arc<RunOfShow> {
     log.iter().rev().find_map(|e| e.change.plan()).map_or_else(|| Arc::clone(show), Arc::clone)
 }
 
-fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> {
+const RECORD_COLUMNS: [&str; 9] = [
+    "segment",
+    "title",
+    "planned_start",
+    "planned_minutes",
+    "actual_start",
+    "actual_end",
+    "actual_minutes",
+    "start_delay_minutes",
+    "overrun_minutes",
+];
+
+/// The record's rows, one per run and then one per segment never run, under
+/// [`RECORD_COLUMNS`]: the CSV and the workbook are the same table.
+fn record_rows(show: &RunOfShow, live: &LiveState) -> Vec<Vec<String>> {
     let zone: chrono_tz::Tz = show.event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let time = |at: Option<Millis>| {
         at.and_then(|ms| zone.timestamp_millis_opt(ms).single()).map(|t| t.to_rfc3339()).unwrap_or_default()
     };
     let minutes = |ms: Option<Millis>| ms.map(|ms| format!("{:.1}", ms as f64 / 60_000.0)).unwrap_or_default();
+    planned_vs_actual(show, live)
+        .into_iter()
+        .map(|run| {
+            let segment = &show.segments[run.segment];
+            vec![
+                segment.id.clone(),
+                segment.title.en.clone(),
+                time(Some(run.planned_start)),
+                minutes(Some(run.planned_ms)),
+                time(run.started_at),
+                time(run.ended_at),
+                minutes(run.actual_ms()),
+                minutes(run.start_delay_ms()),
+                minutes(run.overrun_ms()),
+            ]
+        })
+        .collect()
+}
+
+fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "segment",
-        "title",
-        "planned_start",
-        "planned_minutes",
-        "actual_start",
-        "actual_end",
-        "actual_minutes",
-        "start_delay_minutes",
-        "overrun_minutes",
-    ])?;
-    for run in planned_vs_actual(show, live) {
-        let segment = &show.segments[run.segment];
-        out.write_record([
-            segment.id.clone(),
-            segment.title.en.clone(),
-            time(Some(run.planned_start)),
-            minutes(Some(run.planned_ms)),
-            time(run.started_at),
-            time(run.ended_at),
-            minutes(run.actual_ms()),
-            minutes(run.start_delay_ms()),
-            minutes(run.overrun_ms()),
-        ])?;
+    out.write_record(RECORD_COLUMNS)?;
+    for row in record_rows(show, live) {
+        out.write_record(row)?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

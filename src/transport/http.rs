@@ -1,5 +1,5 @@
 //! HTTP routes: the embedded web pages with security headers, the websocket endpoint, and
-//! the organizer APIs.
+//! the organizer APIs (rooms, exports, plan files, token rotation).
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -21,7 +21,7 @@ struct Assets;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, control: super::control::Control) -> Router {
     Router::new()
         .route("/ws", get(super::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
@@ -34,12 +34,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/{event}/archive", post(super::rooms::archive))
         .route("/api/events/{event}/log.jsonl", get(super::export::log))
         .route("/api/events/{event}/record.csv", get(super::export::record))
+        .route("/api/events/{event}/record.xlsx", get(super::export::record_xlsx))
+        .route("/api/events/{event}/plan.csv", get(super::plan_io::plan_csv))
+        .route("/api/events/{event}/plan.xlsx", get(super::plan_io::plan_xlsx))
+        .route("/api/events/{event}/plan", post(super::plan_io::import))
         .route("/api/events/{event}/attendance.csv", get(super::export::attendance))
         .route("/api/events/{event}/tokens/{role}", post(super::export::rotate))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
-        .with_state(state.clone())
-        .merge(super::control::routes(state))
+        .with_state(state)
+        .merge(super::control::routes(control))
         .layer(middleware::from_fn(security_headers))
 }
 

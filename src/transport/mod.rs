@@ -5,5 +5,6 @@ pub mod control;
 pub mod export;
 pub mod http;
 pub mod listener;
+pub mod plan_io;
 pub mod rooms;
 pub mod ws;

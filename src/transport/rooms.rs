@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::plan_io::XLSX;
 use crate::auth::EventTokens;
 use crate::clock::now_millis;
 use crate::domain::live::{timing, Phase};
@@ -21,6 +22,7 @@ use crate::domain::text::Localized;
 use crate::domain::{EventState, Millis, Role};
 use crate::rooms::{self, RoomsError};
 use crate::server::{page_of, AppState};
+use crate::sheet::{self, Format, NewEvent};
 
 /// The largest plan upload taken; a bigger body is answered 413 `too_large`.
 pub const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
@@ -101,28 +103,44 @@ fn authorize(app: &AppState, headers: &HeaderMap, query: &RoomsQuery) -> Result<
 enum PlanFormat {
     /// An event file, as in config/events.
     EventFile,
+    /// A run of show in CSV or XLSX, with the event's own fields in the query.
+    Spreadsheet,
 }
 
 /// The format of an upload by its content type: an event file is sent as
-/// `application/toml`, `text/plain` or with no type. Spreadsheet formats go here, each under
-/// its own type.
+/// `application/toml`, `text/plain` or with no type; a spreadsheet as `text/csv` or the
+/// XLSX type (or `application/octet-stream`, as browsers send files they do not know).
 fn plan_format(content_type: Option<&str>) -> Result<PlanFormat, ApiError> {
     let essence = content_type.map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
     match essence.as_deref() {
         None | Some("" | "application/toml" | "text/plain") => Ok(PlanFormat::EventFile),
+        Some("text/csv" | "application/csv" | XLSX | "application/octet-stream") => Ok(PlanFormat::Spreadsheet),
         Some(other) => Err(ApiError::UnsupportedMediaType(format!(
-            "{other} is not a plan format this server reads; send an event file as application/toml"
+            "{other} is not a plan format this server reads; send an event file as application/toml, \
+             or a spreadsheet as text/csv or {XLSX}"
         ))),
     }
 }
 
-/// Turns an uploaded plan into a run of show, by its content type.
-pub fn parse_upload(content_type: Option<&str>, bytes: &[u8]) -> Result<RunOfShow, ApiError> {
+/// Turns an uploaded plan into a run of show, by its content type; a spreadsheet's event
+/// fields come from the request's query (`id`, `title_en`, `venue_en`, …).
+pub fn parse_upload(content_type: Option<&str>, bytes: &[u8], uri: &axum::http::Uri) -> Result<RunOfShow, ApiError> {
     match plan_format(content_type)? {
         PlanFormat::EventFile => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|e| ApiError::InvalidEvent(format!("an event file must be UTF-8 text: {e}")))?;
             crate::config::parse_event(text, chrono::Utc::now()).map_err(|e| ApiError::InvalidEvent(format!("{e:#}")))
+        }
+        PlanFormat::Spreadsheet => {
+            let format = Format::of(content_type, bytes).unwrap_or(Format::Csv);
+            let fields = Query::<NewEvent>::try_from_uri(uri).map_err(|e| {
+                ApiError::InvalidEvent(format!(
+                    "a spreadsheet needs the event's fields as query parameters (id, title_en, venue_en, …): {e}"
+                ))
+            })?;
+            sheet::read_new_event(format, bytes, &fields, chrono::Utc::now()).map_err(|errors| {
+                ApiError::InvalidEvent(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            })
         }
     }
 }
@@ -142,6 +160,7 @@ pub async fn create(
     request: Request,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     authorize(&app, request.headers(), &query)?;
+    let uri = request.uri().clone();
     let content_type =
         request.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("unreadable").to_owned());
     // A wrong type is known from the head alone: refused before the body is read.
@@ -150,7 +169,7 @@ pub async fn create(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
         _ => ApiError::BadBody(rejection.body_text()),
     })?;
-    let show = parse_upload(content_type.as_deref(), &body)?;
+    let show = parse_upload(content_type.as_deref(), &body, &uri)?;
     let entry = rooms::create(&app, show).await?;
     let id = entry.show.event.id.clone();
     let tokens = entry.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();

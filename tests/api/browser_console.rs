@@ -112,3 +112,27 @@ async fn one_enter_on_a_focused_end_does_not_end_the_show_and_undo_brings_it_bac
     attendee.client.clone().close().await.unwrap();
     console.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_console_shows_an_automation_that_failed() {
+    let app = spawn_app().await;
+    // A port nobody listens on: every attempt is refused at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (mut organizer, _) = app.join(Role::Organizer, "Producer").await;
+    let automations = serde_json::json!([{"trigger": "segment_start", "http": {"url": format!("http://{dead}/go")}}]);
+    let reply = organizer
+        .run("plan_update_automations", serde_json::json!({"plan_version": 0, "automations": automations}))
+        .await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    console.wait_text("#automations", |t| t.contains("none failed")).await;
+    advance_to(&console, "Opening ceremony").await;
+    let line = console.wait_text("#automations", |t| t.contains("1 failed")).await;
+    assert!(line.contains(&format!("http POST http://{dead}/go")), "{line}");
+    let failed = console.client.find(Locator::Css("#automations.failed")).await;
+    assert!(failed.is_ok(), "a failure is shown as one");
+    console.client.clone().close().await.unwrap();
+}

@@ -23,6 +23,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where the server receives OSC, when the settings turn that on.
+    pub osc: Option<SocketAddr>,
     configure: fn(&mut Settings),
     shutdown: CancellationToken,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -50,11 +52,17 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: fn(&mut Settings)) -> TestApp {
     init_logs();
     let data = tempfile::tempdir().expect("a temporary data dir");
-    let (addr, shutdown, serving, tokens) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure);
-    TestApp { addr, configure, shutdown, serving: Some(serving), tokens, data }
+    let (addr, shutdown, serving, tokens, osc) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure);
+    TestApp { addr, osc, configure, shutdown, serving: Some(serving), tokens, data }
 }
 
-type Serving = (SocketAddr, CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>, Vec<(Role, String)>);
+type Serving = (
+    SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+    Vec<(Role, String)>,
+    Option<SocketAddr>,
+);
 
 fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settings)) -> Serving {
     let mut settings = Settings {
@@ -64,6 +72,7 @@ fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settin
             data_dir: data_dir.to_path_buf(),
             events_dir: events_dir(),
             organizer_token: None,
+            osc_bind: None,
         },
         tokens: Default::default(),
         limits: Default::default(),
@@ -77,7 +86,8 @@ fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settin
     let tokens = Role::ALL.iter().filter_map(|&role| server.token(EVENT, role).map(|token| (role, token))).collect();
     let listener = server::bind(bind).expect("the address binds");
     let addr = listener.local_addr().unwrap();
-    (addr, shutdown, tokio::spawn(server.serve(listener)), tokens)
+    let osc = server.osc_addr();
+    (addr, shutdown, tokio::spawn(server.serve(listener)), tokens, osc)
 }
 
 impl Drop for TestApp {
@@ -97,7 +107,8 @@ impl TestApp {
 
     /// Starts the server again on the same address and data dir.
     pub async fn start_again(&mut self) {
-        let (addr, shutdown, serving, tokens) = serve(self.data.path(), self.addr, self.configure);
+        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure);
+        self.osc = osc;
         assert_eq!(addr, self.addr);
         assert_eq!(tokens, self.tokens, "tokens survive a restart");
         self.shutdown = shutdown;
@@ -106,7 +117,8 @@ impl TestApp {
 
     /// Starts the server again on the same data dir, where the demo event is archived.
     pub async fn start_again_with_the_demo_archived(&mut self) {
-        let (addr, shutdown, serving, tokens) = serve(self.data.path(), self.addr, self.configure);
+        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure);
+        self.osc = osc;
         assert!(tokens.is_empty(), "the archived demo does not run");
         self.shutdown = shutdown;
         self.serving = Some(serving);

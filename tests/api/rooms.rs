@@ -137,8 +137,10 @@ async fn the_rooms_api_refuses_with_stable_codes() {
     let (status, body) = post(app.addr, "/api/events", &token, toml, huge.as_bytes()).await;
     assert_eq!((status, body["code"].as_str()), (413, Some("too_large")), "{body}");
 
-    let (status, body) = post(app.addr, "/api/events", &token, Some("text/csv"), file.as_bytes()).await;
+    let (status, body) = post(app.addr, "/api/events", &token, Some("image/png"), file.as_bytes()).await;
     assert_eq!((status, body["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
+    let (status, body) = post(app.addr, "/api/events?id=x", &token, Some("text/csv"), b"kind,duration\nbreak,1h").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_event")), "{body}");
 
     let (status, body) = post(app.addr, "/api/events/nope/archive", &token, None, b"").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
@@ -245,4 +247,22 @@ async fn an_event_file_does_not_bring_back_an_archived_event() {
     let list = rooms(&app).await;
     assert_eq!(room(&list, EVENT)["archived"], true, "the store knows it is archived: {list}");
     assert_eq!(list["events"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_is_created_from_a_spreadsheet_with_its_fields_in_the_query() {
+    let app = spawn_app().await;
+    let token = app.rooms_token().to_owned();
+    let template = include_str!("../../config/run-of-show-template.csv");
+    let path = "/api/events?id=workshop-b&title_en=Workshop%20B&venue_en=Room%202&time_zone=Asia/Tokyo&date=2026-12-02&languages=ja,en";
+    let (status, body) = post(app.addr, path, &token, Some("text/csv"), template.as_bytes()).await;
+    assert_eq!(status, 201, "{body}");
+    let moderator = body["tokens"]["moderator"].as_str().unwrap().to_owned();
+    let hello = json!({"type": "hello", "protocol": 1, "event": "workshop-b", "token": moderator, "name": "Chair", "mode": "in_room", "lang": "en"});
+    let mut chair = Client::connect(app.addr).await;
+    chair.send(hello).await;
+    let welcome = chair.expect("welcome").await;
+    assert_eq!(welcome["snapshot"]["event"]["title"]["en"], "Workshop B");
+    assert_eq!(welcome["snapshot"]["event"]["time_zone"], "Asia/Tokyo");
+    assert_eq!(welcome["snapshot"]["segments"].as_array().unwrap().len(), 6, "the template's six segments");
 }

@@ -1,0 +1,297 @@
+//! Automations: what the show does by itself when something happens in it (a segment
+//! starts, a threshold is crossed, a cue goes), sending OSC or HTTP to the booth's gear.
+//! Here only what they are and when they fire; sending is the server's. Pure, no I/O.
+
+use serde::{Deserialize, Serialize};
+
+use super::cues::{CrewPosition, CueState};
+use super::live::{clock_text, remaining_text, timing, Phase};
+use super::show::SegmentKind;
+use super::text::{Lang, Localized};
+use super::{EventState, Millis, Rejection};
+
+/// The most automations an event holds.
+pub const MAX_AUTOMATIONS: usize = 100;
+const MAX_TEMPLATE_CHARS: usize = 2000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    SegmentStart,
+    SegmentEnd,
+    SpeakerStart,
+    /// The segment's remaining time reaches its `warning_ms`.
+    Warning,
+    /// The segment's remaining time reaches its `danger_ms`.
+    Danger,
+    /// The segment's remaining time reaches zero.
+    Overrun,
+    Hold,
+    Resume,
+    CueGo,
+    ShowEnd,
+}
+
+/// One automation: a trigger, an optional filter, and where it sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Automation {
+    pub trigger: Trigger,
+    /// Only for these segments (ids); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+    /// Only for segments of these kinds; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<SegmentKind>,
+    /// For `cue_go`: only cues for these crew positions; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<CrewPosition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osc: Option<OscOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpOutput>,
+}
+
+/// An OSC message over UDP; address and arguments are templates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OscOutput {
+    pub host: String,
+    pub port: u16,
+    pub address: String,
+    /// Each sent as an OSC string, or an int or float when it reads as one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+/// An HTTP request; URL and body are templates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOutput {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+/// Checks automations as the event file and the organizer give them.
+pub fn checked(automations: &[Automation]) -> Result<(), Rejection> {
+    let field = |m: String| Err(Rejection::InvalidField(m));
+    if automations.len() > MAX_AUTOMATIONS {
+        return field(format!("an event has at most {MAX_AUTOMATIONS} automations"));
+    }
+    for (k, a) in automations.iter().enumerate() {
+        let at = format!("automation {}", k + 1);
+        if a.osc.is_none() && a.http.is_none() {
+            return field(format!("{at} needs an osc or an http output"));
+        }
+        if !a.targets.is_empty() && a.trigger != Trigger::CueGo {
+            return field(format!("{at}: targets filter cue_go only"));
+        }
+        let long = |t: &str| t.chars().count() > MAX_TEMPLATE_CHARS || t.chars().any(char::is_control);
+        if let Some(osc) = &a.osc {
+            if !osc.address.starts_with('/') || long(&osc.address) || osc.args.iter().any(|t| long(t)) {
+                return field(format!("{at}: an OSC address starts with '/'; no control characters"));
+            }
+            if osc.host.is_empty() || osc.host.len() > 255 || osc.port == 0 {
+                return field(format!("{at}: OSC needs a host and a port"));
+            }
+        }
+        if let Some(http) = &a.http {
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&http.method.as_str()) {
+                return field(format!("{at}: method must be GET, POST, PUT, PATCH or DELETE"));
+            }
+            if !http.url.starts_with("http://") || long(&http.url) {
+                return field(format!("{at}: url must be an http:// link (the booth's network)"));
+            }
+            if http.body.as_deref().is_some_and(|b| b.chars().count() > MAX_TEMPLATE_CHARS) {
+                return field(format!("{at}: a body has at most {MAX_TEMPLATE_CHARS} characters"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Something that happened, for the automations to match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Firing {
+    pub trigger: Trigger,
+    /// The segment it happened in (for `segment_end`, the one that ended).
+    pub segment: Option<usize>,
+    pub speaker: Option<usize>,
+    pub cue: Option<u64>,
+}
+
+impl Firing {
+    fn of(trigger: Trigger, segment: Option<usize>, speaker: Option<usize>) -> Self {
+        Firing { trigger, segment, speaker, cue: None }
+    }
+}
+
+/// What happened between `old` and `new`, in the order it happened.
+pub fn fired(old: &EventState, new: &EventState) -> Vec<Firing> {
+    let (was, now) = (&old.live, &new.live);
+    let mut out = Vec::new();
+    let moved = was.segment != now.segment || was.segment_started_at != now.segment_started_at;
+    if moved && was.phase == Phase::Live {
+        out.push(Firing::of(Trigger::SegmentEnd, was.segment, was.speaker));
+    }
+    if moved && now.phase == Phase::Live {
+        out.push(Firing::of(Trigger::SegmentStart, now.segment, now.speaker));
+    }
+    let speaker_moved = moved || was.speaker != now.speaker || was.speaker_started_at != now.speaker_started_at;
+    if speaker_moved && now.phase == Phase::Live && now.speaker.is_some() {
+        out.push(Firing::of(Trigger::SpeakerStart, now.segment, now.speaker));
+    }
+    match (was.held_since, now.held_since) {
+        (None, Some(_)) => out.push(Firing::of(Trigger::Hold, now.segment, now.speaker)),
+        (Some(_), None) if !moved && now.phase == Phase::Live => {
+            out.push(Firing::of(Trigger::Resume, now.segment, now.speaker))
+        }
+        _ => {}
+    }
+    for cue in new.cues.cues.iter().filter(|c| c.state == CueState::Go) {
+        let before = old.cues.cues.iter().find(|c| c.id == cue.id).map(|c| c.state);
+        if before != Some(CueState::Go) {
+            out.push(Firing { trigger: Trigger::CueGo, segment: cue.segment, speaker: cue.speaker, cue: Some(cue.id) });
+        }
+    }
+    if was.phase != Phase::Ended && now.phase == Phase::Ended {
+        out.push(Firing::of(Trigger::ShowEnd, None, None));
+    }
+    out
+}
+
+/// The thresholds of the live segment still to be crossed at `now`, with the instant each
+/// will be, earliest first. Empty while held (the clock stands still) or not live.
+pub fn thresholds_ahead(state: &EventState, now: Millis) -> Vec<(Trigger, Millis)> {
+    let live = &state.live;
+    let Some(segment) = live.segment.map(|k| &state.show.segments[k]) else { return Vec::new() };
+    if live.phase != Phase::Live || live.held_since.is_some() {
+        return Vec::new();
+    }
+    let remaining = timing(&state.show, live, now).remaining_ms;
+    let mut ahead: Vec<(Trigger, Millis)> =
+        [(Trigger::Warning, segment.warning_ms), (Trigger::Danger, segment.danger_ms), (Trigger::Overrun, 0)]
+            .into_iter()
+            .filter(|(_, at)| remaining > *at)
+            .map(|(trigger, at)| (trigger, now + remaining - at))
+            .collect();
+    ahead.sort_by_key(|(_, at)| *at);
+    ahead
+}
+
+impl Automation {
+    /// Whether this automation answers `firing` in `state`.
+    pub fn matches(&self, firing: &Firing, state: &EventState) -> bool {
+        if self.trigger != firing.trigger {
+            return false;
+        }
+        let segment = firing.segment.and_then(|k| state.show.segments.get(k));
+        if !self.segments.is_empty() && !segment.is_some_and(|s| self.segments.contains(&s.id)) {
+            return false;
+        }
+        if !self.kinds.is_empty() && !segment.is_some_and(|s| self.kinds.contains(&s.kind)) {
+            return false;
+        }
+        if !self.targets.is_empty() {
+            let cue = firing.cue.and_then(|id| state.cues.cues.iter().find(|c| c.id == id));
+            let position = cue.and_then(|c| c.target.position());
+            return position.is_some_and(|p| self.targets.contains(&p));
+        }
+        true
+    }
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::SegmentStart => "segment_start",
+            Trigger::SegmentEnd => "segment_end",
+            Trigger::SpeakerStart => "speaker_start",
+            Trigger::Warning => "warning",
+            Trigger::Danger => "danger",
+            Trigger::Overrun => "overrun",
+            Trigger::Hold => "hold",
+            Trigger::Resume => "resume",
+            Trigger::CueGo => "cue_go",
+            Trigger::ShowEnd => "show_end",
+        }
+    }
+}
+
+/// A template with each `{{name}}` replaced by its value for `firing` in `state` at `now`
+/// (names in docs/integrations.md). A name it does not know stays as written, so that the
+/// receiving desk shows the mistake.
+pub fn render(template: &str, firing: &Firing, state: &EventState, now: Millis) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = after[..close].trim();
+        match value(name, firing, state, now) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[open..open + 2 + close + 2]),
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `segment.title.ja`, or `segment.title` for the English.
+fn localized(text: &Localized, lang: Option<&str>) -> Option<String> {
+    let lang = match lang {
+        None | Some("en") => Lang::En,
+        Some("zh") => Lang::Zh,
+        Some("ja") => Lang::Ja,
+        Some(_) => return None,
+    };
+    Some(text.get(lang).to_owned())
+}
+
+fn value(name: &str, firing: &Firing, state: &EventState, now: Millis) -> Option<String> {
+    let show = &state.show;
+    let segment = firing.segment.and_then(|k| show.segments.get(k).map(|s| (k, s)));
+    let speaker = segment.zip(firing.speaker).and_then(|((_, s), k)| s.speakers.get(k));
+    let cue = firing.cue.and_then(|id| state.cues.cues.iter().find(|c| c.id == id));
+    let tm = timing(show, &state.live, now);
+    let mut parts = name.splitn(3, '.');
+    let (head, field, lang) = (parts.next()?, parts.next(), parts.next());
+    Some(match (head, field) {
+        ("trigger", None) => firing.trigger.as_str().to_owned(),
+        ("server_time", None) => now.to_string(),
+        ("remaining", None) => remaining_text(tm.remaining_ms),
+        ("remaining_ms", None) => tm.remaining_ms.to_string(),
+        ("elapsed", None) => clock_text(tm.elapsed_ms),
+        ("elapsed_ms", None) => tm.elapsed_ms.to_string(),
+        ("overrun", None) => (tm.remaining_ms < 0).to_string(),
+        ("event", Some("id")) => show.event.id.clone(),
+        ("event", Some("title")) => localized(&show.event.title, lang)?,
+        ("segment", Some("id")) => segment?.1.id.clone(),
+        ("segment", Some("index")) => segment?.0.to_string(),
+        ("segment", Some("number")) => (segment?.0 + 1).to_string(),
+        ("segment", Some("kind")) => serde_json::to_value(segment?.1.kind).ok()?.as_str()?.to_owned(),
+        ("segment", Some("title")) => localized(&segment?.1.title, lang)?,
+        ("segment", Some("duration")) => clock_text(segment?.1.duration_ms),
+        ("next", Some("id")) => show.segments.get(segment?.0 + 1)?.id.clone(),
+        ("next", Some("title")) => localized(&show.segments.get(segment?.0 + 1)?.title, lang)?,
+        ("speaker", Some("name")) => localized(&speaker?.name, lang)?,
+        ("cue", Some("id")) => cue?.id.to_string(),
+        ("cue", Some("text")) => localized(&cue?.text, lang)?,
+        ("cue", Some("preset")) => cue?.preset.clone()?,
+        _ => return None,
+    })
+}

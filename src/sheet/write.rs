@@ -1,0 +1,264 @@
+//! A run of show written as the rows an import reads back to the same plan, as CSV and
+//! as an XLSX workbook, and any table as a one-sheet workbook.
+
+use chrono::{TimeZone, Timelike};
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+
+use super::{COLUMNS, SHEET_NAME};
+use crate::domain::cues::CueTarget;
+use crate::domain::show::{PlannedCue, RunOfShow, Segment, Speaker};
+use crate::domain::text::Localized;
+use crate::domain::Millis;
+
+/// What each column holds, for the workbook's second sheet; the operations guide has the
+/// same table.
+const COLUMN_HELP: [(&str, &str); 33] = [
+    ("id", "Segment id: letters, digits, '-' or '_'. Empty: made from the kind (break-1, …). Keep it to keep the segment's queue and record."),
+    ("start", "Local HH:MM. The first row's start sets the event's start; a later one must equal the running total, or stay empty."),
+    ("duration", "Required. Whole minutes, 1-1440."),
+    ("kind", "Required. ceremony, speech, keynote, panel, qa, break or closing."),
+    ("title_en", "Required. The title in English."),
+    ("title_zh", "The title in Chinese; English when empty."),
+    ("title_ja", "The title in Japanese; English when empty."),
+    ("chair_en", "Who chairs the segment, in English; empty for none."),
+    ("chair_zh", "The chair's name in Chinese; English when empty."),
+    ("chair_ja", "The chair's name in Japanese; English when empty."),
+    ("speakers_en", "One speaker per line (Alt+Enter in Excel). The other speaker_ columns follow these lines."),
+    ("speakers_zh", "Each speaker's name in Chinese, line by line; a blank line: the English name."),
+    ("speakers_ja", "Each speaker's name in Japanese, line by line; a blank line: the English name."),
+    ("speaker_ids", "Each speaker's stable id, line by line; a blank line: one is made."),
+    ("speaker_minutes", "Each speaker's planned minutes, line by line; a blank line: not planned."),
+    ("speaker_modes", "in_room or remote, line by line; a blank line: not known."),
+    ("speaker_langs", "The language each speaks: zh, ja or en, line by line."),
+    ("speaker_affiliations_en", "Each speaker's affiliation in English, line by line."),
+    ("speaker_affiliations_zh", "Affiliations in Chinese, line by line; a blank line: the English one."),
+    ("speaker_affiliations_ja", "Affiliations in Japanese, line by line; a blank line: the English one."),
+    ("speaker_topics_en", "Each speaker's talk title in English, line by line."),
+    ("speaker_topics_zh", "Talk titles in Chinese, line by line; a blank line: the English one."),
+    ("speaker_topics_ja", "Talk titles in Japanese, line by line; a blank line: the English one."),
+    ("cue_targets", "One planned cue per line: audio, video, lighting, interpretation, stage or person:Name."),
+    ("cue_texts_en", "Each cue's text in English, line by line (at most 140 characters)."),
+    ("cue_texts_zh", "Cue texts in Chinese; a blank line: the English text."),
+    ("cue_texts_ja", "Cue texts in Japanese; a blank line: the English text."),
+    ("cue_presets", "A cue preset id of the event, line by line: it gives the target and text left empty."),
+    ("av_notes", "Notes for the AV crew."),
+    ("warning_s", "Seconds left when the stage countdown turns amber (0-3600; empty: 120)."),
+    ("danger_s", "Seconds left when it turns red (0-3600; empty: 30)."),
+    ("speaking_limit_min", "Minutes each person called from the queue may speak; empty or 0: no limit."),
+    ("join_url", "The meeting link remote speakers join by (http or https)."),
+];
+
+/// A cell of an exported row: numbers stay numbers in a workbook.
+enum Value {
+    Text(String),
+    Number(u32),
+    Empty,
+}
+
+impl Value {
+    fn text(&self) -> String {
+        match self {
+            Value::Text(text) => text.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Empty => String::new(),
+        }
+    }
+}
+
+/// One line per entry; a missing value is a blank line.
+fn lines<'a>(items: impl Iterator<Item = Option<&'a str>>) -> Value {
+    let lines: Vec<&str> = items.map(Option::unwrap_or_default).collect();
+    let text = lines.join("\n");
+    if text.trim().is_empty() {
+        Value::Empty
+    } else {
+        Value::Text(text.trim_end_matches('\n').to_owned())
+    }
+}
+
+fn text(text: &str) -> Value {
+    if text.is_empty() {
+        Value::Empty
+    } else {
+        Value::Text(text.to_owned())
+    }
+}
+
+fn minutes(ms: Millis) -> u32 {
+    u32::try_from(ms / 60_000).unwrap_or(u32::MAX)
+}
+
+/// Whole seconds, rounded up as a plan edit reads them back.
+fn seconds(ms: Millis) -> u32 {
+    u32::try_from((ms + 999) / 1000).unwrap_or(u32::MAX)
+}
+
+/// The name an enum has in files and frames (`in_room`, `keynote`, …).
+pub(super) fn serde_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn target_text(target: &CueTarget) -> String {
+    match target {
+        CueTarget::Position(position) => serde_name(position),
+        CueTarget::Person { person } => format!("person:{person}"),
+    }
+}
+
+/// A cue that is its preset unchanged is written as the preset alone.
+fn is_preset(plan: &RunOfShow, cue: &PlannedCue) -> bool {
+    cue.preset
+        .as_ref()
+        .is_some_and(|id| plan.cue_presets.iter().any(|p| &p.id == id && p.target == cue.target && p.text == cue.text))
+}
+
+/// One language of a text.
+type Pick = fn(&Localized) -> &str;
+
+fn row(plan: &RunOfShow, segment: &Segment, start: String) -> Vec<Value> {
+    let speakers = &segment.speakers;
+    let name = |pick: fn(&Localized) -> &str| lines(speakers.iter().map(|p| Some(pick(&p.name))));
+    let of = |field: fn(&Speaker) -> Option<&Localized>, pick: fn(&Localized) -> &str| {
+        lines(speakers.iter().map(|p| field(p).map(pick)))
+    };
+    let chair = |pick: fn(&Localized) -> &str| segment.chair.as_ref().map_or(Value::Empty, |c| text(pick(c)));
+    let own: Vec<Option<&PlannedCue>> = segment.cues.iter().map(|c| (!is_preset(plan, c)).then_some(c)).collect();
+    let cue_text = |pick: fn(&Localized) -> &str| lines(own.iter().map(|c| c.map(|c| pick(&c.text))));
+    let targets: Vec<Option<String>> = own.iter().map(|c| c.map(|c| target_text(&c.target))).collect();
+    let (en, zh, ja): (Pick, Pick, Pick) = (|l| &l.en, |l| &l.zh, |l| &l.ja);
+    let minutes_lines: Vec<Option<String>> =
+        speakers.iter().map(|p| p.duration_ms.map(|ms| minutes(ms).to_string())).collect();
+    let enum_lines = |value: fn(&Speaker) -> Option<String>| {
+        let names: Vec<Option<String>> = speakers.iter().map(value).collect();
+        lines(names.iter().map(Option::as_deref))
+    };
+    vec![
+        text(&segment.id),
+        text(&start),
+        Value::Number(minutes(segment.duration_ms)),
+        text(&serde_name(segment.kind)),
+        text(&segment.title.en),
+        text(&segment.title.zh),
+        text(&segment.title.ja),
+        chair(en),
+        chair(zh),
+        chair(ja),
+        name(en),
+        name(zh),
+        name(ja),
+        lines(speakers.iter().map(|p| Some(p.id.as_str()))),
+        lines(minutes_lines.iter().map(Option::as_deref)),
+        enum_lines(|p| p.mode.map(serde_name)),
+        enum_lines(|p| p.lang.map(serde_name)),
+        of(|p| p.affiliation.as_ref(), en),
+        of(|p| p.affiliation.as_ref(), zh),
+        of(|p| p.affiliation.as_ref(), ja),
+        of(|p| p.topic.as_ref(), en),
+        of(|p| p.topic.as_ref(), zh),
+        of(|p| p.topic.as_ref(), ja),
+        lines(targets.iter().map(Option::as_deref)),
+        cue_text(en),
+        cue_text(zh),
+        cue_text(ja),
+        lines(segment.cues.iter().map(|c| c.preset.as_deref())),
+        text(&segment.av_notes),
+        Value::Number(seconds(segment.warning_ms)),
+        Value::Number(seconds(segment.danger_ms)),
+        segment.speaking_limit_ms.map_or(Value::Empty, |ms| Value::Number(minutes(ms))),
+        segment.join_url.as_deref().map_or(Value::Empty, text),
+    ]
+}
+
+/// Every segment's row, with its start as the running total from the event's start (which
+/// is what an import checks a given start against).
+fn rows(plan: &RunOfShow) -> Vec<Vec<Value>> {
+    let zone: chrono_tz::Tz = plan.event.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let mut cursor = plan.event.planned_start;
+    plan.segments
+        .iter()
+        .map(|segment| {
+            let start = zone
+                .timestamp_millis_opt(cursor)
+                .single()
+                .map(|t| format!("{:02}:{:02}", t.hour(), t.minute()))
+                .unwrap_or_default();
+            cursor += segment.duration_ms;
+            row(plan, segment, start)
+        })
+        .collect()
+}
+
+/// The plan as CSV, every column, one row per segment.
+pub fn plan_csv(plan: &RunOfShow) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    // Writing to memory with the same number of fields in every record cannot fail.
+    let _ = out.write_record(COLUMNS);
+    for row in rows(plan) {
+        let _ = out.write_record(row.iter().map(Value::text));
+    }
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The plan as a workbook: the sheet "Run of show", and a sheet explaining the columns.
+pub fn plan_xlsx(plan: &RunOfShow) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let wrapped = Format::new().set_text_wrap();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(SHEET_NAME)?;
+    header(sheet, &COLUMNS, &bold)?;
+    for (r, row) in rows(plan).iter().enumerate() {
+        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+        for (c, value) in row.iter().enumerate() {
+            let c = u16::try_from(c).unwrap_or(u16::MAX);
+            match value {
+                Value::Text(text) if text.contains('\n') => sheet.write_string_with_format(r, c, text, &wrapped)?,
+                Value::Text(text) => sheet.write_string(r, c, text)?,
+                Value::Number(n) => sheet.write_number(r, c, *n)?,
+                Value::Empty => sheet,
+            };
+        }
+    }
+    let help = workbook.add_worksheet();
+    help.set_name("Columns")?;
+    header(help, &["column", "what it holds"], &bold)?;
+    for (r, (column, what)) in COLUMN_HELP.iter().enumerate() {
+        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+        help.write_string(r, 0, *column)?;
+        help.write_string(r, 1, *what)?;
+    }
+    help.set_column_width(0, 24)?;
+    help.set_column_width(1, 100)?;
+    workbook.save_to_buffer()
+}
+
+fn header(sheet: &mut Worksheet, names: &[&str], bold: &Format) -> Result<(), XlsxError> {
+    for (c, name) in names.iter().enumerate() {
+        let c = u16::try_from(c).unwrap_or(u16::MAX);
+        sheet.write_string_with_format(0, c, *name, bold)?;
+        sheet.set_column_width(c, 18)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// A table as a one-sheet workbook; cells that are numbers are written as numbers, so
+/// that a spreadsheet sums them.
+pub fn table_xlsx(name: &str, columns: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(name)?;
+    header(sheet, columns, &bold)?;
+    for (r, row) in rows.iter().enumerate() {
+        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+        for (c, cell) in row.iter().enumerate() {
+            let c = u16::try_from(c).unwrap_or(u16::MAX);
+            match cell.parse::<f64>() {
+                Ok(n) if n.is_finite() => sheet.write_number(r, c, n)?,
+                _ => sheet.write_string(r, c, cell)?,
+            };
+        }
+    }
+    workbook.save_to_buffer()
+}
