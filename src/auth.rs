@@ -11,8 +11,9 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::Role;
 
-/// One event's tokens, one per role.
-#[derive(Clone, Debug)]
+/// One event's tokens, one per role; serialized only to share them across a cluster.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct EventTokens {
     by_role: BTreeMap<Role, String>,
 }
@@ -42,6 +43,11 @@ impl EventTokens {
 pub struct RoomsToken(String);
 
 impl RoomsToken {
+    /// A token every node of a cluster shares, rather than one kept in a data dir.
+    pub fn shared(token: String) -> Self {
+        RoomsToken(token)
+    }
+
     /// Whether `presented` is this token, compared in constant time.
     pub fn grants(&self, presented: &str) -> bool {
         self.0.as_bytes().ct_eq(presented.as_bytes()).into()
@@ -99,8 +105,16 @@ pub fn rotate(data_dir: &Path, event: &str, role: Role, tokens: &mut EventTokens
 const TOKENS_FILE: &str = "tokens.toml";
 
 /// 128 random bits, hex-encoded.
-fn generate() -> String {
+pub fn generate() -> String {
     format!("{:032x}", rand::random::<u128>())
+}
+
+/// `tokens` with the roles fixed in the settings set as they say.
+pub fn with_fixed(mut tokens: EventTokens, fixed: &HashMap<Role, String>) -> EventTokens {
+    for (role, token) in fixed {
+        tokens.by_role.insert(*role, token.clone());
+    }
+    tokens
 }
 
 /// The tokens of each event: configured ones win, then those kept in `data_dir`, then new

@@ -35,6 +35,24 @@ pub struct Settings {
     /// holding the attendee link.
     #[serde(default)]
     pub attendee_codes: HashMap<String, String>,
+    /// Join a cluster of hub nodes on NATS JetStream; without it, the embedded store.
+    #[serde(default)]
+    pub cluster: Option<ClusterSettings>,
+}
+
+/// Where the cluster's NATS servers are, and how many copies JetStream keeps.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// `nats://host:4222`, comma-separated for several servers.
+    pub urls: String,
+    /// Copies of each stream and bucket: 1 for one NATS server, 3 for a cluster of three.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+}
+
+fn default_replicas() -> usize {
+    1
 }
 
 #[derive(Clone, Debug, Deserialize)]

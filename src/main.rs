@@ -36,6 +36,10 @@ struct Args {
     /// Receive OSC commands on this UDP address, overriding the settings file.
     #[arg(long, env = "EVENTHUB_OSC_BIND")]
     osc_bind: Option<SocketAddr>,
+    /// Join a cluster of hub nodes: NATS servers, `nats://host:4222[,…]`, overriding the
+    /// settings file's `[cluster] urls`.
+    #[arg(long, env = "EVENTHUB_CLUSTER")]
+    cluster: Option<String>,
     /// Without a command, serve.
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -109,9 +113,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     settings.server.events_dir = args.events_dir.unwrap_or(settings.server.events_dir);
     settings.server.public_url = args.public_url.or(settings.server.public_url);
     settings.server.osc_bind = args.osc_bind.or(settings.server.osc_bind);
+    if let Some(urls) = args.cluster {
+        let replicas = settings.cluster.as_ref().map_or(1, |c| c.replicas);
+        settings.cluster = Some(eventhub::config::ClusterSettings { urls, replicas });
+    }
 
     let shutdown = CancellationToken::new();
-    let server = Server::start(&settings, shutdown.clone())?;
+    let server = Server::open(&settings, shutdown.clone()).await?;
     let listener = server::bind(settings.server.bind)?;
     let local = listener.local_addr().context("the listener has no address")?;
     let base = settings.server.public_url.clone().unwrap_or_else(|| format!("http://{local}"));

@@ -46,6 +46,8 @@ pub enum ErrorCode {
     /// A caption line whose seq is not the next of its track.
     OutOfOrder,
     Internal,
+    /// A cluster node cannot reach the cluster's store: nothing was applied.
+    Unavailable,
 }
 
 impl ErrorCode {

@@ -25,6 +25,7 @@ use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::store::captions::CaptionStore;
+use crate::store::nats::{Cluster, NatsBackend};
 use crate::store::sqlite::SqliteBackend;
 use crate::store::{Backend, Journal, StoreThread, StoredEvent};
 use crate::transport::control::Control;
@@ -96,6 +97,8 @@ pub struct AppState {
     pub attendee_codes: Arc<HashMap<String, String>>,
     /// Caption lines, in a store of their own.
     pub captions: Arc<CaptionStore>,
+    /// The cluster this node is part of; none on the embedded store.
+    pub cluster: Option<Cluster>,
 }
 
 impl AppState {
@@ -114,15 +117,10 @@ impl AppState {
         let show = Arc::clone(&stored.state.show);
         let limit = self.limits.max_connections_per_event;
         let metrics = Arc::clone(&self.metrics);
-        let hub = HubHandle::spawn(
-            stored,
-            self.journal.clone(),
-            Arc::clone(&self.epoch),
-            limit,
-            metrics,
-            &self.tracker,
-            captions,
-        );
+        let epoch = stored.epoch.clone().unwrap_or_else(|| Arc::clone(&self.epoch));
+        let log = self.cluster.as_ref().map(|cluster| cluster.event(&id));
+        let hub = HubHandle::spawn(stored, self.journal.clone(), log, epoch, limit, metrics, &self.tracker);
+        hub.restore_captions(captions).context("the new hub stopped at once")?;
         let attendee_code = self.attendee_codes.get(&id).cloned();
         let deliveries = Arc::new(Deliveries::default());
         let automations =
@@ -169,8 +167,36 @@ impl Server {
         let data_dir = &settings.server.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        let backend = SqliteBackend::open(data_dir)?;
+        Server::assemble(settings, shutdown, Box::new(backend), None)
+    }
+
+    /// Like [`Server::start`], on the cluster of the settings' `[cluster]` when they have
+    /// one: the events are the cluster's streams, and tokens are shared through it.
+    pub async fn open(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<Server> {
+        let Some(cluster) = &settings.cluster else { return Server::start(settings, shutdown) };
+        let data_dir = &settings.server.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        let cluster = Cluster::connect(&cluster.urls, cluster.replicas).await?;
+        let (settings, runtime) = (settings.clone(), tokio::runtime::Handle::current());
+        // The backend blocks on the cluster's answers, which a runtime thread must not.
+        tokio::task::spawn_blocking(move || {
+            let backend = NatsBackend::new(cluster.clone(), runtime)?;
+            Server::assemble(&settings, shutdown, Box::new(backend), Some(cluster))
+        })
+        .await
+        .context("start-up did not finish")?
+    }
+
+    fn assemble(
+        settings: &Settings,
+        shutdown: CancellationToken,
+        mut backend: Box<dyn Backend>,
+        cluster: Option<Cluster>,
+    ) -> anyhow::Result<Server> {
+        let data_dir = &settings.server.data_dir;
         let configured = config::load_events(&settings.server.events_dir, chrono::Utc::now())?;
-        let mut backend = SqliteBackend::open(data_dir)?;
         let epoch: Arc<str> = backend.epoch().into();
         let since = crate::clock::now_millis() - RETRY_WINDOW_MS;
         let mut stored =
@@ -193,11 +219,18 @@ impl Server {
                 }
             }
         }
+        if cluster.is_some() {
+            // Another node may have seeded an event first: what the cluster holds wins.
+            stored = backend.load(RESUME_BUFFER, since, MAX_REMEMBERED).context("cannot restore the events")?;
+        }
         let ids: Vec<String> = stored.iter().map(|e| e.state.show.event.id.clone()).collect();
         let mut tokens = auth::load_or_create(data_dir, &settings.tokens, &ids)?;
-        let rooms_token = auth::rooms_token(data_dir, settings.server.organizer_token.as_deref())?;
+        let rooms_token = match &cluster {
+            Some(cluster) => shared_tokens(cluster, settings, &mut tokens)?,
+            None => auth::rooms_token(data_dir, settings.server.organizer_token.as_deref())?,
+        };
         let osc = settings.server.osc_bind.map(bind_osc).transpose()?;
-        let (journal, store_thread) = Journal::start(Box::new(backend)).context("cannot start the store thread")?;
+        let (journal, store_thread) = Journal::start(backend).context("cannot start the store thread")?;
         let state = AppState {
             events: Arc::new(DashMap::new()),
             archived: Arc::new(DashMap::new()),
@@ -216,6 +249,7 @@ impl Server {
             metrics: Arc::new(Metrics::default()),
             attendee_codes: Arc::new(settings.attendee_codes.clone()),
             captions: Arc::new(CaptionStore::open(data_dir)?),
+            cluster,
         };
         let mut order = Vec::new();
         for event in stored {
@@ -299,6 +333,29 @@ impl Server {
         tokio::task::spawn_blocking(move || store_thread.join()).await.context("the store did not close")?;
         info!("stopped");
         Ok(())
+    }
+}
+
+/// Replaces each event's tokens and the rooms token with those the cluster shares, so that
+/// every node grants the same links: the first node to start keeps its own there. Tokens
+/// fixed in the settings still win, so they must be the same in every node's settings.
+fn shared_tokens(
+    cluster: &Cluster,
+    settings: &Settings,
+    tokens: &mut HashMap<String, EventTokens>,
+) -> anyhow::Result<RoomsToken> {
+    let runtime = tokio::runtime::Handle::current();
+    for (event, ours) in tokens.iter_mut() {
+        let shared = runtime.block_on(cluster.shared(&format!("tokens.{event}"), serde_json::to_string(ours)?))?;
+        let mut theirs: EventTokens = serde_json::from_str(&shared).context("the cluster's tokens do not decode")?;
+        if let Some(fixed) = settings.tokens.get(event) {
+            theirs = auth::with_fixed(theirs, fixed);
+        }
+        *ours = theirs;
+    }
+    match settings.server.organizer_token.as_deref() {
+        Some(token) => auth::rooms_token(&settings.server.data_dir, Some(token)),
+        None => Ok(RoomsToken::shared(runtime.block_on(cluster.shared("rooms-token", auth::generate()))?)),
     }
 }
 

@@ -25,6 +25,12 @@ pub struct CaptionIn {
 }
 
 impl HubHandle {
+    /// Gives a hub just spawned its stored caption tracks: the first message it reads, so
+    /// before any line or join.
+    pub fn restore_captions(&self, tracks: Tracks) -> Result<(), HubGone> {
+        self.inbox.try_send(HubMsg::RestoreCaptions(tracks)).map_err(|_| HubGone)
+    }
+
     /// Places a caption line. A final line comes back to be stored, then handed to
     /// [`HubHandle::caption_stored`]; a partial one is sent at once.
     pub async fn caption(

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::clock::now_millis;
 use crate::domain::captions::{Line, Track};
@@ -25,6 +26,7 @@ use crate::protocol::{
     FrameError, PresenceView, PresentView, RecentView, ResumeOutcome, Routing, ServerFrame, Tagger, View, You,
     PROTOCOL_VERSION,
 };
+use crate::store::nats::{self, EventLog, Followed, Record, Refused};
 use crate::store::{Journal, LogEntry, StoredEvent};
 use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
 use crate::wire::Frame;
@@ -145,6 +147,7 @@ enum HubMsg {
         after: Option<Cursor>,
         limit: usize,
     },
+    RestoreCaptions(Tracks),
     Caption(Box<CaptionIn>),
     CaptionStored {
         line: Box<Line>,
@@ -220,14 +223,16 @@ pub struct HubHandle {
 
 impl HubHandle {
     /// Starts the hub task for a stored event on `tracker`.
+    /// With `cluster`, the event's log is its stream there: commands are published to it
+    /// and what other nodes publish is followed.
     pub fn spawn(
         stored: StoredEvent,
         journal: Journal,
+        cluster: Option<EventLog>,
         epoch: Arc<str>,
         max_members: usize,
         metrics: Arc<Metrics>,
         tracker: &TaskTracker,
-        captions: Tracks,
     ) -> HubHandle {
         let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
         let (leaves, leaves_rx) = mpsc::unbounded_channel();
@@ -239,7 +244,21 @@ impl HubHandle {
         let tags = tagger.clone();
         let mut presence = Presence::tagged(Box::new(move |participant| tags.who(participant)));
         presence.restore_history(stored.attendance);
+        let (cluster, followed) = match cluster {
+            Some(log) => {
+                let stop = CancellationToken::new();
+                let (followed, follower) = log.follow(stored.position, stop.clone());
+                tracker.spawn(follower);
+                let (ours, ours_rx) = watch::channel(Default::default());
+                let (others_tx, others) = watch::channel(Default::default());
+                tracker.spawn(log.clone().share_presence(ours_rx, others_tx, stop.clone()));
+                let clustered = Clustered { log, position: stored.position, ours, others, _stop: stop.drop_guard() };
+                (Some(clustered), Some(followed))
+            }
+            None => (None, None),
+        };
         let hub = Hub {
+            cluster,
             event,
             epoch,
             tagger,
@@ -256,9 +275,9 @@ impl HubHandle {
             listeners: Vec::new(),
             members: Members::new(metrics.slow_client_closes.clone()),
             metrics,
-            captions,
+            captions: Tracks::new(),
         };
-        tracker.spawn(hub.run(inbox_rx, leaves_rx));
+        tracker.spawn(hub.run(inbox_rx, leaves_rx, followed));
         HubHandle { inbox, leaves }
     }
 
@@ -340,7 +359,35 @@ fn programme(state: &EventState) -> BTreeMap<String, Vec<(usize, usize)>> {
     names
 }
 
+/// A hub's part in a cluster.
+struct Clustered {
+    log: EventLog,
+    /// The stream sequence of the last message the hub's state includes.
+    position: u64,
+    /// This node's counts of the event, for the presence task to share.
+    ours: watch::Sender<Counts>,
+    /// Every other live node's counts, summed.
+    others: watch::Receiver<Counts>,
+    /// Stops the follower and the presence task when the hub ends.
+    _stop: DropGuard,
+}
+
+/// How many times a command is applied again after other nodes appended first. Nodes that
+/// all take commands at full speed keep beating each other; a jittered pause that grows
+/// with each attempt lets one of them through.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// Waits for the next followed record, or forever without a cluster.
+async fn next_followed(followed: &mut Option<mpsc::Receiver<Followed>>) -> Option<Followed> {
+    match followed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Hub {
+    /// In a cluster, the event's stream: the log instead of the journal's appends.
+    cluster: Option<Clustered>,
     event: Arc<str>,
     /// The store's epoch: resume positions from another epoch mean nothing here.
     epoch: Arc<str>,
@@ -417,7 +464,12 @@ enum To {
 }
 
 impl Hub {
-    async fn run(mut self, mut inbox: mpsc::Receiver<HubMsg>, mut leaves: mpsc::UnboundedReceiver<ConnId>) {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<HubMsg>,
+        mut leaves: mpsc::UnboundedReceiver<ConnId>,
+        mut followed: Option<mpsc::Receiver<Followed>>,
+    ) {
         info!(event = %self.event, seq = self.seq, "hub started");
         let mut presence_tick = tokio::time::interval(PRESENCE_EVERY);
         presence_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -436,11 +488,16 @@ impl Hub {
                     self.remove_member(conn);
                     continue;
                 }
+                Some(record) = next_followed(&mut followed) => {
+                    self.followed(record).await;
+                    continue;
+                }
                 () = std::future::ready(()), if self.presence_out.is_some() => {
                     self.continue_presence();
                     continue;
                 }
                 _ = presence_tick.tick() => {
+                    self.share_presence();
                     self.publish_presence();
                     continue;
                 }
@@ -488,6 +545,7 @@ impl Hub {
                     let _ = reply.send(self.overview());
                 }
                 HubMsg::Listen(listen) => listens.push(*listen),
+                HubMsg::RestoreCaptions(tracks) => self.captions = tracks,
                 HubMsg::Caption(line) => self.caption(*line, now),
                 HubMsg::CaptionStored { line, stored } => self.caption_stored(*line, stored),
                 HubMsg::CaptionSeqs(reply) => {
@@ -496,12 +554,18 @@ impl Hub {
                 HubMsg::SetLang { conn, id, lang, captions } => self.set_lang(conn, &id, lang, captions),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
-                    let step = self.step(&actor, &id, &command, now, &mut entries);
+                    let step = match self.cluster.is_some() {
+                        true => self.step_clustered(&actor, &id, &command, now).await,
+                        false => self.step(&actor, &id, &command, now, &mut entries),
+                    };
                     acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
                     replies.push(Reply::of(To::Conn(conn), id, step.outcome));
                 }
                 HubMsg::Request { actor, id, command, reply } => {
-                    let step = self.step(&actor, &id, &command, now, &mut entries);
+                    let step = match self.cluster.is_some() {
+                        true => self.step_clustered(&actor, &id, &command, now).await,
+                        false => self.step(&actor, &id, &command, now, &mut entries),
+                    };
                     acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
                     replies.push(Reply::of(To::Request(reply), id, step.outcome));
                 }
@@ -555,6 +619,11 @@ impl Hub {
                 }
             }
         }
+        if self.cluster.is_some() && joins.iter().any(|j| j.resume.as_ref().is_some_and(|r| r.seq > self.seq)) {
+            // A client that comes from another node may have seen changes this one has not
+            // followed yet; without them it would be told its seq is ahead of the server.
+            let _ = self.catch_up().await;
+        }
         for joining in joins {
             self.join(joining);
         }
@@ -574,7 +643,12 @@ impl Hub {
             return Step { outcome: outcome.clone(), acked: false };
         }
         let step = self.apply(actor, id, command, now, entries);
-        let outcome = match &step.outcome {
+        self.count(command, &step.outcome);
+        step
+    }
+
+    fn count(&self, command: &Command, outcome: &Outcome) {
+        let outcome = match outcome {
             Outcome::Ack { .. } => "ack".to_owned(),
             Outcome::Rejected(error) => {
                 self.metrics.error(&error.code.as_str());
@@ -583,7 +657,141 @@ impl Hub {
         };
         let labels = CommandLabels { event: self.event.to_string(), command: command.name().to_owned(), outcome };
         self.metrics.commands.get_or_create(&labels).inc();
-        step
+    }
+
+    /// Applies one command in a cluster: publishes its changes expecting the stream to end
+    /// where this hub's state does; when another node appended first, catches up and
+    /// applies the command again to the newer state, where the domain decides.
+    async fn step_clustered(&mut self, actor: &Actor, id: &str, command: &Command, now: Millis) -> Step {
+        let mut outcome = Outcome::Rejected(FrameError {
+            id: Some(id.to_owned()),
+            code: ErrorCode::Conflict,
+            message: "the event kept changing on other nodes; look again and retry".into(),
+        });
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_micros(rand::random_range(0..200 * u64::from(attempt)))).await;
+            }
+            if let Some(first) = self.retries.get(&actor.participant, id, now) {
+                return Step { outcome: first.clone(), acked: false };
+            }
+            let before = (self.state.clone(), self.seq);
+            let mut entries = Vec::new();
+            let step = self.apply(actor, id, command, now, &mut entries);
+            let Some(cluster) = self.cluster.as_mut().filter(|_| !entries.is_empty()) else {
+                self.count(command, &step.outcome);
+                return step;
+            };
+            let publishing = std::time::Instant::now();
+            match cluster.log.publish(cluster.position, &actor.participant, id, &entries).await {
+                Ok(position) => {
+                    cluster.position = position;
+                    self.metrics.store_commit_seconds.observe(publishing.elapsed().as_secs_f64());
+                    let changes = EventLabel { event: self.event.to_string() };
+                    self.metrics.changes.get_or_create(&changes).inc_by(entries.len() as u64);
+                    for entry in &entries {
+                        self.publish(entry.seq, Frames::encode(entry, &self.tagger));
+                    }
+                    self.count(command, &step.outcome);
+                    return Step { outcome: step.outcome, acked: false };
+                }
+                Err(refused) => {
+                    (self.state, self.seq) = before;
+                    self.programme = programme(&self.state);
+                    self.retries.forget(&actor.participant, id);
+                    let message = match refused {
+                        Refused::Behind => match self.catch_up().await {
+                            Ok(()) => continue,
+                            Err(()) => nats::UNAVAILABLE,
+                        },
+                        Refused::Unavailable => nats::UNAVAILABLE,
+                        Refused::Unconfirmed => nats::UNCONFIRMED,
+                    };
+                    let code = ErrorCode::Unavailable;
+                    outcome = Outcome::Rejected(FrameError { id: Some(id.to_owned()), code, message: message.into() });
+                    break;
+                }
+            }
+        }
+        self.count(command, &outcome);
+        Step { outcome, acked: false }
+    }
+
+    /// Applies what other nodes appended since this hub's position.
+    async fn catch_up(&mut self) -> Result<(), ()> {
+        let Some(cluster) = &self.cluster else { return Ok(()) };
+        match cluster.log.after(cluster.position).await {
+            Ok(records) => {
+                records.into_iter().for_each(|(position, record)| self.absorb(position, record));
+                Ok(())
+            }
+            Err(e) => {
+                warn!(event = %self.event, error = %e, "cannot catch up with the event's stream");
+                Err(())
+            }
+        }
+    }
+
+    /// A record the follower saw: applied when it is the next one, after catching up when
+    /// some are missing, and skipped when the hub has it already (its own, mostly).
+    async fn followed(&mut self, followed: Followed) {
+        let Some(cluster) = &self.cluster else { return };
+        if followed.position > cluster.position + 1 {
+            // Its catch-up logs a failure; the next record or command tries again.
+            let _ = self.catch_up().await;
+        }
+        self.absorb(followed.position, followed.record);
+    }
+
+    /// Applies the record at stream sequence `position` if it is the next one, and
+    /// publishes its changes to the members as if they were this hub's own.
+    fn absorb(&mut self, position: u64, record: Record) {
+        let Some(cluster) = &mut self.cluster else { return };
+        if position != cluster.position + 1 {
+            return;
+        }
+        cluster.position = position;
+        let Record::Changes { entries } = record else { return };
+        if let Some(first) = entries.first().filter(|first| first.seq != self.seq + 1) {
+            // Applying it would show clients a seq twice or miss one; the expected sequence
+            // each publish carries makes this a bug, never a race.
+            error!(event = %self.event, seq = self.seq, next = first.seq, "a record out of seq order is left out");
+            return;
+        }
+        for entry in entries {
+            self.state.evolve(&entry.change);
+            self.seq = entry.seq;
+            if matches!(entry.change, Change::Plan { .. }) {
+                self.programme = programme(&self.state);
+                self.presence.republish();
+            }
+            if let Some(id) = &entry.command {
+                let outcome = Outcome::Ack { seq: entry.seq, warning: None };
+                self.retries.remember(&entry.actor.participant, id, outcome, entry.at);
+            }
+            self.publish(entry.seq, Frames::encode(&entry, &self.tagger));
+        }
+    }
+
+    /// Hands this node's counts to the presence task, and republishes presence when the
+    /// other nodes' have changed.
+    fn share_presence(&mut self) {
+        let Some(cluster) = &mut self.cluster else { return };
+        let ours = self.presence.counts();
+        cluster.ours.send_if_modified(|current| std::mem::replace(current, ours.clone()) != ours);
+        if cluster.others.has_changed().unwrap_or(false) {
+            cluster.others.mark_unchanged();
+            self.presence.republish();
+        }
+    }
+
+    /// The event's counts: this node's, and in a cluster every other live node's too.
+    fn counts(&self) -> Counts {
+        let ours = self.presence.counts();
+        match &self.cluster {
+            Some(cluster) => nats::add(&ours, &cluster.others.borrow()),
+            None => ours,
+        }
     }
 
     fn apply(&mut self, actor: &Actor, id: &str, command: &Command, now: Millis, entries: &mut Vec<LogEntry>) -> Step {
@@ -695,7 +903,7 @@ impl Hub {
     }
 
     fn overview(&self) -> Overview {
-        Overview { state: self.state.clone(), seq: self.seq, counts: self.presence.counts() }
+        Overview { state: self.state.clone(), seq: self.seq, counts: self.counts() }
     }
 
     /// Registers a listener after sending it what it missed, or a snapshot.
@@ -781,7 +989,11 @@ impl Hub {
     }
 
     async fn sample_attendance(&mut self) {
-        let sample = self.presence.sample(now_millis());
+        let mut sample = self.presence.sample(now_millis());
+        if let Some(cluster) = &self.cluster {
+            let others = cluster.others.borrow();
+            (sample.in_room, sample.remote) = (sample.in_room + others.in_room, sample.remote + others.remote);
+        }
         self.journal.record_attendance(&self.event, sample).await;
     }
 
@@ -793,7 +1005,7 @@ impl Hub {
         let speakers_in_room = speakers_present(in_room, &self.programme);
         PresenceView {
             version: self.presence.version(),
-            counts: self.presence.counts(),
+            counts: self.counts(),
             recent: self.presence.recent().into_iter().map(|p| RecentView::of(p, &self.tagger)).collect(),
             speakers,
             speakers_in_room,
@@ -813,7 +1025,9 @@ impl Hub {
         if !sees_everyone(role) {
             return view;
         }
-        let same_epoch = resume.filter(|r| *r.epoch == *self.epoch);
+        // Presence versions are each node's own: in a cluster, one from another node means
+        // nothing here.
+        let same_epoch = resume.filter(|r| *r.epoch == *self.epoch && self.cluster.is_none());
         match same_epoch.and_then(|r| r.presence).and_then(|version| self.presence.since(version)) {
             Some(missed) => {
                 let joined = missed.joined.iter().filter_map(|p| self.presence.published(&p.participant));

@@ -3,6 +3,7 @@
 //! transaction (group commit) and answers only once they are durable.
 
 pub mod captions;
+pub mod nats;
 pub mod sqlite;
 
 use std::thread;
@@ -49,12 +50,26 @@ pub struct StoredEvent {
     pub applied: Vec<Applied>,
     /// Archived events keep their record but get no hub.
     pub archived: bool,
+    /// In a cluster, the stream sequence of the last message `state` includes; 0 for the
+    /// embedded store, which has no such thing.
+    pub position: u64,
+    /// In a cluster, the epoch of the event's own stream, which replaces the store's.
+    pub epoch: Option<std::sync::Arc<str>>,
 }
 
 impl StoredEvent {
     /// A new event, with no changes yet.
     pub fn new(state: EventState) -> Self {
-        StoredEvent { state, seq: 0, recent: Vec::new(), attendance: Vec::new(), applied: Vec::new(), archived: false }
+        StoredEvent {
+            state,
+            seq: 0,
+            recent: Vec::new(),
+            attendance: Vec::new(),
+            applied: Vec::new(),
+            archived: false,
+            position: 0,
+            epoch: None,
+        }
     }
 }
 

@@ -174,7 +174,7 @@ impl SqliteBackend {
         let recent = self.entries_after(id, seq.saturating_sub(recent as u64))?;
         let attendance = self.read_attendance(id)?;
         let applied = self.applied_since(id, since, max_applied)?;
-        Ok(StoredEvent { state, seq, recent, attendance, applied, archived: *archived })
+        Ok(StoredEvent { state, seq, recent, attendance, applied, archived: *archived, position: 0, epoch: None })
     }
 }
 

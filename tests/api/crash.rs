@@ -40,8 +40,12 @@ pub(crate) async fn launch(data_dir: &Path) -> Process {
 }
 
 pub(crate) async fn launch_on(data_dir: &Path, bind: &str) -> Process {
-    let mut child =
-        command(data_dir, bind).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the binary starts");
+    started(command(data_dir, bind).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("the binary starts"))
+        .await
+}
+
+/// Reads a started binary's address and tokens from what it prints on its piped stdout.
+pub(crate) async fn started(mut child: Child) -> Process {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
     let mut tokens = HashMap::new();

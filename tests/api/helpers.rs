@@ -77,6 +77,7 @@ fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settin
         tokens: Default::default(),
         limits: Default::default(),
         attendee_codes: Default::default(),
+        cluster: None,
     };
     configure(&mut settings);
     let shutdown = CancellationToken::new();

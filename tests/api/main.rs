@@ -6,6 +6,7 @@ mod browser_plan;
 mod browser_rooms;
 mod browser_screens;
 mod captions;
+mod cluster;
 mod control;
 mod crash;
 mod cues;
