@@ -20,7 +20,7 @@ const bands = tracks.map((track) => {
   const lines = el('ol', { class: 'cap-band-lines', attrs: { 'aria-live': 'polite' } });
   const empty = el('p', { class: 'cap-band-empty', text: t(LANGS.includes(track) ? track : lang, 'cap_waiting') });
   const node = el('section', { class: 'cap-band', data: { track }, attrs: { id: `band-${track}` } },
-    el('span', { class: 'cap-band-name', text: t(lang, `track_${track}`) }), lines, empty);
+    el('span', { class: 'cap-band-name', text: bandName(track, '') }), lines, empty);
   if (track !== 'floor') node.lang = track;
   $('bands').append(node);
   const band = { track, node, lines, empty, status: 'connecting', hub: null };
@@ -52,5 +52,11 @@ function draw(band) {
   band.empty.hidden = shown.length > 0;
   const last = all[all.length - 1];
   const who = last && last.speaker ? localized(last.speaker.name, LANGS.includes(band.track) ? band.track : lang) : '';
-  setText(band.node.querySelector('.cap-band-name'), who ? `${t(lang, `track_${band.track}`)} · ${who}` : t(lang, `track_${band.track}`));
+  setText(band.node.querySelector('.cap-band-name'), bandName(band.track, who));
+}
+
+/** "日本語 · 張英": each band named in its own language (the floor's in the screen's). */
+function bandName(track, who) {
+  const name = t(LANGS.includes(track) ? track : lang, `track_${track}`);
+  return who ? `${name} · ${who}` : name;
 }
