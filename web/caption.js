@@ -39,7 +39,10 @@ async function readSeq() {
   drawSeq();
 }
 
-/** POSTs one line with seq = last + 1; on out_of_order takes the expected seq and sends again once. */
+/**
+ * POSTs one line with seq = last + 1; when that seq was taken meanwhile (out_of_order, or
+ * ignored as a retry) it takes the next one and sends again, once.
+ */
 async function post(item) {
   for (let attempt = 0; attempt < 2; attempt++) {
     if (last == null) await readSeq();
@@ -54,6 +57,13 @@ async function post(item) {
     } catch (err) {
       item.state = 'failed'; item.error = err.message || String(err);
       return;
+    }
+    if (reply.ok && body.ignored) {
+      // This page sends each line once: an "ignored" seq was taken by another captioner
+      // meanwhile (the server took it for a retry of theirs). Move past it and send again.
+      last = item.seq;
+      setText($('capr-status'), t(lang, 'capr_resync', { n: last }));
+      continue;
     }
     if (reply.ok) {
       last = item.seq;
