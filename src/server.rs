@@ -155,7 +155,8 @@ pub fn page_of(role: Role) -> Option<&'static str> {
         Role::Attendee => Some("attend"),
         Role::Av => Some("cues"),
         Role::Speaker => Some("stage"),
-        Role::Display | Role::Captioner => None,
+        Role::Captioner => Some("caption"),
+        Role::Display => None,
     }
 }
 

@@ -2,14 +2,16 @@
 // next, and the speaker queue: ask to speak, one's own place, the public queue; who is here.
 // The day's programme with expected start times (event's time zone and the viewer's); an
 // "It's your turn" that cannot be missed; a request that expired or moved says so.
+// Captions in the viewer's language (or another track), and which interpretation channel
+// carries that language in the current segment.
 
 import {
   timing, localized, preferredLang, readFragment, load, save, cleanName,
-  activeQueueName, findMyEntry, myEntry, fmtClock,
+  activeQueueName, findMyEntry, myEntry, fmtClock, TRACKS,
 } from './client.js';
 import { t, kindName } from './i18n.js';
 import {
-  $, el, setText, showMessage, startPage, errorText, markBody, renderNow, drawCountdown,
+  $, el, setText, showMessage, startPage, errorText, markBody, renderNow, drawCountdown, keyedList,
 } from './ui.js';
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
 import { renderCounts, renderRecent, markSpeakers, speakerData } from './presence-ui.js';
@@ -25,7 +27,18 @@ let audio = null; // created in a gesture (asking to speak), so that the turn ca
 let programmeAt = 0; // local time the programme was last computed
 const viewerZone = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone; } catch { return null; } })();
 
-const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
+// The caption panel's choices, remembered on this device.
+const caption = {
+  on: load('hub.captions.on') !== '0',
+  track: ['auto', ...TRACKS].includes(load('hub.captions.track')) ? load('hub.captions.track') : 'auto',
+  large: load('hub.captions.large') === '1',
+  contrast: load('hub.captions.contrast') === '1',
+};
+/** The track followed: none when off, the page's language for 'auto'. */
+const captionTrack = () => (!caption.on ? null : caption.track === 'auto' ? lang : caption.track);
+const CAPTIONS_SHOWN = 8;
+
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; }, captions: captionTrack });
 
 const MODES = ['in_room', 'remote'];
 const storedMode = MODES.includes(load('hub.mode')) ? load('hub.mode') : null;
@@ -66,6 +79,8 @@ function start(name, pickedMode) {
   $('name-form').hidden = true;
   hub = page.connect({
     name, mode: pickedMode,
+    captions: captionTrack(),
+    onCaption: renderCaptions,
     onWelcome: render,
     onChange: (state, msg) => { noteClosed(state, msg); render(); },
     onPresence: (state) => renderPresence(state),
@@ -86,8 +101,89 @@ function render() {
   document.title = turn ? t(lang, 'your_turn_title', { title }) : title;
   renderProgramme(s, hub.serverNow());
   renderPresence(s);
+  renderInterpretation(s);
+  renderCaptions();
   tick();
 }
+
+// ---------- captions and interpretation ----------
+
+const trackName = (track) => t(lang, `track_${track}`);
+
+/**
+ * Which channel carries the viewer's language now: the segment's channel into it (from the
+ * current speaker's language when known), its listen link for a remote attendee; none
+ * needed when the speaker speaks it; or that there is none.
+ */
+function renderInterpretation(s) {
+  const live = s.live;
+  const seg = live && live.phase === 'live' ? s.segments[live.segment] : null;
+  const channels = (seg && Array.isArray(seg.interpretation)) ? seg.interpretation : [];
+  $('interpretation').hidden = channels.length === 0;
+  const sp = seg && live.speaker != null ? (seg.speakers || [])[live.speaker] : null;
+  const floor = sp && sp.lang ? sp.lang : null;
+  const into = channels.filter((c) => c.to === lang);
+  const channel = into.find((c) => c.from === floor) || (floor ? null : into[0]) || null;
+  let text = '', url = null;
+  if (floor === lang) text = t(lang, 'interp_floor', { lang: trackName(lang) });
+  else if (channel) {
+    text = t(lang, 'interp_channel', { lang: trackName(lang), n: channel.channel });
+    if (hub.you && hub.you.mode === 'remote' && /^https?:\/\//i.test(channel.listen_url || '')) url = channel.listen_url;
+  } else if (into.length) text = t(lang, 'interp_channel', { lang: trackName(lang), n: into.map((c) => c.channel).join(', ') });
+  else text = t(lang, 'interp_none', { lang: trackName(lang) });
+  setText($('interp-text'), text);
+  $('interpretation').dataset.channel = channel ? String(channel.channel) : '';
+  link($('interp-listen'), url);
+}
+
+/** The caption panel: its controls, and the latest lines of the followed track. */
+function renderCaptions() {
+  const panel = $('caption-panel');
+  const track = captionTrack();
+  $('cap-on').checked = caption.on;
+  $('cap-large').checked = caption.large;
+  $('cap-contrast').checked = caption.contrast;
+  const select = $('cap-track');
+  for (const o of select.options) {
+    setText(o, o.value === 'auto' ? t(lang, 'cap_auto', { lang: trackName(lang) }) : trackName(o.value));
+  }
+  select.value = caption.track;
+  select.disabled = !caption.on;
+  panel.classList.toggle('large', caption.large);
+  panel.classList.toggle('contrast', caption.contrast);
+  panel.dataset.track = track || 'off';
+  const got = hub && hub.captions && hub.captions.track === track ? hub.captions.lines : [];
+  // The speaker's name where the speaker changes, not on every line.
+  const lines = (track ? got.slice(-CAPTIONS_SHOWN) : []).map((l, i, all) => ({
+    ...l, showWho: Boolean(l.speaker) && (i === 0 || !all[i - 1].speaker || all[i - 1].speaker.id !== l.speaker.id),
+  }));
+  keyedList($('caption-lines'), lines, (l) => l.seq, (l) => JSON.stringify([l.text, l.final, l.showWho, lang]),
+    (l) => captionItem(l, track));
+  const empty = $('caption-empty');
+  empty.hidden = lines.length > 0;
+  setText(empty, t(lang, track ? 'cap_waiting' : 'cap_off'));
+}
+
+function captionItem(line, track) {
+  const who = line.showWho ? localized(line.speaker.name, lang) : '';
+  const text = el('span', { class: 'cap-text', text: line.text });
+  if (track !== 'floor') text.lang = track;
+  return el('li', { class: line.final === false ? 'cap-line partial' : 'cap-line', data: { seq: line.seq } },
+    who ? el('span', { class: 'cap-who', text: who }) : null, text);
+}
+
+function captionChoice(key, value) {
+  caption[key] = value;
+  const stored = typeof value === 'boolean' ? (value ? '1' : '0') : value;
+  save(`hub.captions.${key}`, stored);
+  if ((key === 'on' || key === 'track') && hub) hub.setLang(lang, captionTrack());
+  renderCaptions();
+}
+$('cap-on').addEventListener('change', (e) => captionChoice('on', e.target.checked));
+$('cap-track').addEventListener('change', (e) => captionChoice('track', e.target.value));
+$('cap-large').addEventListener('change', (e) => captionChoice('large', e.target.checked));
+$('cap-contrast').addEventListener('change', (e) => captionChoice('contrast', e.target.checked));
+renderCaptions();
 
 /** Who's here: counts, the current segment's chair and speakers (connected or not), recent joins. */
 function renderPresence(s) {

@@ -19,6 +19,9 @@ const ARCHIVED_CLOSE = 4404;
 // Presence (docs/protocol.md "Presence"): the chair's full list is paged in this many at a
 // time; the attendance chart gets a local sample a minute and keeps a day of them.
 const PRESENCE_PAGE = 200, SAMPLE_EVERY = 60_000, HISTORY_MAX = 24 * 60, RESYNC_GAP = 10_000;
+/** Caption tracks (docs/protocol.md "Captions"); a page keeps this many recent lines of its track. */
+export const TRACKS = ['zh', 'ja', 'en', 'floor'];
+const CAPTIONS_KEPT = 50;
 
 // ---------- small storage and URL helpers ----------
 
@@ -106,6 +109,12 @@ export function cleanName(name) {
  *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
  *                                   detail = {code, message} when closed for good
  *   onError(error)                  error frames that answer no pending command
+ *   captions                        the caption track to follow (hello.captions): 'zh', 'ja',
+ *                                   'en', 'floor', or absent/null for none
+ *   onCaption(captions, frame)      after a `caption` line or a `captions` batch was applied to
+ *                                   captions = {track, lines}: the recent lines of the track
+ *                                   followed, oldest first; a partial line (final: false) is
+ *                                   replaced in place by the next line with its seq
  *   onPresence(state, frame)        after state.presence changed: a `presence` frame, a page of
  *                                   the full list (frame.type 'presence_page'), or the local
  *                                   attendance sample (frame.type 'sample'). The welcome's
@@ -128,13 +137,17 @@ export function connectHub(opts = {}) {
     crew: validCrew(opts.crew),
     // A screen, not a person: presence lists it but does not count it (docs/protocol.md).
     screen: Boolean(opts.screen),
+    captions: TRACKS.includes(opts.captions) ? opts.captions : null,
     url: opts.url ?? `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
   };
   const noop = () => {};
   const on = {
     welcome: opts.onWelcome || noop, change: opts.onChange || noop,
     status: opts.onStatus || noop, error: opts.onError || noop, presence: opts.onPresence || noop,
+    caption: opts.onCaption || noop,
   };
+  // The followed track's recent lines; kept across reconnects (a welcome's `captions` refills it).
+  const captions = { track: cfg.captions, lines: [] };
 
   let ws = null, joined = false, openedAt = 0, lastRx = 0, lastPing = 0;
   let state = null, seq = null, status = null, attempt = 0, fatal = null, stopped = false;
@@ -177,6 +190,7 @@ export function connectHub(opts = {}) {
       if (cfg.affiliation) hello.affiliation = String(cfg.affiliation).slice(0, 120);
       if (cfg.crew) hello.crew = cfg.crew;
       if (cfg.screen) hello.screen = true;
+      if (cfg.captions) hello.captions = cfg.captions;
       sentResume = epoch != null && seq != null && state != null && !resumeOff;
       if (sentResume) {
         hello.resume = { epoch, seq };
@@ -321,6 +335,22 @@ export function connectHub(opts = {}) {
         on.change(state, msg);
         break;
       }
+      case 'caption': {
+        const line = msg.line;
+        if (!joined || !line || line.track !== captions.track || typeof line.seq !== 'number') return;
+        putCaption(captions.lines, line);
+        on.caption(captions, msg);
+        break;
+      }
+      case 'captions': {
+        if (!joined || msg.track !== captions.track || !Array.isArray(msg.lines)) return;
+        // The latest final lines; a partial line newer than all of them stays.
+        const partial = captions.lines.filter((l) => l.final === false && !msg.lines.some((m) => m.seq >= l.seq));
+        captions.lines = msg.lines.filter((l) => l && typeof l.seq === 'number').slice(-CAPTIONS_KEPT);
+        for (const l of partial) putCaption(captions.lines, l);
+        on.caption(captions, msg);
+        break;
+      }
       case 'pong': pong(msg); break;
       case 'ack': settle(msg.id, (p) => p.resolve({ ...msg, warning: msg.warning ?? null })); break;
       case 'error': {
@@ -405,7 +435,7 @@ export function connectHub(opts = {}) {
 
   queueMicrotask(open); // callbacks never run before connectHub has returned
 
-  return {
+  const api = {
     get state() { return state; },
     get seq() { return seq; },
     get status() { return status; },
@@ -444,11 +474,25 @@ export function connectHub(opts = {}) {
       attempt = 0;
       open();
     },
-    /** Remembers the language; the server learns it with the next hello. */
-    setLang(lang) {
-      if (!LANGS.includes(lang)) return;
+    /** The caption track followed and its recent lines: {track, lines} (track null: none). */
+    get captions() { return captions; },
+    /**
+     * Changes the language (remembered, and sent as `set_lang` when connected, which moves
+     * the presence count) and the caption track: `captions` names a track, null for none;
+     * absent, a connection that follows a language's track follows the new language's
+     * ('floor' stays 'floor'). Resolves with the ack, or null when not connected or refused.
+     */
+    setLang(lang, track) {
+      if (!LANGS.includes(lang)) return Promise.resolve(null);
       cfg.lang = lang;
       save('hub.lang', lang);
+      let next = captions.track;
+      if (track === null || TRACKS.includes(track)) next = track;
+      else if (next && next !== 'floor') next = lang;
+      if (next !== captions.track) { captions.track = next; captions.lines = []; on.caption(captions, { type: 'set_lang' }); }
+      cfg.captions = next;
+      if (!joined) return Promise.resolve(null);
+      return api.send('set_lang', { lang, captions: next }).catch(() => null);
     },
     close() {
       stopped = true;
@@ -459,6 +503,7 @@ export function connectHub(opts = {}) {
       lost();
     },
   };
+  return api;
 }
 
 const NO_COUNTS = { total: 0, in_room: 0, remote: 0, by_lang: { zh: 0, ja: 0, en: 0 } };
@@ -514,6 +559,17 @@ export function speakerPresent(presence, segment, speaker) {
 export function speakerInRoom(presence, segment, speaker) {
   const list = presence && presence.speakers_in_room;
   return Boolean(list && list.some((pair) => pair[0] === segment && pair[1] === speaker));
+}
+
+/** A caption line into the kept lines: it replaces a line of its seq (a partial one), else goes last. */
+function putCaption(lines, line) {
+  const i = lines.findIndex((l) => l.seq === line.seq);
+  if (i >= 0) lines[i] = line;
+  else {
+    lines.push(line);
+    lines.sort((a, b) => a.seq - b.seq);
+  }
+  if (lines.length > CAPTIONS_KEPT) lines.splice(0, lines.length - CAPTIONS_KEPT);
 }
 
 function validCrew(crew) {

@@ -14,6 +14,7 @@ import {
   $, el, setText, startPage, markBody, runCommand, targetName, keyedList,
   stageText,
 } from './ui.js';
+import { nextSpeaker } from './stage-view.js';
 
 const FADE_MS = 4000; // a closed cue stays this long in the main list, fading, then moves to "recent"
 const RECENT = 6;
@@ -265,6 +266,31 @@ function renderSegments(s) {
   setText($('stage-current'), shown);
 }
 
+/**
+ * For the interpretation booth: who speaks now and next, in which language (the speaker's
+ * floor language, when the programme gives it), and the segment's channels.
+ */
+function renderInterpretation(s) {
+  const box = $('cue-interp');
+  box.hidden = Boolean(crew && !crew.includes('interpretation'));
+  if (box.hidden) return;
+  const { segments, live } = s;
+  const seg = live.phase === 'live' ? segments[live.segment] : null;
+  const sp = seg && live.speaker != null ? (seg.speakers || [])[live.speaker] : null;
+  const next = nextSpeaker(s);
+  const who = (key, person) => t(lang, key, {
+    name: localized(person.name, lang),
+    lang: person.lang ? t(lang, `track_${person.lang}`) : t(lang, 'capr_lang_unknown'),
+  });
+  setText($('interp-now'), sp ? who('cue_interp_now', sp) : '');
+  setText($('interp-next'), next ? who('cue_interp_next', next) : '');
+  $('interp-next').dataset.lang = next && next.lang ? next.lang : '';
+  const where = seg || segments[live.phase === 'standby' ? 0 : -1];
+  const channels = where && Array.isArray(where.interpretation) ? where.interpretation : [];
+  setText($('interp-channels'), channels.length
+    ? t(lang, 'cue_interp_channels', { list: channels.map((c) => `${c.channel} ${c.from}→${c.to}`).join(', ') }) : '');
+}
+
 /** While the connection is down the cues shown may be stale: an overlay covers them. */
 function renderOffline() {
   const offline = page.status !== 'connected';
@@ -284,6 +310,7 @@ function render() {
   $('crew-all').hidden = Boolean(crew);
   document.body.dataset.crew = crew ? crew.join(',') : '';
   renderSegments(s);
+  renderInterpretation(s);
   renderCues(s);
   tick();
 }

@@ -3,25 +3,36 @@
 // `&speaker=K` in the address makes it the screen of speaker K (an index in the current
 // segment): a message aimed at another speaker is not shown here. Without it, it serves
 // whoever is speaking. `&second=ja` picks the second language of the chair's messages.
+// `&captions=ja` shows the latest caption line of that track under the countdown.
 
-import { localized, preferredLang, readFragment } from './client.js';
+import { localized, preferredLang, readFragment, TRACKS } from './client.js';
 import { t } from './i18n.js';
-import { $, setText, startPage, markBody } from './ui.js';
+import { $, el, setText, startPage, markBody } from './ui.js';
 import { createStageView } from './stage-view.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
 const extra = Object.fromEntries(location.hash.replace(/^#/, '').split('&').map((p) => p.split('=')));
 const serves = /^\d{1,3}$/.test(extra.speaker ?? '') ? Number(extra.speaker) : null;
+const captionTrack = TRACKS.includes(extra.captions) ? extra.captions : null;
 
 const view = createStageView($('stage-view'), {
   lang: () => lang, second: () => extra.second, serves: () => serves, ids: true,
 });
-const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
+// The caption line sits right under the clock, where the speaker already looks.
+const captionLine = el('p', { class: 'stage-caption', attrs: { id: 'stage-caption', 'aria-live': 'polite' } });
+captionLine.hidden = true;
+if (captionTrack && captionTrack !== 'floor') captionLine.lang = captionTrack;
+$('countdown').after(captionLine);
+const page = startPage({
+  lang, render, onLang: (picked) => { lang = picked; }, captions: () => captionTrack,
+});
 const hub = page.connect({
   name: frag.name || 'Stage screen',
   screen: true,
   mode: frag.mode || 'in_room',
+  captions: captionTrack,
+  onCaption: drawCaption,
   onWelcome: render,
   onChange: render,
 });
@@ -37,6 +48,14 @@ function render() {
   setText($('serves'), serves == null ? '' : t(lang, 'stage_serves', { name: sp ? localized(sp.name, lang) : `#${serves + 1}` }));
   view.render(s, hub.serverNow());
   document.body.dataset.level = $('stage-view').dataset.level || 'normal';
+}
+
+function drawCaption(captions) {
+  const lines = captions && captions.track === captionTrack ? captions.lines : [];
+  const lastLine = lines[lines.length - 1];
+  captionLine.hidden = !lastLine;
+  captionLine.classList.toggle('partial', Boolean(lastLine && lastLine.final === false));
+  setText(captionLine, lastLine ? lastLine.text : '');
 }
 
 setInterval(() => {

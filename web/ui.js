@@ -62,13 +62,14 @@ export function renderStatus(lang, status, detail) {
 /**
  * The wiring every page shares: #conn-status follows the connection, error frames that answer
  * no command go to #message, the #lang select relabels the page, a new address fragment
- * reloads it. render() redraws the page; onLang(picked) keeps the page's own `lang` current.
+ * reloads it. render() redraws the page; onLang(picked) keeps the page's own `lang` current;
+ * captions(), if given, is the caption track to follow once the language changed.
  *   page.status            the hub's last status ('connecting' until the first one)
  *   page.setStatus(s, d)   shows a status (also one the page decides itself), then render()
  *   page.connect(opts)     connectHub(opts) with these hooks: opts.onStatus, if any, runs
  *                          after render(); opts.onError replaces the default message
  */
-export function startPage({ lang, render, onLang }) {
+export function startPage({ lang, render, onLang, captions }) {
   let hub = null, detail;
   const page = {
     status: 'connecting',
@@ -95,7 +96,9 @@ export function startPage({ lang, render, onLang }) {
   select.addEventListener('change', () => {
     lang = select.value;
     onLang(lang);
-    if (hub) hub.setLang(lang);
+    // set_lang: the server moves this page's presence count and its caption track
+    // (captions(), when the page gives it, names the track for the new language).
+    if (hub) hub.setLang(lang, captions ? captions() : undefined);
     else save('hub.lang', lang); // remembered even before the first connection
     applyLabels(lang);
     renderStatus(lang, page.status, detail);

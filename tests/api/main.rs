@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0, real websocket clients.
 
 mod browser;
+mod browser_captions;
 mod browser_console;
 mod browser_plan;
 mod browser_rooms;
