@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::automation::{self, Automation};
 use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
-use super::show::{channels_problem, Channel, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
+use super::show::{channels_problem, link_ok, Channel, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
 use super::text::{self, DisplayName, Lang, Localized, Mode};
 use super::{Millis, Rejection};
 
@@ -524,7 +524,7 @@ fn update_segment(
     if let Some(url) = &update.join_url {
         segment.join_url = match url.as_str() {
             "" => None,
-            url if join_url_ok(url) => Some(url.to_owned()),
+            url if link_ok(url) => Some(url.to_owned()),
             _ => return Err(field("join_url must be an http(s) link of at most 500 characters".into())),
         };
     }
@@ -535,13 +535,6 @@ fn update_segment(
         segment.interpretation = channels.clone();
     }
     Ok(())
-}
-
-/// As the event file's: http(s), without spaces, of a sane length, since pages link it.
-fn join_url_ok(url: &str) -> bool {
-    (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 500
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn update_event(plan: &mut RunOfShow, update: &UpdateEvent) -> Result<(), Rejection> {

@@ -83,11 +83,6 @@ pub fn channels_problem(channels: &[Channel]) -> Option<String> {
         if c.from == c.to {
             return Some(format!("channel {} interprets into the language it hears", c.channel));
         }
-        let link_ok = |url: &str| {
-            (url.starts_with("https://") || url.starts_with("http://"))
-                && url.len() <= 500
-                && !url.chars().any(|ch| ch.is_whitespace() || ch.is_control())
-        };
         if c.listen_url.as_deref().is_some_and(|url| !link_ok(url)) {
             return Some(format!(
                 "channel {}: listen_url must be an http(s) link of at most 500 characters",
@@ -96,6 +91,13 @@ pub fn channels_problem(channels: &[Channel]) -> Option<String> {
         }
     }
     None
+}
+
+/// A link pages show: http(s), without spaces, of a sane length.
+pub fn link_ok(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 500
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// One item of the run of show.
