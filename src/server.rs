@@ -97,8 +97,9 @@ pub struct AppState {
     pub attendee_codes: Arc<HashMap<String, String>>,
     /// Caption lines, in a store of their own.
     pub captions: Arc<CaptionStore>,
-    /// The cluster this node is part of; none on the embedded store.
-    pub cluster: Option<Cluster>,
+    /// The cluster this node is part of; none on the embedded store. Shared, not held by
+    /// value: every session holds a copy of this state, and the NATS handles are kilobytes.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl AppState {
@@ -250,7 +251,7 @@ impl Server {
             metrics: Arc::new(Metrics::default()),
             attendee_codes: Arc::new(settings.attendee_codes.clone()),
             captions: Arc::new(CaptionStore::open(data_dir)?),
-            cluster,
+            cluster: cluster.map(Arc::new),
         };
         let mut order = Vec::new();
         for event in stored {
