@@ -24,10 +24,10 @@ const PACE: Duration = Duration::from_millis(60);
 
 /// One cluster test at a time: each starts several processes, and the presence test
 /// measures time, which two cores shared by six servers would blur.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The `nats-server` binary: on the PATH, or where Debian's package puts it.
-fn nats_binary() -> PathBuf {
+pub fn nats_binary() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin")])
