@@ -620,31 +620,76 @@ async fn caption_bases(addr: SocketAddr, token: &str, event: &str, run: &Run) ->
     Ok(())
 }
 
-/// The moderator: makes `changes` segment changes (and a cue now and then) at the interval,
-/// from change `from` of the run on, recording its own copy of each and its ack.
+/// The moderator, pressing like a console: a change at every tick, without waiting for the
+/// last one's ack, with the show version of the latest change its console has seen. A
+/// change that reaches the console later than the next press makes that press `conflict`.
 struct Moderator {
-    ws: Ws,
-    version: u64,
-    seq: u64,
+    sink: futures_util::stream::SplitSink<Ws, Message>,
     segments: Vec<String>,
 }
 
+/// What the moderator's console has seen, shared with its reader.
+#[derive(Default)]
+struct Console {
+    version: AtomicU64,
+    /// Answers (acks and errors) to the presses so far.
+    answered: AtomicUsize,
+    refused: AtomicUsize,
+    first_refusal: std::sync::Mutex<Option<String>>,
+}
+
+/// The press number `k` in a frame's `"command":"m{k}"` or `"id":"m{k}"`.
+fn press(text: &str, key: &str) -> Option<usize> {
+    let at = text.find(key)? + key.len();
+    leading_number(&text[at..]).map(|k| k as usize)
+}
+
 impl Moderator {
-    async fn join(addr: SocketAddr, event: &str, token: &str, run: &Run) -> anyhow::Result<Moderator> {
+    async fn join(
+        addr: SocketAddr,
+        event: &str,
+        token: &str,
+        run: Arc<Run>,
+    ) -> anyhow::Result<(Moderator, Arc<Console>)> {
         let mut ws = open(addr, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
         ws.send(hello(event, token, "load-moderator", 1, false, None)).await?;
         let welcome: Value = serde_json::from_str(&until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?)?;
-        let version = welcome["snapshot"]["live"]["version"].as_u64().unwrap_or(0);
+        let console = Arc::new(Console::default());
+        console.version.store(welcome["snapshot"]["live"]["version"].as_u64().unwrap_or(0), Ordering::Release);
         let segments: Vec<String> = welcome["snapshot"]["segments"]
             .as_array()
             .map(|s| s.iter().filter_map(|s| s["id"].as_str().map(String::from)).collect())
             .unwrap_or_default();
-        let seq = welcome["seq"].as_u64().unwrap_or(0);
-        run.first_seq.store(seq + 1, Ordering::Release);
-        Ok(Moderator { ws, version, seq, segments })
+        run.first_seq.store(welcome["seq"].as_u64().unwrap_or(0) + 1, Ordering::Release);
+        let (sink, mut stream) = ws.split();
+        let seen = console.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                let Message::Text(text) = message else { continue };
+                let (text, now) = (text.as_str(), run.now());
+                if text.starts_with(r#"{"type":"change""#) {
+                    if let Some(k) = press(text, r#""command":"m"#).filter(|&k| k < run.changes) {
+                        run.own_at[k].store(now, Ordering::Release);
+                    }
+                    if let Some(version) = press(text, r#""live":{"version":"#) {
+                        seen.version.fetch_max(version as u64, Ordering::AcqRel);
+                    }
+                } else if let Some(k) = press(text, r#"{"type":"ack","id":"m"#).filter(|&k| k < run.changes) {
+                    run.acked_at[k].store(now, Ordering::Release);
+                    seen.answered.fetch_add(1, Ordering::AcqRel);
+                } else if text.starts_with(r#"{"type":"error","id":"m"#) {
+                    seen.refused.fetch_add(1, Ordering::AcqRel);
+                    seen.answered.fetch_add(1, Ordering::AcqRel);
+                    seen.first_refusal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| text.to_owned());
+                }
+            }
+        });
+        Ok((Moderator { sink, segments }, console))
     }
 
-    async fn round(&mut self, args: &Args, run: &Run, from: usize) -> anyhow::Result<()> {
+    /// Presses `changes` times at the interval, from press `from` of the run on, and waits
+    /// for every answer.
+    async fn round(&mut self, args: &Args, run: &Run, console: &Console, from: usize) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms));
         for k in from..from + args.changes {
             tick.tick().await;
@@ -653,32 +698,28 @@ impl Moderator {
                 json!({"type": "cue_standby", "id": format!("m{k}"), "preset": "slides"})
             } else {
                 let segment = &self.segments[k % self.segments.len().max(1)];
-                json!({"type": "goto", "id": format!("m{k}"), "version": self.version, "segment": segment})
+                let version = console.version.load(Ordering::Acquire);
+                json!({"type": "goto", "id": format!("m{k}"), "version": version, "segment": segment})
             };
             run.sent_at[k].store(run.now(), Ordering::Release);
-            self.ws.send(Message::Text(frame.to_string().into())).await?;
-            let (own, ack) = (format!(r#""command":"m{k}""#), format!(r#"{{"type":"ack","id":"m{k}""#));
-            let reply = loop {
-                let text = until(&mut self.ws, |t| t.contains(&format!(r#""id":"m{k}""#)) || t.contains(&own)).await?;
-                if text.starts_with(r#"{"type":"change""#) {
-                    run.own_at[k].store(run.now(), Ordering::Release);
-                    continue;
-                }
-                break text;
-            };
-            if !reply.starts_with(&ack) {
-                bail!("the moderator's change {k} was refused: {reply}");
+            self.sink.send(Message::Text(frame.to_string().into())).await?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while console.answered.load(Ordering::Acquire) < from + args.changes {
+            if Instant::now() > deadline {
+                bail!("the moderator's presses were not all answered within 10 s");
             }
-            run.acked_at[k].store(run.now(), Ordering::Release);
-            let reply: Value = serde_json::from_str(&reply)?;
-            let acked = reply["seq"].as_u64().unwrap_or(0);
-            if acked != self.seq + 1 {
-                bail!("change {k} got seq {acked}, expected {}", self.seq + 1);
-            }
-            self.seq = acked;
-            if !cue {
-                self.version += 1;
-            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let refused = console.refused.load(Ordering::Acquire);
+        println!(
+            "moderator: {} presses, {} acks, {refused} refused",
+            from + args.changes,
+            from + args.changes - refused
+        );
+        if refused > 0 {
+            let first = console.first_refusal.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
+            bail!("{refused} of the moderator's presses were refused, the first: {first}");
         }
         Ok(())
     }
@@ -924,7 +965,8 @@ async fn main() -> anyhow::Result<()> {
 
     let first = &target.nodes[0];
     let last = &target.nodes[target.nodes.len() - 1];
-    let mut moderator = Moderator::join(first.addr, &args.event, target.token("moderator")?, &run).await?;
+    let (mut moderator, console) =
+        Moderator::join(first.addr, &args.event, target.token("moderator")?, run.clone()).await?;
     let staff_hello = |role: &str, name: &str| -> anyhow::Result<Message> {
         Ok(hello(&args.event, target.token(role)?, name, 0, false, None))
     };
@@ -950,7 +992,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::spawn(async move { captioner(addr, token?, args, run, stop).await })
         });
         let before = Readings::take(&target);
-        moderator.round(&args, &run, from).await?;
+        moderator.round(&args, &run, &console, from).await?;
         stop.store(true, Ordering::Relaxed);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !all_arrived(from + args.changes - 1) && Instant::now() < deadline {

@@ -7,13 +7,24 @@ use std::collections::BTreeMap;
 
 use tokio::sync::oneshot;
 
-use super::{Hub, HubGone, HubHandle, HubMsg};
+use super::{ConnId, Hub, HubGone, HubHandle, HubMsg};
 use crate::domain::captions::{CaptionError, Line, Taken, Track, TrackState};
 use crate::domain::text::Lang;
 use crate::domain::Millis;
 use crate::hub::members::Member;
 use crate::protocol::{encode, CaptionChoice, ServerFrame};
 use crate::wire::Frame;
+
+/// Followers a caption line is written to in one go, before the hub looks at its inbox.
+const CAPTION_ROUND: usize = 2048;
+
+/// A caption line on its way out: its frame, who follows its track, and how far it got.
+pub(super) struct CaptionOut {
+    track: Track,
+    frame: Frame,
+    to: Vec<ConnId>,
+    next: usize,
+}
 
 /// A line offered to the hub.
 pub struct CaptionIn {
@@ -90,10 +101,29 @@ impl Hub {
         }
     }
 
+    /// Queues a line for its track's followers; it goes out in rounds, between which
+    /// commands go first, so that captions never hold up a show change.
     fn send_caption(&mut self, line: &Line) {
         let frame = encode(&ServerFrame::Caption { line });
-        let to: Vec<_> = self.members.iter().filter(|m| m.captions == Some(line.track)).map(|m| m.conn).collect();
-        let dropped = self.members.send_some(&to, &|_: &Member| &frame);
+        let to = self.members.iter().filter(|m| m.captions == Some(line.track)).map(|m| m.conn).collect();
+        self.captions_out.push_back(CaptionOut { track: line.track, frame, to, next: 0 });
+    }
+
+    /// Writes the oldest queued line to its next round of followers.
+    pub(super) fn continue_captions(&mut self) {
+        let Some(out) = self.captions_out.front_mut() else { return };
+        let end = (out.next + CAPTION_ROUND).min(out.to.len());
+        // Who moved to another track meanwhile has had that track's lines since.
+        let round: Vec<_> = out.to[out.next..end]
+            .iter()
+            .copied()
+            .filter(|&conn| self.members.get(conn).is_some_and(|m| m.captions == Some(out.track)))
+            .collect();
+        out.next = end;
+        let dropped = self.members.send_some(&round, &|_: &Member| &out.frame);
+        if out.next == out.to.len() {
+            self.captions_out.pop_front();
+        }
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
 

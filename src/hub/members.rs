@@ -1,5 +1,7 @@
 //! The connections joined to one hub, and the fan-out that writes a frame to each of them.
-//! A large fan-out is split over the machine's cores: the kernel's work for each write
+//! The people running the show come first: the list keeps the staff (chair consoles, AV,
+//! stage and caption screens) ahead of the audience, and every fan-out writes to them
+//! before it writes to any attendee. A large fan-out is split over the machine's cores: the kernel's work for each write
 //! (loopback charges the receiver's side to the sender, too) is most of a delivery's cost,
 //! and one thread alone would leave the other cores idle while the last client waits.
 
@@ -11,12 +13,12 @@ use tracing::warn;
 
 use super::{ConnId, TOO_SLOW};
 use crate::domain::captions::Track;
-use crate::domain::Actor;
+use crate::domain::{Actor, Role};
 use crate::wire::outbound::{Outbound, Refused};
 use crate::wire::Frame;
 
 /// Below this many connections one thread writes to them all: splitting costs a thread start.
-const SPLIT_FROM: usize = 2048;
+const SPLIT_FROM: usize = 512;
 
 /// A joined connection, as the hub sees it.
 pub struct Member {
@@ -42,9 +44,16 @@ impl Member {
     }
 }
 
-/// Members in a dense list, so that a fan-out can be cut into equal parts.
+/// Whether a role's screens get every frame before the audience does.
+pub fn is_staff(role: Role) -> bool {
+    matches!(role, Role::Organizer | Role::Moderator | Role::Av | Role::Speaker | Role::Captioner)
+}
+
+/// Members in a dense list, so that a fan-out can be cut into equal parts: the staff in
+/// `list[..staff]`, the audience after them.
 pub struct Members {
     list: Vec<Member>,
+    staff: usize,
     index: HashMap<ConnId, usize>,
     /// Members closed for being too slow, for the metrics.
     slow: Counter,
@@ -52,7 +61,7 @@ pub struct Members {
 
 impl Members {
     pub fn new(slow: Counter) -> Self {
-        Members { list: Vec::new(), index: HashMap::new(), slow }
+        Members { list: Vec::new(), staff: 0, index: HashMap::new(), slow }
     }
 
     pub fn len(&self) -> usize {
@@ -67,33 +76,64 @@ impl Members {
         self.index.get(&conn).map(|&i| &mut self.list[i])
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+    /// The members in fan-out order: the staff first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Member> {
         self.list.iter()
     }
 
     pub fn insert(&mut self, member: Member) {
-        if let Some(&i) = self.index.get(&member.conn) {
-            self.list[i] = member;
-            return;
-        }
-        self.index.insert(member.conn, self.list.len());
+        self.remove(member.conn);
+        let (conn, staff) = (member.conn, is_staff(member.actor.role));
         self.list.push(member);
+        let mut at = self.list.len() - 1;
+        if staff {
+            self.list.swap(self.staff, at);
+            self.reindex(at);
+            at = self.staff;
+            self.staff += 1;
+        }
+        self.index.insert(conn, at);
     }
 
     pub fn remove(&mut self, conn: ConnId) -> Option<Member> {
-        let i = self.index.remove(&conn)?;
-        let member = self.list.swap_remove(i);
-        if let Some(moved) = self.list.get(i) {
-            self.index.insert(moved.conn, i);
+        let mut i = self.index.remove(&conn)?;
+        if i < self.staff {
+            // The last staff member takes its place, and it takes the last staff place,
+            // which the audience then starts at.
+            self.staff -= 1;
+            if i != self.staff {
+                self.list.swap(i, self.staff);
+                self.reindex(i);
+                i = self.staff;
+            }
         }
+        let member = self.list.swap_remove(i);
+        self.reindex(i);
         Some(member)
     }
 
-    /// Sends every member the frame chosen for it, and returns the members that are gone or
-    /// too slow (and now being closed). Every member's frames stay in order: the call
-    /// returns only when every write is done.
-    pub fn send_each<'f>(&self, frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
-        fan_out(&self.list, Some, frame_for, &self.slow)
+    /// Points the index at whoever is now at `i`.
+    fn reindex(&mut self, i: usize) {
+        if let Some(moved) = self.list.get(i) {
+            self.index.insert(moved.conn, i);
+        }
+    }
+
+    /// The first half of a fan-out: the staff and `senders` (the connections whose commands
+    /// caused the frame), so that they can be answered before the audience has it.
+    pub fn send_first<'f>(
+        &self,
+        senders: &[ConnId],
+        frame_for: &(impl Fn(&Member) -> &'f Frame + Sync),
+    ) -> Vec<ConnId> {
+        let audience = senders.iter().filter(|&&conn| self.index.get(&conn).is_some_and(|&i| i >= self.staff));
+        let first = self.list[..self.staff].iter().chain(audience.map(|conn| &self.list[self.index[conn]]));
+        first.filter(|member| !member.deliver(frame_for(member), &self.slow)).map(|member| member.conn).collect()
+    }
+
+    /// The audience's connections, in fan-out order.
+    pub fn audience(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.list[self.staff..].iter().map(|member| member.conn)
     }
 
     /// Sends one member one frame; false when it is gone, or too slow and now being closed.
@@ -101,7 +141,8 @@ impl Members {
         self.get(conn).is_some_and(|member| member.deliver(frame, &self.slow))
     }
 
-    /// As `send_each`, for those of `conns` that are still members.
+    /// Sends each of `conns` that is still a member the frame chosen for it, in the order
+    /// given; returns those that are gone or too slow (and now being closed).
     pub fn send_some<'f>(&self, conns: &[ConnId], frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
         fan_out(conns, |&conn| self.get(conn), frame_for, &self.slow)
     }

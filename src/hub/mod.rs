@@ -31,8 +31,9 @@ use crate::store::{Journal, LogEntry, StoredEvent};
 use crate::wire::outbound::{Outbound, MAX_QUEUED_FRAMES};
 use crate::wire::Frame;
 use captions::CaptionIn;
+use captions::CaptionOut;
 pub use captions::Tracks;
-use members::{Member, Members};
+use members::{is_staff, Member, Members};
 use retries::{Outcome, Retries};
 
 mod captions;
@@ -191,7 +192,14 @@ struct Listener {
 /// How often joins and leaves are published, coalesced into one diff.
 pub const PRESENCE_EVERY: Duration = Duration::from_millis(250);
 /// Members a presence fan-out writes to before it lets waiting commands and joins go first.
-const PRESENCE_ROUND: usize = 2048;
+const PRESENCE_ROUND: usize = AUDIENCE_ROUND;
+/// Attendees a change is written to before the hub looks at its inbox again: a command
+/// waits at most this many writes (split over the cores) behind an audience fan-out.
+const AUDIENCE_ROUND: usize = 1024;
+/// Changes the audience may be behind the staff. Beyond it the machine cannot write changes
+/// as fast as they come: commands and joins wait, rather than the audience falling further
+/// behind without bound.
+const MAX_AUDIENCE_BEHIND: usize = 32;
 /// How often the attendance history takes a sample.
 const ATTENDANCE_EVERY: Duration = Duration::from_secs(60);
 /// Entries of the full presence list in a chair's welcome; more come by `presence_page`.
@@ -274,8 +282,11 @@ impl HubHandle {
             retries: Retries::from_log(stored.applied),
             listeners: Vec::new(),
             members: Members::new(metrics.slow_client_closes.clone()),
+            senders: Vec::new(),
+            audience_out: VecDeque::new(),
             metrics,
             captions: Tracks::new(),
+            captions_out: VecDeque::new(),
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx, followed));
         HubHandle { inbox, leaves }
@@ -407,6 +418,11 @@ struct Hub {
     recent: VecDeque<(u64, Frames)>,
     journal: Journal,
     members: Members,
+    /// The connections whose commands are in the batch being settled: they get its changes
+    /// with the staff, ahead of the audience.
+    senders: Vec<ConnId>,
+    /// Changes the staff and senders have and the audience is still getting, oldest first.
+    audience_out: VecDeque<AudienceOut>,
     /// A presence fan-out still under way, let wait while commands went first.
     presence_out: Option<PresenceOut>,
     /// Recent commands' outcomes, so that a retried command is applied once.
@@ -416,6 +432,16 @@ struct Hub {
     metrics: Arc<Metrics>,
     /// Each caption track's last seq and latest lines.
     captions: Tracks,
+    /// Caption lines still being written out, oldest first, in rounds between commands.
+    captions_out: VecDeque<CaptionOut>,
+}
+
+/// A change on its way to the audience, in rounds: who is to get it, and how far it got.
+struct AudienceOut {
+    frames: Frames,
+    to: Vec<ConnId>,
+    next: usize,
+    since: std::time::Instant,
 }
 
 /// A presence frame for the chair and crew, one for everyone else, and who is still to get
@@ -480,7 +506,7 @@ impl Hub {
             // takes as long to write out as a segment change, which must not wait behind it.
             let first = tokio::select! {
                 biased;
-                msg = inbox.recv() => match msg {
+                msg = inbox.recv(), if self.audience_out.len() < MAX_AUDIENCE_BEHIND => match msg {
                     Some(msg) => msg,
                     None => break,
                 },
@@ -490,10 +516,19 @@ impl Hub {
                 }
                 Some(record) = next_followed(&mut followed) => {
                     self.followed(record).await;
+                    self.continue_audience();
+                    continue;
+                }
+                () = std::future::ready(()), if !self.audience_out.is_empty() => {
+                    self.continue_audience();
                     continue;
                 }
                 () = std::future::ready(()), if self.presence_out.is_some() => {
                     self.continue_presence();
+                    continue;
+                }
+                () = std::future::ready(()), if !self.captions_out.is_empty() => {
+                    self.continue_captions();
                     continue;
                 }
                 _ = presence_tick.tick() => {
@@ -514,7 +549,13 @@ impl Hub {
                     Err(_) => break,
                 }
             }
-            if let Some(Stop { close: (code, reason), reply }) = self.settle(batch).await {
+            let stop = self.settle(batch).await;
+            // However busy the inbox, each batch moves the audience on by a round.
+            self.continue_audience();
+            if let Some(Stop { close: (code, reason), reply }) = stop {
+                while !self.audience_out.is_empty() {
+                    self.continue_audience();
+                }
                 self.members.iter().for_each(|member| member.out.close(code, reason, None));
                 let _ = reply.send(self.state.clone());
                 break;
@@ -523,10 +564,27 @@ impl Hub {
         info!(event = %self.event, "hub stopped");
     }
 
-    /// Applies a batch, makes its changes durable in one commit, then publishes them, answers
-    /// the commands and welcomes the joiners, whose snapshots then include the batch. Returns
-    /// the batch's stop request, if it held one.
+    /// Applies a batch, makes its changes durable in one commit, then writes them to the
+    /// staff and the senders, answers the commands, queues them for the audience (written
+    /// in rounds, between which the next commands go first), and welcomes the joiners,
+    /// whose snapshots then include the batch. Returns the batch's stop request, if it held
+    /// one.
     async fn settle(&mut self, batch: Vec<HubMsg>) -> Option<Stop> {
+        self.senders = batch
+            .iter()
+            .filter_map(|msg| if let HubMsg::Command { conn, .. } = msg { Some(*conn) } else { None })
+            .collect();
+        self.senders.sort_unstable();
+        self.senders.dedup();
+        let audience_sends =
+            self.senders.iter().any(|&conn| self.members.get(conn).is_some_and(|m| !is_staff(m.actor.role)));
+        if audience_sends {
+            // An attendee gets its own command's changes at once, so first the earlier
+            // ones it is still waiting for: its frames stay in order.
+            while !self.audience_out.is_empty() {
+                self.continue_audience();
+            }
+        }
         let before = (self.state.clone(), self.seq);
         let now = now_millis();
         let mut entries = Vec::new();
@@ -578,9 +636,7 @@ impl Hub {
                 Ok(()) => {
                     self.metrics.store_commit_seconds.observe(committing.elapsed().as_secs_f64());
                     self.metrics.changes.get_or_create(&EventLabel { event: self.event.to_string() }).inc_by(count);
-                    let fanning = std::time::Instant::now();
                     frames.into_iter().for_each(|(seq, frame)| self.publish(seq, frame));
-                    self.metrics.fanout_seconds.observe(fanning.elapsed().as_secs_f64());
                 }
                 Err(e) => {
                     error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
@@ -624,6 +680,7 @@ impl Hub {
             // followed yet; without them it would be told its seq is ahead of the server.
             let _ = self.catch_up().await;
         }
+        self.senders.clear();
         for joining in joins {
             self.join(joining);
         }
@@ -925,10 +982,15 @@ impl Hub {
         }
     }
 
-    /// Queues `frame` for every member; a member whose queue is full is dropped, which
-    /// closes its connection so that it reconnects and resumes.
+    /// Writes a change to the staff and the batch's senders, and queues it for everyone
+    /// else there is now (`continue_audience`). A member too slow to take it is closed, so
+    /// that it reconnects and resumes.
     fn publish(&mut self, seq: u64, frames: Frames) {
-        self.send_each(|member| frames.for_member(member));
+        let dropped = self.members.send_first(&self.senders, &|member| frames.for_member(member));
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+        let to = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
+        let since = std::time::Instant::now();
+        self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since });
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
         if self.recent.len() == RESUME_BUFFER {
@@ -937,10 +999,19 @@ impl Hub {
         self.recent.push_back((seq, frames));
     }
 
-    /// Sends every member the frame chosen for it. A member too slow to take it is closed,
-    /// so that it reconnects and resumes.
-    fn send_each<'f>(&mut self, frame_for: impl Fn(&Member) -> &'f Frame + Sync) {
-        let dropped = self.members.send_each(&frame_for);
+    /// Writes the oldest queued change to its next round of the audience. Who joined since
+    /// it was queued has it in their welcome; who left is skipped.
+    fn continue_audience(&mut self) {
+        let Some(out) = self.audience_out.front_mut() else { return };
+        let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
+        let frames = &out.frames;
+        let dropped = self.members.send_some(&out.to[out.next..end], &|member| frames.for_member(member));
+        out.next = end;
+        if out.next == out.to.len() {
+            let since = out.since;
+            self.audience_out.pop_front();
+            self.metrics.fanout_seconds.observe(since.elapsed().as_secs_f64());
+        }
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
 
@@ -970,7 +1041,8 @@ impl Hub {
         full.joined = Some(diff.joined.iter().map(|p| PresentView::of(p, &self.tagger)).collect());
         full.left = Some(diff.left.iter().map(|p| self.tagger.who(p)).collect());
         let full = encode(&ServerFrame::Presence(full));
-        let to = self.members.iter().map(|member| member.conn).collect();
+        // Rounds are taken from the end of the list: the staff's is the first.
+        let to = self.members.iter().rev().map(|member| member.conn).collect();
         self.presence_out = Some(PresenceOut { full, public, to });
         self.continue_presence();
     }

@@ -7,18 +7,24 @@ use super::*;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::Role;
 
-/// Members numbered from 0, each with the client's end of its socket.
+/// Attendees numbered from 0, each with the client's end of its socket.
 async fn members(n: usize) -> (Members, Vec<TcpStream>) {
+    with_roles(&vec![Role::Attendee; n]).await
+}
+
+/// Members numbered from 0 with these roles, joined in this order.
+async fn with_roles(roles: &[Role]) -> (Members, Vec<TcpStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut members = Members::new(Default::default());
-    let mut clients = Vec::with_capacity(n);
-    for conn in 0..n as ConnId {
+    let mut clients = Vec::with_capacity(roles.len());
+    for (conn, &role) in roles.iter().enumerate() {
+        let conn = conn as ConnId;
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (server, _) = listener.accept().await.unwrap();
         let actor = Actor {
             participant: format!("p{conn}"),
-            name: format!("Attendee {conn}"),
-            role: Role::Attendee,
+            name: format!("Member {conn}"),
+            role,
             mode: Mode::Remote,
             lang: Lang::En,
             affiliation: None,
@@ -77,4 +83,95 @@ async fn a_listed_member_whose_connection_is_closed_is_reported() {
     let frame = Frame::text(|buf| buf.extend_from_slice(b"{}"));
 
     assert_eq!(members.send_some(&[0, 1, 2], &|_| &frame), vec![1]);
+}
+
+/// Roles in a mixed order, a staff member every fifth.
+fn mixed(n: usize) -> Vec<Role> {
+    let staff = [Role::Moderator, Role::Av, Role::Speaker, Role::Organizer, Role::Captioner];
+    (0..n)
+        .map(|k| {
+            if k % 5 == 2 {
+                staff[k / 5 % staff.len()]
+            } else if k % 7 == 3 {
+                Role::Display
+            } else {
+                Role::Attendee
+            }
+        })
+        .collect()
+}
+
+/// The fan-out order holds every staff member ahead of every other member, and the index
+/// still finds each member where it is.
+fn assert_staff_first(members: &Members) {
+    let order: Vec<&Member> = members.iter().collect();
+    let first_other = order.iter().position(|m| !is_staff(m.actor.role)).unwrap_or(order.len());
+    assert!(
+        order[first_other..].iter().all(|m| !is_staff(m.actor.role)),
+        "a staff member comes after the audience starts: {:?}",
+        order.iter().map(|m| (m.conn, m.actor.role)).collect::<Vec<_>>()
+    );
+    for member in &order {
+        assert_eq!(members.get(member.conn).map(|m| m.conn), Some(member.conn), "the index lost {}", member.conn);
+    }
+    let audience: Vec<ConnId> = members.audience().collect();
+    assert_eq!(audience, order[first_other..].iter().map(|m| m.conn).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn staff_stay_ahead_of_the_audience_through_joins_and_leaves() {
+    let roles = mixed(60);
+    let (mut members, _clients) = with_roles(&roles).await;
+    assert_eq!(members.len(), 60);
+    assert_staff_first(&members);
+    // Leaves of staff and audience alike, the last and the first of each part among them.
+    let staff: Vec<ConnId> = members.iter().filter(|m| is_staff(m.actor.role)).map(|m| m.conn).collect();
+    for conn in [staff[0], *staff.last().unwrap(), 0, 59, 31, staff[3]] {
+        assert!(members.remove(conn).is_some(), "{conn} was a member");
+        assert!(members.get(conn).is_none(), "{conn} is gone from the index");
+        assert_staff_first(&members);
+    }
+    assert_eq!(members.len(), 54);
+    // Until no staff is left, and a new one joins again ahead of everyone.
+    for conn in staff {
+        members.remove(conn);
+    }
+    assert_staff_first(&members);
+    let (extra, _client) = with_roles(&[Role::Moderator]).await;
+    let moderator = extra.iter().next().unwrap();
+    let moderator = Member { conn: 1000, actor: moderator.actor.clone(), out: moderator.out.clone(), captions: None };
+    members.insert(moderator);
+    assert_eq!(members.iter().next().map(|m| m.conn), Some(1000));
+    assert_staff_first(&members);
+}
+
+#[tokio::test]
+async fn the_first_half_of_a_fan_out_reaches_the_staff_and_the_senders_only() {
+    let roles = mixed(SPLIT_FROM + 40);
+    let (members, mut clients) = with_roles(&roles).await;
+    let sender = roles.iter().position(|&r| r == Role::Attendee).unwrap() as ConnId;
+    let frame = Frame::text(|buf| buf.extend_from_slice(b"{\"type\":\"change\"}"));
+
+    assert!(members.send_first(&[sender], &|_| &frame).is_empty());
+
+    for (conn, client) in clients.iter_mut().enumerate() {
+        if is_staff(roles[conn]) || conn as ConnId == sender {
+            assert!(holds(client, &frame).await, "{:?} {conn} did not get the frame first", roles[conn]);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for (conn, client) in clients.iter().enumerate() {
+        if !is_staff(roles[conn]) && conn as ConnId != sender {
+            assert!(empty(client), "{:?} {conn} got the frame before the staff were done", roles[conn]);
+        }
+    }
+    // The rest, in rounds over the audience, leaves out who had it.
+    let rest: Vec<ConnId> = members.audience().filter(|&conn| conn != sender).collect();
+    assert_eq!(rest.len(), roles.iter().filter(|&&r| !is_staff(r)).count() - 1);
+    assert!(members.send_some(&rest, &|_| &frame).is_empty());
+    for (conn, client) in clients.iter_mut().enumerate() {
+        if !is_staff(roles[conn]) && conn as ConnId != sender {
+            assert!(holds(client, &frame).await, "{conn} got the frame after the staff");
+        }
+    }
 }
