@@ -452,6 +452,16 @@ impl Captions {
         }
     }
 
+    /// Whether every line posted has reached every reader of its track.
+    fn all_arrived(&self, readers: &[usize]) -> bool {
+        let posted = self.posted.load(Ordering::Acquire);
+        readers.iter().all(|&a| {
+            (0..posted)
+                .filter(|line| line % 3 == a % 3)
+                .all(|line| self.arrived[a * self.room + line].load(Ordering::Acquire) > 0)
+        })
+    }
+
     /// Records line `(track, seq)` reaching attendee `k`.
     fn arrived(&self, k: usize, (track, seq): (usize, u64), now: u64) {
         if track != k % 3 {
@@ -1000,8 +1010,11 @@ async fn main() -> anyhow::Result<()> {
         }
         if let Some(posting) = posting {
             posting.await??;
-            // The last line's delivery.
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Lines late behind the changes are late, not lost: wait for them a while.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while !run.captions.all_arrived(&readers) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         let after = Readings::take(&target);
         for task in &tasks {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::oneshot;
 
-use super::{ConnId, Hub, HubGone, HubHandle, HubMsg};
+use super::{ConnId, Hub, HubGone, HubHandle, HubMsg, AUDIENCE_ROUND};
 use crate::domain::captions::{CaptionError, Line, Taken, Track, TrackState};
 use crate::domain::text::Lang;
 use crate::domain::Millis;
@@ -15,8 +15,6 @@ use crate::hub::members::Member;
 use crate::protocol::{encode, CaptionChoice, ServerFrame};
 use crate::wire::Frame;
 
-/// Followers a caption line is written to in one go, before the hub looks at its inbox.
-const CAPTION_ROUND: usize = 2048;
 
 /// A caption line on its way out: its frame, who follows its track, and how far it got.
 pub(super) struct CaptionOut {
@@ -112,7 +110,7 @@ impl Hub {
     /// Writes the oldest queued line to its next round of followers.
     pub(super) fn continue_captions(&mut self) {
         let Some(out) = self.captions_out.front_mut() else { return };
-        let end = (out.next + CAPTION_ROUND).min(out.to.len());
+        let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
         // Who moved to another track meanwhile has had that track's lines since.
         let round: Vec<_> = out.to[out.next..end]
             .iter()

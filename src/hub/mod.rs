@@ -193,8 +193,8 @@ struct Listener {
 pub const PRESENCE_EVERY: Duration = Duration::from_millis(250);
 /// Members a presence fan-out writes to before it lets waiting commands and joins go first.
 const PRESENCE_ROUND: usize = AUDIENCE_ROUND;
-/// Attendees a change is written to before the hub looks at its inbox again: a command
-/// waits at most this many writes (split over the cores) behind an audience fan-out.
+/// Attendees a change (or a caption line) is written to before the hub looks at its inbox
+/// again: a command waits at most this many writes (split over the cores) behind them.
 const AUDIENCE_ROUND: usize = 1024;
 /// Changes the audience may be behind the staff. Beyond it the machine cannot write changes
 /// as fast as they come: commands and joins wait, rather than the audience falling further
