@@ -15,7 +15,6 @@ use crate::hub::members::Member;
 use crate::protocol::{encode, CaptionChoice, ServerFrame};
 use crate::wire::Frame;
 
-
 /// A caption line on its way out: its frame, who follows its track, and how far it got.
 pub(super) struct CaptionOut {
     track: Track,

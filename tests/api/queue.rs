@@ -169,3 +169,46 @@ async fn under_alternate_a_withdrawal_leaves_the_floor_to_the_side_not_called_la
     assert_eq!(reply["type"], "ack", "{reply}");
     assert_eq!(queue_now(&app).await["speaking"]["name"], "i2");
 }
+
+/// Attendees whose requests come amid the chair's changes get every change once, in seq
+/// order, and their own request's change before its ack: the changes an attendee's command
+/// causes reach it ahead of the audience, after the earlier ones it was still waiting for.
+#[tokio::test]
+async fn an_attendee_s_own_request_comes_once_in_order_and_before_its_ack_amid_the_chair_s_changes() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    let mut people = Vec::new();
+    for k in 0..12 {
+        people.push(join_as(&app, &format!("asker-{k}"), "remote").await.0);
+    }
+    let starts: Vec<u64> = people.iter().map(|client| client.seq).collect();
+    let asks = people.iter_mut().map(|client| client.command("queue_request", json!({"queue": QUEUE})));
+    let ids = futures_util::future::join_all(asks).await;
+    for _ in 0..3 {
+        assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    }
+    // 12 requests and 3 show changes.
+    let total = 15;
+    for ((client, id), start) in people.iter_mut().zip(&ids).zip(starts) {
+        let (mut last, mut own_change, mut acked) = (start, None, false);
+        while last < start + total || !acked {
+            let frame = client.next_frame().await;
+            match frame["type"].as_str() {
+                Some("change") => {
+                    let seq = frame["seq"].as_u64().unwrap();
+                    assert_eq!(seq, last + 1, "every change once, in order: {frame}");
+                    last = seq;
+                    if frame["command"] == id.as_str() {
+                        own_change = Some(seq);
+                    }
+                }
+                Some("ack") if frame["id"] == id.as_str() => {
+                    assert_eq!(frame["seq"].as_u64(), own_change, "its own change came before its ack: {frame}");
+                    acked = true;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(last, start + total, "no change beyond the fifteen");
+    }
+}
