@@ -418,8 +418,8 @@ struct Hub {
     recent: VecDeque<(u64, Frames)>,
     journal: Journal,
     members: Members,
-    /// The connections whose commands are in the batch being settled: they get its changes
-    /// with the staff, ahead of the audience.
+    /// The connections whose commands (or language changes) are in the batch being settled:
+    /// they get its changes with the staff, ahead of the audience.
     senders: Vec<ConnId>,
     /// Changes the staff and senders have and the audience is still getting, oldest first.
     audience_out: VecDeque<AudienceOut>,
@@ -572,7 +572,12 @@ impl Hub {
     async fn settle(&mut self, batch: Vec<HubMsg>) -> Option<Stop> {
         self.senders = batch
             .iter()
-            .filter_map(|msg| if let HubMsg::Command { conn, .. } = msg { Some(*conn) } else { None })
+            .filter_map(|msg| match msg {
+                // A language change is answered with the current seq: it, too, waits until
+                // an attendee has the changes up to it.
+                HubMsg::Command { conn, .. } | HubMsg::SetLang { conn, .. } => Some(*conn),
+                _ => None,
+            })
             .collect();
         self.senders.sort_unstable();
         self.senders.dedup();
