@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::domain::automation::{self, Automation};
+use crate::domain::automation::{self, Automation, Destinations};
 use crate::domain::cues::CueTarget;
 use crate::domain::plan::fresh_speaker_id;
 use crate::domain::queue::EVENT_QUEUE;
@@ -75,7 +75,11 @@ pub struct ServerSettings {
 impl Settings {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid settings in {}", path.display()))
+        let settings: Settings =
+            toml::from_str(&text).with_context(|| format!("invalid settings in {}", path.display()))?;
+        Destinations::parse(&settings.limits.automation_destinations)
+            .map_err(|e| anyhow::anyhow!("invalid settings in {}: {e}", path.display()))?;
+        Ok(settings)
     }
 }
 

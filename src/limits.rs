@@ -34,6 +34,9 @@ pub struct Limits {
     /// A show command from the control API identical to one from the same role's token
     /// this recently is answered with the first one's answer, not applied again.
     pub api_double_press_ms: Millis,
+    /// Where automations may send: host names, addresses and networks (`10.0.0.0/8`).
+    /// Empty: anywhere but link-local addresses (docs/integrations.md).
+    pub automation_destinations: Vec<String>,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             max_http_connections: 4096,
             shutdown_grace_ms: 5_000,
             api_double_press_ms: 1_000,
+            automation_destinations: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use crate::auth::{self, EventTokens, RoomsToken};
 use crate::automations::{self, Deliveries};
 use crate::config::{self, Settings};
+use crate::domain::automation::Destinations;
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
 use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
@@ -124,8 +125,14 @@ impl AppState {
         hub.restore_captions(captions).context("the new hub stopped at once")?;
         let attendee_code = self.attendee_codes.get(&id).cloned();
         let deliveries = Arc::new(Deliveries::default());
-        let automations =
-            automations::run(hub.clone(), Arc::clone(&deliveries), Arc::clone(&self.metrics), self.shutdown.clone());
+        let destinations = Destinations::parse(&self.limits.automation_destinations).map_err(anyhow::Error::msg)?;
+        let automations = automations::run(
+            hub.clone(),
+            Arc::clone(&deliveries),
+            Arc::clone(&self.metrics),
+            destinations,
+            self.shutdown.clone(),
+        );
         self.tracker.spawn(automations);
         let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries });
         self.events.insert(id, Arc::clone(&entry));

@@ -2,6 +2,8 @@
 //! starts, a threshold is crossed, a cue goes), sending OSC or HTTP to the booth's gear.
 //! Here only what they are and when they fire; sending is the server's. Pure, no I/O.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use super::cues::{CrewPosition, CueState};
@@ -111,6 +113,12 @@ pub fn checked(automations: &[Automation]) -> Result<(), Rejection> {
             if !http.url.starts_with("http://") || long(&http.url) {
                 return field(format!("{at}: url must be an http:// link (the booth's network)"));
             }
+            let authority = http.url["http://".len()..].split(['/', '?', '#']).next().unwrap_or_default();
+            if authority.is_empty() || authority.contains('@') || authority.contains("{{") {
+                return field(format!(
+                    "{at}: url needs a fixed host, without a user name or password and without templates"
+                ));
+            }
             if http.body.as_deref().is_some_and(|b| b.chars().count() > MAX_TEMPLATE_CHARS) {
                 return field(format!("{at}: a body has at most {MAX_TEMPLATE_CHARS} characters"));
             }
@@ -210,6 +218,83 @@ impl Automation {
     }
 }
 
+/// Where automations may send, from `[limits] automation_destinations`: host names, IP
+/// addresses and networks (`10.0.0.0/8`). Empty: anywhere but link-local addresses
+/// (169.254.0.0/16, fe80::/10), where cloud machines answer metadata requests with their
+/// credentials. A link-local address is reached only when a listed network holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Destinations {
+    hosts: Vec<String>,
+    networks: Vec<(IpAddr, u8)>,
+}
+
+impl Destinations {
+    pub fn parse(entries: &[String]) -> Result<Destinations, String> {
+        let mut destinations = Destinations::default();
+        for entry in entries {
+            let (address, bits) = match entry.split_once('/') {
+                Some((address, bits)) => (address, Some(bits)),
+                None => (entry.as_str(), None),
+            };
+            match (address.parse::<IpAddr>(), bits) {
+                (Ok(ip), bits) => {
+                    let max = if ip.is_ipv4() { 32 } else { 128 };
+                    let bits = match bits {
+                        None => max,
+                        Some(bits) => bits.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
+                            format!("automation destination {entry:?}: the prefix length must be 0-{max}")
+                        })?,
+                    };
+                    destinations.networks.push((ip.to_canonical(), bits));
+                }
+                (Err(_), None)
+                    if !entry.is_empty()
+                        && entry.len() <= 253
+                        && entry.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') =>
+                {
+                    destinations.hosts.push(entry.to_ascii_lowercase());
+                }
+                _ => {
+                    return Err(format!(
+                        "automation destination {entry:?} is neither a host name, an IP address nor a network"
+                    ))
+                }
+            }
+        }
+        Ok(destinations)
+    }
+
+    /// Whether an output to `host`, as the automation names it, may go to `address`, one of
+    /// the addresses it resolved to.
+    pub fn allows(&self, host: &str, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        if self.networks.iter().any(|&(network, bits)| within(address, network, bits)) {
+            return true;
+        }
+        if is_link_local(address) {
+            return false;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        (self.hosts.is_empty() && self.networks.is_empty()) || self.hosts.contains(&host)
+    }
+}
+
+fn is_link_local(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+fn within(address: IpAddr, network: IpAddr, bits: u8) -> bool {
+    let prefix = |a: u128, width: u32| if bits == 0 { 0 } else { a >> (width - u32::from(bits)) };
+    match (address, network) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => prefix(u32::from(a).into(), 32) == prefix(u32::from(n).into(), 32),
+        (IpAddr::V6(a), IpAddr::V6(n)) => prefix(u128::from(a), 128) == prefix(u128::from(n), 128),
+        _ => false,
+    }
+}
+
 impl Trigger {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,10 +312,50 @@ impl Trigger {
     }
 }
 
+/// How a value is written into a template: as it is (OSC, plain bodies), percent-encoded
+/// (URLs: a title must not add a path, a query or a fragment) or as the inside of a JSON
+/// string (JSON bodies: a quote in a title must not end the string).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    Plain,
+    Url,
+    Json,
+}
+
+impl Escape {
+    fn write(self, value: &str, out: &mut String) {
+        match self {
+            Escape::Plain => out.push_str(value),
+            Escape::Url => {
+                for byte in value.bytes() {
+                    if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                        out.push(char::from(byte));
+                    } else {
+                        out.push_str(&format!("%{byte:02X}"));
+                    }
+                }
+            }
+            Escape::Json => {
+                let quoted = serde_json::Value::String(value.to_owned()).to_string();
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            }
+        }
+    }
+
+    /// A body is JSON when its content type says so.
+    pub fn for_body(content_type: Option<&str>) -> Escape {
+        if content_type.is_some_and(|t| t.to_ascii_lowercase().contains("json")) {
+            Escape::Json
+        } else {
+            Escape::Plain
+        }
+    }
+}
+
 /// A template with each `{{name}}` replaced by its value for `firing` in `state` at `now`
-/// (names in docs/integrations.md). A name it does not know stays as written, so that the
-/// receiving desk shows the mistake.
-pub fn render(template: &str, firing: &Firing, state: &EventState, now: Millis) -> String {
+/// (names in docs/integrations.md), written as `escape` says. A name it does not know stays
+/// as written, so that the receiving desk shows the mistake.
+pub fn render(template: &str, escape: Escape, firing: &Firing, state: &EventState, now: Millis) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
@@ -242,7 +367,7 @@ pub fn render(template: &str, firing: &Firing, state: &EventState, now: Millis) 
         };
         let name = after[..close].trim();
         match value(name, firing, state, now) {
-            Some(value) => out.push_str(&value),
+            Some(value) => escape.write(&value, &mut out),
             None => out.push_str(&rest[open..open + 2 + close + 2]),
         }
         rest = &after[close + 2..];

@@ -1,3 +1,4 @@
+use super::automation::Escape;
 use super::live::{timing, LiveState, Phase};
 use super::queue::EntryState;
 use super::show::{EventInfo, Segment, SegmentKind, Speaker};
@@ -1433,6 +1434,7 @@ fn templates_name_the_segment_speaker_cue_and_clock_of_a_firing() {
     let at = T0 + MIN + 500;
     let text = automation::render(
         "/cue/{{segment.number}}/start {{ segment.id }} {{trigger}} {{remaining}} {{elapsed}} {{speaker.name}}",
+        Escape::Plain,
         &firing,
         &state,
         at,
@@ -1440,10 +1442,65 @@ fn templates_name_the_segment_speaker_cue_and_clock_of_a_firing() {
     let first = &state.show.segments[0];
     let speaker = first.speakers[0].name.get(Lang::En);
     assert_eq!(text, format!("/cue/1/start {} segment_start 09:00 01:00 {speaker}", first.id));
-    assert_eq!(automation::render("{{segment.title.ja}}", &firing, &state, at), first.title.get(Lang::Ja));
-    assert_eq!(automation::render("{{next.id}}", &firing, &state, at), state.show.segments[1].id);
+    assert_eq!(
+        automation::render("{{segment.title.ja}}", Escape::Plain, &firing, &state, at),
+        first.title.get(Lang::Ja)
+    );
+    assert_eq!(automation::render("{{next.id}}", Escape::Plain, &firing, &state, at), state.show.segments[1].id);
     for unknown in ["{{nope}}", "{{segment.title.fr}}", "{{cue.id}}", "open {{ no end"] {
-        assert_eq!(automation::render(unknown, &firing, &state, at), unknown, "left as written");
+        assert_eq!(automation::render(unknown, Escape::Plain, &firing, &state, at), unknown, "left as written");
+    }
+}
+
+#[test]
+fn a_value_in_a_url_is_percent_encoded_and_in_a_json_body_escaped() {
+    let mut state = started();
+    let mut show = (*state.show).clone();
+    show.segments[0].title.en = "x?delete=all#/../admin \"quoted\" 日本".into();
+    state.show = std::sync::Arc::new(show);
+    let firing = automation::fired(&forum(), &state).remove(0);
+    let url = automation::render("http://desk/hook?title={{segment.title}}", Escape::Url, &firing, &state, T0);
+    assert_eq!(url, "http://desk/hook?title=x%3Fdelete%3Dall%23%2F..%2Fadmin%20%22quoted%22%20%E6%97%A5%E6%9C%AC");
+    let body = automation::render(r#"{"t": "{{segment.title}}"}"#, Escape::Json, &firing, &state, T0);
+    let parsed: serde_json::Value = serde_json::from_str(&body).expect("still JSON");
+    assert_eq!(parsed["t"], "x?delete=all#/../admin \"quoted\" 日本");
+    assert_eq!(Escape::for_body(Some("application/json; charset=utf-8")), Escape::Json);
+    assert_eq!(Escape::for_body(None), Escape::Plain);
+}
+
+#[test]
+fn automation_urls_with_a_user_or_a_templated_host_are_refused() {
+    let http = |url: &str| automation::Automation {
+        trigger: automation::Trigger::SegmentStart,
+        segments: Vec::new(),
+        kinds: Vec::new(),
+        targets: Vec::new(),
+        osc: None,
+        http: Some(automation::HttpOutput { method: "GET".into(), url: url.into(), body: None, content_type: None }),
+    };
+    for bad in ["http://admin:pw@desk/hook", "http://user@desk/", "http://{{segment.id}}.local/x", "http:///path"] {
+        assert!(automation::checked(&[http(bad)]).is_err(), "{bad}");
+    }
+    assert!(automation::checked(&[http("http://10.0.0.4:8080/hook?s={{segment.id}}")]).is_ok());
+}
+
+#[test]
+fn destinations_refuse_link_local_unless_listed_and_keep_to_the_list() {
+    use automation::Destinations;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let open = Destinations::parse(&[]).unwrap();
+    assert!(open.allows("desk", ip("10.0.0.4")) && open.allows("localhost", ip("127.0.0.1")));
+    assert!(!open.allows("metadata", ip("169.254.169.254")));
+    assert!(!open.allows("x", ip("::ffff:169.254.169.254")), "an IPv4-mapped address is the same address");
+    assert!(!open.allows("x", ip("fe80::1")));
+    let listed = Destinations::parse(&["10.0.0.0/8".into(), "qlab.local".into(), "169.254.10.0/24".into()]).unwrap();
+    assert!(listed.allows("anything", ip("10.200.1.1")));
+    assert!(listed.allows("QLab.local", ip("192.168.1.9")), "a listed host name, whatever it resolves to");
+    assert!(!listed.allows("other", ip("192.168.1.9")));
+    assert!(!listed.allows("qlab.local", ip("169.254.169.254")), "link-local only where a network lists it");
+    assert!(listed.allows("x", ip("169.254.10.7")));
+    for bad in ["10.0.0.0/33", "not a host", "", "::1/200"] {
+        assert!(Destinations::parse(&[bad.into()]).is_err(), "{bad}");
     }
 }
 

@@ -89,6 +89,8 @@ struct Frames {
     crew: Frame,
     /// For connections the change is not for: only its seq.
     hidden: Frame,
+    /// The change itself, for followers that keep a state of their own.
+    change: Change,
 }
 
 impl Frames {
@@ -106,7 +108,7 @@ impl Frames {
             if differs_by_audience(&entry.change) { full(Audience::Public, Role::Attendee) } else { chair.clone() };
         let crew = if crew_sees_as_chair(&entry.change) { chair.clone() } else { public.clone() };
         let hidden = encode(&ServerFrame::Change { seq, at, by: None, command: None, change: ChangeView::Hidden });
-        Frames { routing, chair, public, crew, hidden }
+        Frames { routing, chair, public, crew, hidden, change: entry.change.clone() }
     }
 
     fn for_member(&self, member: &Member) -> &Frame {
@@ -141,6 +143,7 @@ enum HubMsg {
     },
     Overview(oneshot::Sender<Overview>),
     Listen(Box<Listen>),
+    Follow(Box<Follow>),
     Stop(Stop),
     PresencePage {
         conn: ConnId,
@@ -170,6 +173,13 @@ struct Listen {
     after: Option<u64>,
     frames: mpsc::Sender<Frame>,
     reply: oneshot::Sender<Start>,
+}
+
+/// A follower of the event's changes as the domain has them: the automations, which keep
+/// the state they fire from and must see every transition, one by one, in order.
+struct Follow {
+    changes: mpsc::Sender<Change>,
+    reply: oneshot::Sender<Overview>,
 }
 
 /// How a listener starts: the changes it missed are already in its channel, or it gets the
@@ -281,6 +291,7 @@ impl HubHandle {
             presence_out: None,
             retries: Retries::from_log(stored.applied),
             listeners: Vec::new(),
+            followers: Vec::new(),
             members: Members::new(metrics.slow_client_closes.clone()),
             senders: Vec::new(),
             audience_out: VecDeque::new(),
@@ -320,6 +331,16 @@ impl HubHandle {
         let (frames, rx) = mpsc::channel(LISTENER_BACKLOG);
         let (reply, start) = oneshot::channel();
         self.inbox.send(HubMsg::Listen(Box::new(Listen { role, after, frames, reply }))).await.map_err(|_| HubGone)?;
+        Ok((start.await.map_err(|_| HubGone)?, rx))
+    }
+
+    /// Follows the event's changes from the state it is in now: every change after
+    /// `Overview::seq` comes on the receiver, in order. A follower that falls
+    /// [`LISTENER_BACKLOG`] changes behind is dropped (its receiver ends).
+    pub async fn follow(&self) -> Result<(Overview, mpsc::Receiver<Change>), HubGone> {
+        let (changes, rx) = mpsc::channel(LISTENER_BACKLOG);
+        let (reply, start) = oneshot::channel();
+        self.inbox.send(HubMsg::Follow(Box::new(Follow { changes, reply }))).await.map_err(|_| HubGone)?;
         Ok((start.await.map_err(|_| HubGone)?, rx))
     }
 
@@ -429,6 +450,8 @@ struct Hub {
     retries: Retries,
     /// Streams of changes outside websockets.
     listeners: Vec<Listener>,
+    /// Followers of the changes themselves (the automations).
+    followers: Vec<mpsc::Sender<Change>>,
     metrics: Arc<Metrics>,
     /// Each caption track's last seq and latest lines.
     captions: Tracks,
@@ -596,6 +619,7 @@ impl Hub {
         let mut replies = Vec::new();
         let mut joins = Vec::new();
         let mut listens = Vec::new();
+        let mut follows = Vec::new();
         let mut stop = None;
         // Commands acknowledged in this batch, whose outcomes hold only if it is stored.
         let mut acked = Vec::new();
@@ -608,6 +632,7 @@ impl Hub {
                     let _ = reply.send(self.overview());
                 }
                 HubMsg::Listen(listen) => listens.push(*listen),
+                HubMsg::Follow(follow) => follows.push(*follow),
                 HubMsg::RestoreCaptions(tracks) => self.captions = tracks,
                 HubMsg::Caption(line) => self.caption(*line, now),
                 HubMsg::CaptionStored { line, stored } => self.caption_stored(*line, stored),
@@ -691,6 +716,11 @@ impl Hub {
         }
         for listen in listens {
             self.listen(listen);
+        }
+        for Follow { changes, reply } in follows {
+            if reply.send(self.overview()).is_ok() {
+                self.followers.push(changes);
+            }
         }
         if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY {
             self.snapshot_seq = self.seq;
@@ -998,6 +1028,7 @@ impl Hub {
         self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since });
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
+        self.followers.retain(|f| f.try_send(frames.change.clone()).is_ok());
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }
