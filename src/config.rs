@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::automation::{self, Automation, Destinations};
 use crate::domain::cues::CueTarget;
-use crate::domain::plan::fresh_speaker_id;
+use crate::domain::plan::{self, fresh_speaker_id};
 use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{
     channels_problem, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
@@ -98,11 +98,15 @@ struct EventFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EventSection {
-    id: String,
+    /// By default the file's name without `.toml`.
+    id: Option<String>,
     title: Localized,
     venue: Localized,
     time_zone: String,
+    #[serde(default = "every_language")]
     languages: Vec<Lang>,
+    /// Held in the hall and online at once: what this hub is for.
+    #[serde(default = "yes")]
     hybrid: bool,
     /// Without a date the event is planned for the day it is first loaded.
     date: Option<NaiveDate>,
@@ -110,6 +114,14 @@ struct EventSection {
     /// Seconds before an unanswered standby is flagged on the console.
     #[serde(default = "default_standby_alert_s")]
     standby_alert_s: u32,
+}
+
+fn every_language() -> Vec<Lang> {
+    vec![Lang::Zh, Lang::Ja, Lang::En]
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_standby_alert_s() -> u32 {
@@ -178,36 +190,66 @@ struct SpeakerSection {
 
 const MINUTE: Millis = 60_000;
 
+/// The events of an events directory: those whose files are good, and each file that is
+/// not, with why.
+pub struct LoadedEvents {
+    pub events: Vec<RunOfShow>,
+    pub failed: Vec<(PathBuf, String)>,
+}
+
 /// Reads every `*.toml` in `dir` as an event, in file-name order. An event whose file
-/// gives no date is planned for the date `now` falls on in its time zone.
-pub fn load_events(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<RunOfShow>> {
+/// gives no date is planned for the date `now` falls on in its time zone. A bad file, or
+/// a second file with an id already taken, keeps only its own event from starting.
+pub fn load_events(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<LoadedEvents> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the events directory {}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
         .collect();
     paths.sort();
-    let events = paths
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            parse_event(&text, now).with_context(|| format!("invalid event file {}", path.display()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut ids: Vec<&str> = events.iter().map(|e| e.event.id.as_str()).collect();
-    ids.sort_unstable();
-    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
-        bail!("two event files in {} use the id {:?}", dir.display(), pair[0]);
+    let mut loaded = LoadedEvents { events: Vec::new(), failed: Vec::new() };
+    for path in paths {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| parse_event_file(&text, now, Some(&stem)));
+        match parsed {
+            Ok(show) if loaded.events.iter().any(|e| e.event.id == show.event.id) => {
+                let why = format!("another event file already has the id {:?}", show.event.id);
+                loaded.failed.push((path, why));
+            }
+            Ok(show) => loaded.events.push(show),
+            Err(error) => loaded.failed.push((path, format!("{error:#}"))),
+        }
     }
-    Ok(events)
+    Ok(loaded)
 }
 
 /// Parses one event file into a run of show with absolute planned times.
 pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> {
+    parse_event_file(text, now, None)
+}
+
+/// Parses an event file whose `[event] id`, when absent, is `default_id` (its file name).
+/// The result is checked as a plan edit is: the same limits and the one text policy.
+pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>) -> anyhow::Result<RunOfShow> {
     let file: EventFile = toml::from_str(text)?;
     let section = file.event;
-    if !valid_id(&section.id) {
-        bail!("event id {:?} must be 1-64 letters, digits, '-' or '_'", section.id);
+    let id = section.id.or_else(|| default_id.map(str::to_owned)).context("the event needs an id ([event] id)")?;
+    if !valid_id(&id) {
+        bail!("event id {id:?} must be 1-64 letters, digits, '-' or '_'");
+    }
+    // Checked before any work per segment, so that an oversized file costs nothing more.
+    if file.segments.len() > plan::MAX_SEGMENTS {
+        bail!("an event has at most {} segments, not {}", plan::MAX_SEGMENTS, file.segments.len());
+    }
+    if let Some(s) =
+        file.segments.iter().find(|s| s.speakers.len() > plan::MAX_SPEAKERS || s.cues.len() > plan::MAX_CUES)
+    {
+        bail!("segment {:?}: at most {} speakers and {} cues", s.id, plan::MAX_SPEAKERS, plan::MAX_CUES);
+    }
+    if file.cue_presets.len() > MAX_CUE_PRESETS {
+        bail!("an event has at most {MAX_CUE_PRESETS} cue presets");
     }
     let zone: chrono_tz::Tz = section.time_zone.parse().map_err(|_| {
         anyhow::anyhow!("unknown time zone {:?}; use an IANA name such as Asia/Shanghai", section.time_zone)
@@ -226,7 +268,13 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
     let cue_presets = file
         .cue_presets
         .into_iter()
-        .map(|p| Ok(CuePreset { target: person_target(p.target)?, ..p }))
+        .map(|p| {
+            if !valid_id(&p.id) {
+                bail!("cue preset id {:?} must be 1-64 letters, digits, '-' or '_'", p.id);
+            }
+            let text = plan::cue_text(&p.text).map_err(|e| anyhow::anyhow!("cue preset {:?}: {e}", p.id))?;
+            Ok(CuePreset { target: person_target(p.target)?, text, ..p })
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let planned_start = at(section.start)?;
     let mut cursor = planned_start;
@@ -274,9 +322,9 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
         });
     }
     name_speakers(&mut segments)?;
-    Ok(RunOfShow {
+    let show = RunOfShow {
         event: EventInfo {
-            id: section.id,
+            id,
             title: section.title,
             venue: section.venue,
             time_zone: section.time_zone,
@@ -289,8 +337,12 @@ pub fn parse_event(text: &str, now: DateTime<Utc>) -> anyhow::Result<RunOfShow> 
         segments,
         cue_presets,
         automations: file.automations,
-    })
+    };
+    plan::checked(&show, &show).map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// Cue presets an event file may hold: the crew's buttons for the whole day.
+const MAX_CUE_PRESETS: usize = 100;
 
 /// Checks the speaker ids the file gives, and gives the others the first free
 /// `{segment id}-{n}`.
@@ -440,6 +492,71 @@ mod tests {
     fn duplicate_segment_ids_are_refused() {
         let text = DEMO.replace("id = \"closing\"", "id = \"opening\"");
         assert!(parse_event(&text, day()).is_err());
+    }
+
+    /// An event file with only the fields the README names.
+    const MINIMAL: &str = r#"
+[event]
+title = { zh = "工作坊", ja = "ワークショップ", en = "Workshop" }
+venue = "Room 2"
+time_zone = "Asia/Tokyo"
+start = "13:00:00"
+
+[[segments]]
+id = "talk"
+kind = "speech"
+title = "A talk"
+duration_min = 30
+"#;
+
+    #[test]
+    fn fields_the_readme_does_not_name_have_defaults() {
+        let show = parse_event_file(MINIMAL, day(), Some("workshop")).unwrap();
+        assert_eq!(show.event.id, "workshop", "the file's name");
+        assert_eq!(show.event.languages, [Lang::Zh, Lang::Ja, Lang::En]);
+        assert!(show.event.hybrid);
+        assert_eq!(show.segments[0].warning_ms, 120_000);
+        let error = parse_event(MINIMAL, day()).unwrap_err();
+        assert!(format!("{error:#}").contains("needs an id"), "{error:#}");
+    }
+
+    #[test]
+    fn an_event_file_keeps_to_the_plan_limits_and_the_text_policy() {
+        // `title` is TOML: a basic string with TOML's escapes.
+        let with_title = |title: &str| MINIMAL.replace("title = \"A talk\"", &format!("title = \"{title}\""));
+        let error = |text: &str| format!("{:#}", parse_event_file(text, day(), Some("w")).unwrap_err());
+        assert!(error(&with_title(&"x".repeat(900_000))).contains("longer than"));
+        assert!(error(&with_title("Ring\\u0007")).contains("control character"));
+        assert!(error(&with_title("\\u001b[31mred")).contains("control character"));
+        let show = parse_event_file(&with_title("evil\\u202etxt.exe"), day(), Some("w")).unwrap();
+        assert_eq!(show.segments[0].title.en, "eviltxt.exe", "a bidi override is removed");
+        let mut many = MINIMAL.to_owned();
+        for k in 0..15_000 {
+            many.push_str(&format!(
+                "[[segments]]\nid = \"s{k}\"\nkind = \"speech\"\ntitle = \"T\"\nduration_min = 1\n"
+            ));
+        }
+        assert!(error(&many).contains("at most 200 segments"));
+    }
+
+    #[test]
+    fn a_bad_event_file_keeps_only_its_own_event_from_starting() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a-forum.toml"), DEMO).unwrap();
+        std::fs::write(dir.path().join("b-broken.toml"), MINIMAL.replace("duration_min = 30", "")).unwrap();
+        std::fs::write(dir.path().join("c-workshop.toml"), MINIMAL).unwrap();
+        std::fs::write(dir.path().join("d-again.toml"), DEMO).unwrap();
+        let loaded = load_events(dir.path(), day()).unwrap();
+        let ids: Vec<&str> = loaded.events.iter().map(|e| e.event.id.as_str()).collect();
+        assert_eq!(ids, ["sjtu-forum", "c-workshop"]);
+        let failed: Vec<(String, &str)> = loaded
+            .failed
+            .iter()
+            .map(|(path, why)| (path.file_name().unwrap().to_string_lossy().into_owned(), why.as_str()))
+            .collect();
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        assert!(failed[0].0 == "b-broken.toml" && failed[0].1.contains("duration_min"), "{failed:?}");
+        assert!(failed[1].0 == "d-again.toml" && failed[1].1.contains("sjtu-forum"), "{failed:?}");
     }
 
     #[test]

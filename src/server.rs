@@ -13,7 +13,7 @@ use dashmap::DashMap;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::auth::{self, EventTokens, RoomsToken};
 use crate::automations::{self, Deliveries};
@@ -206,6 +206,10 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let data_dir = &settings.server.data_dir;
         let configured = config::load_events(&settings.server.events_dir, chrono::Utc::now())?;
+        for (path, why) in &configured.failed {
+            error!(path = %path.display(), error = %why, "this event file is not valid; its event does not start");
+        }
+        let configured = configured.events;
         let epoch: Arc<str> = backend.epoch().into();
         let since = crate::clock::now_millis() - RETRY_WINDOW_MS;
         let mut stored =

@@ -471,9 +471,13 @@ fn planned_cue(input: &CueInput, presets: &[super::show::CuePreset]) -> Result<P
         .as_ref()
         .or(preset.map(|p| &p.text))
         .ok_or_else(|| field("a planned cue needs a text or a preset".into()))?;
+    Ok(PlannedCue { target, text: cue_text(text)?, preset: input.preset.clone() })
+}
+
+/// A cue's text in every language, under the text policy, as a cue or a preset holds it.
+pub fn cue_text(text: &Localized) -> Result<Localized, Rejection> {
     let clean = |t: &str| text::clean(t, MAX_CUE_TEXT_CHARS).map_err(|e| field(format!("cue text {e}")));
-    let text = Localized { zh: clean(&text.zh)?, ja: clean(&text.ja)?, en: clean(&text.en)? };
-    Ok(PlannedCue { target, text, preset: input.preset.clone() })
+    Ok(Localized { zh: clean(&text.zh)?, ja: clean(&text.ja)?, en: clean(&text.en)? })
 }
 
 fn update_segment(

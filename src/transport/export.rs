@@ -108,7 +108,8 @@ pub async fn rotate(
             .map_err(|e| ExportError::Store(format!("{e:#}")))?
     };
     tracing::info!(event, role = role.as_str(), "token rotated");
-    Ok(axum::Json(serde_json::json!({"event": event, "role": role, "token": token})).into_response())
+    Ok((super::rooms::NO_STORE, axum::Json(serde_json::json!({"event": event, "role": role, "token": token})))
+        .into_response())
 }
 
 /// `GET /api/events/{event}/attendance.csv`: people present over time, per mode.

@@ -152,13 +152,16 @@ pub struct Created {
     links: BTreeMap<Role, String>,
 }
 
+/// Answers that carry tokens are kept by no cache, shared or the browser's.
+pub const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
+
 /// `POST /api/events`: creates and starts the event the body describes; 201 with its
 /// tokens and page links.
 pub async fn create(
     State(app): State<AppState>,
     Query(query): Query<RoomsQuery>,
     request: Request,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<(StatusCode, [(header::HeaderName, &'static str); 1], Json<Created>), ApiError> {
     authorize(&app, request.headers(), &query)?;
     let uri = request.uri().clone();
     let content_type =
@@ -175,7 +178,7 @@ pub async fn create(
     let tokens = entry.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();
     let links = links(&id, &tokens);
     let tokens = Role::ALL.into_iter().map(|role| (role, tokens.token(role).to_owned())).collect();
-    Ok((StatusCode::CREATED, Json(Created { id, tokens, links })))
+    Ok((StatusCode::CREATED, NO_STORE, Json(Created { id, tokens, links })))
 }
 
 /// `POST /api/events/{event}/archive[?force=true]`.
@@ -336,7 +339,7 @@ pub async fn list(
     State(app): State<AppState>,
     Query(query): Query<RoomsQuery>,
     headers: HeaderMap,
-) -> Result<Json<Rooms>, ApiError> {
+) -> Result<([(header::HeaderName, &'static str); 1], Json<Rooms>), ApiError> {
     authorize(&app, &headers, &query)?;
     let running: Vec<_> = app.events.iter().map(|entry| Arc::clone(entry.value())).collect();
     let archived: Vec<_> = app.archived.iter().map(|entry| Arc::clone(entry.value())).collect();
@@ -354,5 +357,5 @@ pub async fn list(
     events.sort_by(|a, b| {
         (a.archived, a.overview.planned_start, &a.id).cmp(&(b.archived, b.overview.planned_start, &b.id))
     });
-    Ok(Json(Rooms { server_time: now_millis(), events }))
+    Ok((NO_STORE, Json(Rooms { server_time: now_millis(), events })))
 }

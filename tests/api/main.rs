@@ -13,6 +13,7 @@ mod control;
 mod crash;
 mod cues;
 mod errors;
+mod event_files;
 mod export;
 mod handshake;
 mod helpers;

@@ -266,3 +266,55 @@ async fn an_event_is_created_from_a_spreadsheet_with_its_fields_in_the_query() {
     assert_eq!(welcome["snapshot"]["event"]["time_zone"], "Asia/Tokyo");
     assert_eq!(welcome["snapshot"]["segments"].as_array().unwrap().len(), 6, "the template's six segments");
 }
+
+#[tokio::test]
+async fn an_event_file_over_the_api_keeps_to_the_plan_limits_and_the_text_policy() {
+    let app = spawn_app().await;
+    let token = app.rooms_token();
+    let toml = Some("application/toml");
+    let refused = |file: String| {
+        let token = token.clone();
+        async move {
+            let (status, body) = post(app.addr, "/api/events", &token, toml, file.as_bytes()).await;
+            assert_eq!((status, body["code"].as_str()), (422, Some("invalid_event")), "{body}");
+            body["message"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut many = breakout_file("many");
+    for k in 0..15_000 {
+        many.push_str(&format!("[[segments]]\nid=\"s{k}\"\nkind=\"qa\"\ntitle=\"B\"\nduration_min=1\n"));
+    }
+    assert!(many.len() < 1024 * 1024, "within the upload limit");
+    assert!(refused(many).await.contains("at most 200 segments"));
+    // The event's English title, in TOML (with TOML's escapes).
+    let demo_title = "en = \"5th “Innovation and Co-creation” Sino-Japanese Enterprise Innovation Cooperation Forum\"";
+    let titled = |title: &str| breakout_file("titled").replacen(demo_title, &format!("en = \"{title}\""), 1);
+    assert!(titled("x").contains("en = \"x\""), "the demo's title is where the test puts its own");
+    assert!(refused(titled(&"x".repeat(900_000))).await.contains("longer than 200"));
+    assert!(refused(titled("bell \\u0007")).await.contains("control character"));
+    assert!(refused(titled("\\u001b[2J\\u001b[31mred")).await.contains("control character"));
+
+    let (status, body) = post(app.addr, "/api/events", &token, toml, titled("evil\\u202etxt.exe").as_bytes()).await;
+    assert_eq!(status, 201, "{body}");
+    let listed = rooms(&app).await;
+    let title = room(&listed, "titled")["title"]["en"].clone();
+    assert_eq!(title, "eviltxt.exe", "the override is removed, as from a typed title: {}", room(&listed, "titled"));
+}
+
+#[tokio::test]
+async fn answers_that_carry_tokens_are_not_stored_by_caches() {
+    let app = spawn_app().await;
+    let token = app.rooms_token();
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/toml")];
+    let created = crate::control::request(app.addr, "POST", "/api/events", &auth, &breakout_file(BREAKOUT)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let listed = crate::control::request(app.addr, "GET", "/api/events", &auth[..1], "").await;
+    let organizer = format!("Bearer {}", app.token(Role::Organizer));
+    let path = format!("/api/events/{EVENT}/tokens/attendee");
+    let rotated = crate::control::request(app.addr, "POST", &path, &[("Authorization", &organizer)], "").await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    for answer in [created, listed, rotated] {
+        assert!(answer.head.contains("cache-control: no-store"), "{}", answer.head);
+    }
+}
