@@ -690,6 +690,10 @@ pub struct PresenceView<'a> {
     /// The published presence state this view is of: one more with every diff.
     pub version: u64,
     pub counts: Counts,
+    /// For the chair and crew: how many are on the full list (the audience, consoles,
+    /// cue and stage screens) as of `version`, to check a list held against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed: Option<usize>,
     pub recent: Vec<RecentView<'a>>,
     /// (segment, speaker) of each programme speaker who is here; a chair is speaker -1.
     #[serde(serialize_with = "places")]

@@ -375,7 +375,7 @@ export function connectHub(opts = {}) {
 
   /**
    * After a welcome: pages in the rest of the chair's list when it holds fewer people than
-   * are here. After a frame: a list that still disagrees with counts.total (someone listed
+   * are listed. After a frame: a list that still disagrees with `listed` (someone listed
    * before the page asked for joined and left
    * between two frames) is read again from the start into a fresh map, at most every 10 s.
    */
@@ -384,7 +384,7 @@ export function connectHub(opts = {}) {
     if (!p || !p.list || paging) return;
     if (!afterFrame) {
       if (typeof p.next === 'string') { const after = p.next; p.next = null; askPage(after, p.list); }
-    } else if (p.listComplete && p.list.size !== p.counts.total && Date.now() - lastResync >= RESYNC_GAP) {
+    } else if (p.listComplete && p.list.size !== listed(p) && Date.now() - lastResync >= RESYNC_GAP) {
       lastResync = Date.now();
       askPage(null, new Map());
     }
@@ -521,6 +521,7 @@ function welcomePresence(w, before) {
     speakers_in_room: Array.isArray(w.speakers_in_room) ? w.speakers_in_room : [],
     history: Array.isArray(w.history) ? w.history.slice(-HISTORY_MAX) : null,
     list: null, listComplete: true, version: w.version, next: typeof w.next === 'string' ? w.next : null,
+    listed: typeof w.listed === 'number' ? w.listed : null,
   };
   if (Array.isArray(w.list)) {
     p.list = new Map(w.list.filter((e) => e && e.who != null).map((e) => [e.who, e]));
@@ -538,6 +539,7 @@ function welcomePresence(w, before) {
  */
 function applyPresence(p, msg, filling) {
   if (typeof msg.version === 'number') p.version = msg.version;
+  if (typeof msg.listed === 'number') p.listed = msg.listed;
   if (msg.counts) p.counts = msg.counts;
   if (Array.isArray(msg.recent)) p.recent = msg.recent;
   if (Array.isArray(msg.speakers)) p.speakers = msg.speakers;
@@ -547,6 +549,14 @@ function applyPresence(p, msg, filling) {
     for (const who of Array.isArray(msg.left) ? msg.left : []) map.delete(who);
     for (const e of Array.isArray(msg.joined) ? msg.joined : []) if (e && e.who != null) map.set(e.who, e);
   }
+}
+
+/**
+ * How many the chair's full list holds on the server: consoles and screens are listed but
+ * not in counts.total (a server without `listed` counted only the audience).
+ */
+export function listed(presence) {
+  return typeof presence.listed === 'number' ? presence.listed : presence.counts.total;
 }
 
 /** Whether speaker `speaker` (-1: the chair) of segment `segment` is here. */

@@ -3,7 +3,7 @@
 // full list. Names and affiliations are typed by people: they go in as text only.
 
 import { t, LANG_NAMES, LANGS } from './i18n.js';
-import { speakerPresent, speakerInRoom, fmtClock } from './client.js';
+import { speakerPresent, speakerInRoom, fmtClock, listed } from './client.js';
 import { $, el, setText, keyedList } from './ui.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -168,7 +168,7 @@ export function renderList(presence, lang) {
         badge('q-lang', LANG_NAMES[e.lang] || String(e.lang ?? '')))));
   const loading = !presence.listComplete;
   setText($('presence-list-count'), loading
-    ? t(lang, 'presence_loading', { n: map.size, total: presence.counts.total })
+    ? t(lang, 'presence_loading', { n: map.size, total: listed(presence) })
     : needle ? t(lang, 'presence_matches', { n: rows.length, total: map.size }) : t(lang, 'presence_listed', { n: map.size }));
   const rest = rows.length - shown.length;
   $('presence-more').hidden = rest <= 0;

@@ -124,8 +124,11 @@ pub struct Presence {
     /// page never shows a join or leave that no diff will report.
     published: BTreeMap<Cursor, Present>,
     published_keys: HashMap<String, Cursor>,
-    /// How many diffs there have been; names the published state.
+    /// How many diffs there have been, from `first_version`; names the published state.
     version: u64,
+    /// The version before the first diff of this presence's life: versions from before it
+    /// are another life's.
+    first_version: u64,
     /// The latest diffs with the version each made, oldest first.
     diffs: VecDeque<(u64, Diff)>,
     /// The programme changed, so the next diff goes out even with nobody joined or left:
@@ -169,9 +172,17 @@ impl Presence {
             published: BTreeMap::new(),
             published_keys: HashMap::new(),
             version: 0,
+            first_version: 0,
             diffs: VecDeque::new(),
             republish: false,
         }
+    }
+
+    /// Presence whose versions start at `version` rather than 0.
+    pub fn starting_at(mut self, version: u64) -> Self {
+        self.version = version;
+        self.first_version = version;
+        self
     }
 
     /// Makes the next diff go out even when nobody came or went: the plan changed, and with
@@ -279,7 +290,7 @@ impl Presence {
         Some(diff)
     }
 
-    /// The version of the published state: the number of diffs so far.
+    /// The version of the published state: the first version plus the number of diffs.
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -287,7 +298,7 @@ impl Presence {
     /// What changed in the published state after `version`, as one diff (joined: as they are
     /// now; left: gone now), or None when the diffs since then are no longer kept.
     pub fn since(&self, version: u64) -> Option<Diff> {
-        if version > self.version {
+        if version > self.version || version < self.first_version {
             return None;
         }
         let oldest = self.diffs.front().map_or(self.version + 1, |(v, _)| *v);

@@ -260,7 +260,12 @@ impl HubHandle {
             stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, Frames::encode(e, &tagger))).collect();
         let programme = programme(&stored.state);
         let tags = tagger.clone();
-        let mut presence = Presence::tagged(Box::new(move |participant| tags.who(participant)));
+        // Versions of this hub's life start past any an earlier life can have reached (at
+        // most one a join, far fewer than 1,000 a millisecond), so that a version a client
+        // kept from before a restart is never taken for one of now.
+        let first_version = u64::try_from(now_millis()).unwrap_or_default() * 1000;
+        let mut presence =
+            Presence::tagged(Box::new(move |participant| tags.who(participant))).starting_at(first_version);
         presence.restore_history(stored.attendance);
         let (cluster, followed) = match cluster {
             Some(log) => {
@@ -1114,6 +1119,7 @@ impl Hub {
         PresenceView {
             version: self.presence.version(),
             counts: self.counts(),
+            listed: full.then(|| self.presence.published_total()),
             recent: self.presence.recent().into_iter().map(|p| RecentView::of(p, &self.tagger)).collect(),
             speakers,
             speakers_in_room,

@@ -369,3 +369,42 @@ async fn a_chair_that_resumes_gets_the_joins_and_leaves_it_missed_not_the_list()
     let (_, fresh) = join_with(&app, Role::Moderator, "other chair", stale).await;
     assert!(fresh["presence"]["list"].is_array(), "a version it does not know gets the list");
 }
+
+/// Joins `event` of the server at `addr` with `token` and extra hello `fields`.
+async fn join_at(addr: std::net::SocketAddr, token: &str, name: &str, fields: Value) -> (Client, Value) {
+    let mut client = Client::connect(addr).await;
+    let mut hello = hello_frame(token, name);
+    if let (Value::Object(hello), Value::Object(fields)) = (&mut hello, fields) {
+        hello.extend(fields);
+    }
+    client.send(hello).await;
+    let welcome = client.expect("welcome").await;
+    (client, welcome)
+}
+
+#[tokio::test]
+async fn a_crew_screen_resuming_with_a_version_from_before_a_hard_kill_gets_the_whole_list() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = crate::crash::launch(data.path()).await;
+    let av = server.tokens["av"].clone();
+    let attendee = server.tokens["attendee"].clone();
+    let (mut crew, welcome) = join_at(server.addr, &av, "Audio desk", json!({"participant": "audio-1"})).await;
+    let (_leaver, _) = join_at(server.addr, &attendee, "Leaver", json!({})).await;
+    let seen = crew.presence_until(|p| total(p) == 1).await;
+    let version = seen["version"].as_u64().unwrap();
+    assert_eq!(seen["listed"], 2, "the desk and the leaver are on the full list: {seen}");
+
+    server.child.kill().await.unwrap();
+    let server = crate::crash::launch(data.path()).await;
+    let (_newcomer, _) = join_at(server.addr, &attendee, "Newcomer", json!({})).await;
+    let resume = json!({"participant": "audio-1", "resume": {"epoch": welcome["epoch"], "seq": welcome["seq"], "presence": version}});
+    let (_crew, again) = join_at(server.addr, &server.tokens["av"], "Audio desk", resume).await;
+    let presence = &again["presence"];
+    assert!(presence.get("joined").is_none() && presence.get("left").is_none(), "no diff: {presence}");
+    let mut names: Vec<&str> =
+        presence["list"].as_array().expect("the whole list").iter().map(|e| e["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["Audio desk", "Newcomer"], "the leaver is gone and the newcomer listed: {presence}");
+    assert!(presence["version"].as_u64().unwrap() > version, "versions of the new life are past the old ones");
+    assert_eq!((presence["counts"]["total"].as_u64(), presence["listed"].as_u64()), (Some(1), Some(2)), "{presence}");
+}

@@ -154,3 +154,23 @@ fn the_attendance_history_is_sampled_and_bounded() {
     }
     assert_eq!(presence.history().len(), HISTORY_LEN);
 }
+
+#[test]
+fn a_version_from_an_earlier_life_gets_no_diff() {
+    let mut before = Presence::default().starting_at(1_000);
+    before.connect(&remote("tanaka"), false, T0);
+    before.diff().unwrap();
+    let kept = before.version();
+    assert_eq!(kept, 1_001);
+    assert!(before.since(kept).is_some_and(|d| d.joined.is_empty() && d.left.is_empty()));
+
+    // The server restarted: tanaka left meanwhile, suzuki came, and the new life's versions
+    // start past every version of the old one.
+    let mut after = Presence::default().starting_at(5_000_000);
+    after.connect(&remote("suzuki"), false, T0 + 10);
+    after.diff().unwrap();
+    assert_eq!(after.version(), 5_000_001);
+    assert_eq!(after.since(kept), None, "the full list, not a diff against another life's version");
+    assert_eq!(after.since(4_999_999), None);
+    assert!(after.since(5_000_000).is_some_and(|d| d.joined.len() == 1));
+}
