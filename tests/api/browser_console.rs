@@ -136,3 +136,32 @@ async fn the_console_shows_an_automation_that_failed() {
     assert!(failed.is_ok(), "a failure is shown as one");
     console.client.clone().close().await.unwrap();
 }
+
+/// Counts the `presence_page` frames the page sends, from before its own scripts run.
+const COUNT_PAGES: &str = "window.pagesAsked = 0; const send = WebSocket.prototype.send; \
+    WebSocket.prototype.send = function (data) { \
+      if (typeof data === 'string' && data.includes('\"presence_page\"')) window.pagesAsked += 1; \
+      return send.call(this, data); };";
+
+#[tokio::test]
+async fn a_console_whose_list_is_whole_does_not_read_it_again_as_people_come_and_go() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session_with(COUNT_PAGES).await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    // On the list but not all in the head count: the console itself, a cue screen, a speaker.
+    let (_crew, _) = app.join(Role::Av, "Audio desk").await;
+    let (_stage, _) = app.join(Role::Speaker, "Stage").await;
+    console.wait_text("#presence-count", |t| t.contains('1')).await;
+    // People come and go over more than two of the console's 10-second re-read gaps.
+    for k in 0..12 {
+        let (guest, _) = app.join(Role::Attendee, &format!("Guest {k}")).await;
+        console.wait_text("#presence-count", |t| t.contains('2')).await;
+        drop(guest);
+        console.wait_text("#presence-count", |t| t.contains('1')).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let asked = console.client.execute("return window.pagesAsked", vec![]).await.unwrap();
+    assert_eq!(asked, 0, "the list the welcome brought stayed whole; nothing was read again");
+    console.client.clone().close().await.unwrap();
+}
