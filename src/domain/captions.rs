@@ -240,12 +240,19 @@ pub fn srt(lines: &[Line], state: &EventState) -> String {
     let mut out = String::new();
     for ((k, line), (start, end)) in lines.iter().enumerate().zip(cue_times(lines)) {
         let (title, name) = markers(line, k.checked_sub(1).map(|b| &lines[b]), state);
-        let mut text = title.map(|t| format!("[{t}]\n")).unwrap_or_default();
+        let mut text = title.map(|t| format!("[{}]\n", srt_escape(&t))).unwrap_or_default();
         if let Some(name) = name {
-            text.push_str(&format!("{name}: "));
+            text.push_str(&format!("{}: ", srt_escape(&name)));
         }
-        text.push_str(&line.text);
+        text.push_str(&srt_escape(&line.text));
         out.push_str(&format!("{}\n{} --> {}\n{text}\n\n", k + 1, stamp(start, ','), stamp(end, ',')));
     }
     out
+}
+
+/// SubRip has no escapes, and players read `<b>`, `<font>` and `{\an8}` as markup, and a
+/// line with `-->` as the start of a new cue: those characters become their full-width
+/// look-alikes and the arrow a single `→`, so that what a captioner typed stays text.
+fn srt_escape(text: &str) -> String {
+    text.replace("-->", "→").replace('<', "＜").replace('>', "＞").replace('{', "｛").replace('}', "｝")
 }

@@ -283,3 +283,25 @@ async fn transcripts_are_valid_webvtt_and_srt_with_segment_and_speaker_markers()
     assert_eq!(get("srt", Role::Moderator).await.status, 403);
     assert_eq!(get("srt", Role::Captioner).await.status, 403);
 }
+
+#[tokio::test]
+async fn a_caption_that_looks_like_srt_timing_or_markup_stays_text_in_the_srt() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let token = captioner(&app);
+    let typed = ["00:00:01,000 --> 00:00:09,000", "<b>bold</b> <font color=red>red</font> {\\an8}top", "3"];
+    for (k, text) in typed.iter().enumerate() {
+        let reply = post(app.addr, token, &format!("lang=en&seq={}", k + 1), text).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let path = format!("/api/events/{EVENT}/transcript.srt?lang=en&token={}", app.token(Role::Organizer));
+    let srt = request(app.addr, "GET", &path, &[], "").await.body.as_str().unwrap().to_owned();
+    let cues = cues(&srt, false);
+    assert_eq!(cues.len(), 3, "one cue per line, none split or added: {srt}");
+    let last_lines: Vec<&str> = cues.iter().map(|c| c.2.lines().last().unwrap()).collect();
+    assert!(last_lines[0].ends_with("00:00:01,000 → 00:00:09,000"), "{srt}");
+    assert!(last_lines[1].ends_with("＜b＞bold＜/b＞ ＜font color=red＞red＜/font＞ ｛\\an8｝top"), "{srt}");
+    assert!(!srt.contains('<') && !srt.contains('{'), "no markup a player would apply: {srt}");
+    assert_eq!(last_lines[2], "3");
+}
