@@ -12,6 +12,7 @@ mod cluster;
 mod control;
 mod crash;
 mod cues;
+mod doc_examples;
 mod errors;
 mod event_files;
 mod export;
