@@ -4,14 +4,14 @@
 
 use std::io::{Cursor, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use crate::crash::launch;
-use crate::helpers::{http_get, http_request, EVENT};
+use crate::helpers::{http_get, http_request, Client, EVENT};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
@@ -214,4 +214,50 @@ async fn a_csv_of_200000_rows_is_refused_at_the_first_row_past_the_limit() {
     assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_file")), "{answer}");
     assert_eq!(answer["errors"].as_array().map(Vec::len), Some(1), "reading stopped at the limit: {answer}");
     assert!(refusal(&answer).contains("more than 1000 rows"), "{answer}");
+}
+
+#[tokio::test]
+async fn uploads_being_parsed_hold_up_no_ping_and_no_show_command() {
+    let data = tempfile::tempdir().unwrap();
+    let server = launch(data.path()).await;
+    let (mut chair, _) = Client::join(server.addr, &server.tokens["moderator"], "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+
+    // Two uploaders at once, each alternating a 1 MB CSV of 100,000 rows and a workbook
+    // that unpacks to 19 MiB, the heaviest XLSX accepted.
+    let heavy = workbook(sheet(plan_rows(), 19 * MIB), None);
+    let (addr, token) = (server.addr, server.tokens["organizer"].clone());
+    let uploaders: Vec<_> = (0..2)
+        .map(|_| {
+            let (heavy, token) = (heavy.clone(), token.clone());
+            tokio::spawn(async move {
+                let csv = csv_of(100_000);
+                for _ in 0..6 {
+                    let (status, answer) = import(addr, &token, "text/csv", &csv).await;
+                    assert_eq!(status, 422, "{answer}");
+                    let (status, answer) = import(addr, &token, XLSX, &heavy).await;
+                    assert_eq!(status, 200, "{answer}");
+                }
+            })
+        })
+        .collect();
+
+    let mut slowest = Duration::ZERO;
+    let mut rounds = 0;
+    while uploaders.iter().any(|u| !u.is_finished()) {
+        let started = Instant::now();
+        chair.send(json!({"type": "ping", "t": rounds})).await;
+        while chair.next_frame().await["type"] != "pong" {}
+        slowest = slowest.max(started.elapsed());
+        let started = Instant::now();
+        assert_eq!(chair.run("extend", json!({"seconds": 1})).await["type"], "ack");
+        slowest = slowest.max(started.elapsed());
+        rounds += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for uploader in uploaders {
+        uploader.await.unwrap();
+    }
+    println!("{rounds} rounds of a ping and a show command during the uploads; the slowest answer took {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "a ping or a show command waited {slowest:?} behind the uploads");
 }
