@@ -8,6 +8,7 @@ use calamine::{DataRef, Reader, Xlsx};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
+use super::formula::csv_text;
 use super::{
     Format, SheetError, MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, MAX_SHARED_STRINGS, MAX_UNPACKED_BYTES, SHEET_NAME,
 };
@@ -169,7 +170,7 @@ fn csv_row(record: &csv::ByteRecord, number: usize) -> Result<Vec<Cell>, Unread>
             return Err(Unread::Limit(too_many_columns(number, column)));
         }
         let text = String::from_utf8(field.to_vec()).map_err(|_| Unread::NotUtf8)?;
-        cells.push(text_cell(text, number, column).map_err(Unread::Limit)?);
+        cells.push(text_cell(csv_text(text), number, column).map_err(Unread::Limit)?);
     }
     Ok(cells)
 }

@@ -16,11 +16,13 @@ use crate::domain::text::{Lang, Localized};
 use crate::domain::Millis;
 
 mod diff;
+mod formula;
 mod grid;
 mod read;
 mod write;
 
 pub use diff::differences;
+pub use formula::csv_safe;
 pub use write::{plan_csv, plan_xlsx, table_xlsx};
 
 /// The largest file an import reads, so that one upload cannot hold megabytes of memory

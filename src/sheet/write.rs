@@ -4,6 +4,7 @@
 use chrono::{TimeZone, Timelike};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
+use super::formula::csv_safe;
 use super::{COLUMNS, SHEET_NAME};
 use crate::domain::cues::CueTarget;
 use crate::domain::show::{PlannedCue, RunOfShow, Segment, Speaker};
@@ -56,9 +57,10 @@ enum Value {
 }
 
 impl Value {
-    fn text(&self) -> String {
+    /// The cell in a CSV file, text that could run as a formula quoted.
+    fn csv(&self) -> String {
         match self {
-            Value::Text(text) => text.clone(),
+            Value::Text(text) => csv_safe(text).into_owned(),
             Value::Number(n) => n.to_string(),
             Value::Empty => String::new(),
         }
@@ -194,7 +196,7 @@ pub fn plan_csv(plan: &RunOfShow) -> String {
     // Writing to memory with the same number of fields in every record cannot fail.
     let _ = out.write_record(COLUMNS);
     for row in rows(plan) {
-        let _ = out.write_record(row.iter().map(Value::text));
+        let _ = out.write_record(row.iter().map(Value::csv));
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }

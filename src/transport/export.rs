@@ -273,7 +273,11 @@ fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> 
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(RECORD_COLUMNS)?;
     for row in record_rows(show, live) {
-        out.write_record(row)?;
+        // The segment id and title are text a person typed; the others are times and
+        // minutes, whose minus sign must stay a number's.
+        let cells =
+            row.iter().enumerate().map(|(k, cell)| if k < 2 { crate::sheet::csv_safe(cell) } else { cell.into() });
+        out.write_record(cells.map(|cell| cell.into_owned()))?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
