@@ -333,3 +333,41 @@ fn cell(data: &DataRef<'_>, row: usize, column: usize) -> Result<Cell, SheetErro
         DataRef::Empty => blank(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_strings_are_counted_and_their_claimed_count_read_past_prefixes_and_quotes() {
+        let counted = |xml: &[u8]| shared_strings(xml).ok();
+        assert_eq!(counted(b"<x:sst count='2'><x:si><x:t>a</x:t></x:si><si/></x:sst>"), Some(2));
+        assert_eq!(counted(b"<sheetData><row r=\"1\"><c><v>1</v></c></row></sheetData>"), Some(0));
+        assert_eq!(counted(b"<sst a=\"x>y\" uniqueCount='4000000000'>"), None);
+        assert_eq!(counted(b"<sst uniqueCount=\"000000000000000000000000000999999999999999999999\">"), None);
+        assert_eq!(counted(b"<sst uniqueCount=\"100000\">"), Some(0));
+    }
+
+    #[test]
+    fn columns_are_named_as_a_spreadsheet_names_them() {
+        let names: Vec<String> = [0, 25, 26, 63, 16_383].into_iter().map(column_name).collect();
+        assert_eq!(names, ["A", "Z", "AA", "BL", "XFD"]);
+    }
+
+    #[test]
+    fn a_part_larger_than_its_declared_size_is_refused() {
+        let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+        zip.start_file("xl/worksheets/sheet1.xml", SimpleFileOptions::default()).unwrap();
+        zip.write_all(&vec![b' '; MAX_UNPACKED_BYTES + 1]).unwrap();
+        let mut file = zip.finish().unwrap().into_inner();
+        // The uncompressed size, in the local header and in the central directory.
+        for (signature, offset) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+            let at = file.windows(4).position(|w| w == signature).unwrap();
+            file[at + offset..at + offset + 4].copy_from_slice(&100u32.to_le_bytes());
+        }
+        // Either bound may stop it: the zip reader's own check of the declared size, or
+        // the count of bytes inflated.
+        let refused = unpacked(&file).unwrap_err().message;
+        assert!(refused.contains("declared uncompressed size") || refused.contains("more than 20 MiB"), "{refused}");
+    }
+}
