@@ -2,10 +2,13 @@
 //! `POST /api/events/{event}/plan` and says what it changed, would change, or why not. A
 //! blocking client; it shares no state with the server beyond the HTTP API.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::sheet::MAX_FILE_BYTES;
 
 /// What to import, where, and how far to go.
 pub struct Import {
@@ -62,7 +65,7 @@ impl std::fmt::Display for FileError {
 }
 
 /// The content type a file's extension names; others are left to the server to sniff.
-fn content_type(file: &std::path::Path) -> &'static str {
+fn content_type(file: &Path) -> &'static str {
     match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("csv") => "text/csv",
         Some("xlsx") => crate::transport::plan_io::XLSX,
@@ -71,12 +74,35 @@ fn content_type(file: &std::path::Path) -> &'static str {
     }
 }
 
+/// The file's bytes, refused from its size alone when it is past what the server takes,
+/// so that a huge file is never read into memory; read through a bound as well, since the
+/// file may grow between the size check and the read.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let limit = MAX_FILE_BYTES as u64;
+    let too_large = format!(
+        "{} is larger than {} MiB, the most a plan file may be; nothing was sent",
+        path.display(),
+        MAX_FILE_BYTES / 1024 / 1024
+    );
+    let unreadable = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = File::open(path).map_err(unreadable)?;
+    if file.metadata().map_err(unreadable)?.len() > limit {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    file.take(limit + 1).read_to_end(&mut body).map_err(unreadable)?;
+    if body.len() as u64 > limit {
+        return Err(too_large);
+    }
+    Ok(body)
+}
+
 /// Runs the import, writing what happened to `out` and what went wrong to `err`.
 pub fn run(import: &Import, out: &mut impl Write, err: &mut impl Write) -> Ended {
-    let body = match std::fs::read(&import.file) {
+    let body = match read_bounded(&import.file) {
         Ok(body) => body,
-        Err(e) => {
-            let _ = writeln!(err, "cannot read {}: {e}", import.file.display());
+        Err(message) => {
+            let _ = writeln!(err, "{message}");
             return Ended::FileErrors;
         }
     };

@@ -16,16 +16,38 @@ use crate::domain::text::{Lang, Localized};
 use crate::domain::Millis;
 
 mod diff;
+mod formula;
 mod grid;
 mod read;
 mod write;
 
 pub use diff::differences;
-pub use write::{plan_csv, plan_xlsx, table_xlsx};
+pub use formula::csv_safe;
+pub use write::{plan_csv, plan_xlsx, table_xlsx, TableCell};
 
 /// The largest file an import reads, so that one upload cannot hold megabytes of memory
 /// per row while it is parsed.
 pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
+
+/// The most an XLSX workbook's parts may unpack to, all together, counted as they are
+/// inflated (the sizes a zip declares can lie): a 2 MiB workbook may otherwise unpack to
+/// gigabytes.
+pub const MAX_UNPACKED_BYTES: usize = 20 * 1024 * 1024;
+
+/// The most shared strings a workbook may hold: a plan has at most [`MAX_ROWS`] rows of
+/// [`MAX_COLUMNS`] cells, and the reader sets aside room for as many as the workbook claims.
+pub const MAX_SHARED_STRINGS: usize = 100_000;
+
+/// The most characters a cell may hold: Excel's own limit.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// The most rows a sheet may have, the header included, as the spreadsheet numbers them:
+/// room for the 200 segments of a plan with blank rows between them.
+pub const MAX_ROWS: usize = 1_000;
+
+/// The most columns a sheet may use, A to BL: the 33 columns a plan has, in any order,
+/// with room for blank ones between them.
+pub const MAX_COLUMNS: usize = 64;
 
 /// Every column, in the order exports write them; imports take them in any order.
 pub const COLUMNS: [&str; 33] = [

@@ -511,10 +511,21 @@ fn name_segments(parsed: &mut [Parsed], errors: &mut Vec<SheetError>) {
             taken.insert(id.clone(), number);
         }
     }
+    // Per kind, the next number to try: the ones below it are taken, so each search goes
+    // on from where the last one stopped rather than from 1 again, which made a sheet of
+    // rows without ids take time in the square of its rows.
+    let mut next: HashMap<String, u32> = HashMap::new();
     for p in parsed.iter_mut() {
         let Some(segment) = p.segment.as_mut().filter(|s| s.id.is_empty()) else { continue };
         let stem = stem(segment.kind);
-        let id = (1..).map(|n| format!("{stem}-{n}")).find(|id| !taken.contains_key(id)).unwrap_or_default();
+        let n = next.entry(stem.clone()).or_insert(1);
+        let id = loop {
+            let id = format!("{stem}-{n}");
+            *n += 1;
+            if !taken.contains_key(&id) {
+                break id;
+            }
+        };
         taken.insert(id.clone(), p.number);
         segment.id = id;
     }

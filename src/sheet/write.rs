@@ -1,9 +1,11 @@
 //! A run of show written as the rows an import reads back to the same plan, as CSV and
 //! as an XLSX workbook, and any table as a one-sheet workbook.
 
-use chrono::{TimeZone, Timelike};
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use chrono::{DateTime, Datelike, TimeZone, Timelike};
+use chrono_tz::Tz;
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
+use super::formula::csv_safe;
 use super::{COLUMNS, SHEET_NAME};
 use crate::domain::cues::CueTarget;
 use crate::domain::show::{PlannedCue, RunOfShow, Segment, Speaker};
@@ -48,22 +50,31 @@ const COLUMN_HELP: [(&str, &str); 33] = [
     ("join_url", "The meeting link remote speakers join by (http or https)."),
 ];
 
-/// A cell of an exported row: numbers stay numbers in a workbook.
+/// A cell of an exported row: numbers stay numbers and times times in a workbook.
 enum Value {
     Text(String),
     Number(u32),
+    /// A local time of day, hours and minutes.
+    Clock(u32, u32),
     Empty,
 }
 
 impl Value {
-    fn text(&self) -> String {
+    /// The cell in a CSV file, text that could run as a formula quoted.
+    fn csv(&self) -> String {
         match self {
-            Value::Text(text) => text.clone(),
+            Value::Text(text) => csv_safe(text).into_owned(),
             Value::Number(n) => n.to_string(),
+            Value::Clock(hour, minute) => format!("{hour:02}:{minute:02}"),
             Value::Empty => String::new(),
         }
     }
 }
+
+/// How a workbook shows a planned start: a time cell, which a spreadsheet can add to.
+const CLOCK_FORMAT: &str = "hh:mm";
+/// How a workbook shows a moment of the record, in the event's time zone.
+const MOMENT_FORMAT: &str = "yyyy-mm-dd hh:mm:ss";
 
 /// One line per entry; a missing value is a blank line.
 fn lines<'a>(items: impl Iterator<Item = Option<&'a str>>) -> Value {
@@ -115,7 +126,7 @@ fn is_preset(plan: &RunOfShow, cue: &PlannedCue) -> bool {
 /// One language of a text.
 type Pick = fn(&Localized) -> &str;
 
-fn row(plan: &RunOfShow, segment: &Segment, start: String) -> Vec<Value> {
+fn row(plan: &RunOfShow, segment: &Segment, start: Value) -> Vec<Value> {
     let speakers = &segment.speakers;
     let name = |pick: fn(&Localized) -> &str| lines(speakers.iter().map(|p| Some(pick(&p.name))));
     let of = |field: fn(&Speaker) -> Option<&Localized>, pick: fn(&Localized) -> &str| {
@@ -134,7 +145,7 @@ fn row(plan: &RunOfShow, segment: &Segment, start: String) -> Vec<Value> {
     };
     vec![
         text(&segment.id),
-        text(&start),
+        start,
         Value::Number(minutes(segment.duration_ms)),
         text(&serde_name(segment.kind)),
         text(&segment.title.en),
@@ -177,11 +188,8 @@ fn rows(plan: &RunOfShow) -> Vec<Vec<Value>> {
     plan.segments
         .iter()
         .map(|segment| {
-            let start = zone
-                .timestamp_millis_opt(cursor)
-                .single()
-                .map(|t| format!("{:02}:{:02}", t.hour(), t.minute()))
-                .unwrap_or_default();
+            let start =
+                zone.timestamp_millis_opt(cursor).single().map_or(Value::Empty, |t| Value::Clock(t.hour(), t.minute()));
             cursor += segment.duration_ms;
             row(plan, segment, start)
         })
@@ -194,7 +202,7 @@ pub fn plan_csv(plan: &RunOfShow) -> String {
     // Writing to memory with the same number of fields in every record cannot fail.
     let _ = out.write_record(COLUMNS);
     for row in rows(plan) {
-        let _ = out.write_record(row.iter().map(Value::text));
+        let _ = out.write_record(row.iter().map(Value::csv));
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
@@ -204,6 +212,7 @@ pub fn plan_xlsx(plan: &RunOfShow) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let wrapped = Format::new().set_text_wrap();
+    let clock = Format::new().set_num_format(CLOCK_FORMAT);
     let sheet = workbook.add_worksheet();
     sheet.set_name(SHEET_NAME)?;
     header(sheet, &COLUMNS, &bold)?;
@@ -215,6 +224,10 @@ pub fn plan_xlsx(plan: &RunOfShow) -> Result<Vec<u8>, XlsxError> {
                 Value::Text(text) if text.contains('\n') => sheet.write_string_with_format(r, c, text, &wrapped)?,
                 Value::Text(text) => sheet.write_string(r, c, text)?,
                 Value::Number(n) => sheet.write_number(r, c, *n)?,
+                Value::Clock(hour, minute) => {
+                    let at = ExcelDateTime::from_hms(*hour as u16, *minute as u8, 0)?;
+                    sheet.write_datetime_with_format(r, c, at, &clock)?
+                }
                 Value::Empty => sheet,
             };
         }
@@ -242,11 +255,36 @@ fn header(sheet: &mut Worksheet, names: &[&str], bold: &Format) -> Result<(), Xl
     Ok(())
 }
 
-/// A table as a one-sheet workbook; cells that are numbers are written as numbers, so
-/// that a spreadsheet sums them.
-pub fn table_xlsx(name: &str, columns: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, XlsxError> {
+/// A cell of a table that goes out as CSV and as a workbook.
+pub enum TableCell {
+    Text(String),
+    Number(f64),
+    /// A moment, written in its time zone.
+    Time(DateTime<Tz>),
+    Empty,
+}
+
+/// A moment as a workbook's date-time, to the millisecond, in its own time zone.
+fn excel_moment(at: &DateTime<Tz>) -> Result<ExcelDateTime, XlsxError> {
+    let t = at.naive_local();
+    // Calendar and clock fields are small; only the year can be out of a workbook's range.
+    let year = u16::try_from(t.year()).unwrap_or(0);
+    let milli = (t.nanosecond() / 1_000_000 % 1000) as u16;
+    ExcelDateTime::from_ymd(year, t.month() as u8, t.day() as u8)?.and_hms_milli(
+        t.hour() as u16,
+        t.minute() as u8,
+        t.second() as u8,
+        milli,
+    )
+}
+
+/// A table as a one-sheet workbook: numbers as numbers, so that a spreadsheet sums them,
+/// and moments as date-time cells; text is written as text, which a spreadsheet never runs
+/// as a formula.
+pub fn table_xlsx(name: &str, columns: &[&str], rows: &[Vec<TableCell>]) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
+    let moment = Format::new().set_num_format(MOMENT_FORMAT);
     let sheet = workbook.add_worksheet();
     sheet.set_name(name)?;
     header(sheet, columns, &bold)?;
@@ -254,9 +292,14 @@ pub fn table_xlsx(name: &str, columns: &[&str], rows: &[Vec<String>]) -> Result<
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
         for (c, cell) in row.iter().enumerate() {
             let c = u16::try_from(c).unwrap_or(u16::MAX);
-            match cell.parse::<f64>() {
-                Ok(n) if n.is_finite() => sheet.write_number(r, c, n)?,
-                _ => sheet.write_string(r, c, cell)?,
+            match cell {
+                TableCell::Text(text) => sheet.write_string(r, c, text)?,
+                TableCell::Number(n) => sheet.write_number(r, c, *n)?,
+                TableCell::Time(at) => {
+                    sheet.set_column_width(c, 20)?;
+                    sheet.write_datetime_with_format(r, c, excel_moment(at)?, &moment)?
+                }
+                TableCell::Empty => sheet,
             };
         }
     }

@@ -16,6 +16,7 @@ use crate::domain::show::RunOfShow;
 use crate::domain::{Actor, Change, Millis, Role};
 use crate::protocol::LiveView;
 use crate::server::{AppState, EventEntry};
+use crate::sheet::TableCell;
 use crate::store::LogEntry;
 
 #[derive(Deserialize)]
@@ -244,20 +245,22 @@ const RECORD_COLUMNS: [&str; 9] = [
 ];
 
 /// The record's rows, one per run and then one per segment never run, under
-/// [`RECORD_COLUMNS`]: the CSV and the workbook are the same table.
-fn record_rows(show: &RunOfShow, live: &LiveState) -> Vec<Vec<String>> {
+/// [`RECORD_COLUMNS`]: the CSV and the workbook are the same table. Moments are in the
+/// event's time zone; minutes to a tenth.
+fn record_rows(show: &RunOfShow, live: &LiveState) -> Vec<Vec<TableCell>> {
     let zone: chrono_tz::Tz = show.event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let time = |at: Option<Millis>| {
-        at.and_then(|ms| zone.timestamp_millis_opt(ms).single()).map(|t| t.to_rfc3339()).unwrap_or_default()
+        at.and_then(|ms| zone.timestamp_millis_opt(ms).single()).map_or(TableCell::Empty, TableCell::Time)
     };
-    let minutes = |ms: Option<Millis>| ms.map(|ms| format!("{:.1}", ms as f64 / 60_000.0)).unwrap_or_default();
+    let minutes =
+        |ms: Option<Millis>| ms.map_or(TableCell::Empty, |ms| TableCell::Number((ms as f64 / 6_000.0).round() / 10.0));
     planned_vs_actual(show, live)
         .into_iter()
         .map(|run| {
             let segment = &show.segments[run.segment];
             vec![
-                segment.id.clone(),
-                segment.title.en.clone(),
+                TableCell::Text(segment.id.clone()),
+                TableCell::Text(segment.title.en.clone()),
                 time(Some(run.planned_start)),
                 minutes(Some(run.planned_ms)),
                 time(run.started_at),
@@ -270,11 +273,22 @@ fn record_rows(show: &RunOfShow, live: &LiveState) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A record cell in CSV: moments in RFC 3339 with their offset, minutes with one decimal,
+/// text that could run as a formula quoted (a minus before minutes is a number's).
+fn record_csv_cell(cell: &TableCell) -> String {
+    match cell {
+        TableCell::Text(text) => crate::sheet::csv_safe(text).into_owned(),
+        TableCell::Number(n) => format!("{n:.1}"),
+        TableCell::Time(at) => at.to_rfc3339(),
+        TableCell::Empty => String::new(),
+    }
+}
+
 fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(RECORD_COLUMNS)?;
     for row in record_rows(show, live) {
-        out.write_record(row)?;
+        out.write_record(row.iter().map(record_csv_cell))?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

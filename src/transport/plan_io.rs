@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use super::export::{download, request_token, TokenQuery};
 use crate::domain::show::RunOfShow;
@@ -23,6 +24,23 @@ use crate::server::{AppState, EventEntry};
 use crate::sheet::{self, Format, NewEvent, SheetError, MAX_FILE_BYTES};
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Two plan files parsed at a time, on blocking threads: parsing takes from milliseconds
+/// to a second of CPU, which on an async worker would hold up every websocket ping and
+/// show command scheduled behind it. One process-wide bound, since the cores are.
+static PARSERS: Semaphore = Semaphore::const_new(2);
+
+/// `parse` run off the async workers, once one of [`PARSERS`] is free. The slot is held
+/// by the parse itself, so a request that goes away while it runs frees no slot early.
+pub async fn off_workers<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    let slot = PARSERS.acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        parse()
+    })
+    .await
+    .map_err(|e| format!("parsing the file failed: {e}"))
+}
 
 /// Why a plan file request was refused, answered as JSON `{code, message, errors}`.
 #[derive(Debug)]
@@ -186,7 +204,11 @@ pub async fn upload(headers: &HeaderMap, body: Body) -> Result<(Format, bytes::B
 /// or an event file whole.
 pub async fn new_event_plan(headers: &HeaderMap, body: Body, fields: &NewEvent) -> Result<RunOfShow, PlanIoError> {
     let (format, bytes) = upload(headers, body).await?;
-    sheet::read_new_event(format, &bytes, fields, chrono::Utc::now()).map_err(PlanIoError::InvalidFile)
+    let fields = fields.clone();
+    off_workers(move || sheet::read_new_event(format, &bytes, &fields, chrono::Utc::now()))
+        .await
+        .map_err(PlanIoError::Internal)?
+        .map_err(PlanIoError::InvalidFile)
 }
 
 /// Who an import's plan change is logged as.
@@ -214,8 +236,15 @@ pub async fn import(
     let entry = organizer(&app, &event, &headers, query.token.as_deref())?;
     let (format, bytes) = upload(&headers, body).await?;
     let current = overview(&entry).await?.state;
-    let new = sheet::read_plan(format, &bytes, &current.show).map_err(PlanIoError::InvalidFile)?;
-    let differences = sheet::differences(&current.show, &new);
+    let show = Arc::clone(&current.show);
+    let (new, differences) = off_workers(move || {
+        let new = sheet::read_plan(format, &bytes, &show)?;
+        let differences = sheet::differences(&show, &new);
+        Ok((new, differences))
+    })
+    .await
+    .map_err(PlanIoError::Internal)?
+    .map_err(PlanIoError::InvalidFile)?;
     if !query.apply {
         return Ok(
             Json(ImportAnswer { applied: false, plan_version: current.plan_version, differences }).into_response()

@@ -172,7 +172,9 @@ pub async fn create(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
         _ => ApiError::BadBody(rejection.body_text()),
     })?;
-    let show = parse_upload(content_type.as_deref(), &body, &uri)?;
+    let show = super::plan_io::off_workers(move || parse_upload(content_type.as_deref(), &body, &uri))
+        .await
+        .map_err(ApiError::Internal)??;
     let entry = rooms::create(&app, show).await?;
     let id = entry.show.event.id.clone();
     let tokens = entry.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();

@@ -1,7 +1,13 @@
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use chrono::{Duration, NaiveDate};
 use eventhub::domain::Role;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::helpers::{spawn_app, EVENT};
+use crate::helpers::{http_request, spawn_app, TestApp, EVENT};
 
 #[tokio::test]
 async fn organizers_download_the_change_log_and_the_planned_vs_actual_record() {
@@ -64,4 +70,121 @@ async fn the_record_follows_plan_edits_made_during_the_day() {
     assert!(rows[1].starts_with("opening,"), "{csv}");
     assert!(rows[2].starts_with("tea,Tea,"), "the break added live is the second run: {csv}");
     assert_eq!(rows.len(), 6, "a header, two runs and three segments not yet run: {csv}");
+}
+
+/// Status and JSON answer of a CSV plan upload.
+async fn import_csv(app: &TestApp, query: &str, file: &str) -> (u16, Value) {
+    let bearer = format!("Bearer {}", app.token(Role::Organizer));
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "text/csv")];
+    let path = format!("/api/events/{EVENT}/plan?{query}");
+    let (status, body) = http_request(app.addr, "POST", &path, &headers, file.as_bytes()).await;
+    (status, serde_json::from_str(&body).unwrap_or_else(|_| json!(body)))
+}
+
+async fn download(app: &TestApp, file: &str) -> String {
+    let (status, _, body) = app.get(&format!("/api/events/{EVENT}/{file}?token={}", app.token(Role::Organizer))).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A workbook download's bytes.
+async fn download_bytes(app: &TestApp, file: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let token = app.token(Role::Organizer);
+    let request = format!("GET /api/events/{EVENT}/{file}?token={token} HTTP/1.0\r\nHost: {}\r\n\r\n", app.addr);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    assert!(response.starts_with(b"HTTP/1.0 200") || response.starts_with(b"HTTP/1.1 200"));
+    response.split_off(split)
+}
+
+/// The records of a CSV file, each as its fields.
+fn records(csv: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(csv.as_bytes());
+    reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect()
+}
+
+#[tokio::test]
+async fn text_that_a_spreadsheet_would_run_is_quoted_in_csv_exports_and_imports_back_unchanged() {
+    let app = spawn_app().await;
+    let hyperlink = r#"=HYPERLINK("https://evil.example","Click")"#;
+    let plan = download(&app, "plan.csv").await.replacen(
+        ",Keynote speeches,",
+        r#","=HYPERLINK(""https://evil.example"",""Click"")","#,
+        1,
+    );
+    let plan = plan.replacen(",Opening ceremony,", ",@SUM(1+1),", 1);
+    let (status, answer) = import_csv(&app, "apply=true", &plan).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let exported = download(&app, "plan.csv").await;
+    let rows = records(&exported);
+    let title = rows[0].iter().position(|c| c == "title_en").unwrap();
+    let titles: Vec<&str> = rows[1..].iter().map(|r| r[title].as_str()).collect();
+    assert!(titles.contains(&"'@SUM(1+1)") && titles.contains(&format!("'{hyperlink}").as_str()), "{titles:?}");
+    for row in &rows {
+        for cell in row {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?} would run as a formula");
+        }
+    }
+    let (status, answer) = import_csv(&app, "", &exported).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["differences"], json!([]), "the quotes are taken off again");
+    let (_, welcome) = app.join(Role::Organizer, "Checker").await;
+    let segments = welcome["snapshot"]["segments"].as_array().unwrap();
+    assert!(segments.iter().any(|s| s["title"]["en"] == hyperlink), "the plan holds the text as typed");
+
+    let record = records(&download(&app, "record.csv").await);
+    let titles: Vec<&str> = record[1..].iter().map(|r| r[1].as_str()).collect();
+    assert!(titles.contains(&"'@SUM(1+1)") && titles.contains(&format!("'{hyperlink}").as_str()), "{titles:?}");
+}
+
+/// An Excel date-time as the local time it shows, to the second.
+fn excel_time(days: f64) -> String {
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let at = epoch + Duration::milliseconds((days * 86_400_000.0).round() as i64);
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// The sheet's rows, the header first.
+fn sheet_rows(workbook: &[u8]) -> Vec<Vec<Data>> {
+    let mut book = Xlsx::new(Cursor::new(workbook.to_vec())).unwrap();
+    let name = book.sheet_names()[0].clone();
+    book.worksheet_range(&name).unwrap().rows().map(<[Data]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn workbooks_hold_planned_starts_and_record_times_as_time_cells() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+
+    let plan = sheet_rows(&download_bytes(&app, "plan.xlsx").await);
+    let start = plan[0].iter().position(|c| c == &Data::String("start".into())).unwrap();
+    let csv = records(&download(&app, "plan.csv").await);
+    for (row, text) in plan[1..].iter().zip(&csv[1..]) {
+        let Data::DateTime(at) = &row[start] else { panic!("the start {:?} is not a time cell", row[start]) };
+        assert!(at.is_datetime() && (0.0..1.0).contains(&at.as_f64()), "a time of day: {at:?}");
+        assert_eq!(excel_time(at.as_f64())[11..16], text[start], "the time the CSV gives");
+    }
+
+    let record = sheet_rows(&download_bytes(&app, "record.xlsx").await);
+    let csv = records(&download(&app, "record.csv").await);
+    assert_eq!(record.len(), csv.len());
+    for (row, text) in record[1..].iter().zip(&csv[1..]) {
+        for column in [2, 4, 5] {
+            match &row[column] {
+                Data::DateTime(at) => {
+                    assert!(at.as_f64() > 40_000.0, "a date and a time: {at:?}");
+                    assert!(text[column].starts_with(&excel_time(at.as_f64())), "{at:?} is {}", text[column]);
+                }
+                Data::Empty => assert_eq!(text[column], ""),
+                other => panic!("{other:?} in column {column} is not a time cell"),
+            }
+        }
+        assert!(matches!(row[3], Data::Float(_)), "minutes are numbers: {:?}", row[3]);
+    }
+    assert!(matches!(record[1][4], Data::DateTime(_)), "the first segment has started: {:?}", record[1]);
 }

@@ -225,3 +225,16 @@ async fn the_import_command_dry_runs_applies_and_reports_file_errors() {
     let (code, _, err) = cli(server.addr, "wrong", &good, &[]).await;
     assert_eq!(code, 2, "{err}");
 }
+
+#[tokio::test]
+async fn the_import_command_refuses_a_file_past_the_limit_without_reading_it() {
+    let files = tempfile::tempdir().unwrap();
+    let huge = files.path().join("huge.csv");
+    // Sparse: three gigabytes long, next to nothing on disk.
+    std::fs::File::create(&huge).unwrap().set_len(3_000_000_000).unwrap();
+    // No server listens there: the file is refused before anything is sent.
+    let nowhere: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let (code, out, err) = cli(nowhere, "token", &huge, &[]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("larger than 2 MiB, the most a plan file may be"), "{err}");
+}

@@ -19,6 +19,7 @@ mod export;
 mod handshake;
 mod helpers;
 mod hostile;
+mod hostile_sheets;
 mod http_limits;
 mod import;
 mod load;
