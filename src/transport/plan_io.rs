@@ -14,14 +14,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::export::{download, request_token, TokenQuery};
-use crate::domain::show::RunOfShow;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, Role};
 use crate::hub::retries::Outcome;
 use crate::hub::Overview;
 use crate::protocol::{ErrorCode, FrameError};
 use crate::server::{AppState, EventEntry};
-use crate::sheet::{self, Format, NewEvent, SheetError, MAX_FILE_BYTES};
+use crate::sheet::{self, Format, SheetError, MAX_FILE_BYTES};
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -196,19 +195,6 @@ pub async fn upload(headers: &HeaderMap, body: Body) -> Result<(Format, bytes::B
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let format = Format::of(content_type, &bytes).ok_or(PlanIoError::UnsupportedMediaType)?;
     Ok((format, bytes))
-}
-
-/// The plan of a new event from an uploaded body, for `POST /api/events`: a spreadsheet's
-/// segments under the event fields of the query (`id`, `title_en`, `title_zh`, `title_ja`,
-/// `venue_en`, `venue_zh`, `venue_ja`, `time_zone`, `date`, `start`, `languages`, `hybrid`),
-/// or an event file whole.
-pub async fn new_event_plan(headers: &HeaderMap, body: Body, fields: &NewEvent) -> Result<RunOfShow, PlanIoError> {
-    let (format, bytes) = upload(headers, body).await?;
-    let fields = fields.clone();
-    off_workers(move || sheet::read_new_event(format, &bytes, &fields, chrono::Utc::now()))
-        .await
-        .map_err(PlanIoError::Internal)?
-        .map_err(PlanIoError::InvalidFile)
 }
 
 /// Who an import's plan change is logged as.
