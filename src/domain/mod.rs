@@ -754,7 +754,35 @@ impl EventState {
 
     /// Checks `command` against the actor's authority and the current state; on success
     /// the state has moved on and the changes to log and publish are returned.
+    ///
+    /// A stage message belongs to whoever had the floor when it was sent: when the floor
+    /// passes (the next speaker, someone called from a queue, another segment) the message
+    /// ends with it, unless the chair pinned it.
     pub fn apply(&mut self, command: &Command, actor: &Actor, now: Millis) -> Result<Vec<Change>, Rejection> {
+        let (segment, speaker, since, speaking) = self.floor();
+        let floor = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking);
+        let mut changes = self.command_changes(command, actor, now)?;
+        let (segment, speaker, since, speaking) = self.floor();
+        let passed = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking) != floor;
+        if passed && self.stage.as_ref().is_some_and(|message| !message.pinned) {
+            let cleared = Change::Stage { op: command.name().to_owned(), message: None };
+            self.evolve(&cleared);
+            changes.push(cleared);
+        }
+        Ok(changes)
+    }
+
+    /// Who has the floor: the segment and speaker live, by id (a plan edit that reorders
+    /// them passes no floor), since when (the same speaker called again is a new turn), and
+    /// whoever speaks from a queue.
+    fn floor(&self) -> (Option<&str>, Option<&str>, Option<Millis>, Vec<u64>) {
+        let segment = self.live.segment.and_then(|k| self.show.segments.get(k));
+        let speaker = segment.zip(self.live.speaker).and_then(|(s, k)| s.speakers.get(k)).map(|p| p.id.as_str());
+        let speaking = self.queues.values().filter_map(|q| q.speaking.as_ref().map(|e| e.id)).collect();
+        (segment.map(|s| s.id.as_str()), speaker, self.live.speaker_started_at, speaking)
+    }
+
+    fn command_changes(&mut self, command: &Command, actor: &Actor, now: Millis) -> Result<Vec<Change>, Rejection> {
         if let Some((named, edit)) = command.plan_edit() {
             let changes = self.edit_plan(command, actor, named, edit, now)?;
             changes.iter().for_each(|change| self.evolve(change));

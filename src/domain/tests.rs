@@ -765,10 +765,41 @@ fn signal(state: &mut EventState, pinned: Option<bool>, speaker: Option<usize>) 
 fn a_stage_message_ends_with_its_segment() {
     let mut state = started();
     signal(&mut state, None, None).unwrap();
-    run(&mut state, |version| Command::NextSpeaker { version }, T0 + 2 * MIN).unwrap();
-    assert!(state.stage.is_some(), "a new speaker of the same segment still sees it");
     let changes = run(&mut state, next, T0 + 3 * MIN).unwrap();
     assert!(matches!(changes.last(), Some(Change::Stage { op, message: None }) if op == "next"));
+    assert_eq!(state.stage, None);
+}
+
+#[test]
+fn a_stage_message_ends_when_the_next_speaker_takes_the_floor_unless_pinned() {
+    let mut state = started();
+    signal(&mut state, None, None).unwrap();
+    let changes = run(&mut state, |version| Command::NextSpeaker { version }, T0 + 2 * MIN).unwrap();
+    assert!(matches!(changes.last(), Some(Change::Stage { op, message: None }) if op == "next_speaker"));
+    assert_eq!(state.stage, None, "the new speaker does not start under the last one's time-up");
+
+    let mut state = started();
+    signal(&mut state, Some(true), None).unwrap();
+    assert_eq!(run(&mut state, |version| Command::NextSpeaker { version }, T0 + 2 * MIN).unwrap().len(), 1);
+    assert!(state.stage.is_some(), "a pinned message stays");
+
+    let mut state = started();
+    signal(&mut state, None, None).unwrap();
+    run(&mut state, |version| Command::Hold { version }, T0 + 2 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 60 }, T0 + 2 * MIN).unwrap();
+    assert!(state.stage.is_some(), "hold and extend leave the floor where it is");
+}
+
+#[test]
+fn a_stage_message_ends_when_someone_is_called_from_the_queue() {
+    let mut state = started();
+    let segment = state.show.segments[0].id.clone();
+    ask(&mut state, &segment, "a", T0 + MIN);
+    signal(&mut state, None, None).unwrap();
+    let call = Command::QueueNext { queue: segment.clone(), version: state.queues[&segment].version };
+    let changes = state.apply(&call, &moderator(), T0 + 2 * MIN).unwrap();
+    assert!(state.queues[&segment].speaking.is_some());
+    assert!(matches!(changes.last(), Some(Change::Stage { message: None, .. })), "{changes:?}");
     assert_eq!(state.stage, None);
 }
 

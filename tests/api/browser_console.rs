@@ -165,3 +165,27 @@ async fn a_console_whose_list_is_whole_does_not_read_it_again_as_people_come_and
     assert_eq!(asked, 0, "the list the welcome brought stayed whole; nothing was read again");
     console.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn time_is_up_for_one_keynote_speaker_is_gone_when_the_next_one_takes_the_stage() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    let stage = browser.session().await;
+    stage.open(&app, "stage", Role::Speaker, "&lang=en&name=Stage").await;
+    console.wait_text("#current-title", |t| !t.is_empty()).await;
+    advance_to(&console, "Opening ceremony").await;
+    advance_to(&console, "Keynote speeches").await;
+    stage.wait_text("#current-speaker", |t| t.contains("Zhang Ying")).await;
+
+    console.click("#btn-stage-time-up").await;
+    stage.wait_text("#stage-message", |t| !t.trim().is_empty()).await;
+    console.click("#btn-next-speaker").await;
+    stage.wait_text("#current-speaker", |t| t.contains("Lu Ming")).await;
+    stage.wait_text("#stage-message", |t| t.trim().is_empty()).await;
+    console.wait_text("#stage-current", |t| !t.to_lowercase().contains("time")).await;
+
+    stage.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}
