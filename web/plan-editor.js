@@ -116,6 +116,15 @@ export function createPlanEditor(opts) {
   }
 
   const segmentIndex = (id) => (hub.state ? hub.state.segments.findIndex((s) => s.id === id) : -1);
+
+  /** Whether segment `id` is running or has run: it stays where it is (the server agrees). */
+  function hasRun(id) {
+    const s = hub.state;
+    const live = s && s.live;
+    const i = segmentIndex(id);
+    if (!live || i < 0) return false;
+    return (live.phase === 'live' && live.segment === i) || (live.actual || []).some((a) => a.segment === i);
+  }
   const selectedSeg = () => (hub.state && selected ? hub.state.segments.find((s) => s.id === selected) : null);
 
   function select(id, { focus = false } = {}) {
@@ -136,9 +145,11 @@ export function createPlanEditor(opts) {
     editing = Boolean(on) && canControl();
     document.body.classList.toggle('plan-editing', editing);
     if (editing && !selected) {
+      // The row after the running one: the running row is never one key away from a move.
       const s = hub.state;
       const live = s && s.live;
-      const seg = s && (live && live.phase === 'live' ? s.segments[live.segment] : s.segments[0]);
+      const at = live && live.phase === 'live' ? live.segment + 1 : 0;
+      const seg = s && (live && live.phase === 'ended' ? null : s.segments[at]);
       selected = seg ? seg.id : null;
     }
     if (!editing) { say(''); row = null; editor = null; $('plan-import').hidden = true; }
@@ -189,6 +200,7 @@ export function createPlanEditor(opts) {
   /** Moves segment `id` to follow `after` (null: first). */
   function moveAfter(id, after) {
     if (id === after) return;
+    if (hasRun(id)) { say(t(lang(), 'plan_ran_stays'), 'error'); return; }
     const segs = hub.state.segments;
     const i = segmentIndex(id);
     const before = i > 0 ? segs[i - 1].id : null;
@@ -465,7 +477,7 @@ export function createPlanEditor(opts) {
 
   function decorate(li, seg) {
     li.classList.add('pe-row');
-    li.draggable = true;
+    li.draggable = !hasRun(seg.id);
     li.addEventListener('click', (e) => {
       if (e.target.closest('button, input, select, textarea, a, .plan-fields')) return;
       select(selected === seg.id ? null : seg.id);

@@ -650,6 +650,10 @@ impl EventState {
             ));
         }
         let old = &self.show;
+        let moved = match &edit {
+            Some(PlanOp::Move { segment, .. }) => Some(*segment),
+            _ => None,
+        };
         let plan = match edit {
             Some(edit) => plan::edited(old, edit)?,
             None => {
@@ -661,6 +665,7 @@ impl EventState {
             }
         };
         let places = Places { old, new: &plan };
+        self.keeps_the_past(&places, moved)?;
         if let Some(index) = self.live.segment {
             if places.segment(index).is_none() {
                 return Err(Rejection::InvalidState(format!(
@@ -750,6 +755,52 @@ impl EventState {
         changes.extend(cues.into_iter().map(|cue| Change::Cue { op: op.clone(), cue: Box::new(cue) }));
         changes.extend(stage.map(|message| Change::Stage { op, message }));
         Ok(changes)
+    }
+
+    /// No plan edit re-plans what has run: the segments that ran or are running stay, in
+    /// their order, and nothing is placed (added, moved, brought back by an undo) among them,
+    /// where `next` would never reach it and the record would show it as skipped. A segment
+    /// skipped earlier may still be moved on, after them.
+    fn keeps_the_past(&self, places: &Places<'_>, moved: Option<&str>) -> Result<(), Rejection> {
+        let mut ran: Vec<usize> = self.live.actual.iter().map(|run| run.segment).chain(self.live.segment).collect();
+        ran.sort_unstable();
+        ran.dedup();
+        let Some(&last) = ran.last() else { return Ok(()) };
+        let has_run = |index: usize| places.old.segments[index].id.as_str();
+        if let Some(index) = moved.and_then(|id| places.old.segment_index(id)).filter(|k| ran.contains(k)) {
+            let what = if Some(index) == self.live.segment { "is running" } else { "has run" };
+            return Err(Rejection::InvalidState(format!("{:?} {what} and stays where it is", has_run(index))));
+        }
+        let mut new_places = Vec::with_capacity(ran.len());
+        for &index in &ran {
+            let place = places.segment(index).ok_or_else(|| {
+                Rejection::InvalidState(format!("{:?} has run; it stays in the plan with its record", has_run(index)))
+            })?;
+            new_places.push(place);
+        }
+        if new_places.windows(2).any(|pair| pair[0] > pair[1]) {
+            return Err(Rejection::InvalidState(
+                "segments that have run keep their order; only what is still to come can move".into(),
+            ));
+        }
+        let boundary = places.segment(last).unwrap_or_default();
+        for (index, segment) in places.new.segments.iter().enumerate().take(boundary) {
+            let was = places.old.segment_index(&segment.id);
+            let moved_into_the_past = match was {
+                None => true,
+                Some(was) => was > last,
+            };
+            if moved_into_the_past {
+                return Err(Rejection::InvalidState(format!(
+                    "{:?} would come at {} among segments that have already run, where the show would never reach it; \
+                     place it after {:?}",
+                    segment.id,
+                    index + 1,
+                    has_run(last)
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Checks `command` against the actor's authority and the current state; on success

@@ -982,19 +982,52 @@ fn editing_the_live_segments_duration_moves_its_countdown_and_the_days_end_at_on
 }
 
 #[test]
-fn moving_the_live_segment_keeps_the_show_on_it_and_its_speaker() {
+fn moving_the_segments_to_come_keeps_the_show_on_the_live_one_and_its_speaker() {
     let mut state = started();
     run(&mut state, |version| Command::NextSpeaker { version }, T0 + MIN).unwrap();
     let version = state.live.version;
-    let changes = edit(&mut state, move_after("opening", Some("closing")), T0 + 2 * MIN).unwrap();
-    assert_eq!(ids(&state), ["keynotes", "closing", "opening"]);
-    assert_eq!(state.live.segment, Some(2));
-    assert_eq!(state.live.speaker, Some(1));
-    assert_eq!(state.live.actual[0].segment, 2);
-    assert_eq!(state.live.version, version + 1, "show commands against the old order conflict");
-    assert!(matches!(changes[1], Change::Live { .. }));
-    run(&mut state, |version| Command::Undo { version }, T0 + 3 * MIN).unwrap();
-    assert_eq!((state.live.segment, state.live.speaker), (Some(2), Some(0)), "undo follows the move too");
+    edit(&mut state, move_after("closing", Some("opening")), T0 + 2 * MIN).unwrap();
+    assert_eq!(ids(&state), ["opening", "closing", "keynotes"]);
+    assert_eq!((state.live.segment, state.live.speaker), (Some(0), Some(1)));
+    assert_eq!(state.live.version, version, "nothing moved under the show");
+}
+
+#[test]
+fn the_running_and_the_finished_segments_stay_where_they_are() {
+    let mut state = started();
+    run(&mut state, next, T0 + MIN).unwrap();
+    let before = (state.show.clone(), state.plan_version, state.live.clone());
+    // The running keynotes above the finished opening; the finished opening after the keynotes.
+    for op in
+        [move_after("keynotes", None), move_after("opening", Some("keynotes")), move_after("opening", Some("closing"))]
+    {
+        let err = edit(&mut state, op, T0 + 2 * MIN).unwrap_err();
+        assert_eq!(err.code(), "invalid_state", "{err:?}");
+    }
+    // Nothing to come may go among what has run, where `next` would never reach it.
+    let err = edit(&mut state, move_after("closing", None), T0 + 2 * MIN).unwrap_err();
+    assert!(format!("{err:?}").contains("already run"), "{err:?}");
+    let err = edit(&mut state, add_break(Some("opening")), T0 + 2 * MIN).unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+    let err =
+        edit(&mut state, |plan_version| Command::PlanRemoveSegment { plan_version, segment: "opening".into() }, T0)
+            .unwrap_err();
+    assert!(format!("{err:?}").contains("has run"), "{err:?}");
+    assert_eq!((state.show.clone(), state.plan_version, state.live.clone()), before, "nothing changed");
+    // After the running segment anything goes.
+    edit(&mut state, add_break(Some("keynotes")), T0 + 3 * MIN).unwrap();
+    edit(&mut state, move_after("closing", Some("keynotes")), T0 + 3 * MIN).unwrap();
+    assert_eq!(ids(&state)[..2], ["opening", "keynotes"]);
+}
+
+#[test]
+fn a_skipped_segment_can_still_be_moved_on_after_the_live_one() {
+    let mut state = started();
+    run(&mut state, |version| Command::Goto { version, segment: "closing".into() }, T0 + MIN).unwrap();
+    edit(&mut state, move_after("keynotes", Some("closing")), T0 + 2 * MIN).unwrap();
+    assert_eq!(ids(&state), ["opening", "closing", "keynotes"]);
+    run(&mut state, next, T0 + 3 * MIN).unwrap();
+    assert_eq!(state.show.segments[state.live.segment.unwrap()].id, "keynotes", "the skipped one runs next");
 }
 
 #[test]
@@ -1179,7 +1212,7 @@ fn plan_changes_replay_to_the_same_state() {
     let mut replayed = state.clone();
     let mut log = Vec::new();
     log.extend(edit(&mut state, add_break(Some("keynotes")), T0).unwrap());
-    log.extend(edit(&mut state, move_after("opening", Some("break-2")), T0).unwrap());
+    log.extend(edit(&mut state, move_after("closing", Some("break-2")), T0).unwrap());
     log.extend(edit(&mut state, |plan_version| Command::PlanUndo { plan_version }, T0).unwrap());
     let log: Vec<Change> = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
     log.iter().for_each(|change| replayed.evolve(change));
@@ -1285,11 +1318,15 @@ fn a_whole_plan_replaces_the_segments_keeps_the_event_and_can_be_undone() {
 fn a_whole_plan_is_refused_while_live_unless_forced_and_never_without_the_live_segment() {
     let mut state = started();
     let mut new = (*state.show).clone();
-    new.segments.reverse();
+    new.segments[1..].reverse();
     let err = edit(&mut state, replace(new.clone(), false), T0 + MIN).unwrap_err();
     assert_eq!(err.code(), "invalid_state");
     edit(&mut state, replace(new, true), T0 + MIN).unwrap();
     assert_eq!(state.show.segments[state.live.segment.unwrap()].id, "opening", "the show stays where it is");
+    let mut reversed = (*state.show).clone();
+    reversed.segments.reverse();
+    let err = edit(&mut state, replace(reversed, true), T0 + MIN).unwrap_err();
+    assert!(format!("{err:?}").contains("already run"), "nothing to come goes before the live segment: {err:?}");
     let mut without = (*state.show).clone();
     without.segments.retain(|s| s.id != "opening");
     let err = edit(&mut state, replace(without, true), T0 + MIN).unwrap_err();

@@ -108,3 +108,53 @@ async fn an_edit_against_a_plan_another_chair_just_changed_shows_the_conflict_an
     assert_eq!(shown, json!("25"), "the field shows the newer plan, not the edit that lost");
     console.client.clone().close().await.unwrap();
 }
+
+/// The run of show as the console lists it.
+async fn order(console: &Page) -> serde_json::Value {
+    console
+        .client
+        .execute("return [...document.querySelectorAll('#segments > li')].map((li) => li.dataset.segmentId)", vec![])
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_running_and_finished_rows_cannot_be_moved_by_a_key_or_a_drag() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    console.wait_text("#current-title", |t| t.starts_with("Round table")).await;
+    let before = order(&console).await;
+
+    // Edit mode opens on the row after the running one.
+    enter_edit_mode(&console).await;
+    console.wait_attr("#segments li.selected", "data-segment-id", "closing").await;
+    // Neither the running round table nor the finished opening can be dragged.
+    let draggable = console
+        .client
+        .execute("return [...document.querySelectorAll('#segments > li')].map((li) => li.draggable)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(draggable, json!([false, true, false, true]), "opening ran, keynotes skipped, round table running");
+
+    // Shift+↑ on the running row: it stays, and the console says why.
+    console.click(r#"#segments li[data-segment-id="round-table"] .seg-title"#).await;
+    console.wait_attr("#segments li.selected", "data-segment-id", "round-table").await;
+    let shift_up = format!("{}{}{}", char::from(Key::Shift), char::from(Key::Up), char::from(Key::Null));
+    console.client.find(Locator::Css("body")).await.unwrap().send_keys(&shift_up).await.unwrap();
+    console.wait_text("#plan-status", |t| t.contains("stays where it is")).await;
+    // And on a finished one.
+    console.click(r#"#segments li[data-segment-id="opening"] .seg-title"#).await;
+    console.wait_attr("#segments li.selected", "data-segment-id", "opening").await;
+    let shift_down = format!("{}{}{}", char::from(Key::Shift), char::from(Key::Down), char::from(Key::Null));
+    console.client.find(Locator::Css("body")).await.unwrap().send_keys(&shift_down).await.unwrap();
+    assert_eq!(order(&console).await, before, "the plan is as it was");
+    let reply =
+        chair.run("plan_move_segment", json!({"plan_version": 0, "segment": "round-table", "after": null})).await;
+    assert_eq!(reply["code"], "invalid_state", "the server refuses it too: {reply}");
+    console.client.clone().close().await.unwrap();
+}
