@@ -120,9 +120,14 @@ async fn the_live_segment_follows_a_move_on_every_screen() {
     let app = spawn_app().await;
     let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
     assert_eq!(chair.run("goto", json!({"segment": "keynotes"})).await["type"], "ack");
-    let moved = chair.run("plan_move_segment", json!({"plan_version": 0, "segment": "keynotes"})).await;
+    // The skipped opening moves on, to after the closing: the live keynotes are now first.
+    let moved =
+        chair.run("plan_move_segment", json!({"plan_version": 0, "segment": "opening", "after": "closing"})).await;
     assert_eq!(moved["type"], "ack", "{moved}");
-    assert_eq!(chair.live["segment"], 0, "keynotes moved first and is still live");
+    assert_eq!(chair.live["segment"], 0, "keynotes is first and still live");
+    let running =
+        chair.run("plan_move_segment", json!({"plan_version": 1, "segment": "keynotes", "after": "closing"})).await;
+    assert_eq!(running["code"], "invalid_state", "the running segment stays where it is: {running}");
     let removed = chair.run("plan_remove_segment", json!({"plan_version": 1, "segment": "keynotes"})).await;
     assert_eq!(removed["code"], "invalid_state", "{removed}");
 }
