@@ -222,8 +222,12 @@ function queueNow(s) {
 function statusText(mine) {
   if (mine.slot === 'speaking') return t(lang, 'q_my_speaking');
   if (mine.slot === 'on_deck') return t(lang, 'q_my_on_deck');
+  // Everyone before this person: the one speaking and the one on deck count too.
   const key = mine.ahead === 0 ? 'q_my_waiting_none' : mine.ahead === 1 ? 'q_my_waiting_one' : 'q_my_waiting';
-  return t(lang, key, { n: mine.position, k: mine.ahead });
+  const detail = mine.speaking && mine.onDeck ? 'q_ahead_speaking_deck'
+    : mine.speaking ? 'q_ahead_speaking' : mine.onDeck ? 'q_ahead_deck' : null;
+  const text = t(lang, key, { n: mine.position, k: mine.ahead });
+  return detail ? `${text} ${t(lang, detail)}` : text;
 }
 
 /** A queue whose turn can come now: open Q&A, or the queue of the segment that is live. */
@@ -298,16 +302,19 @@ function renderQueue(s) {
     $('btn-withdraw').hidden = mine.slot === 'speaking';
     $('btn-withdraw').disabled = page.status !== 'connected';
   }
-  const url = mine && live && mine.slot !== 'waiting' ? joinUrl(s, mineQueue) : null;
+  // Where the request was made from decides where to speak: the meeting is for remote
+  // speakers only; an unmuted phone in the hall would feed back through the PA.
+  const remote = ((mine && mine.entry && mine.entry.mode) || (s.you && s.you.mode)) !== 'in_room';
+  const url = remote && mine && live && mine.slot !== 'waiting' ? joinUrl(s, mineQueue) : null;
   const onDeck = Boolean(mine && live && mine.slot === 'on_deck');
-  $('deck-next').hidden = !(onDeck && url);
-  setText($('deck-next'), onDeck && url ? t(lang, 'on_deck_link') : '');
+  const deckText = !onDeck ? '' : !remote ? t(lang, 'on_deck_in_room') : url ? t(lang, 'on_deck_link') : '';
+  $('deck-next').hidden = !deckText;
+  setText($('deck-next'), deckText);
   link($('deck-join'), onDeck ? url : null);
   $('your-turn').hidden = !turn;
   document.body.classList.toggle('is-my-turn', turn);
   if (turn) {
-    const remote = (s.you && s.you.mode) !== 'in_room';
-    setText($('your-turn-next'), t(lang, url ? 'your_turn_remote_link' : remote ? 'your_turn_remote' : 'your_turn_in_room'));
+    setText($('your-turn-next'), t(lang, !remote ? 'your_turn_in_room' : url ? 'your_turn_remote_link' : 'your_turn_remote'));
     link($('join-link'), url);
   }
   if (turn && !wasTurn) alertTurn();

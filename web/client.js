@@ -660,7 +660,8 @@ export function myEntry(queue, who) {
   }
   const i = (queue.waiting || []).findIndex((e) => e.who === who);
   if (i < 0) return null;
-  return { entry: queue.waiting[i], slot: 'waiting', position: i + 1, ahead: i + (queue.on_deck ? 1 : 0) };
+  const speaking = queue.speaking ? 1 : 0, onDeck = queue.on_deck ? 1 : 0;
+  return { entry: queue.waiting[i], slot: 'waiting', position: i + 1, ahead: i + speaking + onDeck, speaking, onDeck };
 }
 
 /**

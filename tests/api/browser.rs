@@ -262,7 +262,7 @@ async fn a_remote_attendee_asks_to_speak_and_the_console_calls_them() {
     let topic = attendee.client.find(Locator::Css("#ask-topic")).await.unwrap();
     topic.send_keys("Smart city data across borders").await.unwrap();
     attendee.click("#btn-ask").await;
-    attendee.wait_text("#my-status", |t| t.contains("number 1")).await;
+    attendee.wait_text("#my-status", |t| t.contains("nobody ahead of you")).await;
     console.wait_text("#queue-waiting", |t| t.contains("Sakano Osaka") && t.contains("Smart city data")).await;
 
     console.click("#btn-queue-next").await;
@@ -404,4 +404,50 @@ async fn a_name_made_of_markup_shows_as_text_and_runs_nothing() {
         .unwrap();
     assert_eq!(verdict, json!({"pwned": null, "injected": 0}), "the markup stayed text");
     console.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_in_room_attendee_called_from_the_queue_is_sent_to_the_floor_microphone_never_to_the_meeting() {
+    let app = crate::helpers::spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
+    let (mut first, _) = app.join(Role::Attendee, "First Asker").await;
+    let (mut second, _) = app.join(Role::Attendee, "Second Asker").await;
+    for asker in [&mut first, &mut second] {
+        assert_eq!(asker.run("queue_request", json!({"queue": "round-table"})).await["type"], "ack");
+    }
+    let next = |version: u64| json!({"queue": "round-table", "version": version});
+    let reply = chair.run("queue_next", next(0)).await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+
+    let browser = Browser::start().await;
+    let attendee = browser.session().await;
+    attendee.open(&app, "attend", Role::Attendee, "&lang=en&name=Tanaka%20Yuki&mode=in_room").await;
+    attendee.click("#btn-ask").await;
+    attendee.wait_text("#my-status", |t| t.contains("2 ahead of you (1 speaking, 1 on deck)")).await;
+
+    // On deck, then speaking: where to speak in the hall, and no meeting link at any point.
+    assert_eq!(chair.run("queue_next", next(1)).await["type"], "ack");
+    attendee.wait_text("#deck-next", |t| t.contains("floor microphone")).await;
+    let nothing_online = |page: &Page| {
+        let client = page.client.clone();
+        async move {
+            let shown = client
+                .execute(
+                    "return [...document.querySelectorAll('#join-link, #deck-join')].filter((a) => !a.hidden).length",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(shown, 0, "no meeting link for someone in the hall");
+            let text = client.execute("return document.body.innerText", vec![]).await.unwrap();
+            let text = text.as_str().unwrap().to_lowercase();
+            assert!(!text.contains("unmute") && !text.contains("meeting"), "{text}");
+        }
+    };
+    nothing_online(&attendee).await;
+    assert_eq!(chair.run("queue_next", next(2)).await["type"], "ack");
+    attendee.wait_text("#your-turn-next", |t| t.contains("floor microphone")).await;
+    nothing_online(&attendee).await;
+    attendee.client.clone().close().await.unwrap();
 }
