@@ -189,3 +189,39 @@ async fn time_is_up_for_one_keynote_speaker_is_gone_when_the_next_one_takes_the_
     stage.client.clone().close().await.unwrap();
     console.client.clone().close().await.unwrap();
 }
+
+/// Every control in the window whose centre is not its own: what covers it, as text.
+const COVERED: &str = "return [...document.querySelectorAll('button, select, input, textarea, a[href], [tabindex]')] \
+    .filter((n) => { const r = n.getBoundingClientRect(); return r.width > 0 && r.height > 0 \
+      && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth \
+      && getComputedStyle(n).visibility !== 'hidden'; }) \
+    .map((n) => { const r = n.getBoundingClientRect(); \
+      const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2); \
+      return at && (n === at || n.contains(at)) ? null \
+        : `${n.id || n.className || n.tagName} under ${at ? (at.id || at.className || at.tagName) : 'nothing'}`; }) \
+    .filter(Boolean)";
+
+#[tokio::test]
+async fn no_control_of_the_console_lies_under_a_toast() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    for (width, height) in [(1440, 900), (1920, 1080)] {
+        console.client.set_window_size(width, height).await.unwrap();
+        console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+        console.wait_text("#current-title", |t| !t.is_empty()).await;
+        // A show command opens the Undo toast; an undo says what it undid in the message toast.
+        console.click("#btn-next").await;
+        console.wait_text("#undo-toast", |t| t.contains("Undo")).await;
+        console.click("#btn-undo").await;
+        console.wait_text("#message", |t| !t.is_empty()).await;
+        console.click("#btn-next").await;
+        console.wait_text("#undo-toast", |t| t.contains("Undo")).await;
+        console.wait_text("#message", |t| !t.is_empty()).await;
+        let covered = console.client.execute(COVERED, vec![]).await.unwrap();
+        assert_eq!(covered, serde_json::json!([]), "at {width}×{height}");
+        let mut chair = app.join(Role::Moderator, "Reset").await.0;
+        assert_eq!(chair.run("undo", serde_json::json!({})).await["type"], "ack");
+    }
+    console.client.clone().close().await.unwrap();
+}
