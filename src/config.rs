@@ -510,6 +510,16 @@ duration_min = 30
 "#;
 
     #[test]
+    fn every_demo_speaker_says_which_language_they_speak() {
+        let show = parse_event(DEMO, day()).unwrap();
+        for person in show.segments.iter().flat_map(|s| &s.speakers) {
+            assert!(person.lang.is_some(), "{} has a language", person.name.en);
+        }
+        let akamatsu = show.segments[0].speakers.iter().find(|p| p.name.en == "Hideki Akamatsu").unwrap();
+        assert_eq!(akamatsu.lang, Some(Lang::Ja));
+    }
+
+    #[test]
     fn fields_the_readme_does_not_name_have_defaults() {
         let show = parse_event_file(MINIMAL, day(), Some("workshop")).unwrap();
         assert_eq!(show.event.id, "workshop", "the file's name");

@@ -385,13 +385,18 @@ export function createPlanEditor(opts) {
       el('option', { text: t(L, 'q_mode_in_room'), attrs: { value: 'in_room' } }),
       el('option', { text: t(L, 'q_mode_remote'), attrs: { value: 'remote' } }));
     mode.value = (sp && sp.mode) || '';
+    // The language the speaker speaks in: the interpretation booth and the caption desk read it.
+    const speaks = el('select', { class: 'pe-sp-lang', attrs: { 'aria-label': t(L, 'plan_sp_lang') } },
+      el('option', { text: t(L, 'plan_sp_lang_none'), attrs: { value: '' } }),
+      ...LANGS.map((l) => el('option', { text: LANG_NAMES[l], attrs: { value: l } })));
+    speaks.value = (sp && sp.lang) || '';
     const minutes = el('input', { class: 'pe-sp-minutes', attrs: { type: 'number', min: '1', max: '1440', step: '1', 'aria-label': t(L, 'plan_sp_minutes'), placeholder: t(L, 'plan_sp_minutes') } });
     minutes.value = sp && sp.duration_ms != null ? String(Math.round(sp.duration_ms / MINUTE)) : '';
     const li = el('li', { class: 'pe-speaker' },
       text('name', sp ? localized(sp.name, L) : '', 80),
       text('affiliation', sp && sp.affiliation ? localized(sp.affiliation, L) : '', 200),
       text('topic', sp && sp.topic ? localized(sp.topic, L) : '', 200),
-      mode, minutes);
+      mode, speaks, minutes);
     li.$orig = sp;
     const button = (label, title, action) => {
       const b = el('button', { class: 'pe-sp-btn', text: label, attrs: { type: 'button', title: t(L, title), 'aria-label': t(L, title) } });
@@ -417,6 +422,7 @@ export function createPlanEditor(opts) {
       });
     }
     mode.addEventListener('change', () => commitSpeakers());
+    speaks.addEventListener('change', () => commitSpeakers());
     return li;
   }
 
@@ -435,6 +441,8 @@ export function createPlanEditor(opts) {
     }
     const mode = li.querySelector('.pe-sp-mode').value;
     if (mode) out.mode = mode; else delete out.mode;
+    const speaks = li.querySelector('.pe-sp-lang').value;
+    if (speaks) out.lang = speaks; else delete out.lang;
     const minutes = Number(get('minutes'));
     if (get('minutes') && Number.isInteger(minutes)) out.minutes = minutes; else delete out.minutes;
     return out;

@@ -158,3 +158,41 @@ async fn the_running_and_finished_rows_cannot_be_moved_by_a_key_or_a_drag() {
     assert_eq!(reply["code"], "invalid_state", "the server refuses it too: {reply}");
     console.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_speakers_language_is_chosen_in_the_editor_and_kept_in_the_plan() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    enter_edit_mode(&console).await;
+    console.click(r#"#segments li[data-segment-id="keynotes"] .seg-title"#).await;
+    console.wait_attr("#segments li.selected", "data-segment-id", "keynotes").await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let first = r#"#segments li.selected .pe-speaker:first-child .pe-sp-lang"#;
+    console.wait_attr(first, "class", "pe-sp-lang").await;
+    let chosen = console
+        .client
+        .execute(
+            &format!(
+                "const s = document.querySelector('{first}'); const was = s.value; s.value = 'en'; \
+                      s.dispatchEvent(new Event('change')); return was;"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(chosen, "zh", "the demo says Zhang Ying speaks Chinese");
+    let speaker = loop {
+        let frame = chair.expect("change").await;
+        if frame["change"]["kind"] == "plan" {
+            break frame["change"]["plan"]["segments"][1]["speakers"][0].clone();
+        }
+    };
+    assert_eq!(
+        (speaker["name"]["en"].as_str(), speaker["lang"].as_str()),
+        (Some("Zhang Ying"), Some("en")),
+        "{speaker}"
+    );
+    console.client.clone().close().await.unwrap();
+}
