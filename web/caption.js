@@ -15,10 +15,28 @@ let lang = preferredLang(frag);
 let track = TRACKS.includes(load('hub.caption.track')) ? load('hub.caption.track') : lang;
 let last = null; // the track's last final seq, as the server said; null until read
 let chain = Promise.resolve(); // lines go out one after another, so seqs stay in order
-const sent = []; // {seq, track, text, state: 'sending'|'sent'|'failed', error}
+// {seq, track, text, state: 'pending'|'sending'|'sent'|'failed', error}: 'pending' waits for
+// the connection, and goes out in order once it is back.
+const sent = [];
+let online = null; // resolves the wait of a line that met no server, when the connection is back
 
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
-const hub = page.connect({ name: frag.name || 'Captioner', mode: frag.mode || 'in_room', screen: true, onWelcome: render, onChange: render });
+const hub = page.connect({
+  name: frag.name || 'Captioner', mode: frag.mode || 'in_room', screen: true, onWelcome: render, onChange: render,
+  onStatus: (status) => {
+    if (status === 'connected' && online) { const go = online; online = null; go(); }
+    drawSent();
+  },
+});
+
+/** Resolves when the page's connection to the server is back (at once when it is up). */
+function connectionBack() {
+  if (page.status === 'connected') return Promise.resolve();
+  return new Promise((resolve) => {
+    const before = online;
+    online = () => { if (before) before(); resolve(); };
+  });
+}
 
 const api = (path) => `/api/v1/events/${encodeURIComponent(frag.event || '')}/captions${path}`;
 const auth = { Authorization: `Bearer ${frag.token || ''}` };
@@ -41,27 +59,45 @@ async function readSeq() {
 
 /**
  * POSTs one line with seq = last + 1; when that seq was taken meanwhile (out_of_order, or
- * ignored as a retry) it takes the next one and sends again, once.
+ * ignored as a retry) it takes the next one and sends again, once. A line that meets no
+ * server waits, pending, until the connection is back and is sent again with the same seq
+ * (a retry the server answers as ignored when the first attempt did arrive).
  */
 async function post(item) {
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (last == null) await readSeq();
-    if (last == null || item.track !== track) break;
-    item.seq = last + 1;
+    while (last == null) {
+      await connectionBack();
+      await readSeq();
+      if (last == null) { item.state = 'pending'; drawSent(); await pause(); }
+    }
+    if (item.track !== track) break;
+    if (item.seq == null) item.seq = last + 1;
     let reply, body;
     try {
+      item.state = 'sending';
       reply = await fetch(api(`?lang=${item.track}&seq=${item.seq}`), {
         method: 'POST', headers: { ...auth, 'Content-Type': 'text/plain; charset=utf-8' }, body: item.text,
       });
       body = await reply.json().catch(() => ({}));
-    } catch (err) {
-      item.state = 'failed'; item.error = err.message || String(err);
+    } catch {
+      item.state = 'pending'; item.error = null; item.maybeArrived = true;
+      drawSent();
+      await connectionBack();
+      await pause();
+      attempt--;
+      continue;
+    }
+    if (reply.ok && body.ignored && item.maybeArrived) {
+      // Sent before, and the answer was lost with the connection: it arrived then.
+      last = item.seq;
+      item.state = 'sent';
       return;
     }
     if (reply.ok && body.ignored) {
-      // This page sends each line once: an "ignored" seq was taken by another captioner
+      // An "ignored" seq this page had not sent before was taken by another captioner
       // meanwhile (the server took it for a retry of theirs). Move past it and send again.
       last = item.seq;
+      item.seq = null; item.maybeArrived = false;
       setText($('capr-status'), t(lang, 'capr_resync', { n: last }));
       continue;
     }
@@ -72,6 +108,7 @@ async function post(item) {
     }
     if (reply.status === 409 && body.code === 'out_of_order' && Number.isInteger(body.expected)) {
       last = body.expected - 1;
+      item.seq = null; item.maybeArrived = false;
       setText($('capr-status'), t(lang, 'capr_resync', { n: last }));
       continue;
     }
@@ -81,13 +118,18 @@ async function post(item) {
   if (item.state === 'sending') { item.state = 'failed'; item.error = 'out_of_order'; }
 }
 
+/** A moment between attempts while the server is away. */
+function pause() {
+  return new Promise((resolve) => { setTimeout(resolve, 500); });
+}
+
 $('capr-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const input = $('capr-input');
   const text = input.value.replace(/\p{Cc}/gu, ' ').trim();
   if (!text) return;
   input.value = '';
-  const item = { seq: null, track, text, state: 'sending', error: null };
+  const item = { seq: null, track, text, state: page.status === 'connected' ? 'sending' : 'pending', error: null };
   sent.push(item);
   if (sent.length > KEPT) sent.shift();
   drawSent();
@@ -111,7 +153,13 @@ function drawSent() {
   list.replaceChildren(...sent.slice().reverse().map((s) => el('li', { class: `capr-line ${s.state}`, data: { state: s.state } },
     el('span', { class: 'capr-meta muted', text: `${t(lang, `track_${s.track}`)} #${s.seq ?? '…'}` }),
     el('span', { class: 'capr-text', text: s.text }),
-    s.state === 'failed' ? el('span', { class: 'capr-error', text: t(lang, 'capr_failed', { error: s.error }) }) : null)));
+    s.state === 'failed' ? el('span', { class: 'capr-error', text: t(lang, 'capr_failed', { error: s.error }) }) : null,
+    s.state === 'pending' ? el('span', { class: 'capr-pending', text: t(lang, 'capr_pending') }) : null)));
+  const waiting = sent.filter((s) => s.state === 'pending').length;
+  const status = $('capr-status');
+  if (waiting) setText(status, t(lang, 'capr_waiting', { n: waiting }));
+  else if (status.dataset.waiting === 'true') setText(status, '');
+  status.dataset.waiting = String(waiting > 0);
 }
 
 function render() {

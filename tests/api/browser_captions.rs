@@ -178,7 +178,8 @@ async fn the_attendee_page_names_the_channel_of_its_language_and_the_booth_sees_
     let href = ja.client.find(Locator::Css("#interp-listen")).await.unwrap().attr("href").await.unwrap();
     assert_eq!(href.as_deref(), Some("https://listen.example.org/sjtu-forum/ja"));
     choose(&ja, "#lang", "zh").await;
-    ja.wait_text("#interp-text", |t| t == "中文：第 1 频道").await;
+    // Zhang Ying speaks Chinese (the demo says so): a Chinese viewer needs no channel.
+    ja.wait_text("#interp-text", |t| t == "发言语言为中文，无需传译").await;
     choose(&ja, "#lang", "en").await;
     ja.wait_text("#interp-text", |t| t == "No interpretation into English in this segment").await;
 
@@ -189,4 +190,39 @@ async fn the_attendee_page_names_the_channel_of_its_language_and_the_booth_sees_
     booth.wait_text("#interp-channels", |t| t.contains("1 ja→zh") && t.contains("2 zh→ja")).await;
     ja.client.clone().close().await.unwrap();
     booth.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn lines_typed_while_the_server_restarts_wait_and_go_out_in_order_when_it_is_back() {
+    let mut app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let captioner = browser.session().await;
+    captioner.open(&app, "caption", Role::Captioner, "&lang=en&name=Respeaker").await;
+    choose(&captioner, "#capr-track", "en").await;
+    captioner.wait_attr("body", "data-caption-seq", "0").await;
+
+    app.stop().await;
+    captioner.wait_attr("#conn-status", "data-state", "reconnecting").await;
+    let input = captioner.client.find(Locator::Css("#capr-input")).await.unwrap();
+    for line in ["First line while offline.", "Second line while offline."] {
+        input.send_keys(&format!("{line}{ENTER}")).await.unwrap();
+    }
+    captioner.wait_text("#capr-lines", |t| t.matches("waiting for the connection").count() == 2).await;
+    captioner.wait_text("#capr-status", |t| t.contains("2 line")).await;
+
+    app.start_again().await;
+    captioner.wait_attr("#conn-status", "data-state", "connected").await;
+    captioner.wait_attr("body", "data-caption-seq", "2").await;
+    let states = captioner
+        .client
+        .execute("return [...document.querySelectorAll('#capr-lines li')].map((li) => li.dataset.state)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(states, json!(["sent", "sent"]));
+    let path = format!("/api/events/{EVENT}/transcript.txt?lang=en&token={}", app.token(Role::Organizer));
+    let transcript = request(app.addr, "GET", &path, &[], "").await.body;
+    let text = transcript.as_str().unwrap();
+    let (first, second) = (text.find("First line").unwrap(), text.find("Second line").unwrap());
+    assert!(first < second, "in the order typed: {text}");
+    captioner.client.clone().close().await.unwrap();
 }
