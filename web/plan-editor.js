@@ -73,6 +73,7 @@ export function createPlanEditor(opts) {
   let editor = null; // its field editor
   let queue = Promise.resolve(); // plan commands go one after another: each names the newest plan_version
   let dragging = null;
+  let draft = null; // the <li> of a segment being added, on this console only until published
 
   const status = $('plan-status');
   function say(text, kind = 'info') {
@@ -143,6 +144,7 @@ export function createPlanEditor(opts) {
 
   function toggle(on = !editing) {
     editing = Boolean(on) && canControl();
+    if (!editing) draft = null;
     document.body.classList.toggle('plan-editing', editing);
     if (editing && !selected) {
       // The row after the running one: the running row is never one key away from a move.
@@ -158,20 +160,69 @@ export function createPlanEditor(opts) {
 
   // ---------- the commands ----------
 
-  async function add() {
-    const s = hub.state;
-    if (!s) return;
+  /**
+   * Add opens a draft row on this console only: nothing reaches a phone or a crew screen
+   * until it has a title and the chair publishes it (Publish, or Enter in its fields). Its
+   * id follows its kind as published.
+   */
+  function add() {
+    if (!hub.state) return;
     const after = selectedSeg();
-    const id = freshId(s.segments, 'speech');
-    const title = Object.fromEntries(LANGS.map((l) => [l, t(l, 'plan_new_title')]));
+    draft = buildDraft(after ? after.id : null);
+    opts.render();
+    const first = draft.querySelector(`[data-draft="title.${lang()}"]`);
+    if (first) first.focus();
+  }
+
+  function buildDraft(after) {
+    const L = lang();
+    const field = (node, label, cls = '') => el('label', { class: `pe-label ${cls}` }, el('span', { class: 'label', text: label }), node);
+    const titles = LANGS.map((l) => field(
+      el('input', { class: 'pe-field', data: { draft: `title.${l}` }, attrs: { type: 'text', maxlength: '200', lang: l, autocomplete: 'off' } }),
+      t(L, 'plan_f_title_in', { lang: LANG_NAMES[l] }), 'pe-title'));
+    const kind = el('select', { class: 'pe-field', data: { draft: 'kind' } },
+      ...KINDS.map((k) => el('option', { text: kindName(L, k), attrs: { value: k } })));
+    kind.value = 'speech';
+    const minutes = el('input', { class: 'pe-field', data: { draft: 'minutes' }, attrs: { type: 'number', min: '1', max: '1440', step: '1', inputmode: 'numeric' } });
+    minutes.value = String(NEW_MINUTES);
+    const publish = el('button', { class: 'pe-tool primary', text: t(L, 'plan_publish'), attrs: { type: 'button', id: 'btn-plan-publish' } });
+    const discard = el('button', { class: 'pe-tool', text: t(L, 'plan_discard'), attrs: { type: 'button' } });
+    const note = el('p', { class: 'pe-error', attrs: { role: 'alert' } });
+    const li = el('li', { class: 'pe-draft selected' },
+      el('p', { class: 'pe-draft-label', text: t(L, 'plan_draft_note') }),
+      el('div', { class: 'plan-fields' }, el('div', { class: 'pe-titles' }, ...titles),
+        el('div', { class: 'pe-titles' }, field(kind, t(L, 'plan_f_kind')), field(minutes, t(L, 'plan_f_duration'))), note),
+      el('div', { class: 'pe-tools' }, publish, discard));
+    li.$after = after;
+    publish.addEventListener('click', () => publishDraft(li, note));
+    discard.addEventListener('click', () => { draft = null; opts.render(); });
+    for (const input of li.querySelectorAll('input, select')) {
+      input.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' && !e.isComposing) { e.preventDefault(); publishDraft(li, note); }
+        else if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); draft = null; opts.render(); }
+      });
+    }
+    return li;
+  }
+
+  async function publishDraft(li, note) {
+    const value = (name) => li.querySelector(`[data-draft="${name}"]`).value.trim();
+    const typed = LANGS.filter((l) => value(`title.${l}`));
+    if (!typed.length) { setText(note, t(lang(), 'plan_draft_needs_title')); return; }
+    const minutes = Number(value('minutes'));
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) { setText(note, t(lang(), 'plan_not_number')); return; }
+    // A language left empty reads as the one typed first in the console's language order.
+    const fallback = value(`title.${typed.includes(lang()) ? lang() : typed[0]}`);
+    const title = Object.fromEntries(LANGS.map((l) => [l, value(`title.${l}`) || fallback]));
+    const kind = value('kind');
+    const id = freshId(hub.state.segments, kind);
     pendingSelect = id;
-    selected = id; row = null; editor = null;
-    const { ack } = await send('plan_add_segment', {
-      after: after ? after.id : null, new_segment: id, kind: 'speech', title, duration_min: NEW_MINUTES,
-    });
+    const { ack, error } = await send('plan_add_segment', { after: li.$after, new_segment: id, kind, title, duration_min: minutes },
+      (err) => setText(note, errorLine(err)));
     pendingSelect = null;
-    if (!ack && selected === id) selected = after ? after.id : null;
-    select(selected, { focus: Boolean(ack) });
+    if (!ack) { if (error && error.code === 'conflict') setText(note, t(lang(), 'plan_conflict')); return; }
+    draft = null;
+    select(id, { focus: true });
   }
 
   async function duplicate() {
@@ -532,6 +583,12 @@ export function createPlanEditor(opts) {
   function arrange(list, items) {
     const segs = hub.state.segments;
     items.forEach((li, i) => decorate(li, segs[i]));
+    if (draft) {
+      // The draft stands after the row it was added after, and takes the selection's place.
+      const at = draft.$after == null ? 0 : segs.findIndex((g) => g.id === draft.$after) + 1;
+      items.splice(at, 0, draft);
+      selected = null; row = null; editor = null;
+    }
     const at = selected ? segs.findIndex((s) => s.id === selected) : -1;
     if (at < 0) {
       if (selected && selected !== pendingSelect) { selected = null; row = null; editor = null; }

@@ -51,27 +51,38 @@ async fn a_segment_added_and_renamed_on_the_console_reaches_the_japanese_program
     console.click(r#"#segments li[data-segment-id="keynotes"] .seg-title"#).await;
     console.wait_attr(r#"#segments li.selected"#, "data-segment-id", "keynotes").await;
     console.click("#btn-plan-add").await;
-    // The new segment is selected, its field editor open, right after the keynotes.
-    console.wait_attr(r#"#segments li.selected"#, "data-segment-id", "speech-2").await;
+    // A draft opens after the keynotes, on this console only: nothing is published yet.
+    console.wait_text("#segments li.pe-draft", |t| t.contains("Draft")).await;
     let order = console
         .client
-        .execute("return [...document.querySelectorAll('#segments > li')].map((li) => li.dataset.segmentId)", vec![])
+        .execute(
+            "return [...document.querySelectorAll('#segments > li')].map((li) => li.dataset.segmentId || 'draft')",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(order, json!(["opening", "keynotes", "speech-2", "round-table", "closing"]));
+    assert_eq!(order, json!(["opening", "keynotes", "draft", "round-table", "closing"]));
+    console.click("#btn-plan-publish").await;
+    console.wait_text("#segments li.pe-draft", |t| t.contains("title in at least one language")).await;
+    let programme = attendee.wait_text("#programme-list", |t| !t.is_empty()).await;
+    assert!(!programme.contains("New segment"), "no blank draft on any phone: {programme}");
+
+    // A title, a kind, Enter: published, with an id that follows its kind.
+    let kind = console.client.find(Locator::Css(r#"#segments li.pe-draft [data-draft="kind"]"#)).await.unwrap();
+    kind.select_by_value("break").await.unwrap();
+    retype(&console, r#"#segments li.pe-draft [data-draft="title.ja"]"#, "懇親会").await;
+    console.wait_attr("#segments li.selected", "data-segment-id", "break-2").await;
+    attendee.wait_text("#programme-list", |t| t.contains("懇親会")).await;
     // Its planned start follows the keynotes' planned end.
     let keynotes_end =
         console.wait_text(r#"#segments li[data-segment-id="keynotes"] .time-end"#, |t| !t.is_empty()).await;
     console
-        .wait_text(r#"#segments li[data-segment-id="speech-2"] .time"#, |t| {
+        .wait_text(r#"#segments li[data-segment-id="break-2"] .time"#, |t| {
             t.get(..5).is_some_and(|start| keynotes_end.ends_with(start))
         })
         .await;
-
-    retype(&console, r#"#segments li.selected [data-field="title.ja"]"#, "懇親会").await;
-    attendee.wait_text("#programme-list", |t| t.contains("懇親会")).await;
-    // The other languages kept the new segment's own title.
-    console.wait_text(r#"#segments li[data-segment-id="speech-2"] .seg-title"#, |t| t == "New segment").await;
+    // The other languages read as the one typed until someone writes them.
+    console.wait_text(r#"#segments li[data-segment-id="break-2"] .seg-title"#, |t| t == "懇親会").await;
 
     let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
     assert_eq!(chair.run("goto", json!({"segment": "keynotes"})).await["type"], "ack");
