@@ -27,6 +27,35 @@ use text::{Lang, Localized, Mode};
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
 pub type Millis = i64;
 
+/// An `extend`'s amount: seconds as a client writes them, whole or not, counted to the
+/// millisecond, so that the websocket, the control API and OSC take the same numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seconds(Millis);
+
+impl Seconds {
+    /// `seconds` to the nearest millisecond; `None` when it is not a finite number.
+    pub fn parse(seconds: f64) -> Option<Self> {
+        seconds.is_finite().then(|| Seconds((seconds * 1000.0).round() as Millis))
+    }
+
+    pub fn millis(self) -> Millis {
+        self.0
+    }
+}
+
+impl From<i32> for Seconds {
+    fn from(seconds: i32) -> Self {
+        Seconds(Millis::from(seconds) * 1000)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        Seconds::parse(seconds).ok_or_else(|| serde::de::Error::custom("seconds must be a finite number"))
+    }
+}
+
 /// What a token lets its holder do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,7 +141,7 @@ pub enum Command {
     },
     Extend {
         version: u64,
-        seconds: i32,
+        seconds: Seconds,
     },
     End {
         version: u64,
@@ -482,13 +511,14 @@ impl Command {
             Command::Hold { version } => (*version, ShowOp::Hold),
             Command::Resume { version } => (*version, ShowOp::Resume),
             Command::Extend { version, seconds } => {
-                if *seconds == 0 || seconds.abs() > Self::MAX_EXTEND_SECONDS {
+                let by = seconds.millis();
+                if by == 0 || by.abs() > Millis::from(Self::MAX_EXTEND_SECONDS) * 1000 {
                     return Err(Rejection::InvalidField(format!(
                         "seconds must be between -{max} and {max}, and not 0",
                         max = Self::MAX_EXTEND_SECONDS
                     )));
                 }
-                (*version, ShowOp::Extend(Millis::from(*seconds) * 1000))
+                (*version, ShowOp::Extend(by))
             }
             Command::End { version } => (*version, ShowOp::End),
             Command::Undo { version } => (*version, ShowOp::Undo),

@@ -23,7 +23,7 @@ use crate::domain::cues::{CueState, SignalKind};
 use crate::domain::live::{clock_text, remaining_text, timing, Phase};
 use crate::domain::show::Segment;
 use crate::domain::text::{Lang, Localized, Mode};
-use crate::domain::{Actor, Command, EventState, Millis, Role};
+use crate::domain::{Actor, Command, EventState, Millis, Role, Seconds};
 use crate::hub::retries::Outcome;
 use crate::hub::{Overview, Start};
 use crate::limits::{FrameBudget, Verdict};
@@ -477,7 +477,14 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "resume" => Command::Resume { version },
         "toggle_hold" if state.live.held_since.is_some() => Command::Resume { version },
         "toggle_hold" => Command::Hold { version },
-        "extend" => Command::Extend { version, seconds: number(args, "seconds")? },
+        "extend" => {
+            let text = arg(args, "seconds")?;
+            let seconds =
+                text.parse().ok().and_then(Seconds::parse).ok_or_else(|| {
+                    refusal(ErrorCode::InvalidField, format!("seconds must be a number, not {text:?}"))
+                })?;
+            Command::Extend { version, seconds }
+        }
         "end" => Command::End { version },
         "undo" => Command::Undo { version },
         "queue/next" => {

@@ -106,6 +106,29 @@ async fn every_show_command_works_over_http() {
 }
 
 #[tokio::test]
+async fn extend_takes_fractional_seconds_over_http_and_the_websocket_within_an_hour_either_way() {
+    let app = spawn_app_with(no_double_press_guard).await;
+    let m = Role::Moderator;
+    let planned = |reply: &Reply| ok(reply)["segment_clock"]["planned_ms"].as_i64().unwrap();
+    let start = planned(&press(&app, m, "next").await);
+    assert_eq!(planned(&press(&app, m, "extend?seconds=30.5").await), start + 30_500);
+    let auth = format!("Bearer {}", app.token(m));
+    let path = format!("/api/v1/events/{EVENT}/extend");
+    let body = request(app.addr, "POST", &path, &[("Authorization", &auth)], r#"{"seconds": -0.25}"#).await;
+    assert_eq!(planned(&body), start + 30_250);
+    let (mut chair, _) = app.join(m, "Chair").await;
+    let version = ok(&state(&app, m).await)["version"].clone();
+    let reply = chair.run("extend", json!({"version": version, "seconds": 1.75})).await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+    assert_eq!(planned(&state(&app, m).await), start + 32_000);
+    for bad in ["0", "0.0004", "3600.001", "-3600.001", "inf", "NaN", "1e9", "half"] {
+        let reply = press(&app, m, &format!("extend?seconds={bad}")).await;
+        assert_eq!((reply.status, reply.body["code"].as_str()), (422, Some("invalid_field")), "{bad}: {}", reply.body);
+    }
+    assert_eq!(planned(&press(&app, m, "extend?seconds=3600").await), start + 32_000 + 3_600_000);
+}
+
+#[tokio::test]
 async fn queue_cue_and_stage_commands_work_over_http() {
     let app = spawn_app_with(no_double_press_guard).await;
     ok(&press(&app, Role::Moderator, "next").await);

@@ -88,10 +88,13 @@ async fn osc_commands_with_a_role_token_drive_the_show_and_anything_else_is_drop
     let extend = format!("/eventhub/{EVENT}/extend");
     send(osc, &extend, vec![text(app.token(Role::Moderator)), OscType::Float(60.0)]).await;
     state_until(&app, |s| s["segment_clock"]["planned_ms"].as_i64() == Some(before + 60_000)).await;
+    // Fractions of a second count, as over HTTP.
+    send(osc, &extend, vec![text(app.token(Role::Moderator)), OscType::Float(30.5)]).await;
+    state_until(&app, |s| s["segment_clock"]["planned_ms"].as_i64() == Some(before + 90_500)).await;
     let message = format!("/eventhub/{EVENT}/stage/message");
     send(osc, &message, vec![text(app.token(Role::Moderator)), text("请准备 · wrap up")]).await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while metric(&app, ACCEPTED).await < 5 {
+    while metric(&app, ACCEPTED).await < 6 {
         assert!(tokio::time::Instant::now() < deadline, "the stage message was not applied");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
