@@ -27,6 +27,7 @@ use crate::domain::{Actor, Command, EventState, Millis, Role, Seconds};
 use crate::hub::retries::Outcome;
 use crate::hub::{Overview, Start};
 use crate::limits::{FrameBudget, Verdict};
+use crate::metrics::Format;
 use crate::protocol::ErrorCode;
 use crate::server::{AppState, EventEntry};
 
@@ -170,7 +171,8 @@ async fn automations(
     }
 }
 
-/// `GET /metrics`: Prometheus text, for the rooms token or an organizer token of any event.
+/// `GET /metrics`: the classic Prometheus text or OpenMetrics, as `Accept` asks, for the rooms
+/// token or an organizer token of any event.
 async fn metrics(
     State(control): State<Control>,
     Query(query): Query<HashMap<String, String>>,
@@ -184,8 +186,9 @@ async fn metrics(
     if !organizer {
         return refusal(ErrorCode::Unauthorized, "an organizer token is needed").into_response();
     }
-    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], control.app.metrics.encode()).into_response()
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let vary = (header::VARY, "Accept");
+    ([(header::CONTENT_TYPE, format.content_type()), vary], control.app.metrics.encode(format)).into_response()
 }
 
 /// The API's OpenAPI document, as docs/openapi.json has it.
