@@ -28,7 +28,7 @@ use crate::hub::retries::Outcome;
 use crate::hub::{Overview, Start};
 use crate::limits::{FrameBudget, Verdict};
 use crate::metrics::Format;
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, Routing};
 use crate::server::{AppState, EventEntry};
 
 /// The control API's routes, with what they remember between requests.
@@ -123,7 +123,7 @@ async fn state(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let (entry, _) = match authorized(&control.app, &event, &headers, &query) {
+    let (entry, role) = match authorized(&control.app, &event, &headers, &query) {
         Ok(found) => found,
         Err(answer) => return answer.into_response(),
     };
@@ -139,7 +139,7 @@ async fn state(
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(flat_state(&overview, now_millis())).into_response()
+        Json(flat_state(&overview, role, now_millis())).into_response()
     };
     let headers = response.headers_mut();
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("a number in quotes is a valid header"));
@@ -218,10 +218,10 @@ async fn stream(
         return refusal(ErrorCode::Internal, "the event's hub has stopped").into_response();
     };
     let first = match start {
-        Start::Snapshot(overview) => Some(state_event(&overview)),
+        Start::Snapshot(overview) => Some(state_event(&overview, role)),
         Start::Replayed => None,
     };
-    let events = Stream { entry, frames, first, burst: false, shutdown: control.app.shutdown.clone() };
+    let events = Stream { entry, role, frames, first, burst: false, shutdown: control.app.shutdown.clone() };
     let events = futures_util::stream::unfold(events, |mut s| async move {
         s.next().await.map(|e| (Ok::<_, std::convert::Infallible>(e), s))
     });
@@ -231,6 +231,8 @@ async fn stream(
 /// What one SSE stream has still to send.
 struct Stream {
     entry: Arc<EventEntry>,
+    /// Whose view each `state` event is.
+    role: Role,
     frames: tokio::sync::mpsc::Receiver<crate::wire::Frame>,
     first: Option<Event>,
     /// Changes were sent since the last `state`.
@@ -248,7 +250,7 @@ impl Stream {
         if self.burst && self.frames.is_empty() {
             self.burst = false;
             let overview = self.entry.hub.overview().await.ok()?;
-            return Some(state_event(&overview));
+            return Some(state_event(&overview, self.role));
         }
         let frame = tokio::select! {
             frame = self.frames.recv() => frame?,
@@ -266,8 +268,8 @@ struct SeqOnly {
     seq: u64,
 }
 
-fn state_event(overview: &Overview) -> Event {
-    Event::default().event("state").data(flat_state(overview, now_millis()).to_string())
+fn state_event(overview: &Overview, role: Role) -> Event {
+    Event::default().event("state").data(flat_state(overview, role, now_millis()).to_string())
 }
 
 async fn command(
@@ -408,7 +410,7 @@ impl Control {
         let id = key.map_or_else(|| format!("api-{}", uuid::Uuid::new_v4()), |key| format!("key:{key}"));
         match entry.hub.request(api_actor(role), id, command).await {
             Ok(Outcome::Ack { .. }) => match overview(entry).await {
-                Ok(after) => Answer { status: StatusCode::OK, body: flat_state(&after, now_millis()) },
+                Ok(after) => Answer { status: StatusCode::OK, body: flat_state(&after, role, now_millis()) },
                 Err(answer) => answer,
             },
             Ok(Outcome::Rejected(error)) => refusal(error.code, error.message),
@@ -561,8 +563,10 @@ impl<'a> SegmentBrief<'a> {
     }
 }
 
-/// The state as a key or a script shows it, at `now`.
-fn flat_state(overview: &Overview, now: Millis) -> Value {
+/// The state as a key or a script with a token of `role` shows it, at `now`. Cues are seen
+/// as the websocket's view of the role sees them (`protocol::View`): the chair and AV see
+/// them all, the other roles, who get cue changes as `hidden`, see none.
+fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
     let state = &overview.state;
     let (show, live) = (&state.show, &state.live);
     let tm = timing(show, live, now);
@@ -604,6 +608,7 @@ fn flat_state(overview: &Overview, now: Millis) -> Value {
         .cues
         .iter()
         .filter(|c| !matches!(c.state, CueState::Done | CueState::Cancelled))
+        .filter(|c| Routing::Crew(c.target.position()).reaches(role, &[]))
         .map(|c| json!({ "id": c.id, "state": c.state, "target": c.target, "text": c.text, "preset": c.preset }))
         .collect();
     let drift_sign = if tm.drift_ms > 0 { "+" } else { "" };
