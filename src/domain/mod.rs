@@ -27,25 +27,41 @@ use text::{Lang, Localized, Mode};
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
 pub type Millis = i64;
 
-/// An `extend`'s amount: seconds as a client writes them, whole or not, counted to the
-/// millisecond, so that the websocket, the control API and OSC take the same numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seconds(Millis);
+/// An `extend`'s amount: seconds as a client writes them, whole or not, so that the
+/// websocket, the control API and OSC take the same numbers. Counted to the millisecond.
+#[derive(Clone, Copy, Debug)]
+pub struct Seconds(f64);
 
 impl Seconds {
-    /// `seconds` to the nearest millisecond; `None` when it is not a finite number.
+    /// The smallest amount either way: a millisecond.
+    const LEAST: f64 = 0.001;
+
+    /// `None` when `seconds` is not a finite number.
     pub fn parse(seconds: f64) -> Option<Self> {
-        seconds.is_finite().then(|| Seconds((seconds * 1000.0).round() as Millis))
+        seconds.is_finite().then_some(Seconds(seconds))
     }
 
-    pub fn millis(self) -> Millis {
-        self.0
+    /// The amount in milliseconds (to the nearest one), when it is at least a millisecond
+    /// and at most `max` seconds either way; compared as written, so that the bounds are
+    /// exactly those docs/openapi.json states.
+    pub fn millis_within(self, max: f64) -> Option<Millis> {
+        let magnitude = self.0.abs();
+        (Self::LEAST..=max).contains(&magnitude).then(|| (self.0 * 1000.0).round() as Millis)
     }
 }
 
+/// Two amounts are the same when written the same.
+impl PartialEq for Seconds {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Seconds {}
+
 impl From<i32> for Seconds {
     fn from(seconds: i32) -> Self {
-        Seconds(Millis::from(seconds) * 1000)
+        Seconds(f64::from(seconds))
     }
 }
 
@@ -511,13 +527,12 @@ impl Command {
             Command::Hold { version } => (*version, ShowOp::Hold),
             Command::Resume { version } => (*version, ShowOp::Resume),
             Command::Extend { version, seconds } => {
-                let by = seconds.millis();
-                if by == 0 || by.abs() > Millis::from(Self::MAX_EXTEND_SECONDS) * 1000 {
-                    return Err(Rejection::InvalidField(format!(
-                        "seconds must be between -{max} and {max}, and not 0",
+                let by = seconds.millis_within(f64::from(Self::MAX_EXTEND_SECONDS)).ok_or_else(|| {
+                    Rejection::InvalidField(format!(
+                        "seconds must be between -{max} and {max}, and at least 0.001 either way",
                         max = Self::MAX_EXTEND_SECONDS
-                    )));
-                }
+                    ))
+                })?;
                 (*version, ShowOp::Extend(by))
             }
             Command::End { version } => (*version, ShowOp::End),

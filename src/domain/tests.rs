@@ -233,7 +233,7 @@ fn extend_adds_planned_time_and_cannot_go_below_zero() {
     assert_eq!(timing(&state.show, &state.live, T0 + MIN).remaining_ms, 11 * MIN);
     let err = run(&mut state, |version| Command::Extend { version, seconds: (-3600).into() }, T0).unwrap_err();
     assert_eq!(err.code(), "invalid_state");
-    for seconds in [0.0, 0.0004, 3600.001, -3600.001] {
+    for seconds in [0.0, 0.0009, -1e-105, 3600.0001, -3600.0001, 1e300, -1e300] {
         let seconds = Seconds::parse(seconds).unwrap();
         let err = run(&mut state, |version| Command::Extend { version, seconds }, T0).unwrap_err();
         assert_eq!(err.code(), "invalid_field", "{seconds:?}");
@@ -242,6 +242,9 @@ fn extend_adds_planned_time_and_cannot_go_below_zero() {
     run(&mut state, |version| Command::Extend { version, seconds: half }, T0).unwrap();
     assert_eq!(timing(&state.show, &state.live, T0 + MIN).remaining_ms, 11 * MIN + 30_500);
     assert_eq!(Seconds::parse(f64::NAN), None);
+    let least = Seconds::parse(-0.001).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: least }, T0).unwrap();
+    assert_eq!(timing(&state.show, &state.live, T0 + MIN).remaining_ms, 11 * MIN + 30_499);
 }
 
 #[test]
