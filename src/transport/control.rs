@@ -24,7 +24,7 @@ use crate::domain::live::{clock_text, remaining_text, timing, Phase};
 use crate::domain::show::Segment;
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Actor, Command, EventState, Millis, Role, Seconds};
-use crate::hub::retries::Outcome;
+use crate::hub::retries::{Outcome, RETRY_WINDOW_MS};
 use crate::hub::{Overview, Start};
 use crate::limits::{FrameBudget, Verdict};
 use crate::metrics::Format;
@@ -52,6 +52,10 @@ pub struct Control {
     presses: Arc<Mutex<HashMap<String, Press>>>,
     /// Commands each (event, role) may still send, as websocket frames are budgeted.
     budgets: Arc<DashMap<(String, Role), FrameBudget>>,
+    /// What each (event, role, `Idempotency-Key`) was first sent with, and when, for the
+    /// hub's retry window: the same key with another command or other arguments is refused,
+    /// not answered as the first. As many as the budget lets through in that window.
+    keys: Arc<Mutex<HashMap<String, (Millis, String)>>>,
 }
 
 type Press = Arc<tokio::sync::Mutex<Option<(Millis, Answer)>>>;
@@ -308,7 +312,7 @@ fn api_actor(role: Role) -> Actor {
 
 impl Control {
     pub fn new(app: AppState) -> Self {
-        Control { app, presses: Arc::default(), budgets: Arc::default() }
+        Control { app, presses: Arc::default(), budgets: Arc::default(), keys: Arc::default() }
     }
 
     async fn http(
@@ -349,9 +353,12 @@ impl Control {
         if let Some(answer) = self.over_budget(event, role, now) {
             return answer;
         }
-        if key.is_some() {
+        if let Some(key) = key {
+            if let Some(answer) = self.key_reused(event, role, &key, press_key(event, role, name, &args), now) {
+                return answer;
+            }
             // A retried key is answered by the hub's own record of it.
-            return self.apply(&entry, role, name, &args, key).await;
+            return self.apply(&entry, role, name, &args, Some(key)).await;
         }
         let window = self.app.limits.api_double_press_ms;
         let slot = {
@@ -371,6 +378,17 @@ impl Control {
         let answer = self.apply(&entry, role, name, &args, None).await;
         *last = Some((now, answer.clone()));
         answer
+    }
+
+    /// A refusal when `key` was sent within the retry window with another request than `request`.
+    fn key_reused(&self, event: &str, role: Role, key: &str, request: String, now: Millis) -> Option<Answer> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|_, (at, _)| now - *at < RETRY_WINDOW_MS);
+        let (_, first) =
+            keys.entry(format!("{event}\u{0}{}\u{0}{key}", role.as_str())).or_insert((now, request.clone()));
+        (*first != request).then(|| {
+            refusal(ErrorCode::Conflict, "this Idempotency-Key was sent with another command or other arguments")
+        })
     }
 
     fn over_budget(&self, event: &str, role: Role, now: Millis) -> Option<Answer> {
@@ -517,7 +535,17 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "stage/message" => Command::StageSignal {
             signal: SignalKind::Message,
             text: Some(arg(args, "text")?.to_owned()),
-            pinned: args.get("pinned").map(|p| p == "true"),
+            pinned: match args.get("pinned").map(String::as_str) {
+                None => None,
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                Some(other) => {
+                    return Err(refusal(
+                        ErrorCode::InvalidField,
+                        format!("pinned must be true or false, not {other:?}"),
+                    ))
+                }
+            },
             speaker: None,
         },
         "stage/clear" => Command::StageClear {},

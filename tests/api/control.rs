@@ -121,11 +121,12 @@ async fn extend_takes_fractional_seconds_over_http_and_the_websocket_within_an_h
     let reply = chair.run("extend", json!({"version": version, "seconds": 1.75})).await;
     assert_eq!(reply["type"], "ack", "{reply}");
     assert_eq!(planned(&state(&app, m).await), start + 32_000);
-    for bad in ["0", "0.0004", "3600.001", "-3600.001", "inf", "NaN", "1e9", "half"] {
+    for bad in ["0", "0.0009", "-1e-105", "3600.0001", "-3600.0001", "inf", "NaN", "-1e300", "half"] {
         let reply = press(&app, m, &format!("extend?seconds={bad}")).await;
         assert_eq!((reply.status, reply.body["code"].as_str()), (422, Some("invalid_field")), "{bad}: {}", reply.body);
     }
-    assert_eq!(planned(&press(&app, m, "extend?seconds=3600").await), start + 32_000 + 3_600_000);
+    assert_eq!(planned(&press(&app, m, "extend?seconds=0.001").await), start + 32_001);
+    assert_eq!(planned(&press(&app, m, "extend?seconds=3600").await), start + 32_001 + 3_600_000);
 }
 
 #[tokio::test]
@@ -213,6 +214,14 @@ async fn a_retried_idempotency_key_changes_nothing() {
     assert_eq!(again.body["seq"], 1, "the retry was not applied");
     let other = [("Authorization", auth.as_str()), ("Idempotency-Key", "deck-key-7-press-2")];
     assert_eq!(ok(&request(app.addr, "POST", &path, &other, "").await)["current"]["id"], "keynotes");
+
+    // The same key with another command, or other arguments, is not answered as the first.
+    let extend = format!("/api/v1/events/{EVENT}/extend?seconds=3601");
+    let reused = request(app.addr, "POST", &extend, &headers, "").await;
+    assert_eq!((reused.status, reused.body["code"].as_str()), (409, Some("conflict")), "{}", reused.body);
+    let with_expect = request(app.addr, "POST", &format!("{path}?expect=opening"), &headers, "").await;
+    assert_eq!(with_expect.status, 409, "{}", with_expect.body);
+    assert_eq!(ok(&state(&app, Role::Moderator).await)["seq"], 2, "neither was applied");
 }
 
 #[tokio::test]
