@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -41,8 +42,13 @@ pub fn routes(control: Control) -> Router {
         .route("/api/v1/events/{event}/automations", get(automations))
         .route("/api/v1/events/{event}/{command}", post(command))
         .route("/api/v1/events/{event}/{group}/{command}", post(grouped_command))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(control)
 }
+
+/// A command's JSON body at most, as a websocket frame: its arguments are a few short fields.
+/// A longer one is answered `413 too_large` in the API's JSON.
+const MAX_BODY_BYTES: usize = crate::protocol::MAX_FRAME_BYTES;
 
 #[derive(Clone)]
 pub struct Control {
@@ -281,9 +287,9 @@ async fn command(
     Path((event, command)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    control.http(&event, &command, query, &headers, &body).await.into_response()
+    control.http(&event, &command, query, &headers, body).await.into_response()
 }
 
 async fn grouped_command(
@@ -291,9 +297,9 @@ async fn grouped_command(
     Path((event, group, command)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    control.http(&event, &format!("{group}/{command}"), query, &headers, &body).await.into_response()
+    control.http(&event, &format!("{group}/{command}"), query, &headers, body).await.into_response()
 }
 
 /// Who a command from the API is by: one participant per event and role, so that an
@@ -321,11 +327,24 @@ impl Control {
         name: &str,
         mut args: HashMap<String, String>,
         headers: &HeaderMap,
-        body: &[u8],
+        body: Result<Bytes, BytesRejection>,
     ) -> Answer {
         let token = presented(headers, &args).to_owned();
         args.remove("token");
-        if let Err(answer) = merge_body(&mut args, body) {
+        let body = match body {
+            Ok(body) => body,
+            Err(rejection) => {
+                // Who asks comes first: without a token of the event the answer is 401, whatever the body.
+                if let Err(answer) = authorized_token(&self.app, event, &token) {
+                    return answer;
+                }
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return refusal(ErrorCode::TooLarge, format!("a command's body is at most {MAX_BODY_BYTES} bytes"));
+                }
+                return refusal(ErrorCode::BadJson, format!("the body could not be read: {rejection}"));
+            }
+        };
+        if let Err(answer) = merge_body(&mut args, &body) {
             return answer;
         }
         let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);

@@ -191,6 +191,20 @@ async fn each_refusal_has_its_status_and_code() {
 }
 
 #[tokio::test]
+async fn a_command_body_over_16_kib_is_answered_413_in_the_api_s_json() {
+    let app = spawn_app().await;
+    let auth = format!("Bearer {}", app.token(Role::Moderator));
+    let path = format!("/api/v1/events/{EVENT}/stage/message");
+    let body = json!({"text": "x".repeat(17 * 1024)}).to_string();
+    let reply = request(app.addr, "POST", &path, &[("Authorization", &auth)], &body).await;
+    assert_eq!((reply.status, reply.body["code"].as_str()), (413, Some("too_large")), "{}", reply.body);
+    assert!(reply.head.contains("content-type: application/json"), "{}", reply.head);
+    let anonymous = request(app.addr, "POST", &path, &[], &body).await;
+    assert_eq!((anonymous.status, anonymous.body["code"].as_str()), (401, Some("unauthorized")), "{}", anonymous.body);
+    assert_eq!(ok(&state(&app, Role::Moderator).await)["seq"], 0, "nothing was applied");
+}
+
+#[tokio::test]
 async fn a_button_pressed_against_a_segment_the_show_has_left_is_a_conflict() {
     let app = spawn_app_with(no_double_press_guard).await;
     ok(&press(&app, Role::Moderator, "next").await);
