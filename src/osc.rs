@@ -3,7 +3,9 @@
 //! `cue/go`, …); the first argument is the role token, since OSC has no authentication;
 //! the rest are the command's own, in order. Applied as the control API applies them
 //! (roles, budgets, double presses). A packet that is not that is counted, logged and
-//! dropped: nothing a sender does stops the listener.
+//! dropped: nothing a sender does stops the listener. A datagram's structure is checked,
+//! bounded and without deep recursion, before rosc decodes it, since rosc's decoder recurses
+//! into bundles and a packet of thousands of nested bundles would overflow the stack.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +21,12 @@ use crate::transport::control::Control;
 /// Larger than any UDP payload, so that no datagram is cut short.
 const MAX_DATAGRAM: usize = 65_536;
 const PREFIX: &str = "/eventhub/";
+/// Bundles nest at most this deep (a packet that is a bundle is at depth 1), and arrays in a
+/// message's arguments too: a desk sends one level, a script a few.
+pub const MAX_DEPTH: usize = 8;
+/// Messages in one packet at most; each is a show command, as many as a cue list fires at once.
+pub const MAX_MESSAGES: usize = 64;
+const BUNDLE_TAG: &[u8] = b"#bundle\0";
 
 /// A message read as a command: which event, which command, the token and the arguments
 /// by the names the control API gives them.
@@ -45,9 +53,12 @@ pub async fn serve(socket: UdpSocket, control: Control, metrics: std::sync::Arc<
             },
             () = shutdown.cancelled() => return,
         };
-        let commands = match rosc::decoder::decode_udp(&buffer[..len]) {
-            Ok((_, packet)) => messages(packet).into_iter().map(|m| command_of(&m)).collect(),
-            Err(error) => vec![Err(format!("not an OSC packet: {error:?}"))],
+        let commands = match decode(&buffer[..len]) {
+            Ok(messages) => messages.iter().map(command_of).collect::<Vec<_>>(),
+            Err(why) => {
+                reject(&metrics, from, &why);
+                continue;
+            }
         };
         for command in commands {
             match command {
@@ -55,6 +66,18 @@ pub async fn serve(socket: UdpSocket, control: Control, metrics: std::sync::Arc<
                 Err(why) => reject(&metrics, from, &why),
             }
         }
+    }
+}
+
+/// The messages of a datagram, in order, or why the whole datagram is dropped.
+pub fn decode(datagram: &[u8]) -> Result<Vec<OscMessage>, String> {
+    let mut census = Census::default();
+    census.packet(datagram, 0)?;
+    match rosc::decoder::decode_udp(datagram) {
+        // rosc stops at a bundle element it cannot read and leaves it unread.
+        Ok((rest, _)) if !rest.is_empty() => Err("not an OSC packet: an element rosc cannot read".into()),
+        Ok((_, packet)) => Ok(messages(packet)),
+        Err(error) => Err(format!("not an OSC packet: {error:?}")),
     }
 }
 
@@ -83,6 +106,119 @@ fn messages(packet: OscPacket) -> Vec<OscMessage> {
     match packet {
         OscPacket::Message(message) => vec![message],
         OscPacket::Bundle(bundle) => bundle.content.into_iter().flat_map(messages).collect(),
+    }
+}
+
+/// A datagram's structure, checked as OSC 1.0 lays it out, before anything decodes it: bundles
+/// (their header, each element's size a positive multiple of 4 within the bundle, nesting at
+/// most `MAX_DEPTH`, at least one element) and messages (address, type tags rosc reads,
+/// closed arrays at most `MAX_DEPTH` deep, arguments that fill the message exactly), at most
+/// `MAX_MESSAGES` of them. Recursion is bounded by `MAX_DEPTH`.
+#[derive(Default)]
+struct Census {
+    messages: usize,
+}
+
+impl Census {
+    fn packet(&mut self, bytes: &[u8], depth: usize) -> Result<(), String> {
+        if let Some(bundle) = bytes.strip_prefix(BUNDLE_TAG) {
+            return self.bundle(bundle, depth + 1);
+        }
+        if bytes.first() != Some(&b'/') {
+            return Err("neither a message nor a bundle".into());
+        }
+        self.messages += 1;
+        if self.messages > MAX_MESSAGES {
+            return Err(format!("more than {MAX_MESSAGES} messages in one packet"));
+        }
+        message(bytes)
+    }
+
+    /// A bundle after its `#bundle` tag: the time tag, then its elements.
+    fn bundle(&mut self, bytes: &[u8], depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("bundles nested deeper than {MAX_DEPTH}"));
+        }
+        let mut rest = bytes.get(8..).ok_or("a bundle cut short in its time tag")?;
+        if rest.is_empty() {
+            return Err("an empty bundle".into());
+        }
+        while !rest.is_empty() {
+            let (size, after) = rest.split_first_chunk::<4>().ok_or("bytes after a bundle's last element")?;
+            let size = u32::from_be_bytes(*size) as usize;
+            if size == 0 || !size.is_multiple_of(4) {
+                return Err(format!("a bundle element of {size} bytes, not a positive multiple of 4"));
+            }
+            if size > after.len() {
+                return Err(format!("a bundle element of {size} bytes, longer than the bundle"));
+            }
+            let (element, next) = after.split_at(size);
+            self.packet(element, depth)?;
+            rest = next;
+        }
+        Ok(())
+    }
+}
+
+/// A message: its address, its type tags and each argument, filling `bytes` exactly.
+fn message(bytes: &[u8]) -> Result<(), String> {
+    let mut reader = Reader { bytes, at: 0 };
+    reader.string()?;
+    let tags = reader.string()?;
+    let tags = tags.strip_prefix(',').ok_or("a message without type tags")?;
+    let mut arrays = 0;
+    for tag in tags.chars() {
+        match tag {
+            'i' | 'f' | 'c' | 'r' | 'm' => reader.skip(4)?,
+            'h' | 'd' | 't' => reader.skip(8)?,
+            's' => reader.string().map(drop)?,
+            'b' => {
+                let size = reader.take(4)?;
+                let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+                reader.skip(size.div_ceil(4) * 4)?;
+            }
+            'T' | 'F' | 'N' | 'I' => {}
+            '[' if arrays == MAX_DEPTH => return Err(format!("arrays nested deeper than {MAX_DEPTH}")),
+            '[' => arrays += 1,
+            ']' if arrays == 0 => return Err("an array closed that was not opened".into()),
+            ']' => arrays -= 1,
+            other => return Err(format!("an unknown type tag {other:?}")),
+        }
+    }
+    if arrays > 0 {
+        return Err("an array that is not closed".into());
+    }
+    if reader.at != bytes.len() {
+        return Err("bytes after a message's last argument".into());
+    }
+    Ok(())
+}
+
+/// A cursor over one message; OSC pads strings and blobs to 4 bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(len).filter(|&end| end <= self.bytes.len()).ok_or("a message cut short")?;
+        let taken = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(taken)
+    }
+
+    fn skip(&mut self, len: usize) -> Result<(), String> {
+        self.take(len).map(drop)
+    }
+
+    /// A NUL-terminated UTF-8 string, padded with NULs to 4 bytes.
+    fn string(&mut self) -> Result<&'a str, String> {
+        let rest = &self.bytes[self.at..];
+        let len = rest.iter().position(|&b| b == 0).ok_or("a string without its NUL")?;
+        let text = std::str::from_utf8(&rest[..len]).map_err(|_| "a string that is not UTF-8")?;
+        self.skip((len / 4 + 1) * 4)?;
+        Ok(text)
     }
 }
 
@@ -159,6 +295,83 @@ mod tests {
         assert_eq!((go.command.as_str(), go.args["cue"].as_str()), ("cue/go", "7"));
         let next = command_of(&message("/eventhub/forum/next", vec![string("t"), string("extra")])).unwrap();
         assert!(next.args.is_empty(), "arguments a command does not take are ignored");
+    }
+
+    fn encode(packet: &OscPacket) -> Vec<u8> {
+        rosc::encoder::encode(packet).unwrap()
+    }
+
+    fn next(token: &str) -> OscPacket {
+        OscPacket::Message(message("/eventhub/forum/next", vec![string(token)]))
+    }
+
+    fn bundle(content: Vec<OscPacket>) -> OscPacket {
+        OscPacket::Bundle(rosc::OscBundle { timetag: (0, 1).into(), content })
+    }
+
+    /// `bytes` as one element of a bundle, its size written as given.
+    fn bundle_of(size: u32, bytes: &[u8]) -> Vec<u8> {
+        let mut packet = b"#bundle\0\0\0\0\0\0\0\0\x01".to_vec();
+        packet.extend(size.to_be_bytes());
+        packet.extend(bytes);
+        packet
+    }
+
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut packet = encode(&next("t"));
+        for _ in 0..depth {
+            packet = bundle_of(packet.len() as u32, &packet);
+        }
+        packet
+    }
+
+    #[test]
+    fn bundles_nest_eight_deep_at_most_and_thousands_deep_are_refused_without_recursing() {
+        assert_eq!(decode(&nested(MAX_DEPTH)).unwrap().len(), 1);
+        assert!(decode(&nested(MAX_DEPTH + 1)).unwrap_err().contains("deeper than 8"));
+        assert!(decode(&nested(3_000)).unwrap_err().contains("deeper than 8"));
+    }
+
+    #[test]
+    fn a_packet_holds_sixty_four_messages_at_most() {
+        let full = bundle((0..MAX_MESSAGES).map(|_| next("t")).collect());
+        assert_eq!(decode(&encode(&full)).unwrap().len(), MAX_MESSAGES);
+        let over = bundle((0..=MAX_MESSAGES).map(|_| next("t")).collect());
+        assert!(decode(&encode(&over)).unwrap_err().contains("more than 64"));
+    }
+
+    #[test]
+    fn malformed_packets_are_refused_whole() {
+        let message = encode(&next("t"));
+        let size = message.len() as u32;
+        let mut trailing = bundle_of(size, &message);
+        trailing.extend([0, 0]);
+        let mut unclosed = b"/eventhub/forum/next\0\0\0\0,[s\0".to_vec();
+        unclosed.extend(b"t\0\0\0");
+        let mut message_with_more = message.clone();
+        message_with_more.extend([0, 0, 0, 0]);
+        for (why, packet) in [
+            ("empty", encode(&bundle(vec![]))),
+            ("size 0", bundle_of(0, &message)),
+            ("size not a multiple of 4", bundle_of(size - 2, &message)),
+            ("size past the end", bundle_of(size + 4, &message)),
+            ("trailing bytes", trailing),
+            ("an element that is neither", bundle_of(8, b"garbage!")),
+            ("cut short in its time tag", b"#bundle\0\0\0".to_vec()),
+            ("unclosed array", unclosed),
+            ("array closed unopened", b"/eventhub/forum/next\0\0\0\0,]\0\0".to_vec()),
+            ("arrays 9 deep", b"/a\0\0,[[[[[[[[[]]]]]]]]]\0".to_vec()),
+            ("unknown type tag", b"/a\0\0,x\0\0".to_vec()),
+            ("no type tags", b"/a\0\0".to_vec()),
+            ("bytes after the arguments", message_with_more),
+            ("a string cut short", b"/a\0\0,s\0\0abcd".to_vec()),
+            ("a blob past the end", b"/a\0\0,b\0\0\0\0\0\x08abcd".to_vec()),
+            ("not OSC", b"\xffnot osc at all".to_vec()),
+        ] {
+            assert!(decode(&packet).is_err(), "{why}: {packet:?}");
+        }
+        let arrays = b"/a\0\0,[[[[[[[[]]]]]]]]\0\0\0";
+        assert!(decode(arrays).is_ok(), "arrays 8 deep are fine");
     }
 
     #[test]

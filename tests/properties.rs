@@ -102,7 +102,8 @@ fn command() -> impl Strategy<Value = Command> {
         (version.clone(), 0..6usize).prop_map(|(version, speaker)| Command::GotoSpeaker { version, speaker }),
         version.clone().prop_map(|version| Command::Hold { version }),
         version.clone().prop_map(|version| Command::Resume { version }),
-        (version.clone(), -4000..4000i32).prop_map(|(version, seconds)| Command::Extend { version, seconds }),
+        (version.clone(), -4000..4000i32)
+            .prop_map(|(version, seconds)| Command::Extend { version, seconds: seconds.into() }),
         version.clone().prop_map(|version| Command::End { version }),
         version.clone().prop_map(|version| Command::Undo { version }),
         (queue_name(), prop::sample::select(vec![RequestKind::Speak, RequestKind::Reply, RequestKind::PointOfOrder]))

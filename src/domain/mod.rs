@@ -27,6 +27,51 @@ use text::{Lang, Localized, Mode};
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
 pub type Millis = i64;
 
+/// An `extend`'s amount: seconds as a client writes them, whole or not, so that the
+/// websocket, the control API and OSC take the same numbers. Counted to the millisecond.
+#[derive(Clone, Copy, Debug)]
+pub struct Seconds(f64);
+
+impl Seconds {
+    /// The smallest amount either way: a millisecond.
+    const LEAST: f64 = 0.001;
+
+    /// `None` when `seconds` is not a finite number.
+    pub fn parse(seconds: f64) -> Option<Self> {
+        seconds.is_finite().then_some(Seconds(seconds))
+    }
+
+    /// The amount in milliseconds (to the nearest one), when it is at least a millisecond
+    /// and at most `max` seconds either way; compared as written, so that the bounds are
+    /// exactly those docs/openapi.json states.
+    pub fn millis_within(self, max: f64) -> Option<Millis> {
+        let magnitude = self.0.abs();
+        (Self::LEAST..=max).contains(&magnitude).then(|| (self.0 * 1000.0).round() as Millis)
+    }
+}
+
+/// Two amounts are the same when written the same.
+impl PartialEq for Seconds {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Seconds {}
+
+impl From<i32> for Seconds {
+    fn from(seconds: i32) -> Self {
+        Seconds(f64::from(seconds))
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        Seconds::parse(seconds).ok_or_else(|| serde::de::Error::custom("seconds must be a finite number"))
+    }
+}
+
 /// What a token lets its holder do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,7 +157,7 @@ pub enum Command {
     },
     Extend {
         version: u64,
-        seconds: i32,
+        seconds: Seconds,
     },
     End {
         version: u64,
@@ -482,13 +527,13 @@ impl Command {
             Command::Hold { version } => (*version, ShowOp::Hold),
             Command::Resume { version } => (*version, ShowOp::Resume),
             Command::Extend { version, seconds } => {
-                if *seconds == 0 || seconds.abs() > Self::MAX_EXTEND_SECONDS {
-                    return Err(Rejection::InvalidField(format!(
-                        "seconds must be between -{max} and {max}, and not 0",
+                let by = seconds.millis_within(f64::from(Self::MAX_EXTEND_SECONDS)).ok_or_else(|| {
+                    Rejection::InvalidField(format!(
+                        "seconds must be between -{max} and {max}, and at least 0.001 either way",
                         max = Self::MAX_EXTEND_SECONDS
-                    )));
-                }
-                (*version, ShowOp::Extend(Millis::from(*seconds) * 1000))
+                    ))
+                })?;
+                (*version, ShowOp::Extend(by))
             }
             Command::End { version } => (*version, ShowOp::End),
             Command::Undo { version } => (*version, ShowOp::Undo),

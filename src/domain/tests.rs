@@ -230,14 +230,22 @@ fn moving_on_releases_a_hold() {
 #[test]
 fn extend_adds_planned_time_and_cannot_go_below_zero() {
     let mut state = started();
-    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120.into() }, T0).unwrap();
     assert_eq!(timing(&state.show, &state.live, T0 + MIN).remaining_ms, 11 * MIN);
-    let err = run(&mut state, |version| Command::Extend { version, seconds: -3600 }, T0).unwrap_err();
+    let err = run(&mut state, |version| Command::Extend { version, seconds: (-3600).into() }, T0).unwrap_err();
     assert_eq!(err.code(), "invalid_state");
-    for seconds in [0, 3601, -3601] {
+    for seconds in [0.0, 0.0009, -1e-105, 3600.0001, -3600.0001, 1e300, -1e300] {
+        let seconds = Seconds::parse(seconds).unwrap();
         let err = run(&mut state, |version| Command::Extend { version, seconds }, T0).unwrap_err();
-        assert_eq!(err.code(), "invalid_field", "{seconds} s");
+        assert_eq!(err.code(), "invalid_field", "{seconds:?}");
     }
+    let half = Seconds::parse(30.5).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: half }, T0).unwrap();
+    assert_eq!(timing(&state.show, &state.live, T0 + MIN).remaining_ms, 11 * MIN + 30_500);
+    assert_eq!(Seconds::parse(f64::NAN), None);
+    let least = Seconds::parse(-0.001).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: least }, T0).unwrap();
+    assert_eq!(timing(&state.show, &state.live, T0 + MIN).remaining_ms, 11 * MIN + 30_499);
 }
 
 #[test]
@@ -461,7 +469,7 @@ fn undo_restores_what(command: impl Fn(u64) -> Command, now: Millis) {
     let mut state = started();
     run(&mut state, next, T0 + 10 * MIN).unwrap();
     run(&mut state, |version| Command::NextSpeaker { version }, T0 + 14 * MIN).unwrap();
-    run(&mut state, |version| Command::Extend { version, seconds: 90 }, T0 + 14 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 90.into() }, T0 + 14 * MIN).unwrap();
     run(&mut state, |version| Command::Hold { version }, T0 + 15 * MIN).unwrap();
     let before = state.live.clone();
     run(&mut state, &command, now).unwrap();
@@ -489,7 +497,7 @@ fn undo_after_resume_puts_the_hold_back() {
 fn undo_after_extend_takes_the_extension_back() {
     let mut state = started();
     let before = state.live.clone();
-    run(&mut state, |version| Command::Extend { version, seconds: 300 }, T0 + MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 300.into() }, T0 + MIN).unwrap();
     run(&mut state, undo, T0 + 2 * MIN).unwrap();
     assert_eq!(state.live, LiveState { version: before.version + 2, ..before });
 }
@@ -519,7 +527,7 @@ fn undo_walks_back_through_the_last_thirty_two_show_commands() {
     let mut state = started();
     let mut seen = vec![state.live.clone()];
     for k in 0..40 {
-        run(&mut state, |version| Command::Extend { version, seconds: 60 + k }, T0 + MIN).unwrap();
+        run(&mut state, |version| Command::Extend { version, seconds: (60 + k).into() }, T0 + MIN).unwrap();
         seen.push(state.live.clone());
     }
     seen.pop();
@@ -590,12 +598,13 @@ fn replaying_the_log_rebuilds_the_undo_history() {
 fn extend_with_a_planned_speaker_slot_moves_the_speakers_clock_and_the_segments() {
     let mut state = started();
     run(&mut state, next, T0 + 10 * MIN).unwrap();
-    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0 + 11 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120.into() }, T0 + 11 * MIN).unwrap();
     let t = timing(&state.show, &state.live, T0 + 12 * MIN);
     assert_eq!(t.speaker_remaining_ms, Some(8 * MIN), "8 planned + 2 given - 2 spoken");
     assert_eq!(t.remaining_ms, 20 * MIN);
     assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (2 * MIN, 2 * MIN));
-    let err = run(&mut state, |version| Command::Extend { version, seconds: -601 }, T0 + 12 * MIN).unwrap_err();
+    let err =
+        run(&mut state, |version| Command::Extend { version, seconds: (-601).into() }, T0 + 12 * MIN).unwrap_err();
     assert_eq!(err.code(), "invalid_state", "the slot cannot go below zero");
 }
 
@@ -603,7 +612,7 @@ fn extend_with_a_planned_speaker_slot_moves_the_speakers_clock_and_the_segments(
 fn the_next_speaker_starts_with_their_own_slot_unextended() {
     let mut state = started();
     run(&mut state, next, T0 + 10 * MIN).unwrap();
-    run(&mut state, |version| Command::Extend { version, seconds: 120 }, T0 + 11 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 120.into() }, T0 + 11 * MIN).unwrap();
     run(&mut state, |version| Command::NextSpeaker { version }, T0 + 20 * MIN).unwrap();
     assert_eq!(state.live.speaker_extended_ms, 0);
     assert_eq!(state.live.extended_ms, 2 * MIN, "the segment keeps its extension");
@@ -613,7 +622,7 @@ fn the_next_speaker_starts_with_their_own_slot_unextended() {
 #[test]
 fn extend_without_a_planned_speaker_slot_moves_the_segment_only() {
     let mut state = started();
-    run(&mut state, |version| Command::Extend { version, seconds: 60 }, T0 + MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 60.into() }, T0 + MIN).unwrap();
     assert_eq!((state.live.speaker_extended_ms, state.live.extended_ms), (0, MIN));
     let t = timing(&state.show, &state.live, T0 + MIN);
     assert_eq!((t.speaker_remaining_ms, t.remaining_ms), (None, 10 * MIN));

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,8 @@ use crate::domain::Role;
 use crate::protocol::ErrorCode;
 use crate::server::{AppState, EventEntry};
 
-/// A caption line's body at most: 500 characters of CJK are 1,500 bytes.
+/// A caption line's body at most: 500 characters of CJK are 1,500 bytes. A longer one is
+/// answered `413 too_large` in the API's JSON, not axum's plain text.
 const MAX_BODY_BYTES: usize = 4096;
 
 pub fn routes(app: AppState) -> Router {
@@ -61,11 +63,18 @@ async fn ingest(
     Path(event): Path<String>,
     Query(query): Args,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let (entry, track) = match track_for(&app, &event, &headers, &query, &WRITERS) {
         Ok(found) => found,
         Err(answer) => return answer,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refusal(ErrorCode::TooLarge, format!("a caption line's body is at most {MAX_BODY_BYTES} bytes"));
+        }
+        Err(rejection) => return refusal(ErrorCode::InvalidField, format!("the body could not be read: {rejection}")),
     };
     let Some(seq) = query.get("seq").and_then(|s| s.parse::<u64>().ok()).filter(|&s| s > 0) else {
         return refusal(ErrorCode::InvalidField, "seq must be a whole number from 1");
@@ -89,6 +98,10 @@ async fn ingest(
             };
         }
         Ok(Err(CaptionError::Text(error))) => return refusal(ErrorCode::InvalidField, format!("the line {error}")),
+        // The hub knows a retry by its seq alone; a retry must still be a line, not an empty body.
+        Ok(Ok(Taken::Repeated)) if body.is_empty() => {
+            return refusal(ErrorCode::InvalidField, "the body must be the line's text");
+        }
         Ok(Ok(Taken::Repeated)) => {
             return Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": seq, "ignored": true }) }
         }

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -23,11 +24,12 @@ use crate::domain::cues::{CueState, SignalKind};
 use crate::domain::live::{clock_text, remaining_text, timing, Phase};
 use crate::domain::show::Segment;
 use crate::domain::text::{Lang, Localized, Mode};
-use crate::domain::{Actor, Command, EventState, Millis, Role};
-use crate::hub::retries::Outcome;
+use crate::domain::{Actor, Command, EventState, Millis, Role, Seconds};
+use crate::hub::retries::{Outcome, RETRY_WINDOW_MS};
 use crate::hub::{Overview, Start};
 use crate::limits::{FrameBudget, Verdict};
-use crate::protocol::ErrorCode;
+use crate::metrics::Format;
+use crate::protocol::{ErrorCode, Routing};
 use crate::server::{AppState, EventEntry};
 
 /// The control API's routes, with what they remember between requests.
@@ -40,8 +42,13 @@ pub fn routes(control: Control) -> Router {
         .route("/api/v1/events/{event}/automations", get(automations))
         .route("/api/v1/events/{event}/{command}", post(command))
         .route("/api/v1/events/{event}/{group}/{command}", post(grouped_command))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(control)
 }
+
+/// A command's JSON body at most, as a websocket frame: its arguments are a few short fields.
+/// A longer one is answered `413 too_large` in the API's JSON.
+const MAX_BODY_BYTES: usize = crate::protocol::MAX_FRAME_BYTES;
 
 #[derive(Clone)]
 pub struct Control {
@@ -51,6 +58,10 @@ pub struct Control {
     presses: Arc<Mutex<HashMap<String, Press>>>,
     /// Commands each (event, role) may still send, as websocket frames are budgeted.
     budgets: Arc<DashMap<(String, Role), FrameBudget>>,
+    /// What each (event, role, `Idempotency-Key`) was first sent with, and when, for the
+    /// hub's retry window: the same key with another command or other arguments is refused,
+    /// not answered as the first. As many as the budget lets through in that window.
+    keys: Arc<Mutex<HashMap<String, (Millis, String)>>>,
 }
 
 type Press = Arc<tokio::sync::Mutex<Option<(Millis, Answer)>>>;
@@ -122,7 +133,7 @@ async fn state(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let (entry, _) = match authorized(&control.app, &event, &headers, &query) {
+    let (entry, role) = match authorized(&control.app, &event, &headers, &query) {
         Ok(found) => found,
         Err(answer) => return answer.into_response(),
     };
@@ -138,7 +149,7 @@ async fn state(
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(flat_state(&overview, now_millis())).into_response()
+        Json(flat_state(&overview, role, now_millis())).into_response()
     };
     let headers = response.headers_mut();
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("a number in quotes is a valid header"));
@@ -170,7 +181,8 @@ async fn automations(
     }
 }
 
-/// `GET /metrics`: Prometheus text, for the rooms token or an organizer token of any event.
+/// `GET /metrics`: the classic Prometheus text or OpenMetrics, as `Accept` asks, for the rooms
+/// token or an organizer token of any event.
 async fn metrics(
     State(control): State<Control>,
     Query(query): Query<HashMap<String, String>>,
@@ -184,8 +196,9 @@ async fn metrics(
     if !organizer {
         return refusal(ErrorCode::Unauthorized, "an organizer token is needed").into_response();
     }
-    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], control.app.metrics.encode()).into_response()
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let vary = (header::VARY, "Accept");
+    ([(header::CONTENT_TYPE, format.content_type()), vary], control.app.metrics.encode(format)).into_response()
 }
 
 /// The API's OpenAPI document, as docs/openapi.json has it.
@@ -215,10 +228,10 @@ async fn stream(
         return refusal(ErrorCode::Internal, "the event's hub has stopped").into_response();
     };
     let first = match start {
-        Start::Snapshot(overview) => Some(state_event(&overview)),
+        Start::Snapshot(overview) => Some(state_event(&overview, role)),
         Start::Replayed => None,
     };
-    let events = Stream { entry, frames, first, burst: false, shutdown: control.app.shutdown.clone() };
+    let events = Stream { entry, role, frames, first, burst: false, shutdown: control.app.shutdown.clone() };
     let events = futures_util::stream::unfold(events, |mut s| async move {
         s.next().await.map(|e| (Ok::<_, std::convert::Infallible>(e), s))
     });
@@ -228,6 +241,8 @@ async fn stream(
 /// What one SSE stream has still to send.
 struct Stream {
     entry: Arc<EventEntry>,
+    /// Whose view each `state` event is.
+    role: Role,
     frames: tokio::sync::mpsc::Receiver<crate::wire::Frame>,
     first: Option<Event>,
     /// Changes were sent since the last `state`.
@@ -245,7 +260,7 @@ impl Stream {
         if self.burst && self.frames.is_empty() {
             self.burst = false;
             let overview = self.entry.hub.overview().await.ok()?;
-            return Some(state_event(&overview));
+            return Some(state_event(&overview, self.role));
         }
         let frame = tokio::select! {
             frame = self.frames.recv() => frame?,
@@ -263,8 +278,8 @@ struct SeqOnly {
     seq: u64,
 }
 
-fn state_event(overview: &Overview) -> Event {
-    Event::default().event("state").data(flat_state(overview, now_millis()).to_string())
+fn state_event(overview: &Overview, role: Role) -> Event {
+    Event::default().event("state").data(flat_state(overview, role, now_millis()).to_string())
 }
 
 async fn command(
@@ -272,9 +287,9 @@ async fn command(
     Path((event, command)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    control.http(&event, &command, query, &headers, &body).await.into_response()
+    control.http(&event, &command, query, &headers, body).await.into_response()
 }
 
 async fn grouped_command(
@@ -282,9 +297,9 @@ async fn grouped_command(
     Path((event, group, command)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    control.http(&event, &format!("{group}/{command}"), query, &headers, &body).await.into_response()
+    control.http(&event, &format!("{group}/{command}"), query, &headers, body).await.into_response()
 }
 
 /// Who a command from the API is by: one participant per event and role, so that an
@@ -303,7 +318,7 @@ fn api_actor(role: Role) -> Actor {
 
 impl Control {
     pub fn new(app: AppState) -> Self {
-        Control { app, presses: Arc::default(), budgets: Arc::default() }
+        Control { app, presses: Arc::default(), budgets: Arc::default(), keys: Arc::default() }
     }
 
     async fn http(
@@ -312,11 +327,24 @@ impl Control {
         name: &str,
         mut args: HashMap<String, String>,
         headers: &HeaderMap,
-        body: &[u8],
+        body: Result<Bytes, BytesRejection>,
     ) -> Answer {
         let token = presented(headers, &args).to_owned();
         args.remove("token");
-        if let Err(answer) = merge_body(&mut args, body) {
+        let body = match body {
+            Ok(body) => body,
+            Err(rejection) => {
+                // Who asks comes first: without a token of the event the answer is 401, whatever the body.
+                if let Err(answer) = authorized_token(&self.app, event, &token) {
+                    return answer;
+                }
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return refusal(ErrorCode::TooLarge, format!("a command's body is at most {MAX_BODY_BYTES} bytes"));
+                }
+                return refusal(ErrorCode::BadJson, format!("the body could not be read: {rejection}"));
+            }
+        };
+        if let Err(answer) = merge_body(&mut args, &body) {
             return answer;
         }
         let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -344,9 +372,12 @@ impl Control {
         if let Some(answer) = self.over_budget(event, role, now) {
             return answer;
         }
-        if key.is_some() {
+        if let Some(key) = key {
+            if let Some(answer) = self.key_reused(event, role, &key, press_key(event, role, name, &args), now) {
+                return answer;
+            }
             // A retried key is answered by the hub's own record of it.
-            return self.apply(&entry, role, name, &args, key).await;
+            return self.apply(&entry, role, name, &args, Some(key)).await;
         }
         let window = self.app.limits.api_double_press_ms;
         let slot = {
@@ -366,6 +397,17 @@ impl Control {
         let answer = self.apply(&entry, role, name, &args, None).await;
         *last = Some((now, answer.clone()));
         answer
+    }
+
+    /// A refusal when `key` was sent within the retry window with another request than `request`.
+    fn key_reused(&self, event: &str, role: Role, key: &str, request: String, now: Millis) -> Option<Answer> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|_, (at, _)| now - *at < RETRY_WINDOW_MS);
+        let (_, first) =
+            keys.entry(format!("{event}\u{0}{}\u{0}{key}", role.as_str())).or_insert((now, request.clone()));
+        (*first != request).then(|| {
+            refusal(ErrorCode::Conflict, "this Idempotency-Key was sent with another command or other arguments")
+        })
     }
 
     fn over_budget(&self, event: &str, role: Role, now: Millis) -> Option<Answer> {
@@ -405,7 +447,7 @@ impl Control {
         let id = key.map_or_else(|| format!("api-{}", uuid::Uuid::new_v4()), |key| format!("key:{key}"));
         match entry.hub.request(api_actor(role), id, command).await {
             Ok(Outcome::Ack { .. }) => match overview(entry).await {
-                Ok(after) => Answer { status: StatusCode::OK, body: flat_state(&after, now_millis()) },
+                Ok(after) => Answer { status: StatusCode::OK, body: flat_state(&after, role, now_millis()) },
                 Err(answer) => answer,
             },
             Ok(Outcome::Rejected(error)) => refusal(error.code, error.message),
@@ -477,7 +519,14 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "resume" => Command::Resume { version },
         "toggle_hold" if state.live.held_since.is_some() => Command::Resume { version },
         "toggle_hold" => Command::Hold { version },
-        "extend" => Command::Extend { version, seconds: number(args, "seconds")? },
+        "extend" => {
+            let text = arg(args, "seconds")?;
+            let seconds =
+                text.parse().ok().and_then(Seconds::parse).ok_or_else(|| {
+                    refusal(ErrorCode::InvalidField, format!("seconds must be a number, not {text:?}"))
+                })?;
+            Command::Extend { version, seconds }
+        }
         "end" => Command::End { version },
         "undo" => Command::Undo { version },
         "queue/next" => {
@@ -505,7 +554,17 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "stage/message" => Command::StageSignal {
             signal: SignalKind::Message,
             text: Some(arg(args, "text")?.to_owned()),
-            pinned: args.get("pinned").map(|p| p == "true"),
+            pinned: match args.get("pinned").map(String::as_str) {
+                None => None,
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                Some(other) => {
+                    return Err(refusal(
+                        ErrorCode::InvalidField,
+                        format!("pinned must be true or false, not {other:?}"),
+                    ))
+                }
+            },
             speaker: None,
         },
         "stage/clear" => Command::StageClear {},
@@ -551,8 +610,10 @@ impl<'a> SegmentBrief<'a> {
     }
 }
 
-/// The state as a key or a script shows it, at `now`.
-fn flat_state(overview: &Overview, now: Millis) -> Value {
+/// The state as a key or a script with a token of `role` shows it, at `now`. Cues are seen
+/// as the websocket's view of the role sees them (`protocol::View`): the chair and AV see
+/// them all, the other roles, who get cue changes as `hidden`, see none.
+fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
     let state = &overview.state;
     let (show, live) = (&state.show, &state.live);
     let tm = timing(show, live, now);
@@ -594,6 +655,7 @@ fn flat_state(overview: &Overview, now: Millis) -> Value {
         .cues
         .iter()
         .filter(|c| !matches!(c.state, CueState::Done | CueState::Cancelled))
+        .filter(|c| Routing::Crew(c.target.position()).reaches(role, &[]))
         .map(|c| json!({ "id": c.id, "state": c.state, "target": c.target, "text": c.text, "preset": c.preset }))
         .collect();
     let drift_sign = if tm.drift_ms > 0 { "+" } else { "" };

@@ -106,6 +106,30 @@ async fn every_show_command_works_over_http() {
 }
 
 #[tokio::test]
+async fn extend_takes_fractional_seconds_over_http_and_the_websocket_within_an_hour_either_way() {
+    let app = spawn_app_with(no_double_press_guard).await;
+    let m = Role::Moderator;
+    let planned = |reply: &Reply| ok(reply)["segment_clock"]["planned_ms"].as_i64().unwrap();
+    let start = planned(&press(&app, m, "next").await);
+    assert_eq!(planned(&press(&app, m, "extend?seconds=30.5").await), start + 30_500);
+    let auth = format!("Bearer {}", app.token(m));
+    let path = format!("/api/v1/events/{EVENT}/extend");
+    let body = request(app.addr, "POST", &path, &[("Authorization", &auth)], r#"{"seconds": -0.25}"#).await;
+    assert_eq!(planned(&body), start + 30_250);
+    let (mut chair, _) = app.join(m, "Chair").await;
+    let version = ok(&state(&app, m).await)["version"].clone();
+    let reply = chair.run("extend", json!({"version": version, "seconds": 1.75})).await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+    assert_eq!(planned(&state(&app, m).await), start + 32_000);
+    for bad in ["0", "0.0009", "-1e-105", "3600.0001", "-3600.0001", "inf", "NaN", "-1e300", "half"] {
+        let reply = press(&app, m, &format!("extend?seconds={bad}")).await;
+        assert_eq!((reply.status, reply.body["code"].as_str()), (422, Some("invalid_field")), "{bad}: {}", reply.body);
+    }
+    assert_eq!(planned(&press(&app, m, "extend?seconds=0.001").await), start + 32_001);
+    assert_eq!(planned(&press(&app, m, "extend?seconds=3600").await), start + 32_001 + 3_600_000);
+}
+
+#[tokio::test]
 async fn queue_cue_and_stage_commands_work_over_http() {
     let app = spawn_app_with(no_double_press_guard).await;
     ok(&press(&app, Role::Moderator, "next").await);
@@ -167,6 +191,20 @@ async fn each_refusal_has_its_status_and_code() {
 }
 
 #[tokio::test]
+async fn a_command_body_over_16_kib_is_answered_413_in_the_api_s_json() {
+    let app = spawn_app().await;
+    let auth = format!("Bearer {}", app.token(Role::Moderator));
+    let path = format!("/api/v1/events/{EVENT}/stage/message");
+    let body = json!({"text": "x".repeat(17 * 1024)}).to_string();
+    let reply = request(app.addr, "POST", &path, &[("Authorization", &auth)], &body).await;
+    assert_eq!((reply.status, reply.body["code"].as_str()), (413, Some("too_large")), "{}", reply.body);
+    assert!(reply.head.contains("content-type: application/json"), "{}", reply.head);
+    let anonymous = request(app.addr, "POST", &path, &[], &body).await;
+    assert_eq!((anonymous.status, anonymous.body["code"].as_str()), (401, Some("unauthorized")), "{}", anonymous.body);
+    assert_eq!(ok(&state(&app, Role::Moderator).await)["seq"], 0, "nothing was applied");
+}
+
+#[tokio::test]
 async fn a_button_pressed_against_a_segment_the_show_has_left_is_a_conflict() {
     let app = spawn_app_with(no_double_press_guard).await;
     ok(&press(&app, Role::Moderator, "next").await);
@@ -190,6 +228,14 @@ async fn a_retried_idempotency_key_changes_nothing() {
     assert_eq!(again.body["seq"], 1, "the retry was not applied");
     let other = [("Authorization", auth.as_str()), ("Idempotency-Key", "deck-key-7-press-2")];
     assert_eq!(ok(&request(app.addr, "POST", &path, &other, "").await)["current"]["id"], "keynotes");
+
+    // The same key with another command, or other arguments, is not answered as the first.
+    let extend = format!("/api/v1/events/{EVENT}/extend?seconds=3601");
+    let reused = request(app.addr, "POST", &extend, &headers, "").await;
+    assert_eq!((reused.status, reused.body["code"].as_str()), (409, Some("conflict")), "{}", reused.body);
+    let with_expect = request(app.addr, "POST", &format!("{path}?expect=opening"), &headers, "").await;
+    assert_eq!(with_expect.status, 409, "{}", with_expect.body);
+    assert_eq!(ok(&state(&app, Role::Moderator).await)["seq"], 2, "neither was applied");
 }
 
 #[tokio::test]

@@ -1,21 +1,35 @@
-//! `GET /metrics` scraped and parsed: the counters move after known actions.
+//! `GET /metrics` scraped and parsed: the counters move after known actions, and each
+//! format the `Accept` header chooses passes the real `promtool check metrics`.
 
 use std::collections::HashMap;
+use std::process::Stdio;
 
 use eventhub::domain::Role;
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
 use crate::control::request;
 use crate::helpers::{spawn_app_with, TestApp};
 
+const TEXT: &str = "content-type: text/plain; version=0.0.4; charset=utf-8";
+const OPEN_METRICS: &str = "content-type: application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What Prometheus 2 sends by default.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                                 version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// A scrape with `accept` (none when empty): its lower-cased head and its text.
+async fn scrape_as(app: &TestApp, accept: &str) -> (String, String) {
+    let path = format!("/metrics?token={}", app.token(Role::Organizer));
+    let headers: &[(&str, &str)] = if accept.is_empty() { &[] } else { &[("Accept", accept)] };
+    let reply = request(app.addr, "GET", &path, headers, "").await;
+    assert_eq!(reply.status, 200);
+    (reply.head, reply.body.as_str().expect("plain text").to_owned())
+}
+
 /// Every sample of a scrape by its name with labels, as the text format writes it.
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let path = format!("/metrics?token={}", app.token(Role::Organizer));
-    let reply = request(app.addr, "GET", &path, &[], "").await;
-    assert_eq!(reply.status, 200);
-    assert!(reply.head.contains("content-type: application/openmetrics-text"), "{}", reply.head);
-    let text = reply.body.as_str().expect("plain text").to_owned();
-    assert!(text.ends_with("# EOF\n"), "{text}");
+    let (head, text) = scrape_as(app, "").await;
+    assert!(head.contains(TEXT), "{head}");
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .map(|line| {
@@ -80,4 +94,57 @@ async fn metrics_need_an_organizer_token() {
     assert_eq!(request(app.addr, "GET", "/metrics", &[], "").await.status, 401);
     let path = format!("/metrics?token={}", app.token(Role::Moderator));
     assert_eq!(request(app.addr, "GET", &path, &[], "").await.status, 401);
+}
+
+/// `promtool check metrics` on `text`: its exit status and what it printed.
+async fn promtool(text: &str) -> (bool, String) {
+    let spawned = tokio::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => panic!("install promtool: apt-get install prometheus ({error})"),
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(text.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), printed)
+}
+
+#[tokio::test]
+async fn the_accept_header_chooses_the_format_and_promtool_finds_nothing_wrong() {
+    let app = spawn_app_with(|_| {}).await;
+    // Samples in every kind of family: gauges, counters with labels, histograms.
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    chair.run("next", json!({})).await;
+    chair.command("previous", json!({"version": 0})).await;
+    chair.expect_error("conflict").await;
+
+    for accept in ["", "text/plain;version=0.0.4", "*/*", "application/json"] {
+        let (head, text) = scrape_as(&app, accept).await;
+        assert!(head.contains(TEXT), "Accept {accept:?}: {head}");
+        assert!(head.contains("vary: accept"), "{head}");
+        assert!(text.contains("\neventhub_changes_total{event=\"sjtu-forum\"} "), "{text}");
+        let (passed, printed) = promtool(&text).await;
+        assert!(
+            passed && printed.trim().is_empty(),
+            "promtool on the classic text (Accept {accept:?}): {printed}\n{text}"
+        );
+    }
+    for accept in [PROMETHEUS_ACCEPT, "application/openmetrics-text; version=1.0.0"] {
+        let (head, text) = scrape_as(&app, accept).await;
+        assert!(head.contains(OPEN_METRICS), "Accept {accept:?}: {head}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        // promtool reads only the classic text; here each family has its help and type.
+        let lines: Vec<&str> = text.lines().collect();
+        for (k, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("# TYPE ")) {
+            let name = line.split(' ').nth(2).unwrap();
+            assert!(k > 0 && lines[k - 1].starts_with(&format!("# HELP {name} ")), "{name} has no help: {text}");
+        }
+    }
 }

@@ -88,10 +88,13 @@ async fn osc_commands_with_a_role_token_drive_the_show_and_anything_else_is_drop
     let extend = format!("/eventhub/{EVENT}/extend");
     send(osc, &extend, vec![text(app.token(Role::Moderator)), OscType::Float(60.0)]).await;
     state_until(&app, |s| s["segment_clock"]["planned_ms"].as_i64() == Some(before + 60_000)).await;
+    // Fractions of a second count, as over HTTP.
+    send(osc, &extend, vec![text(app.token(Role::Moderator)), OscType::Float(30.5)]).await;
+    state_until(&app, |s| s["segment_clock"]["planned_ms"].as_i64() == Some(before + 90_500)).await;
     let message = format!("/eventhub/{EVENT}/stage/message");
     send(osc, &message, vec![text(app.token(Role::Moderator)), text("请准备 · wrap up")]).await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while metric(&app, ACCEPTED).await < 5 {
+    while metric(&app, ACCEPTED).await < 6 {
         assert!(tokio::time::Instant::now() < deadline, "the stage message was not applied");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -100,6 +103,85 @@ async fn osc_commands_with_a_role_token_drive_the_show_and_anything_else_is_drop
     // The server and its websockets are unaffected by what was dropped.
     let (mut chair, _) = app.join(Role::Moderator, "Chair").await;
     chair.still_works().await;
+}
+
+/// `text` as OSC writes a string: NUL-terminated, padded with NULs to 4 bytes.
+fn osc_string(text: &str) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.resize((text.len() / 4 + 1) * 4, 0);
+    bytes
+}
+
+/// A bundle (time tag "immediately") whose one element is `element`, its size written as `size`.
+fn bundle_of(size: u32, element: &[u8]) -> Vec<u8> {
+    let mut bundle = b"#bundle\0\0\0\0\0\0\0\0\x01".to_vec();
+    bundle.extend(size.to_be_bytes());
+    bundle.extend(element);
+    bundle
+}
+
+fn message_bytes(address: &str, args: Vec<OscType>) -> Vec<u8> {
+    rosc::encoder::encode(&OscPacket::Message(OscMessage { addr: address.into(), args })).unwrap()
+}
+
+/// Waits until the rejected count reaches `count`, and checks it goes no further.
+async fn rejected_reaches(app: &TestApp, count: u64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while metric(app, REJECTED).await < count {
+        assert!(tokio::time::Instant::now() < deadline, "fewer than {count} packets were counted as rejected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(metric(app, REJECTED).await, count);
+}
+
+#[tokio::test]
+async fn a_packet_of_three_thousand_nested_bundles_is_dropped_and_the_listener_lives_on() {
+    let app = spawn_app_with(osc_on).await;
+    let osc = app.osc.expect("OSC is on");
+    let next = format!("/eventhub/{EVENT}/next");
+    let mut packet = message_bytes(&next, vec![text("not-a-token")]);
+    for _ in 0..3_000 {
+        packet = bundle_of(packet.len() as u32, &packet);
+    }
+    assert!(packet.len() < 65_507, "one UDP datagram: {} bytes", packet.len());
+    send_bytes(osc, &packet).await;
+    send(osc, &next, vec![text(app.token(Role::Moderator))]).await;
+    let live = state_until(&app, |s| s["phase"] == "live").await;
+    assert_eq!(live["current"]["index"], 0);
+    rejected_reaches(&app, 1).await;
+    assert_eq!(metric(&app, ACCEPTED).await, 1);
+}
+
+#[tokio::test]
+async fn malformed_bundles_and_unclosed_arrays_are_dropped_and_each_counted_as_rejected() {
+    let app = spawn_app_with(osc_on).await;
+    let osc = app.osc.expect("OSC is on");
+    let token = app.token(Role::Moderator);
+    send(osc, &format!("/eventhub/{EVENT}/next"), vec![text(token)]).await;
+    state_until(&app, |s| s["phase"] == "live").await;
+
+    let goto = format!("/eventhub/{EVENT}/goto");
+    let valid = message_bytes(&goto, vec![text(token), text("round-table")]);
+    let size = valid.len() as u32;
+    let mut trailing = bundle_of(size, &valid);
+    trailing.extend([0, 0]);
+    // Type tags `,[ss`: an array opened and never closed.
+    let unclosed = [osc_string(&goto), osc_string(",[ss"), osc_string(token), osc_string("round-table")].concat();
+    let malformed = [
+        b"#bundle\0\0\0\0\0\0\0\0\x01".to_vec(),
+        bundle_of(0, &valid),
+        bundle_of(size - 2, &valid),
+        trailing,
+        bundle_of(8, b"garbage!"),
+        unclosed,
+    ];
+    for packet in &malformed {
+        send_bytes(osc, packet).await;
+    }
+    send(osc, &goto, vec![text(token), text("keynotes")]).await;
+    state_until(&app, |s| s["current"]["id"] == "keynotes").await;
+    rejected_reaches(&app, malformed.len() as u64).await;
+    assert_eq!(metric(&app, ACCEPTED).await, 2, "the first next and the last goto");
 }
 
 /// The organizer's websocket, with `automations` in the plan and the first segment one

@@ -164,3 +164,36 @@ async fn the_stream_needs_a_token_and_sends_heartbeats() {
     assert_eq!(stream.changes_until(1).await, [1]);
     assert!(stream.heartbeats >= 1, "a heartbeat comment came while nothing changed");
 }
+
+#[tokio::test]
+async fn attendee_and_display_tokens_see_no_open_cues_in_the_state_as_the_cue_changes_reach_them_hidden() {
+    let app = spawn_app().await;
+    press(app.addr, app.token(Role::Moderator), "next").await;
+    let standby = press(app.addr, app.token(Role::Av), "cue/standby?preset=slides").await;
+    assert_eq!(standby["cues"].as_array().unwrap().len(), 1, "the AV crew sees its cue: {standby}");
+    let state_path = |role| format!("/api/v1/events/{EVENT}/state?token={}", app.token(role));
+    for role in [Role::Moderator, Role::Av] {
+        let state = request(app.addr, "GET", &state_path(role), &[], "").await.body;
+        assert_eq!(state["cues"].as_array().unwrap().len(), 1, "{role:?}: {state}");
+    }
+    let mut audience = Vec::new();
+    for role in [Role::Attendee, Role::Display] {
+        let state = request(app.addr, "GET", &state_path(role), &[], "").await.body;
+        assert_eq!(state["cues"], serde_json::json!([]), "{role:?} over /state: {state}");
+        let mut stream = EventStream::open(app.addr, app.token(role), None).await;
+        let first = stream.next().await;
+        assert_eq!(first.event, "state");
+        assert_eq!(first.data["cues"], serde_json::json!([]), "{role:?}'s first state event: {}", first.data);
+        audience.push((role, stream));
+    }
+
+    press(app.addr, app.token(Role::Moderator), "cue/go").await;
+    for (role, stream) in &mut audience {
+        let change = stream.next().await;
+        assert_eq!(change.event, "change");
+        assert_eq!(change.data["change"]["kind"], "hidden", "{role:?}: {}", change.data);
+        let state = stream.next().await;
+        assert_eq!(state.event, "state");
+        assert_eq!(state.data["cues"], serde_json::json!([]), "{role:?}'s state after the burst: {}", state.data);
+    }
+}
