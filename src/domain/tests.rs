@@ -795,7 +795,7 @@ fn a_stage_message_ends_when_the_next_speaker_takes_the_floor_unless_pinned() {
     let mut state = started();
     signal(&mut state, None, None).unwrap();
     run(&mut state, |version| Command::Hold { version }, T0 + 2 * MIN).unwrap();
-    run(&mut state, |version| Command::Extend { version, seconds: 60 }, T0 + 2 * MIN).unwrap();
+    run(&mut state, |version| Command::Extend { version, seconds: 60.into() }, T0 + 2 * MIN).unwrap();
     assert!(state.stage.is_some(), "hold and extend leave the floor where it is");
 }
 
