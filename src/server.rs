@@ -157,14 +157,15 @@ pub struct Server {
 }
 
 /// The pages each role opens, with the path that serves it.
-pub fn page_of(role: Role) -> Option<&'static str> {
+pub fn page_of(role: Role) -> &'static str {
     match role {
-        Role::Organizer | Role::Moderator => Some("console"),
-        Role::Attendee => Some("attend"),
-        Role::Av => Some("cues"),
-        Role::Speaker => Some("stage"),
-        Role::Captioner => Some("caption"),
-        Role::Display => None,
+        Role::Organizer | Role::Moderator => "console",
+        Role::Attendee => "attend",
+        Role::Av => "cues",
+        Role::Speaker => "stage",
+        Role::Captioner => "caption",
+        // The hall's caption screens; a lobby display of the programme takes the token too.
+        Role::Display => "captions",
     }
 }
 
@@ -300,12 +301,8 @@ impl Server {
             let Some(entry) = self.state.event(event) else { continue };
             for role in Role::ALL {
                 let token = entry.token(role);
-                lines.push(match page_of(role) {
-                    Some(page) => {
-                        format!("{event:<12} {:<10} {base}/{page}#event={event}&token={token}", role.as_str())
-                    }
-                    None => format!("{event:<12} {:<10} token {token}", role.as_str()),
-                });
+                let page = page_of(role);
+                lines.push(format!("{event:<12} {:<10} {base}/{page}#event={event}&token={token}", role.as_str()));
             }
         }
         lines

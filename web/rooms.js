@@ -10,7 +10,8 @@ import { $, el, keyedList, setText, showMessage } from './ui.js';
 
 const POLL_EVERY = 2_000, POLL_TIMEOUT = 5_000;
 const PAGES = [['organizer', 'console', 'rooms_open_console'], ['av', 'cues', 'rooms_open_cues'],
-  ['speaker', 'stage', 'rooms_open_stage'], ['attendee', 'attend', 'rooms_open_attend']];
+  ['speaker', 'stage', 'rooms_open_stage'], ['attendee', 'attend', 'rooms_open_attend'],
+  ['captioner', 'caption', 'rooms_open_caption'], ['display', 'captions', 'rooms_open_captions']];
 
 const frag = readFragment();
 const token = frag.token;
@@ -196,7 +197,10 @@ function render() {
 function tick() {
   const now = serverNow();
   if (now == null) return;
-  setText($('clock'), fmtClock(now, Intl.DateTimeFormat().resolvedOptions().timeZone, lang, { seconds: true }));
+  // The events' own time, as their cards show it: in the one zone they share, named.
+  const zones = new Set(rooms.events.filter((r) => !r.archived).map((r) => r.overview.time_zone));
+  const zone = zones.size === 1 ? [...zones][0] : Intl.DateTimeFormat().resolvedOptions().timeZone;
+  setText($('clock'), `${fmtClock(now, zone, lang, { seconds: true })} ${zone.split('/').pop().replace(/_/g, ' ')}`);
   for (const room of rooms.events) {
     if (room.archived) continue;
     const node = $('room-grid').querySelector(`[data-key="${CSS.escape(room.id)}"]`);

@@ -199,7 +199,7 @@ pub async fn archive(
 fn links(id: &str, tokens: &EventTokens) -> BTreeMap<Role, String> {
     Role::ALL
         .into_iter()
-        .filter_map(|role| page_of(role).map(|page| (role, format!("/{page}#event={id}&token={}", tokens.token(role)))))
+        .map(|role| (role, format!("/{}#event={id}&token={}", page_of(role), tokens.token(role))))
         .collect()
 }
 

@@ -194,8 +194,14 @@ impl Page {
         panic!("{selector}[{attribute}] never became {expected:?}; it is {last:?}");
     }
 
+    /// Clicks as a person does: the element brought to the middle of the window first, so
+    /// that it is not under the console's sticky cockpit after the page scrolled.
     pub async fn click(&self, selector: &str) {
-        self.client.find(Locator::Css(selector)).await.expect("the element exists").click().await.expect("it clicks");
+        let element = self.client.find(Locator::Css(selector)).await.expect("the element exists");
+        let script = "arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' })";
+        let arg = serde_json::to_value(&element).expect("an element reference");
+        self.client.execute(script, vec![arg]).await.expect("it scrolls into view");
+        element.click().await.expect("it clicks");
     }
 }
 

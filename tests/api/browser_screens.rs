@@ -111,7 +111,7 @@ async fn a_waiting_attendee_sees_the_request_carried_over_or_closed_when_the_cha
     let attendee = browser.session().await;
     attendee.open(&app, "attend", Role::Attendee, "&lang=en&name=Tanaka%20Yuki&mode=remote").await;
     attendee.click("#btn-ask").await;
-    attendee.wait_text("#my-status", |t| t.contains("number 1")).await;
+    attendee.wait_text("#my-status", |t| t.contains("nobody ahead of you")).await;
     let console = browser.session().await;
     console.open(&app, "console", Role::Moderator, "&lang=en&name=Fukuda").await;
 

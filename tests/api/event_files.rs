@@ -64,6 +64,8 @@ async fn a_bad_event_file_is_reported_and_the_good_events_start() {
         })
     };
     assert!(link("sjtu-forum", "moderator").is_some(), "{printed:#?}");
+    let display = link("sjtu-forum", "display").unwrap_or_default();
+    assert!(display.contains("/captions#event=sjtu-forum&token="), "the hall's caption screen: {printed:#?}");
     let workshop = link("workshop", "attendee").unwrap_or_else(|| panic!("the workshop started: {printed:#?}"));
     assert!(!printed.iter().any(|l| l.starts_with("  broken")), "{printed:#?}");
 

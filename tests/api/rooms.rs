@@ -76,6 +76,8 @@ async fn an_event_created_over_http_is_joined_advanced_and_listed_with_its_peopl
     let organizer = created["tokens"]["organizer"].as_str().unwrap();
     assert_eq!(created["links"]["organizer"], format!("/console#event={BREAKOUT}&token={organizer}"));
     assert!(created["links"]["attendee"].as_str().unwrap().starts_with("/attend#event=breakout-a&token="));
+    assert!(created["links"]["captioner"].as_str().unwrap().starts_with("/caption#event=breakout-a&token="));
+    assert!(created["links"]["display"].as_str().unwrap().starts_with("/captions#event=breakout-a&token="));
 
     let (mut chair, _) =
         join(app.addr, BREAKOUT, created["tokens"]["moderator"].as_str().unwrap(), "Chair", "in_room").await;
