@@ -22,7 +22,7 @@ let online = null; // resolves the wait of a line that met no server, when the c
 
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
 const hub = page.connect({
-  name: frag.name || 'Captioner', mode: frag.mode || 'in_room', screen: true, onWelcome: render, onChange: render,
+  name: frag.name || t(lang, 'default_name_captioner'), mode: frag.mode || 'in_room', screen: true, onWelcome: render, onChange: render,
   onStatus: (status) => {
     if (status === 'connected' && online) { const go = online; online = null; go(); }
     drawSent();

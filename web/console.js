@@ -27,7 +27,7 @@ let editFromLink = false;
 
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; planEditor.relabel(); } });
 const hub = page.connect({
-  name: frag.name || 'Moderator',
+  name: frag.name || t(lang, 'default_name_chair'),
   mode: frag.mode || 'in_room',
   onWelcome: () => {
     // `#…&edit=1` opens the console in edit mode (once: a reconnect keeps the user's choice).
@@ -67,7 +67,9 @@ const SHOW_OPS = new Set(['next', 'previous', 'goto', 'next_speaker', 'goto_spea
 export function localError(L, err) {
   const key = `err_${err && err.code}`;
   const text = t(L, key);
-  return text === key ? `${err.code}: ${err.message}` : text;
+  if (text === key) return `${err.code}: ${err.message}`;
+  // Why a command cannot be done now is the server's to say: its reason follows.
+  return ['invalid_state', 'invalid_field'].includes(err.code) && err.message ? `${text} ${err.message}` : text;
 }
 
 function showError(err) {
