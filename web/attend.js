@@ -290,7 +290,9 @@ function renderQueue(s) {
   const turn = Boolean(mine && mine.slot === 'speaking' && live);
   // A server without speaker queues: the page is just the run of show.
   $('public-queue').hidden = !q;
-  $('ask').hidden = !q || Boolean(mine && live);
+  // After End nobody is called any more: asking to speak is not offered.
+  const ended = Boolean(s.live && s.live.phase === 'ended');
+  $('ask').hidden = !q || ended || Boolean(mine && live);
   $('my-entry').hidden = !mine;
   if (mine) {
     // Never "you are speaking" for a segment that is over: say where the request is instead.

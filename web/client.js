@@ -721,6 +721,11 @@ const LOCALES = { zh: 'zh-CN', ja: 'ja-JP', en: 'en-GB' };
 const clockFormats = new Map();
 
 /** Wall-clock time of an epoch-ms instant in the event's time zone, e.g. "14:05". */
+/** A time zone as people name it: the city of its IANA name ("Asia/Shanghai" → "Shanghai"). */
+export function zoneCity(timeZone) {
+  return String(timeZone || '').split('/').pop().replace(/_/g, ' ');
+}
+
 export function fmtClock(ms, timeZone, lang = 'en', { seconds = false } = {}) {
   if (ms == null || !Number.isFinite(ms)) return '--:--';
   const key = `${timeZone}|${lang}|${seconds}`;

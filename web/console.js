@@ -341,7 +341,7 @@ function render() {
   document.title = `${title} — console`;
   setText($('tz-note'), t(lang, 'times_in', { tz }));
 
-  const { seg, sp } = renderNow(s, lang);
+  const { seg, sp } = renderNow(s, lang, hub.serverNow());
   const count = seg && seg.speakers ? seg.speakers.length : 0;
   setText($('speaker-index'), sp && count > 1 ? t(lang, 'speaker_of', { i: live.speaker + 1, n: count }) : '');
   setSpeakerPlace($('current-speaker'), sp ? live.segment : null, sp ? live.speaker : null);

@@ -4,7 +4,7 @@
 // than showing numbers that only look live. Creates events from an uploaded event file and
 // archives them (after a confirm step).
 
-import { fmtClock, fmtCountdown, fmtDuration, localized, preferredLang, readFragment, save } from './client.js';
+import { fmtClock, fmtCountdown, fmtDuration, localized, preferredLang, readFragment, save, zoneCity } from './client.js';
 import { LANGS, applyLabels, kindName, t } from './i18n.js';
 import { $, el, keyedList, setText, showMessage } from './ui.js';
 
@@ -139,8 +139,10 @@ function card(room) {
   const o = room.overview;
   const cur = o.current, next = o.next;
   const people = t(lang, 'rooms_people', { in_room: o.people.in_room, remote: o.people.remote, total: o.people.total });
+  // As every page says it: the expected start while a segment runs, else the planned one.
+  const nextAt = next && (cur ? o.server_time + Math.max(o.timing.remaining_ms, 0) : next.planned_start);
   const nextText = next
-    ? `${localized(next.title, lang)} · ${kindName(lang, next.kind)} · ${fmtClock(next.planned_start, o.time_zone, lang)}`
+    ? `${localized(next.title, lang)} · ${kindName(lang, next.kind)} · ${fmtClock(nextAt, o.time_zone, lang)} ${zoneCity(o.time_zone)}`
     : t(lang, 'nothing_next');
   return el('article', { class: 'panel room-card', data: { event: room.id, phase: room.phase } },
     el('div', { class: 'room-head' },
@@ -200,7 +202,7 @@ function tick() {
   // The events' own time, as their cards show it: in the one zone they share, named.
   const zones = new Set(rooms.events.filter((r) => !r.archived).map((r) => r.overview.time_zone));
   const zone = zones.size === 1 ? [...zones][0] : Intl.DateTimeFormat().resolvedOptions().timeZone;
-  setText($('clock'), `${fmtClock(now, zone, lang, { seconds: true })} ${zone.split('/').pop().replace(/_/g, ' ')}`);
+  setText($('clock'), `${fmtClock(now, zone, lang, { seconds: true })} ${zoneCity(zone)}`);
   for (const room of rooms.events) {
     if (room.archived) continue;
     const node = $('room-grid').querySelector(`[data-key="${CSS.escape(room.id)}"]`);

@@ -1,7 +1,7 @@
 // DOM helpers shared by the pages. Text always goes in through textContent, never as HTML.
 
 import { t, kindName, applyLabels, LANGS } from './i18n.js';
-import { connectHub, save, localized, fmtClock, fmtCountdown, fmtDuration, CREW, timing } from './client.js';
+import { connectHub, save, localized, fmtClock, fmtCountdown, fmtDuration, CREW, timing, zoneCity } from './client.js';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -181,8 +181,9 @@ export function markBody(hub) {
 }
 
 /**
- * The parts both pages show: current segment, speaker, chair, hold badge, next segment. With
- * the server time `now`, the next segment's start is the expected one while a segment runs.
+ * The parts both pages show: current segment, speaker, chair, hold badge, next segment. The
+ * next segment's start is the expected one while a segment runs (from the server time
+ * `now`), else the planned one, in the event's time zone, which it names.
  */
 export function renderNow(state, lang, now) {
   const { event, segments, live } = state;
@@ -198,7 +199,7 @@ export function renderNow(state, lang, now) {
   const next = nextIndex >= 0 ? segments[nextIndex] : null;
   setText($('next-title'), next ? localized(next.title, lang) : t(lang, 'nothing_next'));
   const expected = seg && now != null ? now + Math.max(timing(state, now).remaining_ms ?? 0, 0) : null;
-  setText($('next-start'), next ? fmtClock(expected ?? next.planned_start, event.time_zone, lang) : '');
+  setText($('next-start'), next ? `${fmtClock(expected ?? next.planned_start, event.time_zone, lang)} ${zoneCity(event.time_zone)}` : '');
   document.body.classList.toggle('is-held', Boolean(seg && live.held_since != null));
   return { seg, sp };
 }
