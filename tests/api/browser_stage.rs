@@ -2,7 +2,7 @@
 //! whoever has the floor from a speaker queue is who the hall's captions credit, who the
 //! stage and the console's miniature name (the same text), and whose clock the stage shows;
 //! the one on deck is next; over time, the digits keep their full contrast while the frame
-//! and the banner flash.
+//! and the banner flash; a break says when it ends, and End closes the screen.
 
 use std::time::Duration;
 
@@ -170,4 +170,32 @@ async fn over_time_the_digits_keep_full_contrast_while_the_frame_and_banner_flas
     drop(sakano);
     stage.client.clone().close().await.unwrap();
     console.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_break_says_when_the_show_is_back_and_the_end_closes_the_stage() {
+    let app = crate::helpers::spawn_app().await;
+    let mut chair = chair_on_the_round_table(&app).await;
+    let coffee = json!({"plan_version": 0, "after": "round-table", "new_segment": "coffee", "kind": "break",
+                        "title": "Coffee break", "duration_min": 20});
+    assert_eq!(chair.run("plan_add_segment", coffee).await["type"], "ack");
+    assert_eq!(chair.run("goto", json!({"segment": "coffee"})).await["type"], "ack");
+    let started = chair.live["segment_started_at"].as_i64().expect("the break started");
+    // The forum is in Asia/Shanghai, UTC+8 all year.
+    let back = ((started + 20 * 60_000 + 30_000) / 60_000 + 8 * 60) % (24 * 60);
+    let expected = format!("Back at {:02}:{:02}", back / 60, back % 60);
+    let browser = Browser::start().await;
+    let stage = browser.session().await;
+    stage.open(&app, "stage", Role::Speaker, "&lang=en&name=Stage").await;
+
+    stage.wait_text("#current-speaker", |t| t == "Break").await;
+    stage.wait_text("#stage-back", |t| t == expected).await;
+    let text = view_text(&stage, "#stage-view").await;
+    assert!(!text.contains("Now speaking") && !text.contains("--:--"), "{text:?}");
+
+    assert_eq!(chair.run("end", json!({})).await["type"], "ack");
+    stage.wait_text("#stage-closing", |t| t.contains("Thank you")).await;
+    let text = view_text(&stage, "#stage-view").await;
+    assert!(!text.contains("Now speaking") && !text.contains("--:--") && !text.contains('—'), "{text:?}");
+    stage.client.clone().close().await.unwrap();
 }
