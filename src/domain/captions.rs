@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use super::live::Phase;
+use super::queue::EVENT_QUEUE;
 use super::text::{clean, Lang, Localized, TextError};
 use super::{EventState, Millis};
 
@@ -52,11 +54,32 @@ impl Track {
     }
 }
 
-/// Who was speaking when a line arrived.
+/// Who had the floor when a line arrived.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineSpeaker {
+    /// A programme speaker's id; for someone speaking from a queue `queue:<queue>:<entry>`,
+    /// which no speaker id can be (those hold no ':') and which names no participant id,
+    /// since those are never broadcast.
     pub id: String,
     pub name: Localized,
+}
+
+impl LineSpeaker {
+    /// Whoever has the floor: the one speaking from the queue that matters now (the live
+    /// segment's, or the event's when no segment is live), else the segment's current
+    /// speaker. The stage screen names the same person (web/stage-view.js, `floorHolder`).
+    pub fn with_the_floor(state: &EventState) -> Option<LineSpeaker> {
+        let segment =
+            state.live.segment.filter(|_| state.live.phase == Phase::Live).and_then(|k| state.show.segments.get(k));
+        let queue = segment.map_or(EVENT_QUEUE, |s| s.id.as_str());
+        if let Some(entry) = state.queues.get(queue).and_then(|q| q.speaking.as_ref()) {
+            return Some(LineSpeaker { id: format!("queue:{queue}:{}", entry.id), name: Localized::same(&entry.name) });
+        }
+        segment
+            .zip(state.live.speaker)
+            .and_then(|(s, k)| s.speakers.get(k))
+            .map(|p| LineSpeaker { id: p.id.clone(), name: p.name.clone() })
+    }
 }
 
 /// One caption line.
@@ -129,12 +152,9 @@ impl TrackState {
             return Err(CaptionError::OutOfOrder { got: seq, expected });
         }
         let text = clean(text, MAX_LINE_CHARS)?;
-        let segment = state.live.segment.and_then(|k| state.show.segments.get(k));
-        let speaker = segment
-            .zip(state.live.speaker)
-            .and_then(|(s, k)| s.speakers.get(k))
-            .map(|p| LineSpeaker { id: p.id.clone(), name: p.name.clone() });
-        Ok(Taken::Line(Line { track, seq, text, at: now, segment: segment.map(|s| s.id.clone()), speaker, is_final }))
+        let segment = state.live.segment.and_then(|k| state.show.segments.get(k)).map(|s| s.id.clone());
+        let speaker = LineSpeaker::with_the_floor(state);
+        Ok(Taken::Line(Line { track, seq, text, at: now, segment, speaker, is_final }))
     }
 
     /// Records a final line as the track's last.

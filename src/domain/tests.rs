@@ -1608,6 +1608,41 @@ fn a_caption_track_takes_the_next_seq_ignores_the_last_and_places_lines_in_the_l
 }
 
 #[test]
+fn a_caption_line_names_whoever_speaks_from_the_live_segments_queue() {
+    use super::captions::{Taken, Track, TrackState};
+    let mut state = opening_with_requests();
+    let speaking = state.queues["opening"].speaking.clone().unwrap();
+    let line = |state: &EventState| match TrackState::default().take(Track::En, 1, "Thank you", true, state, T0) {
+        Ok(Taken::Line(line)) => line.speaker.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let from_queue = line(&state);
+    assert_eq!(from_queue.id, format!("queue:opening:{}", speaking.id), "names the queue entry, not the participant");
+    assert_eq!(from_queue.name, Localized::same(&speaking.name));
+
+    let version = state.queues["opening"].version;
+    state.apply(&Command::QueueStop { queue: "opening".into(), version }, &moderator(), T0 + 2 * MIN).unwrap();
+    assert_eq!(line(&state).id, state.show.segments[0].speakers[0].id, "the floor is the programme speaker's again");
+}
+
+#[test]
+fn a_caption_line_after_the_end_names_whoever_speaks_from_the_events_queue() {
+    use super::captions::{Taken, Track, TrackState};
+    let mut state = started();
+    run(&mut state, |version| Command::End { version }, T0 + MIN).unwrap();
+    let take = |state: &EventState| match TrackState::default().take(Track::Zh, 1, "谢谢", true, state, T0 + 2 * MIN)
+    {
+        Ok(Taken::Line(line)) => (line.segment, line.speaker),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(take(&state), (None, None));
+    ask(&mut state, "event", "q", T0 + 2 * MIN);
+    queue_next(&mut state, "event", T0 + 2 * MIN);
+    let (_, speaker) = take(&state);
+    assert!(speaker.is_some_and(|s| s.id.starts_with("queue:event:")));
+}
+
+#[test]
 fn transcript_cues_last_until_the_next_line_within_bounds() {
     use super::captions::{srt, Line, Track};
     let state = started();

@@ -305,3 +305,32 @@ async fn a_caption_that_looks_like_srt_timing_or_markup_stays_text_in_the_srt() 
     assert!(!srt.contains('<') && !srt.contains('{'), "no markup a player would apply: {srt}");
     assert_eq!(last_lines[2], "3");
 }
+
+#[tokio::test]
+async fn a_caption_line_names_the_attendee_called_from_the_queue_while_she_has_the_floor() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
+    let (mut attendee, _) = app.join(Role::Attendee, "Sakano Osaka").await;
+    assert_eq!(attendee.run("queue_request", json!({"queue": "round-table"})).await["type"], "ack");
+    let mut hall = viewer(&app, "Hall screen", "en", json!("en")).await;
+    hall.expect("captions").await;
+    let token = captioner(&app);
+
+    post(app.addr, token, "lang=en&seq=1", "Thank you, chair.").await;
+    let panellist = next_line(&mut hall).await;
+    assert_eq!(panellist["speaker"]["name"]["en"], "Ma Junjie", "the programme speaker before: {panellist}");
+
+    assert_eq!(chair.run("queue_next", json!({"queue": "round-table", "version": 0})).await["type"], "ack");
+    post(app.addr, token, "lang=en&seq=2", "My question is about data.").await;
+    let line = next_line(&mut hall).await;
+    let speaker = &line["speaker"];
+    assert_eq!(speaker["name"], json!({"zh": "Sakano Osaka", "ja": "Sakano Osaka", "en": "Sakano Osaka"}), "{line}");
+    assert!(speaker["id"].as_str().is_some_and(|id| id.starts_with("queue:round-table:")), "{line}");
+    assert_eq!(speaker.as_object().unwrap().len(), 2, "a line's speaker has exactly id and name: {line}");
+    assert_eq!(line["segment"], "round-table");
+
+    assert_eq!(chair.run("queue_stop", json!({"queue": "round-table", "version": 1})).await["type"], "ack");
+    post(app.addr, token, "lang=en&seq=3", "Thank you for the question.").await;
+    assert_eq!(next_line(&mut hall).await["speaker"]["name"]["en"], "Ma Junjie", "the floor is back with the panel");
+}

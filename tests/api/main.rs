@@ -7,6 +7,7 @@ mod browser_console;
 mod browser_plan;
 mod browser_rooms;
 mod browser_screens;
+mod browser_stage;
 mod captions;
 mod cluster;
 mod control;
