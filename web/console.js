@@ -244,7 +244,7 @@ const KEYS = {
   s: 'btn-next-speaker', ' ': 'btn-hold', h: 'btn-hold', '+': 'btn-extend-1', '-': 'btn-shorten-1',
   q: 'btn-queue-next', c: 'btn-cue-planned',
 };
-const KEY_ACTIONS = { g: () => cuePanel.goOldest(), u: () => undo(), '?': () => toggleHelp() };
+const KEY_ACTIONS = { g: () => cuePanel.goNext(), u: () => undo(), '?': () => toggleHelp() };
 const NEEDS_SERVER = new Set(['g', 'u']);
 const keyName = (key) => (key === ' ' ? 'Space' : key.length === 1 ? key.toUpperCase() : key);
 

@@ -1,5 +1,6 @@
-// The console's cue panel (#cue-panel): give standby (typed text, a preset, or the segment's
-// planned cues), watch the crew answer, call GO or cancel (docs/protocol.md "Cues").
+// The console's cue panel (#cue-panel): the open cues first, each with its segment, then give
+// standby (typed text, a preset, or the segment's planned cues), watch the crew answer, call GO
+// or cancel (docs/protocol.md "Cues"); and the cockpit's line naming the cue G will fire.
 
 import { localized, fmtClock, cueClosed } from './client.js';
 import { t } from './i18n.js';
@@ -13,8 +14,24 @@ const sameTarget = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const sameText = (a, b) => a && b && a.zh === b.zh && a.ja === b.ja && a.en === b.en;
 const seconds = (ms) => (Math.max(0, ms) / 1000).toFixed(1);
 
+// Shared with the cue screen (cues.js), so that the chair and the crew read the same words.
+
+/** The segment a cue belongs to, by title; a cue of no segment belongs to the whole day. */
+export function cueSegmentTitle(L, segments, cue) {
+  const seg = cue.segment != null ? (segments || [])[cue.segment] : null;
+  return seg ? localized(seg.title, L) : t(L, 'cue_segment_none');
+}
+
+/** "Closed with Opening ceremony" for a cue its segment's end cancelled, else null. */
+export function cueClosedWith(L, segments, cue) {
+  return cue.reason === 'segment_ended' ? t(L, 'cue_closed_with', { title: cueSegmentTitle(L, segments, cue) }) : null;
+}
+
+/** "[Video] Slides": who a cue is for and what it says, as the cockpit and the toast name it. */
+export const cueName = (L, cue) => `[${targetName(L, cue.target)}] ${localized(cue.text, L)}`;
+
 /**
- * createCuePanel({hub, lang, canControl, connected}) → {render(), tick(now), goOldest(), standbyPlanned()}.
+ * createCuePanel({hub, lang, canControl, connected}) → {render(), tick(now), goNext(), standbyPlanned()}.
  */
 export function createCuePanel({ hub, lang, canControl, connected }) {
   const list = $('cue-list');
@@ -23,12 +40,11 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
 
   const enabled = () => Boolean(hub.state) && connected() && canControl();
   const cues = () => (hub.state && hub.state.cues) || [];
-  const liveSegment = () => {
-    const s = hub.state;
-    return s && s.live.phase === 'live' ? s.segments[s.live.segment] : null;
-  };
-  /** The segment whose planned cues the chair fires: the current one, or the first before the start. */
-  const plannedSegment = () => {
+  /**
+   * The current segment: the one live, or before the start the first one; none after the end.
+   * The chair's cues belong to it, C gives its planned cues and G fires only its cues.
+   */
+  const currentSegment = () => {
     const s = hub.state;
     if (!s) return null;
     if (s.live.phase === 'live') return { seg: s.segments[s.live.segment], index: s.live.segment };
@@ -38,19 +54,38 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
   const openFor = (planned, index) => cues().some((c) => !cueClosed(c) && c.segment === index
     && sameTarget(c.target, planned.target) && sameText(c.text, planned.text));
 
+  /**
+   * The open cues back in sight: the tools that give standby sit below the queue, and a cue
+   * given from there must not land in a list scrolled away under the cockpit.
+   */
+  const showList = () => $('cue-panel').scrollIntoView({ block: 'nearest' });
+
   async function standby(fields) {
-    const seg = liveSegment();
-    if (seg && fields.segment === undefined) fields.segment = seg.id;
-    return runCommand(hub, lang(), 'cue_standby', fields);
+    const p = currentSegment();
+    if (p && fields.segment === undefined) fields.segment = p.seg.id;
+    const ack = await runCommand(hub, lang(), 'cue_standby', fields);
+    if (ack) showList();
+    return ack;
   }
 
+  /** Sends `type` for `cue`; resolves with the ack, or null when refused or already under way. */
   async function cueCommand(type, cue) {
-    if (busy.has(cue.id)) return;
+    if (busy.has(cue.id)) return null;
     busy.add(cue.id);
     render();
-    await runCommand(hub, lang(), type, { cue: cue.id });
+    const ack = await runCommand(hub, lang(), type, { cue: cue.id });
     busy.delete(cue.id);
     render();
+    return ack;
+  }
+
+  /** GO, then a toast naming the cue that went, so that nobody has to guess which one it was. */
+  async function go(cue) {
+    const ack = await cueCommand('cue_go', cue);
+    if (!ack) return;
+    const L = lang(), fired = t(L, 'cue_fired', { what: cueName(L, cue) });
+    if (ack.warning) showMessage(`${fired} · ${warningText(L, ack.warning)}`, 'warning');
+    else showMessage(fired, 'info', 4000);
   }
 
   // ---------- controls ----------
@@ -73,7 +108,7 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
 
   /** Standby for each planned cue of the segment that is not already open. */
   async function standbyPlanned() {
-    const p = plannedSegment();
+    const p = currentSegment();
     if (!p || !enabled() || sendingPlanned) return;
     const todo = (p.seg.cues || []).filter((c) => !openFor(c, p.index));
     if (!todo.length) {
@@ -95,6 +130,7 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
       .map((r) => warningText(L, r.value.warning)))];
     if (errors.length) showMessage([...new Set(errors)].join(' · '));
     else if (warnings.length) showMessage(warnings.join(' · '), 'warning');
+    if (results.some((r) => r.status === 'fulfilled')) showList();
     render();
   }
   $('btn-cue-planned').addEventListener('click', standbyPlanned);
@@ -104,15 +140,28 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
     if (!button || button.disabled) return;
     const id = Number(button.closest('li.cue').dataset.cueId);
     const cue = cues().find((c) => c.id === id);
-    if (cue) cueCommand(button.dataset.action === 'go' ? 'cue_go' : 'cue_cancel', cue);
+    if (!cue) return;
+    if (button.dataset.action === 'go') go(cue);
+    else cueCommand('cue_cancel', cue);
   });
 
-  /** GO on the oldest cue standing by; if none answered yet, the oldest on standby. */
-  function goOldest() {
+  /**
+   * The cue G fires: of the current segment's cues that stand by (the crew answered), the
+   * oldest; none when none does. A cue nobody answered, of another segment or of the whole
+   * day goes only by its own GO button, never by a key pressed with it out of sight.
+   */
+  function nextToGo() {
+    const p = currentSegment();
+    if (!p) return null;
+    return cues().filter((c) => c.state === 'standing_by' && c.segment === p.index && !busy.has(c.id))
+      .sort((a, b) => a.id - b.id)[0] || null;
+  }
+
+  function goNext() {
     if (!enabled()) return;
-    const open = cues().filter((c) => !busy.has(c.id)).sort((a, b) => a.id - b.id);
-    const cue = open.find((c) => c.state === 'standing_by') || open.find((c) => c.state === 'standby');
-    if (cue) cueCommand('cue_go', cue);
+    const cue = nextToGo();
+    if (cue) go(cue);
+    else showMessage(t(lang(), 'cue_go_none'), 'info', 4000);
   }
 
   // ---------- drawing ----------
@@ -123,25 +172,32 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
     if (cue.standing_by) {
       parts.push(t(L, 'cue_answer', { name: cue.standing_by.by, s: seconds(cue.standing_by.at - cue.standby.at) }));
     }
-    if (cue.cancelled) parts.push(t(L, 'cue_cancelled_by', { name: cue.cancelled.by }));
+    const closedWith = cueClosedWith(L, hub.state.segments, cue);
+    if (closedWith) parts.push(closedWith);
+    else if (cue.cancelled) parts.push(t(L, 'cue_cancelled_by', { name: cue.cancelled.by }));
     else if (cue.done) parts.push(t(L, 'cue_done_by', { name: cue.done.by }));
     else if (cue.go) parts.push(t(L, 'cue_went', { name: cue.go.by }));
     return parts.join(' · ');
   }
 
-  function cueItem(cue, L, tz) {
+  function cueItem(cue, L, s) {
+    const tz = s.event.time_zone;
     const open = !cueClosed(cue);
     const pos = typeof cue.target === 'string' ? cue.target : 'person';
     const li = el('li', { class: `cue${open ? '' : ' closed'}`, data: { cueId: String(cue.id), state: cue.state } },
       el('div', { class: 'cue-body' },
         el('div', { class: 'cue-line' },
+          el('span', { class: 'cue-g', text: 'G', attrs: { title: t(L, 'key_cue_go') } }),
           el('span', { class: 'cue-state', text: t(L, `cue_state_${cue.state}`) }),
           el('span', { class: `cue-target target-${pos}`, text: targetName(L, cue.target) }),
           el('span', { class: 'cue-text', text: localized(cue.text, L) })),
-        el('span', { class: 'cue-answer muted', text: answerText(cue, L) }),
-        el('span', { class: 'cue-wait muted' }),
-        el('span', { class: 'cue-overdue-text', attrs: { role: 'status' } }),
-        el('span', { class: 'cue-given muted', text: `${cue.standby.by} · ${fmtClock(cue.standby.at, tz, L, { seconds: true })}` })));
+        // One small line under it: where the cue belongs, the crew's answer, who gave it when.
+        el('div', { class: 'cue-meta-line' },
+          el('span', { class: `cue-seg${cue.segment == null ? ' whole-day' : ''}`, text: cueSegmentTitle(L, s.segments, cue) }),
+          el('span', { class: 'cue-overdue-text', attrs: { role: 'status' } }),
+          el('span', { class: 'cue-answer muted', text: answerText(cue, L) }),
+          el('span', { class: 'cue-wait muted' }),
+          el('span', { class: 'cue-given muted', text: `${cue.standby.by} · ${fmtClock(cue.standby.at, tz, L, { seconds: true })}` }))));
     if (open) {
       li.append(el('div', { class: 'cue-actions' },
         el('button', { class: 'go', text: t(L, 'btn_go'), data: { action: 'go' }, attrs: { type: 'button' } }),
@@ -155,9 +211,12 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
     const open = all.filter((c) => !cueClosed(c)).sort((a, b) => a.id - b.id);
     const closedAt = (c) => (c.done || c.cancelled).at;
     const closed = all.filter(cueClosed).sort((a, b) => closedAt(b) - closedAt(a) || b.id - a.id).slice(0, SHOW_CLOSED);
-    keyedList(list, [...open, ...closed], (c) => c.id, (c) => JSON.stringify([c, L]), (c) => cueItem(c, L, s.event.time_zone));
+    const drawn = (c) => JSON.stringify([c, L, cueSegmentTitle(L, s.segments, c)]);
+    keyedList(list, [...open, ...closed], (c) => c.id, drawn, (c) => cueItem(c, L, s));
+    const next = nextToGo();
     for (const li of list.children) {
       const id = Number(li.dataset.cueId), state = li.dataset.state;
+      li.classList.toggle('g-next', Boolean(next) && next.id === id);
       const go = li.querySelector('button.go'), cancel = li.querySelector('button.cancel');
       if (go) go.disabled = !ok || busy.has(id) || !(state === 'standby' || state === 'standing_by');
       if (cancel) cancel.disabled = !ok || busy.has(id);
@@ -165,8 +224,17 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
     $('cue-empty').hidden = open.length > 0;
   }
 
+  /** The cockpit's line: which cue G fires now, or that it fires none. */
+  function renderCockpit(L) {
+    const cue = nextToGo();
+    const line = $('ck-go');
+    setText(line, cue ? t(L, 'ck_go', { what: cueName(L, cue) }) : t(L, 'ck_go_none'));
+    line.dataset.ready = cue ? 'yes' : 'no';
+    line.title = t(L, 'key_cue_go');
+  }
+
   function renderPlanned(s, L, ok) {
-    const p = plannedSegment();
+    const p = currentSegment();
     const planned = p ? p.seg.cues || [] : [];
     setText($('cue-planned-label'), p ? t(L, 'cue_planned_of', { title: localized(p.seg.title, L) }) : t(L, 'cue_planned'));
     const key = JSON.stringify([planned, L, p && p.index, planned.map((c) => openFor(c, p.index))]);
@@ -197,6 +265,7 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
     renderPresets(s, L, ok);
     renderPlanned(s, L, ok);
     renderList(s, L, ok);
+    renderCockpit(L);
     tick(hub.serverNow());
   }
 
@@ -221,5 +290,5 @@ export function createCuePanel({ hub, lang, canControl, connected }) {
     $('cue-panel').classList.toggle('has-overdue', overdue > 0);
   }
 
-  return { render, tick, goOldest, standbyPlanned };
+  return { render, tick, goNext, standbyPlanned };
 }

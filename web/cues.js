@@ -1,6 +1,6 @@
 // The AV cue screen (/cues, role av): the open cues of the crew positions watched, big
-// enough to read from across the room, answered with one key or one tap; the current and
-// next segment with their AV notes. Cue texts and names are shown as text only.
+// enough to read from across the room, each with the segment it belongs to, answered with one
+// tap or one key (which acts on the framed cue); the current and next segment with their AV notes. Cue texts and names are shown as text only.
 // A standby chimes and flashes, shows its age on the synchronized clock and escalates once
 // unanswered past event.standby_alert_ms; every state has a word, a symbol and a pattern,
 // not only a colour; while the connection is down an overlay says the cues are not live.
@@ -15,6 +15,7 @@ import {
   stageText,
 } from './ui.js';
 import { nextSpeaker } from './stage-view.js';
+import { cueSegmentTitle, cueClosedWith } from './cue-panel.js';
 
 const FADE_MS = 4000; // a closed cue stays this long in the main list, fading, then moves to "recent"
 const RECENT = 6;
@@ -157,10 +158,15 @@ async function answer(cue) {
   render();
 }
 
-/** The oldest cue waiting for this crew: a standby to answer, or a GO to confirm. */
-function oldestActionable() {
-  const cues = (hub.state && hub.state.cues) || [];
-  return cues.filter((c) => watched(c) && ANSWER[c.state] && !busy.has(c.id)).sort((a, b) => a.id - b.id)[0];
+/**
+ * The cue Space and Enter act on, framed on the screen: the one alerting first, that is the
+ * oldest standby waiting for its answer; only when none waits, the oldest GO to mark done.
+ * A GO left open for minutes must never take the key from a new standby.
+ */
+function keyTarget() {
+  const cues = ((hub.state && hub.state.cues) || []).filter((c) => watched(c) && !busy.has(c.id));
+  const oldest = (state) => cues.filter((c) => c.state === state).sort((a, b) => a.id - b.id)[0];
+  return oldest('standby') || oldest('go');
 }
 
 $('cue-list').addEventListener('click', (e) => {
@@ -170,7 +176,7 @@ $('cue-list').addEventListener('click', (e) => {
   const cue = hub.state && hub.state.cues.find((c) => c.id === id);
   if (cue) answer(cue);
 });
-// A tap must not leave focus on a button: Space and Enter then stay "answer the oldest".
+// A tap must not leave focus on a button: Space and Enter then stay "answer the framed cue".
 document.addEventListener('mousedown', (e) => { if (e.target.closest('button')) e.preventDefault(); });
 document.addEventListener('keydown', (e) => {
   if (e.key !== ' ' && e.key !== 'Enter') return;
@@ -179,7 +185,7 @@ document.addEventListener('keydown', (e) => {
   if (target.closest && target.closest('input, select, textarea, button, [contenteditable]')) return;
   e.preventDefault();
   if (e.repeat) return;
-  const cue = oldestActionable();
+  const cue = keyTarget();
   if (cue) answer(cue);
 });
 
@@ -188,23 +194,31 @@ document.addEventListener('keydown', (e) => {
 const closedAt = (cue) => (cue.done || cue.cancelled || cue.standby).at;
 const fading = (cue) => closedSeen.has(cue.id) && Date.now() - closedSeen.get(cue.id) < FADE_MS;
 
-function stepText(cue, tz) {
+/** The cue's last step in words: its state, or why it closed when its segment's end closed it. */
+const stateText = (cue, segments) => cueClosedWith(lang, segments, cue) || t(lang, `cue_state_${cue.state}`);
+
+function stepText(cue, tz, segments) {
   const given = `${cue.standby.by} · ${fmtClock(cue.standby.at, tz, lang, { seconds: true })}`;
   const last = cue.cancelled || cue.done || cue.go || cue.standing_by;
   if (!last) return given;
-  return `${given} → ${t(lang, `cue_state_${cue.state}`)} · ${last.by} · ${fmtClock(last.at, tz, lang, { seconds: true })}`;
+  return `${given} → ${stateText(cue, segments)} · ${last.by} · ${fmtClock(last.at, tz, lang, { seconds: true })}`;
 }
+
+const segmentBadge = (cue, segments) => el('span', {
+  class: `cue-seg${cue.segment == null ? ' whole-day' : ''}`, text: cueSegmentTitle(lang, segments, cue),
+});
 
 function targetBadge(cue) {
   const pos = typeof cue.target === 'string' ? cue.target : 'person';
   return el('span', { class: `cue-target target-${pos}`, text: targetName(lang, cue.target) });
 }
 
-function cueItem(cue, tz) {
+function cueItem(cue, tz, segments) {
   const label = cue.state === 'standby' ? 'ack_standby' : cue.state === 'go' ? 'ack_go' : 'ack_waiting';
   return el('li', { class: `cue${cueClosed(cue) ? ' closing' : ''}`, data: { cueId: String(cue.id), state: cue.state } },
     el('div', { class: 'cue-head' },
       targetBadge(cue),
+      segmentBadge(cue, segments),
       el('span', { class: 'cue-age', attrs: { 'aria-live': 'off' } }),
       el('span', { class: 'cue-alert' })),
     el('p', { class: 'cue-call' },
@@ -212,15 +226,18 @@ function cueItem(cue, tz) {
         el('span', { class: 'cue-symbol', text: SYMBOL[cue.state] || '', attrs: { 'aria-hidden': 'true' } }),
         t(lang, `cue_word_${cue.state}`)),
       el('span', { class: 'cue-text', text: localized(cue.text, lang) })),
-    el('p', { class: 'cue-meta', text: stepText(cue, tz) }),
-    cueClosed(cue) ? null : el('button', { class: 'ack', text: t(lang, label), attrs: { type: 'button' } }));
+    el('p', { class: 'cue-meta', text: stepText(cue, tz, segments) }),
+    // The button the key presses carries the key's name, shown only on the framed cue.
+    cueClosed(cue) ? null : el('button', { class: 'ack', attrs: { type: 'button' } },
+      t(lang, label),
+      el('span', { class: 'cue-key', text: `⎵ ${t(lang, 'cue_key_mark')}`, attrs: { 'aria-hidden': 'true' } })));
 }
 
-function recentItem(cue, tz) {
+function recentItem(cue, tz, segments) {
   return el('li', { class: 'recent-cue', data: { cueId: String(cue.id), state: cue.state } },
     targetBadge(cue),
     el('span', { class: 'recent-text', text: localized(cue.text, lang) }),
-    el('span', { class: 'muted', text: `${t(lang, `cue_state_${cue.state}`)} · ${fmtClock(closedAt(cue), tz, lang)}` }));
+    el('span', { class: 'muted', text: `${stateText(cue, segments)} · ${fmtClock(closedAt(cue), tz, lang)}` }));
 }
 
 function renderCues(s) {
@@ -229,17 +246,19 @@ function renderCues(s) {
   const main = cues.filter((c) => !cueClosed(c) || fading(c)).sort((a, b) => a.id - b.id);
   const recent = cues.filter((c) => cueClosed(c) && !fading(c))
     .sort((a, b) => closedAt(b) - closedAt(a) || b.id - a.id).slice(0, RECENT);
+  const segments = s.segments;
+  const drawn = (c) => JSON.stringify([c, lang, cueSegmentTitle(lang, segments, c)]);
   const list = $('cue-list');
-  keyedList(list, main, (c) => c.id, (c) => JSON.stringify([c, lang]), (c) => cueItem(c, tz));
-  const next = oldestActionable();
+  keyedList(list, main, (c) => c.id, drawn, (c) => cueItem(c, tz, segments));
+  const keyed = keyTarget();
   for (const li of list.children) {
     const id = Number(li.dataset.cueId);
-    li.classList.toggle('next', Boolean(next) && next.id === id);
+    li.classList.toggle('next', Boolean(keyed) && keyed.id === id);
     const button = li.querySelector('button.ack');
     if (button) button.disabled = busy.has(id) || page.status !== 'connected' || !ANSWER[li.dataset.state];
   }
   $('cue-empty').hidden = main.length > 0;
-  keyedList($('cue-recent'), recent, (c) => c.id, (c) => JSON.stringify([c, lang]), (c) => recentItem(c, tz));
+  keyedList($('cue-recent'), recent, (c) => c.id, drawn, (c) => recentItem(c, tz, segments));
 }
 
 function avNotes(node, seg) {

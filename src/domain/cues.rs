@@ -66,6 +66,14 @@ pub enum CueState {
     Cancelled,
 }
 
+/// Why a cue was cancelled when nobody cancelled it by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// Its segment ended while it still stood by: the moment it was called for has passed.
+    SegmentEnded,
+}
+
 /// Who did a step of a cue, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
@@ -93,6 +101,10 @@ pub struct Cue {
     pub go: Option<Step>,
     pub done: Option<Step>,
     pub cancelled: Option<Step>,
+    /// Set when the cue was cancelled by a rule rather than by someone's `cue_cancel`; the
+    /// crew's screens say why. Absent in logs written before the rule.
+    #[serde(default)]
+    pub reason: Option<CancelReason>,
 }
 
 /// A cue operation, decoded.
@@ -154,6 +166,7 @@ impl CueSheet {
                     go: None,
                     done: None,
                     cancelled: None,
+                    reason: None,
                 });
             }
             CueOp::Go(id) | CueOp::Cancel(id) if calls => id,
@@ -198,6 +211,23 @@ impl CueSheet {
             (CueOp::Standby { .. }, _) => return Err(invalid("a cue is given standby only once".into())),
         }
         Ok(cue)
+    }
+
+    /// The cues of `segment` that close as it ends: those still on standby or standing by,
+    /// whose moment has passed, come back cancelled for the reason that their segment ended.
+    /// A cue gone GO stays open until the crew confirms it done, and a cue with no segment
+    /// carries on through the show.
+    pub fn segment_ended(&self, segment: usize, actor: &Actor, now: Millis) -> Vec<Cue> {
+        self.cues
+            .iter()
+            .filter(|c| c.segment == Some(segment) && matches!(c.state, CueState::Standby | CueState::StandingBy))
+            .map(|c| Cue {
+                state: CueState::Cancelled,
+                cancelled: Some(Step::of(actor, now)),
+                reason: Some(CancelReason::SegmentEnded),
+                ..c.clone()
+            })
+            .collect()
     }
 
     /// Puts `cue` in the sheet, and forgets the oldest closed cues beyond [`KEEP_CLOSED`].

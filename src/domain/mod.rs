@@ -896,7 +896,8 @@ impl EventState {
                     Some(index) if show_op != ShowOp::Undo && live.segment != Some(index) => Some(index),
                     _ => None,
                 };
-                let mut changes = ended.map(|index| self.segment_ended(index, &live, &op, now)).unwrap_or_default();
+                let mut changes =
+                    ended.map(|index| self.segment_ended(index, &live, &op, actor, now)).unwrap_or_default();
                 changes.insert(0, Change::Live { op, live });
                 changes.iter().for_each(|change| self.evolve(change));
                 return Ok(changes);
@@ -951,9 +952,16 @@ impl EventState {
     }
 
     /// What follows from the end of segment `index` as the show moves to `live`: its queue
-    /// closes, and the stage message ends with it unless the chair pinned it.
-    fn segment_ended(&self, index: usize, live: &LiveState, op: &str, now: Millis) -> Vec<Change> {
+    /// closes, its cues still standing by close, and the stage message ends with it unless
+    /// the chair pinned it.
+    fn segment_ended(&self, index: usize, live: &LiveState, op: &str, actor: &Actor, now: Millis) -> Vec<Change> {
         let mut changes = self.queue_closed(index, live, op, now);
+        changes.extend(
+            self.cues
+                .segment_ended(index, actor, now)
+                .into_iter()
+                .map(|cue| Change::Cue { op: op.to_owned(), cue: Box::new(cue) }),
+        );
         if self.stage.as_ref().is_some_and(|message| !message.outlives_its_segment()) {
             changes.push(Change::Stage { op: op.to_owned(), message: None });
         }

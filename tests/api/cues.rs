@@ -162,3 +162,31 @@ async fn a_cues_person_target_is_checked_as_a_name_and_a_refusal_changes_nothing
     assert_eq!(ack["type"], "ack", "{ack}");
     assert_eq!(cue["target"], json!({"person": "LuMing"}));
 }
+
+#[tokio::test]
+async fn next_closes_the_openings_standby_on_the_crews_screen_in_the_same_command() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    let mut booth = crew_screen(&app, "interpretation booth", &["interpretation"]).await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let (_, cue) = standby(&mut chair, json!({"preset": "interp-ja", "segment": "opening"})).await;
+    let (_, whole_day) = standby(&mut chair, json!({"preset": "interp-ja"})).await;
+    assert_eq!(cue["segment"], 0);
+    assert_eq!(whole_day["segment"], Value::Null);
+
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let closed = loop {
+        let frame = booth.expect("change").await;
+        if frame["change"]["kind"] == "cue" && frame["change"]["op"] == "next" {
+            break frame["change"]["cue"].clone();
+        }
+    };
+    assert_eq!(closed["id"], cue["id"]);
+    assert_eq!(closed["state"], "cancelled");
+    assert_eq!(closed["reason"], "segment_ended");
+    assert_eq!(closed["cancelled"]["by"], "Fukuda");
+    let (_, console) = app.join(Role::Organizer, "second console").await;
+    let cues = console["snapshot"]["cues"].as_array().unwrap().clone();
+    let state_of = |id: &Value| cues.iter().find(|c| &c["id"] == id).unwrap()["state"].clone();
+    assert_eq!(state_of(&whole_day["id"]), "standby", "a cue of the whole day carries on");
+}

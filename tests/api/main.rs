@@ -4,6 +4,7 @@ mod automations;
 mod browser;
 mod browser_captions;
 mod browser_console;
+mod browser_cues;
 mod browser_plan;
 mod browser_rooms;
 mod browser_screens;

@@ -157,3 +157,55 @@ fn old_closed_cues_are_forgotten_but_open_ones_kept() {
     let next = standby(&mut sheet, CueTarget::Position(CrewPosition::Audio));
     assert_eq!(next, KEEP_CLOSED as u64 + 12, "ids keep counting");
 }
+
+fn standby_in(sheet: &mut CueSheet, segment: Option<usize>) -> u64 {
+    let op = CueOp::Standby {
+        target: CueTarget::Position(CrewPosition::Video),
+        text: Localized::same("Slides"),
+        preset: None,
+        segment,
+        speaker: None,
+    };
+    step(sheet, op, &chair(), T0).unwrap().id
+}
+
+#[test]
+fn a_segments_end_closes_its_cues_still_standing_by_and_says_why() {
+    let mut sheet = CueSheet::default();
+    let waiting = standby_in(&mut sheet, Some(0));
+    let answered = standby_in(&mut sheet, Some(0));
+    step(&mut sheet, CueOp::StandingBy(answered), &actor("video", Role::Av, vec![]), T0 + 1).unwrap();
+    let gone = standby_in(&mut sheet, Some(0));
+    step(&mut sheet, CueOp::Go(gone), &chair(), T0 + 2).unwrap();
+    standby_in(&mut sheet, Some(1));
+    standby_in(&mut sheet, None);
+
+    let closed = sheet.segment_ended(0, &chair(), T0 + 60_000);
+    assert_eq!(closed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![waiting, answered]);
+    for cue in &closed {
+        assert_eq!(cue.state, CueState::Cancelled);
+        assert_eq!(cue.reason, Some(CancelReason::SegmentEnded));
+        assert_eq!(cue.cancelled, Some(Step { at: T0 + 60_000, by: "Ji Weidong".into() }));
+        assert_eq!(cue.segment, Some(0), "a closed cue still says where it belonged");
+    }
+    assert!(sheet.segment_ended(2, &chair(), T0).is_empty(), "a segment without cues closes none");
+}
+
+#[test]
+fn a_cue_gone_go_or_without_a_segment_carries_on_when_a_segment_ends() {
+    let mut sheet = CueSheet::default();
+    let gone = standby_in(&mut sheet, Some(0));
+    step(&mut sheet, CueOp::Go(gone), &chair(), T0 + 1).unwrap();
+    standby_in(&mut sheet, None);
+    standby_in(&mut sheet, Some(1));
+    assert!(sheet.segment_ended(0, &chair(), T0 + 2).is_empty(), "the crew still confirms the GO done");
+}
+
+#[test]
+fn a_cue_cancelled_by_hand_has_no_reason() {
+    let mut sheet = CueSheet::default();
+    let id = standby_in(&mut sheet, Some(0));
+    let cue = step(&mut sheet, CueOp::Cancel(id), &chair(), T0 + 1).unwrap();
+    assert_eq!((cue.state, cue.reason), (CueState::Cancelled, None));
+    assert!(sheet.segment_ended(0, &chair(), T0 + 2).is_empty(), "a closed cue closes once");
+}
