@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use cues::{CrewPosition, Cue, CueOp, CueSheet, CueTarget, SignalKind, StageMessage};
+use cues::{CrewPosition, Cue, CueOp, CueSheet, CueState, CueTarget, SignalKind, StageMessage};
 use live::{ActualRun, LiveState, Phase, ShowOp};
 use plan::{AddSegment, PlanOp, UpdateEvent, UpdateSegment, PLAN_UNDO_DEPTH};
 use queue::{Policy, Queue, QueueEntry, QueueOp, RequestKind, EVENT_QUEUE};
@@ -800,6 +800,21 @@ impl EventState {
         changes.extend(cues.into_iter().map(|cue| Change::Cue { op: op.clone(), cue: Box::new(cue) }));
         changes.extend(stage.map(|message| Change::Stage { op, message }));
         Ok(changes)
+    }
+
+    /// The cue a "go" without a cue named fires (the console's G, the control API and OSC
+    /// alike): of the current segment's cues the crew has answered (standing by), the
+    /// oldest. The current segment is the live one, before the start the first one, after
+    /// the end none. A cue nobody answered, of another segment or of the whole day goes only
+    /// when it is named.
+    pub fn cue_to_go(&self) -> Option<u64> {
+        let current = match self.live.phase {
+            Phase::Live => self.live.segment,
+            Phase::Standby => (!self.show.segments.is_empty()).then_some(0),
+            Phase::Ended => None,
+        }?;
+        let answered = self.cues.cues.iter().filter(|c| c.state == CueState::StandingBy && c.segment == Some(current));
+        answered.map(|c| c.id).min()
     }
 
     /// No plan edit re-plans what has run: the segments that ran or are running stay, in

@@ -546,7 +546,14 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
             segment: current,
             speaker: None,
         },
-        "cue/go" => Command::CueGo { cue: cue_or_oldest(args, state)? },
+        "cue/go" => Command::CueGo {
+            cue: match args.contains_key("cue") {
+                true => number(args, "cue")?,
+                false => state.cue_to_go().ok_or_else(|| {
+                    refusal(ErrorCode::InvalidState, "no cue of the current segment stands by (answered by the crew)")
+                })?,
+            },
+        },
         "cue/cancel" => Command::CueCancel { cue: cue_or_oldest(args, state)? },
         "stage/signal" => {
             Command::StageSignal { signal: signal(arg(args, "signal")?)?, text: None, pinned: None, speaker: None }

@@ -140,8 +140,19 @@ async fn queue_cue_and_stage_commands_work_over_http() {
 
     let standby = ok(&press(&app, Role::Av, "cue/standby?preset=slides").await).clone();
     assert_eq!(standby["cues"][0]["state"], "standby", "{standby}");
+    // As the console's G: only a cue of the current segment that the crew answered goes.
+    let unanswered = press(&app, Role::Moderator, "cue/go").await;
+    assert_eq!(
+        (unanswered.status, unanswered.body["code"].as_str()),
+        (409, Some("invalid_state")),
+        "{}",
+        unanswered.body
+    );
+    let (mut crew, _) = app.join(Role::Av, "Wang").await;
+    let id = standby["cues"][0]["id"].clone();
+    assert_eq!(crew.run("cue_standing_by", json!({"cue": id})).await["type"], "ack");
     let gone = ok(&press(&app, Role::Moderator, "cue/go").await).clone();
-    assert_eq!(gone["cues"][0]["state"], "go", "the oldest cue on standby goes: {gone}");
+    assert_eq!(gone["cues"][0]["state"], "go", "the answered cue of the opening goes: {gone}");
     ok(&press(&app, Role::Av, "cue/standby?preset=house-lights").await);
     let cue = standby["cues"][0]["id"].as_u64().unwrap() + 1;
     let cancelled = ok(&press(&app, Role::Moderator, &format!("cue/cancel?cue={cue}")).await).clone();
