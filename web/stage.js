@@ -28,7 +28,7 @@ const page = startPage({
   lang, render, onLang: (picked) => { lang = picked; }, captions: () => captionTrack,
 });
 const hub = page.connect({
-  name: frag.name || 'Stage screen',
+  name: frag.name || t(lang, 'default_name_stage'),
   screen: true,
   mode: frag.mode || 'in_room',
   captions: captionTrack,
