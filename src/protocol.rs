@@ -195,6 +195,8 @@ fn parse_cursor(text: &str) -> Option<Cursor> {
 
 /// The most entries one presence page holds.
 pub const MAX_PRESENCE_PAGE: usize = 500;
+/// A caption track counts as live while its latest line is at most this old.
+pub const LIVE_TRACK_MS: crate::domain::Millis = 10 * 60_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -809,6 +811,9 @@ pub enum ServerFrame<'a> {
     Captions {
         track: Track,
         lines: Vec<&'a Line>,
+        /// The tracks with a final line in the last [`LIVE_TRACK_MS`], so that a viewer of
+        /// a silent track can be offered those that run.
+        live: Vec<Track>,
     },
 }
 

@@ -161,7 +161,19 @@ function renderCaptions() {
     (l) => captionItem(l, track));
   const empty = $('caption-empty');
   empty.hidden = lines.length > 0;
-  setText(empty, t(lang, track ? 'cap_waiting' : 'cap_off'));
+  // A silent track while others run: say which, and offer them.
+  const others = track && hub && hub.captions ? (hub.captions.live || []).filter((tr) => tr !== track) : [];
+  const offer = others.map((tr) => {
+    const b = el('button', { class: 'cap-offer', text: trackName(tr), attrs: { type: 'button', 'data-track': tr } });
+    b.addEventListener('click', () => captionChoice('track', tr));
+    return b;
+  });
+  const text = !track ? t(lang, 'cap_off') : others.length ? t(lang, 'cap_waiting_others', { track: trackName(track) }) : t(lang, 'cap_waiting');
+  const key = JSON.stringify([text, others]);
+  if (empty.dataset.key !== key) {
+    empty.dataset.key = key;
+    empty.replaceChildren(text, ...offer);
+  }
 }
 
 function captionItem(line, track) {

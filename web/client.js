@@ -112,7 +112,7 @@ export function cleanName(name) {
  *   captions                        the caption track to follow (hello.captions): 'zh', 'ja',
  *                                   'en', 'floor', or absent/null for none
  *   onCaption(captions, frame)      after a `caption` line or a `captions` batch was applied to
- *                                   captions = {track, lines}: the recent lines of the track
+ *                                   captions = {track, lines, live}: the recent lines of the track (live: the tracks running now)
  *                                   followed, oldest first; a partial line (final: false) is
  *                                   replaced in place by the next line with its seq
  *   onPresence(state, frame)        after state.presence changed: a `presence` frame, a page of
@@ -147,7 +147,7 @@ export function connectHub(opts = {}) {
     caption: opts.onCaption || noop,
   };
   // The followed track's recent lines; kept across reconnects (a welcome's `captions` refills it).
-  const captions = { track: cfg.captions, lines: [] };
+  const captions = { track: cfg.captions, lines: [], live: [] };
 
   let ws = null, joined = false, openedAt = 0, lastRx = 0, lastPing = 0;
   let state = null, seq = null, status = null, attempt = 0, fatal = null, stopped = false;
@@ -347,6 +347,7 @@ export function connectHub(opts = {}) {
         // The latest final lines; a partial line newer than all of them stays.
         const partial = captions.lines.filter((l) => l.final === false && !msg.lines.some((m) => m.seq >= l.seq));
         captions.lines = msg.lines.filter((l) => l && typeof l.seq === 'number').slice(-CAPTIONS_KEPT);
+        captions.live = Array.isArray(msg.live) ? msg.live.filter((tr) => TRACKS.includes(tr)) : [];
         for (const l of partial) putCaption(captions.lines, l);
         on.caption(captions, msg);
         break;

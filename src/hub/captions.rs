@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 
 use super::{ConnId, Hub, HubGone, HubHandle, HubMsg, AUDIENCE_ROUND};
+use crate::clock::now_millis;
 use crate::domain::captions::{CaptionError, Line, Taken, Track, TrackState};
 use crate::domain::text::Lang;
 use crate::domain::Millis;
 use crate::hub::members::Member;
-use crate::protocol::{encode, CaptionChoice, ServerFrame};
+use crate::protocol::{encode, CaptionChoice, ServerFrame, LIVE_TRACK_MS};
 use crate::wire::Frame;
 
 /// A caption line on its way out: its frame, who follows its track, and how far it got.
@@ -127,7 +128,14 @@ impl Hub {
     /// The latest lines of `track`, as a connection that starts to follow it gets them.
     pub(super) fn recent_captions(&self, track: Track) -> Frame {
         let lines = self.captions.get(&track).map(|t| t.recent.iter().collect()).unwrap_or_default();
-        encode(&ServerFrame::Captions { track, lines })
+        let since = now_millis() - LIVE_TRACK_MS;
+        let live = self
+            .captions
+            .iter()
+            .filter(|(_, state)| state.recent.back().is_some_and(|line| line.at >= since))
+            .map(|(track, _)| *track)
+            .collect();
+        encode(&ServerFrame::Captions { track, lines, live })
     }
 
     pub(super) fn caption_seqs(&self) -> BTreeMap<Track, u64> {

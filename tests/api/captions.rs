@@ -334,3 +334,17 @@ async fn a_caption_line_names_the_attendee_called_from_the_queue_while_she_has_t
     post(app.addr, token, "lang=en&seq=3", "Thank you for the question.").await;
     assert_eq!(next_line(&mut hall).await["speaker"]["name"]["en"], "Ma Junjie", "the floor is back with the panel");
 }
+
+#[tokio::test]
+async fn a_viewer_of_a_silent_track_is_told_which_tracks_run() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    for (lang, text) in [("zh", "大家好。"), ("ja", "皆さん、こんにちは。")] {
+        assert_eq!(post(app.addr, captioner(&app), &format!("lang={lang}&seq=1"), text).await.status, 200);
+    }
+    let mut english = viewer(&app, "London", "en", json!("en")).await;
+    let recent = english.expect("captions").await;
+    assert_eq!((&recent["track"], &recent["lines"]), (&json!("en"), &json!([])), "{recent}");
+    assert_eq!(recent["live"], json!(["zh", "ja"]), "{recent}");
+}
