@@ -495,19 +495,7 @@ mod tests {
     }
 
     /// An event file with only the fields the README names.
-    const MINIMAL: &str = r#"
-[event]
-title = { zh = "工作坊", ja = "ワークショップ", en = "Workshop" }
-venue = "Room 2"
-time_zone = "Asia/Tokyo"
-start = "13:00:00"
-
-[[segments]]
-id = "talk"
-kind = "speech"
-title = "A talk"
-duration_min = 30
-"#;
+    const MINIMAL: &str = include_str!("../tests/fixtures/workshop.toml");
 
     #[test]
     fn every_demo_speaker_says_which_language_they_speak() {

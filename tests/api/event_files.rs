@@ -9,19 +9,7 @@ use tokio::process::Command;
 use crate::helpers::{events_dir, Client};
 
 /// The fields the README names, and nothing else.
-const WORKSHOP: &str = r#"
-[event]
-title = { zh = "工作坊", ja = "ワークショップ", en = "Workshop" }
-venue = "Room 2"
-time_zone = "Asia/Tokyo"
-start = "13:00:00"
-
-[[segments]]
-id = "talk"
-kind = "speech"
-title = "A talk"
-duration_min = 30
-"#;
+const WORKSHOP: &str = include_str!("../fixtures/workshop.toml");
 
 #[tokio::test]
 async fn a_bad_event_file_is_reported_and_the_good_events_start() {
