@@ -60,6 +60,9 @@ function askName() {
   for (const radio of form.elements.mode) radio.checked = radio.value === mode;
   form.hidden = false;
   $('view').hidden = true;
+  // Nothing connects before a name is given: no "Connecting…" yet, and a title in the page's language.
+  $('conn-status').hidden = true;
+  setText($('event-title'), t(lang, 'join_title'));
   input.focus();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -77,6 +80,7 @@ function askName() {
 
 function start(name, pickedMode) {
   $('name-form').hidden = true;
+  $('conn-status').hidden = false;
   hub = page.connect({
     name, mode: pickedMode,
     captions: captionTrack(),
