@@ -187,7 +187,8 @@ async fn attendee_and_display_tokens_see_no_open_cues_in_the_state_as_the_cue_ch
         audience.push((role, stream));
     }
 
-    press(app.addr, app.token(Role::Moderator), "cue/go").await;
+    let cue = standby["cues"][0]["id"].as_u64().unwrap();
+    press(app.addr, app.token(Role::Moderator), &format!("cue/go?cue={cue}")).await;
     for (role, stream) in &mut audience {
         let change = stream.next().await;
         assert_eq!(change.event, "change");
