@@ -14,6 +14,7 @@ import {
   $, el, setText, showMessage, startPage, errorText, markBody, renderNow, drawCountdown, keyedList,
 } from './ui.js';
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
+import { floorHolder } from './stage-view.js';
 import { renderCounts, renderRecent, markSpeakers, speakerData } from './presence-ui.js';
 
 const frag = readFragment();
@@ -101,6 +102,12 @@ function render() {
   setText($('event-title'), title);
   setText($('venue'), localized(s.event.venue, lang));
   renderNow(s, lang, hub.serverNow());
+  // Someone called from the queue has the floor: the phone names her, as the stage does.
+  const floor = floorHolder(s, lang);
+  if (floor && floor.fromQueue) {
+    setText($('current-speaker'), floor.name);
+    setText($('speaker-affiliation'), floor.affiliation || '');
+  }
   const turn = renderQueue(s);
   document.title = turn ? t(lang, 'your_turn_title', { title }) : title;
   renderProgramme(s, hub.serverNow());

@@ -454,6 +454,7 @@ async fn an_in_room_attendee_called_from_the_queue_is_sent_to_the_floor_micropho
     nothing_online(&attendee).await;
     assert_eq!(chair.run("queue_next", next(2)).await["type"], "ack");
     attendee.wait_text("#your-turn-next", |t| t.contains("floor microphone")).await;
+    attendee.wait_text("#current-speaker", |t| t == "Tanaka Yuki").await;
     nothing_online(&attendee).await;
     attendee.client.clone().close().await.unwrap();
 }
