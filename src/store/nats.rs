@@ -121,6 +121,9 @@ fn nats_error(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ 
     move |e| StoreError(format!("{what}: {e}"))
 }
 
+/// Times a node at start asks the cluster to keep a shared value before it gives up.
+const SHARED_ATTEMPTS: u32 = 6;
+
 impl Cluster {
     /// Connects to the NATS servers in `urls` (comma-separated) and makes sure the buckets
     /// and the attendance stream exist, with `replicas` copies of everything.
@@ -171,15 +174,28 @@ impl Cluster {
 
     /// The value of `key` in the meta bucket, created as `value` unless another node made it
     /// first: the one every node then uses.
+    ///
+    /// A NATS cluster that is still electing the bucket's leader (its servers just started)
+    /// answers with a timeout: the start waits for it, a few times, rather than giving up. A
+    /// create that timed out may have been stored; asking again then finds it there.
     pub async fn shared(&self, key: &str, value: String) -> anyhow::Result<String> {
-        match self.meta.create(key, value.clone().into()).await {
-            Ok(_) => Ok(value),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                let found = self.meta.get(key).await.with_context(|| format!("cannot read {key} from the cluster"))?;
-                let found = found.with_context(|| format!("{key} vanished from the cluster"))?;
-                Ok(String::from_utf8_lossy(&found).into_owned())
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.meta.create(key, value.clone().into()).await {
+                Ok(_) => return Ok(value),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let found =
+                        self.meta.get(key).await.with_context(|| format!("cannot read {key} from the cluster"))?;
+                    let found = found.with_context(|| format!("{key} vanished from the cluster"))?;
+                    return Ok(String::from_utf8_lossy(&found).into_owned());
+                }
+                Err(e) if attempts < SHARED_ATTEMPTS => {
+                    tracing::warn!(key, error = %e, "the cluster did not keep a shared value yet; asking again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot keep {key} in the cluster")),
             }
-            Err(e) => Err(e).with_context(|| format!("cannot keep {key} in the cluster")),
         }
     }
 

@@ -49,7 +49,8 @@ pub(crate) async fn started(mut child: Child) -> Process {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
     let mut tokens = HashMap::new();
-    while let Some(line) = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap() {
+    // Generous: a cluster node waits at start for its NATS servers to elect their leaders.
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap() {
         if let Some(url) = line.strip_prefix("eventhub is serving on http://") {
             addr = Some(url.trim().parse().expect("an address"));
         }
