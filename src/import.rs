@@ -68,7 +68,7 @@ impl std::fmt::Display for FileError {
 fn content_type(file: &Path) -> &'static str {
     match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("csv") => "text/csv",
-        Some("xlsx") => crate::transport::plan_io::XLSX,
+        Some("xlsx") => crate::sheet::XLSX,
         Some("toml") => "application/toml",
         _ => "application/octet-stream",
     }

@@ -101,6 +101,9 @@ pub enum Format {
     Toml,
 }
 
+/// The content type of an XLSX workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 impl Format {
     /// The format a content type names; an XLSX file is known by its zip signature
     /// whatever it is sent as, since browsers and scripts often send octet-stream.
@@ -111,7 +114,7 @@ impl Format {
         let essence = content_type?.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         match essence.as_str() {
             "text/csv" | "application/csv" => Some(Format::Csv),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Some(Format::Xlsx),
+            XLSX => Some(Format::Xlsx),
             "application/toml" | "text/toml" | "text/x-toml" => Some(Format::Toml),
             _ => None,
         }

@@ -13,12 +13,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
 
-use super::control::{authorized, refusal, Answer};
-use super::export::download;
+use super::shared::{authorized, download};
+use crate::app::control::{refusal, Answer};
+use crate::app::{AppState, EventEntry};
 use crate::domain::captions::{self, CaptionError, Taken, Track};
 use crate::domain::Role;
 use crate::protocol::ErrorCode;
-use crate::server::{AppState, EventEntry};
 
 /// A caption line's body at most: 500 characters of CJK are 1,500 bytes. A longer one is
 /// answered `413 too_large` in the API's JSON, not axum's plain text.

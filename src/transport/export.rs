@@ -5,24 +5,20 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::TimeZone;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::shared::{download, request_token, TokenQuery, NO_STORE};
+use crate::app::{AppState, EventEntry};
 use crate::domain::live::LiveState;
 use crate::domain::record::planned_vs_actual;
 use crate::domain::show::RunOfShow;
 use crate::domain::{Actor, Change, Millis, Role};
 use crate::protocol::LiveView;
-use crate::server::{AppState, EventEntry};
-use crate::sheet::TableCell;
+use crate::sheet::{TableCell, XLSX};
 use crate::store::LogEntry;
-
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    pub(super) token: Option<String>,
-}
 
 /// Why an organizer request was refused.
 pub enum ExportError {
@@ -65,14 +61,6 @@ fn organizer(
     Ok(entry)
 }
 
-/// The token a request carries: a bearer token, else the `token` query parameter (for
-/// download links); empty when it has none.
-pub(super) fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> &'a str {
-    let bearer =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    bearer.or(query).unwrap_or_default()
-}
-
 /// The plan of a running or archived event and its log, for its organizer.
 async fn authorized_log(
     app: &AppState,
@@ -109,8 +97,7 @@ pub async fn rotate(
             .map_err(|e| ExportError::Store(format!("{e:#}")))?
     };
     tracing::info!(event, role = role.as_str(), "token rotated");
-    Ok((super::rooms::NO_STORE, axum::Json(serde_json::json!({"event": event, "role": role, "token": token})))
-        .into_response())
+    Ok((NO_STORE, axum::Json(serde_json::json!({"event": event, "role": role, "token": token}))).into_response())
 }
 
 /// `GET /api/events/{event}/attendance.csv`: people present over time, per mode.
@@ -137,12 +124,6 @@ pub async fn attendance(
         format!("{event}-attendance.csv"),
         String::from_utf8_lossy(&bytes).into_owned(),
     ))
-}
-
-pub(crate) fn download(content_type: &'static str, name: String, body: impl IntoResponse) -> Response {
-    let disposition = format!("attachment; filename=\"{name}\"");
-    ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
-        .into_response()
 }
 
 /// A line of the exported log: the entry as stored, but a live change as clients got it,
@@ -211,7 +192,7 @@ pub async fn record_xlsx(
     let (show, live) = record_of(&app, &event, &headers, &query).await?;
     let body = crate::sheet::table_xlsx("Planned vs actual", &RECORD_COLUMNS, &record_rows(&show, &live))
         .map_err(|e| ExportError::Store(e.to_string()))?;
-    Ok(download(super::plan_io::XLSX, format!("{event}-record.xlsx"), body))
+    Ok(download(XLSX, format!("{event}-record.xlsx"), body))
 }
 
 /// The plan and the live state the record compares, as the log leaves them.

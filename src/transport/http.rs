@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use rust_embed::RustEmbed;
 
-use crate::server::AppState;
+use crate::app::AppState;
 
 /// The pages and their modules, embedded in the binary so that one file serves everything.
 #[derive(RustEmbed)]
@@ -21,7 +21,7 @@ struct Assets;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router(state: AppState, control: super::control::Control) -> Router {
+pub fn router(state: AppState, control: crate::app::control::Control) -> Router {
     Router::new()
         .route("/ws", get(super::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))

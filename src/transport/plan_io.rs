@@ -11,35 +11,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 
-use super::export::{download, request_token, TokenQuery};
+use super::shared::{download, off_workers, request_token, TokenQuery};
+use crate::app::{AppState, EventEntry};
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, Role};
 use crate::hub::retries::Outcome;
 use crate::hub::Overview;
 use crate::protocol::{ErrorCode, FrameError};
-use crate::server::{AppState, EventEntry};
-use crate::sheet::{self, Format, SheetError, MAX_FILE_BYTES};
-
-pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/// Two plan files parsed at a time, on blocking threads: parsing takes from milliseconds
-/// to a second of CPU, which on an async worker would hold up every websocket ping and
-/// show command scheduled behind it. One process-wide bound, since the cores are.
-static PARSERS: Semaphore = Semaphore::const_new(2);
-
-/// `parse` run off the async workers, once one of [`PARSERS`] is free. The slot is held
-/// by the parse itself, so a request that goes away while it runs frees no slot early.
-pub async fn off_workers<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-    let slot = PARSERS.acquire().await.map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        parse()
-    })
-    .await
-    .map_err(|e| format!("parsing the file failed: {e}"))
-}
+use crate::sheet::{self, Format, SheetError, MAX_FILE_BYTES, XLSX};
 
 /// Why a plan file request was refused, answered as JSON `{code, message, errors}`.
 #[derive(Debug)]

@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::plan_io::XLSX;
+use super::shared::{off_workers, NO_STORE};
+use crate::app::rooms::{self, RoomsError};
+use crate::app::{page_of, AppState};
 use crate::auth::EventTokens;
 use crate::clock::now_millis;
 use crate::domain::live::{timing, Phase};
@@ -20,9 +22,7 @@ use crate::domain::presence::Counts;
 use crate::domain::show::{RunOfShow, Segment, SegmentKind};
 use crate::domain::text::Localized;
 use crate::domain::{EventState, Millis, Role};
-use crate::rooms::{self, RoomsError};
-use crate::server::{page_of, AppState};
-use crate::sheet::{self, Format, NewEvent};
+use crate::sheet::{self, Format, NewEvent, XLSX};
 
 /// The largest plan upload taken; a bigger body is answered 413 `too_large`.
 pub const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
@@ -152,9 +152,6 @@ pub struct Created {
     links: BTreeMap<Role, String>,
 }
 
-/// Answers that carry tokens are kept by no cache, shared or the browser's.
-pub const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
-
 /// `POST /api/events`: creates and starts the event the body describes; 201 with its
 /// tokens and page links.
 pub async fn create(
@@ -172,9 +169,8 @@ pub async fn create(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
         _ => ApiError::BadBody(rejection.body_text()),
     })?;
-    let show = super::plan_io::off_workers(move || parse_upload(content_type.as_deref(), &body, &uri))
-        .await
-        .map_err(ApiError::Internal)??;
+    let show =
+        off_workers(move || parse_upload(content_type.as_deref(), &body, &uri)).await.map_err(ApiError::Internal)??;
     let entry = rooms::create(&app, show).await?;
     let id = entry.show.event.id.clone();
     let tokens = entry.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{debug, error, instrument};
 
+use crate::app::AppState;
 use crate::clock::now_millis;
 use crate::domain::presence::Liveness;
 use crate::domain::text::{Affiliation, DisplayName};
@@ -30,7 +31,6 @@ use crate::limits::{FrameBudget, Verdict};
 use crate::protocol::{
     decode, encode, ClientFrame, ErrorCode, FrameError, Hello, ServerFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use crate::server::AppState;
 use crate::wire::outbound::{Flushed, Outbound, Refused};
 use crate::wire::{Frame, Message, Reader, WireError};
 

@@ -15,8 +15,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::app::control::Control;
 use crate::metrics::Metrics;
-use crate::transport::control::Control;
 
 /// Larger than any UDP payload, so that no datagram is cut short.
 const MAX_DATAGRAM: usize = 65_536;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use super::{AppState, ArchivedEntry, EventEntry};
 use crate::auth;
 use crate::domain::live::Phase;
 use crate::domain::show::RunOfShow;
 use crate::domain::EventState;
-use crate::server::{AppState, ArchivedEntry, EventEntry};
 use crate::store::StoredEvent;
 
 /// How the websockets of an archived event are closed; documented in docs/protocol.md. In

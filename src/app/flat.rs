@@ -1,0 +1,114 @@
+//! The show's state flat, as a key of a control surface or a script shows it: the current
+//! and next segment, both clocks as numbers and text, the queue and the open cues, in the
+//! view of one role. The HTTP state, the SSE stream and every command's answer share it.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::domain::cues::CueState;
+use crate::domain::live::{clock_text, remaining_text, timing, Phase};
+use crate::domain::show::Segment;
+use crate::domain::text::Localized;
+use crate::domain::{Millis, Role};
+use crate::hub::Overview;
+use crate::protocol::Routing;
+
+#[derive(Serialize)]
+struct SegmentBrief<'a> {
+    id: &'a str,
+    index: usize,
+    kind: crate::domain::show::SegmentKind,
+    title: &'a Localized,
+    planned_start: Millis,
+    duration_ms: Millis,
+}
+
+impl<'a> SegmentBrief<'a> {
+    fn of(segment: &'a Segment, index: usize) -> Self {
+        SegmentBrief {
+            id: &segment.id,
+            index,
+            kind: segment.kind,
+            title: &segment.title,
+            planned_start: segment.planned_start,
+            duration_ms: segment.duration_ms,
+        }
+    }
+}
+
+/// The state as a key or a script with a token of `role` shows it, at `now`. Cues are seen
+/// as the websocket's view of the role sees them (`protocol::View`): the chair and AV see
+/// them all, the other roles, who get cue changes as `hidden`, see none.
+pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
+    let state = &overview.state;
+    let (show, live) = (&state.show, &state.live);
+    let tm = timing(show, live, now);
+    let current = live.segment.map(|k| (k, &show.segments[k]));
+    let next_index = match live.phase {
+        Phase::Standby => Some(0),
+        Phase::Live => live.segment.map(|k| k + 1),
+        Phase::Ended => None,
+    };
+    let next = next_index.and_then(|k| show.segments.get(k).map(|s| SegmentBrief::of(s, k)));
+    let speaker = current.zip(live.speaker).and_then(|((_, segment), k)| segment.speakers.get(k).map(|p| (k, p)));
+    let segment_clock = current.map(|(_, segment)| {
+        json!({
+            "planned_ms": segment.duration_ms + live.extended_ms,
+            "elapsed_ms": tm.elapsed_ms,
+            "remaining_ms": tm.remaining_ms,
+            "elapsed": clock_text(tm.elapsed_ms),
+            "remaining": remaining_text(tm.remaining_ms),
+            "overrun": tm.remaining_ms < 0,
+            "started_at": live.segment_started_at,
+            "paused_ms": live.segment_paused_ms,
+        })
+    });
+    let speaker_clock = speaker.zip(tm.speaker_elapsed_ms).map(|((_, person), elapsed)| {
+        json!({
+            "planned_ms": person.duration_ms.map(|d| d + live.speaker_extended_ms),
+            "elapsed_ms": elapsed,
+            "remaining_ms": tm.speaker_remaining_ms,
+            "elapsed": clock_text(elapsed),
+            "remaining": tm.speaker_remaining_ms.map(remaining_text),
+            "overrun": tm.speaker_remaining_ms.is_some_and(|r| r < 0),
+            "started_at": live.speaker_started_at,
+            "paused_ms": live.speaker_paused_ms,
+        })
+    });
+    let queue = current.and_then(|(_, segment)| state.queues.get(&segment.id));
+    let open_cues: Vec<Value> = state
+        .cues
+        .cues
+        .iter()
+        .filter(|c| !matches!(c.state, CueState::Done | CueState::Cancelled))
+        .filter(|c| Routing::Crew(c.target.position()).reaches(role, &[]))
+        .map(|c| json!({ "id": c.id, "state": c.state, "target": c.target, "text": c.text, "preset": c.preset }))
+        .collect();
+    let drift_sign = if tm.drift_ms > 0 { "+" } else { "" };
+    json!({
+        "event": show.event.id,
+        "seq": overview.seq,
+        "server_time": now,
+        "plan_version": state.plan_version,
+        "version": live.version,
+        "phase": live.phase,
+        "held": live.held_since.is_some(),
+        "held_since": live.held_since,
+        "current": current.map(|(k, segment)| SegmentBrief::of(segment, k)),
+        "next": next,
+        "speaker": speaker.map(|(k, person)| json!({ "id": person.id, "index": k, "name": person.name })),
+        "segment_clock": segment_clock,
+        "speaker_clock": speaker_clock,
+        "overrun": tm.remaining_ms < 0,
+        "drift_ms": tm.drift_ms,
+        "drift": format!("{drift_sign}{}", clock_text(tm.drift_ms)),
+        "projected_end": tm.projected_end,
+        "planned_end": show.event.planned_end,
+        "queue": queue.map(|q| json!({
+            "waiting": q.waiting.len(),
+            "on_deck": q.on_deck.as_ref().map(|e| &e.name),
+            "speaking": q.speaking.as_ref().map(|e| &e.name),
+        })),
+        "cues": open_cues,
+    })
+}
