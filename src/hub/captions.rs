@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use tokio::sync::oneshot;
 
-use super::{ConnId, Hub, HubGone, HubHandle, HubMsg, AUDIENCE_ROUND};
+use super::fanout::AUDIENCE_ROUND;
+use super::{ConnId, Hub};
 use crate::clock::now_millis;
 use crate::domain::captions::{CaptionError, Line, Taken, Track, TrackState};
 use crate::domain::text::Lang;
@@ -31,46 +32,6 @@ pub struct CaptionIn {
     pub text: String,
     pub is_final: bool,
     pub reply: oneshot::Sender<Result<Taken, CaptionError>>,
-}
-
-impl HubHandle {
-    /// Gives a hub just spawned its stored caption tracks: the first message it reads, so
-    /// before any line or join.
-    pub fn restore_captions(&self, tracks: Tracks) -> Result<(), HubGone> {
-        self.inbox.try_send(HubMsg::RestoreCaptions(tracks)).map_err(|_| HubGone)
-    }
-
-    /// Places a caption line. A final line comes back to be stored, then handed to
-    /// [`HubHandle::caption_stored`]; a partial one is sent at once.
-    pub async fn caption(
-        &self,
-        track: Track,
-        seq: u64,
-        text: String,
-        is_final: bool,
-    ) -> Result<Result<Taken, CaptionError>, HubGone> {
-        let (reply, answer) = oneshot::channel();
-        let line = CaptionIn { track, seq, text, is_final, reply };
-        self.inbox.send(HubMsg::Caption(Box::new(line))).await.map_err(|_| HubGone)?;
-        answer.await.map_err(|_| HubGone)
-    }
-
-    /// A final line is durable (`stored`) and goes out, or could not be stored and its seq
-    /// is free again.
-    pub async fn caption_stored(&self, line: Line, stored: bool) -> Result<(), HubGone> {
-        self.inbox.send(HubMsg::CaptionStored { line: Box::new(line), stored }).await.map_err(|_| HubGone)
-    }
-
-    /// The last final seq of each track.
-    pub async fn caption_seqs(&self) -> Result<BTreeMap<Track, u64>, HubGone> {
-        let (reply, answer) = oneshot::channel();
-        self.inbox.send(HubMsg::CaptionSeqs(reply)).await.map_err(|_| HubGone)?;
-        answer.await.map_err(|_| HubGone)
-    }
-
-    pub async fn set_lang(&self, conn: u64, id: String, lang: Lang, captions: CaptionChoice) -> Result<(), HubGone> {
-        self.inbox.send(HubMsg::SetLang { conn, id, lang, captions }).await.map_err(|_| HubGone)
-    }
 }
 
 impl Hub {

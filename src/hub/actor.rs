@@ -1,0 +1,343 @@
+//! The hub's task: how it starts, the loop that picks what to do next (commands and joins
+//! before presence, captions and audience rounds), and each batch of messages settled with
+//! one commit: applied, made durable, written to the staff and senders, answered, queued
+//! for the audience, and the batch's joiners welcomed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info};
+
+use super::captions::Tracks;
+use super::cluster::{next_followed, Clustered};
+use super::fanout::Frames;
+use super::handle::{Follow, HubHandle, HubMsg, Stop};
+use super::members::{is_staff, Members};
+use super::presence::{ATTENDANCE_EVERY, PRESENCE_EVERY};
+use super::retries::{Outcome, Retries};
+use super::{programme, ConnId, Hub, RESUME_BUFFER};
+use crate::clock::now_millis;
+use crate::domain::presence::Presence;
+use crate::metrics::{EventLabel, Metrics};
+use crate::protocol::{encode, ErrorCode, FrameError, ServerFrame, Tagger};
+use crate::store::nats::{EventLog, Followed};
+use crate::store::{Journal, StoredEvent};
+
+/// How many commands may wait for an event's hub before senders are made to wait.
+const INBOX_CAPACITY: usize = 1024;
+/// The most messages the hub handles between two commits.
+const MAX_BATCH: usize = 256;
+/// A snapshot is stored every this many changes, so that start-up replays at most this many.
+pub const SNAPSHOT_EVERY: u64 = 500;
+/// Changes the audience may be behind the staff. Beyond it the machine cannot write changes
+/// as fast as they come: commands and joins wait, rather than the audience falling further
+/// behind without bound.
+const MAX_AUDIENCE_BEHIND: usize = 32;
+
+impl HubHandle {
+    /// Starts the hub task for a stored event on `tracker`.
+    /// With `cluster`, the event's log is its stream there: commands are published to it
+    /// and what other nodes publish is followed.
+    pub fn spawn(
+        stored: StoredEvent,
+        journal: Journal,
+        cluster: Option<EventLog>,
+        epoch: Arc<str>,
+        max_members: usize,
+        metrics: Arc<Metrics>,
+        tracker: &TaskTracker,
+    ) -> HubHandle {
+        let (inbox, inbox_rx) = mpsc::channel(INBOX_CAPACITY);
+        let (leaves, leaves_rx) = mpsc::unbounded_channel();
+        let event: Arc<str> = stored.state.show.event.id.as_str().into();
+        let tagger = Tagger::new(&epoch);
+        let recent =
+            stored.recent.iter().rev().take(RESUME_BUFFER).rev().map(|e| (e.seq, Frames::encode(e, &tagger))).collect();
+        let programme = programme(&stored.state);
+        let tags = tagger.clone();
+        // Versions of this hub's life start past any an earlier life can have reached (at
+        // most one a join, far fewer than 1,000 a millisecond), so that a version a client
+        // kept from before a restart is never taken for one of now.
+        let first_version = u64::try_from(now_millis()).unwrap_or_default() * 1000;
+        let mut presence =
+            Presence::tagged(Box::new(move |participant| tags.who(participant))).starting_at(first_version);
+        presence.restore_history(stored.attendance);
+        let (cluster, followed) = match cluster {
+            Some(log) => {
+                let (clustered, followed) = Clustered::start(log, stored.position, tracker);
+                (Some(clustered), Some(followed))
+            }
+            None => (None, None),
+        };
+        let hub = Hub {
+            cluster,
+            event,
+            epoch,
+            tagger,
+            presence,
+            programme,
+            max_members,
+            state: stored.state,
+            seq: stored.seq,
+            snapshot_seq: stored.seq,
+            recent,
+            journal,
+            presence_out: None,
+            retries: Retries::from_log(stored.applied),
+            listeners: Vec::new(),
+            followers: Vec::new(),
+            members: Members::new(metrics.slow_client_closes.clone()),
+            senders: Vec::new(),
+            audience_out: VecDeque::new(),
+            metrics,
+            captions: Tracks::new(),
+            captions_out: VecDeque::new(),
+        };
+        tracker.spawn(hub.run(inbox_rx, leaves_rx, followed));
+        HubHandle { inbox, leaves }
+    }
+}
+
+/// What a command in a batch is answered with once the batch is settled.
+enum Reply {
+    Ack { conn: ConnId, id: String, seq: u64, warning: Option<String> },
+    Error { conn: ConnId, error: FrameError },
+    Request { outcome: Outcome, reply: oneshot::Sender<Outcome> },
+}
+
+impl Reply {
+    fn of(to: To, id: String, outcome: Outcome) -> Self {
+        match (to, outcome) {
+            (To::Conn(conn), Outcome::Ack { seq, warning }) => Reply::Ack { conn, id, seq, warning },
+            (To::Conn(conn), Outcome::Rejected(error)) => Reply::Error { conn, error },
+            (To::Request(reply), outcome) => Reply::Request { outcome, reply },
+        }
+    }
+}
+
+/// Who a command's outcome goes back to.
+enum To {
+    Conn(ConnId),
+    Request(oneshot::Sender<Outcome>),
+}
+
+impl Hub {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<HubMsg>,
+        mut leaves: mpsc::UnboundedReceiver<ConnId>,
+        mut followed: Option<mpsc::Receiver<Followed>>,
+    ) {
+        info!(event = %self.event, seq = self.seq, "hub started");
+        let mut presence_tick = tokio::time::interval(PRESENCE_EVERY);
+        presence_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut attendance_tick = tokio::time::interval(ATTENDANCE_EVERY);
+        attendance_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            // Commands and joins go first: at tens of thousands of members a presence frame
+            // takes as long to write out as a segment change, which must not wait behind it.
+            let first = tokio::select! {
+                biased;
+                msg = inbox.recv(), if self.audience_out.len() < MAX_AUDIENCE_BEHIND => match msg {
+                    Some(msg) => msg,
+                    None => break,
+                },
+                Some(conn) = leaves.recv() => {
+                    self.remove_member(conn);
+                    continue;
+                }
+                Some(record) = next_followed(&mut followed) => {
+                    self.followed(record).await;
+                    self.continue_audience();
+                    continue;
+                }
+                () = std::future::ready(()), if !self.audience_out.is_empty() => {
+                    self.continue_audience();
+                    continue;
+                }
+                () = std::future::ready(()), if self.presence_out.is_some() => {
+                    self.continue_presence();
+                    continue;
+                }
+                () = std::future::ready(()), if !self.captions_out.is_empty() => {
+                    self.continue_captions();
+                    continue;
+                }
+                _ = presence_tick.tick() => {
+                    self.share_presence();
+                    self.publish_presence();
+                    continue;
+                }
+                _ = attendance_tick.tick() => {
+                    self.sample_attendance().await;
+                    continue;
+                }
+            };
+            // Whatever queued up while the last commit was in flight is committed together.
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match inbox.try_recv() {
+                    Ok(msg) => batch.push(msg),
+                    Err(_) => break,
+                }
+            }
+            let stop = self.settle(batch).await;
+            // However busy the inbox, each batch moves the audience on by a round.
+            self.continue_audience();
+            if let Some(Stop { close: (code, reason), reply }) = stop {
+                while !self.audience_out.is_empty() {
+                    self.continue_audience();
+                }
+                self.members.iter().for_each(|member| member.out.close(code, reason, None));
+                let _ = reply.send(self.state.clone());
+                break;
+            }
+        }
+        info!(event = %self.event, "hub stopped");
+    }
+
+    /// Applies a batch, makes its changes durable in one commit, then writes them to the
+    /// staff and the senders, answers the commands, queues them for the audience (written
+    /// in rounds, between which the next commands go first), and welcomes the joiners,
+    /// whose snapshots then include the batch. Returns the batch's stop request, if it held
+    /// one.
+    async fn settle(&mut self, batch: Vec<HubMsg>) -> Option<Stop> {
+        self.senders = batch
+            .iter()
+            .filter_map(|msg| match msg {
+                // A language change is answered with the current seq: it, too, waits until
+                // an attendee has the changes up to it.
+                HubMsg::Command { conn, .. } | HubMsg::SetLang { conn, .. } => Some(*conn),
+                _ => None,
+            })
+            .collect();
+        self.senders.sort_unstable();
+        self.senders.dedup();
+        let audience_sends =
+            self.senders.iter().any(|&conn| self.members.get(conn).is_some_and(|m| !is_staff(m.actor.role)));
+        if audience_sends {
+            // An attendee gets its own command's changes at once, so first the earlier
+            // ones it is still waiting for: its frames stay in order.
+            while !self.audience_out.is_empty() {
+                self.continue_audience();
+            }
+        }
+        let before = (self.state.clone(), self.seq);
+        let now = now_millis();
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
+        let mut joins = Vec::new();
+        let mut listens = Vec::new();
+        let mut follows = Vec::new();
+        let mut stop = None;
+        // Commands acknowledged in this batch, whose outcomes hold only if it is stored.
+        let mut acked = Vec::new();
+        for msg in batch {
+            match msg {
+                HubMsg::Join(joining) => joins.push(*joining),
+                HubMsg::Stop(request) => stop = Some(request),
+                HubMsg::PresencePage { conn, id, after, limit } => self.presence_page(conn, &id, after, limit),
+                HubMsg::Overview(reply) => {
+                    let _ = reply.send(self.overview());
+                }
+                HubMsg::Listen(listen) => listens.push(*listen),
+                HubMsg::Follow(follow) => follows.push(*follow),
+                HubMsg::RestoreCaptions(tracks) => self.captions = tracks,
+                HubMsg::Caption(line) => self.caption(*line, now),
+                HubMsg::CaptionStored { line, stored } => self.caption_stored(*line, stored),
+                HubMsg::CaptionSeqs(reply) => {
+                    let _ = reply.send(self.caption_seqs());
+                }
+                HubMsg::SetLang { conn, id, lang, captions } => self.set_lang(conn, &id, lang, captions),
+                HubMsg::Command { conn, id, command } => {
+                    let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
+                    let step = match self.cluster.is_some() {
+                        true => self.step_clustered(&actor, &id, &command, now).await,
+                        false => self.step(&actor, &id, &command, now, &mut entries),
+                    };
+                    acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
+                    replies.push(Reply::of(To::Conn(conn), id, step.outcome));
+                }
+                HubMsg::Request { actor, id, command, reply } => {
+                    let step = match self.cluster.is_some() {
+                        true => self.step_clustered(&actor, &id, &command, now).await,
+                        false => self.step(&actor, &id, &command, now, &mut entries),
+                    };
+                    acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
+                    replies.push(Reply::of(To::Request(reply), id, step.outcome));
+                }
+            }
+        }
+        if !entries.is_empty() {
+            let frames: Vec<(u64, Frames)> = entries.iter().map(|e| (e.seq, Frames::encode(e, &self.tagger))).collect();
+            let (count, committing) = (entries.len() as u64, std::time::Instant::now());
+            match self.journal.append(&self.event, entries).await {
+                Ok(()) => {
+                    self.metrics.store_commit_seconds.observe(committing.elapsed().as_secs_f64());
+                    self.metrics.changes.get_or_create(&EventLabel { event: self.event.to_string() }).inc_by(count);
+                    frames.into_iter().for_each(|(seq, frame)| self.publish(seq, frame));
+                }
+                Err(e) => {
+                    error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
+                    (self.state, self.seq) = before;
+                    self.programme = programme(&self.state);
+                    for (participant, id) in &acked {
+                        self.retries.forget(participant, id);
+                    }
+                    let lost = |id: Option<String>| FrameError {
+                        id,
+                        code: ErrorCode::Internal,
+                        message: "the change could not be stored; nothing was applied".into(),
+                    };
+                    for reply in &mut replies {
+                        match reply {
+                            Reply::Ack { conn, id, .. } => {
+                                *reply = Reply::Error { conn: *conn, error: lost(Some(std::mem::take(id))) }
+                            }
+                            Reply::Request { outcome: outcome @ Outcome::Ack { .. }, .. } => {
+                                *outcome = Outcome::Rejected(lost(None))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        for reply in replies {
+            match reply {
+                Reply::Ack { conn, id, seq, warning } => {
+                    self.send_to(conn, encode(&ServerFrame::Ack { id: &id, seq, warning: warning.as_deref() }))
+                }
+                Reply::Error { conn, error } => self.send_to(conn, error.encode()),
+                Reply::Request { outcome, reply } => {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+        if self.cluster.is_some() && joins.iter().any(|j| j.resume.as_ref().is_some_and(|r| r.seq > self.seq)) {
+            // A client that comes from another node may have seen changes this one has not
+            // followed yet; without them it would be told its seq is ahead of the server.
+            let _ = self.catch_up().await;
+        }
+        self.senders.clear();
+        for joining in joins {
+            self.join(joining);
+        }
+        for listen in listens {
+            self.listen(listen);
+        }
+        for Follow { changes, reply } in follows {
+            if reply.send(self.overview()).is_ok() {
+                self.followers.push(changes);
+            }
+        }
+        if self.seq >= self.snapshot_seq + SNAPSHOT_EVERY {
+            self.snapshot_seq = self.seq;
+            self.journal.snapshot(&self.event, self.seq, self.state.clone()).await;
+        }
+        stop
+    }
+}

@@ -1,0 +1,190 @@
+//! The hub's part in a cluster: each command's changes published to the event's NATS
+//! stream, expecting it to end where this hub's state does; every record another node
+//! appends followed and applied in order, as if it were this hub's own; this node's
+//! presence counts shared with the other nodes.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
+use tracing::{error, warn};
+
+use super::apply::Step;
+use super::fanout::Frames;
+use super::retries::Outcome;
+use super::{programme, Hub};
+use crate::domain::presence::Counts;
+use crate::domain::{Actor, Change, Command, Millis};
+use crate::metrics::EventLabel;
+use crate::protocol::{ErrorCode, FrameError};
+use crate::store::nats::{self, EventLog, Followed, Record, Refused};
+
+/// A hub's part in a cluster.
+pub(super) struct Clustered {
+    log: EventLog,
+    /// The stream sequence of the last message the hub's state includes.
+    position: u64,
+    /// This node's counts of the event, for the presence task to share.
+    ours: watch::Sender<Counts>,
+    /// Every other live node's counts, summed.
+    pub(super) others: watch::Receiver<Counts>,
+    /// Stops the follower and the presence task when the hub ends.
+    _stop: DropGuard,
+}
+
+impl Clustered {
+    /// Starts following the event's stream after `position`, and sharing this node's
+    /// presence, both on `tracker` and both until the hub drops its part.
+    pub(super) fn start(log: EventLog, position: u64, tracker: &TaskTracker) -> (Clustered, mpsc::Receiver<Followed>) {
+        let stop = CancellationToken::new();
+        let (followed, follower) = log.follow(position, stop.clone());
+        tracker.spawn(follower);
+        let (ours, ours_rx) = watch::channel(Default::default());
+        let (others_tx, others) = watch::channel(Default::default());
+        tracker.spawn(log.clone().share_presence(ours_rx, others_tx, stop.clone()));
+        let clustered = Clustered { log, position, ours, others, _stop: stop.drop_guard() };
+        (clustered, followed)
+    }
+}
+
+/// How many times a command is applied again after other nodes appended first. Nodes that
+/// all take commands at full speed keep beating each other; a jittered pause that grows
+/// with each attempt lets one of them through.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// Waits for the next followed record, or forever without a cluster.
+pub(super) async fn next_followed(followed: &mut Option<mpsc::Receiver<Followed>>) -> Option<Followed> {
+    match followed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Hub {
+    /// Applies one command in a cluster: publishes its changes expecting the stream to end
+    /// where this hub's state does; when another node appended first, catches up and
+    /// applies the command again to the newer state, where the domain decides.
+    pub(super) async fn step_clustered(&mut self, actor: &Actor, id: &str, command: &Command, now: Millis) -> Step {
+        let mut outcome = Outcome::Rejected(FrameError {
+            id: Some(id.to_owned()),
+            code: ErrorCode::Conflict,
+            message: "the event kept changing on other nodes; look again and retry".into(),
+        });
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_micros(rand::random_range(0..200 * u64::from(attempt)))).await;
+            }
+            if let Some(first) = self.retries.get(&actor.participant, id, now) {
+                return Step { outcome: first.clone(), acked: false };
+            }
+            let before = (self.state.clone(), self.seq);
+            let mut entries = Vec::new();
+            let step = self.apply(actor, id, command, now, &mut entries);
+            let Some(cluster) = self.cluster.as_mut().filter(|_| !entries.is_empty()) else {
+                self.count(command, &step.outcome);
+                return step;
+            };
+            let publishing = std::time::Instant::now();
+            match cluster.log.publish(cluster.position, &actor.participant, id, &entries).await {
+                Ok(position) => {
+                    cluster.position = position;
+                    self.metrics.store_commit_seconds.observe(publishing.elapsed().as_secs_f64());
+                    let changes = EventLabel { event: self.event.to_string() };
+                    self.metrics.changes.get_or_create(&changes).inc_by(entries.len() as u64);
+                    for entry in &entries {
+                        self.publish(entry.seq, Frames::encode(entry, &self.tagger));
+                    }
+                    self.count(command, &step.outcome);
+                    return Step { outcome: step.outcome, acked: false };
+                }
+                Err(refused) => {
+                    (self.state, self.seq) = before;
+                    self.programme = programme(&self.state);
+                    self.retries.forget(&actor.participant, id);
+                    let message = match refused {
+                        Refused::Behind => match self.catch_up().await {
+                            Ok(()) => continue,
+                            Err(()) => nats::UNAVAILABLE,
+                        },
+                        Refused::Unavailable => nats::UNAVAILABLE,
+                        Refused::Unconfirmed => nats::UNCONFIRMED,
+                    };
+                    let code = ErrorCode::Unavailable;
+                    outcome = Outcome::Rejected(FrameError { id: Some(id.to_owned()), code, message: message.into() });
+                    break;
+                }
+            }
+        }
+        self.count(command, &outcome);
+        Step { outcome, acked: false }
+    }
+
+    /// Applies what other nodes appended since this hub's position.
+    pub(super) async fn catch_up(&mut self) -> Result<(), ()> {
+        let Some(cluster) = &self.cluster else { return Ok(()) };
+        match cluster.log.after(cluster.position).await {
+            Ok(records) => {
+                records.into_iter().for_each(|(position, record)| self.absorb(position, record));
+                Ok(())
+            }
+            Err(e) => {
+                warn!(event = %self.event, error = %e, "cannot catch up with the event's stream");
+                Err(())
+            }
+        }
+    }
+
+    /// A record the follower saw: applied when it is the next one, after catching up when
+    /// some are missing, and skipped when the hub has it already (its own, mostly).
+    pub(super) async fn followed(&mut self, followed: Followed) {
+        let Some(cluster) = &self.cluster else { return };
+        if followed.position > cluster.position + 1 {
+            // Its catch-up logs a failure; the next record or command tries again.
+            let _ = self.catch_up().await;
+        }
+        self.absorb(followed.position, followed.record);
+    }
+
+    /// Applies the record at stream sequence `position` if it is the next one, and
+    /// publishes its changes to the members as if they were this hub's own.
+    fn absorb(&mut self, position: u64, record: Record) {
+        let Some(cluster) = &mut self.cluster else { return };
+        if position != cluster.position + 1 {
+            return;
+        }
+        cluster.position = position;
+        let Record::Changes { entries } = record else { return };
+        if let Some(first) = entries.first().filter(|first| first.seq != self.seq + 1) {
+            // Applying it would show clients a seq twice or miss one; the expected sequence
+            // each publish carries makes this a bug, never a race.
+            error!(event = %self.event, seq = self.seq, next = first.seq, "a record out of seq order is left out");
+            return;
+        }
+        for entry in entries {
+            self.state.evolve(&entry.change);
+            self.seq = entry.seq;
+            if matches!(entry.change, Change::Plan { .. }) {
+                self.programme = programme(&self.state);
+                self.presence.republish();
+            }
+            if let Some(id) = &entry.command {
+                let outcome = Outcome::Ack { seq: entry.seq, warning: None };
+                self.retries.remember(&entry.actor.participant, id, outcome, entry.at);
+            }
+            self.publish(entry.seq, Frames::encode(&entry, &self.tagger));
+        }
+    }
+
+    /// Hands this node's counts to the presence task, and republishes presence when the
+    /// other nodes' have changed.
+    pub(super) fn share_presence(&mut self) {
+        let Some(cluster) = &mut self.cluster else { return };
+        let ours = self.presence.counts();
+        cluster.ours.send_if_modified(|current| std::mem::replace(current, ours.clone()) != ours);
+        if cluster.others.has_changed().unwrap_or(false) {
+            cluster.others.mark_unchanged();
+            self.presence.republish();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The fan-out of changes: each change encoded once for each way it is seen, written to the
+//! staff and the batch's senders at once, then to the audience in rounds between which the
+//! next commands go first; sent on to listeners and followers outside websockets; and kept
+//! for resuming clients.
+
+use tokio::sync::mpsc;
+
+use super::members::Member;
+use super::{ConnId, Hub, RESUME_BUFFER};
+use crate::domain::cues::CrewPosition;
+use crate::domain::{Change, Role};
+use crate::metrics::EventRole;
+use crate::protocol::{
+    crew_sees_as_chair, differs_by_audience, encode, Audience, By, ChangeView, Routing, ServerFrame, Tagger, View,
+};
+use crate::store::LogEntry;
+use crate::wire::Frame;
+
+/// Attendees a change (or a caption line) is written to before the hub looks at its inbox
+/// again: a command waits at most this many writes (split over the cores) behind them.
+pub(super) const AUDIENCE_ROUND: usize = 1024;
+
+/// One change encoded once for each way it is seen; the same bytes where views agree.
+#[derive(Clone)]
+pub(super) struct Frames {
+    routing: Routing,
+    chair: Frame,
+    public: Frame,
+    /// For the AV crew: the chair's frame or the public's, by change.
+    crew: Frame,
+    /// For connections the change is not for: only its seq.
+    hidden: Frame,
+    /// The change itself, for followers that keep a state of their own.
+    change: Change,
+}
+
+impl Frames {
+    pub(super) fn encode(entry: &LogEntry, tagger: &Tagger) -> Frames {
+        let routing = Routing::of(&entry.change);
+        let (seq, at) = (entry.seq, entry.at);
+        let full = |audience, role| {
+            let view = View { audience, role, crew: &[], tagger };
+            let change = view.change(&entry.change);
+            let by = By::of(&entry.actor, tagger);
+            encode(&ServerFrame::Change { seq, at, by: Some(by), command: entry.command.as_deref(), change })
+        };
+        let chair = full(Audience::Chair, Role::Organizer);
+        let public =
+            if differs_by_audience(&entry.change) { full(Audience::Public, Role::Attendee) } else { chair.clone() };
+        let crew = if crew_sees_as_chair(&entry.change) { chair.clone() } else { public.clone() };
+        let hidden = encode(&ServerFrame::Change { seq, at, by: None, command: None, change: ChangeView::Hidden });
+        Frames { routing, chair, public, crew, hidden, change: entry.change.clone() }
+    }
+
+    pub(super) fn for_member(&self, member: &Member) -> &Frame {
+        self.for_role(member.actor.role, &member.actor.crew)
+    }
+
+    pub(super) fn for_role(&self, role: Role, crew: &[CrewPosition]) -> &Frame {
+        if !self.routing.reaches(role, crew) {
+            return &self.hidden;
+        }
+        match (Audience::of(role), role) {
+            (Audience::Chair, _) => &self.chair,
+            (Audience::Public, Role::Av) => &self.crew,
+            (Audience::Public, _) => &self.public,
+        }
+    }
+}
+
+/// A registered listener.
+pub(super) struct Listener {
+    pub(super) role: Role,
+    pub(super) frames: mpsc::Sender<Frame>,
+}
+
+/// A change on its way to the audience, in rounds: who is to get it, and how far it got.
+pub(super) struct AudienceOut {
+    frames: Frames,
+    to: Vec<ConnId>,
+    next: usize,
+    since: std::time::Instant,
+}
+
+impl Hub {
+    pub(super) fn connections(&self, role: Role) -> prometheus_client::metrics::gauge::Gauge {
+        let labels = EventRole { event: self.event.to_string(), role: role.as_str().to_owned() };
+        self.metrics.connections.get_or_create(&labels).clone()
+    }
+
+    /// Writes a change to the staff and the batch's senders, and queues it for everyone
+    /// else there is now (`continue_audience`). A member too slow to take it is closed, so
+    /// that it reconnects and resumes.
+    pub(super) fn publish(&mut self, seq: u64, frames: Frames) {
+        let dropped = self.members.send_first(&self.senders, &|member| frames.for_member(member));
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+        let to = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
+        let since = std::time::Instant::now();
+        self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since });
+        // A listener that has fallen this far behind, or has gone, is dropped.
+        self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
+        self.followers.retain(|f| f.try_send(frames.change.clone()).is_ok());
+        if self.recent.len() == RESUME_BUFFER {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((seq, frames));
+    }
+
+    /// Writes the oldest queued change to its next round of the audience. Who joined since
+    /// it was queued has it in their welcome; who left is skipped.
+    pub(super) fn continue_audience(&mut self) {
+        let Some(out) = self.audience_out.front_mut() else { return };
+        let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
+        let frames = &out.frames;
+        let dropped = self.members.send_some(&out.to[out.next..end], &|member| frames.for_member(member));
+        out.next = end;
+        if out.next == out.to.len() {
+            let since = out.since;
+            self.audience_out.pop_front();
+            self.metrics.fanout_seconds.observe(since.elapsed().as_secs_f64());
+        }
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+    }
+
+    pub(super) fn send_to(&mut self, conn: ConnId, frame: Frame) {
+        if self.members.get(conn).is_some() && !self.members.deliver(conn, &frame) {
+            self.remove_member(conn);
+        }
+    }
+
+    pub(super) fn remove_member(&mut self, conn: ConnId) {
+        if let Some(member) = self.members.remove(conn) {
+            self.connections(member.actor.role).dec();
+            self.presence.disconnect(&member.actor.participant);
+        }
+    }
+}

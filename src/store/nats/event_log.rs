@@ -1,0 +1,165 @@
+//! One event's stream as its hub uses it: a command's changes published expecting the
+//! stream to end where the hub's state does, the records other nodes appended read back,
+//! and every record followed as it is stored, through a subscription made again when lost.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+use super::events::{subject, Record};
+use super::{nats_error, Cluster, FOLLOW_RETRY};
+use crate::store::{LogEntry, StoreError};
+
+/// Followed messages that may wait for the hub before the follower waits.
+const FOLLOW_BACKLOG: usize = 256;
+
+/// The message that says why a command was refused while the cluster cannot store it.
+pub const UNAVAILABLE: &str = "the cluster cannot store changes right now; nothing was applied";
+/// The message for a publish that was sent but not confirmed: it may yet be stored.
+pub const UNCONFIRMED: &str = "the cluster did not confirm the change in time; it may still be applied: \
+     send the command again with the same id to learn its outcome";
+
+/// Why a publish did not land.
+#[derive(Debug)]
+pub enum Refused {
+    /// Another node appended first (or this command was stored already): catch up, retry.
+    Behind,
+    /// The cluster is unreachable; nothing was stored.
+    Unavailable,
+    /// The publish went out but no answer came: it may or may not be stored.
+    Unconfirmed,
+}
+
+/// What a follower saw in an event's stream.
+pub struct Followed {
+    pub position: u64,
+    pub record: Record,
+}
+
+/// One event's log in the cluster, as its hub uses it; cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    pub(super) cluster: Cluster,
+    pub(super) event: Arc<str>,
+}
+
+impl EventLog {
+    /// Appends the changes of one command, if the stream still ends at `position`; returns
+    /// the new message's stream sequence once JetStream has stored it. The command's id
+    /// makes a retried publish a duplicate rather than a second message.
+    ///
+    /// The stream has one subject, so its sequence is the subject's; the expectation is on
+    /// the stream's (`Nats-Expected-Last-Sequence`) because a 2.9 cluster checks the
+    /// subject's against what it has applied, not what is in flight, and stored two nodes'
+    /// changes at the same seq in our tests.
+    pub async fn publish(
+        &self,
+        position: u64,
+        participant: &str,
+        id: &str,
+        entries: &[LogEntry],
+    ) -> Result<u64, Refused> {
+        use async_nats::connection::State;
+        if self.cluster.client.connection_state() != State::Connected {
+            return Err(Refused::Unavailable);
+        }
+        let record = Record::Changes { entries: entries.to_vec() };
+        let payload = serde_json::to_vec(&record).map_err(|_| Refused::Unavailable)?;
+        let msg_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{participant}\0{id}").as_bytes());
+        let message = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(msg_id.to_string())
+            .expected_last_sequence(position);
+        let ack = match self.cluster.js.send_publish(subject(&self.event), message).await {
+            Ok(ack) => ack.await,
+            Err(_) => return Err(Refused::Unavailable),
+        };
+        match ack {
+            Ok(ack) if ack.duplicate => Err(Refused::Behind),
+            Ok(ack) => Ok(ack.sequence),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Err(Refused::Behind),
+            Err(e) if e.kind() == PublishErrorKind::TimedOut => Err(Refused::Unconfirmed),
+            Err(e) => {
+                warn!(event = %self.event, error = %e, "a publish failed");
+                Err(Refused::Unavailable)
+            }
+        }
+    }
+
+    /// The records after stream sequence `position`: what other nodes appended since.
+    pub async fn after(&self, position: u64) -> Result<Vec<(u64, Record)>, StoreError> {
+        self.cluster.records_after(&self.event, position).await
+    }
+
+    /// Delivers every record after `position` in order into the returned channel, following
+    /// the stream until `stop`, subscribing again whenever the subscription is lost.
+    pub fn follow(
+        &self,
+        position: u64,
+        stop: CancellationToken,
+    ) -> (mpsc::Receiver<Followed>, impl Future<Output = ()>) {
+        let (to, rx) = mpsc::channel(FOLLOW_BACKLOG);
+        let log = self.clone();
+        (rx, async move { log.follow_loop(position, to, stop).await })
+    }
+
+    async fn follow_loop(self, mut position: u64, to: mpsc::Sender<Followed>, stop: CancellationToken) {
+        loop {
+            let subscribed = tokio::select! {
+                () = stop.cancelled() => return,
+                subscribed = self.subscribe(position) => subscribed,
+            };
+            match subscribed {
+                Ok(mut messages) => loop {
+                    let message = tokio::select! {
+                        () = stop.cancelled() => return,
+                        message = messages.next() => message,
+                    };
+                    let message = match message {
+                        Some(Ok(message)) => message,
+                        Some(Err(e)) => {
+                            warn!(event = %self.event, error = %e, "lost the event's stream; following again");
+                            break;
+                        }
+                        None => break,
+                    };
+                    let Ok(next) = message.info().map(|info| info.stream_sequence) else { continue };
+                    match serde_json::from_slice(&message.payload) {
+                        Ok(record) => {
+                            if to.send(Followed { position: next, record }).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => error!(event = %self.event, position = next, error = %e, "a record does not decode"),
+                    }
+                    position = next;
+                },
+                Err(e) => warn!(event = %self.event, error = %e, "cannot follow the event's stream yet"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(FOLLOW_RETRY) => {}
+            }
+        }
+    }
+
+    async fn subscribe(&self, position: u64) -> Result<pull::Ordered, StoreError> {
+        let stream = self.cluster.stream(&self.event).await?;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: subject(&self.event),
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: position + 1 },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| nats_error("cannot follow the event's stream")(&e))?;
+        consumer.messages().await.map_err(|e| nats_error("cannot follow the event's stream")(&e))
+    }
+}

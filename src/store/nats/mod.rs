@@ -1,0 +1,170 @@
+//! The cluster store on NATS JetStream: each event's change log is a stream of its own
+//! (`EVENTHUB_<event>`, subject `eventhub.<event>.log`), one message per command, which any
+//! hub node appends to expecting the last sequence it applied, and every node follows.
+//! Snapshots, tokens and archived flags are in a KV bucket, per-node presence counts in a
+//! second one whose entries expire. Knows nothing of the hub.
+//!
+//! This file connects to the cluster and makes its buckets. The rest is by responsibility,
+//! each part naming only the parts listed after it:
+//! - `backend`: [`NatsBackend`], the cluster behind the store's `Backend` trait;
+//! - `presence`: each node's counts of an event put in the presence bucket, the others' summed;
+//! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
+//!   published, every node's followed;
+//! - `events`: each event's stream: its records, an event created in it and loaded back;
+//! - `attendance`: the attendance history of every event, in one stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::context::Context;
+use async_nats::jetstream::{self, kv, stream};
+use tracing::warn;
+
+use crate::domain::presence::HISTORY_LEN;
+use crate::store::StoreError;
+use attendance::{attendance_subject, ATTENDANCE_STREAM};
+pub use backend::NatsBackend;
+pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
+pub use events::Record;
+use presence::PRESENCE_TTL;
+pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
+
+mod attendance;
+mod backend;
+mod event_log;
+mod events;
+mod presence;
+
+const META_BUCKET: &str = "eventhub";
+const PRESENCE_BUCKET: &str = "eventhub-presence";
+/// How long one call to NATS may take before the cluster counts as unreachable.
+const PATIENCE: Duration = Duration::from_secs(2);
+/// How long a node starting up waits for JetStream to be ready before it gives up.
+const START_PATIENCE: Duration = Duration::from_secs(30);
+/// How long a follower waits before subscribing again after losing its subscription.
+const FOLLOW_RETRY: Duration = Duration::from_secs(1);
+
+/// A connection to the cluster; cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    client: async_nats::Client,
+    js: Context,
+    meta: kv::Store,
+    presence: kv::Store,
+    replicas: usize,
+    /// This process, in the presence bucket's keys.
+    node: Arc<str>,
+}
+
+fn nats_error(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
+    move |e| StoreError(format!("{what}: {e}"))
+}
+
+/// Times a node at start asks the cluster to keep a shared value before it gives up.
+const SHARED_ATTEMPTS: u32 = 6;
+
+impl Cluster {
+    /// Connects to the NATS servers in `urls` (comma-separated) and makes sure the buckets
+    /// and the attendance stream exist, with `replicas` copies of everything.
+    pub async fn connect(urls: &str, replicas: usize) -> anyhow::Result<Cluster> {
+        let servers: Vec<&str> = urls.split(',').map(str::trim).filter(|url| !url.is_empty()).collect();
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(PATIENCE)
+            .connect(servers.as_slice())
+            .await
+            .with_context(|| format!("cannot connect to the NATS cluster at {urls}"))?;
+        let js = jetstream::ContextBuilder::new().timeout(PATIENCE).build(client.clone());
+        // NATS servers started together take a moment to elect JetStream's leaders.
+        let started = std::time::Instant::now();
+        loop {
+            match Cluster::prepare(client.clone(), js.clone(), replicas).await {
+                Ok(cluster) => return Ok(cluster),
+                Err(e) if started.elapsed() < START_PATIENCE => {
+                    warn!(error = %format!("{e:#}"), "JetStream is not ready yet; trying again");
+                    tokio::time::sleep(FOLLOW_RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes sure the buckets and the attendance stream exist.
+    async fn prepare(client: async_nats::Client, js: Context, replicas: usize) -> anyhow::Result<Cluster> {
+        let meta = bucket(&js, META_BUCKET, replicas, Duration::ZERO).await?;
+        let presence = bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?;
+        js.get_or_create_stream(stream::Config {
+            name: ATTENDANCE_STREAM.into(),
+            subjects: vec![attendance_subject("*")],
+            max_messages_per_subject: HISTORY_LEN as i64,
+            duplicate_window: Duration::from_secs(120),
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await
+        .context("cannot create the attendance stream")?;
+        let node = uuid::Uuid::new_v4().simple().to_string().into();
+        Ok(Cluster { client, js, meta, presence, replicas, node })
+    }
+
+    /// The log of one event, for its hub.
+    pub fn event(&self, event: &str) -> EventLog {
+        EventLog { cluster: self.clone(), event: event.into() }
+    }
+
+    /// The value of `key` in the meta bucket, created as `value` unless another node made it
+    /// first: the one every node then uses.
+    ///
+    /// A NATS cluster that is still electing the bucket's leader (its servers just started)
+    /// answers with a timeout: the start waits for it, a few times, rather than giving up. A
+    /// create that timed out may have been stored; asking again then finds it there.
+    pub async fn shared(&self, key: &str, value: String) -> anyhow::Result<String> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.meta.create(key, value.clone().into()).await {
+                Ok(_) => return Ok(value),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let found =
+                        self.meta.get(key).await.with_context(|| format!("cannot read {key} from the cluster"))?;
+                    let found = found.with_context(|| format!("{key} vanished from the cluster"))?;
+                    return Ok(String::from_utf8_lossy(&found).into_owned());
+                }
+                Err(e) if attempts < SHARED_ATTEMPTS => {
+                    tracing::warn!(key, error = %e, "the cluster did not keep a shared value yet; asking again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot keep {key} in the cluster")),
+            }
+        }
+    }
+}
+
+/// The key-value bucket `name`, as another node made it or new. Made as a stream laid out
+/// as async-nats lays out a bucket: its own `create_key_value` first asks for account fields
+/// that servers before 2.10 (Debian's 2.9) do not send.
+async fn bucket(js: &Context, name: &str, replicas: usize, max_age: Duration) -> anyhow::Result<kv::Store> {
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    let config = stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    // Another node may make it at the same moment: then it is there to get.
+    let made = js.create_stream(config).await;
+    let store = match (js.get_key_value(name).await, made) {
+        (Ok(store), _) => Ok(store),
+        (Err(_), Err(making)) => Err(anyhow::Error::from(making)),
+        (Err(getting), Ok(_)) => Err(anyhow::Error::from(getting)),
+    };
+    store.with_context(|| format!("cannot create the {name} bucket"))
+}
