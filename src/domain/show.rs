@@ -1,9 +1,9 @@
-//! The planned run of show: the event and its ordered segments; pure data, no I/O.
+//! The planned run of show: the event, its ordered segments and the automations it runs;
+//! pure data, no I/O. When automations fire and what they send is `automation`'s.
 
 use serde::{Deserialize, Serialize};
 
-use super::automation::Automation;
-use super::cues::CueTarget;
+use super::cues::{CrewPosition, CueTarget};
 use super::text::{Lang, Localized, Mode};
 use super::Millis;
 
@@ -170,5 +170,90 @@ impl RunOfShow {
 
     pub fn planned_total(&self) -> Millis {
         self.segments.iter().map(|s| s.duration_ms).sum()
+    }
+}
+
+/// What an automation answers: something that happens in the show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    SegmentStart,
+    SegmentEnd,
+    SpeakerStart,
+    /// The segment's remaining time reaches its `warning_ms`.
+    Warning,
+    /// The segment's remaining time reaches its `danger_ms`.
+    Danger,
+    /// The segment's remaining time reaches zero.
+    Overrun,
+    Hold,
+    Resume,
+    CueGo,
+    ShowEnd,
+}
+
+/// One automation: a trigger, an optional filter, and where it sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Automation {
+    pub trigger: Trigger,
+    /// Only for these segments (ids); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+    /// Only for segments of these kinds; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<SegmentKind>,
+    /// For `cue_go`: only cues for these crew positions; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<CrewPosition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub osc: Option<OscOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpOutput>,
+}
+
+/// An OSC message over UDP; address and arguments are templates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OscOutput {
+    pub host: String,
+    pub port: u16,
+    pub address: String,
+    /// Each sent as an OSC string, or an int or float when it reads as one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+/// An HTTP request; URL and body are templates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOutput {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::SegmentStart => "segment_start",
+            Trigger::SegmentEnd => "segment_end",
+            Trigger::SpeakerStart => "speaker_start",
+            Trigger::Warning => "warning",
+            Trigger::Danger => "danger",
+            Trigger::Overrun => "overrun",
+            Trigger::Hold => "hold",
+            Trigger::Resume => "resume",
+            Trigger::CueGo => "cue_go",
+            Trigger::ShowEnd => "show_end",
+        }
     }
 }
