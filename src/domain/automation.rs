@@ -1,64 +1,16 @@
 //! Automations: what the show does by itself when something happens in it (a segment
 //! starts, a threshold is crossed, a cue goes), sending OSC or HTTP to the booth's gear.
-//! The rules are part of the plan (`show`); here how they are checked, when they fire,
-//! what they send and where it may go. Sending is the server's. Pure, no I/O.
+//! The rules and their checks are part of the plan (`show`); here when they fire, what
+//! they send and where it may go. Sending is the server's. Pure, no I/O.
 
 use std::net::IpAddr;
 
 use super::cues::CueState;
 use super::live::{clock_text, remaining_text, timing, Phase};
 use super::text::{Lang, Localized};
-use super::{EventState, Millis, Rejection};
+use super::{EventState, Millis};
 
-pub use super::show::{Automation, HttpOutput, OscOutput, Trigger};
-
-/// The most automations an event holds.
-pub const MAX_AUTOMATIONS: usize = 100;
-const MAX_TEMPLATE_CHARS: usize = 2000;
-
-/// Checks automations as the event file and the organizer give them.
-pub fn checked(automations: &[Automation]) -> Result<(), Rejection> {
-    let field = |m: String| Err(Rejection::InvalidField(m));
-    if automations.len() > MAX_AUTOMATIONS {
-        return field(format!("an event has at most {MAX_AUTOMATIONS} automations"));
-    }
-    for (k, a) in automations.iter().enumerate() {
-        let at = format!("automation {}", k + 1);
-        if a.osc.is_none() && a.http.is_none() {
-            return field(format!("{at} needs an osc or an http output"));
-        }
-        if !a.targets.is_empty() && a.trigger != Trigger::CueGo {
-            return field(format!("{at}: targets filter cue_go only"));
-        }
-        let long = |t: &str| t.chars().count() > MAX_TEMPLATE_CHARS || t.chars().any(char::is_control);
-        if let Some(osc) = &a.osc {
-            if !osc.address.starts_with('/') || long(&osc.address) || osc.args.iter().any(|t| long(t)) {
-                return field(format!("{at}: an OSC address starts with '/'; no control characters"));
-            }
-            if osc.host.is_empty() || osc.host.len() > 255 || osc.port == 0 {
-                return field(format!("{at}: OSC needs a host and a port"));
-            }
-        }
-        if let Some(http) = &a.http {
-            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&http.method.as_str()) {
-                return field(format!("{at}: method must be GET, POST, PUT, PATCH or DELETE"));
-            }
-            if !http.url.starts_with("http://") || long(&http.url) {
-                return field(format!("{at}: url must be an http:// link (the booth's network)"));
-            }
-            let authority = http.url["http://".len()..].split(['/', '?', '#']).next().unwrap_or_default();
-            if authority.is_empty() || authority.contains('@') || authority.contains("{{") {
-                return field(format!(
-                    "{at}: url needs a fixed host, without a user name or password and without templates"
-                ));
-            }
-            if http.body.as_deref().is_some_and(|b| b.chars().count() > MAX_TEMPLATE_CHARS) {
-                return field(format!("{at}: a body has at most {MAX_TEMPLATE_CHARS} characters"));
-            }
-        }
-    }
-    Ok(())
-}
+pub use super::show::{check_automations as checked, Automation, HttpOutput, OscOutput, Trigger, MAX_AUTOMATIONS};
 
 /// Something that happened, for the automations to match.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,11 +1,12 @@
-//! The planned run of show: the event, its ordered segments and the automations it runs;
-//! pure data, no I/O. When automations fire and what they send is `automation`'s.
+//! The planned run of show: the event, its ordered segments and the automations it runs,
+//! with the checks of their shape; pure data, no I/O. When automations fire and what they
+//! send is `automation`'s.
 
 use serde::{Deserialize, Serialize};
 
 use super::cues::{CrewPosition, CueTarget};
 use super::text::{Lang, Localized, Mode};
-use super::Millis;
+use super::{Millis, Rejection};
 
 /// What a segment is, as a programme lists it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +174,10 @@ impl RunOfShow {
     }
 }
 
+/// The most automations an event holds.
+pub const MAX_AUTOMATIONS: usize = 100;
+const MAX_TEMPLATE_CHARS: usize = 2000;
+
 /// What an automation answers: something that happens in the show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -239,6 +244,50 @@ pub struct HttpOutput {
 
 fn default_method() -> String {
     "POST".into()
+}
+
+/// Checks automations as the event file and the organizer give them.
+pub fn check_automations(automations: &[Automation]) -> Result<(), Rejection> {
+    let field = |m: String| Err(Rejection::InvalidField(m));
+    if automations.len() > MAX_AUTOMATIONS {
+        return field(format!("an event has at most {MAX_AUTOMATIONS} automations"));
+    }
+    for (k, a) in automations.iter().enumerate() {
+        let at = format!("automation {}", k + 1);
+        if a.osc.is_none() && a.http.is_none() {
+            return field(format!("{at} needs an osc or an http output"));
+        }
+        if !a.targets.is_empty() && a.trigger != Trigger::CueGo {
+            return field(format!("{at}: targets filter cue_go only"));
+        }
+        let long = |t: &str| t.chars().count() > MAX_TEMPLATE_CHARS || t.chars().any(char::is_control);
+        if let Some(osc) = &a.osc {
+            if !osc.address.starts_with('/') || long(&osc.address) || osc.args.iter().any(|t| long(t)) {
+                return field(format!("{at}: an OSC address starts with '/'; no control characters"));
+            }
+            if osc.host.is_empty() || osc.host.len() > 255 || osc.port == 0 {
+                return field(format!("{at}: OSC needs a host and a port"));
+            }
+        }
+        if let Some(http) = &a.http {
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&http.method.as_str()) {
+                return field(format!("{at}: method must be GET, POST, PUT, PATCH or DELETE"));
+            }
+            if !http.url.starts_with("http://") || long(&http.url) {
+                return field(format!("{at}: url must be an http:// link (the booth's network)"));
+            }
+            let authority = http.url["http://".len()..].split(['/', '?', '#']).next().unwrap_or_default();
+            if authority.is_empty() || authority.contains('@') || authority.contains("{{") {
+                return field(format!(
+                    "{at}: url needs a fixed host, without a user name or password and without templates"
+                ));
+            }
+            if http.body.as_deref().is_some_and(|b| b.chars().count() > MAX_TEMPLATE_CHARS) {
+                return field(format!("{at}: a body has at most {MAX_TEMPLATE_CHARS} characters"));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Trigger {
