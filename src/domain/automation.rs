@@ -7,8 +7,9 @@ use std::net::IpAddr;
 
 use super::cues::CueState;
 use super::live::{clock_text, remaining_text, timing, Phase};
+use super::state::EventState;
 use super::text::{Lang, Localized};
-use super::{EventState, Millis};
+use super::time::Millis;
 
 pub use super::show::{check_automations as checked, Automation, HttpOutput, OscOutput, Trigger, MAX_AUTOMATIONS};
 

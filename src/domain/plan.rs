@@ -9,12 +9,13 @@ use serde::Deserialize;
 
 use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
+use super::rejection::Rejection;
 use super::show::{
     channels_problem, check_automations, link_ok, Automation, Channel, PlannedCue, RunOfShow, Segment, SegmentKind,
     Speaker,
 };
 use super::text::{self, DisplayName, Lang, Localized, Mode};
-use super::{Millis, Rejection};
+use super::time::Millis;
 
 /// Earlier plans a chair can walk back to with `plan_undo`.
 pub const PLAN_UNDO_DEPTH: usize = 16;

@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cues::{CrewPosition, CueTarget};
+use super::actor::CrewPosition;
+use super::cues::CueTarget;
+use super::rejection::Rejection;
 use super::text::{Lang, Localized, Mode};
-use super::{Millis, Rejection};
+use super::time::Millis;
 
 /// What a segment is, as a programme lists it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

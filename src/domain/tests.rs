@@ -1,7 +1,10 @@
+use std::sync::Arc;
+
 use super::automation::Escape;
+use super::cues::{CrewPosition, SignalKind};
 use super::live::{timing, LiveState, Phase};
-use super::queue::EntryState;
-use super::show::{EventInfo, Segment, SegmentKind, Speaker};
+use super::queue::{EntryState, Queue, QueueEntry, RequestKind};
+use super::show::{EventInfo, RunOfShow, Segment, SegmentKind, Speaker};
 use super::text::{Lang, Localized, Mode};
 use super::*;
 
