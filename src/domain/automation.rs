@@ -1,131 +1,17 @@
 //! Automations: what the show does by itself when something happens in it (a segment
 //! starts, a threshold is crossed, a cue goes), sending OSC or HTTP to the booth's gear.
-//! Here only what they are and when they fire; sending is the server's. Pure, no I/O.
+//! The rules and their checks are part of the plan (`show`); here when they fire, what
+//! they send and where it may go. Sending is the server's. Pure, no I/O.
 
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
-
-use super::cues::{CrewPosition, CueState};
+use super::cues::CueState;
 use super::live::{clock_text, remaining_text, timing, Phase};
-use super::show::SegmentKind;
+use super::state::EventState;
 use super::text::{Lang, Localized};
-use super::{EventState, Millis, Rejection};
+use super::time::Millis;
 
-/// The most automations an event holds.
-pub const MAX_AUTOMATIONS: usize = 100;
-const MAX_TEMPLATE_CHARS: usize = 2000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    SegmentStart,
-    SegmentEnd,
-    SpeakerStart,
-    /// The segment's remaining time reaches its `warning_ms`.
-    Warning,
-    /// The segment's remaining time reaches its `danger_ms`.
-    Danger,
-    /// The segment's remaining time reaches zero.
-    Overrun,
-    Hold,
-    Resume,
-    CueGo,
-    ShowEnd,
-}
-
-/// One automation: a trigger, an optional filter, and where it sends.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Automation {
-    pub trigger: Trigger,
-    /// Only for these segments (ids); empty: any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub segments: Vec<String>,
-    /// Only for segments of these kinds; empty: any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub kinds: Vec<SegmentKind>,
-    /// For `cue_go`: only cues for these crew positions; empty: any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<CrewPosition>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub osc: Option<OscOutput>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<HttpOutput>,
-}
-
-/// An OSC message over UDP; address and arguments are templates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OscOutput {
-    pub host: String,
-    pub port: u16,
-    pub address: String,
-    /// Each sent as an OSC string, or an int or float when it reads as one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-}
-
-/// An HTTP request; URL and body are templates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpOutput {
-    #[serde(default = "default_method")]
-    pub method: String,
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-}
-
-fn default_method() -> String {
-    "POST".into()
-}
-
-/// Checks automations as the event file and the organizer give them.
-pub fn checked(automations: &[Automation]) -> Result<(), Rejection> {
-    let field = |m: String| Err(Rejection::InvalidField(m));
-    if automations.len() > MAX_AUTOMATIONS {
-        return field(format!("an event has at most {MAX_AUTOMATIONS} automations"));
-    }
-    for (k, a) in automations.iter().enumerate() {
-        let at = format!("automation {}", k + 1);
-        if a.osc.is_none() && a.http.is_none() {
-            return field(format!("{at} needs an osc or an http output"));
-        }
-        if !a.targets.is_empty() && a.trigger != Trigger::CueGo {
-            return field(format!("{at}: targets filter cue_go only"));
-        }
-        let long = |t: &str| t.chars().count() > MAX_TEMPLATE_CHARS || t.chars().any(char::is_control);
-        if let Some(osc) = &a.osc {
-            if !osc.address.starts_with('/') || long(&osc.address) || osc.args.iter().any(|t| long(t)) {
-                return field(format!("{at}: an OSC address starts with '/'; no control characters"));
-            }
-            if osc.host.is_empty() || osc.host.len() > 255 || osc.port == 0 {
-                return field(format!("{at}: OSC needs a host and a port"));
-            }
-        }
-        if let Some(http) = &a.http {
-            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&http.method.as_str()) {
-                return field(format!("{at}: method must be GET, POST, PUT, PATCH or DELETE"));
-            }
-            if !http.url.starts_with("http://") || long(&http.url) {
-                return field(format!("{at}: url must be an http:// link (the booth's network)"));
-            }
-            let authority = http.url["http://".len()..].split(['/', '?', '#']).next().unwrap_or_default();
-            if authority.is_empty() || authority.contains('@') || authority.contains("{{") {
-                return field(format!(
-                    "{at}: url needs a fixed host, without a user name or password and without templates"
-                ));
-            }
-            if http.body.as_deref().is_some_and(|b| b.chars().count() > MAX_TEMPLATE_CHARS) {
-                return field(format!("{at}: a body has at most {MAX_TEMPLATE_CHARS} characters"));
-            }
-        }
-    }
-    Ok(())
-}
+pub use super::show::{check_automations as checked, Automation, HttpOutput, OscOutput, Trigger, MAX_AUTOMATIONS};
 
 /// Something that happened, for the automations to match.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -292,23 +178,6 @@ fn within(address: IpAddr, network: IpAddr, bits: u8) -> bool {
         (IpAddr::V4(a), IpAddr::V4(n)) => prefix(u32::from(a).into(), 32) == prefix(u32::from(n).into(), 32),
         (IpAddr::V6(a), IpAddr::V6(n)) => prefix(u128::from(a), 128) == prefix(u128::from(n), 128),
         _ => false,
-    }
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::SegmentStart => "segment_start",
-            Trigger::SegmentEnd => "segment_end",
-            Trigger::SpeakerStart => "speaker_start",
-            Trigger::Warning => "warning",
-            Trigger::Danger => "danger",
-            Trigger::Overrun => "overrun",
-            Trigger::Hold => "hold",
-            Trigger::Resume => "resume",
-            Trigger::CueGo => "cue_go",
-            Trigger::ShowEnd => "show_end",
-        }
     }
 }
 

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::live::Phase;
 use super::queue::EVENT_QUEUE;
+use super::state::EventState;
 use super::text::{clean, Lang, Localized, TextError};
-use super::{EventState, Millis};
+use super::time::Millis;
 
 /// The most characters a caption line holds.
 pub const MAX_LINE_CHARS: usize = 500;

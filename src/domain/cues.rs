@@ -3,29 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::actor::{Actor, Role};
+use super::rejection::Rejection;
 use super::text::{DisplayName, Localized, TextError};
-use super::{Actor, Millis, Rejection, Role};
+use super::time::Millis;
 
-/// A crew position that watches a cue screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CrewPosition {
-    Audio,
-    Video,
-    Lighting,
-    Interpretation,
-    Stage,
-}
-
-impl CrewPosition {
-    pub const ALL: [CrewPosition; 5] = [
-        CrewPosition::Audio,
-        CrewPosition::Video,
-        CrewPosition::Lighting,
-        CrewPosition::Interpretation,
-        CrewPosition::Stage,
-    ];
-}
+pub use super::actor::CrewPosition;
 
 /// Who a cue is for: a crew position, or a named person (shown on every cue screen).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

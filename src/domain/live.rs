@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rejection::Rejection;
 use super::show::RunOfShow;
-use super::{Millis, Rejection};
+use super::time::Millis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

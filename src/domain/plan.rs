@@ -7,12 +7,15 @@ use std::collections::HashSet;
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use serde::Deserialize;
 
-use super::automation::{self, Automation};
 use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
-use super::show::{channels_problem, link_ok, Channel, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker};
+use super::rejection::Rejection;
+use super::show::{
+    channels_problem, check_automations, link_ok, Automation, Channel, PlannedCue, RunOfShow, Segment, SegmentKind,
+    Speaker,
+};
 use super::text::{self, DisplayName, Lang, Localized, Mode};
-use super::{Millis, Rejection};
+use super::time::Millis;
 
 /// Earlier plans a chair can walk back to with `plan_undo`.
 pub const PLAN_UNDO_DEPTH: usize = 16;
@@ -205,7 +208,7 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
         PlanOp::Event(update) => update_event(&mut plan, update)?,
         PlanOp::Replace(new) => plan = checked(&plan, new)?,
         PlanOp::Automations(automations) => {
-            automation::checked(automations)?;
+            check_automations(automations)?;
             plan.automations = automations.to_vec();
         }
     }

@@ -7,8 +7,9 @@ use std::ops::Bound;
 
 use serde::Serialize;
 
+use super::actor::{Actor, Role};
 use super::text::{match_key, Lang, Mode};
-use super::{Actor, Millis, Role};
+use super::time::Millis;
 
 /// A connection not heard from for this long (no frame, no pong) is dead.
 pub const DEAD_AFTER_MS: Millis = 30_000;

@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::actor::{Actor, Role};
+use super::rejection::Rejection;
 use super::text::{clean_optional, Lang, Mode};
-use super::{Actor, Millis, Rejection, Role};
+use super::time::Millis;
 
 /// The event-wide queue, for open Q&A; the others are named by their segment id.
 pub const EVENT_QUEUE: &str = "event";

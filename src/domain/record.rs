@@ -2,7 +2,7 @@
 
 use super::live::LiveState;
 use super::show::RunOfShow;
-use super::Millis;
+use super::time::Millis;
 
 /// One row of the record: a run of a segment, or a segment that never ran.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,63 @@
+//! What an accepted command changed: each change carries the new value of the part of the
+//! state it replaces, for the log, for replay and for every client.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::cues::{Cue, StageMessage};
+use super::live::LiveState;
+use super::queue::{Queue, QueueEntry};
+use super::show::RunOfShow;
+
+/// An accepted change. Each carries the new value of the part of the state it replaces,
+/// so that replaying the log and a client applying it are both a plain assignment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Live {
+        op: String,
+        live: LiveState,
+    },
+    Queue {
+        op: String,
+        queue: String,
+        state: Box<Queue>,
+        closed: Vec<QueueEntry>,
+    },
+    Cue {
+        op: String,
+        cue: Box<Cue>,
+    },
+    Stage {
+        op: String,
+        message: Option<StageMessage>,
+    },
+    /// The whole plan after an edit, and the plan version it is.
+    Plan {
+        op: String,
+        plan_version: u64,
+        plan: Arc<RunOfShow>,
+    },
+}
+
+/// The op of a plan change that walks back to the plan before, rather than forward.
+pub const PLAN_UNDO: &str = "plan_undo";
+
+impl Change {
+    /// The plan this change sets, if it sets it.
+    pub fn plan(&self) -> Option<&Arc<RunOfShow>> {
+        match self {
+            Change::Plan { plan, .. } => Some(plan),
+            Change::Live { .. } | Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } => None,
+        }
+    }
+
+    /// The run-of-show state this change sets, if it sets it.
+    pub fn live(&self) -> Option<&LiveState> {
+        match self {
+            Change::Live { live, .. } => Some(live),
+            Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } | Change::Plan { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! What a client may ask for: every command, by the name its frame gives, and how a
+//! refusal names the command it refuses (forbidden, or a conflict with a newer version).
+
+use serde::Deserialize;
+
+use super::actor::Actor;
+use super::cues::{CueTarget, SignalKind};
+use super::plan::{AddSegment, UpdateEvent, UpdateSegment};
+use super::queue::{Policy, RequestKind};
+use super::rejection::Rejection;
+use super::show::{Automation, RunOfShow};
+use super::text::Localized;
+use super::time::Seconds;
+
+/// An operation a client asks for, as decoded from its frame.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    Next {
+        version: u64,
+    },
+    Previous {
+        version: u64,
+    },
+    Goto {
+        version: u64,
+        segment: String,
+    },
+    NextSpeaker {
+        version: u64,
+    },
+    GotoSpeaker {
+        version: u64,
+        speaker: usize,
+    },
+    Hold {
+        version: u64,
+    },
+    Resume {
+        version: u64,
+    },
+    Extend {
+        version: u64,
+        seconds: Seconds,
+    },
+    End {
+        version: u64,
+    },
+    Undo {
+        version: u64,
+    },
+    QueueRequest {
+        queue: String,
+        #[serde(default)]
+        kind: RequestKind,
+        topic: Option<String>,
+    },
+    QueueWithdraw {
+        queue: String,
+    },
+    QueueNext {
+        queue: String,
+        version: u64,
+    },
+    QueueCall {
+        queue: String,
+        version: u64,
+        entry: Option<u64>,
+    },
+    QueueStart {
+        queue: String,
+        version: u64,
+    },
+    QueueStop {
+        queue: String,
+        version: u64,
+    },
+    QueueMove {
+        queue: String,
+        version: u64,
+        entry: u64,
+        to: usize,
+    },
+    QueueDismiss {
+        queue: String,
+        version: u64,
+        entry: u64,
+    },
+    QueueClear {
+        queue: String,
+        version: u64,
+    },
+    QueueSettings {
+        queue: String,
+        version: u64,
+        policy: Option<Policy>,
+        topics_public: Option<bool>,
+        panellists_first: Option<bool>,
+        speaking_limit_s: Option<u32>,
+        carry_over: Option<bool>,
+    },
+    CueStandby {
+        target: Option<CueTarget>,
+        text: Option<Localized>,
+        preset: Option<String>,
+        segment: Option<String>,
+        speaker: Option<usize>,
+    },
+    CueStandingBy {
+        cue: u64,
+    },
+    CueGo {
+        cue: u64,
+    },
+    CueDone {
+        cue: u64,
+    },
+    CueCancel {
+        cue: u64,
+    },
+    StageSignal {
+        signal: SignalKind,
+        text: Option<String>,
+        pinned: Option<bool>,
+        speaker: Option<usize>,
+    },
+    StageClear {},
+    PlanAddSegment(Box<AddSegment>),
+    PlanDuplicateSegment {
+        plan_version: u64,
+        segment: String,
+        /// The copy's id; generated when absent.
+        new_segment: Option<String>,
+    },
+    PlanRemoveSegment {
+        plan_version: u64,
+        segment: String,
+    },
+    PlanMoveSegment {
+        plan_version: u64,
+        segment: String,
+        after: Option<String>,
+    },
+    PlanUpdateSegment(Box<UpdateSegment>),
+    PlanUpdateEvent(Box<UpdateEvent>),
+    PlanUndo {
+        plan_version: u64,
+    },
+    /// The whole list of automations; the organizer's.
+    PlanUpdateAutomations {
+        plan_version: u64,
+        automations: Vec<Automation>,
+    },
+    /// A whole plan brought in from a file (`eventhub import`): built by the server from a
+    /// parsed file, never decoded from a frame.
+    #[serde(skip)]
+    PlanReplace {
+        plan_version: u64,
+        plan: Box<RunOfShow>,
+        /// Replace it even while the show is live.
+        force: bool,
+    },
+}
+
+impl Command {
+    /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
+    pub const TYPES: [&'static str; 35] = [
+        "next",
+        "previous",
+        "goto",
+        "next_speaker",
+        "goto_speaker",
+        "hold",
+        "resume",
+        "extend",
+        "end",
+        "undo",
+        "queue_request",
+        "queue_withdraw",
+        "queue_next",
+        "queue_call",
+        "queue_start",
+        "queue_stop",
+        "queue_move",
+        "queue_dismiss",
+        "queue_clear",
+        "queue_settings",
+        "cue_standby",
+        "cue_standing_by",
+        "cue_go",
+        "cue_done",
+        "cue_cancel",
+        "stage_signal",
+        "stage_clear",
+        "plan_add_segment",
+        "plan_duplicate_segment",
+        "plan_remove_segment",
+        "plan_move_segment",
+        "plan_update_segment",
+        "plan_update_event",
+        "plan_undo",
+        "plan_update_automations",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Next { .. } => "next",
+            Command::Previous { .. } => "previous",
+            Command::Goto { .. } => "goto",
+            Command::NextSpeaker { .. } => "next_speaker",
+            Command::GotoSpeaker { .. } => "goto_speaker",
+            Command::Hold { .. } => "hold",
+            Command::Resume { .. } => "resume",
+            Command::Extend { .. } => "extend",
+            Command::End { .. } => "end",
+            Command::Undo { .. } => "undo",
+            Command::QueueRequest { .. } => "queue_request",
+            Command::QueueWithdraw { .. } => "queue_withdraw",
+            Command::QueueNext { .. } => "queue_next",
+            Command::QueueCall { .. } => "queue_call",
+            Command::QueueStart { .. } => "queue_start",
+            Command::QueueStop { .. } => "queue_stop",
+            Command::QueueMove { .. } => "queue_move",
+            Command::QueueDismiss { .. } => "queue_dismiss",
+            Command::QueueClear { .. } => "queue_clear",
+            Command::QueueSettings { .. } => "queue_settings",
+            Command::CueStandby { .. } => "cue_standby",
+            Command::CueStandingBy { .. } => "cue_standing_by",
+            Command::CueGo { .. } => "cue_go",
+            Command::CueDone { .. } => "cue_done",
+            Command::CueCancel { .. } => "cue_cancel",
+            Command::StageSignal { .. } => "stage_signal",
+            Command::StageClear {} => "stage_clear",
+            Command::PlanAddSegment(_) => "plan_add_segment",
+            Command::PlanDuplicateSegment { .. } => "plan_duplicate_segment",
+            Command::PlanRemoveSegment { .. } => "plan_remove_segment",
+            Command::PlanMoveSegment { .. } => "plan_move_segment",
+            Command::PlanUpdateSegment(_) => "plan_update_segment",
+            Command::PlanUpdateEvent(_) => "plan_update_event",
+            Command::PlanUndo { .. } => "plan_undo",
+            Command::PlanReplace { .. } => "plan_replace",
+            Command::PlanUpdateAutomations { .. } => "plan_update_automations",
+        }
+    }
+}
+
+/// A refusal for want of authority, naming the role and what it tried.
+pub(super) fn forbidden(actor: &Actor, command: &Command, why: &str) -> Rejection {
+    Rejection::Forbidden(format!("a {} may not {}; {why}", actor.role.as_str(), command.name()))
+}
+
+/// A command names the version of what it moves; any other means someone moved it first.
+pub(super) fn check_version(what: &str, current: u64, named: u64) -> Result<(), Rejection> {
+    if current == named {
+        return Ok(());
+    }
+    Err(Rejection::Conflict(format!("{what} moved on (version {current}, not {named}); look again and retry")))
+}

@@ -1,0 +1,102 @@
+//! One event's whole state (the plan, the show, the queues, the cues, the stage screen),
+//! how it starts and how an accepted change moves it on, live and in replay. What a
+//! command does to it is `apply`'s.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::change::{Change, PLAN_UNDO};
+use super::cues::{CueSheet, CueState, StageMessage};
+use super::live::{LiveState, Phase};
+use super::plan::PLAN_UNDO_DEPTH;
+use super::queue::{Queue, EVENT_QUEUE};
+use super::show::{RunOfShow, Segment, SegmentKind};
+
+/// One event's whole state: the plan and where the show stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventState {
+    /// Shared, since the plan changes only by whole plan changes and the hub keeps a copy
+    /// of the state to fall back to when the store refuses a batch.
+    #[serde(flatten)]
+    pub show: Arc<RunOfShow>,
+    /// Bumped by every plan edit; plan edits name the version they were made against.
+    #[serde(default)]
+    pub plan_version: u64,
+    /// The plans before the latest edits, oldest first: what `plan_undo` restores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_history: Vec<Arc<RunOfShow>>,
+    pub live: LiveState,
+    /// One speaker queue per segment id, and [`EVENT_QUEUE`] for open Q&A.
+    pub queues: BTreeMap<String, Queue>,
+    pub cues: CueSheet,
+    /// What the speaker's stage screen shows from the chair.
+    pub stage: Option<StageMessage>,
+}
+
+impl EventState {
+    pub fn new(show: RunOfShow) -> Self {
+        let mut queues: BTreeMap<String, Queue> =
+            show.segments.iter().map(|s| (s.id.clone(), segment_queue(s))).collect();
+        queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
+        EventState {
+            show: Arc::new(show),
+            plan_version: 0,
+            plan_history: Vec::new(),
+            live: LiveState::default(),
+            queues,
+            cues: CueSheet::default(),
+            stage: None,
+        }
+    }
+
+    /// The cue a "go" without a cue named fires (the console's G, the control API and OSC
+    /// alike): of the current segment's cues the crew has answered (standing by), the
+    /// oldest. The current segment is the live one, before the start the first one, after
+    /// the end none. A cue nobody answered, of another segment or of the whole day goes only
+    /// when it is named.
+    pub fn cue_to_go(&self) -> Option<u64> {
+        let current = match self.live.phase {
+            Phase::Live => self.live.segment,
+            Phase::Standby => (!self.show.segments.is_empty()).then_some(0),
+            Phase::Ended => None,
+        }?;
+        let answered = self.cues.cues.iter().filter(|c| c.state == CueState::StandingBy && c.segment == Some(current));
+        answered.map(|c| c.id).min()
+    }
+
+    /// Applies an accepted change: used live and when replaying the log.
+    pub fn evolve(&mut self, change: &Change) {
+        match change {
+            Change::Live { live, .. } => self.live = live.clone(),
+            Change::Queue { queue, state, .. } => {
+                self.queues.insert(queue.clone(), (**state).clone());
+            }
+            Change::Cue { cue, .. } => self.cues.record(cue),
+            Change::Stage { message, .. } => self.stage = message.clone(),
+            Change::Plan { op, plan_version, plan } => {
+                let previous = std::mem::replace(&mut self.show, plan.clone());
+                if op == PLAN_UNDO {
+                    self.plan_history.pop();
+                } else {
+                    self.plan_history.push(previous);
+                    if self.plan_history.len() > PLAN_UNDO_DEPTH {
+                        self.plan_history.remove(0);
+                    }
+                }
+                self.plan_version = *plan_version;
+                self.queues.retain(|name, _| name == EVENT_QUEUE || plan.segment_index(name).is_some());
+            }
+        }
+    }
+}
+
+/// A segment's queue as it starts. Panels and Q&A hand the floor on: their questions still
+/// stand after the segment.
+pub(super) fn segment_queue(segment: &Segment) -> Queue {
+    Queue {
+        carry_over: matches!(segment.kind, SegmentKind::Panel | SegmentKind::Qa),
+        ..Queue::new(segment.speaking_limit_ms)
+    }
+}

@@ -1,0 +1,92 @@
+//! Wire frames (docs/protocol.md): client frames decoded into typed values before anything
+//! acts on them (`client`), server frames encoded once into shared bytes (`server`), and
+//! what they carry: the state as each connection sees it (`views`) and who is here
+//! (`presence`). Here what they all share: the version, the frame cap and the error codes.
+//! No I/O here.
+
+mod client;
+mod presence;
+mod server;
+mod views;
+
+use serde::Serialize;
+
+use crate::domain::Rejection;
+
+pub use client::{cursor_text, decode, CaptionChoice, ClientFrame, Hello, Resume, MAX_PRESENCE_PAGE};
+pub use presence::{PresenceView, PresentView, RecentView};
+pub use server::{encode, By, ResumeOutcome, ServerFrame, You, LIVE_TRACK_MS};
+pub use views::{
+    crew_sees_as_chair, differs_by_audience, Audience, ChangeView, EntryView, LiveView, PlanView, QueueView, Routing,
+    SegmentView, SnapshotView, Tagger, View,
+};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Larger frames close the connection with 1009: no legitimate frame comes near it.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+
+/// A stable, client-facing error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadJson,
+    UnknownType,
+    InvalidField,
+    UnsupportedVersion,
+    UnknownEvent,
+    Unauthorized,
+    NotJoined,
+    AlreadyJoined,
+    Forbidden,
+    Conflict,
+    InvalidState,
+    TooLarge,
+    BinaryFrame,
+    BadResume,
+    InvalidUtf8,
+    RateLimited,
+    EventFull,
+    /// A caption line whose seq is not the next of its track.
+    OutOfOrder,
+    Internal,
+    /// A cluster node cannot reach the cluster's store: nothing was applied.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The code as the frames spell it.
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    fn from_rejection(rejection: &Rejection) -> Self {
+        match rejection {
+            Rejection::Forbidden(_) => ErrorCode::Forbidden,
+            Rejection::Conflict(_) => ErrorCode::Conflict,
+            Rejection::InvalidState(_) => ErrorCode::InvalidState,
+            Rejection::InvalidField(_) => ErrorCode::InvalidField,
+        }
+    }
+}
+
+/// A frame the server refuses, with the id of the command it answers when there was one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        FrameError { id: None, code, message: message.into() }
+    }
+
+    pub fn rejected(id: &str, rejection: &Rejection) -> Self {
+        FrameError {
+            id: Some(id.to_owned()),
+            code: ErrorCode::from_rejection(rejection),
+            message: rejection.to_string(),
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! How one connection sees the event: who sees what (the audience, the routing of each
+//! change, public tags for participant ids) and the views of the snapshot, the plan, the
+//! live state, the queues and each change that the frames carry.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::domain::cues::{CrewPosition, Cue, StageMessage};
+use crate::domain::live::{ActualRun, LiveState, Phase};
+use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
+use crate::domain::show::{
+    Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
+};
+use crate::domain::text::{Lang, Localized, Mode};
+use crate::domain::{Change, EventState, Millis, Role};
+
+/// Who sees what. The chair sees every queue topic; others only public ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Chair,
+    Public,
+}
+
+impl Audience {
+    pub fn of(role: Role) -> Self {
+        match role {
+            Role::Organizer | Role::Moderator => Audience::Chair,
+            Role::Av | Role::Speaker | Role::Attendee | Role::Display | Role::Captioner => Audience::Public,
+        }
+    }
+}
+
+/// Which connections a change is for. The others get it as `hidden`, so that every client
+/// still sees every seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    Everyone,
+    /// The chair and the AV screens that watch this position (`None`: all of them).
+    Crew(Option<CrewPosition>),
+    /// The chair, the AV crew and the speaker's stage screen.
+    Stage,
+}
+
+impl Routing {
+    pub fn of(change: &Change) -> Self {
+        match change {
+            Change::Live { .. } | Change::Queue { .. } | Change::Plan { .. } => Routing::Everyone,
+            Change::Cue { cue, .. } => Routing::Crew(cue.target.position()),
+            Change::Stage { .. } => Routing::Stage,
+        }
+    }
+
+    /// Whether a connection with `role`, watching `crew` positions, receives such changes.
+    pub fn reaches(self, role: Role, crew: &[CrewPosition]) -> bool {
+        match (self, role) {
+            (Routing::Everyone, _) | (_, Role::Organizer | Role::Moderator) => true,
+            (Routing::Crew(position), Role::Av) => crew.is_empty() || position.is_none_or(|p| crew.contains(&p)),
+            (Routing::Stage, Role::Av | Role::Speaker) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Turns participant ids, which act as a person's key across tabs and are never broadcast,
+/// into public tags that a client can match against its own `you.who`.
+#[derive(Clone, Debug)]
+pub struct Tagger {
+    namespace: uuid::Uuid,
+}
+
+impl Tagger {
+    pub fn new(epoch: &str) -> Self {
+        let namespace =
+            uuid::Uuid::parse_str(epoch).unwrap_or_else(|_| uuid::Uuid::new_v5(&uuid::Uuid::nil(), epoch.as_bytes()));
+        Tagger { namespace }
+    }
+
+    pub fn who(&self, participant: &str) -> String {
+        let tag = uuid::Uuid::new_v5(&self.namespace, participant.as_bytes()).simple().to_string();
+        tag[..16].to_owned()
+    }
+}
+
+#[derive(Serialize)]
+pub struct EntryView<'a> {
+    id: u64,
+    who: String,
+    name: &'a str,
+    affiliation: Option<&'a str>,
+    mode: Mode,
+    lang: Lang,
+    kind: RequestKind,
+    topic: Option<&'a str>,
+    panellist: bool,
+    state: EntryState,
+    /// Holds the place the chair gave it in `waiting`; the others are ordered around it.
+    pinned: bool,
+    requested_at: Millis,
+    called_at: Option<Millis>,
+    started_at: Option<Millis>,
+    ended_at: Option<Millis>,
+}
+
+#[derive(Serialize)]
+pub struct QueueView<'a> {
+    version: u64,
+    policy: Policy,
+    topics_public: bool,
+    panellists_first: bool,
+    speaking_limit_ms: Option<Millis>,
+    carry_over: bool,
+    /// The side `alternate` puts first in each priority group, so that a second console can
+    /// predict the order; null under `first_come` or before anyone was called.
+    next_side: Option<Mode>,
+    speaking: Option<EntryView<'a>>,
+    on_deck: Option<EntryView<'a>>,
+    waiting: Vec<EntryView<'a>>,
+}
+
+/// How one connection sees the state: participant ids become tags, private topics vanish,
+/// cues and stage messages reach only those they are for.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub audience: Audience,
+    pub role: Role,
+    pub crew: &'a [CrewPosition],
+    pub tagger: &'a Tagger,
+}
+
+impl<'a> View<'a> {
+    fn entry(self, entry: &'a QueueEntry, topics_public: bool) -> EntryView<'a> {
+        let show_topic = topics_public || self.audience == Audience::Chair;
+        EntryView {
+            id: entry.id,
+            who: self.tagger.who(&entry.participant),
+            name: &entry.name,
+            affiliation: entry.affiliation.as_deref(),
+            mode: entry.mode,
+            lang: entry.lang,
+            kind: entry.kind,
+            topic: entry.topic.as_deref().filter(|_| show_topic),
+            panellist: entry.panellist,
+            state: entry.state,
+            pinned: entry.pinned,
+            requested_at: entry.requested_at,
+            called_at: entry.called_at,
+            started_at: entry.started_at,
+            ended_at: entry.ended_at,
+        }
+    }
+
+    fn queue(self, queue: &'a Queue) -> QueueView<'a> {
+        let entry = |e: &'a QueueEntry| self.entry(e, queue.topics_public);
+        QueueView {
+            version: queue.version,
+            policy: queue.policy,
+            topics_public: queue.topics_public,
+            panellists_first: queue.panellists_first,
+            speaking_limit_ms: queue.speaking_limit_ms,
+            carry_over: queue.carry_over,
+            next_side: queue.next_side(),
+            speaking: queue.speaking.as_ref().map(entry),
+            on_deck: queue.on_deck.as_ref().map(entry),
+            waiting: queue.waiting.iter().map(entry).collect(),
+        }
+    }
+
+    /// AV notes and planned cues are the crew's business, and a quarter of an attendee's
+    /// welcome: they go to the chair and the crew only.
+    fn crew(self) -> bool {
+        matches!(self.role, Role::Organizer | Role::Moderator | Role::Av)
+    }
+
+    fn segments(self, show: &'a RunOfShow) -> Vec<SegmentView<'a>> {
+        show.segments.iter().map(|segment| SegmentView::of(segment, self.crew())).collect()
+    }
+
+    pub fn snapshot(self, state: &'a EventState) -> SnapshotView<'a> {
+        let reaches = |routing: Routing| routing.reaches(self.role, self.crew);
+        let crew = self.crew();
+        SnapshotView {
+            event: &state.show.event,
+            plan_version: state.plan_version,
+            segments: self.segments(&state.show),
+            cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
+            automations: crew.then_some(state.show.automations.as_slice()),
+            live: LiveView::of(&state.live),
+            queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
+            cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
+            stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
+        }
+    }
+
+    /// How this viewer sees `change`: hidden when it is not for them.
+    pub fn change(self, change: &'a Change) -> ChangeView<'a> {
+        if !Routing::of(change).reaches(self.role, self.crew) {
+            return ChangeView::Hidden;
+        }
+        match change {
+            Change::Live { op, live } => ChangeView::Live { op, live: LiveView::of(live) },
+            Change::Cue { op, cue } => ChangeView::Cue { op, cue },
+            Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
+            Change::Plan { op, plan_version, plan } => ChangeView::Plan {
+                op,
+                plan_version: *plan_version,
+                plan: PlanView {
+                    event: &plan.event,
+                    segments: self.segments(plan),
+                    automations: self.crew().then_some(plan.automations.as_slice()),
+                },
+            },
+            Change::Queue { op, queue, state, closed } => ChangeView::Queue {
+                op,
+                queue,
+                state: Box::new(self.queue(state)),
+                closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
+            },
+        }
+    }
+}
+
+/// The live state as clients see it: the undo history, up to 32 earlier states, would make
+/// every live frame many times larger, so only its length goes out, for the Undo button.
+#[derive(Serialize)]
+pub struct LiveView<'a> {
+    version: u64,
+    phase: Phase,
+    segment: Option<usize>,
+    speaker: Option<usize>,
+    segment_started_at: Option<Millis>,
+    speaker_started_at: Option<Millis>,
+    held_since: Option<Millis>,
+    segment_paused_ms: Millis,
+    speaker_paused_ms: Millis,
+    extended_ms: Millis,
+    speaker_extended_ms: Millis,
+    show_started_at: Option<Millis>,
+    ended_at: Option<Millis>,
+    actual: &'a [ActualRun],
+    undo_depth: usize,
+}
+
+impl<'a> LiveView<'a> {
+    pub fn of(live: &'a LiveState) -> Self {
+        LiveView {
+            version: live.version,
+            phase: live.phase,
+            segment: live.segment,
+            speaker: live.speaker,
+            segment_started_at: live.segment_started_at,
+            speaker_started_at: live.speaker_started_at,
+            held_since: live.held_since,
+            segment_paused_ms: live.segment_paused_ms,
+            speaker_paused_ms: live.speaker_paused_ms,
+            extended_ms: live.extended_ms,
+            speaker_extended_ms: live.speaker_extended_ms,
+            show_started_at: live.show_started_at,
+            ended_at: live.ended_at,
+            actual: &live.actual,
+            undo_depth: live.undo_depth(),
+        }
+    }
+}
+
+/// A segment of the run of show; the crew's notes and cues only for the chair and crew.
+#[derive(Serialize)]
+pub struct SegmentView<'a> {
+    id: &'a str,
+    kind: SegmentKind,
+    title: &'a Localized,
+    chair: Option<&'a Localized>,
+    speakers: &'a [Speaker],
+    planned_start: Millis,
+    duration_ms: Millis,
+    speaking_limit_ms: Option<Millis>,
+    warning_ms: Millis,
+    danger_ms: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    av_notes: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cues: Option<&'a [PlannedCue]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    join_url: Option<&'a str>,
+    interpretation: &'a [Channel],
+}
+
+impl<'a> SegmentView<'a> {
+    fn of(segment: &'a Segment, crew: bool) -> Self {
+        SegmentView {
+            id: &segment.id,
+            kind: segment.kind,
+            title: &segment.title,
+            chair: segment.chair.as_ref(),
+            speakers: &segment.speakers,
+            planned_start: segment.planned_start,
+            duration_ms: segment.duration_ms,
+            speaking_limit_ms: segment.speaking_limit_ms,
+            warning_ms: segment.warning_ms,
+            danger_ms: segment.danger_ms,
+            av_notes: crew.then_some(segment.av_notes.as_str()),
+            cues: crew.then_some(segment.cues.as_slice()),
+            join_url: segment.join_url.as_deref(),
+            interpretation: &segment.interpretation,
+        }
+    }
+}
+
+/// The plan as one audience sees it, in a plan change.
+#[derive(Serialize)]
+pub struct PlanView<'a> {
+    event: &'a EventInfo,
+    segments: Vec<SegmentView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automations: Option<&'a [Automation]>,
+}
+
+#[derive(Serialize)]
+pub struct SnapshotView<'a> {
+    event: &'a EventInfo,
+    plan_version: u64,
+    segments: Vec<SegmentView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cue_presets: Option<&'a [CuePreset]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automations: Option<&'a [Automation]>,
+    live: LiveView<'a>,
+    queues: BTreeMap<&'a str, QueueView<'a>>,
+    cues: Vec<&'a Cue>,
+    stage: Option<&'a StageMessage>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeView<'a> {
+    Live {
+        op: &'a str,
+        live: LiveView<'a>,
+    },
+    Queue {
+        op: &'a str,
+        queue: &'a str,
+        state: Box<QueueView<'a>>,
+        closed: Vec<EntryView<'a>>,
+    },
+    Cue {
+        op: &'a str,
+        cue: &'a Cue,
+    },
+    Stage {
+        op: &'a str,
+        message: Option<&'a StageMessage>,
+    },
+    Plan {
+        op: &'a str,
+        plan_version: u64,
+        plan: PlanView<'a>,
+    },
+    /// A change for others; it only moves this client's seq on.
+    Hidden,
+}
+
+/// Whether the chair and the public see `change` differently (when it reaches them).
+pub fn differs_by_audience(change: &Change) -> bool {
+    matches!(change, Change::Queue { .. } | Change::Plan { .. })
+}
+
+/// Whether the AV crew sees `change` as the chair does rather than as the public: the
+/// plan's notes and cues are theirs, the queues' private topics are not.
+pub fn crew_sees_as_chair(change: &Change) -> bool {
+    matches!(change, Change::Plan { .. })
+}
