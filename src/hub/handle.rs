@@ -148,7 +148,7 @@ impl HubHandle {
 
     /// Follows the event's changes from the state it is in now: every change after
     /// `Overview::seq` comes on the receiver, in order. A follower that falls
-    /// [`LISTENER_BACKLOG`] changes behind is dropped (its receiver ends).
+    /// `LISTENER_BACKLOG` changes behind is dropped (its receiver ends).
     pub async fn follow(&self) -> Result<(Overview, mpsc::Receiver<Change>), HubGone> {
         let (changes, rx) = mpsc::channel(LISTENER_BACKLOG);
         let (reply, start) = oneshot::channel();

@@ -58,7 +58,7 @@ pub fn download(content_type: &'static str, name: String, body: impl IntoRespons
 /// show command scheduled behind it. One process-wide bound, since the cores are.
 static PARSERS: Semaphore = Semaphore::const_new(2);
 
-/// `parse` run off the async workers, once one of [`PARSERS`] is free. The slot is held
+/// `parse` run off the async workers, once one of `PARSERS` is free. The slot is held
 /// by the parse itself, so a request that goes away while it runs frees no slot early.
 pub async fn off_workers<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
     let slot = PARSERS.acquire().await.map_err(|e| e.to_string())?;
