@@ -3,7 +3,7 @@
 //! one commit: applied, made durable, written to the staff and senders, answered, queued
 //! for the audience, and the batch's joiners welcomed.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -87,11 +87,13 @@ impl HubHandle {
             journal,
             presence_out: None,
             retries: Retries::from_log(stored.applied),
+            unconfirmed: HashMap::new(),
             listeners: Vec::new(),
             followers: Vec::new(),
             members: Members::new(metrics.slow_client_closes.clone()),
             senders: Vec::new(),
             audience_out: VecDeque::new(),
+            deferred: VecDeque::new(),
             metrics,
             captions: Tracks::new(),
             captions_out: VecDeque::new(),
@@ -124,13 +126,22 @@ enum To {
     Request(oneshot::Sender<Outcome>),
 }
 
+/// What the hub's task reads from: its handles' messages and the connections that left.
+pub(super) struct Inputs {
+    pub(super) inbox: mpsc::Receiver<HubMsg>,
+    pub(super) leaves: mpsc::UnboundedReceiver<ConnId>,
+    /// Every handle is gone: the inbox will give nothing more.
+    pub(super) closed: bool,
+}
+
 impl Hub {
     async fn run(
         mut self,
-        mut inbox: mpsc::Receiver<HubMsg>,
-        mut leaves: mpsc::UnboundedReceiver<ConnId>,
+        inbox: mpsc::Receiver<HubMsg>,
+        leaves: mpsc::UnboundedReceiver<ConnId>,
         mut followed: Option<mpsc::Receiver<Followed>>,
     ) {
+        let mut inputs = Inputs { inbox, leaves, closed: false };
         info!(event = %self.event, seq = self.seq, "hub started");
         let mut presence_tick = tokio::time::interval(PRESENCE_EVERY);
         presence_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -139,13 +150,21 @@ impl Hub {
         loop {
             // Commands and joins go first: at tens of thousands of members a presence frame
             // takes as long to write out as a segment change, which must not wait behind it.
-            let first = tokio::select! {
+            let ready = self.audience_out.len() < MAX_AUDIENCE_BEHIND;
+            // Messages set aside while a publish was in flight come before any newer one.
+            let deferred = if ready { self.deferred.pop_front() } else { None };
+            let first = if let Some(msg) = deferred {
+                msg
+            } else if inputs.closed && self.deferred.is_empty() {
+                break;
+            } else {
+                tokio::select! {
                 biased;
-                msg = inbox.recv(), if self.audience_out.len() < MAX_AUDIENCE_BEHIND => match msg {
+                msg = inputs.inbox.recv(), if ready && !inputs.closed => match msg {
                     Some(msg) => msg,
                     None => break,
                 },
-                Some(conn) = leaves.recv() => {
+                Some(conn) = inputs.leaves.recv() => {
                     self.remove_member(conn);
                     continue;
                 }
@@ -175,16 +194,17 @@ impl Hub {
                     self.sample_attendance().await;
                     continue;
                 }
+                }
             };
             // Whatever queued up while the last commit was in flight is committed together.
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
-                match inbox.try_recv() {
-                    Ok(msg) => batch.push(msg),
-                    Err(_) => break,
+                match self.deferred.pop_front().map_or_else(|| inputs.inbox.try_recv().ok(), Some) {
+                    Some(msg) => batch.push(msg),
+                    None => break,
                 }
             }
-            let stop = self.settle(batch).await;
+            let stop = self.settle(batch, &mut inputs).await;
             // However busy the inbox, each batch moves the audience on by a round.
             self.continue_audience();
             if let Some(Stop { close: (code, reason), reply }) = stop {
@@ -204,7 +224,7 @@ impl Hub {
     /// in rounds, between which the next commands go first), and welcomes the joiners,
     /// whose snapshots then include the batch. Returns the batch's stop request, if it held
     /// one.
-    async fn settle(&mut self, batch: Vec<HubMsg>) -> Option<Stop> {
+    async fn settle(&mut self, batch: Vec<HubMsg>, inputs: &mut Inputs) -> Option<Stop> {
         self.senders = batch
             .iter()
             .filter_map(|msg| match msg {
@@ -255,7 +275,7 @@ impl Hub {
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
                     let step = match self.cluster.is_some() {
-                        true => self.step_clustered(&actor, &id, &command, now).await,
+                        true => self.step_clustered(&actor, &id, &command, now, inputs).await,
                         false => self.step(&actor, &id, &command, now, &mut entries),
                     };
                     acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));
@@ -263,7 +283,7 @@ impl Hub {
                 }
                 HubMsg::Request { actor, id, command, reply } => {
                     let step = match self.cluster.is_some() {
-                        true => self.step_clustered(&actor, &id, &command, now).await,
+                        true => self.step_clustered(&actor, &id, &command, now, inputs).await,
                         false => self.step(&actor, &id, &command, now, &mut entries),
                     };
                     acked.extend(step.acked.then(|| (actor.participant.clone(), id.clone())));

@@ -3,6 +3,7 @@
 //! appends followed and applied in order, as if it were this hub's own; this node's
 //! presence counts shared with the other nodes.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -10,9 +11,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
+use super::actor::Inputs;
 use super::apply::Step;
 use super::fanout::Frames;
-use super::retries::Outcome;
+use super::handle::HubMsg;
+use super::retries::{Outcome, RETRY_WINDOW_MS};
 use super::{programme, Hub};
 use crate::domain::presence::Counts;
 use crate::domain::{Actor, Change, Command, Millis};
@@ -48,6 +51,9 @@ impl Clustered {
     }
 }
 
+/// Messages set aside while a publish is in flight before the hub stops reading more.
+const DEFERRED_AT_MOST: usize = 1024;
+
 /// How many times a command is applied again after other nodes appended first. Nodes that
 /// all take commands at full speed keep beating each other; a jittered pause that grows
 /// with each attempt lets one of them through.
@@ -64,8 +70,17 @@ pub(super) async fn next_followed(followed: &mut Option<mpsc::Receiver<Followed>
 impl Hub {
     /// Applies one command in a cluster: publishes its changes expecting the stream to end
     /// where this hub's state does; when another node appended first, catches up and
-    /// applies the command again to the newer state, where the domain decides.
-    pub(super) async fn step_clustered(&mut self, actor: &Actor, id: &str, command: &Command, now: Millis) -> Step {
+    /// applies the command again to the newer state, where the domain decides. While the
+    /// publish is in flight, joins, leaves and the audience's rounds go on from the state
+    /// before the command (a hung NATS server must not keep pages from their welcome).
+    pub(super) async fn step_clustered(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        command: &Command,
+        now: Millis,
+        inputs: &mut Inputs,
+    ) -> Step {
         let mut outcome = Outcome::Rejected(FrameError {
             id: Some(id.to_owned()),
             code: ErrorCode::Conflict,
@@ -78,18 +93,32 @@ impl Hub {
             if let Some(first) = self.retries.get(&actor.participant, id, now) {
                 return Step { outcome: first.clone(), acked: false };
             }
-            let before = (self.state.clone(), self.seq);
+            let before = (self.state.clone(), self.seq, self.programme.clone());
             let mut entries = Vec::new();
             let step = self.apply(actor, id, command, now, &mut entries);
-            let Some(cluster) = self.cluster.as_mut().filter(|_| !entries.is_empty()) else {
+            let Some(cluster) = self.cluster.as_ref().filter(|_| !entries.is_empty()) else {
                 self.count(command, &step.outcome);
                 return step;
             };
-            let publishing = std::time::Instant::now();
-            match cluster.log.publish(cluster.position, &actor.participant, id, &entries).await {
+            let (log, position) = (cluster.log.clone(), cluster.position);
+            let (participant, key) = (actor.participant.clone(), id.to_owned());
+            let publishing = async move {
+                let published = log.publish(position, &participant, &key, &entries).await;
+                (published, entries)
+            };
+            // The state the command makes waits aside until the stream has it.
+            let staged = std::mem::replace(&mut self.state, before.0);
+            let staged =
+                (staged, std::mem::replace(&mut self.seq, before.1), std::mem::replace(&mut self.programme, before.2));
+            let started = std::time::Instant::now();
+            let (published, entries) = self.meanwhile(publishing, inputs).await;
+            let cluster = self.cluster.as_mut().expect("a clustered hub stays clustered");
+            match published {
                 Ok(position) => {
                     cluster.position = position;
-                    self.metrics.store_commit_seconds.observe(publishing.elapsed().as_secs_f64());
+                    (self.state, self.seq, self.programme) = staged;
+                    self.unconfirmed.remove(&(actor.participant.clone(), id.to_owned()));
+                    self.metrics.store_commit_seconds.observe(started.elapsed().as_secs_f64());
                     let changes = EventLabel { event: self.event.to_string() };
                     self.metrics.changes.get_or_create(&changes).inc_by(entries.len() as u64);
                     for entry in &entries {
@@ -99,16 +128,24 @@ impl Hub {
                     return Step { outcome: step.outcome, acked: false };
                 }
                 Err(refused) => {
-                    (self.state, self.seq) = before;
-                    self.programme = programme(&self.state);
                     self.retries.forget(&actor.participant, id);
+                    let asked = (actor.participant.clone(), id.to_owned());
                     let message = match refused {
+                        // Behind may mean that this very command is stored already (a retry
+                        // of an unconfirmed one): catching up finds it, and the loop answers
+                        // its first outcome.
                         Refused::Behind => match self.catch_up().await {
                             Ok(()) => continue,
-                            Err(()) => nats::UNAVAILABLE,
+                            Err(()) => nats::UNCONFIRMED,
                         },
+                        // Nothing went out this time; but an earlier attempt may have landed.
+                        Refused::Unavailable if self.unconfirmed.contains_key(&asked) => nats::UNCONFIRMED,
                         Refused::Unavailable => nats::UNAVAILABLE,
-                        Refused::Unconfirmed => nats::UNCONFIRMED,
+                        Refused::Unconfirmed => {
+                            self.unconfirmed.retain(|_, at| now - *at < RETRY_WINDOW_MS);
+                            self.unconfirmed.insert(asked, now);
+                            nats::UNCONFIRMED
+                        }
                     };
                     let code = ErrorCode::Unavailable;
                     outcome = Outcome::Rejected(FrameError { id: Some(id.to_owned()), code, message: message.into() });
@@ -120,6 +157,32 @@ impl Hub {
         Step { outcome, acked: false }
     }
 
+    /// Awaits `work` while serving what does not depend on its outcome: leaves, the
+    /// audience's rounds, joins (welcomed with the state as it is), overviews and presence
+    /// pages. Commands and anything else wait in `deferred` for the main loop.
+    async fn meanwhile<T>(&mut self, work: impl Future<Output = T>, inputs: &mut Inputs) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut work => return done,
+                Some(conn) = inputs.leaves.recv() => self.remove_member(conn),
+                msg = inputs.inbox.recv(), if !inputs.closed && self.deferred.len() < DEFERRED_AT_MOST => match msg {
+                    // A page that has seen more than this node has must wait for the catch-up.
+                    Some(HubMsg::Join(joining)) if joining.resume.as_ref().is_none_or(|r| r.seq <= self.seq) => {
+                        self.join(*joining)
+                    }
+                    Some(HubMsg::Overview(reply)) => {
+                        let _ = reply.send(self.overview());
+                    }
+                    Some(HubMsg::PresencePage { conn, id, after, limit }) => self.presence_page(conn, &id, after, limit),
+                    Some(other) => self.deferred.push_back(other),
+                    None => inputs.closed = true,
+                },
+                () = std::future::ready(()), if !self.audience_out.is_empty() => self.continue_audience(),
+            }
+        }
+    }
     /// Applies what other nodes appended since this hub's position.
     pub(super) async fn catch_up(&mut self) -> Result<(), ()> {
         let Some(cluster) = &self.cluster else { return Ok(()) };
@@ -167,6 +230,9 @@ impl Hub {
             if matches!(entry.change, Change::Plan { .. }) {
                 self.programme = programme(&self.state);
                 self.presence.republish();
+            }
+            if let Some(id) = entry.command.as_ref().filter(|_| !self.unconfirmed.is_empty()) {
+                self.unconfirmed.remove(&(entry.actor.participant.clone(), id.clone()));
             }
             if let Some(id) = &entry.command {
                 let outcome = Outcome::Ack { seq: entry.seq, warning: None };

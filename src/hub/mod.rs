@@ -18,7 +18,7 @@
 //!   audience in rounds;
 //! - `members` and `retries`: the joined connections; recent commands' outcomes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use crate::domain::captions::Track;
 use crate::domain::presence::Presence;
 use crate::domain::text::match_key;
-use crate::domain::{Actor, Change, EventState};
+use crate::domain::{Actor, Change, EventState, Millis};
 use crate::metrics::Metrics;
 use crate::protocol::Tagger;
 use crate::store::Journal;
@@ -114,10 +114,16 @@ struct Hub {
     senders: Vec<ConnId>,
     /// Changes the staff and senders have and the audience is still getting, oldest first.
     audience_out: VecDeque<AudienceOut>,
+    /// Messages read while a publish was in flight that must wait for its outcome
+    /// (commands, and anything that answers with the state), oldest first.
+    deferred: VecDeque<handle::HubMsg>,
     /// A presence fan-out still under way, let wait while commands went first.
     presence_out: Option<PresenceOut>,
     /// Recent commands' outcomes, so that a retried command is applied once.
     retries: Retries,
+    /// Commands (participant, id) whose publish went out unconfirmed, and when: until the
+    /// stream shows them, a retry is never told that nothing was applied.
+    unconfirmed: HashMap<(String, String), Millis>,
     /// Streams of changes outside websockets.
     listeners: Vec<Listener>,
     /// Followers of the changes themselves (the automations).

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Path, Request};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 pub fn router(state: AppState, control: crate::app::control::Control) -> Router {
     Router::new()
         .route("/ws", get(super::ws::upgrade))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route(
             "/api/events",
             get(super::rooms::list)
@@ -49,6 +49,16 @@ pub fn router(state: AppState, control: crate::app::control::Control) -> Router 
 }
 
 /// `/console` serves `console.html`; any other name must be an embedded file.
+/// `GET /healthz`: 200 `ok`, or 503 with the reason when this node cannot serve its events:
+/// in a cluster, no NATS server answers, or an event's stream cannot be followed or
+/// published to, so that a load balancer takes the node out.
+async fn healthz(State(app): State<AppState>) -> Response {
+    match app.cluster.as_ref().and_then(|cluster| cluster.trouble()) {
+        None => "ok".into_response(),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {why}")).into_response(),
+    }
+}
+
 async fn page_or_asset(name: String) -> Response {
     if !name.contains('.') {
         return asset(&format!("{name}.html")).await;

@@ -202,11 +202,19 @@ impl Node {
     }
 
     /// The event's whole log as this node exports it.
+    /// The event's whole log as this node exports it; a stream that has just lost or
+    /// regained a server may answer 500 for a moment, so it is asked again for a while.
     async fn log(&self) -> Vec<Value> {
         let path = format!("/api/events/{EVENT}/log.jsonl?token={}", self.token("organizer"));
-        let (status, _, body) = http_get(self.process.addr, &path).await;
-        assert_eq!(status, 200, "{body}");
-        body.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, _, body) = http_get(self.process.addr, &path).await;
+            if status == 200 {
+                return body.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+            }
+            assert!(Instant::now() < deadline, "the log is read within 30 s: {status} {body}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     async fn kill(&mut self) {
@@ -559,4 +567,279 @@ async fn a_nats_server_of_three_killed_mid_show_loses_nothing_acknowledged() {
     }
     check_log(&b.log().await, &acked, &seen);
     check_log(&a.log().await, &acked, &seen);
+}
+
+impl Nats {
+    /// Sends the server a signal: `-STOP` freezes it as a hung VM would (its sockets stay
+    /// open), `-CONT` lets it go on.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().and_then(Child::id).expect("the server runs").to_string();
+        let status = std::process::Command::new("kill").args([signal, &pid]).status().expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// The name (`n0`…) of the server that leads the event's stream, as this server's
+    /// monitoring endpoint reports it.
+    async fn stream_leader(&self) -> String {
+        let addr = format!("127.0.0.1:{}", self.monitor).parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, _, body) = http_get(addr, "/jsz?streams=true").await;
+            let jsz: Value = serde_json::from_str(&body).unwrap_or_default();
+            let streams = jsz["account_details"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default());
+            let leader = streams
+                .filter(|s| s["name"] == format!("EVENTHUB_{EVENT}"))
+                .find_map(|s| s["cluster"]["leader"].as_str().map(str::to_owned));
+            if let Some(leader) = leader {
+                return leader;
+            }
+            assert!(Instant::now() < deadline, "the event's stream has a leader: {body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Consumers on the stream `name`, as this server's monitoring endpoint reports them.
+    async fn consumers_of(&self, name: &str) -> u64 {
+        let addr = format!("127.0.0.1:{}", self.monitor).parse().unwrap();
+        let (_, _, body) = http_get(addr, "/jsz?streams=true").await;
+        let jsz: Value = serde_json::from_str(&body).unwrap();
+        jsz["account_details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["name"] == name)
+            .map(|s| s["state"]["consumer_count"].as_u64().unwrap_or(0))
+            .sum()
+    }
+}
+
+/// Three servers, and a node on each server alone (node k on server k; it learns the
+/// others from the server, as clients do, and may move to them).
+async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
+    let trio = Nats::trio().await;
+    let (a, b, c) =
+        tokio::join!(Node::start(trio[0].url(), 3), Node::start(trio[1].url(), 3), Node::start(trio[2].url(), 3));
+    (trio, vec![a, b, c])
+}
+
+fn index_of(server: &str) -> usize {
+    server.trim_start_matches('n').parse().expect("servers are named n0, n1, n2")
+}
+
+/// When each of a chair's commands was answered, and how, while it sends stage signals,
+/// which never conflict with another chair's, one after the other's answer.
+async fn keep_signalling(mut chair: Client, stop: Arc<AtomicBool>) -> Vec<(Instant, String, String)> {
+    let mut answers = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let id = chair.command("stage_signal", json!({"signal": "wrap_up"})).await;
+        let answer = reply(&mut chair, &id).await;
+        let outcome = if answer["type"] == "ack" { "ack" } else { answer["code"].as_str().unwrap_or("?") };
+        answers.push((Instant::now(), id, outcome.to_owned()));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    answers
+}
+
+/// The longest time between two acks from `from` on, counting from `from` to the first.
+fn longest_without_ack(answers: &[(Instant, String, String)], from: Instant, to: Instant) -> Duration {
+    let mut last = from;
+    let mut longest = Duration::ZERO;
+    for (at, _, _) in answers.iter().filter(|(at, _, outcome)| outcome == "ack" && *at > from && *at <= to) {
+        longest = longest.max(*at - last);
+        last = *at;
+    }
+    longest.max(to - last)
+}
+
+#[tokio::test]
+async fn a_hung_nats_server_keeps_no_page_waiting_and_its_node_moves_to_another_server() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (trio, nodes) = trio_with_a_node_each().await;
+    let (mut starter, _) = nodes[0].join("moderator", "starter").await;
+    assert_eq!(starter.run("next", json!({})).await["type"], "ack");
+    // The server that leads the stream stays; one that only holds a replica hangs.
+    let leader = index_of(&trio[0].stream_leader().await);
+    let hung = (leader + 1) % 3;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut chairs = Vec::new();
+    for node in [hung, leader] {
+        let (chair, _) = nodes[node].join("moderator", &format!("chair on node {node}")).await;
+        chairs.push(tokio::spawn(keep_signalling(chair, stop.clone())));
+    }
+    let (mut watcher, welcome) = nodes[hung].join("attendee", "watcher").await;
+    let epoch = welcome["epoch"].clone();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    trio[hung].signal("-STOP");
+    let stopped = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut rounds = 0;
+    while stopped.elapsed() < Duration::from_secs(10) {
+        for (k, node) in nodes.iter().enumerate() {
+            let asked = Instant::now();
+            let (_, fresh) = node.join("attendee", &format!("fresh {rounds} on {k}")).await;
+            assert_eq!(fresh["type"], "welcome");
+            let seq = fresh["seq"].as_u64().unwrap();
+            let (_, resumed) = node.resume("attendee", &format!("resumer {rounds} on {k}"), &epoch, seq).await;
+            assert_eq!(resumed["type"], "welcome");
+            slowest = slowest.max(asked.elapsed());
+        }
+        rounds += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let resumed_at = Instant::now();
+    trio[hung].signal("-CONT");
+    stop.store(true, Ordering::Relaxed);
+    let on_hung = chairs.remove(0).await.unwrap();
+    let on_leader = chairs.remove(0).await.unwrap();
+
+    assert!(slowest <= Duration::from_secs(1), "every node welcomes a join and a resume within 1 s: {slowest:?}");
+    let leader_gap = longest_without_ack(&on_leader, stopped, resumed_at);
+    assert!(leader_gap <= Duration::from_secs(1), "the other nodes ack throughout: {leader_gap:?} without an ack");
+    let moved = on_hung.iter().find(|(at, _, outcome)| outcome == "ack" && *at > stopped + Duration::from_millis(500));
+    let timeline: Vec<_> = on_hung.iter().map(|(at, _, o)| (at.saturating_duration_since(stopped), o)).collect();
+    let moved = moved.map(|(at, _, _)| *at - stopped);
+    let moved = moved.unwrap_or_else(|| panic!("the hung server's node acks again: {timeline:?}"));
+    assert!(moved <= Duration::from_secs(3), "the hung server's node acks again within 3 s: {moved:?}");
+    let hung_gap = longest_without_ack(&on_hung, stopped + moved, resumed_at);
+    assert!(hung_gap <= Duration::from_secs(1), "and goes on acking: {hung_gap:?} without an ack");
+
+    // Nothing acknowledged is lost, and the watcher saw every change once.
+    let acked: Vec<String> =
+        on_hung.iter().chain(&on_leader).filter(|(_, _, o)| o == "ack").map(|(_, id, _)| id.clone()).collect();
+    let log = nodes[leader].log().await;
+    let mut seen = Seen::default();
+    while seen.last() < log.len() as u64 {
+        seen.take(watcher.next_frame().await);
+    }
+    let stored: BTreeSet<&str> = log.iter().filter_map(|e| e["command"].as_str()).collect();
+    for id in &acked {
+        assert!(stored.contains(id.as_str()), "acknowledged {id} is stored");
+    }
+}
+
+#[tokio::test]
+async fn when_the_stream_leaders_server_dies_while_the_chairs_are_quiet_every_node_follows_the_next_change() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (mut trio, nodes) = trio_with_a_node_each().await;
+    let (mut chair, _) = nodes[0].join("moderator", "chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let mut watchers = Vec::new();
+    for (k, node) in nodes.iter().enumerate() {
+        watchers.push(node.join("attendee", &format!("watcher on {k}")).await.0);
+    }
+    let leader = index_of(&trio[0].stream_leader().await);
+    trio[leader].kill().await;
+    // The chairs are quiet while the servers elect a new leader.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (chair_node, mut chair) = if leader == 0 {
+        let (chair, _) = nodes[1].join("moderator", "chair, again").await;
+        (1, chair)
+    } else {
+        (0, chair)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seq = loop {
+        let answer = chair.run("extend", json!({"seconds": 30})).await;
+        if answer["type"] == "ack" {
+            break answer["seq"].as_u64().unwrap();
+        }
+        assert_eq!(answer["code"], "unavailable", "{answer}");
+        assert!(Instant::now() < deadline, "node {chair_node} takes commands again");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let acked = Instant::now();
+    for (k, watcher) in watchers.iter_mut().enumerate().filter(|(k, _)| *k != leader) {
+        change_at(watcher, seq).await;
+        let took = acked.elapsed();
+        assert!(took <= Duration::from_secs(2), "node {k}'s pages have the change within 2 s: {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_of_a_command_whose_publish_was_not_confirmed_gets_its_one_outcome() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (mut trio, nodes) = trio_with_a_node_each().await;
+    let leader = index_of(&trio[0].stream_leader().await);
+    let node = (leader + 1) % 3;
+    let (mut chair, _) = nodes[node].join("moderator", "chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let version = chair.version;
+    let extend = |id: &str| json!({"type": "extend", "id": id, "version": version, "seconds": 60});
+
+    // The leader hangs: the publish goes out and no answer comes.
+    trio[leader].signal("-STOP");
+    chair.send(extend("the-retried-one")).await;
+    let first = reply(&mut chair, "the-retried-one").await;
+    // The node's own server dies as well: the re-sent command cannot even go out.
+    trio[node].kill().await;
+    chair.send(extend("the-retried-one")).await;
+    let mut answers = vec![first, reply(&mut chair, "the-retried-one").await];
+    trio[leader].signal("-CONT");
+    trio[node].start().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answers.last().unwrap()["type"] != "ack" {
+        assert!(Instant::now() < deadline, "the retry is answered with its outcome in time: {answers:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        chair.send(extend("the-retried-one")).await;
+        answers.push(reply(&mut chair, "the-retried-one").await);
+    }
+    for answer in &answers[..answers.len() - 1] {
+        assert_eq!(answer["code"], "unavailable", "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(!message.contains("nothing was applied"), "a retry is never told nothing was applied: {answers:?}");
+    }
+    let log = nodes[node].log().await;
+    let stored: Vec<&Value> = log.iter().filter(|e| e["command"] == "the-retried-one").collect();
+    assert_eq!(stored.len(), 1, "applied once: {stored:?}");
+    assert_eq!(answers.last().unwrap()["seq"], stored[0]["seq"], "the ack names the seq it is stored at");
+}
+
+#[tokio::test]
+async fn presence_across_three_nodes_reads_without_making_a_consumer_per_read() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (trio, nodes) = trio_with_a_node_each().await;
+    let mut people = Vec::new();
+    for (k, node) in nodes.iter().enumerate() {
+        people.push(node.attendee(&format!("person {k}")).await);
+    }
+    let (mut chair, _) = nodes[0].join("moderator", "chair").await;
+    chair.presence_until(|p| total(p) == 3).await;
+    // Ten reads a node; a consumer per read would leave dozens behind (they linger for
+    // seconds after their last use).
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let consumers = trio[0].consumers_of("KV_eventhub-presence").await;
+    assert!(consumers <= 3, "one watch per node at most: {consumers} consumers on the presence bucket");
+    chair.presence_until(|p| total(p) == 3).await;
+}
+
+#[tokio::test]
+async fn healthz_says_a_node_without_any_nats_server_is_unhealthy_and_healthy_again_when_one_is_back() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut nats = Nats::single().await;
+    let node = Node::start(nats.url(), 1).await;
+    assert_eq!(http_get(node.process.addr, "/healthz").await.0, 200);
+    nats.kill().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, _, body) = http_get(node.process.addr, "/healthz").await;
+        if status == 503 {
+            break body;
+        }
+        assert_eq!(status, 200);
+        assert!(Instant::now() < deadline, "a node without NATS is unhealthy within 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(body.starts_with("unhealthy: "), "{body}");
+    nats.start().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(node.process.addr, "/healthz").await.0 != 200 {
+        assert!(Instant::now() < deadline, "healthy again once NATS is back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -4,19 +4,26 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
-use super::events::{subject, Record};
-use super::{nats_error, Cluster, FOLLOW_RETRY};
+use super::events::{stream_name, subject, Record};
+use super::{nats_error, Cluster, PATIENCE};
 use crate::store::{LogEntry, StoreError};
 
+/// How long a follower's subscription may be quiet before the stream is asked whether it
+/// holds more.
+const FOLLOW_CHECK: Duration = Duration::from_millis(500);
+/// How soon a follower that looked behind looks again before it subscribes anew.
+const RECHECK: Duration = Duration::from_millis(150);
 /// Followed messages that may wait for the hub before the follower waits.
 const FOLLOW_BACKLOG: usize = 256;
 
@@ -81,7 +88,7 @@ impl EventLog {
             Ok(ack) => ack.await,
             Err(_) => return Err(Refused::Unavailable),
         };
-        match ack {
+        let outcome = match ack {
             Ok(ack) if ack.duplicate => Err(Refused::Behind),
             Ok(ack) => Ok(ack.sequence),
             Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Err(Refused::Behind),
@@ -90,7 +97,14 @@ impl EventLog {
                 warn!(event = %self.event, error = %e, "a publish failed");
                 Err(Refused::Unavailable)
             }
-        }
+        };
+        let health = match &outcome {
+            Err(Refused::Unconfirmed) => Err("a publish was not confirmed in time".to_owned()),
+            Err(Refused::Unavailable) => Err("a publish failed".to_owned()),
+            Ok(_) | Err(Refused::Behind) => Ok(()),
+        };
+        self.cluster.note(&self.event, health);
+        outcome
     }
 
     /// The records after stream sequence `position`: what other nodes appended since.
@@ -112,42 +126,134 @@ impl EventLog {
 
     async fn follow_loop(self, mut position: u64, to: mpsc::Sender<Followed>, stop: CancellationToken) {
         loop {
-            let subscribed = tokio::select! {
-                () = stop.cancelled() => return,
-                subscribed = self.subscribe(position) => subscribed,
+            // Making a subscription can take seconds after a stream leader changed; until it
+            // is made, what the stream holds is read directly.
+            let subscribing = self.subscribe(position);
+            tokio::pin!(subscribing);
+            let subscribed = loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    subscribed = &mut subscribing => break subscribed,
+                    () = tokio::time::sleep(FOLLOW_CHECK) => {
+                        if self.read_directly(&mut position, &to).await.is_err() {
+                            return;
+                        }
+                    }
+                }
             };
             match subscribed {
-                Ok(mut messages) => loop {
-                    let message = tokio::select! {
-                        () = stop.cancelled() => return,
-                        message = messages.next() => message,
-                    };
-                    let message = match message {
-                        Some(Ok(message)) => message,
-                        Some(Err(e)) => {
-                            warn!(event = %self.event, error = %e, "lost the event's stream; following again");
-                            break;
-                        }
-                        None => break,
-                    };
-                    let Ok(next) = message.info().map(|info| info.stream_sequence) else { continue };
-                    match serde_json::from_slice(&message.payload) {
-                        Ok(record) => {
-                            if to.send(Followed { position: next, record }).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => error!(event = %self.event, position = next, error = %e, "a record does not decode"),
+                Ok(messages) => {
+                    if self.read(messages, &mut position, &to, &stop).await.is_err() {
+                        return;
                     }
-                    position = next;
-                },
+                }
                 Err(e) => warn!(event = %self.event, error = %e, "cannot follow the event's stream yet"),
+            }
+            if self.read_directly(&mut position, &to).await.is_err() {
+                return;
             }
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(FOLLOW_RETRY) => {}
+                () = tokio::time::sleep(FOLLOW_CHECK) => {}
             }
         }
+    }
+
+    /// Hands on what a subscription delivers, until it is lost or falls behind the stream
+    /// (`Ok`), or until the hub or `stop` ends the following (`Err`).
+    async fn read(
+        &self,
+        mut messages: pull::Ordered,
+        position: &mut u64,
+        to: &mpsc::Sender<Followed>,
+        stop: &CancellationToken,
+    ) -> Result<(), ()> {
+        // Behind at the last check: look again soon.
+        let mut suspect = false;
+        loop {
+            let message = tokio::select! {
+                () = stop.cancelled() => return Err(()),
+                message = messages.next() => message,
+                // A subscription can stay quiet after a stream leader changes, with no
+                // error: a quiet moment is checked against the stream itself.
+                () = tokio::time::sleep(if suspect { RECHECK } else { FOLLOW_CHECK }) => {
+                    match self.holds_after(*position).await {
+                        // What the subscription has not brought is read directly at once; a
+                        // subscription that is behind twice in a row is made again.
+                        Ok(true) if !suspect => {
+                            suspect = true;
+                            self.read_directly(position, to).await?;
+                        }
+                        Ok(true) => {
+                            warn!(event = %self.event, position, "fell behind the event's stream; following again");
+                            return Ok(());
+                        }
+                        Ok(false) => {
+                            suspect = false;
+                            self.cluster.note(&self.event, Ok(()));
+                        }
+                        Err(e) => {
+                            warn!(event = %self.event, error = %e, "cannot check the event's stream");
+                            self.cluster.note(&self.event, Err(e.to_string()));
+                        }
+                    }
+                    continue;
+                }
+            };
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => {
+                    warn!(event = %self.event, error = %e, "lost the event's stream; following again");
+                    return Ok(());
+                }
+                None => return Ok(()),
+            };
+            let Ok(next) = message.info().map(|info| info.stream_sequence) else { continue };
+            suspect = false;
+            if next <= *position {
+                continue;
+            }
+            match serde_json::from_slice(&message.payload) {
+                Ok(record) => to.send(Followed { position: next, record }).await.map_err(|_| ())?,
+                Err(e) => error!(event = %self.event, position = next, error = %e, "a record does not decode"),
+            }
+            *position = next;
+        }
+    }
+
+    /// Hands on every record the stream holds after `position`, read one by one from the
+    /// stream's leader; `Err` when the hub is gone.
+    async fn read_directly(&self, position: &mut u64, to: &mpsc::Sender<Followed>) -> Result<(), ()> {
+        match tokio::time::timeout(PATIENCE, self.after(*position)).await {
+            Ok(Ok(records)) => {
+                self.cluster.note(&self.event, Ok(()));
+                for (next, record) in records {
+                    to.send(Followed { position: next, record }).await.map_err(|_| ())?;
+                    *position = next;
+                }
+            }
+            Ok(Err(e)) => self.cluster.note(&self.event, Err(e.to_string())),
+            Err(_) => self.cluster.note(&self.event, Err("the event's stream did not answer in time".into())),
+        }
+        Ok(())
+    }
+
+    /// Whether the event's stream holds a record after `position`: one request to the
+    /// stream's leader, which answers as soon as one is elected (a stream's info may take
+    /// the cluster's metadata leader, which after a server's death takes longer).
+    async fn holds_after(&self, position: u64) -> Result<bool, StoreError> {
+        let asking = async {
+            let stream = self.cluster.js.get_stream_no_info(stream_name(&self.event)).await;
+            let stream = stream.map_err(|e| nats_error("cannot find the event's stream")(&e))?;
+            match stream.get_raw_message(position + 1).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(false),
+                Err(e) => Err(nats_error("cannot read the event's stream")(&e)),
+            }
+        };
+        tokio::time::timeout(PATIENCE, asking)
+            .await
+            .map_err(|_| StoreError("the event's stream did not answer in time".into()))?
     }
 
     async fn subscribe(&self, position: u64) -> Result<pull::Ordered, StoreError> {

@@ -32,7 +32,7 @@ pub(super) struct Snapshot {
     pub(super) state: EventState,
 }
 
-fn stream_name(event: &str) -> String {
+pub(super) fn stream_name(event: &str) -> String {
     format!("{STREAM_PREFIX}{event}")
 }
 
@@ -55,7 +55,9 @@ impl Cluster {
 
     /// The records of an event's stream after stream sequence `position`, in order.
     pub(super) async fn records_after(&self, event: &str, position: u64) -> Result<Vec<(u64, Record)>, StoreError> {
-        let stream = self.stream(event).await?;
+        // Without the stream's info, which after a server's death can take seconds longer.
+        let stream = self.js.get_stream_no_info(stream_name(event)).await;
+        let stream = stream.map_err(|e| nats_error("cannot find the event's stream")(&e))?;
         let mut records = Vec::new();
         let mut next = position + 1;
         loop {

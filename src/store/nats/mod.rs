@@ -13,7 +13,8 @@
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
 //! - `attendance`: the attendance history of every event, in one stream.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -40,6 +41,13 @@ const META_BUCKET: &str = "eventhub";
 const PRESENCE_BUCKET: &str = "eventhub-presence";
 /// How long one call to NATS may take before the cluster counts as unreachable.
 const PATIENCE: Duration = Duration::from_secs(2);
+/// How often the client pings its server. Three unanswered pings drop the connection and
+/// another server is used: a hung server (a frozen VM, a half-dead path: the TCP connection
+/// stays up) is left within 1.5 s, not after the client's default of minutes.
+const PING_EVERY: Duration = Duration::from_millis(500);
+/// How long a server has to greet a connection: a hung one accepts it in its kernel and
+/// never answers, and the client must move on to the next server.
+const GREETING_PATIENCE: Duration = Duration::from_secs(1);
 /// How long a node starting up waits for JetStream to be ready before it gives up.
 const START_PATIENCE: Duration = Duration::from_secs(30);
 /// How long a follower waits before subscribing again after losing its subscription.
@@ -55,6 +63,8 @@ pub struct Cluster {
     replicas: usize,
     /// This process, in the presence bucket's keys.
     node: Arc<str>,
+    /// Events whose stream this node cannot follow or publish to right now, and why.
+    failing: Arc<Mutex<HashMap<Arc<str>, String>>>,
 }
 
 fn nats_error(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
@@ -70,7 +80,8 @@ impl Cluster {
     pub async fn connect(urls: &str, replicas: usize) -> anyhow::Result<Cluster> {
         let servers: Vec<&str> = urls.split(',').map(str::trim).filter(|url| !url.is_empty()).collect();
         let client = async_nats::ConnectOptions::new()
-            .connection_timeout(PATIENCE)
+            .connection_timeout(GREETING_PATIENCE)
+            .ping_interval(PING_EVERY)
             .connect(servers.as_slice())
             .await
             .with_context(|| format!("cannot connect to the NATS cluster at {urls}"))?;
@@ -104,7 +115,27 @@ impl Cluster {
         .await
         .context("cannot create the attendance stream")?;
         let node = uuid::Uuid::new_v4().simple().to_string().into();
-        Ok(Cluster { client, js, meta, presence, replicas, node })
+        Ok(Cluster { client, js, meta, presence, replicas, node, failing: Arc::default() })
+    }
+
+    /// Why this node cannot serve its events from the cluster right now, if it cannot: no
+    /// connection to any server, or an event's stream that it cannot follow or publish to.
+    pub fn trouble(&self) -> Option<String> {
+        use async_nats::connection::State;
+        if self.client.connection_state() != State::Connected {
+            return Some("no connection to a NATS server".into());
+        }
+        let failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing.iter().next().map(|(event, why)| format!("event {event}: {why}"))
+    }
+
+    /// Notes how the last call about `event`'s stream went, for [`Cluster::trouble`].
+    fn note(&self, event: &Arc<str>, outcome: Result<(), String>) {
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(()) => failing.remove(event),
+            Err(why) => failing.insert(Arc::clone(event), why),
+        };
     }
 
     /// The log of one event, for its hub.

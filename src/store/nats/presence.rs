@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::kv;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -11,9 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::event_log::EventLog;
-use super::nats_error;
 use crate::domain::presence::{ByLang, Counts};
-use crate::store::StoreError;
 
 /// How often a node puts its counts and reads the others'.
 pub const PRESENCE_EVERY: Duration = Duration::from_secs(1);
@@ -27,7 +26,9 @@ pub(super) const PRESENCE_TTL: Duration = Duration::from_secs(30);
 
 impl EventLog {
     /// Puts this node's counts of the event every [`PRESENCE_EVERY`] and sends the sum of
-    /// every other live node's into `others`, until `stop`.
+    /// every other live node's into `others`, until `stop`. The others' counts come from one
+    /// watch of the event's keys, not a listing per read: each listing would make JetStream
+    /// create a consumer.
     pub async fn share_presence(
         self,
         ours: watch::Receiver<Counts>,
@@ -36,65 +37,69 @@ impl EventLog {
     ) {
         let mut tick = tokio::time::interval(PRESENCE_EVERY);
         let own_key = format!("{}.{}", self.event, self.cluster.node);
-        // Each other node's key: the revision last read, and when it was first read.
-        let mut heard = HashMap::new();
+        // Each other node's latest counts, and when they were heard on this node's clock.
+        let mut heard: HashMap<String, (Counts, Instant)> = HashMap::new();
+        let mut watching = None;
         loop {
-            tokio::select! {
+            let entry = tokio::select! {
                 () = stop.cancelled() => break,
-                _ = tick.tick() => {}
+                _ = tick.tick() => None,
+                entry = next_entry(&mut watching) => entry,
+            };
+            if let Some(entry) = entry {
+                match entry {
+                    Ok(entry) if entry.key == own_key => {}
+                    Ok(entry) if entry.operation == kv::Operation::Put => {
+                        if let Ok(counts) = serde_json::from_slice::<StoredCounts>(&entry.value) {
+                            heard.insert(entry.key, (counts.into(), Instant::now()));
+                        }
+                    }
+                    Ok(entry) => {
+                        heard.remove(&entry.key);
+                    }
+                    Err(e) => {
+                        warn!(event = %self.event, error = %e, "lost the other nodes' presence; watching again");
+                        watching = None;
+                    }
+                }
+                continue;
+            }
+            if watching.is_none() {
+                match self.cluster.presence.watch_with_history(format!("{}.*", self.event)).await {
+                    Ok(watch) => watching = Some(watch),
+                    Err(e) => warn!(event = %self.event, error = %e, "cannot watch the other nodes' presence"),
+                }
             }
             let counts = StoredCounts::of(&ours.borrow());
             let Ok(value) = serde_json::to_vec(&counts) else { continue };
-            let kv = &self.cluster.presence;
-            if let Err(e) = kv.put(&own_key, value.into()).await {
+            if let Err(e) = self.cluster.presence.put(&own_key, value.into()).await {
                 warn!(event = %self.event, error = %e, "cannot share this node's presence");
-                continue;
             }
-            match self.others(&own_key, &mut heard).await {
-                Ok(sum) => {
-                    others.send_if_modified(|current| {
-                        let changed = *current != sum;
-                        *current = sum;
-                        changed
-                    });
-                }
-                Err(e) => warn!(event = %self.event, error = %e, "cannot read the other nodes' presence"),
-            }
+            heard.retain(|_, (_, at)| at.elapsed() <= PRESENCE_TTL);
+            let sum = heard
+                .values()
+                .filter(|(_, at)| at.elapsed() <= PRESENCE_STALE)
+                .fold(Counts::default(), |sum, (counts, _)| add(&sum, counts));
+            others.send_if_modified(|current| {
+                let changed = *current != sum;
+                *current = sum;
+                changed
+            });
         }
         // A node that stops cleanly leaves the totals at once rather than when its entry expires.
         if let Err(e) = self.cluster.presence.delete(&own_key).await {
             warn!(event = %self.event, error = %e, "cannot withdraw this node's presence");
         }
     }
+}
 
-    /// The sum of the counts of every other node that has put them within [`PRESENCE_STALE`].
-    async fn others(&self, own_key: &str, heard: &mut HashMap<String, (u64, Instant)>) -> Result<Counts, StoreError> {
-        let kv = &self.cluster.presence;
-        let prefix = format!("{}.", self.event);
-        let mut keys = kv.keys().await.map_err(|e| nats_error("cannot list presence")(&e))?;
-        let mut sum = Counts::default();
-        let mut listed = Vec::new();
-        while let Some(key) = keys.next().await {
-            let key = key.map_err(|e| nats_error("cannot list presence")(&e))?;
-            if !key.starts_with(&prefix) || key == own_key {
-                continue;
-            }
-            let Ok(Some(entry)) = kv.entry(&key).await else { continue };
-            let since = match heard.get(&key) {
-                Some(&(revision, since)) if revision == entry.revision => since,
-                _ => Instant::now(),
-            };
-            heard.insert(key.clone(), (entry.revision, since));
-            listed.push(key);
-            if since.elapsed() > PRESENCE_STALE {
-                continue;
-            }
-            if let Ok(counts) = serde_json::from_slice::<StoredCounts>(&entry.value) {
-                sum = add(&sum, &counts.into());
-            }
+/// The next update of a presence watch, or never without one.
+async fn next_entry(watching: &mut Option<kv::Watch>) -> Option<Result<kv::Entry, kv::WatcherError>> {
+    match watching {
+        Some(watch) => {
+            Some(watch.next().await.unwrap_or_else(|| Err(kv::WatcherError::new(kv::WatcherErrorKind::Other))))
         }
-        heard.retain(|key, _| listed.contains(key));
-        Ok(sum)
+        None => std::future::pending().await,
     }
 }
 
