@@ -72,8 +72,9 @@ struct Args {
     /// embedded store.
     #[arg(long, default_value_t = 0)]
     nodes: usize,
-    /// The NATS server binary (with --nodes).
-    #[arg(long, default_value = "nats-server")]
+    /// The NATS server binary (with --nodes): a bare name is looked for on the PATH, then
+    /// where `./test` installs it (~/.cache/eventhub-test/bin).
+    #[arg(long, env = "EVENTHUB_NATS_SERVER", default_value = "nats-server")]
     nats_server: PathBuf,
     /// The server binary to start (ignored with --addr).
     #[arg(long, default_value = "target/release/eventhub")]
@@ -143,23 +144,34 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Finds a binary on the PATH, or where Debian puts servers.
-fn find_binary(name: &Path) -> anyhow::Result<PathBuf> {
+/// Finds the NATS server: `name` itself when it is a path, else the first on the PATH, else the
+/// one `./test` installs under `~/.cache/eventhub-test`.
+fn find_nats(name: &Path) -> anyhow::Result<PathBuf> {
     if name.components().count() > 1 {
         return Ok(name.to_owned());
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
+        .chain(cache.map(|dir| dir.join("eventhub-test/bin")))
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .with_context(|| format!("{} not found: apt-get install nats-server", name.display()))
+        .with_context(|| {
+            format!(
+                "{} not found: run ./test once (it installs nats-server 2.12 under ~/.cache/eventhub-test), \
+                 or pass --nats-server",
+                name.display()
+            )
+        })
 }
 
 /// Starts a NATS server with JetStream under `dir`; returns it and its client URL.
 async fn start_nats(args: &Args, dir: &Path) -> anyhow::Result<(tokio::process::Child, String)> {
     let (port, monitor) = (free_port()?, free_port()?);
-    let child = tokio::process::Command::new(find_binary(&args.nats_server)?)
+    let child = tokio::process::Command::new(find_nats(&args.nats_server)?)
         .args(["-js", "-sd"])
         .arg(dir)
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor.to_string()])
