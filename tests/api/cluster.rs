@@ -26,14 +26,27 @@ const PACE: Duration = Duration::from_millis(60);
 /// measures time, which two cores shared by six servers would blur.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The `nats-server` binary: on the PATH, or where Debian's package puts it.
+/// The `nats-server` binary: the one `EVENTHUB_NATS_SERVER` names, else the first on the PATH,
+/// else the one `./test` installs under `~/.cache/eventhub-test`.
 pub fn nats_binary() -> PathBuf {
+    if let Some(named) = std::env::var_os("EVENTHUB_NATS_SERVER") {
+        let named = PathBuf::from(named);
+        assert!(named.is_file(), "EVENTHUB_NATS_SERVER names no file: {}", named.display());
+        return named;
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
+        .chain(cache.map(|dir| dir.join("eventhub-test/bin")))
         .map(|dir| dir.join("nats-server"))
         .find(|candidate| candidate.is_file())
-        .expect("the cluster tests need a real NATS server: apt-get install nats-server")
+        .expect(
+            "the cluster tests need a real NATS server: run ./test, which installs nats-server 2.12 \
+             under ~/.cache/eventhub-test (or set EVENTHUB_NATS_SERVER to one)",
+        )
 }
 
 fn free_port() -> u16 {
