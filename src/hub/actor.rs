@@ -18,7 +18,7 @@ use super::handle::{Follow, HubHandle, HubMsg, Stop};
 use super::members::{is_staff, Members};
 use super::presence::{ATTENDANCE_EVERY, PRESENCE_EVERY};
 use super::retries::{Outcome, Retries};
-use super::{programme, ConnId, Hub, RESUME_BUFFER};
+use super::{programme, ConnId, Hub, Inputs, RESUME_BUFFER};
 use crate::clock::now_millis;
 use crate::domain::presence::Presence;
 use crate::metrics::{EventLabel, Metrics};
@@ -124,14 +124,6 @@ impl Reply {
 enum To {
     Conn(ConnId),
     Request(oneshot::Sender<Outcome>),
-}
-
-/// What the hub's task reads from: its handles' messages and the connections that left.
-pub(super) struct Inputs {
-    pub(super) inbox: mpsc::Receiver<HubMsg>,
-    pub(super) leaves: mpsc::UnboundedReceiver<ConnId>,
-    /// Every handle is gone: the inbox will give nothing more.
-    pub(super) closed: bool,
 }
 
 impl Hub {

@@ -11,12 +11,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
-use super::actor::Inputs;
 use super::apply::Step;
 use super::fanout::Frames;
 use super::handle::HubMsg;
 use super::retries::{Outcome, RETRY_WINDOW_MS};
-use super::{programme, Hub};
+use super::{programme, Hub, Inputs};
 use crate::domain::presence::Counts;
 use crate::domain::{Actor, Change, Command, Millis};
 use crate::metrics::EventLabel;

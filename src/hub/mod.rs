@@ -36,6 +36,7 @@ use captions::CaptionOut;
 pub use captions::Tracks;
 use cluster::Clustered;
 use fanout::{AudienceOut, Frames, Listener};
+use handle::HubMsg;
 pub use handle::{HubGone, HubHandle, Overview, Start};
 use members::Members;
 use presence::PresenceOut;
@@ -86,6 +87,14 @@ pub struct Joining {
     pub captions: Option<Track>,
 }
 
+/// What the hub's task reads from: its handles' messages and the connections that left.
+struct Inputs {
+    inbox: mpsc::Receiver<HubMsg>,
+    leaves: mpsc::UnboundedReceiver<ConnId>,
+    /// Every handle is gone: the inbox will give nothing more.
+    closed: bool,
+}
+
 /// The live state of one event, owned by its task (`actor`); each part adds its methods.
 struct Hub {
     /// In a cluster, the event's stream: the log instead of the journal's appends.
@@ -116,7 +125,7 @@ struct Hub {
     audience_out: VecDeque<AudienceOut>,
     /// Messages read while a publish was in flight that must wait for its outcome
     /// (commands, and anything that answers with the state), oldest first.
-    deferred: VecDeque<handle::HubMsg>,
+    deferred: VecDeque<HubMsg>,
     /// A presence fan-out still under way, let wait while commands went first.
     presence_out: Option<PresenceOut>,
     /// Recent commands' outcomes, so that a retried command is applied once.

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use crate::control::request;
 use crate::helpers::{spawn_app, spawn_app_with, EVENT};
 
-/// The schemathesis release `.ci/run` installs.
+/// The schemathesis release `./test` installs.
 const SCHEMATHESIS: &str = "4.32.5";
 
 /// How schemathesis runs here. Each stream is read up to its first event: it never ends.
