@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::crash::{started, Process};
+use crate::crash::{kill_9, started, Process};
 use crate::helpers::{events_dir, hello_frame, http_get, Client, EVENT};
 
 const QUEUE: &str = "round-table";
@@ -130,8 +130,7 @@ impl Nats {
     /// kill -9.
     async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            child.start_kill().unwrap();
-            child.wait().await.unwrap();
+            kill_9(&mut child).await;
         }
     }
 }
@@ -210,8 +209,7 @@ impl Node {
     }
 
     async fn kill(&mut self) {
-        self.process.child.start_kill().unwrap();
-        self.process.child.wait().await.unwrap();
+        kill_9(&mut self.process.child).await;
     }
 }
 

@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 use eventhub::config::Settings;
 use eventhub::domain::Role;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, EVENT};
+use crate::helpers::{read_to_close, spawn_app, spawn_app_with, tcp_connect, TestApp, EVENT};
 
 pub struct Reply {
     pub status: u16,
@@ -20,13 +19,14 @@ pub struct Reply {
 
 /// One HTTP/1.0 request with the given extra header lines, and its answer.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = tcp_connect(addr).await;
     let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let request =
         format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let mut response = Vec::new();
+    read_to_close(&mut stream, &mut response).await.unwrap();
+    let response = String::from_utf8(response).expect("the answer is UTF-8");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap_or(json!(body)) };

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use eventhub::domain::Role;
 
-use crate::crash::launch;
+use crate::crash::{kill_9, launch};
 use crate::helpers::{spawn_app, Client};
 
 /// The segment ids of a plan or snapshot.
@@ -173,8 +173,7 @@ async fn a_hard_kill_after_plan_edits_loses_no_acknowledged_edit() {
     assert_eq!(add_break(&mut chair, 0, "keynotes").await["type"], "ack");
     let fields = json!({"plan_version": 1, "segment": "opening", "duration_min": 12});
     assert_eq!(chair.run("plan_update_segment", fields).await["type"], "ack");
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.unwrap();
+    kill_9(&mut server.child).await;
 
     let server = launch(data.path()).await;
     let (mut chair, welcome) = Client::join(server.addr, &server.tokens["moderator"], "Ji Weidong").await;

@@ -395,7 +395,7 @@ async fn a_crew_screen_resuming_with_a_version_from_before_a_hard_kill_gets_the_
     let version = seen["version"].as_u64().unwrap();
     assert_eq!(seen["listed"], 2, "the desk and the leaver are on the full list: {seen}");
 
-    server.child.kill().await.unwrap();
+    crate::crash::kill_9(&mut server.child).await;
     let server = crate::crash::launch(data.path()).await;
     let (_newcomer, _) = join_at(server.addr, &attendee, "Newcomer", json!({})).await;
     let resume = json!({"participant": "audio-1", "resume": {"epoch": welcome["epoch"], "seq": welcome["seq"], "presence": version}});
