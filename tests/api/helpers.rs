@@ -1,7 +1,7 @@
 //! A real server on port 0 and a small typed websocket client for black-box tests.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -30,6 +30,8 @@ pub struct TestApp {
     /// Where the server receives OSC, when the settings turn that on.
     pub osc: Option<SocketAddr>,
     configure: fn(&mut Settings),
+    /// The events directory a restart reads in place of the settings', once a test chose one.
+    events: Option<PathBuf>,
     shutdown: CancellationToken,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     tokens: Vec<(Role, String)>,
@@ -56,8 +58,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: fn(&mut Settings)) -> TestApp {
     init_logs();
     let data = tempfile::tempdir().expect("a temporary data dir");
-    let (addr, shutdown, serving, tokens, osc) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure);
-    TestApp { addr, osc, configure, shutdown, serving: Some(serving), tokens, data }
+    let (addr, shutdown, serving, tokens, osc) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure, None);
+    TestApp { addr, osc, configure, events: None, shutdown, serving: Some(serving), tokens, data }
 }
 
 type Serving = (
@@ -68,7 +70,7 @@ type Serving = (
     Option<SocketAddr>,
 );
 
-fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settings)) -> Serving {
+fn serve(data_dir: &Path, bind: SocketAddr, configure: fn(&mut Settings), events: Option<&Path>) -> Serving {
     let mut settings = Settings {
         server: ServerSettings {
             bind,
@@ -84,6 +86,9 @@ fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settin
         cluster: None,
     };
     configure(&mut settings);
+    if let Some(events) = events {
+        settings.server.events_dir = events.to_path_buf();
+    }
     let shutdown = CancellationToken::new();
     let server = Server::start(&settings, shutdown.clone()).expect("the server starts");
     // None when the demo is archived.
@@ -115,7 +120,8 @@ impl TestApp {
 
     /// Starts the server again on the same address and data dir.
     pub async fn start_again(&mut self) {
-        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure);
+        let events = self.events.as_deref();
+        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure, events);
         self.osc = osc;
         assert_eq!(addr, self.addr);
         assert_eq!(tokens, self.tokens, "tokens survive a restart");
@@ -125,7 +131,8 @@ impl TestApp {
 
     /// Starts the server again on the same data dir, where the demo event is archived.
     pub async fn start_again_with_the_demo_archived(&mut self) {
-        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure);
+        let events = self.events.as_deref();
+        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure, events);
         self.osc = osc;
         assert!(tokens.is_empty(), "the archived demo does not run");
         self.shutdown = shutdown;
@@ -135,6 +142,14 @@ impl TestApp {
 
     pub async fn restart(&mut self) {
         self.stop().await;
+        self.start_again().await;
+    }
+
+    /// Stops the server and starts it again on the same address and data dir, reading its
+    /// event files from `events` from now on, as an operator who edited them would.
+    pub async fn restart_with_events_dir(&mut self, events: &Path) {
+        self.stop().await;
+        self.events = Some(events.to_path_buf());
         self.start_again().await;
     }
 

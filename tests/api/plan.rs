@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use eventhub::domain::Role;
 
 use crate::crash::{kill_9, launch};
-use crate::helpers::{spawn_app, Client};
+use crate::helpers::{events_dir, spawn_app, Client};
 
 /// The segment ids of a plan or snapshot.
 fn ids(plan: &Value) -> Vec<String> {
@@ -163,6 +163,43 @@ async fn resume_and_restart_across_edits_lose_nothing() {
     assert_eq!(ids(snapshot), ids(&plans[1]));
     assert_eq!(snapshot["event"]["title"]["en"], "Forum, day two");
     assert!(snapshot["queues"].get("break-2").is_some(), "the new segment's queue survives");
+}
+
+#[tokio::test]
+async fn an_edited_event_file_changes_nothing_for_an_event_already_stored() {
+    let mut app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let renamed = chair.run("plan_update_event", json!({"plan_version": 0, "title": {"en": "Forum, day two"}})).await;
+    assert_eq!(renamed["type"], "ack", "{renamed}");
+    let (_, before) = app.join(Role::Attendee, "before").await;
+    let stored = before["snapshot"].clone();
+
+    // The operator edits the event file and restarts: the opening renamed and longer, the
+    // closing summary gone.
+    let demo = std::fs::read_to_string(events_dir().join("sjtu-forum.toml")).unwrap();
+    let opening = "title = { zh = \"开幕式\", ja = \"開会式\", en = \"Opening ceremony\" }";
+    let closing = demo.find("[[segments]]\nid = \"closing\"").expect("the closing summary's segment");
+    let edited = demo[..closing].replacen(opening, "title = \"Welcome\"", 1).replacen(
+        "duration_min = 20",
+        "duration_min = 35",
+        1,
+    );
+    assert!(!edited.contains(opening) && edited.contains("duration_min = 35"), "the file is edited");
+    let events = tempfile::tempdir().unwrap();
+    std::fs::write(events.path().join("sjtu-forum.toml"), edited).unwrap();
+    let loaded = eventhub::config::load_events(events.path(), chrono::Utc::now()).unwrap();
+    assert!(loaded.failed.is_empty() && loaded.events.len() == 1, "the edited file is a good one: {:?}", loaded.failed);
+    app.restart_with_events_dir(events.path()).await;
+
+    let (_, after) = app.join(Role::Attendee, "after").await;
+    let snapshot = &after["snapshot"];
+    assert_eq!(snapshot["segments"][0]["title"]["en"], "Opening ceremony", "the stored plan wins over the file");
+    assert_eq!(snapshot["segments"][0]["duration_ms"], 20 * 60_000);
+    assert_eq!(ids(snapshot), ["opening", "keynotes", "round-table", "closing"]);
+    assert_eq!(snapshot["event"]["title"]["en"], "Forum, day two", "with the chair's edit");
+    for part in ["event", "segments", "plan_version"] {
+        assert_eq!(snapshot[part], stored[part], "{part} is as stored");
+    }
 }
 
 #[tokio::test]
