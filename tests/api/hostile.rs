@@ -242,6 +242,27 @@ async fn tokens_rotate_without_a_restart() {
     assert_eq!(status, 401, "only the organizer rotates");
 }
 
+const FIXED_ATTENDEE_TOKEN: &str = "attendee-token-fixed-in-the-settings";
+
+#[tokio::test]
+async fn a_token_fixed_in_the_settings_is_not_rotated_over_the_api() {
+    let app = spawn_app_with(|settings| {
+        let fixed = [(Role::Attendee, FIXED_ATTENDEE_TOKEN.to_owned())].into_iter().collect();
+        settings.tokens.insert(EVENT.into(), fixed);
+    })
+    .await;
+    assert_eq!(app.token(Role::Attendee), FIXED_ATTENDEE_TOKEN);
+    let organizer = app.token(Role::Organizer).to_owned();
+    let (status, body) =
+        crate::helpers::http_post(app.addr, &format!("/api/events/{EVENT}/tokens/attendee"), &organizer).await;
+    assert_eq!(status, 409, "a token fixed in the settings is changed there: {body}");
+    let (_, welcome) = Client::join(app.addr, FIXED_ATTENDEE_TOKEN, "settings link").await;
+    assert_eq!(welcome["you"]["role"], "attendee", "the fixed token still opens the event");
+    let (status, body) =
+        crate::helpers::http_post(app.addr, &format!("/api/events/{EVENT}/tokens/display"), &organizer).await;
+    assert_eq!(status, 200, "a generated token beside it still rotates: {body}");
+}
+
 #[tokio::test]
 async fn an_event_with_a_code_turns_away_attendees_without_it() {
     let app = spawn_app_with(|settings| {
