@@ -17,6 +17,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long a page may take to show what a test waits for.
 const PAGE_PATIENCE: Duration = Duration::from_secs(15);
+/// How long a page may take to load, on a machine busy with other browsers.
+const LOAD_PATIENCE: Duration = Duration::from_secs(60);
 /// How far a page's estimate of the server's time may be from it once synchronized. Each
 /// estimate is off by at most half the round trip of the page's best ping, which on a loaded
 /// machine is tens of milliseconds; a page that did not synchronize is off by how wrong its
@@ -135,13 +137,13 @@ impl Browser {
         // it succeeds when asked again.
         let mut last = None;
         for _ in 0..3 {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&format!("http://127.0.0.1:{}", self.port))
-                .await
-            {
-                Ok(client) => return client,
-                Err(e) => last = Some(e),
+            let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            let driver = format!("http://127.0.0.1:{}", self.port);
+            match tokio::time::timeout(LOAD_PATIENCE, builder.connect(&driver)).await {
+                Ok(Ok(client)) => return client,
+                Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) => last = Some(format!("no answer within {LOAD_PATIENCE:?}")),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -166,41 +168,50 @@ impl Page {
     /// Opens `page` of the test app as `role`, with extra fragment parameters.
     pub async fn open(&self, app: &TestApp, page: &str, role: Role, extra: &str) {
         let url = format!("http://{}/{page}#event={EVENT}&token={}{extra}", app.addr, app.token(role));
-        self.client.goto(&url).await.expect("the page loads");
+        tokio::time::timeout(LOAD_PATIENCE, self.client.goto(&url))
+            .await
+            .unwrap_or_else(|_| panic!("/{page} did not load within {LOAD_PATIENCE:?}"))
+            .expect("the page loads");
         self.wait_attr("#conn-status", "data-state", "connected").await;
     }
 
     /// Waits until the element's text satisfies `ok`; returns it.
     pub async fn wait_text(&self, selector: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + PAGE_PATIENCE;
         let mut last = String::new();
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(element) = self.client.find(Locator::Css(selector)).await {
-                if let Ok(text) = element.text().await {
-                    if ok(&text) {
-                        return text;
+        // One deadline for the whole wait, WebDriver's answers included: a chromedriver
+        // that stops answering fails the test rather than hanging it.
+        let found = tokio::time::timeout(PAGE_PATIENCE, async {
+            loop {
+                if let Ok(element) = self.client.find(Locator::Css(selector)).await {
+                    if let Ok(text) = element.text().await {
+                        if ok(&text) {
+                            return text;
+                        }
+                        last = text;
                     }
-                    last = text;
                 }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{selector} never showed the expected text; it shows {last:?}");
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("{selector} never showed the expected text; it shows {last:?}"))
     }
 
     pub async fn wait_attr(&self, selector: &str, attribute: &str, expected: &str) {
-        let deadline = tokio::time::Instant::now() + PAGE_PATIENCE;
         let mut last = None;
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(element) = self.client.find(Locator::Css(selector)).await {
-                last = element.attr(attribute).await.ok().flatten();
-                if last.as_deref() == Some(expected) {
-                    return;
+        let found = tokio::time::timeout(PAGE_PATIENCE, async {
+            loop {
+                if let Ok(element) = self.client.find(Locator::Css(selector)).await {
+                    last = element.attr(attribute).await.ok().flatten();
+                    if last.as_deref() == Some(expected) {
+                        return;
+                    }
                 }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{selector}[{attribute}] never became {expected:?}; it is {last:?}");
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("{selector}[{attribute}] never became {expected:?}; it is {last:?}"))
     }
 
     /// The page's estimate of the server's time minus the real time, in ms: how far off its
@@ -217,11 +228,14 @@ impl Page {
     /// Clicks as a person does: the element brought to the middle of the window first, so
     /// that it is not under the console's sticky cockpit after the page scrolled.
     pub async fn click(&self, selector: &str) {
-        let element = self.client.find(Locator::Css(selector)).await.expect("the element exists");
-        let script = "arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' })";
-        let arg = serde_json::to_value(&element).expect("an element reference");
-        self.client.execute(script, vec![arg]).await.expect("it scrolls into view");
-        element.click().await.expect("it clicks");
+        let clicked = tokio::time::timeout(PAGE_PATIENCE, async {
+            let element = self.client.find(Locator::Css(selector)).await.expect("the element exists");
+            let script = "arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' })";
+            let arg = serde_json::to_value(&element).expect("an element reference");
+            self.client.execute(script, vec![arg]).await.expect("it scrolls into view");
+            element.click().await.expect("it clicks");
+        });
+        clicked.await.unwrap_or_else(|_| panic!("chromedriver did not click {selector} within {PAGE_PATIENCE:?}"));
     }
 }
 
