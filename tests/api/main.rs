@@ -36,6 +36,7 @@ mod resume;
 mod retries;
 mod rooms;
 mod run_of_show;
+mod silence;
 mod slow;
 mod stream;
 mod undo;
