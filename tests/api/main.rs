@@ -1,5 +1,6 @@
 //! Black-box tests: the real server on port 0, real websocket clients.
 
+mod audience;
 mod automations;
 mod browser;
 mod browser_captions;
