@@ -67,6 +67,7 @@ async fn a_request_head_sent_a_byte_at_a_time_is_dropped_while_others_are_served
         }
         let (status, _, body) = http_get(app.addr, "/healthz").await;
         assert_eq!((status, body.as_str()), (200, "ok"), "others are served meanwhile");
+        // The slowness is the attack: a byte every 200 ms.
         tokio::time::sleep(Duration::from_millis(200)).await;
         if started.elapsed() > Duration::from_secs(4) {
             break;

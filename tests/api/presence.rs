@@ -282,6 +282,7 @@ async fn a_chair_paging_while_two_hundred_come_and_go_gets_everyone_exactly_once
                 if k % 4 == 0 {
                     kept.push(client);
                 }
+                // Spread over the paging, so that people come and go between its pages.
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
             kept
@@ -311,6 +312,7 @@ async fn a_chair_paging_while_two_hundred_come_and_go_gets_everyone_exactly_once
         if after.is_null() {
             break;
         }
+        // A chair's pace, so that the churn goes on between the pages.
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
     let kept = churn.await.unwrap();
