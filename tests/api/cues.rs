@@ -1,3 +1,6 @@
+//! Cues over the wire: standby, standing by, go and done reach the chair and the crew
+//! screens of their position, never the audience, with who answered and when.
+
 use std::time::Duration;
 
 use eventhub::domain::Role;

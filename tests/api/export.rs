@@ -1,3 +1,6 @@
+//! Exports for the organizer: the change log, the planned-vs-actual record and the plan,
+//! as CSV and XLSX, with text a spreadsheet would run quoted.
+
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};

@@ -1,3 +1,6 @@
+//! Who is here: joins and leaves batched into presence frames, counts for the audience and
+//! the full list, paged, for the chair and crew, through storms, churn and resumes.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
