@@ -3,8 +3,6 @@
 //! Enter, the hall's caption screen stacks two tracks, the stage screen shows a line, and
 //! the attendee page and the cue screen name the interpretation channel and language.
 
-use std::time::{Duration, Instant};
-
 use eventhub::domain::Role;
 use fantoccini::Locator;
 use serde_json::json;
@@ -23,10 +21,6 @@ async fn post_caption(app: &TestApp, lang: &str, seq: u64, text: &str) {
     let headers = [("Authorization", auth.as_str()), ("Content-Type", "text/plain; charset=utf-8")];
     let reply = request(app.addr, "POST", &path, &headers, text).await;
     assert_eq!(reply.status, 200, "{lang} #{seq}: {}", reply.body);
-}
-
-async fn text_of(page: &Page, selector: &str) -> String {
-    page.client.find(Locator::Css(selector)).await.unwrap().text().await.unwrap()
 }
 
 async fn choose(page: &Page, selector: &str, value: &str) {
@@ -101,16 +95,15 @@ async fn the_captioner_page_sends_a_line_with_enter_that_the_ja_page_shows_and_t
     const LINE: &str = "新たなデジタル時代、都市の新たな機会。";
     let input = captioner.client.find(Locator::Css("#capr-input")).await.unwrap();
     input.send_keys(&format!("{LINE}{ENTER}")).await.unwrap();
-    let sent = Instant::now();
+    // Correctness, not speed (hub-load measures that): the line arrives.
     ja.wait_text("#caption-lines", |t| t.contains(LINE)).await;
-    let took = sent.elapsed();
-    eprintln!("captioner page to ja attendee page: {} ms", took.as_millis());
-    assert!(took < Duration::from_secs(1), "the ja page showed the line {} ms after Enter", took.as_millis());
     captioner.wait_text("#capr-lines", |t| t.contains(LINE) && t.contains("#3")).await;
     captioner.wait_attr("#capr-lines li", "data-state", "sent").await;
     captioner.wait_attr("body", "data-caption-seq", "3").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let zh_lines = text_of(&zh, "#caption-panel").await;
+    // A zh line sent after the ja one: lines reach a page in the order they were sent, so
+    // once the zh page shows it, a ja line sent to it would have come before.
+    post_caption(&app, "zh", 1, "新数字时代，城市新机遇。").await;
+    let zh_lines = zh.wait_text("#caption-panel", |t| t.contains("新数字时代")).await;
     assert!(!zh_lines.contains(LINE), "the zh page does not get the ja line: {zh_lines:?}");
 
     choose(&zh, "#lang", "ja").await;

@@ -7,7 +7,7 @@ use eventhub::domain::Role;
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::browser::{Browser, Page};
+use crate::browser::{clocks_synchronized, Browser, Page};
 
 /// How far the wrong page's clock is ahead of the real one.
 const SHIFT_MS: i64 = 7_000;
@@ -23,33 +23,6 @@ const SHIFT_CLOCK: &str = r#"(() => {
   window.Date = Shifted;
   window.__clockShift = shift;
 })();"#;
-
-/// Waits until the page has estimated its clock offset (`<body data-clock-offset>`).
-async fn clock_offset(page: &Page) -> f64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let value = page.client.execute("return document.body.dataset.clockOffset || null", vec![]).await.unwrap();
-        if let Some(ms) = value.as_str().and_then(|s| s.parse::<f64>().ok()) {
-            return ms;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the page never estimated its clock offset");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The page's estimate of the server's time minus the real wall clock (which the shift does
-/// not touch: performance.timeOrigin + performance.now()), in ms.
-async fn estimate_error(page: &Page) -> f64 {
-    let value = page
-        .client
-        .execute(
-            "return (Date.now() + Number(document.body.dataset.clockOffset)) - (performance.timeOrigin + performance.now())",
-            vec![],
-        )
-        .await
-        .unwrap();
-    value.as_f64().expect("a number")
-}
 
 async fn text_of(page: &Page, selector: &str) -> String {
     page.client.find(Locator::Css(selector)).await.unwrap().text().await.unwrap()
@@ -68,32 +41,41 @@ async fn a_page_with_a_clock_seven_seconds_off_agrees_with_one_that_is_right() {
 
     let shift = wrong.client.execute("return window.__clockShift ?? null", vec![]).await.unwrap();
     assert_eq!(shift, json!(SHIFT_MS), "the wrong page's clock is shifted from its first script on");
-    // Let the burst of sync pings at connect finish on both pages.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (right_offset, wrong_offset) = (clock_offset(&right).await, clock_offset(&wrong).await);
+    // Both pages' estimates of the server's time come within the tolerance of it: the wrong
+    // page measured its clock 7 s ahead and corrects for it.
+    let errors = clocks_synchronized(&[&right, &wrong]).await;
+    let offset = |page: &Page| {
+        let client = page.client.clone();
+        async move {
+            let value = client.execute("return Number(document.body.dataset.clockOffset)", vec![]).await.unwrap();
+            value.as_f64().expect("an offset")
+        }
+    };
+    let (right_offset, wrong_offset) = (offset(&right).await, offset(&wrong).await);
+    eprintln!(
+        "clock sync: offsets {right_offset} / {wrong_offset} ms; estimated server time minus real time {:.1} / {:.1} ms",
+        errors[0], errors[1]
+    );
     assert!(
         (wrong_offset + SHIFT_MS as f64).abs() < 1000.0,
         "the shifted page measured its clock about 7 s ahead: offset {wrong_offset} ms"
     );
-    let (a, b) = (estimate_error(&right).await, estimate_error(&wrong).await);
-    eprintln!(
-        "clock sync: offsets {right_offset} / {wrong_offset} ms; estimated server time minus real time {a:.1} / {b:.1} ms"
-    );
-    assert!((a - b).abs() < 25.0, "the two pages' server time differs by {:.1} ms", (a - b).abs());
 
     // The same countdown second on both: read right, wrong, right; when right did not tick
-    // meanwhile, wrong must show the same. A clock 7 s off never passes.
+    // meanwhile, wrong must show the same. A clock 7 s off never passes; two within a fifth
+    // of a second of each other do on most tries.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut agreed = None;
-    for _ in 0..10 {
+    while agreed.is_none() && tokio::time::Instant::now() < deadline {
         let first = text_of(&right, "#countdown").await;
         let other = text_of(&wrong, "#countdown").await;
         let again = text_of(&right, "#countdown").await;
         if first == again && first.contains(':') {
             if first == other {
                 agreed = Some(first);
-                break;
+            } else {
+                eprintln!("countdowns differ: {first:?} and {other:?}");
             }
-            eprintln!("countdowns differ: {first:?} and {other:?}");
         }
         tokio::time::sleep(Duration::from_millis(120)).await;
     }
@@ -115,30 +97,42 @@ async fn a_waiting_attendee_sees_the_request_carried_over_or_closed_when_the_cha
     let console = browser.session().await;
     console.open(&app, "console", Role::Moderator, "&lang=en&name=Fukuda").await;
 
-    assert_eq!(chair.run("goto", json!({"segment": "closing"})).await["type"], "ack");
-    attendee.wait_text("#current-title", |t| t.contains("Closing") || t.contains("closing")).await;
-    let notice =
-        attendee.wait_text("#my-notice-text", |t| t.contains("moved to") || t.contains("request was closed")).await;
-    let page = attendee
-        .client
-        .execute(
-            "return { status: document.getElementById('my-entry').hidden ? '' : document.getElementById('my-status').textContent, \
-                      turn: !document.getElementById('your-turn').hidden, title: document.title }",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(page["turn"], json!(false), "no \"It's your turn\" for a segment that is over: {page}");
-    assert!(!page["status"].as_str().unwrap().contains("your turn"), "{page}");
-    assert!(!page["title"].as_str().unwrap().contains("Your turn"), "{page}");
+    // No "It's your turn" anywhere for a request whose segment is over.
+    let no_turn = |page: &Page| {
+        let client = page.client.clone();
+        async move {
+            let shown = client
+                .execute(
+                    "return { status: document.getElementById('my-entry').hidden ? '' : document.getElementById('my-status').textContent, \
+                              turn: !document.getElementById('your-turn').hidden, title: document.title }",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(shown["turn"], json!(false), "no \"It's your turn\" for a segment that is over: {shown}");
+            assert!(!shown["status"].as_str().unwrap().contains("your turn"), "{shown}");
+            assert!(!shown["title"].as_str().unwrap().contains("Your turn"), "{shown}");
+        }
+    };
 
-    if notice.contains("moved to") {
-        attendee.wait_attr("#my-entry", "data-live", "true").await;
-        console.wait_text("#queue-waiting", |t| t.contains("Tanaka Yuki")).await;
-    } else {
-        assert!(notice.contains("Round table"), "the closed request names its segment: {notice}");
-        attendee.wait_text("#ask-queue", |t| !t.is_empty()).await;
-    }
+    // The round table is a panel, whose queue carries its requests over (docs/protocol.md,
+    // "When a segment ends"): the request moves to the closing summary's queue.
+    assert_eq!(chair.run("goto", json!({"segment": "closing"})).await["type"], "ack");
+    attendee.wait_text("#current-title", |t| t == "Closing summary").await;
+    let notice = attendee.wait_text("#my-notice-text", |t| !t.is_empty()).await;
+    assert_eq!(notice, "Your request moved to “Closing summary”.");
+    no_turn(&attendee).await;
+    attendee.wait_attr("#my-entry", "data-live", "true").await;
+    console.wait_text("#queue-waiting", |t| t.contains("Tanaka Yuki")).await;
+
+    // The closing summary's queue does not carry over: when the chair moves on, the request
+    // is closed, and the page says so, naming the segment, and offers to ask again.
+    assert_eq!(chair.run("goto", json!({"segment": "keynotes"})).await["type"], "ack");
+    attendee.wait_text("#current-title", |t| t == "Keynote speeches").await;
+    let notice = attendee.wait_text("#my-notice-text", |t| !t.contains("moved to")).await;
+    assert_eq!(notice, "“Closing summary” has ended; your request was closed.");
+    no_turn(&attendee).await;
+    attendee.wait_text("#ask-queue", |t| !t.is_empty()).await;
     attendee.client.clone().close().await.unwrap();
     console.client.clone().close().await.unwrap();
 }

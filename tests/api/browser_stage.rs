@@ -162,6 +162,7 @@ async fn over_time_the_digits_keep_full_contrast_while_the_frame_and_banner_flas
             assert!(sample["contrast"].as_f64().unwrap() >= 4.5, "{view}: readable at every moment: {sample}");
             banners.insert(sample["banner"].as_str().unwrap().to_owned());
             frames.insert(sample["frame"].as_str().unwrap().to_owned());
+            // Samples spread over the flashing, at a period that is no multiple of its own.
             tokio::time::sleep(Duration::from_millis(170)).await;
         }
         assert!(banners.len() >= 2, "{view}: the banner flashes: {banners:?}");

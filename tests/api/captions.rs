@@ -8,7 +8,7 @@ use eventhub::domain::Role;
 use serde_json::{json, Value};
 
 use crate::control::{request, Reply};
-use crate::crash::launch;
+use crate::crash::{kill_9, launch};
 use crate::helpers::{hello_frame, spawn_app, Client, TestApp, EVENT};
 
 async fn post(addr: SocketAddr, token: &str, query: &str, text: &str) -> Reply {
@@ -182,8 +182,7 @@ async fn acknowledged_lines_survive_a_kill_9() {
         let reply = post(server.addr, &token, &format!("lang=floor&seq={seq}"), &format!("line {seq}")).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.unwrap();
+    kill_9(&mut server.child).await;
     let server = launch(data.path()).await;
     assert_eq!(last_seq(server.addr, &token, "floor").await, 30);
     assert_eq!(post(server.addr, &token, "lang=floor&seq=30", "line 30").await.body["ignored"], true);

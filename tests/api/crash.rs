@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -34,6 +34,23 @@ fn command(data_dir: &Path, bind: &str) -> Command {
     command
 }
 
+/// How long a killed or stopped process may take to exit before the test fails.
+const EXIT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Waits for `child` to exit, failing the test if it has not within `patience`.
+pub(crate) async fn exited(child: &mut Child, patience: Duration) -> ExitStatus {
+    tokio::time::timeout(patience, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the process did not exit within {patience:?}"))
+        .expect("the process can be waited for")
+}
+
+/// kill -9, and waits until the process is gone.
+pub(crate) async fn kill_9(child: &mut Child) {
+    child.start_kill().expect("SIGKILL");
+    exited(child, EXIT_PATIENCE).await;
+}
+
 /// Starts the binary and reads its address and tokens from what it prints.
 pub(crate) async fn launch(data_dir: &Path) -> Process {
     launch_on(data_dir, "127.0.0.1:0").await
@@ -50,7 +67,12 @@ pub(crate) async fn started(mut child: Child) -> Process {
     let mut addr = None;
     let mut tokens = HashMap::new();
     // Generous: a cluster node waits at start for its NATS servers to elect their leaders.
-    while let Some(line) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap() {
+    let patience = Duration::from_secs(30);
+    while let Some(line) = tokio::time::timeout(patience, lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("the binary printed nothing more for {patience:?} while starting"))
+        .expect("its output is readable")
+    {
         if let Some(url) = line.strip_prefix("eventhub is serving on http://") {
             addr = Some(url.trim().parse().expect("an address"));
         }
@@ -108,8 +130,7 @@ async fn a_hard_kill_loses_no_acknowledged_change() {
             published.insert(frame["seq"].as_u64().unwrap(), frame["change"].clone());
         }
     }
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.unwrap();
+    kill_9(&mut server.child).await;
     while let Some(frame) = observer.try_next_frame().await {
         if frame["type"] == "change" {
             published.insert(frame["seq"].as_u64().unwrap(), frame["change"].clone());
@@ -155,7 +176,7 @@ async fn a_truncated_database_stops_start_up_with_a_clear_message() {
     let stopped = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(stopped.success());
     let mut child = server.child;
-    tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    exited(&mut child, Duration::from_secs(10)).await;
 
     let db = data.path().join("eventhub.db");
     let size = std::fs::metadata(&db).unwrap().len();
@@ -164,7 +185,7 @@ async fn a_truncated_database_stops_start_up_with_a_clear_message() {
 
     let output = tokio::time::timeout(Duration::from_secs(10), command(data.path(), "127.0.0.1:0").output())
         .await
-        .unwrap()
+        .expect("start-up on a damaged database ends within 10 s")
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -186,7 +207,7 @@ async fn sigterm_tells_clients_the_server_is_restarting_and_keeps_everything() {
     let (code, reason) = attendee.close_frame().expect("a close frame");
     assert_eq!(code, 1012, "{reason}");
     let mut child = server.child;
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    let status = exited(&mut child, Duration::from_secs(10)).await;
     assert!(status.success(), "a clean exit: {status}");
 
     let again = launch(data.path()).await;
@@ -208,7 +229,7 @@ async fn sigterm_with_a_half_sent_request_exits_by_the_deadline_and_the_port_is_
     let asked = std::time::Instant::now();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let mut child = server.child;
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("it exits").unwrap();
+    let status = exited(&mut child, Duration::from_secs(15)).await;
     assert!(status.success(), "a clean exit: {status}");
     let took = asked.elapsed();
     assert!(took < Duration::from_secs(9), "the 5 s shutdown deadline, not the 10 s head limit, ended it: {took:?}");
@@ -231,8 +252,7 @@ async fn commands_whose_acks_were_lost_to_a_kill_are_applied_once_when_re_sent_a
         first.push(reply_to(&mut chair, frame).await["seq"].clone());
     }
     // Whether or not these acks reached the page, the kill leaves it not knowing.
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.unwrap();
+    kill_9(&mut server.child).await;
 
     let server = launch(data.path()).await;
     let (mut chair, welcome) = join_as(server.addr, &server.tokens["moderator"], "Ji Weidong", "chair-console").await;
@@ -261,8 +281,7 @@ async fn undo_survives_a_kill_9_and_restart() {
     assert_eq!(chair.run("extend", json!({"seconds": 120})).await["type"], "ack");
     let extended = chair.live.clone();
     assert_eq!(chair.run("end", json!({})).await["type"], "ack");
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.unwrap();
+    kill_9(&mut server.child).await;
 
     let server = launch(data.path()).await;
     let (mut chair, welcome) = Client::join(server.addr, &server.tokens["moderator"], "Ji Weidong").await;

@@ -1,3 +1,6 @@
+//! Cues over the wire: standby, standing by, go and done reach the chair and the crew
+//! screens of their position, never the audience, with who answered and when.
+
 use std::time::Duration;
 
 use eventhub::domain::Role;
@@ -72,6 +75,7 @@ async fn the_crews_answer_time_is_recorded_and_the_console_sees_it() {
     let mut audio = crew_screen(&app, "Wang", &["audio"]).await;
     chair.run("cue_standby", mic_cue()).await;
     let id = audio.expect("change").await["change"]["cue"]["id"].as_u64().unwrap();
+    // The crew takes its time to answer: the pause is what the recorded answer time must show.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(audio.run("cue_standing_by", json!({"cue": id})).await["type"], "ack");
 

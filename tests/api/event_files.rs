@@ -69,7 +69,9 @@ async fn a_bad_event_file_is_reported_and_the_good_events_start() {
 
     child.start_kill().unwrap();
     let mut errors = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut errors).await.unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let read = stderr.read_to_string(&mut errors);
+    tokio::time::timeout(Duration::from_secs(20), read).await.expect("the killed server's stderr ends").unwrap();
     let report = errors.lines().find(|l| l.contains("broken.toml")).unwrap_or_else(|| panic!("{errors}"));
     assert!(report.contains("ERROR"), "{report}");
     assert!(errors.contains("missing field `duration_min`"), "the field is named: {errors}");

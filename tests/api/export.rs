@@ -1,13 +1,15 @@
+//! Exports for the organizer: the change log, the planned-vs-actual record and the plan,
+//! as CSV and XLSX, with text a spreadsheet would run quoted.
+
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::{Duration, NaiveDate};
 use eventhub::domain::Role;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{http_request, spawn_app, TestApp, EVENT};
+use crate::helpers::{http_request, read_to_close, spawn_app, tcp_connect, TestApp, EVENT};
 
 #[tokio::test]
 async fn organizers_download_the_change_log_and_the_planned_vs_actual_record() {
@@ -89,12 +91,12 @@ async fn download(app: &TestApp, file: &str) -> String {
 
 /// A workbook download's bytes.
 async fn download_bytes(app: &TestApp, file: &str) -> Vec<u8> {
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let mut stream = tcp_connect(app.addr).await;
     let token = app.token(Role::Organizer);
     let request = format!("GET /api/events/{EVENT}/{file}?token={token} HTTP/1.0\r\nHost: {}\r\n\r\n", app.addr);
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    read_to_close(&mut stream, &mut response).await.unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
     assert!(response.starts_with(b"HTTP/1.0 200") || response.starts_with(b"HTTP/1.1 200"));
     response.split_off(split)

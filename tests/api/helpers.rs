@@ -1,7 +1,7 @@
 //! A real server on port 0 and a small typed websocket client for black-box tests.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -20,12 +20,18 @@ use eventhub::server::{self, Server};
 pub const EVENT: &str = "sjtu-forum";
 /// How long a test waits for a frame it expects before failing.
 const PATIENCE: Duration = Duration::from_secs(10);
+/// How long a test waits for a whole HTTP answer, a websocket handshake or a server to stop:
+/// generous, for a loaded machine; past it the server is taken to hang, and the test fails
+/// saying so rather than hanging `cargo test`.
+pub const HTTP_PATIENCE: Duration = Duration::from_secs(60);
 
 pub struct TestApp {
     pub addr: SocketAddr,
     /// Where the server receives OSC, when the settings turn that on.
     pub osc: Option<SocketAddr>,
     configure: fn(&mut Settings),
+    /// The events directory a restart reads in place of the settings', once a test chose one.
+    events: Option<PathBuf>,
     shutdown: CancellationToken,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     tokens: Vec<(Role, String)>,
@@ -52,8 +58,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: fn(&mut Settings)) -> TestApp {
     init_logs();
     let data = tempfile::tempdir().expect("a temporary data dir");
-    let (addr, shutdown, serving, tokens, osc) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure);
-    TestApp { addr, osc, configure, shutdown, serving: Some(serving), tokens, data }
+    let (addr, shutdown, serving, tokens, osc) = serve(data.path(), "127.0.0.1:0".parse().unwrap(), configure, None);
+    TestApp { addr, osc, configure, events: None, shutdown, serving: Some(serving), tokens, data }
 }
 
 type Serving = (
@@ -64,7 +70,7 @@ type Serving = (
     Option<SocketAddr>,
 );
 
-fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settings)) -> Serving {
+fn serve(data_dir: &Path, bind: SocketAddr, configure: fn(&mut Settings), events: Option<&Path>) -> Serving {
     let mut settings = Settings {
         server: ServerSettings {
             bind,
@@ -80,6 +86,9 @@ fn serve(data_dir: &std::path::Path, bind: SocketAddr, configure: fn(&mut Settin
         cluster: None,
     };
     configure(&mut settings);
+    if let Some(events) = events {
+        settings.server.events_dir = events.to_path_buf();
+    }
     let shutdown = CancellationToken::new();
     let server = Server::start(&settings, shutdown.clone()).expect("the server starts");
     // None when the demo is archived.
@@ -101,13 +110,18 @@ impl TestApp {
     pub async fn stop(&mut self) {
         self.shutdown.cancel();
         if let Some(serving) = self.serving.take() {
-            serving.await.expect("the server task ends").expect("the server stops cleanly");
+            tokio::time::timeout(HTTP_PATIENCE, serving)
+                .await
+                .unwrap_or_else(|_| panic!("the server did not stop within {HTTP_PATIENCE:?}"))
+                .expect("the server task ends")
+                .expect("the server stops cleanly");
         }
     }
 
     /// Starts the server again on the same address and data dir.
     pub async fn start_again(&mut self) {
-        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure);
+        let events = self.events.as_deref();
+        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure, events);
         self.osc = osc;
         assert_eq!(addr, self.addr);
         assert_eq!(tokens, self.tokens, "tokens survive a restart");
@@ -117,7 +131,8 @@ impl TestApp {
 
     /// Starts the server again on the same data dir, where the demo event is archived.
     pub async fn start_again_with_the_demo_archived(&mut self) {
-        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure);
+        let events = self.events.as_deref();
+        let (addr, shutdown, serving, tokens, osc) = serve(self.data.path(), self.addr, self.configure, events);
         self.osc = osc;
         assert!(tokens.is_empty(), "the archived demo does not run");
         self.shutdown = shutdown;
@@ -127,6 +142,14 @@ impl TestApp {
 
     pub async fn restart(&mut self) {
         self.stop().await;
+        self.start_again().await;
+    }
+
+    /// Stops the server and starts it again on the same address and data dir, reading its
+    /// event files from `events` from now on, as an operator who edited them would.
+    pub async fn restart_with_events_dir(&mut self, events: &Path) {
+        self.stop().await;
+        self.events = Some(events.to_path_buf());
         self.start_again().await;
     }
 
@@ -149,9 +172,7 @@ impl TestApp {
 
     /// A connected socket that has not said hello.
     pub async fn connect(&self) -> Client {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)).await.expect("websocket connects");
-        Client { ws, version: 0, live: Value::Null, seq: 0, presence: Vec::new(), closed: None }
+        Client::connect(self.addr).await
     }
 
     /// A client that reconnects with `resume`; the welcome is left to the test.
@@ -178,30 +199,56 @@ impl TestApp {
     }
 }
 
+/// A TCP connection to the server, failing the test if it is not made in time.
+pub async fn tcp_connect(addr: SocketAddr) -> TcpStream {
+    tokio::time::timeout(PATIENCE, TcpStream::connect(addr))
+        .await
+        .unwrap_or_else(|_| panic!("no TCP connection to {addr} within {PATIENCE:?}"))
+        .expect("the server accepts TCP connections")
+}
+
+/// Reads into `response` until the server closes the connection, as it does after an
+/// HTTP/1.0 answer. A server that never closes fails the test after [`HTTP_PATIENCE`],
+/// showing what it sent, instead of hanging `cargo test`.
+pub async fn read_to_close(stream: &mut TcpStream, response: &mut Vec<u8>) -> std::io::Result<usize> {
+    match tokio::time::timeout(HTTP_PATIENCE, stream.read_to_end(response)).await {
+        Ok(read) => read,
+        Err(_) => panic!(
+            "the server did not finish its answer and close within {HTTP_PATIENCE:?}; it sent {:?}",
+            String::from_utf8_lossy(response)
+        ),
+    }
+}
+
+/// Status, head and body of a whole HTTP answer.
+fn parse_answer(response: &str) -> (u16, String, String) {
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
 /// Status, lower-cased headers and body of a plain HTTP GET.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = tcp_connect(addr).await;
     // HTTP/1.0, so that the body comes whole rather than chunked.
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
+    let mut response = Vec::new();
+    read_to_close(&mut stream, &mut response).await.unwrap();
+    let (status, head, body) = parse_answer(&String::from_utf8(response).expect("the answer is UTF-8"));
+    (status, head.to_ascii_lowercase(), body)
 }
 
 /// Status and body of an HTTP POST with a bearer token.
 pub async fn http_post(addr: SocketAddr, path: &str, token: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = tcp_connect(addr).await;
     let request =
         format!("POST {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
+    let mut response = Vec::new();
+    read_to_close(&mut stream, &mut response).await.unwrap();
+    let (status, _, body) = parse_answer(&String::from_utf8(response).expect("the answer is UTF-8"));
+    (status, body)
 }
 
 /// Status and body of an HTTP request with the given headers and body.
@@ -212,7 +259,7 @@ pub async fn http_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = tcp_connect(addr).await;
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -220,13 +267,13 @@ pub async fn http_request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     // A server that refuses a body from its head may answer and close before taking it all.
-    let _ = stream.write_all(body).await;
+    let _ = tokio::time::timeout(HTTP_PATIENCE, stream.write_all(body))
+        .await
+        .unwrap_or_else(|_| panic!("the server took no more of the body for {HTTP_PATIENCE:?} and did not close"));
     let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    let response = String::from_utf8_lossy(&response);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
+    let _ = read_to_close(&mut stream, &mut response).await;
+    let (status, _, body) = parse_answer(&String::from_utf8_lossy(&response));
+    (status, body)
 }
 
 /// A hello frame for the demo event.
@@ -257,7 +304,10 @@ pub enum Ended {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("websocket connects");
+        let (ws, _) = tokio::time::timeout(HTTP_PATIENCE, tokio_tungstenite::connect_async(format!("ws://{addr}/ws")))
+            .await
+            .unwrap_or_else(|_| panic!("no websocket handshake within {HTTP_PATIENCE:?}"))
+            .expect("websocket connects");
         Client::from_stream(ws)
     }
 
@@ -278,12 +328,13 @@ impl Client {
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.ws.send(Message::Text(frame.to_string().into())).await.expect("frame sent");
+        self.send_raw(Message::Text(frame.to_string().into())).await;
     }
 
     /// Sends without failing the test when the server has already hung up.
     pub async fn try_send(&mut self, frame: Value) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-        self.ws.send(Message::Text(frame.to_string().into())).await
+        let sent = self.ws.send(Message::Text(frame.to_string().into()));
+        tokio::time::timeout(PATIENCE, sent).await.expect("the server takes the frame in time")
     }
 
     /// The close frame the server sent, once the connection has ended.
@@ -292,7 +343,10 @@ impl Client {
     }
 
     pub async fn send_raw(&mut self, message: Message) {
-        self.ws.send(message).await.expect("frame sent");
+        tokio::time::timeout(PATIENCE, self.ws.send(message))
+            .await
+            .expect("the server takes the frame in time")
+            .expect("frame sent");
     }
 
     /// Sends a command; a show command goes against the version this client last saw.

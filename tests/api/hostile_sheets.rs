@@ -253,6 +253,7 @@ async fn uploads_being_parsed_hold_up_no_ping_and_no_show_command() {
         assert_eq!(chair.run("extend", json!({"seconds": 1})).await["type"], "ack");
         slowest = slowest.max(started.elapsed());
         rounds += 1;
+        // A chair's pace: samples spread over the uploads rather than one long queue of them.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for uploader in uploaders {

@@ -6,23 +6,22 @@ use std::process::Stdio;
 use eventhub::domain::Role;
 use rust_xlsxwriter::Workbook;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use crate::crash::launch;
-use crate::helpers::{spawn_app, Client, TestApp, EVENT};
+use crate::helpers::{read_to_close, spawn_app, tcp_connect, Client, TestApp, EVENT, HTTP_PATIENCE};
 
 const CSV: &str = "text/csv";
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Status, head and body bytes of an HTTP/1.0 request.
 async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = tcp_connect(addr).await;
     let request = format!("{head}Host: {addr}\r\nContent-Length: {}\r\n\r\n", body.len());
     stream.write_all(request.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    read_to_close(&mut stream, &mut response).await.unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |k| k + 4);
     let status = String::from_utf8_lossy(&response[..split]).split_whitespace().nth(1).and_then(|s| s.parse().ok());
     (status.unwrap_or(0), response[split..].to_vec())
@@ -187,15 +186,18 @@ async fn an_exported_plan_imports_with_no_differences() {
 
 /// Runs `eventhub import` against `server`; returns its exit code and output.
 async fn cli(server: SocketAddr, token: &str, file: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventhub"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventhub"));
+    command
         .arg("import")
         .arg(file)
         .args(["--event", EVENT, "--server", &format!("http://{server}")])
         .args(extra)
         .env("EVENTHUB_TOKEN", token)
         .stdin(Stdio::null())
-        .output()
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(HTTP_PATIENCE, command.output())
         .await
+        .unwrap_or_else(|_| panic!("eventhub import did not finish within {HTTP_PATIENCE:?}"))
         .expect("the binary runs");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))

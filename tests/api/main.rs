@@ -1,5 +1,6 @@
 //! Black-box tests: the real server on port 0, real websocket clients.
 
+mod audience;
 mod automations;
 mod browser;
 mod browser_captions;
@@ -36,6 +37,7 @@ mod resume;
 mod retries;
 mod rooms;
 mod run_of_show;
+mod silence;
 mod slow;
 mod stream;
 mod undo;

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::control::request;
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, TestApp, HTTP_PATIENCE};
 
 const TEXT: &str = "content-type: text/plain; version=0.0.4; charset=utf-8";
 const OPEN_METRICS: &str = "content-type: application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -103,6 +103,7 @@ async fn promtool(text: &str) -> (bool, String) {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .kill_on_drop(true)
         .spawn();
     let mut child = match spawned {
         Ok(child) => child,
@@ -111,7 +112,10 @@ async fn promtool(text: &str) -> (bool, String) {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(text.as_bytes()).await.unwrap();
     drop(stdin);
-    let output = child.wait_with_output().await.unwrap();
+    let output = tokio::time::timeout(HTTP_PATIENCE, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("promtool did not finish within {HTTP_PATIENCE:?}"))
+        .unwrap();
     let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), printed)
 }

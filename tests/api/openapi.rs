@@ -3,6 +3,7 @@
 //! real tool, generates requests from the document and finds no failure.
 
 use std::process::Stdio;
+use std::time::Duration;
 
 use eventhub::domain::Role;
 use serde_json::Value;
@@ -10,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::control::request;
-use crate::helpers::{spawn_app, spawn_app_with, EVENT};
+use crate::helpers::{spawn_app, spawn_app_with, EVENT, HTTP_PATIENCE};
 
 /// The schemathesis release `./test` installs.
 const SCHEMATHESIS: &str = "4.32.5";
@@ -55,7 +56,10 @@ async fn stream_status(addr: std::net::SocketAddr, path: &str, auth: &str) -> u1
     let head = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut status = String::new();
-    BufReader::new(stream).read_line(&mut status).await.unwrap();
+    tokio::time::timeout(HTTP_PATIENCE, BufReader::new(stream).read_line(&mut status))
+        .await
+        .unwrap_or_else(|_| panic!("{path}: no status line within {HTTP_PATIENCE:?}"))
+        .unwrap();
     status.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
@@ -114,7 +118,11 @@ async fn every_documented_route_answers_as_documented() {
 async fn schemathesis_finds_no_failure_in_the_documented_api() {
     let mut st = None;
     for name in ["st", "schemathesis"] {
-        let version = tokio::process::Command::new(name).arg("--version").output().await;
+        let mut command = tokio::process::Command::new(name);
+        command.arg("--version").kill_on_drop(true);
+        let version = tokio::time::timeout(HTTP_PATIENCE, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("{name} --version did not finish within {HTTP_PATIENCE:?}"));
         if version.is_ok_and(|v| v.status.success()) {
             st = Some(name);
             break;
@@ -133,7 +141,8 @@ async fn schemathesis_finds_no_failure_in_the_documented_api() {
     std::fs::write(&config, format!("{SCHEMATHESIS_CONFIG}\n[parameters]\n\"path.event\" = \"{EVENT}\"\n")).unwrap();
     let base = format!("http://{}", app.addr);
     let auth = format!("Authorization: Bearer {}", app.token(Role::Organizer));
-    let output = tokio::process::Command::new(st)
+    let mut command = tokio::process::Command::new(st);
+    command
         .arg("--config-file")
         .arg(&config)
         .args(["run", &format!("{base}/api/v1/openapi.json"), "--url", &base, "-H", &auth])
@@ -142,8 +151,12 @@ async fn schemathesis_finds_no_failure_in_the_documented_api() {
         .arg(dir.path())
         .current_dir(dir.path())
         .stdin(Stdio::null())
-        .output()
+        .kill_on_drop(true);
+    // Generous: a run takes a minute or two on a quiet machine; past this it hangs.
+    let patience = Duration::from_secs(900);
+    let output = tokio::time::timeout(patience, command.output())
         .await
+        .unwrap_or_else(|_| panic!("schemathesis did not finish within {patience:?}"))
         .unwrap();
     let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "schemathesis found failures:\n{printed}");

@@ -1,3 +1,5 @@
+//! The pages themselves: served with their security headers, and nothing else found.
+
 use crate::helpers::spawn_app;
 
 #[tokio::test]

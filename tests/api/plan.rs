@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use eventhub::domain::Role;
 
-use crate::crash::launch;
-use crate::helpers::{spawn_app, Client};
+use crate::crash::{kill_9, launch};
+use crate::helpers::{events_dir, spawn_app, Client};
 
 /// The segment ids of a plan or snapshot.
 fn ids(plan: &Value) -> Vec<String> {
@@ -166,6 +166,43 @@ async fn resume_and_restart_across_edits_lose_nothing() {
 }
 
 #[tokio::test]
+async fn an_edited_event_file_changes_nothing_for_an_event_already_stored() {
+    let mut app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let renamed = chair.run("plan_update_event", json!({"plan_version": 0, "title": {"en": "Forum, day two"}})).await;
+    assert_eq!(renamed["type"], "ack", "{renamed}");
+    let (_, before) = app.join(Role::Attendee, "before").await;
+    let stored = before["snapshot"].clone();
+
+    // The operator edits the event file and restarts: the opening renamed and longer, the
+    // closing summary gone.
+    let demo = std::fs::read_to_string(events_dir().join("sjtu-forum.toml")).unwrap();
+    let opening = "title = { zh = \"开幕式\", ja = \"開会式\", en = \"Opening ceremony\" }";
+    let closing = demo.find("[[segments]]\nid = \"closing\"").expect("the closing summary's segment");
+    let edited = demo[..closing].replacen(opening, "title = \"Welcome\"", 1).replacen(
+        "duration_min = 20",
+        "duration_min = 35",
+        1,
+    );
+    assert!(!edited.contains(opening) && edited.contains("duration_min = 35"), "the file is edited");
+    let events = tempfile::tempdir().unwrap();
+    std::fs::write(events.path().join("sjtu-forum.toml"), edited).unwrap();
+    let loaded = eventhub::config::load_events(events.path(), chrono::Utc::now()).unwrap();
+    assert!(loaded.failed.is_empty() && loaded.events.len() == 1, "the edited file is a good one: {:?}", loaded.failed);
+    app.restart_with_events_dir(events.path()).await;
+
+    let (_, after) = app.join(Role::Attendee, "after").await;
+    let snapshot = &after["snapshot"];
+    assert_eq!(snapshot["segments"][0]["title"]["en"], "Opening ceremony", "the stored plan wins over the file");
+    assert_eq!(snapshot["segments"][0]["duration_ms"], 20 * 60_000);
+    assert_eq!(ids(snapshot), ["opening", "keynotes", "round-table", "closing"]);
+    assert_eq!(snapshot["event"]["title"]["en"], "Forum, day two", "with the chair's edit");
+    for part in ["event", "segments", "plan_version"] {
+        assert_eq!(snapshot[part], stored[part], "{part} is as stored");
+    }
+}
+
+#[tokio::test]
 async fn a_hard_kill_after_plan_edits_loses_no_acknowledged_edit() {
     let data = tempfile::tempdir().unwrap();
     let mut server = launch(data.path()).await;
@@ -173,8 +210,7 @@ async fn a_hard_kill_after_plan_edits_loses_no_acknowledged_edit() {
     assert_eq!(add_break(&mut chair, 0, "keynotes").await["type"], "ack");
     let fields = json!({"plan_version": 1, "segment": "opening", "duration_min": 12});
     assert_eq!(chair.run("plan_update_segment", fields).await["type"], "ack");
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.unwrap();
+    kill_9(&mut server.child).await;
 
     let server = launch(data.path()).await;
     let (mut chair, welcome) = Client::join(server.addr, &server.tokens["moderator"], "Ji Weidong").await;

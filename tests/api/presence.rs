@@ -1,3 +1,6 @@
+//! Who is here: joins and leaves batched into presence frames, counts for the audience and
+//! the full list, paged, for the chair and crew, through storms, churn and resumes.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -282,6 +285,7 @@ async fn a_chair_paging_while_two_hundred_come_and_go_gets_everyone_exactly_once
                 if k % 4 == 0 {
                     kept.push(client);
                 }
+                // Spread over the paging, so that people come and go between its pages.
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
             kept
@@ -311,6 +315,7 @@ async fn a_chair_paging_while_two_hundred_come_and_go_gets_everyone_exactly_once
         if after.is_null() {
             break;
         }
+        // A chair's pace, so that the churn goes on between the pages.
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
     let kept = churn.await.unwrap();
@@ -395,7 +400,7 @@ async fn a_crew_screen_resuming_with_a_version_from_before_a_hard_kill_gets_the_
     let version = seen["version"].as_u64().unwrap();
     assert_eq!(seen["listed"], 2, "the desk and the leaver are on the full list: {seen}");
 
-    server.child.kill().await.unwrap();
+    crate::crash::kill_9(&mut server.child).await;
     let server = crate::crash::launch(data.path()).await;
     let (_newcomer, _) = join_at(server.addr, &attendee, "Newcomer", json!({})).await;
     let resume = json!({"participant": "audio-1", "resume": {"epoch": welcome["epoch"], "seq": welcome["seq"], "presence": version}});

@@ -1,3 +1,6 @@
+//! Speaker queues over the wire: requests placed once and alike for every client, one
+//! winner when chairs race, one place per person, and the alternate policy.
+
 use std::collections::BTreeSet;
 
 use eventhub::domain::Role;

@@ -1,3 +1,6 @@
+//! Reconnecting: exactly the missed changes while the server holds them, else a fresh
+//! snapshot, across epochs and restarts.
+
 use eventhub::domain::Role;
 use eventhub::hub::RESUME_BUFFER;
 use serde_json::{json, Value};

@@ -1,3 +1,6 @@
+//! The run of show over the wire: the welcome's snapshot, advances in order with
+//! consecutive seq, one advance for two presses, and only the chair moves the show.
+
 use eventhub::domain::Role;
 use serde_json::{json, Value};
 

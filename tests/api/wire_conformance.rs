@@ -15,19 +15,19 @@ use crate::helpers::{hello_frame, spawn_app};
 /// How long a case waits for each thing it expects; the server answers in milliseconds.
 const PATIENCE: Duration = Duration::from_secs(3);
 
-const FIN: u8 = 0x80;
+pub(crate) const FIN: u8 = 0x80;
 const CONTINUATION: u8 = 0x0;
-const TEXT: u8 = 0x1;
+pub(crate) const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
+pub(crate) const CLOSE: u8 = 0x8;
+pub(crate) const PING: u8 = 0x9;
 const PONG: u8 = 0xA;
 
 /// The smallest frame the server answers with a frame of its own, a JSON `pong`.
-const JSON_PING: &[u8] = br#"{"type":"ping","t":1}"#;
+pub(crate) const JSON_PING: &[u8] = br#"{"type":"ping","t":1}"#;
 
 /// A frame as a client sends it: masked, with the shortest length encoding.
-fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut frame = vec![first];
     match payload.len() {
         n @ 0..=125 => frame.push(0x80 | n as u8),
@@ -211,16 +211,22 @@ fn cases(token: &str) -> Vec<Case> {
     cases
 }
 
-/// A websocket connection over raw TCP, past its upgrade.
-struct Raw {
+/// A websocket connection over raw TCP, past its upgrade: it answers nothing by itself, so
+/// a test can be a client that never answers a ping or never reads.
+pub(crate) struct Raw {
     stream: TcpStream,
     /// What has arrived and is not yet parsed.
     input: Vec<u8>,
 }
 
 impl Raw {
-    async fn open(addr: SocketAddr) -> Result<Raw, String> {
+    pub(crate) async fn open(addr: SocketAddr) -> Result<Raw, String> {
         let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+        Raw::over(stream, addr).await
+    }
+
+    /// Upgrades a connection the test made itself (with socket options of its own).
+    pub(crate) async fn over(stream: TcpStream, addr: SocketAddr) -> Result<Raw, String> {
         let mut raw = Raw { stream, input: Vec::new() };
         let request = format!(
             "GET /ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -241,13 +247,17 @@ impl Raw {
         Ok(raw)
     }
 
-    async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream.write_all(bytes).await.map_err(|e| format!("send: {e}"))
     }
 
     async fn read_more(&mut self) -> Result<(), String> {
+        self.read_more_by(tokio::time::Instant::now() + PATIENCE).await
+    }
+
+    async fn read_more_by(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
-        match tokio::time::timeout(PATIENCE, self.stream.read(&mut chunk)).await {
+        match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
             Err(_) => Err("the server said nothing in time".into()),
             Ok(Err(e)) => Err(format!("read: {e}")),
             Ok(Ok(0)) => Err("the server hung up without a close frame".into()),
@@ -261,6 +271,11 @@ impl Raw {
     /// The server's next frame, its opcode and payload. Server frames are unmasked and never
     /// fragmented; their length takes 7, 16 or 64 bits.
     async fn frame(&mut self) -> Result<(u8, Vec<u8>), String> {
+        self.frame_by(tokio::time::Instant::now() + PATIENCE).await
+    }
+
+    /// Like [`Raw::frame`], for a frame that may take until `deadline` to come.
+    pub(crate) async fn frame_by(&mut self, deadline: tokio::time::Instant) -> Result<(u8, Vec<u8>), String> {
         loop {
             if let Some((first, payload)) = self.parsed()? {
                 if first & FIN == 0 {
@@ -268,7 +283,7 @@ impl Raw {
                 }
                 return Ok((first & 0x0F, payload));
             }
-            self.read_more().await?;
+            self.read_more_by(deadline).await?;
         }
     }
 
