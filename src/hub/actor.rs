@@ -247,7 +247,15 @@ impl Hub {
         let mut stop = None;
         // Commands acknowledged in this batch, whose outcomes hold only if it is stored.
         let mut acked = Vec::new();
-        for msg in batch {
+        let mut batch = batch.into_iter();
+        while let Some(msg) = batch.next() {
+            let changes = matches!(msg, HubMsg::Command { .. } | HubMsg::Request { .. });
+            if changes && self.audience_out.len() + entries.len() >= MAX_AUDIENCE_BEHIND {
+                // The audience would fall further behind than documented: the rest of the
+                // batch, in its order, waits until it has caught up.
+                std::iter::once(msg).chain(batch).rev().for_each(|msg| self.deferred.push_front(msg));
+                break;
+            }
             match msg {
                 HubMsg::Join(joining) => joins.push(*joining),
                 HubMsg::Stop(request) => stop = Some(request),
