@@ -17,7 +17,8 @@
 //! - [`server`]: start-up and shutdown, which only wires the layers together.
 //! - [`config`], [`auth`], [`metrics`], [`sheet`]: settings and event files, role tokens,
 //!   the Prometheus counters, the run of show in and out of CSV and XLSX.
-//! - [`import`]: the `eventhub import` command, a client of the running server.
+//! - [`import`]: the `eventhub import` command, a client of the running server;
+//!   [`migrate`]: `eventhub migrate`, the embedded store's events moved into a cluster.
 
 pub mod app;
 pub mod auth;
@@ -28,6 +29,7 @@ pub mod hub;
 pub mod import;
 pub mod limits;
 pub mod metrics;
+pub mod migrate;
 pub mod outbound;
 pub mod protocol;
 pub mod server;

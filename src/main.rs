@@ -1,6 +1,6 @@
 //! The server binary: reads settings and flags, starts tracing, binds, prints the page
 //! links, and serves until ctrl-c or SIGTERM. `eventhub import` instead sends a plan file
-//! to a server that is running.
+//! to a server that is running; `eventhub migrate` moves the embedded store into a cluster.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use eventhub::config::Settings;
 use eventhub::import::{self, Import};
+use eventhub::migrate::{self, Migrate};
 use eventhub::server::{self, Server};
 
 /// Live hybrid-event coordination hub.
@@ -68,6 +69,13 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Move the events of the embedded store (the data dir, its server stopped) into the
+    /// cluster that --cluster or the settings name, keeping every seq and the epoch.
+    Migrate {
+        /// An event to move (repeatable); all of them by default.
+        #[arg(long)]
+        event: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
@@ -79,6 +87,27 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                 Import { file: file.clone(), event: event.clone(), server, token: token.clone(), apply, force };
             let ended = import::run(&import, &mut std::io::stdout(), &mut std::io::stderr());
             Ok(std::process::ExitCode::from(ended as u8))
+        }
+        Some(Cmd::Migrate { ref event }) => {
+            let settings = Settings::load(&args.config)?;
+            let cluster = match (args.cluster.clone(), settings.cluster) {
+                (Some(urls), configured) => {
+                    eventhub::config::ClusterSettings { urls, replicas: configured.map_or(1, |c| c.replicas) }
+                }
+                (None, Some(configured)) => configured,
+                (None, None) => {
+                    anyhow::bail!("name the cluster: --cluster nats://host:4222[,…] or [cluster] in the settings")
+                }
+            };
+            let migrate = Migrate {
+                data_dir: args.data_dir.clone().unwrap_or(settings.server.data_dir),
+                cluster,
+                events: event.clone(),
+                tokens: settings.tokens,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            runtime.block_on(migrate::run(&migrate, &mut std::io::stdout()))?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
         None => {
             tokio::runtime::Runtime::new().context("cannot start the runtime")?.block_on(serve(args))?;

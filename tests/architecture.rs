@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["clock", "limits", "metrics", "wire", "auth"],
     &["protocol", "config", "store"],
     &["sheet", "hub"],
-    &["outbound", "import"],
+    &["outbound", "import", "migrate"],
     &["app"],
     &["transport"],
     &["server"],

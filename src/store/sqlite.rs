@@ -57,6 +57,21 @@ impl SqliteBackend {
     }
 }
 
+impl SqliteBackend {
+    /// Each stored event's id with its state as it was created (before any change) and
+    /// whether it is archived, for moving the store into a cluster.
+    pub fn created_events(&mut self) -> Result<Vec<(EventState, bool)>, StoreError> {
+        let mut query = self.conn.prepare("SELECT state, archived FROM events ORDER BY created_at, id")?;
+        let rows = query.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, bool>(1)?)))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (state, archived) = row?;
+            events.push((serde_json::from_str(&state)?, archived));
+        }
+        Ok(events)
+    }
+}
+
 /// Sets the pragmas, checks integrity, creates the schema and returns the epoch.
 fn prepare(conn: &Connection) -> Result<String, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;

@@ -867,3 +867,122 @@ async fn healthz_says_a_node_without_any_nats_server_is_unhealthy_and_healthy_ag
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn two_of_three_nats_servers_killed_and_restarted_take_commands_again_and_lose_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (mut trio, nodes) = trio_with_a_node_each().await;
+    let (mut chair, _) = nodes[0].join("moderator", "chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let (mut watcher, welcome) = nodes[2].join("attendee", "watcher").await;
+    assert_eq!(welcome["seq"], 1);
+
+    trio[0].kill().await;
+    trio[1].kill().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    trio[0].spawn();
+    trio[1].spawn();
+    trio[0].healthy().await;
+    trio[1].healthy().await;
+    let restarted = Instant::now();
+    let extend = json!({"type": "extend", "id": "after-the-restarts", "version": chair.version, "seconds": 30});
+    let deadline = restarted + Duration::from_secs(60);
+    let seq = loop {
+        chair.send(extend.clone()).await;
+        let answer = reply(&mut chair, "after-the-restarts").await;
+        if answer["type"] == "ack" {
+            break answer["seq"].as_u64().unwrap();
+        }
+        assert_eq!(answer["code"], "unavailable", "{answer}");
+        assert!(Instant::now() < deadline, "commands are taken again: {answer}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let took = restarted.elapsed();
+    assert!(took <= Duration::from_secs(15), "commands are acknowledged again within 15 s of the restarts: {took:?}");
+    assert_eq!(seq, 2, "nothing else was stored");
+    assert_eq!(change_at(&mut watcher, 2).await["change"]["op"], "extend");
+    for node in &nodes {
+        let log = node.log().await;
+        assert_eq!(log.len(), 2, "every node's log holds both changes");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (k, node) in nodes.iter().enumerate() {
+        while http_get(node.process.addr, "/healthz").await.0 != 200 {
+            assert!(Instant::now() < deadline, "node {k} says it is healthy again");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn migrate_moves_the_embedded_store_into_the_cluster_seq_for_seq_and_open_pages_resume_with_replay() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut single = crate::crash::launch(data.path()).await;
+    let (mut chair, welcome) = Client::join(single.addr, &single.tokens["moderator"], "Ji Weidong").await;
+    let epoch = welcome["epoch"].clone();
+    // A morning: segments, a speaker called, extensions, a hold.
+    for (kind, fields) in [
+        ("next", json!({})),
+        ("extend", json!({"seconds": 60})),
+        ("next", json!({})),
+        ("next_speaker", json!({})),
+        ("hold", json!({})),
+        ("resume", json!({})),
+    ] {
+        assert_eq!(chair.run(kind, fields).await["type"], "ack", "{kind}");
+    }
+    let page_had = chair.seq;
+    for kind in ["next_speaker", "next", "extend"] {
+        let fields = if kind == "extend" { json!({"seconds": 30}) } else { json!({}) };
+        assert_eq!(chair.run(kind, fields).await["type"], "ack", "{kind}");
+    }
+    let last = chair.seq;
+    let path = format!("/api/events/{EVENT}/log.jsonl?token={}", single.tokens["organizer"]);
+    let (status, _, before) = http_get(single.addr, &path).await;
+    assert_eq!(status, 200);
+    let before: Vec<Value> = before.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(before.len() as u64, last);
+    crate::crash::kill_9(&mut single.child).await;
+
+    let nats = Nats::single().await;
+    let migrated = Command::new(env!("CARGO_BIN_EXE_eventhub"))
+        .arg("--config")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--cluster", &nats.url(), "migrate"])
+        .output();
+    let migrated = tokio::time::timeout(Duration::from_secs(60), migrated).await.expect("migrate ends").unwrap();
+    let said = String::from_utf8_lossy(&migrated.stdout);
+    assert!(migrated.status.success(), "{said}{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(said.contains(&format!("{EVENT}: {last} changes (seq 1 to {last})")), "{said}");
+    assert!(said.contains("its links stay valid"), "{said}");
+
+    let node = Node::start(nats.url(), 1).await;
+    for role in ["moderator", "attendee", "organizer"] {
+        assert_eq!(node.token(role), single.tokens[role], "the {role} link is the same");
+    }
+    let (mut page, welcome) = node.resume("attendee", "a page open before the move", &epoch, page_had).await;
+    assert_eq!(welcome["resume"], "replay", "{welcome}");
+    for seq in page_had + 1..=last {
+        assert_eq!(change_at(&mut page, seq).await["seq"], seq);
+    }
+    let after = node.log().await;
+    assert_eq!(after.len(), before.len(), "the same log");
+    for (moved, kept) in after.iter().zip(&before) {
+        for field in ["seq", "at", "command", "change"] {
+            assert_eq!(moved[field], kept[field], "seq {} keeps its {field}", kept["seq"]);
+        }
+    }
+    let again = Command::new(env!("CARGO_BIN_EXE_eventhub"))
+        .arg("--config")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--cluster", &nats.url(), "migrate"])
+        .output();
+    let again = tokio::time::timeout(Duration::from_secs(60), again).await.expect("migrate ends").unwrap();
+    assert!(!again.status.success(), "an event the cluster holds is not moved twice");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("holds the event"), "{again:?}");
+}

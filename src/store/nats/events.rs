@@ -179,4 +179,53 @@ impl Cluster {
             Err(e) => Err(nats_error("cannot store the new event")(&e)),
         }
     }
+
+    /// Stores an event brought from another store as its stream: the event as it was
+    /// created, then one record per command (or per change made by no command), each seq
+    /// kept, under the other store's `epoch`, so that pages resume across the move. Refused
+    /// when the cluster holds the event already. Returns the number of records.
+    pub async fn import_event(
+        &self,
+        created: &EventState,
+        epoch: &str,
+        log: &[LogEntry],
+        archived: bool,
+    ) -> Result<u64, StoreError> {
+        let id = created.show.event.id.as_str();
+        if let Ok(stream) = self.js.get_stream(stream_name(id)).await {
+            if stream.cached_info().state.messages > 0 {
+                return Err(StoreError(format!("the cluster holds the event {id:?} already")));
+            }
+        }
+        let record = serde_json::to_vec(&Record::Created { state: Box::new(created.clone()) })?;
+        let kept = self.create_event(id, epoch, &record).await?;
+        if kept != epoch {
+            return Err(StoreError(format!("the cluster made the stream of {id:?} under another epoch, {kept}")));
+        }
+        let mut position = 1;
+        let mut rest = log;
+        while let Some(first) = rest.first() {
+            // A command's changes go together, as a hub publishes them.
+            let together = match &first.command {
+                Some(command) => rest
+                    .iter()
+                    .take_while(|e| {
+                        e.command.as_ref() == Some(command) && e.actor.participant == first.actor.participant
+                    })
+                    .count(),
+                None => 1,
+            };
+            let (entries, after) = rest.split_at(together);
+            let payload = serde_json::to_vec(&Record::Changes { entries: entries.to_vec() })?;
+            let message = PublishMessage::build().payload(payload.into()).expected_last_sequence(position);
+            let ack = self.js.send_publish(subject(id), message).await;
+            let ack = ack.map_err(|e| nats_error("cannot store the event's log")(&e))?.await;
+            position = ack.map_err(|e| nats_error("cannot store the event's log")(&e))?.sequence;
+            rest = after;
+        }
+        if archived {
+            self.meta.put(archived_key(id), "archived".into()).await.map_err(|e| nats_error("cannot archive")(&e))?;
+        }
+        Ok(position)
+    }
 }
