@@ -386,10 +386,13 @@ impl Client {
         self.try_next_frame().await.expect("the connection is open")
     }
 
-    /// The next text frame, or None once the connection is gone.
+    /// The next text frame, or None once the connection is gone. One deadline for the
+    /// frame: presence frames and keep-alives set aside meanwhile do not extend it.
     pub async fn try_next_frame(&mut self) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let message = match tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("a frame arrives in time") {
+            let next = tokio::time::timeout_at(deadline, self.ws.next()).await;
+            let message = match next.expect("a frame arrives in time") {
                 Some(Ok(message)) => message,
                 Some(Err(_)) | None => return None,
             };
