@@ -276,6 +276,32 @@ async fn keep_extending(mut client: Client, stop: Arc<AtomicBool>) -> Vec<(u64, 
     acked
 }
 
+/// Sends `frame` (a command with its id) again and again, as a page does while the cluster
+/// answers `unavailable`, until it is acknowledged within `patience`; returns its seq.
+async fn until_acked(chair: &mut Client, frame: &Value, patience: Duration) -> u64 {
+    let id = frame["id"].as_str().expect("the command has an id").to_owned();
+    let deadline = Instant::now() + patience;
+    loop {
+        chair.send(frame.clone()).await;
+        let answer = reply(chair, &id).await;
+        if answer["type"] == "ack" {
+            return answer["seq"].as_u64().unwrap();
+        }
+        assert_eq!(answer["code"], "unavailable", "{answer}");
+        assert!(Instant::now() < deadline, "{id} is acknowledged within {patience:?}: {answer}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until the node at `addr` says it is healthy, within `patience`.
+async fn until_healthy(addr: std::net::SocketAddr, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    while http_get(addr, "/healthz").await.0 != 200 {
+        assert!(Instant::now() < deadline, "{addr} says it is healthy within {patience:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Every change a client reads, by seq; a seq read twice fails the test.
 #[derive(Default)]
 struct Seen(BTreeMap<u64, Value>);
@@ -504,17 +530,7 @@ async fn with_every_nats_server_down_commands_are_refused_pages_stay_up_and_all_
     let after = json!({"type": "extend", "id": "after-the-outage", "version": chair.version, "seconds": 30});
     let again = if unconfirmed { outage } else { after };
     let id = again["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let acked = loop {
-        chair.send(again.clone()).await;
-        let answer = reply(&mut chair, &id).await;
-        if answer["type"] == "ack" {
-            break answer["seq"].as_u64().unwrap();
-        }
-        assert_eq!(answer["code"], "unavailable", "{answer}");
-        assert!(Instant::now() < deadline, "commands are taken again once NATS is back");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let acked = until_acked(&mut chair, &again, Duration::from_secs(30)).await;
     assert_eq!(acked, 2, "nothing refused as not applied was stored, and the extension once");
     let change = change_at(&mut attendee, 2).await;
     assert_eq!(change["change"]["op"], "extend");
@@ -761,22 +777,10 @@ async fn when_the_stream_leaders_server_dies_while_the_chairs_are_quiet_every_no
     trio[leader].kill().await;
     // The chairs are quiet while the servers elect a new leader.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (chair_node, mut chair) = if leader == 0 {
-        let (chair, _) = nodes[1].join("moderator", "chair, again").await;
-        (1, chair)
-    } else {
-        (0, chair)
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let seq = loop {
-        let answer = chair.run("extend", json!({"seconds": 30})).await;
-        if answer["type"] == "ack" {
-            break answer["seq"].as_u64().unwrap();
-        }
-        assert_eq!(answer["code"], "unavailable", "{answer}");
-        assert!(Instant::now() < deadline, "node {chair_node} takes commands again");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    // A chair on a node whose server is alive.
+    let mut chair = if leader == 0 { nodes[1].join("moderator", "chair, again").await.0 } else { chair };
+    let extend = json!({"type": "extend", "id": "after-the-election", "version": chair.version, "seconds": 30});
+    let seq = until_acked(&mut chair, &extend, Duration::from_secs(30)).await;
     let acked = Instant::now();
     for (k, watcher) in watchers.iter_mut().enumerate().filter(|(k, _)| *k != leader) {
         change_at(watcher, seq).await;
@@ -861,11 +865,7 @@ async fn healthz_says_a_node_without_any_nats_server_is_unhealthy_and_healthy_ag
     };
     assert!(body.starts_with("unhealthy: "), "{body}");
     nats.start().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get(node.process.addr, "/healthz").await.0 != 200 {
-        assert!(Instant::now() < deadline, "healthy again once NATS is back");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_healthy(node.process.addr, Duration::from_secs(30)).await;
 }
 
 #[tokio::test]
@@ -886,17 +886,7 @@ async fn two_of_three_nats_servers_killed_and_restarted_take_commands_again_and_
     trio[1].healthy().await;
     let restarted = Instant::now();
     let extend = json!({"type": "extend", "id": "after-the-restarts", "version": chair.version, "seconds": 30});
-    let deadline = restarted + Duration::from_secs(60);
-    let seq = loop {
-        chair.send(extend.clone()).await;
-        let answer = reply(&mut chair, "after-the-restarts").await;
-        if answer["type"] == "ack" {
-            break answer["seq"].as_u64().unwrap();
-        }
-        assert_eq!(answer["code"], "unavailable", "{answer}");
-        assert!(Instant::now() < deadline, "commands are taken again: {answer}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let seq = until_acked(&mut chair, &extend, Duration::from_secs(60)).await;
     let took = restarted.elapsed();
     assert!(took <= Duration::from_secs(15), "commands are acknowledged again within 15 s of the restarts: {took:?}");
     assert_eq!(seq, 2, "nothing else was stored");
@@ -905,13 +895,21 @@ async fn two_of_three_nats_servers_killed_and_restarted_take_commands_again_and_
         let log = node.log().await;
         assert_eq!(log.len(), 2, "every node's log holds both changes");
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for (k, node) in nodes.iter().enumerate() {
-        while http_get(node.process.addr, "/healthz").await.0 != 200 {
-            assert!(Instant::now() < deadline, "node {k} says it is healthy again");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    for node in &nodes {
+        until_healthy(node.process.addr, Duration::from_secs(10)).await;
     }
+}
+
+/// `eventhub migrate` of the store in `data` into the cluster at `url`, run to its end.
+async fn migrate(data: &std::path::Path, url: &str) -> std::process::Output {
+    let migrated = Command::new(env!("CARGO_BIN_EXE_eventhub"))
+        .arg("--config")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--cluster", url, "migrate"])
+        .output();
+    tokio::time::timeout(Duration::from_secs(60), migrated).await.expect("migrate ends").expect("migrate runs")
 }
 
 #[tokio::test]
@@ -946,14 +944,7 @@ async fn migrate_moves_the_embedded_store_into_the_cluster_seq_for_seq_and_open_
     crate::crash::kill_9(&mut single.child).await;
 
     let nats = Nats::single().await;
-    let migrated = Command::new(env!("CARGO_BIN_EXE_eventhub"))
-        .arg("--config")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["--cluster", &nats.url(), "migrate"])
-        .output();
-    let migrated = tokio::time::timeout(Duration::from_secs(60), migrated).await.expect("migrate ends").unwrap();
+    let migrated = migrate(data.path(), &nats.url()).await;
     let said = String::from_utf8_lossy(&migrated.stdout);
     assert!(migrated.status.success(), "{said}{}", String::from_utf8_lossy(&migrated.stderr));
     assert!(said.contains(&format!("{EVENT}: {last} changes (seq 1 to {last})")), "{said}");
@@ -975,14 +966,7 @@ async fn migrate_moves_the_embedded_store_into_the_cluster_seq_for_seq_and_open_
             assert_eq!(moved[field], kept[field], "seq {} keeps its {field}", kept["seq"]);
         }
     }
-    let again = Command::new(env!("CARGO_BIN_EXE_eventhub"))
-        .arg("--config")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .args(["--cluster", &nats.url(), "migrate"])
-        .output();
-    let again = tokio::time::timeout(Duration::from_secs(60), again).await.expect("migrate ends").unwrap();
+    let again = migrate(data.path(), &nats.url()).await;
     assert!(!again.status.success(), "an event the cluster holds is not moved twice");
     assert!(String::from_utf8_lossy(&again.stderr).contains("holds the event"), "{again:?}");
 }
