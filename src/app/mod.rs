@@ -128,6 +128,7 @@ impl AppState {
             Arc::clone(&deliveries),
             Arc::clone(&self.metrics),
             destinations,
+            self.cluster.as_ref().map(|cluster| cluster.lease(&id, "automations")),
             self.shutdown.clone(),
         );
         self.tracker.spawn(automations);

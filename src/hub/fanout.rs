@@ -99,7 +99,7 @@ impl Hub {
         self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since });
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
-        self.followers.retain(|f| f.try_send(frames.change.clone()).is_ok());
+        self.followers.retain(|f| f.try_send((seq, frames.change.clone())).is_ok());
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }

@@ -68,7 +68,7 @@ pub(super) struct Listen {
 /// A follower of the event's changes as the domain has them: the automations, which keep
 /// the state they fire from and must see every transition, one by one, in order.
 pub(super) struct Follow {
-    pub(super) changes: mpsc::Sender<Change>,
+    pub(super) changes: mpsc::Sender<(u64, Change)>,
     pub(super) reply: oneshot::Sender<Overview>,
 }
 
@@ -147,9 +147,9 @@ impl HubHandle {
     }
 
     /// Follows the event's changes from the state it is in now: every change after
-    /// `Overview::seq` comes on the receiver, in order. A follower that falls
+    /// `Overview::seq` comes on the receiver, in order, with its seq. A follower that falls
     /// `LISTENER_BACKLOG` changes behind is dropped (its receiver ends).
-    pub async fn follow(&self) -> Result<(Overview, mpsc::Receiver<Change>), HubGone> {
+    pub async fn follow(&self) -> Result<(Overview, mpsc::Receiver<(u64, Change)>), HubGone> {
         let (changes, rx) = mpsc::channel(LISTENER_BACKLOG);
         let (reply, start) = oneshot::channel();
         self.inbox.send(HubMsg::Follow(Box::new(Follow { changes, reply }))).await.map_err(|_| HubGone)?;

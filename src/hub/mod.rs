@@ -136,7 +136,7 @@ struct Hub {
     /// Streams of changes outside websockets.
     listeners: Vec<Listener>,
     /// Followers of the changes themselves (the automations).
-    followers: Vec<mpsc::Sender<Change>>,
+    followers: Vec<mpsc::Sender<(u64, Change)>>,
     metrics: Arc<Metrics>,
     /// Each caption track's last seq and latest lines.
     captions: Tracks,

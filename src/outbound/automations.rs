@@ -14,11 +14,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::gate::{self, Gate, Mark};
 use crate::clock::now_millis;
 use crate::domain::automation::{self, Automation, Destinations, Escape, Firing, HttpOutput, OscOutput, Trigger};
 use crate::domain::{Change, EventState, Millis};
 use crate::hub::HubHandle;
 use crate::metrics::Metrics;
+use crate::store::nats::Lease;
 
 /// Attempts per output before it counts as failed.
 pub const ATTEMPTS: u32 = 3;
@@ -82,12 +84,14 @@ struct Outputs {
 const LANE_BACKLOG: usize = 64;
 
 /// Follows `hub` until the server shuts down or the hub stops (the event is archived).
-/// Outputs go only where `destinations` allow.
+/// Outputs go only where `destinations` allow, and only from this node while it holds
+/// `lease` (in a cluster: see [`Gate`]).
 pub async fn run(
     hub: HubHandle,
     deliveries: Arc<Deliveries>,
     metrics: Arc<Metrics>,
     destinations: Destinations,
+    lease: Option<Lease>,
     shutdown: CancellationToken,
 ) {
     let destinations = Arc::new(destinations);
@@ -105,60 +109,91 @@ pub async fn run(
     };
     let sending = Arc::new(Sending { deliveries, metrics, http, destinations });
     let mut outputs = Outputs { sending, lanes: HashMap::new() };
+    let mut gate = lease.map_or_else(Gate::alone, Gate::shared);
     while !shutdown.is_cancelled() {
         // A follower that falls too far behind is dropped; follow again from now on.
-        let Ok((overview, changes)) = hub.follow().await else { return };
-        if follow(changes, overview.state, &mut outputs, &shutdown).await.is_err() {
-            return;
+        let Ok((overview, changes)) = hub.follow().await else { break };
+        let from = Followed { state: overview.state, seq: overview.seq };
+        if follow(changes, from, &mut outputs, &mut gate, &shutdown).await.is_err() {
+            break;
         }
     }
+    gate.release().await;
 }
 
 /// The hub has stopped.
 struct Stopped;
 
+/// The state the automations fire from, and the seq of the last change in it.
+struct Followed {
+    state: EventState,
+    seq: u64,
+}
+
+/// One firing's outputs, ready to send.
+type Outgoing = Vec<(Send, Delivery)>;
+
 /// Fires what each change sets off, one change at a time, on the state the changes build.
 async fn follow(
-    mut changes: mpsc::Receiver<Change>,
-    mut last: EventState,
+    mut changes: mpsc::Receiver<(u64, Change)>,
+    mut last: Followed,
     outputs: &mut Outputs,
+    gate: &mut Gate<Outgoing>,
     shutdown: &CancellationToken,
 ) -> Result<(), Stopped> {
-    let mut ahead = automation::thresholds_ahead(&last, now_millis());
+    let mut ahead = automation::thresholds_ahead(&last.state, now_millis());
+    let mut mark = Mark { seq: last.seq, ..Mark::default() };
+    let mut lease = tokio::time::interval(gate::RENEW_EVERY);
+    lease.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let wait = ahead.first().map_or(Duration::from_secs(3600), |(_, at)| {
             Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0))
         });
-        tokio::select! {
+        let firings = tokio::select! {
             change = changes.recv() => {
-                let Some(change) = change else { return Ok(()) };
+                let Some((seq, change)) = change else { return Ok(()) };
                 let now = now_millis();
-                cross(&mut ahead, &last, now, outputs);
-                let mut next = last.clone();
+                let mut firings = cross(&mut ahead, &last, now);
+                let mut next = last.state.clone();
                 next.evolve(&change);
-                for firing in automation::fired(&last, &next) {
-                    dispatch(&firing, &next, now, outputs);
+                for firing in automation::fired(&last.state, &next) {
+                    firings.push((seq, 0, outgoing(&firing, &next, now)));
                 }
-                last = next;
-                ahead = automation::thresholds_ahead(&last, now);
+                last = Followed { state: next, seq };
+                ahead = automation::thresholds_ahead(&last.state, now);
+                firings
             }
-            () = tokio::time::sleep(wait) => cross(&mut ahead, &last, now_millis(), outputs),
+            () = tokio::time::sleep(wait) => cross(&mut ahead, &last, now_millis()),
+            _ = lease.tick() => {
+                gate.tick().await.into_iter().for_each(|sends| outputs.queue_all(sends));
+                continue;
+            }
             () = shutdown.cancelled() => return Err(Stopped),
+        };
+        for (seq, at, sends) in firings.into_iter().filter(|(_, _, sends)| !sends.is_empty()) {
+            mark = mark.next(seq, at);
+            if let Some(sends) = gate.pass(mark, sends).await {
+                outputs.queue_all(sends);
+            }
         }
     }
 }
 
-/// Fires the thresholds `now` has reached, once each.
-fn cross(ahead: &mut Vec<(Trigger, Millis)>, state: &EventState, now: Millis, outputs: &mut Outputs) {
+/// The outputs of the thresholds `now` has reached, once each, with the seq they came
+/// after and their time.
+fn cross(ahead: &mut Vec<(Trigger, Millis)>, last: &Followed, now: Millis) -> Vec<(u64, Millis, Outgoing)> {
     let due = ahead.iter().take_while(|(_, at)| *at <= now).count();
-    for (trigger, _) in ahead.drain(..due) {
+    let state = &last.state;
+    let firings = ahead.drain(..due).map(|(trigger, at)| {
         let firing = Firing { trigger, segment: state.live.segment, speaker: state.live.speaker, cue: None };
-        dispatch(&firing, state, now, outputs);
-    }
+        (last.seq, at, outgoing(&firing, state, now))
+    });
+    firings.collect()
 }
 
-fn dispatch(firing: &Firing, state: &EventState, now: Millis, outputs: &mut Outputs) {
+fn outgoing(firing: &Firing, state: &EventState, now: Millis) -> Outgoing {
     let segment = firing.segment.and_then(|k| state.show.segments.get(k)).map(|s| s.id.clone());
+    let mut sends = Vec::new();
     for automation in state.show.automations.iter().filter(|a| a.matches(firing, state)) {
         let render = |template: &str, escape| automation::render(template, escape, firing, state, now);
         for send in outputs_of(automation, &render) {
@@ -171,12 +206,19 @@ fn dispatch(firing: &Firing, state: &EventState, now: Millis, outputs: &mut Outp
                 attempts: 0,
                 error: None,
             };
-            outputs.queue(send, delivery);
+            sends.push((send, delivery));
         }
     }
+    sends
 }
 
 impl Outputs {
+    fn queue_all(&mut self, sends: Outgoing) {
+        for (send, delivery) in sends {
+            self.queue(send, delivery);
+        }
+    }
+
     /// Puts an output on its destination's lane, starting the lane's task when it is new.
     fn queue(&mut self, send: Send, mut delivery: Delivery) {
         let lane = self.lanes.entry(send.destination()).or_insert_with(|| {

@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// One NATS server with JetStream on a store directory that outlives its restarts.
-struct Nats {
+pub(crate) struct Nats {
     args: Vec<String>,
     port: u16,
     monitor: u16,
@@ -165,8 +165,8 @@ impl Nats {
 }
 
 /// A hub node: the binary, joined to the cluster at `urls` with `replicas` copies.
-struct Node {
-    process: Process,
+pub(crate) struct Node {
+    pub(crate) process: Process,
     _data: tempfile::TempDir,
 }
 
@@ -199,11 +199,11 @@ impl Node {
         }
     }
 
-    fn token(&self, role: &str) -> &str {
+    pub(crate) fn token(&self, role: &str) -> &str {
         &self.process.tokens[role]
     }
 
-    async fn join(&self, role: &str, name: &str) -> (Client, Value) {
+    pub(crate) async fn join(&self, role: &str, name: &str) -> (Client, Value) {
         Client::join(self.process.addr, self.token(role), name).await
     }
 
@@ -245,7 +245,7 @@ impl Node {
         }
     }
 
-    async fn kill(&mut self) {
+    pub(crate) async fn kill(&mut self) {
         kill_9(&mut self.process.child).await;
     }
 }
@@ -262,7 +262,7 @@ async fn change_at(client: &mut Client, seq: u64) -> Value {
 }
 
 /// The reply to the command with `id`.
-async fn reply(client: &mut Client, id: &str) -> Value {
+pub(crate) async fn reply(client: &mut Client, id: &str) -> Value {
     loop {
         let frame = client.next_frame().await;
         if frame["id"] == id {
@@ -675,7 +675,7 @@ impl Nats {
 
 /// Three servers, and a node on each server alone (node k on server k; it learns the
 /// others from the server, as clients do, and may move to them).
-async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
+pub(crate) async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
     let trio = Nats::trio().await;
     let (a, b, c) =
         tokio::join!(Node::start(trio[0].url(), 3), Node::start(trio[1].url(), 3), Node::start(trio[2].url(), 3));

@@ -11,7 +11,8 @@
 //! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
-//! - `attendance`: the attendance history of every event, in one stream.
+//! - `attendance`: the attendance history of every event, in one stream;
+//! - `lease`: a key of the meta bucket one node at a time holds (who sends automations).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use attendance::{attendance_subject, ATTENDANCE_STREAM};
 pub use backend::NatsBackend;
 pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
 pub use events::Record;
+pub use lease::{Holding, Lease, LeaseError};
 use presence::PRESENCE_TTL;
 pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
 
@@ -35,6 +37,7 @@ mod attendance;
 mod backend;
 mod event_log;
 mod events;
+mod lease;
 mod presence;
 
 const META_BUCKET: &str = "eventhub";
