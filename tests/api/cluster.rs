@@ -54,6 +54,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Times a test tries to start three NATS servers as one cluster.
+const TRIO_ATTEMPTS: usize = 3;
+
 /// One NATS server with JetStream on a store directory that outlives its restarts.
 pub(crate) struct Nats {
     args: Vec<String>,
@@ -80,10 +83,36 @@ impl Nats {
         nats
     }
 
-    /// Three servers routed into one cluster, started.
+    /// Three servers routed into one cluster, started. Ports are picked free but may be
+    /// taken by another test before a server binds them: a trio that does not come up is
+    /// started again on other ports, a few times, before the test fails.
     async fn trio() -> Vec<Nats> {
+        for _ in 1..TRIO_ATTEMPTS {
+            let mut trio = Nats::trio_configured();
+            trio.iter_mut().for_each(Nats::spawn);
+            let mut up = true;
+            for nats in &trio {
+                up = up && nats.up_within(Duration::from_secs(20)).await;
+            }
+            if up {
+                return trio;
+            }
+            for nats in &mut trio {
+                eprintln!("a NATS trio did not come up; starting another. One log ends:\n{}", nats.log_tail());
+                nats.kill().await;
+            }
+        }
+        let mut trio = Nats::trio_configured();
+        trio.iter_mut().for_each(Nats::spawn);
+        for nats in &trio {
+            nats.healthy().await;
+        }
+        trio
+    }
+
+    fn trio_configured() -> Vec<Nats> {
         let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let mut trio: Vec<Nats> = (0..3)
+        (0..3)
             .map(|k| {
                 let others: Vec<String> =
                     (0..3).filter(|&j| j != k).map(|j| format!("nats://127.0.0.1:{}", routes[j])).collect();
@@ -98,14 +127,7 @@ impl Nats {
                     others.join(","),
                 ])
             })
-            .collect();
-        for nats in &mut trio {
-            nats.spawn();
-        }
-        for nats in &trio {
-            nats.healthy().await;
-        }
-        trio
+            .collect()
     }
 
     fn url(&self) -> String {
@@ -136,24 +158,33 @@ impl Nats {
 
     /// Waits until the server says JetStream is ready.
     async fn healthy(&self) {
+        let patience = Duration::from_secs(30);
+        if !self.up_within(patience).await {
+            panic!(
+                "nats-server on port {} is not healthy within {patience:?}; its log ends:\n{}",
+                self.port,
+                self.log_tail()
+            );
+        }
+    }
+
+    /// Whether the server says JetStream is ready within `patience`.
+    async fn up_within(&self, patience: Duration) -> bool {
         let addr = format!("127.0.0.1:{}", self.monitor).parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
             if tokio::net::TcpStream::connect(addr).await.is_ok() && http_get(addr, "/healthz").await.0 == 200 {
-                return;
-            }
-            if Instant::now() >= deadline {
-                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!(
-                    "nats-server on port {} is not healthy within 30 s; its log ends:\n{}",
-                    self.port,
-                    tail.join("\n")
-                );
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        false
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
     /// kill -9.
