@@ -724,8 +724,12 @@ async fn keep_signalling(mut chair: Client, stop: Arc<AtomicBool>) -> Vec<(Insta
     while !stop.load(Ordering::Relaxed) {
         let id = chair.command("stage_signal", json!({"signal": "wrap_up"})).await;
         let answer = reply(&mut chair, &id).await;
-        let outcome = if answer["type"] == "ack" { "ack" } else { answer["code"].as_str().unwrap_or("?") };
-        answers.push((Instant::now(), id, outcome.to_owned()));
+        let outcome = if answer["type"] == "ack" {
+            "ack".to_owned()
+        } else {
+            format!("{}: {}", answer["code"], answer["message"])
+        };
+        answers.push((Instant::now(), id, outcome));
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     answers
@@ -1019,4 +1023,31 @@ async fn migrate_moves_the_embedded_store_into_the_cluster_seq_for_seq_and_open_
     let again = migrate(data.path(), &nats.url()).await;
     assert!(!again.status.success(), "an event the cluster holds is not moved twice");
     assert!(String::from_utf8_lossy(&again.stderr).contains("holds the event"), "{again:?}");
+}
+
+#[tokio::test]
+async fn commands_sent_while_the_stream_elects_a_new_leader_wait_for_it_instead_of_being_refused() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (mut trio, nodes) = trio_with_a_node_each().await;
+    let (mut starter, _) = nodes[0].join("moderator", "starter").await;
+    assert_eq!(starter.run("next", json!({})).await["type"], "ack");
+    let leader = index_of(&trio[0].stream_leader().await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut chairs = Vec::new();
+    // Chairs on the nodes whose servers stay, so that only the election is in their way.
+    for node in (0..3).filter(|&k| k != leader) {
+        let (chair, _) = nodes[node].join("moderator", &format!("chair on node {node}")).await;
+        chairs.push(tokio::spawn(keep_signalling(chair, stop.clone())));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    trio[leader].kill().await;
+    // An election takes 5 to 9 s on 2.12.8; then some more commands.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    stop.store(true, Ordering::Relaxed);
+    for chair in chairs {
+        let answers = chair.await.unwrap();
+        let refused: Vec<_> = answers.iter().filter(|(_, _, outcome)| outcome != "ack").collect();
+        assert!(refused.is_empty(), "every command is acknowledged: {refused:?}");
+        assert!(answers.len() >= 10, "the chairs kept at it: {} answers", answers.len());
+    }
 }

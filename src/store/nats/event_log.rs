@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::jetstream::context::PublishErrorKind;
@@ -24,6 +24,11 @@ use crate::store::{LogEntry, StoreError};
 const FOLLOW_CHECK: Duration = Duration::from_millis(500);
 /// How soon a follower that looked behind looks again before it subscribes anew.
 const RECHECK: Duration = Duration::from_millis(150);
+/// How long a command waits for its event's stream to have a leader before it is refused;
+/// an election after a server's death takes about a second on 2.12, several on 2.9.
+const ELECTION_WAIT: Duration = Duration::from_secs(10);
+/// How often a command waiting for the stream's leader is published again.
+const ELECTION_RETRY: Duration = Duration::from_millis(100);
 /// Followed messages that may wait for the hub before the follower waits.
 const FOLLOW_BACKLOG: usize = 256;
 
@@ -80,13 +85,25 @@ impl EventLog {
         let record = Record::Changes { entries: entries.to_vec() };
         let payload = serde_json::to_vec(&record).map_err(|_| Refused::Unavailable)?;
         let msg_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{participant}\0{id}").as_bytes());
-        let message = PublishMessage::build()
-            .payload(payload.into())
-            .message_id(msg_id.to_string())
-            .expected_last_sequence(position);
-        let ack = match self.cluster.js.send_publish(subject(&self.event), message).await {
-            Ok(ack) => ack.await,
-            Err(_) => return Err(Refused::Unavailable),
+        let payload = bytes::Bytes::from(payload);
+        let asked = Instant::now();
+        let ack = loop {
+            let message = PublishMessage::build()
+                .payload(payload.clone())
+                .message_id(msg_id.to_string())
+                .expected_last_sequence(position);
+            let ack = match self.cluster.js.send_publish(subject(&self.event), message).await {
+                Ok(ack) => ack.await,
+                Err(_) => return Err(Refused::Unavailable),
+            };
+            match ack {
+                // Nobody answers for the stream while its servers elect a new leader: the
+                // command waits for one rather than being refused. Nothing was stored.
+                Err(e) if e.kind() == PublishErrorKind::StreamNotFound && asked.elapsed() < ELECTION_WAIT => {
+                    tokio::time::sleep(ELECTION_RETRY).await;
+                }
+                ack => break ack,
+            }
         };
         let outcome = match ack {
             Ok(ack) if ack.duplicate => Err(Refused::Behind),
