@@ -288,7 +288,10 @@ fn differences_say_what_an_import_changes() {
 fn the_templates_parse_and_say_the_same() {
     let csv_plan = read_plan(Format::Csv, include_bytes!("../../config/run-of-show-template.csv"), &demo()).unwrap();
     let xlsx_plan = read_plan(Format::Xlsx, include_bytes!("../../config/run-of-show-template.xlsx"), &demo()).unwrap();
-    assert_eq!(csv_plan, xlsx_plan);
+    assert_eq!(
+        csv_plan, xlsx_plan,
+        "the XLSX template is the CSV one: import the CSV into an event and save its GET /api/events/{{event}}/plan.xlsx"
+    );
     assert!(csv_plan.segments.len() >= 5);
     let fields = NewEvent {
         id: "workshop".into(),
@@ -304,15 +307,6 @@ fn the_templates_parse_and_say_the_same() {
     assert_eq!(new.event.languages, [Lang::Zh, Lang::Ja, Lang::En]);
     let ids = |plan: &RunOfShow| plan.segments.iter().map(|s| (s.id.clone(), s.title.clone())).collect::<Vec<_>>();
     assert_eq!(ids(&new), ids(&csv_plan));
-}
-
-/// Writes the XLSX template from the CSV one: `cargo test -- --ignored write_the_xlsx_template`.
-#[test]
-#[ignore = "regenerates a committed file"]
-fn write_the_xlsx_template() {
-    let plan = read_plan(Format::Csv, include_bytes!("../../config/run-of-show-template.csv"), &demo()).unwrap();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/run-of-show-template.xlsx");
-    std::fs::write(path, plan_xlsx(&plan).unwrap()).unwrap();
 }
 
 #[test]
