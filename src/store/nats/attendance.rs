@@ -7,7 +7,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{nats_error, Cluster};
+use super::{nats_error, Cluster, ELECTION_ATTEMPTS};
 use crate::domain::presence::{Sample, HISTORY_LEN};
 use crate::domain::Millis;
 use crate::store::StoreError;
@@ -28,7 +28,23 @@ pub(super) fn attendance_subject(event: &str) -> String {
 }
 
 impl Cluster {
+    /// The attendance samples of `event`. A consumer made just after the servers started
+    /// may have no leader yet and answer "no responders": it is asked again, a few times.
     pub(super) async fn attendance(&self, event: &str) -> Result<Vec<Sample>, StoreError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.read_attendance(event).await {
+                Err(e) if attempts < ELECTION_ATTEMPTS => {
+                    tracing::warn!(event, error = %e, "cannot read the attendance yet; asking again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn read_attendance(&self, event: &str) -> Result<Vec<Sample>, StoreError> {
         let stream = self.js.get_stream(ATTENDANCE_STREAM).await.map_err(|e| nats_error("no attendance stream")(&e))?;
         let consumer = stream
             .create_consumer(pull::Config {

@@ -71,8 +71,9 @@ fn nats_error(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ 
     move |e| StoreError(format!("{what}: {e}"))
 }
 
-/// Times a node at start asks the cluster to keep a shared value before it gives up.
-const SHARED_ATTEMPTS: u32 = 6;
+/// Times a node at start asks a cluster that may still be electing leaders (a shared value,
+/// an event's attendance) before it gives up, half a second apart.
+const ELECTION_ATTEMPTS: u32 = 6;
 
 impl Cluster {
     /// Connects to the NATS servers in `urls` (comma-separated) and makes sure the buckets
@@ -161,7 +162,7 @@ impl Cluster {
                     let found = found.with_context(|| format!("{key} vanished from the cluster"))?;
                     return Ok(String::from_utf8_lossy(&found).into_owned());
                 }
-                Err(e) if attempts < SHARED_ATTEMPTS => {
+                Err(e) if attempts < ELECTION_ATTEMPTS => {
                     tracing::warn!(key, error = %e, "the cluster did not keep a shared value yet; asking again");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
