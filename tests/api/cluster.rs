@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// One NATS server with JetStream on a store directory that outlives its restarts.
-struct Nats {
+pub(crate) struct Nats {
     args: Vec<String>,
     port: u16,
     monitor: u16,
@@ -81,7 +81,7 @@ impl Nats {
     }
 
     /// Three servers routed into one cluster, started.
-    async fn trio() -> Vec<Nats> {
+    pub(crate) async fn trio() -> Vec<Nats> {
         let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut trio: Vec<Nats> = (0..3)
             .map(|k| {
@@ -146,7 +146,11 @@ impl Nats {
                 let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!("nats-server on port {} is not healthy within 30 s; its log ends:\n{}", self.port, tail.join("\n"));
+                panic!(
+                    "nats-server on port {} is not healthy within 30 s; its log ends:\n{}",
+                    self.port,
+                    tail.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -161,8 +165,8 @@ impl Nats {
 }
 
 /// A hub node: the binary, joined to the cluster at `urls` with `replicas` copies.
-struct Node {
-    process: Process,
+pub(crate) struct Node {
+    pub(crate) process: Process,
     _data: tempfile::TempDir,
 }
 
@@ -195,11 +199,11 @@ impl Node {
         }
     }
 
-    fn token(&self, role: &str) -> &str {
+    pub(crate) fn token(&self, role: &str) -> &str {
         &self.process.tokens[role]
     }
 
-    async fn join(&self, role: &str, name: &str) -> (Client, Value) {
+    pub(crate) async fn join(&self, role: &str, name: &str) -> (Client, Value) {
         Client::join(self.process.addr, self.token(role), name).await
     }
 
@@ -671,7 +675,7 @@ impl Nats {
 
 /// Three servers, and a node on each server alone (node k on server k; it learns the
 /// others from the server, as clients do, and may move to them).
-async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
+pub(crate) async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
     let trio = Nats::trio().await;
     let (a, b, c) =
         tokio::join!(Node::start(trio[0].url(), 3), Node::start(trio[1].url(), 3), Node::start(trio[2].url(), 3));
