@@ -74,7 +74,7 @@ impl Nats {
     }
 
     /// One server on its own, started.
-    async fn single() -> Nats {
+    pub(crate) async fn single() -> Nats {
         let mut nats = Nats::configured(Vec::new());
         nats.start().await;
         nats
@@ -108,7 +108,7 @@ impl Nats {
         trio
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -171,7 +171,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    async fn start(urls: String, replicas: usize) -> Node {
+    pub(crate) async fn start(urls: String, replicas: usize) -> Node {
         let data = tempfile::tempdir().unwrap();
         let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
         let settings = data.path().join("settings.toml");
@@ -920,7 +920,7 @@ async fn two_of_three_nats_servers_killed_and_restarted_take_commands_again_and_
 }
 
 /// `eventhub migrate` of the store in `data` into the cluster at `url`, run to its end.
-async fn migrate(data: &std::path::Path, url: &str) -> std::process::Output {
+pub(crate) async fn migrate(data: &std::path::Path, url: &str) -> std::process::Output {
     let migrated = Command::new(env!("CARGO_BIN_EXE_eventhub"))
         .arg("--config")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
-use crate::cluster::{trio_with_a_node_each, Node, ONE_AT_A_TIME};
+use crate::cluster::{migrate, trio_with_a_node_each, Nats, Node, ONE_AT_A_TIME};
 use crate::control::{request, Reply};
-use crate::crash::kill_9;
+use crate::crash::{kill_9, launch};
 use crate::helpers::{hello_frame, http_get, Client, EVENT};
 
 async fn post(node: &Node, query: &str, text: &str) -> Reply {
@@ -63,10 +63,14 @@ async fn lines_until(client: &mut Client, mut seen: u64, last: u64) -> Vec<Value
 
 /// The three transcripts of the Japanese track as `node` serves them.
 async fn transcripts(node: &Node) -> Vec<String> {
+    transcripts_at(node.process.addr, node.token("organizer")).await
+}
+
+async fn transcripts_at(addr: SocketAddr, organizer: &str) -> Vec<String> {
     let mut bodies = Vec::new();
     for format in ["txt", "vtt", "srt"] {
-        let path = format!("/api/events/{EVENT}/transcript.{format}?lang=ja&token={}", node.token("organizer"));
-        let (status, _, body) = http_get(node.process.addr, &path).await;
+        let path = format!("/api/events/{EVENT}/transcript.{format}?lang=ja&token={organizer}");
+        let (status, _, body) = http_get(addr, &path).await;
         assert_eq!(status, 200, "transcript.{format}: {body}");
         bodies.push(body);
     }
@@ -202,4 +206,37 @@ async fn a_re_posted_line_is_stored_once_whichever_node_takes_it_and_a_gap_is_re
     let back = post(&nodes[2], "lang=ja&seq=3", &line_text(3)).await;
     assert_eq!((back.status, &back.body["expected"]), (409, &json!(RACED + 1)), "{}", back.body);
     assert_eq!(last_seq(&nodes[0]).await, RACED, "nothing refused was stored");
+}
+
+#[tokio::test]
+async fn migrate_moves_caption_lines_into_the_stream_and_the_transcripts_stay_the_same() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut single = launch(data.path()).await;
+    let (mut chair, _) = Client::join(single.addr, &single.tokens["moderator"], "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let captioner = single.tokens["captioner"].clone();
+    for seq in 1..=5 {
+        let reply = post_to(single.addr, &captioner, &format!("lang=ja&seq={seq}"), &line_text(seq)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    for seq in 1..=2 {
+        let reply = post_to(single.addr, &captioner, &format!("lang=en&seq={seq}"), "Good morning.").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let before = transcripts_at(single.addr, &single.tokens["organizer"]).await;
+    kill_9(&mut single.child).await;
+
+    let nats = Nats::single().await;
+    let migrated = migrate(data.path(), &nats.url()).await;
+    let said = String::from_utf8_lossy(&migrated.stdout);
+    assert!(migrated.status.success(), "{said}{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(said.contains("7 caption lines"), "{said}");
+
+    let node = Node::start(nats.url(), 1).await;
+    assert_eq!(transcripts(&node).await, before, "the transcripts are the same, byte for byte");
+    assert_eq!(last_seq(&node).await, 5);
+    let mut reader = viewer(&node, "reader").await;
+    post_line(&node, 6).await;
+    lines_until(&mut reader, 5, 6).await;
 }

@@ -110,6 +110,22 @@ impl Cluster {
         }
     }
 
+    /// Stores the final lines of one track brought from another store (oldest first) after
+    /// those the track holds already, so that a move stopped halfway goes on where it
+    /// stopped; returns how many were stored.
+    pub async fn import_lines(&self, event: &str, track: Track, lines: &[Line]) -> Result<usize, StoreError> {
+        let mut end = self.track_end(event, track).await?;
+        let (mut stored, held) = (0, end.seq);
+        for line in lines.iter().filter(|line| line.seq > held) {
+            let position = self.append_line(event, line, end).await.map_err(|refused| {
+                StoreError(format!("line {} of the {} track was not stored: {refused:?}", line.seq, track.as_str()))
+            })?;
+            end = TrackEnd { seq: line.seq, position };
+            stored += 1;
+        }
+        Ok(stored)
+    }
+
     /// Every line of one track, oldest first, read from the stream's leader.
     pub async fn track_lines(&self, event: &str, track: Track) -> Result<Vec<Line>, StoreError> {
         let reading = async {
