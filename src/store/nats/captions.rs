@@ -30,6 +30,8 @@ pub(super) const CAPTIONS_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// How long a follower's subscription may be quiet before the stream is asked whether it
 /// holds more of the event's lines.
 const FOLLOW_CHECK: Duration = Duration::from_millis(500);
+/// How soon a follower that looked behind looks again.
+const RECHECK: Duration = Duration::from_millis(150);
 /// Followed lines that may wait for the hub before the follower waits.
 const FOLLOW_BACKLOG: usize = 256;
 
@@ -173,19 +175,25 @@ impl Cluster {
         to: &mpsc::Sender<FollowedLine>,
         stop: &CancellationToken,
     ) -> Result<(), ()> {
+        // Behind at the last check: a line stored just then may still be on its way, so the
+        // subscription is made again only when it is behind twice in a row.
+        let mut suspect = false;
         loop {
             let message = tokio::select! {
                 () = stop.cancelled() => return Err(()),
                 message = messages.next() => message,
                 // A subscription can stay quiet after a stream leader changes, with no error.
-                () = tokio::time::sleep(FOLLOW_CHECK) => {
-                    if self.captions_after(event, *position).await {
+                () = tokio::time::sleep(if suspect { RECHECK } else { FOLLOW_CHECK }) => {
+                    let behind = self.captions_after(event, *position).await;
+                    if behind && suspect {
                         warn!(event, position, "fell behind the event's captions; following again");
                         return Ok(());
                     }
+                    suspect = behind;
                     continue;
                 }
             };
+            suspect = false;
             let message = match message {
                 Some(Ok(message)) => message,
                 Some(Err(e)) => {
