@@ -58,7 +58,7 @@ fn free_port() -> u16 {
 pub(crate) struct Nats {
     args: Vec<String>,
     port: u16,
-    monitor: u16,
+    pub(crate) monitor: u16,
     child: Option<Child>,
     store: tempfile::TempDir,
 }
@@ -157,7 +157,7 @@ impl Nats {
     }
 
     /// kill -9.
-    async fn kill(&mut self) {
+    pub(crate) async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             kill_9(&mut child).await;
         }

@@ -3,6 +3,7 @@
 //! the same line posted to two nodes at once.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -239,4 +240,69 @@ async fn migrate_moves_caption_lines_into_the_stream_and_the_transcripts_stay_th
     let mut reader = viewer(&node, "reader").await;
     post_line(&node, 6).await;
     lines_until(&mut reader, 5, 6).await;
+}
+
+/// The name (`n0`…) of the server that leads the captions stream, as `nats` reports it.
+async fn captions_leader(nats: &Nats) -> usize {
+    let addr = format!("127.0.0.1:{}", nats.monitor).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, _, body) = http_get(addr, "/jsz?streams=true").await;
+        let jsz: Value = serde_json::from_str(&body).unwrap_or_default();
+        let leader = jsz["account_details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["name"] == "EVENTHUB-CAPTIONS")
+            .find_map(|s| s["cluster"]["leader"].as_str().map(str::to_owned));
+        if let Some(leader) = leader {
+            return leader.trim_start_matches('n').parse().expect("servers are named n0, n1, n2");
+        }
+        assert!(Instant::now() < deadline, "the captions stream has a leader: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Posts line `seq` until it is taken (or found taken: a retry of an attempt that was
+/// stored unconfirmed is `ignored`), as a captioner does while the cluster answers 503.
+async fn until_taken(node: &Node, seq: u64, patience: Duration) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let reply = post(node, &format!("lang=ja&seq={seq}"), &line_text(seq)).await;
+        if reply.status == 200 {
+            return;
+        }
+        assert_eq!((reply.status, &reply.body["code"]), (503, &json!("unavailable")), "line {seq}: {}", reply.body);
+        assert!(Instant::now() < deadline, "line {seq} is taken within {patience:?}: {}", reply.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn when_the_captions_streams_leader_dies_lines_go_on_and_every_node_follows_them() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (mut trio, nodes) = trio_with_a_node_each().await;
+    let mut viewers = Vec::new();
+    for (k, node) in nodes.iter().enumerate() {
+        viewers.push(viewer(node, &format!("viewer on {k}")).await);
+    }
+    post_line(&nodes[0], 1).await;
+    let leader = captions_leader(&trio[0]).await;
+    let captioner = &nodes[(leader + 1) % 3];
+    for seq in 2..=10 {
+        post_line(captioner, seq).await;
+    }
+    trio[leader].kill().await;
+    for seq in 11..=20 {
+        until_taken(captioner, seq, Duration::from_secs(30)).await;
+    }
+    // Every node, its own server's death included, follows the lines stored since.
+    for viewer in &mut viewers {
+        lines_until(viewer, 0, 20).await;
+    }
+    let survivors: Vec<&Node> = nodes.iter().enumerate().filter(|(k, _)| *k != leader).map(|(_, n)| n).collect();
+    let first = transcripts(survivors[0]).await;
+    holds_every_line(&first[0], 20);
+    assert_eq!(transcripts(survivors[1]).await, first);
 }
