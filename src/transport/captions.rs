@@ -90,10 +90,19 @@ async fn ingest(
     let Ok(text) = String::from_utf8(body.to_vec()) else {
         return refusal(ErrorCode::InvalidUtf8, "the body must be UTF-8 text");
     };
+    let posted = Posted { track, seq, text, is_final };
     match app.cluster.clone() {
-        Some(cluster) => ingest_clustered(&cluster, &entry, &event, track, seq, text, is_final).await,
-        None => ingest_embedded(&app, &entry, &event, track, seq, text, is_final).await,
+        Some(cluster) => ingest_clustered(&cluster, &entry, &event, posted).await,
+        None => ingest_embedded(&app, &entry, &event, posted).await,
     }
+}
+
+/// A line as its captioner posted it.
+struct Posted {
+    track: Track,
+    seq: u64,
+    text: String,
+    is_final: bool,
 }
 
 fn gone() -> Answer {
@@ -101,12 +110,8 @@ fn gone() -> Answer {
 }
 
 /// What the hub made of a line: the line to store and send, or the answer.
-fn placed(
-    taken: Result<Result<Taken, CaptionError>, HubGone>,
-    track: Track,
-    seq: u64,
-    text: &str,
-) -> Result<Line, Answer> {
+fn placed(taken: Result<Result<Taken, CaptionError>, HubGone>, posted: &Posted) -> Result<Line, Answer> {
+    let Posted { track, seq, ref text, .. } = *posted;
     match taken {
         Err(_) => Err(gone()),
         Ok(Err(CaptionError::OutOfOrder { got, expected })) => {
@@ -133,16 +138,9 @@ fn taken(line: &Line) -> Answer {
 }
 
 /// On the embedded store: the hub judges the line, the captions file keeps it.
-async fn ingest_embedded(
-    app: &AppState,
-    entry: &EventEntry,
-    event: &str,
-    track: Track,
-    seq: u64,
-    text: String,
-    is_final: bool,
-) -> Answer {
-    let line = match placed(entry.hub.caption(track, seq, text.clone(), is_final, None).await, track, seq, &text) {
+async fn ingest_embedded(app: &AppState, entry: &EventEntry, event: &str, posted: Posted) -> Answer {
+    let Posted { track, seq, ref text, is_final } = posted;
+    let line = match placed(entry.hub.caption(track, seq, text.clone(), is_final, None).await, &posted) {
         Ok(line) => line,
         Err(answer) => return answer,
     };
@@ -174,15 +172,8 @@ const CLUSTER_ATTEMPTS: u32 = 10;
 /// In a cluster: the line is judged against the track's end in the captions stream and
 /// published expecting that end, so that of two nodes taking one seq only one stores it;
 /// the other looks again and answers as for any retry or gap.
-async fn ingest_clustered(
-    cluster: &Cluster,
-    entry: &EventEntry,
-    event: &str,
-    track: Track,
-    seq: u64,
-    text: String,
-    is_final: bool,
-) -> Answer {
+async fn ingest_clustered(cluster: &Cluster, entry: &EventEntry, event: &str, posted: Posted) -> Answer {
+    let Posted { track, seq, ref text, is_final } = posted;
     for attempt in 1..=CLUSTER_ATTEMPTS {
         if attempt > 1 {
             tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
@@ -195,7 +186,7 @@ async fn ingest_clustered(
             }
         };
         let taken_by_hub = entry.hub.caption(track, seq, text.clone(), is_final, Some(end.seq)).await;
-        let line = match placed(taken_by_hub, track, seq, &text) {
+        let line = match placed(taken_by_hub, &posted) {
             Ok(line) => line,
             Err(answer) => return answer,
         };
