@@ -1,7 +1,8 @@
 //! `eventhub migrate`: moves the events of the embedded store (the data dir's SQLite) into
 //! a cluster's streams, each seq kept and under the store's epoch, so that pages open before
 //! the move resume with `replay` on the cluster's nodes, and with the events' tokens, so that
-//! their links stay valid. Captions and the attendance history stay behind.
+//! their links stay valid; their caption lines go into the cluster's captions stream. The
+//! attendance history stays behind.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,7 +12,9 @@ use anyhow::{bail, Context};
 
 use crate::auth;
 use crate::config::ClusterSettings;
+use crate::domain::captions::Track;
 use crate::domain::Role;
+use crate::store::captions::CaptionStore;
 use crate::store::nats::Cluster;
 use crate::store::sqlite::SqliteBackend;
 use crate::store::Backend;
@@ -41,6 +44,7 @@ pub async fn run(migrate: &Migrate, out: &mut impl Write) -> anyhow::Result<()> 
     events.retain(|(created, _)| migrate.events.is_empty() || migrate.events.contains(&created.show.event.id));
     let ids: Vec<String> = events.iter().map(|(created, _)| created.show.event.id.clone()).collect();
     let mut tokens = auth::load_or_create(&migrate.data_dir, &migrate.tokens, &ids)?;
+    let captions = CaptionStore::open(&migrate.data_dir)?;
     let cluster = Cluster::connect(&migrate.cluster.urls, migrate.cluster.replicas).await?;
     for (created, archived) in events {
         let id = created.show.event.id.clone();
@@ -49,6 +53,14 @@ pub async fn run(migrate: &Migrate, out: &mut impl Write) -> anyhow::Result<()> 
             .import_event(&created, &epoch, &log, archived)
             .await
             .with_context(|| format!("cannot move {id:?}"))?;
+        let mut lines = 0;
+        for track in Track::ALL {
+            let kept = captions.lines(&id, track)?;
+            lines += cluster
+                .import_lines(&id, track, &kept)
+                .await
+                .with_context(|| format!("cannot move {id:?}'s captions"))?;
+        }
         let ours = serde_json::to_string(&tokens.remove(&id).context("tokens were made for every event")?)?;
         let shared = cluster.shared(&format!("tokens.{id}"), ours.clone()).await?;
         let links =
@@ -57,8 +69,8 @@ pub async fn run(migrate: &Migrate, out: &mut impl Write) -> anyhow::Result<()> 
         let archived = if archived { ", archived" } else { "" };
         writeln!(
             out,
-            "{id}: {} changes (seq 1 to {last}) in {records} stream messages, epoch {epoch}{archived}; \
-             pages open before the move resume with replay; {links}",
+            "{id}: {} changes (seq 1 to {last}) in {records} stream messages, epoch {epoch}{archived}, \
+             {lines} caption lines; pages open before the move resume with replay; {links}",
             log.len()
         )?;
     }

@@ -93,7 +93,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Attendee codes from the settings, for events started at runtime as well.
     pub attendee_codes: Arc<HashMap<String, String>>,
-    /// Caption lines, in a store of their own.
+    /// Caption lines, in a store of their own; in a cluster they are in its captions stream.
     pub captions: Arc<CaptionStore>,
     /// The cluster this node is part of; none on the embedded store. Shared, not held by
     /// value: every session holds a copy of this state, and the NATS handles are kilobytes.
@@ -112,14 +112,20 @@ impl AppState {
     /// Starts the hub of a stored event and puts the event in the registry.
     pub fn launch(&self, stored: StoredEvent, tokens: EventTokens) -> anyhow::Result<Arc<EventEntry>> {
         let id = stored.state.show.event.id.clone();
-        let captions = self.captions.tracks(&id).with_context(|| format!("cannot read the captions of {id}"))?;
+        // In a cluster the hub follows the captions stream from its first line instead.
+        let captions = match self.cluster {
+            Some(_) => None,
+            None => Some(self.captions.tracks(&id).with_context(|| format!("cannot read the captions of {id}"))?),
+        };
         let show = Arc::clone(&stored.state.show);
         let limit = self.limits.max_connections_per_event;
         let metrics = Arc::clone(&self.metrics);
         let epoch = stored.epoch.clone().unwrap_or_else(|| Arc::clone(&self.epoch));
         let log = self.cluster.as_ref().map(|cluster| cluster.event(&id));
         let hub = HubHandle::spawn(stored, self.journal.clone(), log, epoch, limit, metrics, &self.tracker);
-        hub.restore_captions(captions).context("the new hub stopped at once")?;
+        if let Some(captions) = captions {
+            hub.restore_captions(captions).context("the new hub stopped at once")?;
+        }
         let attendee_code = self.attendee_codes.get(&id).cloned();
         let deliveries = Arc::new(Deliveries::default());
         let destinations = Destinations::parse(&self.limits.automation_destinations).map_err(anyhow::Error::msg)?;

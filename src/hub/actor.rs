@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
 use super::captions::Tracks;
-use super::cluster::{next_followed, Clustered};
+use super::cluster::{next_followed, Clustered, Following};
 use super::fanout::Frames;
 use super::handle::{Follow, HubHandle, HubMsg, Stop};
 use super::members::{is_staff, Members};
@@ -23,7 +23,7 @@ use crate::clock::now_millis;
 use crate::domain::presence::Presence;
 use crate::metrics::{EventLabel, Metrics};
 use crate::protocol::{encode, ErrorCode, FrameError, ServerFrame, Tagger};
-use crate::store::nats::{EventLog, Followed};
+use crate::store::nats::EventLog;
 use crate::store::{Journal, StoredEvent};
 
 /// How many commands may wait for an event's hub before senders are made to wait.
@@ -131,8 +131,9 @@ impl Hub {
         mut self,
         inbox: mpsc::Receiver<HubMsg>,
         leaves: mpsc::UnboundedReceiver<ConnId>,
-        mut followed: Option<mpsc::Receiver<Followed>>,
+        followed: Option<Following>,
     ) {
+        let (mut records, mut lines) = followed.map_or((None, None), |f| (Some(f.records), Some(f.lines)));
         let mut inputs = Inputs { inbox, leaves, closed: false };
         info!(event = %self.event, seq = self.seq, "hub started");
         let mut presence_tick = tokio::time::interval(PRESENCE_EVERY);
@@ -160,9 +161,13 @@ impl Hub {
                     self.remove_member(conn);
                     continue;
                 }
-                Some(record) = next_followed(&mut followed) => {
+                Some(record) = next_followed(&mut records) => {
                     self.followed(record).await;
                     self.continue_audience();
+                    continue;
+                }
+                Some(followed) = next_followed(&mut lines) => {
+                    self.caption_durable(followed.line);
                     continue;
                 }
                 () = std::future::ready(()), if !self.audience_out.is_empty() => {

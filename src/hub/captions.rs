@@ -2,10 +2,14 @@
 //! speaker), reserves its seq, and once the line is stored sends it, encoded once, to the
 //! connections following its track. Caption lines have their own seq per track and never
 //! enter the change log, so a reconnect replays none of them: it gets the track's latest.
+//! In a cluster the captions stream orders each track's final lines: a line is judged
+//! against the track's end there, and sent once the stream holds it, whichever node
+//! stored it.
 
 use std::collections::BTreeMap;
 
 use tokio::sync::oneshot;
+use tracing::error;
 
 use super::fanout::AUDIENCE_ROUND;
 use super::{ConnId, Hub};
@@ -31,15 +35,24 @@ pub struct CaptionIn {
     pub seq: u64,
     pub text: String,
     pub is_final: bool,
+    /// In a cluster, the seq the track ends with in the captions stream, which decides.
+    pub known_last: Option<u64>,
     pub reply: oneshot::Sender<Result<Taken, CaptionError>>,
 }
 
 impl Hub {
     pub(super) fn caption(&mut self, line: CaptionIn, now: Millis) {
-        let CaptionIn { track, seq, text, is_final, reply } = line;
+        let CaptionIn { track, seq, text, is_final, known_last, reply } = line;
         let current = self.captions.entry(track).or_default();
-        let taken = current.take(track, seq, &text, is_final, &self.state, now);
+        let taken = match known_last {
+            Some(last) => {
+                TrackState { last, ..TrackState::default() }.take(track, seq, &text, is_final, &self.state, now)
+            }
+            None => current.take(track, seq, &text, is_final, &self.state, now),
+        };
         match &taken {
+            // In a cluster the stream holds the seq, not this node.
+            Ok(Taken::Line(line)) if line.is_final && self.cluster.is_some() => {}
             // The seq is the line's from now on, so that a retry while it is stored is a retry.
             Ok(Taken::Line(line)) if line.is_final => current.keep(line.clone()),
             Ok(Taken::Line(line)) => self.send_caption(line),
@@ -49,6 +62,12 @@ impl Hub {
     }
 
     pub(super) fn caption_stored(&mut self, line: Line, stored: bool) {
+        if self.cluster.is_some() {
+            if stored {
+                self.caption_durable(line);
+            }
+            return;
+        }
         if stored {
             self.send_caption(&line);
             return;
@@ -58,6 +77,23 @@ impl Hub {
             track.recent.pop_back();
             track.last = line.seq - 1;
         }
+    }
+
+    /// A final line the captions stream holds, stored by this node or followed from the
+    /// stream: it becomes the track's last and goes out, once, when it is the next one.
+    pub(super) fn caption_durable(&mut self, line: Line) {
+        let track = self.captions.entry(line.track).or_default();
+        if line.seq <= track.last {
+            return;
+        }
+        if line.seq > track.last + 1 {
+            // The stream holds no gap in a track; a line beyond one is shown rather than a
+            // track that stops for good.
+            let (track_name, last) = (line.track.as_str(), track.last);
+            error!(event = %self.event, track = track_name, last, seq = line.seq, "a caption line skips a seq");
+        }
+        track.keep(line.clone());
+        self.send_caption(&line);
     }
 
     /// Queues a line for its track's followers; it goes out in rounds, between which

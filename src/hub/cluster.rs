@@ -20,7 +20,7 @@ use crate::domain::presence::Counts;
 use crate::domain::{Actor, Change, Command, Millis};
 use crate::metrics::EventLabel;
 use crate::protocol::{ErrorCode, FrameError};
-use crate::store::nats::{self, EventLog, Followed, Record, Refused};
+use crate::store::nats::{self, EventLog, Followed, FollowedLine, Record, Refused};
 
 /// A hub's part in a cluster.
 pub(super) struct Clustered {
@@ -36,18 +36,28 @@ pub(super) struct Clustered {
 }
 
 impl Clustered {
-    /// Starts following the event's stream after `position`, and sharing this node's
-    /// presence, both on `tracker` and both until the hub drops its part.
-    pub(super) fn start(log: EventLog, position: u64, tracker: &TaskTracker) -> (Clustered, mpsc::Receiver<Followed>) {
+    /// Starts following the event's stream after `position` and its caption lines from the
+    /// first, and sharing this node's presence, all on `tracker` and until the hub drops
+    /// its part.
+    pub(super) fn start(log: EventLog, position: u64, tracker: &TaskTracker) -> (Clustered, Following) {
         let stop = CancellationToken::new();
-        let (followed, follower) = log.follow(position, stop.clone());
+        let (records, follower) = log.follow(position, stop.clone());
         tracker.spawn(follower);
+        let (lines, follower) = log.follow_captions(stop.clone());
+        tracker.spawn(follower);
+        let followed = Following { records, lines };
         let (ours, ours_rx) = watch::channel(Default::default());
         let (others_tx, others) = watch::channel(Default::default());
         tracker.spawn(log.clone().share_presence(ours_rx, others_tx, stop.clone()));
         let clustered = Clustered { log, position, ours, others, _stop: stop.drop_guard() };
         (clustered, followed)
     }
+}
+
+/// What a clustered hub follows: the event's records and its caption lines.
+pub(super) struct Following {
+    pub(super) records: mpsc::Receiver<Followed>,
+    pub(super) lines: mpsc::Receiver<FollowedLine>,
 }
 
 /// Messages set aside while a publish is in flight before the hub stops reading more.
@@ -58,8 +68,8 @@ const DEFERRED_AT_MOST: usize = 1024;
 /// with each attempt lets one of them through.
 const MAX_ATTEMPTS: u32 = 32;
 
-/// Waits for the next followed record, or forever without a cluster.
-pub(super) async fn next_followed(followed: &mut Option<mpsc::Receiver<Followed>>) -> Option<Followed> {
+/// Waits for the next of what a cluster follows, or forever without a cluster.
+pub(super) async fn next_followed<T>(followed: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match followed {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -186,16 +186,19 @@ impl HubHandle {
     }
 
     /// Places a caption line. A final line comes back to be stored, then handed to
-    /// [`HubHandle::caption_stored`]; a partial one is sent at once.
+    /// [`HubHandle::caption_stored`]; a partial one is sent at once. In a cluster,
+    /// `known_last` is the seq the track ends with in the captions stream, which the line
+    /// is judged against instead of what this node has seen.
     pub async fn caption(
         &self,
         track: Track,
         seq: u64,
         text: String,
         is_final: bool,
+        known_last: Option<u64>,
     ) -> Result<Result<Taken, CaptionError>, HubGone> {
         let (reply, answer) = oneshot::channel();
-        let line = CaptionIn { track, seq, text, is_final, reply };
+        let line = CaptionIn { track, seq, text, is_final, known_last, reply };
         self.inbox.send(HubMsg::Caption(Box::new(line))).await.map_err(|_| HubGone)?;
         answer.await.map_err(|_| HubGone)
     }

@@ -3,6 +3,7 @@
 //! for the last seq), and the transcripts as plain text, WebVTT and SRT.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,9 +17,11 @@ use serde_json::json;
 use super::shared::{authorized, download};
 use crate::app::control::{refusal, Answer};
 use crate::app::{AppState, EventEntry};
-use crate::domain::captions::{self, CaptionError, Taken, Track};
+use crate::domain::captions::{self, CaptionError, Line, Taken, Track};
 use crate::domain::Role;
+use crate::hub::HubGone;
 use crate::protocol::ErrorCode;
+use crate::store::nats::{Cluster, Refused};
 
 /// A caption line's body at most: 500 characters of CJK are 1,500 bytes. A longer one is
 /// answered `413 too_large` in the API's JSON, not axum's plain text.
@@ -87,28 +90,62 @@ async fn ingest(
     let Ok(text) = String::from_utf8(body.to_vec()) else {
         return refusal(ErrorCode::InvalidUtf8, "the body must be UTF-8 text");
     };
-    let gone = || refusal(ErrorCode::Internal, "the event's hub has stopped");
-    let line = match entry.hub.caption(track, seq, text, is_final).await {
-        Err(_) => return gone(),
+    let posted = Posted { track, seq, text, is_final };
+    match app.cluster.clone() {
+        Some(cluster) => ingest_clustered(&cluster, &entry, &event, posted).await,
+        None => ingest_embedded(&app, &entry, &event, posted).await,
+    }
+}
+
+/// A line as its captioner posted it.
+struct Posted {
+    track: Track,
+    seq: u64,
+    text: String,
+    is_final: bool,
+}
+
+fn gone() -> Answer {
+    refusal(ErrorCode::Internal, "the event's hub has stopped")
+}
+
+/// What the hub made of a line: the line to store and send, or the answer.
+fn placed(taken: Result<Result<Taken, CaptionError>, HubGone>, posted: &Posted) -> Result<Line, Answer> {
+    let Posted { track, seq, ref text, .. } = *posted;
+    match taken {
+        Err(_) => Err(gone()),
         Ok(Err(CaptionError::OutOfOrder { got, expected })) => {
             let message = format!("seq {got} is out of order: the next line of {} is seq {expected}", track.as_str());
-            return Answer {
+            Err(Answer {
                 status: StatusCode::CONFLICT,
                 body: json!({ "code": ErrorCode::OutOfOrder, "message": message, "expected": expected }),
-            };
+            })
         }
-        Ok(Err(CaptionError::Text(error))) => return refusal(ErrorCode::InvalidField, format!("the line {error}")),
+        Ok(Err(CaptionError::Text(error))) => Err(refusal(ErrorCode::InvalidField, format!("the line {error}"))),
         // The hub knows a retry by its seq alone; a retry must still be a line, not an empty body.
-        Ok(Ok(Taken::Repeated)) if body.is_empty() => {
-            return refusal(ErrorCode::InvalidField, "the body must be the line's text");
+        Ok(Ok(Taken::Repeated)) if text.is_empty() => {
+            Err(refusal(ErrorCode::InvalidField, "the body must be the line's text"))
         }
         Ok(Ok(Taken::Repeated)) => {
-            return Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": seq, "ignored": true }) }
+            Err(Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": seq, "ignored": true }) })
         }
-        Ok(Ok(Taken::Line(line))) => line,
+        Ok(Ok(Taken::Line(line))) => Ok(line),
+    }
+}
+
+fn taken(line: &Line) -> Answer {
+    Answer { status: StatusCode::OK, body: json!({ "track": line.track, "seq": line.seq, "final": line.is_final }) }
+}
+
+/// On the embedded store: the hub judges the line, the captions file keeps it.
+async fn ingest_embedded(app: &AppState, entry: &EventEntry, event: &str, posted: Posted) -> Answer {
+    let Posted { track, seq, ref text, is_final } = posted;
+    let line = match placed(entry.hub.caption(track, seq, text.clone(), is_final, None).await, &posted) {
+        Ok(line) => line,
+        Err(answer) => return answer,
     };
     if line.is_final {
-        let (store, stored_line, id) = (std::sync::Arc::clone(&app.captions), line.clone(), event.clone());
+        let (store, stored_line, id) = (std::sync::Arc::clone(&app.captions), line.clone(), event.to_owned());
         let stored = tokio::task::spawn_blocking(move || store.append(&id, &stored_line)).await;
         let stored = match stored {
             Ok(Ok(())) => true,
@@ -125,7 +162,62 @@ async fn ingest(
             return refusal(ErrorCode::Internal, "the line could not be stored; send it again");
         }
     }
-    Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": seq, "final": line.is_final }) }
+    taken(&line)
+}
+
+/// How many times a line is judged again after another node stored a line of its track
+/// first; the second look normally settles it (a retry, or out of order).
+const CLUSTER_ATTEMPTS: u32 = 10;
+
+/// In a cluster: the line is judged against the track's end in the captions stream and
+/// published expecting that end, so that of two nodes taking one seq only one stores it;
+/// the other looks again and answers as for any retry or gap.
+async fn ingest_clustered(cluster: &Cluster, entry: &EventEntry, event: &str, posted: Posted) -> Answer {
+    let Posted { track, seq, ref text, is_final } = posted;
+    for attempt in 1..=CLUSTER_ATTEMPTS {
+        if attempt > 1 {
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+        }
+        let end = match cluster.track_end(event, track).await {
+            Ok(end) => end,
+            Err(e) => {
+                tracing::warn!(event, error = %e, "cannot read where a caption track ends");
+                return unavailable(NOT_STORED);
+            }
+        };
+        let taken_by_hub = entry.hub.caption(track, seq, text.clone(), is_final, Some(end.seq)).await;
+        let line = match placed(taken_by_hub, &posted) {
+            Ok(line) => line,
+            Err(answer) => return answer,
+        };
+        if !line.is_final {
+            return taken(&line);
+        }
+        match cluster.append_line(event, &line, end).await {
+            Ok(_) => {
+                return match entry.hub.caption_stored(line.clone(), true).await {
+                    Ok(()) => taken(&line),
+                    Err(_) => gone(),
+                };
+            }
+            Err(Refused::Behind) => continue,
+            Err(Refused::Unavailable) => return unavailable(NOT_STORED),
+            Err(Refused::Unconfirmed) => return unavailable(UNCONFIRMED_LINE),
+        }
+    }
+    refusal(ErrorCode::Conflict, "the track kept changing on other nodes; send the line again")
+}
+
+const NOT_STORED: &str = "the cluster cannot store captions right now; the line was not stored: send it again";
+const UNCONFIRMED_LINE: &str =
+    "the cluster did not confirm the line in time; it may still be stored: send it again with the same seq";
+
+/// `503 unavailable`: the cluster's store cannot be reached.
+fn unavailable(message: &str) -> Answer {
+    Answer {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        body: json!({ "code": ErrorCode::Unavailable, "message": message }),
+    }
 }
 
 /// `GET /api/v1/events/{event}/captions/seq?lang=`: the last final seq of the track.
@@ -139,6 +231,12 @@ async fn last_seq(
         Ok(found) => found,
         Err(answer) => return answer,
     };
+    if let Some(cluster) = &app.cluster {
+        return match cluster.track_end(&event, track).await {
+            Ok(end) => Answer { status: StatusCode::OK, body: json!({ "track": track, "seq": end.seq }) },
+            Err(_) => unavailable("the cluster cannot be read right now; ask again"),
+        };
+    }
     match entry.hub.caption_seqs().await {
         Ok(seqs) => Answer {
             status: StatusCode::OK,
@@ -170,10 +268,18 @@ async fn transcript(
     let Ok(overview) = entry.hub.overview().await else {
         return refusal(ErrorCode::Internal, "the event's hub has stopped").into_response();
     };
-    let (store, id) = (std::sync::Arc::clone(&app.captions), event.clone());
-    let lines = match tokio::task::spawn_blocking(move || store.lines(&id, track)).await {
-        Ok(Ok(lines)) => lines,
-        _ => return refusal(ErrorCode::Internal, "the captions could not be read").into_response(),
+    let lines = match &app.cluster {
+        Some(cluster) => match cluster.track_lines(&event, track).await {
+            Ok(lines) => lines,
+            Err(_) => return unavailable("the cluster cannot be read right now; ask again").into_response(),
+        },
+        None => {
+            let (store, id) = (std::sync::Arc::clone(&app.captions), event.clone());
+            match tokio::task::spawn_blocking(move || store.lines(&id, track)).await {
+                Ok(Ok(lines)) => lines,
+                _ => return refusal(ErrorCode::Internal, "the captions could not be read").into_response(),
+            }
+        }
     };
     let (kind, ext, body) = match format {
         Format::Text => ("text/plain; charset=utf-8", "txt", captions::transcript_text(&lines, &overview.state)),

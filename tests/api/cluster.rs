@@ -61,7 +61,7 @@ const TRIO_ATTEMPTS: usize = 3;
 pub(crate) struct Nats {
     args: Vec<String>,
     port: u16,
-    monitor: u16,
+    pub(crate) monitor: u16,
     child: Option<Child>,
     store: tempfile::TempDir,
 }
@@ -77,7 +77,7 @@ impl Nats {
     }
 
     /// One server on its own, started.
-    async fn single() -> Nats {
+    pub(crate) async fn single() -> Nats {
         let mut nats = Nats::configured(Vec::new());
         nats.start().await;
         nats
@@ -86,7 +86,7 @@ impl Nats {
     /// Three servers routed into one cluster, started. Ports are picked free but may be
     /// taken by another test before a server binds them: a trio that does not come up is
     /// started again on other ports, a few times, before the test fails.
-    async fn trio() -> Vec<Nats> {
+    pub(crate) async fn trio() -> Vec<Nats> {
         for _ in 1..TRIO_ATTEMPTS {
             let mut trio = Nats::trio_configured();
             trio.iter_mut().for_each(Nats::spawn);
@@ -130,7 +130,7 @@ impl Nats {
             .collect()
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -188,7 +188,7 @@ impl Nats {
     }
 
     /// kill -9.
-    async fn kill(&mut self) {
+    pub(crate) async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             kill_9(&mut child).await;
         }
@@ -202,7 +202,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    async fn start(urls: String, replicas: usize) -> Node {
+    pub(crate) async fn start(urls: String, replicas: usize) -> Node {
         let data = tempfile::tempdir().unwrap();
         let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
         let settings = data.path().join("settings.toml");
@@ -955,7 +955,7 @@ async fn two_of_three_nats_servers_killed_and_restarted_take_commands_again_and_
 }
 
 /// `eventhub migrate` of the store in `data` into the cluster at `url`, run to its end.
-async fn migrate(data: &std::path::Path, url: &str) -> std::process::Output {
+pub(crate) async fn migrate(data: &std::path::Path, url: &str) -> std::process::Output {
     let migrated = Command::new(env!("CARGO_BIN_EXE_eventhub"))
         .arg("--config")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))

@@ -13,6 +13,7 @@ mod browser_stage;
 mod captions;
 mod cluster;
 mod cluster_automations;
+mod cluster_captions;
 mod control;
 mod crash;
 mod cues;

@@ -12,7 +12,8 @@
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
 //! - `attendance`: the attendance history of every event, in one stream;
-//! - `lease`: a key of the meta bucket one node at a time holds (who sends automations).
+//! - `lease`: a key of the meta bucket one node at a time holds (who sends automations);
+//! - `captions`: every event's caption lines, in one stream: appended, followed, read back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,8 @@ use crate::domain::presence::HISTORY_LEN;
 use crate::store::StoreError;
 use attendance::{attendance_subject, ATTENDANCE_STREAM};
 pub use backend::NatsBackend;
+use captions::{captions_subjects, CAPTIONS_DUPLICATE_WINDOW, CAPTIONS_STREAM};
+pub use captions::{FollowedLine, TrackEnd};
 pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
 pub use events::Record;
 pub use lease::{Holding, Lease, LeaseError};
@@ -35,6 +38,7 @@ pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
 
 mod attendance;
 mod backend;
+mod captions;
 mod event_log;
 mod events;
 mod lease;
@@ -80,7 +84,7 @@ const ELECTION_ATTEMPTS: u32 = 6;
 
 impl Cluster {
     /// Connects to the NATS servers in `urls` (comma-separated) and makes sure the buckets
-    /// and the attendance stream exist, with `replicas` copies of everything.
+    /// and the attendance and captions streams exist, with `replicas` copies of everything.
     pub async fn connect(urls: &str, replicas: usize) -> anyhow::Result<Cluster> {
         let servers: Vec<&str> = urls.split(',').map(str::trim).filter(|url| !url.is_empty()).collect();
         let client = async_nats::ConnectOptions::new()
@@ -104,7 +108,7 @@ impl Cluster {
         }
     }
 
-    /// Makes sure the buckets and the attendance stream exist.
+    /// Makes sure the buckets and the attendance and captions streams exist.
     async fn prepare(client: async_nats::Client, js: Context, replicas: usize) -> anyhow::Result<Cluster> {
         let meta = bucket(&js, META_BUCKET, replicas, Duration::ZERO).await?;
         let presence = bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?;
@@ -118,6 +122,15 @@ impl Cluster {
         })
         .await
         .context("cannot create the attendance stream")?;
+        js.get_or_create_stream(stream::Config {
+            name: CAPTIONS_STREAM.into(),
+            subjects: vec![captions_subjects()],
+            duplicate_window: CAPTIONS_DUPLICATE_WINDOW,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await
+        .context("cannot create the captions stream")?;
         let node = uuid::Uuid::new_v4().simple().to_string().into();
         Ok(Cluster { client, js, meta, presence, replicas, node, failing: Arc::default() })
     }
