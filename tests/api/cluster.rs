@@ -146,7 +146,11 @@ impl Nats {
                 let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!("nats-server on port {} is not healthy within 30 s; its log ends:\n{}", self.port, tail.join("\n"));
+                panic!(
+                    "nats-server on port {} is not healthy within 30 s; its log ends:\n{}",
+                    self.port,
+                    tail.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

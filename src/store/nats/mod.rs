@@ -11,7 +11,8 @@
 //! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
-//! - `attendance`: the attendance history of every event, in one stream.
+//! - `attendance`: the attendance history of every event, in one stream;
+//! - `rooms`: the events other nodes create and archive while the cluster runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,12 +31,14 @@ pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
 pub use events::Record;
 use presence::PRESENCE_TTL;
 pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
+pub use rooms::RoomMarker;
 
 mod attendance;
 mod backend;
 mod event_log;
 mod events;
 mod presence;
+mod rooms;
 
 const META_BUCKET: &str = "eventhub";
 const PRESENCE_BUCKET: &str = "eventhub-presence";
@@ -169,6 +172,14 @@ impl Cluster {
                 Err(e) => return Err(e).with_context(|| format!("cannot keep {key} in the cluster")),
             }
         }
+    }
+}
+
+impl Cluster {
+    /// The tokens of `event` every node grants: `ours` (JSON) unless another node shared
+    /// its own first.
+    pub async fn shared_tokens(&self, event: &str, ours: String) -> anyhow::Result<String> {
+        self.shared(&events::tokens_key(event), ours).await
     }
 }
 
