@@ -19,7 +19,7 @@ use crate::helpers::{events_dir, hello_frame, http_get, Client, EVENT};
 
 const QUEUE: &str = "round-table";
 /// How long a dead node's people may stay in the totals: docs/operations.md, "Cluster".
-const PRESENCE_DROP_OUT: Duration = Duration::from_secs(8);
+pub(crate) const PRESENCE_DROP_OUT: Duration = Duration::from_secs(8);
 /// Show commands faster than this would trip the per-connection rate limit (20 a second).
 const PACE: Duration = Duration::from_millis(60);
 
@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// One NATS server with JetStream on a store directory that outlives its restarts.
-struct Nats {
+pub(crate) struct Nats {
     args: Vec<String>,
     port: u16,
     monitor: u16,
@@ -74,14 +74,14 @@ impl Nats {
     }
 
     /// One server on its own, started.
-    async fn single() -> Nats {
+    pub(crate) async fn single() -> Nats {
         let mut nats = Nats::configured(Vec::new());
         nats.start().await;
         nats
     }
 
     /// Three servers routed into one cluster, started.
-    async fn trio() -> Vec<Nats> {
+    pub(crate) async fn trio() -> Vec<Nats> {
         let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut trio: Vec<Nats> = (0..3)
             .map(|k| {
@@ -108,7 +108,7 @@ impl Nats {
         trio
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -165,13 +165,13 @@ impl Nats {
 }
 
 /// A hub node: the binary, joined to the cluster at `urls` with `replicas` copies.
-struct Node {
-    process: Process,
+pub(crate) struct Node {
+    pub(crate) process: Process,
     _data: tempfile::TempDir,
 }
 
 impl Node {
-    async fn start(urls: String, replicas: usize) -> Node {
+    pub(crate) async fn start(urls: String, replicas: usize) -> Node {
         let data = tempfile::tempdir().unwrap();
         let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
         let settings = data.path().join("settings.toml");
@@ -199,16 +199,16 @@ impl Node {
         }
     }
 
-    fn token(&self, role: &str) -> &str {
+    pub(crate) fn token(&self, role: &str) -> &str {
         &self.process.tokens[role]
     }
 
-    async fn join(&self, role: &str, name: &str) -> (Client, Value) {
+    pub(crate) async fn join(&self, role: &str, name: &str) -> (Client, Value) {
         Client::join(self.process.addr, self.token(role), name).await
     }
 
     /// An attendee with its own participant id, so that each counts once.
-    async fn attendee(&self, participant: &str) -> Client {
+    pub(crate) async fn attendee(&self, participant: &str) -> Client {
         let mut client = Client::connect(self.process.addr).await;
         let mut hello = hello_frame(self.token("attendee"), participant);
         hello["participant"] = json!(participant);
@@ -245,13 +245,13 @@ impl Node {
         }
     }
 
-    async fn kill(&mut self) {
+    pub(crate) async fn kill(&mut self) {
         kill_9(&mut self.process.child).await;
     }
 }
 
 /// Reads until the change with `seq` and returns it.
-async fn change_at(client: &mut Client, seq: u64) -> Value {
+pub(crate) async fn change_at(client: &mut Client, seq: u64) -> Value {
     loop {
         let frame = client.next_frame().await;
         if frame["type"] == "change" && frame["seq"].as_u64().unwrap() >= seq {
@@ -554,7 +554,7 @@ async fn with_every_nats_server_down_commands_are_refused_pages_stay_up_and_all_
     assert_eq!(log[1]["command"], id.as_str());
 }
 
-fn total(frame: &Value) -> u64 {
+pub(crate) fn total(frame: &Value) -> u64 {
     frame["counts"]["total"].as_u64().unwrap()
 }
 
@@ -675,7 +675,7 @@ impl Nats {
 
 /// Three servers, and a node on each server alone (node k on server k; it learns the
 /// others from the server, as clients do, and may move to them).
-async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
+pub(crate) async fn trio_with_a_node_each() -> (Vec<Nats>, Vec<Node>) {
     let trio = Nats::trio().await;
     let (a, b, c) =
         tokio::join!(Node::start(trio[0].url(), 3), Node::start(trio[1].url(), 3), Node::start(trio[2].url(), 3));

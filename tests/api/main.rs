@@ -12,6 +12,7 @@ mod browser_screens;
 mod browser_stage;
 mod captions;
 mod cluster;
+mod cluster_events;
 mod control;
 mod crash;
 mod cues;

@@ -1,0 +1,161 @@
+//! Runtime create and archive across a cluster's nodes, and the chair's full presence list
+//! with the people of every node: real nodes on a real NATS server.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cluster::{change_at, Nats, Node, ONE_AT_A_TIME};
+use crate::helpers::{http_get, Client, Ended};
+use crate::rooms::{breakout_file, post, BREAKOUT};
+
+/// How soon another node runs an event created or archived on one: docs/operations.md,
+/// "Cluster", says within 2 s; a loaded machine gets more before the test fails.
+const SPREAD: Duration = Duration::from_secs(8);
+
+fn rooms_token(node: &Node) -> String {
+    node.process.rooms_token.clone().expect("the node prints its rooms link")
+}
+
+/// Creates the breakout on `node`; returns its answer.
+async fn create_on(node: &Node) -> Value {
+    let (status, body) = post(
+        node.process.addr,
+        "/api/events",
+        &rooms_token(node),
+        Some("application/toml"),
+        breakout_file(BREAKOUT).as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn hello(event: &str, token: &str, name: &str) -> Value {
+    json!({"type": "hello", "protocol": 1, "event": event, "token": token, "name": name, "mode": "remote",
+           "lang": "en", "participant": name})
+}
+
+/// Joins `event` at `addr`: the welcome, or the error the hello got.
+async fn try_join(addr: SocketAddr, event: &str, token: &str, name: &str) -> Result<(Client, Value), Value> {
+    let mut client = Client::connect(addr).await;
+    client.send(hello(event, token, name)).await;
+    let frame = client.next_frame().await;
+    if frame["type"] != "welcome" {
+        return Err(frame);
+    }
+    client.version = frame["snapshot"]["live"]["version"].as_u64().expect("a snapshot");
+    client.seq = frame["seq"].as_u64().unwrap();
+    Ok((client, frame))
+}
+
+/// Joins `event` at `addr` as soon as the node runs it, within [`SPREAD`] of `since`.
+async fn join_once_running(addr: SocketAddr, event: &str, token: &str, name: &str, since: Instant) -> Client {
+    loop {
+        match try_join(addr, event, token, name).await {
+            Ok((client, _)) => return client,
+            Err(refused) => {
+                assert_eq!(refused["code"], "unknown_event", "{refused}");
+                assert!(since.elapsed() < SPREAD, "{addr} runs {event} within {SPREAD:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Waits until `node` refuses joins of `event` as it refuses an archived event's.
+async fn until_refused(addr: SocketAddr, event: &str, token: &str, since: Instant) {
+    loop {
+        match try_join(addr, event, token, "late").await {
+            Err(refused) if refused["code"] == "unknown_event" => return,
+            Err(other) => panic!("an archived event's joins are refused with unknown_event: {other}"),
+            Ok(_) => assert!(since.elapsed() < SPREAD, "{addr} stops {event} within {SPREAD:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn archived_in_list(node: &Node, event: &str) -> bool {
+    let path = format!("/api/events?token={}", rooms_token(node));
+    let (status, _, body) = http_get(node.process.addr, &path).await;
+    assert_eq!(status, 200, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    let entry = list["events"].as_array().unwrap().iter().find(|e| e["id"] == event).cloned();
+    entry.unwrap_or_else(|| panic!("{event} is listed: {list}"))["archived"] == true
+}
+
+#[tokio::test]
+async fn an_event_created_on_one_node_runs_on_the_others_with_the_tokens_it_returned() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let nats = Nats::single().await;
+    let (a, b, c) = tokio::join!(Node::start(nats.url(), 1), Node::start(nats.url(), 1), Node::start(nats.url(), 1));
+    let created = create_on(&a).await;
+    let since = Instant::now();
+    let (attendee, moderator) =
+        (created["tokens"]["attendee"].as_str().unwrap(), created["tokens"]["moderator"].as_str().unwrap());
+    let mut on_b = join_once_running(b.process.addr, BREAKOUT, attendee, "on b", since).await;
+    let mut chair_c = join_once_running(c.process.addr, BREAKOUT, moderator, "chair on c", since).await;
+    eprintln!("created on a, joined on b and c {:?} later", since.elapsed());
+    let mut on_a = join_once_running(a.process.addr, BREAKOUT, attendee, "on a", since).await;
+
+    let ack = chair_c.run("next", json!({})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let seq = ack["seq"].as_u64().unwrap();
+    for page in [&mut on_b, &mut on_a] {
+        let change = change_at(page, seq).await;
+        assert_eq!(change["change"]["live"]["segment"], 0, "{change}");
+    }
+    let (status, body) = post(
+        c.process.addr,
+        "/api/events",
+        &rooms_token(&c),
+        Some("application/toml"),
+        breakout_file(BREAKOUT).as_bytes(),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "the id is taken on every node: {body}");
+}
+
+#[tokio::test]
+async fn an_event_archived_on_one_node_closes_and_refuses_its_pages_on_the_others_and_after_a_restart() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let nats = Nats::single().await;
+    let (mut a, b, c) =
+        tokio::join!(Node::start(nats.url(), 1), Node::start(nats.url(), 1), Node::start(nats.url(), 1));
+    let created = create_on(&a).await;
+    let attendee = created["tokens"]["attendee"].as_str().unwrap();
+    let since = Instant::now();
+    let mut on_a = join_once_running(a.process.addr, BREAKOUT, attendee, "on a", since).await;
+    let mut on_c = join_once_running(c.process.addr, BREAKOUT, attendee, "on c", since).await;
+    join_once_running(b.process.addr, BREAKOUT, attendee, "on b", since).await;
+    let (mut demo_on_c, _) = c.join("attendee", "demo watcher").await;
+
+    let path = format!("/api/events/{BREAKOUT}/archive");
+    let archived = Instant::now();
+    let (status, body) = post(b.process.addr, &path, &rooms_token(&b), None, b"").await;
+    assert_eq!(status, 200, "{body}");
+    for page in [&mut on_a, &mut on_c] {
+        match page.ended().await {
+            Ended::Closed(Some(frame)) => {
+                assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4404, "event archived"))
+            }
+            other => panic!("the archived event's socket is closed with 4404, not {other:?}"),
+        }
+    }
+    eprintln!("archived on b, pages on a and c closed {:?} later", archived.elapsed());
+    for node in [&a, &c] {
+        until_refused(node.process.addr, BREAKOUT, attendee, archived).await;
+        assert!(archived_in_list(node, BREAKOUT).await, "listed as archived");
+    }
+    demo_on_c.still_works().await;
+    let (status, body) = post(a.process.addr, &path, &rooms_token(&a), None, b"").await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("invalid_state")), "archived already: {body}");
+
+    a.kill().await;
+    let again = Node::start(nats.url(), 1).await;
+    until_refused(again.process.addr, BREAKOUT, attendee, Instant::now()).await;
+    assert!(archived_in_list(&again, BREAKOUT).await, "still archived after a restart");
+    let (_, welcome) = again.join("attendee", "demo after restart").await;
+    assert_eq!(welcome["type"], "welcome");
+}
