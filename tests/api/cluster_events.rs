@@ -1,12 +1,13 @@
 //! Runtime create and archive across a cluster's nodes, and the chair's full presence list
 //! with the people of every node: real nodes on a real NATS server.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cluster::{change_at, Nats, Node, ONE_AT_A_TIME};
+use crate::cluster::{change_at, total, Nats, Node, ONE_AT_A_TIME, PRESENCE_DROP_OUT};
 use crate::helpers::{http_get, Client, Ended};
 use crate::rooms::{breakout_file, post, BREAKOUT};
 
@@ -158,4 +159,95 @@ async fn an_event_archived_on_one_node_closes_and_refuses_its_pages_on_the_other
     assert!(archived_in_list(&again, BREAKOUT).await, "still archived after a restart");
     let (_, welcome) = again.join("attendee", "demo after restart").await;
     assert_eq!(welcome["type"], "welcome");
+}
+
+/// The chair's whole list, read two at a time with `presence_page`.
+async fn full_list(chair: &mut Client) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let id = format!("page-{}", entries.len());
+        let mut ask = json!({"type": "presence_page", "id": id, "limit": 2});
+        if !after.is_null() {
+            ask["after"] = after;
+        }
+        chair.send(ask).await;
+        let page = loop {
+            let frame = chair.next_frame().await;
+            if frame["id"] == id.as_str() {
+                break frame;
+            }
+        };
+        assert_eq!(page["type"], "presence_page", "{page}");
+        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+        after = page["next"].clone();
+        if after.is_null() {
+            return entries;
+        }
+    }
+}
+
+fn names_of(entries: &[Value]) -> BTreeSet<String> {
+    entries.iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect()
+}
+
+fn listed(frame: &Value) -> u64 {
+    frame["listed"].as_u64().unwrap_or(0)
+}
+
+fn has_left(frame: &Value, who: &str) -> bool {
+    frame["left"].as_array().is_some_and(|left| left.iter().any(|w| w == who))
+}
+
+#[tokio::test]
+async fn the_chairs_full_list_holds_every_nodes_people_comings_and_goings_and_drops_a_dead_nodes() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let nats = Nats::single().await;
+    let (a, b, mut c) =
+        tokio::join!(Node::start(nats.url(), 1), Node::start(nats.url(), 1), Node::start(nats.url(), 1));
+    let mut people = Vec::new();
+    for (node, count, tag) in [(&a, 1, "a"), (&b, 3, "b"), (&c, 2, "c")] {
+        for k in 0..count {
+            people.push(node.attendee(&format!("{tag}-{k}")).await);
+        }
+    }
+    let (mut chair, welcome) = a.join("moderator", "chair on a").await;
+    assert!(welcome["presence"]["list"].is_array(), "a chair's welcome has the list: {welcome}");
+    chair.presence_within(SPREAD, |p| listed(p) == 7 && total(p) == 6).await;
+    let list = full_list(&mut chair).await;
+    let expected = ["a-0", "b-0", "b-1", "b-2", "c-0", "c-1", "chair on a"];
+    assert_eq!(names_of(&list), expected.into_iter().map(str::to_owned).collect(), "{list:?}");
+    let on_b = list.iter().find(|e| e["name"] == "b-1").unwrap();
+    assert_eq!((&on_b["role"], &on_b["mode"], &on_b["lang"]), (&json!("attendee"), &json!("remote"), &json!("en")));
+    assert_eq!(on_b["connections"], 1);
+    assert!(on_b["who"].is_string() && on_b["since"].is_number(), "the fields a node's own people have: {on_b}");
+
+    let joining = Instant::now();
+    let late = b.attendee("b-late").await;
+    let joined = |p: &Value| p["joined"].as_array().is_some_and(|j| j.iter().any(|e| e["name"] == "b-late"));
+    let frame = chair.presence_within(SPREAD, joined).await;
+    eprintln!("a join on b reached the chair on a {:?} later", joining.elapsed());
+    let entry = frame["joined"].as_array().unwrap().iter().find(|e| e["name"] == "b-late").unwrap().clone();
+    assert_eq!(entry["role"], "attendee");
+    let who = entry["who"].as_str().unwrap().to_owned();
+    let leaving = Instant::now();
+    drop(late);
+    chair.presence_within(SPREAD, |p| has_left(p, &who)).await;
+    eprintln!("a leave on b reached the chair on a {:?} later", leaving.elapsed());
+
+    let on_c: Vec<&str> = list
+        .iter()
+        .filter(|e| e["name"].as_str().unwrap().starts_with("c-"))
+        .map(|e| e["who"].as_str().unwrap())
+        .collect();
+    let killed = Instant::now();
+    c.kill().await;
+    let frame = chair.presence_within(SPREAD * 2, |p| listed(p) == 5).await;
+    let took = killed.elapsed();
+    eprintln!("node c killed; its people left the chair's list {took:?} later");
+    assert!(on_c.iter().all(|who| has_left(&frame, who)), "c's people are in the leave: {frame}");
+    assert!(took <= PRESENCE_DROP_OUT, "a dead node's people leave the list within {PRESENCE_DROP_OUT:?}: {took:?}");
+    let list = full_list(&mut chair).await;
+    assert_eq!(names_of(&list).len(), 5, "{list:?}");
+    assert!(names_of(&list).iter().all(|name| !name.starts_with("c-")), "{list:?}");
 }

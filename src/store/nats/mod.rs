@@ -1,18 +1,19 @@
 //! The cluster store on NATS JetStream: each event's change log is a stream of its own
 //! (`EVENTHUB_<event>`, subject `eventhub.<event>.log`), one message per command, which any
 //! hub node appends to expecting the last sequence it applied, and every node follows.
-//! Snapshots, tokens and archived flags are in a KV bucket, per-node presence counts in a
-//! second one whose entries expire. Knows nothing of the hub.
+//! Snapshots, tokens and archived flags are in a KV bucket, each node's presence counts and
+//! people in a second one whose entries expire. Knows nothing of the hub.
 //!
 //! This file connects to the cluster and makes its buckets. The rest is by responsibility,
 //! each part naming only the parts listed after it:
 //! - `backend`: [`NatsBackend`], the cluster behind the store's `Backend` trait;
 //! - `presence`: each node's counts of an event put in the presence bucket, the others' summed;
+//! - `people`: each node's people of an event, in chunks in the same bucket, for the chair's list;
+//! - `rooms`: the events other nodes create and archive while the cluster runs;
 //! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
-//! - `attendance`: the attendance history of every event, in one stream;
-//! - `rooms`: the events other nodes create and archive while the cluster runs.
+//! - `attendance`: the attendance history of every event, in one stream.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ use attendance::{attendance_subject, ATTENDANCE_STREAM};
 pub use backend::NatsBackend;
 pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
 pub use events::Record;
+pub use people::{People, Reported};
 use presence::PRESENCE_TTL;
 pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
 pub use rooms::RoomMarker;
@@ -37,6 +39,7 @@ mod attendance;
 mod backend;
 mod event_log;
 mod events;
+mod people;
 mod presence;
 mod rooms;
 
