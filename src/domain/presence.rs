@@ -55,6 +55,8 @@ pub struct Present {
     /// A person in the audience, counted in the head counts and recent joins; the chair's
     /// consoles, the crew's cue screens and stage screens are listed but not counted.
     pub audience: bool,
+    /// May stand for a programme speaker: see [`Presence::speaker_names`].
+    pub speaker: bool,
 }
 
 /// Whether a connection is someone in the audience: an attendee, or a speaker on their own
@@ -139,6 +141,9 @@ pub struct Presence {
     /// In a cluster, the people connected to each other node, by node, then participant:
     /// listed and in the diffs, never in this node's counts (each node's are summed apart).
     elsewhere: HashMap<String, HashMap<String, Present>>,
+    /// Those of `elsewhere` who may stand for programme speakers, with their names and how
+    /// they take part, so that a welcome need not look through everyone elsewhere.
+    speakers_elsewhere: HashMap<String, HashMap<String, (String, Mode)>>,
     /// In a cluster, the participants whose presence on this node began or ended since
     /// [`Presence::local_changes`] last took them, for the other nodes.
     local_changes: Option<HashSet<String>>,
@@ -184,6 +189,7 @@ impl Presence {
             diffs: VecDeque::new(),
             republish: false,
             elsewhere: HashMap::new(),
+            speakers_elsewhere: HashMap::new(),
             local_changes: None,
         }
     }
@@ -224,13 +230,14 @@ impl Presence {
             since: now,
             connections: 0,
             audience: in_audience(actor.role, screen),
+            speaker: may_be_programme_speaker(actor.role, screen),
         });
         entry.connections += 1;
         if !was_present {
             if let Some(changes) = &mut self.local_changes {
                 changes.insert(actor.participant.clone());
             }
-            if may_be_programme_speaker(entry.role, screen) {
+            if entry.speaker {
                 self.speakers.insert(entry.participant.clone(), (entry.name.clone(), entry.mode));
             }
             if !entry.audience {
@@ -335,17 +342,21 @@ impl Presence {
     /// longer (`None`). The list and the diffs take it; this node's counts do not.
     pub fn elsewhere(&mut self, node: &str, participant: String, present: Option<Present>) {
         let anywhere = self.present.contains_key(&participant) || self.is_elsewhere(&participant);
+        let speakers = self.speakers_elsewhere.entry(node.to_owned()).or_default();
+        match present.as_ref().filter(|entry| entry.speaker) {
+            Some(entry) => speakers.insert(participant.clone(), (entry.name.clone(), entry.mode)),
+            None => speakers.remove(&participant),
+        };
+        if speakers.is_empty() {
+            self.speakers_elsewhere.remove(node);
+        }
+        let people = self.elsewhere.entry(node.to_owned()).or_default();
         match present {
-            Some(entry) => {
-                self.elsewhere.entry(node.to_owned()).or_default().insert(participant.clone(), entry);
-            }
-            None => {
-                let Some(people) = self.elsewhere.get_mut(node) else { return };
-                people.remove(&participant);
-                if people.is_empty() {
-                    self.elsewhere.remove(node);
-                }
-            }
+            Some(entry) => people.insert(participant.clone(), entry),
+            None => people.remove(&participant),
+        };
+        if people.is_empty() {
+            self.elsewhere.remove(node);
         }
         self.touched.entry(participant).or_insert(anywhere);
     }
@@ -421,10 +432,11 @@ impl Presence {
         self.published.len()
     }
 
-    /// Names of everyone present who may stand for a programme speaker, as they joined,
-    /// and how they take part.
+    /// Names of everyone present who may stand for a programme speaker (here or, in a
+    /// cluster, on another node), as they joined, and how they take part.
     pub fn speaker_names(&self) -> impl Iterator<Item = (&str, Mode)> {
-        self.speakers.values().map(|(name, mode)| (name.as_str(), *mode))
+        let elsewhere = self.speakers_elsewhere.values().flat_map(HashMap::values);
+        self.speakers.values().chain(elsewhere).map(|(name, mode)| (name.as_str(), *mode))
     }
 
     /// Records the attendance now; returns the sample.

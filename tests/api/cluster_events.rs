@@ -200,7 +200,7 @@ fn has_left(frame: &Value, who: &str) -> bool {
 }
 
 #[tokio::test]
-async fn the_chairs_full_list_holds_every_nodes_people_comings_and_goings_and_drops_a_dead_nodes() {
+async fn the_chairs_full_list_holds_every_nodes_people_and_their_comings_and_goings_and_a_dead_node_drops_out() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let nats = Nats::single().await;
     let (a, b, mut c) =
@@ -211,11 +211,14 @@ async fn the_chairs_full_list_holds_every_nodes_people_comings_and_goings_and_dr
             people.push(node.attendee(&format!("{tag}-{k}")).await);
         }
     }
+    // Shunming Sakano, keynote speaker 4, on his own device.
+    let (_panellist, _) = c.join("speaker", "坂野俊明").await;
     let (mut chair, welcome) = a.join("moderator", "chair on a").await;
     assert!(welcome["presence"]["list"].is_array(), "a chair's welcome has the list: {welcome}");
-    chair.presence_within(SPREAD, |p| listed(p) == 7 && total(p) == 6).await;
+    let everyone = |p: &Value| listed(p) == 8 && total(p) == 7 && p["speakers"] == json!([[1, 3]]);
+    chair.presence_within(SPREAD, everyone).await;
     let list = full_list(&mut chair).await;
-    let expected = ["a-0", "b-0", "b-1", "b-2", "c-0", "c-1", "chair on a"];
+    let expected = ["a-0", "b-0", "b-1", "b-2", "c-0", "c-1", "chair on a", "坂野俊明"];
     assert_eq!(names_of(&list), expected.into_iter().map(str::to_owned).collect(), "{list:?}");
     let on_b = list.iter().find(|e| e["name"] == "b-1").unwrap();
     assert_eq!((&on_b["role"], &on_b["mode"], &on_b["lang"]), (&json!("attendee"), &json!("remote"), &json!("en")));
@@ -237,7 +240,7 @@ async fn the_chairs_full_list_holds_every_nodes_people_comings_and_goings_and_dr
 
     let on_c: Vec<&str> = list
         .iter()
-        .filter(|e| e["name"].as_str().unwrap().starts_with("c-"))
+        .filter(|e| e["name"].as_str().unwrap().starts_with("c-") || e["name"] == "坂野俊明")
         .map(|e| e["who"].as_str().unwrap())
         .collect();
     let killed = Instant::now();
@@ -246,6 +249,7 @@ async fn the_chairs_full_list_holds_every_nodes_people_comings_and_goings_and_dr
     let took = killed.elapsed();
     eprintln!("node c killed; its people left the chair's list {took:?} later");
     assert!(on_c.iter().all(|who| has_left(&frame, who)), "c's people are in the leave: {frame}");
+    assert_eq!(frame["speakers"], json!([]), "the panellist went with node c: {frame}");
     assert!(took <= PRESENCE_DROP_OUT, "a dead node's people leave the list within {PRESENCE_DROP_OUT:?}: {took:?}");
     let list = full_list(&mut chair).await;
     assert_eq!(names_of(&list).len(), 5, "{list:?}");

@@ -187,6 +187,7 @@ fn reported(participant: &str, connections: u32, since: Millis) -> Present {
         since,
         connections,
         audience: true,
+        speaker: false,
     }
 }
 
@@ -242,4 +243,16 @@ fn a_shared_presence_keeps_this_nodes_comings_and_goings_for_the_others() {
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].0.as_str(), changes[0].1.is_none()), ("b", true));
     assert!(presence.local_changes().is_empty());
+}
+
+#[test]
+fn a_programme_speaker_on_another_node_is_here_until_that_node_says_they_left() {
+    let mut presence = Presence::default();
+    let panellist = Present { role: Role::Speaker, speaker: true, ..reported("panellist", 1, T0) };
+    presence.elsewhere("node-b", "panellist".into(), Some(panellist));
+    presence.elsewhere("node-b", "lookalike".into(), Some(reported("lookalike", 1, T0)));
+    let names: Vec<(&str, Mode)> = presence.speaker_names().collect();
+    assert_eq!(names, [("Name panellist", Mode::Remote)], "an attendee never passes for a speaker");
+    presence.elsewhere("node-b", "panellist".into(), None);
+    assert_eq!(presence.speaker_names().count(), 0);
 }

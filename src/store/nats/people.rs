@@ -77,6 +77,7 @@ struct StoredPresent {
     since: Millis,
     connections: u32,
     audience: bool,
+    speaker: bool,
 }
 
 impl StoredPresent {
@@ -92,6 +93,7 @@ impl StoredPresent {
             since: p.since,
             connections: p.connections,
             audience: p.audience,
+            speaker: p.speaker,
         }
     }
 
@@ -107,6 +109,7 @@ impl StoredPresent {
             since: self.since,
             connections: self.connections,
             audience: self.audience,
+            speaker: self.speaker,
         }
     }
 }
