@@ -658,7 +658,7 @@ impl Nats {
     }
 
     /// Consumers on the stream `name`, as this server's monitoring endpoint reports them.
-    async fn consumers_of(&self, name: &str) -> u64 {
+    pub(crate) async fn consumers_of(&self, name: &str) -> u64 {
         let addr = format!("127.0.0.1:{}", self.monitor).parse().unwrap();
         let (_, _, body) = http_get(addr, "/jsz?streams=true").await;
         let jsz: Value = serde_json::from_str(&body).unwrap();

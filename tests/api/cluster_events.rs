@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cluster::{change_at, total, Nats, Node, ONE_AT_A_TIME, PRESENCE_DROP_OUT};
+use crate::cluster::{change_at, total, trio_with_a_node_each, Nats, Node, ONE_AT_A_TIME, PRESENCE_DROP_OUT};
 use crate::helpers::{http_get, Client, Ended};
 use crate::rooms::{breakout_file, post, BREAKOUT};
 
@@ -89,9 +89,10 @@ async fn archived_in_list(node: &Node, event: &str) -> bool {
 #[tokio::test]
 async fn an_event_created_on_one_node_runs_on_the_others_with_the_tokens_it_returned() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let nats = Nats::single().await;
-    let (a, b, c) = tokio::join!(Node::start(nats.url(), 1), Node::start(nats.url(), 1), Node::start(nats.url(), 1));
-    let created = create_on(&a).await;
+    // Three NATS servers: the new event's stream has three replicas, as in production.
+    let (trio, nodes) = trio_with_a_node_each().await;
+    let [a, b, c] = &nodes[..] else { unreachable!() };
+    let created = create_on(a).await;
     let since = Instant::now();
     let (attendee, moderator) =
         (created["tokens"]["attendee"].as_str().unwrap(), created["tokens"]["moderator"].as_str().unwrap());
@@ -110,12 +111,14 @@ async fn an_event_created_on_one_node_runs_on_the_others_with_the_tokens_it_retu
     let (status, body) = post(
         c.process.addr,
         "/api/events",
-        &rooms_token(&c),
+        &rooms_token(c),
         Some("application/toml"),
         breakout_file(BREAKOUT).as_bytes(),
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "the id is taken on every node: {body}");
+    let watches = trio[0].consumers_of("KV_eventhub").await;
+    assert!(watches <= 3, "one watch of created and archived events per node: {watches} consumers");
 }
 
 #[tokio::test]
