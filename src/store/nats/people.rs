@@ -171,6 +171,11 @@ impl Own {
         due
     }
 
+    /// Chunks whose put failed, to put at the next turn.
+    pub(super) fn again(&mut self, failed: Vec<u64>) {
+        self.changed.extend(failed);
+    }
+
     /// Every chunk this node has put and not deleted.
     pub(super) fn chunks(&self) -> impl Iterator<Item = u64> + '_ {
         self.chunks.keys().copied()

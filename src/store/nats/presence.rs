@@ -94,7 +94,8 @@ impl EventLog {
                 warn!(event = %self.event, error = %e, "cannot share this node's presence");
             }
             own.take(&people);
-            self.put_people(own.due()).await;
+            let failed = self.put_people(own.due()).await;
+            own.again(failed);
             heard.retain(|_, (_, at)| at.elapsed() <= PRESENCE_TTL);
             let live: HashMap<&str, &Counts> = heard
                 .iter()
@@ -117,24 +118,29 @@ impl EventLog {
         self.put_people(own.chunks().map(|chunk| (chunk, None)).collect()).await;
     }
 
-    /// Puts each of this node's chunks of people given, or deletes it (`None`), together.
-    async fn put_people(&self, chunks: Vec<(u64, Option<Vec<u8>>)>) {
+    /// Puts each of this node's chunks of people given, or deletes it (`None`), together;
+    /// returns the chunks that failed.
+    async fn put_people(&self, chunks: Vec<(u64, Option<Vec<u8>>)>) -> Vec<u64> {
         let node = &self.cluster.node;
         let puts = chunks.into_iter().map(|(chunk, value)| {
             let key = chunk_key(&self.event, node, chunk);
             let bucket = &self.cluster.presence;
             async move {
-                match value {
+                let outcome = match value {
                     Some(value) => bucket.put(key, value.into()).await.map(|_| ()).map_err(|e| e.to_string()),
                     None => bucket.delete(key).await.map_err(|e| e.to_string()),
-                }
+                };
+                (chunk, outcome)
             }
         });
-        for outcome in futures_util::future::join_all(puts).await {
+        let mut failed = Vec::new();
+        for (chunk, outcome) in futures_util::future::join_all(puts).await {
             if let Err(e) = outcome {
-                warn!(event = %self.event, error = %e, "cannot share this node's people");
+                warn!(event = %self.event, error = %e, "cannot share this node's people; trying again");
+                failed.push(chunk);
             }
         }
+        failed
     }
 }
 
