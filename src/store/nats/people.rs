@@ -210,10 +210,13 @@ impl Theirs {
         their.heard = Instant::now();
         let before = their.chunks.remove(chunk).unwrap_or_default();
         if their.live {
+            // A chunk put again unchanged (its refresh, or a neighbour's coming) tells nothing.
             let now: HashSet<&str> = entries.iter().map(|e| e.participant.as_str()).collect();
-            let gone = before.into_iter().filter(|e| !now.contains(e.participant.as_str()));
-            let came = entries.iter().map(|e| (e.participant.clone(), Some(e.present())));
-            people.tell(&node, gone.map(|e| (e.participant, None)).chain(came));
+            let kept: HashMap<&str, &StoredPresent> = before.iter().map(|e| (e.participant.as_str(), e)).collect();
+            let gone = before.iter().filter(|e| !now.contains(e.participant.as_str()));
+            let came = entries.iter().filter(|e| kept.get(e.participant.as_str()) != Some(e));
+            let gone = gone.map(|e| (e.participant.clone(), None));
+            people.tell(&node, gone.chain(came.map(|e| (e.participant.clone(), Some(e.present())))));
         }
         if !entries.is_empty() {
             their.chunks.insert(chunk.to_owned(), entries);
@@ -234,5 +237,98 @@ impl Theirs {
             people.tell(node, entries.map(|e| (e.participant.clone(), present(e))));
         }
         self.nodes.retain(|_, their| their.live || their.heard.elapsed() <= PRESENCE_TTL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(participant: &str, connections: u32) -> Present {
+        Present {
+            participant: participant.into(),
+            who: format!("tag-{participant}"),
+            name: format!("Name {participant}"),
+            affiliation: None,
+            role: Role::Attendee,
+            mode: Mode::Remote,
+            lang: Lang::Zh,
+            since: 1,
+            connections,
+            audience: true,
+            speaker: false,
+        }
+    }
+
+    /// What the hub is told, as (node, participant, connections or gone), sorted.
+    fn told(people: &People) -> Vec<(String, String, Option<u32>)> {
+        let mut told: Vec<_> = people
+            .reported()
+            .into_iter()
+            .map(|(node, participant, present)| (node.to_string(), participant, present.map(|p| p.connections)))
+            .collect();
+        told.sort();
+        told
+    }
+
+    /// A node's chunks as the others read them: key (chunk) and value.
+    fn put(own: &mut Own) -> Vec<(String, Option<Vec<u8>>)> {
+        own.due().into_iter().map(|(chunk, value)| (chunk.to_string(), value)).collect()
+    }
+
+    #[test]
+    fn a_node_puts_only_the_chunks_someone_came_to_or_left() {
+        let (people, mut own) = (People::default(), Own::new());
+        people.report((0..1000).map(|k| (format!("p{k}"), Some(person(&format!("p{k}"), 1)))).collect());
+        own.take(&people);
+        let first = put(&mut own);
+        assert_eq!(first.len() as u64, CHUNKS, "a thousand people fill every chunk");
+        assert!(put(&mut own).is_empty(), "nothing changed since");
+
+        people.report(vec![("p7".into(), None)]);
+        own.take(&people);
+        let again = put(&mut own);
+        assert_eq!(again.len(), 1, "one leave puts one chunk");
+        let entries: Vec<StoredPresent> = serde_json::from_slice(again[0].1.as_ref().unwrap()).unwrap();
+        assert!(!entries.is_empty() && entries.iter().all(|e| e.participant != "p7"));
+    }
+
+    #[test]
+    fn a_chunk_that_empties_is_deleted() {
+        let (people, mut own) = (People::default(), Own::new());
+        people.report(vec![("alone".into(), Some(person("alone", 1)))]);
+        own.take(&people);
+        assert!(put(&mut own)[0].1.is_some());
+        people.report(vec![("alone".into(), None)]);
+        own.take(&people);
+        assert!(put(&mut own)[0].1.is_none());
+        assert_eq!(own.chunks().count(), 0);
+    }
+
+    #[test]
+    fn another_nodes_people_are_told_while_it_is_live_and_only_what_changed() {
+        let (people, mut theirs) = (People::default(), Theirs::default());
+        let chunk = |entries: &[Present]| {
+            serde_json::to_vec(&entries.iter().cloned().map(StoredPresent::of).collect::<Vec<_>>()).unwrap()
+        };
+        theirs.chunk("b", "3", Some(&chunk(&[person("x", 1), person("y", 1)])), &people);
+        assert!(told(&people).is_empty(), "not live yet: its counts were not heard");
+        theirs.liveness(&HashSet::from(["b"]), &people);
+        assert_eq!(told(&people), [("b".into(), "x".into(), Some(1)), ("b".into(), "y".into(), Some(1))]);
+
+        theirs.chunk("b", "3", Some(&chunk(&[person("x", 1), person("y", 1)])), &people);
+        assert!(told(&people).is_empty(), "a refresh tells nothing");
+        theirs.chunk("b", "3", Some(&chunk(&[person("x", 2), person("z", 1)])), &people);
+        assert_eq!(
+            told(&people),
+            [("b".into(), "x".into(), Some(2)), ("b".into(), "y".into(), None), ("b".into(), "z".into(), Some(1))]
+        );
+        theirs.chunk("b", "3", None, &people);
+        assert_eq!(told(&people), [("b".into(), "x".into(), None), ("b".into(), "z".into(), None)]);
+
+        theirs.chunk("b", "4", Some(&chunk(&[person("w", 1)])), &people);
+        told(&people);
+        theirs.liveness(&HashSet::new(), &people);
+        assert_eq!(told(&people), [("b".into(), "w".into(), None)], "a node gone takes its people along");
     }
 }
