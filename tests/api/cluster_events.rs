@@ -51,11 +51,12 @@ async fn try_join(addr: SocketAddr, event: &str, token: &str, name: &str) -> Res
     Ok((client, frame))
 }
 
-/// Joins `event` at `addr` as soon as the node runs it, within [`SPREAD`] of `since`.
-async fn join_once_running(addr: SocketAddr, event: &str, token: &str, name: &str, since: Instant) -> Client {
+/// Joins `event` at `addr` as soon as the node runs it, within [`SPREAD`] of `since`;
+/// returns the client and its welcome.
+async fn join_once_running(addr: SocketAddr, event: &str, token: &str, name: &str, since: Instant) -> (Client, Value) {
     loop {
         match try_join(addr, event, token, name).await {
-            Ok((client, _)) => return client,
+            Ok(joined) => return joined,
             Err(refused) => {
                 assert_eq!(refused["code"], "unknown_event", "{refused}");
                 assert!(since.elapsed() < SPREAD, "{addr} runs {event} within {SPREAD:?}");
@@ -96,10 +97,10 @@ async fn an_event_created_on_one_node_runs_on_the_others_with_the_tokens_it_retu
     let since = Instant::now();
     let (attendee, moderator) =
         (created["tokens"]["attendee"].as_str().unwrap(), created["tokens"]["moderator"].as_str().unwrap());
-    let mut on_b = join_once_running(b.process.addr, BREAKOUT, attendee, "on b", since).await;
-    let mut chair_c = join_once_running(c.process.addr, BREAKOUT, moderator, "chair on c", since).await;
+    let (mut on_b, _) = join_once_running(b.process.addr, BREAKOUT, attendee, "on b", since).await;
+    let (mut chair_c, _) = join_once_running(c.process.addr, BREAKOUT, moderator, "chair on c", since).await;
     eprintln!("created on a, joined on b and c {:?} later", since.elapsed());
-    let mut on_a = join_once_running(a.process.addr, BREAKOUT, attendee, "on a", since).await;
+    let (mut on_a, _) = join_once_running(a.process.addr, BREAKOUT, attendee, "on a", since).await;
 
     let ack = chair_c.run("next", json!({})).await;
     assert_eq!(ack["type"], "ack", "{ack}");
@@ -117,6 +118,28 @@ async fn an_event_created_on_one_node_runs_on_the_others_with_the_tokens_it_retu
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "the id is taken on every node: {body}");
+
+    // Two nodes create one id at the same moment with different plans: one event, the first
+    // stored; the other node says the id is taken.
+    let plan = breakout_file("breakout-b");
+    let rival = plan.replace("en = \"Opening ceremony\"", "en = \"Welcome\"");
+    let token = rooms_token(a);
+    let (on_a, on_b) = tokio::join!(
+        post(a.process.addr, "/api/events", &token, Some("application/toml"), plan.as_bytes()),
+        post(b.process.addr, "/api/events", &token, Some("application/toml"), rival.as_bytes()),
+    );
+    let mut outcomes = [on_a.0, on_b.0];
+    outcomes.sort();
+    assert_eq!(outcomes, [201, 409], "{on_a:?} {on_b:?}");
+    let (winner, loser) = if on_a.0 == 201 { (&on_a.1, &on_b.1) } else { (&on_b.1, &on_a.1) };
+    assert_eq!(loser["code"], "conflict", "{loser}");
+    let title = if on_a.0 == 201 { "Opening ceremony" } else { "Welcome" };
+    let moderator = winner["tokens"]["moderator"].as_str().unwrap();
+    for node in [a, b, c] {
+        let addr = node.process.addr;
+        let (_, welcome) = join_once_running(addr, "breakout-b", moderator, "checker", Instant::now()).await;
+        assert_eq!(welcome["snapshot"]["segments"][0]["title"]["en"], title, "the first stored plan, on {addr}");
+    }
     let watches = trio[0].consumers_of("KV_eventhub").await;
     assert!(watches <= 3, "one watch of created and archived events per node: {watches} consumers");
 }
@@ -130,8 +153,8 @@ async fn an_event_archived_on_one_node_closes_and_refuses_its_pages_on_the_other
     let created = create_on(&a).await;
     let attendee = created["tokens"]["attendee"].as_str().unwrap();
     let since = Instant::now();
-    let mut on_a = join_once_running(a.process.addr, BREAKOUT, attendee, "on a", since).await;
-    let mut on_c = join_once_running(c.process.addr, BREAKOUT, attendee, "on c", since).await;
+    let (mut on_a, _) = join_once_running(a.process.addr, BREAKOUT, attendee, "on a", since).await;
+    let (mut on_c, _) = join_once_running(c.process.addr, BREAKOUT, attendee, "on c", since).await;
     join_once_running(b.process.addr, BREAKOUT, attendee, "on b", since).await;
     let (mut demo_on_c, _) = c.join("attendee", "demo watcher").await;
 
