@@ -62,7 +62,7 @@ pub async fn run(migrate: &Migrate, out: &mut impl Write) -> anyhow::Result<()> 
                 .with_context(|| format!("cannot move {id:?}'s captions"))?;
         }
         let ours = serde_json::to_string(&tokens.remove(&id).context("tokens were made for every event")?)?;
-        let shared = cluster.shared(&format!("tokens.{id}"), ours.clone()).await?;
+        let shared = cluster.shared_tokens(&id, ours.clone()).await?;
         let links =
             if shared == ours { "its links stay valid" } else { "the cluster had tokens for it already: new links" };
         let last = log.last().map_or(0, |entry| entry.seq);

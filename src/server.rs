@@ -191,6 +191,9 @@ impl Server {
         let Server { state, store_thread, osc, .. } = self;
         info!(addr = %listener.local_addr()?, "serving");
         let control = Control::new(state.clone());
+        if let Some(cluster) = &state.cluster {
+            state.tracker.spawn(crate::app::cluster::follow(state.clone(), Arc::clone(cluster)));
+        }
         if let Some(socket) = osc {
             let socket = UdpSocket::from_std(socket).context("cannot use the OSC socket")?;
             info!(addr = %socket.local_addr()?, "receiving OSC");
@@ -232,7 +235,7 @@ fn shared_tokens(
 ) -> anyhow::Result<RoomsToken> {
     let runtime = tokio::runtime::Handle::current();
     for (event, ours) in tokens.iter_mut() {
-        let shared = runtime.block_on(cluster.shared(&format!("tokens.{event}"), serde_json::to_string(ours)?))?;
+        let shared = runtime.block_on(cluster.shared_tokens(event, serde_json::to_string(ours)?))?;
         let mut theirs: EventTokens = serde_json::from_str(&shared).context("the cluster's tokens do not decode")?;
         if let Some(fixed) = settings.tokens.get(event) {
             theirs = auth::with_fixed(theirs, fixed);

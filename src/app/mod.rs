@@ -2,6 +2,7 @@
 //! tokens and automations, and what every way in shares (limits, metrics, the journal, the
 //! cluster). Every adapter in `transport` imports it; it imports no adapter.
 
+pub mod cluster;
 pub mod control;
 pub mod flat;
 pub mod rooms;
@@ -21,13 +22,14 @@ use crate::auth::{EventTokens, RoomsToken};
 use crate::domain::automation::Destinations;
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
-use crate::hub::HubHandle;
+use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
+use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::outbound::automations::{self, Deliveries};
 use crate::store::captions::CaptionStore;
 use crate::store::nats::Cluster;
-use crate::store::{Journal, StoredEvent};
+use crate::store::{Journal, StoreError, StoredEvent};
 
 /// One running event: its plan, its hub and who may join it.
 pub struct EventEntry {
@@ -107,6 +109,13 @@ impl AppState {
 
     pub fn archived_event(&self, id: &str) -> Option<Arc<ArchivedEntry>> {
         self.archived.get(id).map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// One event as the store holds it, ready to launch, as at start: with the changes
+    /// resuming clients need and the commands a retry may name.
+    pub async fn load_stored(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let since = crate::clock::now_millis() - RETRY_WINDOW_MS;
+        self.journal.load_event(id, RESUME_BUFFER, since, MAX_REMEMBERED).await
     }
 
     /// Starts the hub of a stored event and puts the event in the registry.

@@ -1,8 +1,9 @@
 //! Who is here: presence keyed by participant (many tabs, one person), joins and leaves
 //! coalesced into periodic diffs, counts by mode and language, and the attendance history.
-//! Ephemeral, pure, no I/O.
+//! In a cluster the list also holds the people other nodes report, and this node's own
+//! comings and goings are kept for it to report. Ephemeral, pure, no I/O.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
 
 use serde::Serialize;
@@ -54,6 +55,8 @@ pub struct Present {
     /// A person in the audience, counted in the head counts and recent joins; the chair's
     /// consoles, the crew's cue screens and stage screens are listed but not counted.
     pub audience: bool,
+    /// May stand for a programme speaker: see [`Presence::speaker_names`].
+    pub speaker: bool,
 }
 
 /// Whether a connection is someone in the audience: an attendee, or a speaker on their own
@@ -135,6 +138,15 @@ pub struct Presence {
     /// The programme changed, so the next diff goes out even with nobody joined or left:
     /// the places of the speakers here are sent with it.
     republish: bool,
+    /// In a cluster, the people connected to each other node, by node, then participant:
+    /// listed and in the diffs, never in this node's counts (each node's are summed apart).
+    elsewhere: HashMap<String, HashMap<String, Present>>,
+    /// Those of `elsewhere` who may stand for programme speakers, with their names and how
+    /// they take part, so that a welcome need not look through everyone elsewhere.
+    speakers_elsewhere: HashMap<String, HashMap<String, (String, Mode)>>,
+    /// In a cluster, the participants whose presence on this node began or ended since
+    /// [`Presence::local_changes`] last took them, for the other nodes.
+    local_changes: Option<HashSet<String>>,
 }
 
 impl Default for Presence {
@@ -176,7 +188,16 @@ impl Presence {
             first_version: 0,
             diffs: VecDeque::new(),
             republish: false,
+            elsewhere: HashMap::new(),
+            speakers_elsewhere: HashMap::new(),
+            local_changes: None,
         }
+    }
+
+    /// Presence that keeps this node's comings and goings for [`Presence::local_changes`].
+    pub fn shared(mut self) -> Self {
+        self.local_changes = Some(HashSet::new());
+        self
     }
 
     /// Presence whose versions start at `version` rather than 0.
@@ -195,7 +216,8 @@ impl Presence {
     /// A connection of `actor` joined; `screen` when it says it is a screen, not a person.
     pub fn connect(&mut self, actor: &Actor, screen: bool, now: Millis) {
         let was_present = self.present.contains_key(&actor.participant);
-        self.touched.entry(actor.participant.clone()).or_insert(was_present);
+        let anywhere = was_present || self.is_elsewhere(&actor.participant);
+        self.touched.entry(actor.participant.clone()).or_insert(anywhere);
         let tag = &self.tag;
         let entry = self.present.entry(actor.participant.clone()).or_insert_with(|| Present {
             participant: actor.participant.clone(),
@@ -208,10 +230,14 @@ impl Presence {
             since: now,
             connections: 0,
             audience: in_audience(actor.role, screen),
+            speaker: may_be_programme_speaker(actor.role, screen),
         });
         entry.connections += 1;
         if !was_present {
-            if may_be_programme_speaker(entry.role, screen) {
+            if let Some(changes) = &mut self.local_changes {
+                changes.insert(actor.participant.clone());
+            }
+            if entry.speaker {
                 self.speakers.insert(entry.participant.clone(), (entry.name.clone(), entry.mode));
             }
             if !entry.audience {
@@ -246,6 +272,9 @@ impl Presence {
         self.touched.entry(participant.to_owned()).or_insert(true);
         entry.connections -= 1;
         if entry.connections == 0 {
+            if let Some(changes) = &mut self.local_changes {
+                changes.insert(participant.to_owned());
+            }
             if let Some(gone) = self.present.remove(participant).filter(|gone| gone.audience) {
                 self.counts.add(&gone, -1);
             }
@@ -258,9 +287,10 @@ impl Presence {
     /// published state (what pages show) on by one version.
     pub fn diff(&mut self) -> Option<Diff> {
         let mut diff = Diff::default();
-        for (participant, was_present) in self.touched.drain() {
-            match (was_present, self.present.get(&participant)) {
-                (false, Some(entry)) => diff.joined.push(entry.clone()),
+        let touched: Vec<(String, bool)> = self.touched.drain().collect();
+        for (participant, was_present) in touched {
+            match (was_present, self.merged(&participant)) {
+                (false, Some(entry)) => diff.joined.push(entry),
                 (true, None) => diff.left.push(participant),
                 _ => {}
             }
@@ -289,6 +319,54 @@ impl Presence {
             self.diffs.pop_front();
         }
         Some(diff)
+    }
+
+    /// Whether another node reports `participant` connected to it.
+    fn is_elsewhere(&self, participant: &str) -> bool {
+        self.elsewhere.values().any(|people| people.contains_key(participant))
+    }
+
+    /// `participant` as the list shows them: their connections on every node together,
+    /// here since they first came to any.
+    fn merged(&self, participant: &str) -> Option<Present> {
+        let mut found = self.elsewhere.values().filter_map(|people| people.get(participant));
+        let mut entry = self.present.get(participant).or_else(|| found.next())?.clone();
+        for other in found {
+            entry.connections += other.connections;
+            entry.since = entry.since.min(other.since);
+        }
+        Some(entry)
+    }
+
+    /// What another node reports of `participant`: connected to it as `present`, or no
+    /// longer (`None`). The list and the diffs take it; this node's counts do not.
+    pub fn elsewhere(&mut self, node: &str, participant: String, present: Option<Present>) {
+        let anywhere = self.present.contains_key(&participant) || self.is_elsewhere(&participant);
+        let speakers = self.speakers_elsewhere.entry(node.to_owned()).or_default();
+        match present.as_ref().filter(|entry| entry.speaker) {
+            Some(entry) => speakers.insert(participant.clone(), (entry.name.clone(), entry.mode)),
+            None => speakers.remove(&participant),
+        };
+        if speakers.is_empty() {
+            self.speakers_elsewhere.remove(node);
+        }
+        let people = self.elsewhere.entry(node.to_owned()).or_default();
+        match present {
+            Some(entry) => people.insert(participant.clone(), entry),
+            None => people.remove(&participant),
+        };
+        if people.is_empty() {
+            self.elsewhere.remove(node);
+        }
+        self.touched.entry(participant).or_insert(anywhere);
+    }
+
+    /// This node's people who came or went since the last call, each as they are now here
+    /// (`None`: no longer connected to this node). Empty unless [`Presence::shared`].
+    pub fn local_changes(&mut self) -> Vec<(String, Option<Present>)> {
+        let Some(changes) = &mut self.local_changes else { return Vec::new() };
+        let changes: Vec<String> = changes.drain().collect();
+        changes.into_iter().map(|p| (p.clone(), self.present.get(&p).cloned())).collect()
     }
 
     /// The version of the published state: the first version plus the number of diffs.
@@ -354,10 +432,11 @@ impl Presence {
         self.published.len()
     }
 
-    /// Names of everyone present who may stand for a programme speaker, as they joined,
-    /// and how they take part.
+    /// Names of everyone present who may stand for a programme speaker (here or, in a
+    /// cluster, on another node), as they joined, and how they take part.
     pub fn speaker_names(&self) -> impl Iterator<Item = (&str, Mode)> {
-        self.speakers.values().map(|(name, mode)| (name.as_str(), *mode))
+        let elsewhere = self.speakers_elsewhere.values().flat_map(HashMap::values);
+        self.speakers.values().chain(elsewhere).map(|(name, mode)| (name.as_str(), *mode))
     }
 
     /// Records the attendance now; returns the sample.

@@ -65,6 +65,9 @@ impl HubHandle {
         let mut presence =
             Presence::tagged(Box::new(move |participant| tags.who(participant))).starting_at(first_version);
         presence.restore_history(stored.attendance);
+        if cluster.is_some() {
+            presence = presence.shared();
+        }
         let (cluster, followed) = match cluster {
             Some(log) => {
                 let (clustered, followed) = Clustered::start(log, stored.position, tracker);

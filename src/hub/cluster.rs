@@ -1,9 +1,10 @@
 //! The hub's part in a cluster: each command's changes published to the event's NATS
 //! stream, expecting it to end where this hub's state does; every record another node
 //! appends followed and applied in order, as if it were this hub's own; this node's
-//! presence counts shared with the other nodes.
+//! presence counts and people shared with the other nodes, and theirs taken in.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -20,7 +21,7 @@ use crate::domain::presence::Counts;
 use crate::domain::{Actor, Change, Command, Millis};
 use crate::metrics::EventLabel;
 use crate::protocol::{ErrorCode, FrameError};
-use crate::store::nats::{self, EventLog, Followed, FollowedLine, Record, Refused};
+use crate::store::nats::{self, EventLog, Followed, FollowedLine, People, Record, Refused};
 
 /// A hub's part in a cluster.
 pub(super) struct Clustered {
@@ -31,6 +32,9 @@ pub(super) struct Clustered {
     ours: watch::Sender<Counts>,
     /// Every other live node's counts, summed.
     pub(super) others: watch::Receiver<Counts>,
+    /// This node's comings and goings for the presence task to share, and the other
+    /// nodes' it took in, for the chair's list.
+    people: Arc<People>,
     /// Stops the follower and the presence task when the hub ends.
     _stop: DropGuard,
 }
@@ -48,8 +52,9 @@ impl Clustered {
         let followed = Following { records, lines };
         let (ours, ours_rx) = watch::channel(Default::default());
         let (others_tx, others) = watch::channel(Default::default());
-        tracker.spawn(log.clone().share_presence(ours_rx, others_tx, stop.clone()));
-        let clustered = Clustered { log, position, ours, others, _stop: stop.drop_guard() };
+        let people = Arc::new(People::default());
+        tracker.spawn(log.clone().share_presence(ours_rx, others_tx, Arc::clone(&people), stop.clone()));
+        let clustered = Clustered { log, position, ours, others, people, _stop: stop.drop_guard() };
         (clustered, followed)
     }
 }
@@ -251,12 +256,17 @@ impl Hub {
         }
     }
 
-    /// Hands this node's counts to the presence task, and republishes presence when the
-    /// other nodes' have changed.
+    /// Hands this node's counts and comings and goings to the presence task, takes in the
+    /// other nodes' people, and republishes presence when the other nodes' counts have
+    /// changed.
     pub(super) fn share_presence(&mut self) {
         let Some(cluster) = &mut self.cluster else { return };
         let ours = self.presence.counts();
         cluster.ours.send_if_modified(|current| std::mem::replace(current, ours.clone()) != ours);
+        cluster.people.report(self.presence.local_changes());
+        for (node, participant, present) in cluster.people.reported() {
+            self.presence.elsewhere(&node, participant, present);
+        }
         if cluster.others.has_changed().unwrap_or(false) {
             cluster.others.mark_unchanged();
             self.presence.republish();

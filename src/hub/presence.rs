@@ -1,7 +1,7 @@
 //! Presence as the hub publishes it: the joins and leaves of each tick coalesced into one
 //! frame per audience and written in rounds; what the chair, the crew and the audience see
-//! of it, in welcomes and pages; the event's counts (in a cluster, every node's); the
-//! attendance history's samples.
+//! of it, in welcomes and pages; the event's counts (in a cluster, every node's, as the
+//! chair's list and the programme speakers here are); the attendance history's samples.
 
 use std::time::Duration;
 

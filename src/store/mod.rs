@@ -103,6 +103,17 @@ pub trait Backend: Send + 'static {
     /// Every stored event, keeping up to `recent` of its latest changes for resuming clients
     /// and the commands applied since `since` (at most `max_applied`, the latest).
     fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// One stored event, as [`Backend::load`] gives it; none when the store has no such
+    /// event. In a cluster, an event another node created while this one runs.
+    fn load_event(
+        &mut self,
+        event: &str,
+        recent: usize,
+        since: Millis,
+        max_applied: usize,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(self.load(recent, since, max_applied)?.into_iter().find(|e| e.state.show.event.id == event))
+    }
     /// Stores a new event with no changes yet.
     fn create(&mut self, state: &EventState) -> Result<(), StoreError>;
     /// Marks an event archived: its record stays, but it no longer runs.
@@ -127,7 +138,10 @@ enum Op {
     ReadAttendance { event: String, done: oneshot::Sender<Result<Vec<Sample>, StoreError>> },
     Create { state: Box<EventState>, done: oneshot::Sender<Result<(), StoreError>> },
     Archive { event: String, done: oneshot::Sender<Result<(), StoreError>> },
+    LoadEvent { event: String, recent: usize, since: Millis, max_applied: usize, done: Loaded },
 }
+
+type Loaded = oneshot::Sender<Result<Option<StoredEvent>, StoreError>>;
 
 /// How many requests may wait for the store before callers wait.
 const QUEUE: usize = 4096;
@@ -204,6 +218,21 @@ impl Journal {
         wait.await.map_err(|_| stopped())?
     }
 
+    /// One stored event, with up to `recent` changes and the commands applied since `since`
+    /// (at most `max_applied`); none when the store has no such event.
+    pub async fn load_event(
+        &self,
+        event: &str,
+        recent: usize,
+        since: Millis,
+        max_applied: usize,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let (done, wait) = oneshot::channel();
+        let op = Op::LoadEvent { event: event.to_owned(), recent, since, max_applied, done };
+        self.ops.send(op).await.map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
     pub async fn read_log(&self, event: &str) -> Result<Vec<LogEntry>, StoreError> {
         let (done, wait) = oneshot::channel();
         self.ops.send(Op::ReadLog { event: event.to_owned(), done }).await.map_err(|_| stopped())?;
@@ -264,6 +293,9 @@ fn write_loop(mut backend: Box<dyn Backend>, mut ops: mpsc::Receiver<Op>) {
             }
             Some(Op::Archive { event, done }) => {
                 let _ = done.send(backend.archive(&event));
+            }
+            Some(Op::LoadEvent { event, recent, since, max_applied, done }) => {
+                let _ = done.send(backend.load_event(&event, recent, since, max_applied));
             }
             Some(Op::Append { .. }) | None => {}
         }

@@ -19,7 +19,7 @@ use crate::helpers::{events_dir, hello_frame, http_get, Client, EVENT};
 
 const QUEUE: &str = "round-table";
 /// How long a dead node's people may stay in the totals: docs/operations.md, "Cluster".
-const PRESENCE_DROP_OUT: Duration = Duration::from_secs(8);
+pub(crate) const PRESENCE_DROP_OUT: Duration = Duration::from_secs(8);
 /// Show commands faster than this would trip the per-connection rate limit (20 a second).
 const PACE: Duration = Duration::from_millis(60);
 
@@ -239,7 +239,7 @@ impl Node {
     }
 
     /// An attendee with its own participant id, so that each counts once.
-    async fn attendee(&self, participant: &str) -> Client {
+    pub(crate) async fn attendee(&self, participant: &str) -> Client {
         let mut client = Client::connect(self.process.addr).await;
         let mut hello = hello_frame(self.token("attendee"), participant);
         hello["participant"] = json!(participant);
@@ -282,7 +282,7 @@ impl Node {
 }
 
 /// Reads until the change with `seq` and returns it.
-async fn change_at(client: &mut Client, seq: u64) -> Value {
+pub(crate) async fn change_at(client: &mut Client, seq: u64) -> Value {
     loop {
         let frame = client.next_frame().await;
         if frame["type"] == "change" && frame["seq"].as_u64().unwrap() >= seq {
@@ -585,7 +585,7 @@ async fn with_every_nats_server_down_commands_are_refused_pages_stay_up_and_all_
     assert_eq!(log[1]["command"], id.as_str());
 }
 
-fn total(frame: &Value) -> u64 {
+pub(crate) fn total(frame: &Value) -> u64 {
     frame["counts"]["total"].as_u64().unwrap()
 }
 
@@ -689,7 +689,7 @@ impl Nats {
     }
 
     /// Consumers on the stream `name`, as this server's monitoring endpoint reports them.
-    async fn consumers_of(&self, name: &str) -> u64 {
+    pub(crate) async fn consumers_of(&self, name: &str) -> u64 {
         let addr = format!("127.0.0.1:{}", self.monitor).parse().unwrap();
         let (_, _, body) = http_get(addr, "/jsz?streams=true").await;
         let jsz: Value = serde_json::from_str(&body).unwrap();

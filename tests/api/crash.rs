@@ -18,6 +18,8 @@ pub(crate) struct Process {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     pub(crate) tokens: HashMap<String, String>,
+    /// The rooms token, from the rooms page's link.
+    pub(crate) rooms_token: Option<String>,
 }
 
 fn command(data_dir: &Path, bind: &str) -> Command {
@@ -66,6 +68,7 @@ pub(crate) async fn started(mut child: Child) -> Process {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
     let mut tokens = HashMap::new();
+    let mut rooms_token = None;
     // Generous: a cluster node waits at start for its NATS servers to elect their leaders.
     let patience = Duration::from_secs(30);
     while let Some(line) = tokio::time::timeout(patience, lines.next_line())
@@ -77,6 +80,9 @@ pub(crate) async fn started(mut child: Child) -> Process {
             addr = Some(url.trim().parse().expect("an address"));
         }
         let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["rooms", link] = words.as_slice() {
+            rooms_token = link.rsplit("token=").next().map(str::to_owned);
+        }
         if let [event, role, .., last] = words.as_slice() {
             if *event == EVENT {
                 let token = last.rsplit("token=").next().unwrap_or(last);
@@ -88,7 +94,7 @@ pub(crate) async fn started(mut child: Child) -> Process {
         }
     }
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Process { child, addr: addr.expect("the binary prints its address"), tokens }
+    Process { child, addr: addr.expect("the binary prints its address"), tokens, rooms_token }
 }
 
 /// Sends one-second extensions as fast as replies come; returns the seqs acknowledged to it.

@@ -14,6 +14,7 @@ mod captions;
 mod cluster;
 mod cluster_automations;
 mod cluster_captions;
+mod cluster_events;
 mod control;
 mod crash;
 mod cues;

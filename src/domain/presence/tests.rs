@@ -174,3 +174,85 @@ fn a_version_from_an_earlier_life_gets_no_diff() {
     assert_eq!(after.since(4_999_999), None);
     assert!(after.since(5_000_000).is_some_and(|d| d.joined.len() == 1));
 }
+
+fn reported(participant: &str, connections: u32, since: Millis) -> Present {
+    Present {
+        participant: participant.into(),
+        who: participant.into(),
+        name: format!("Name {participant}"),
+        affiliation: None,
+        role: Role::Attendee,
+        mode: Mode::Remote,
+        lang: Lang::Ja,
+        since,
+        connections,
+        audience: true,
+        speaker: false,
+    }
+}
+
+#[test]
+fn people_on_other_nodes_are_listed_and_diffed_but_not_counted_here() {
+    let mut presence = Presence::default();
+    presence.connect(&remote("here"), false, T0);
+    presence.elsewhere("node-b", "there".into(), Some(reported("there", 1, T0)));
+    let diff = presence.diff().unwrap();
+    let joined: Vec<&str> = diff.joined.iter().map(|p| p.participant.as_str()).collect();
+    assert_eq!(joined, ["here", "there"]);
+    assert_eq!(presence.published_total(), 2);
+    assert_eq!(presence.counts().total, 1, "each node counts its own; the totals are summed apart");
+
+    presence.elsewhere("node-b", "there".into(), None);
+    assert_eq!(presence.diff().unwrap().left, ["there"]);
+    assert_eq!(presence.published_total(), 1);
+}
+
+#[test]
+fn someone_on_two_nodes_is_one_entry_and_leaves_only_when_gone_from_both() {
+    let mut presence = Presence::default();
+    presence.connect(&remote("tanaka"), false, T0 + 50);
+    presence.elsewhere("node-b", "tanaka".into(), Some(reported("tanaka", 2, T0)));
+    let diff = presence.diff().unwrap();
+    assert_eq!(diff.joined.len(), 1);
+    assert_eq!((diff.joined[0].connections, diff.joined[0].since), (3, T0), "every node's tabs, since the first");
+
+    presence.disconnect("tanaka");
+    assert_eq!(presence.diff(), None, "still connected to node b");
+    presence.elsewhere("node-b", "tanaka".into(), None);
+    assert_eq!(presence.diff().unwrap().left, ["tanaka"]);
+}
+
+#[test]
+fn a_shared_presence_keeps_this_nodes_comings_and_goings_for_the_others() {
+    let mut unshared = Presence::default();
+    unshared.connect(&remote("a"), false, T0);
+    assert!(unshared.local_changes().is_empty(), "nothing is kept without a cluster");
+
+    let mut presence = Presence::default().shared();
+    presence.connect(&remote("a"), false, T0);
+    presence.connect(&remote("a"), false, T0 + 1);
+    presence.connect(&remote("b"), false, T0);
+    presence.elsewhere("node-b", "c".into(), Some(reported("c", 1, T0)));
+    let mut changes = presence.local_changes();
+    changes.sort_by(|x, y| x.0.cmp(&y.0));
+    let seen: Vec<(&str, Option<u32>)> =
+        changes.iter().map(|(p, now)| (p.as_str(), now.as_ref().map(|e| e.connections))).collect();
+    assert_eq!(seen, [("a", Some(2)), ("b", Some(1))], "other nodes' people are theirs to report");
+    presence.disconnect("b");
+    let changes = presence.local_changes();
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].0.as_str(), changes[0].1.is_none()), ("b", true));
+    assert!(presence.local_changes().is_empty());
+}
+
+#[test]
+fn a_programme_speaker_on_another_node_is_here_until_that_node_says_they_left() {
+    let mut presence = Presence::default();
+    let panellist = Present { role: Role::Speaker, speaker: true, ..reported("panellist", 1, T0) };
+    presence.elsewhere("node-b", "panellist".into(), Some(panellist));
+    presence.elsewhere("node-b", "lookalike".into(), Some(reported("lookalike", 1, T0)));
+    let names: Vec<(&str, Mode)> = presence.speaker_names().collect();
+    assert_eq!(names, [("Name panellist", Mode::Remote)], "an attendee never passes for a speaker");
+    presence.elsewhere("node-b", "panellist".into(), None);
+    assert_eq!(presence.speaker_names().count(), 0);
+}

@@ -11,7 +11,7 @@ use tokio::runtime::Handle;
 use tracing::warn;
 
 use super::attendance::{attendance_subject, StoredSample};
-use super::events::{archived_key, snapshot_key, Record, Snapshot, STREAM_PREFIX};
+use super::events::{archived_key, snapshot_key, stream_name, Record, Snapshot, STREAM_PREFIX};
 use super::{nats_error, Cluster, FOLLOW_RETRY, PATIENCE};
 use crate::domain::presence::Sample;
 use crate::domain::{EventState, Millis};
@@ -77,6 +77,22 @@ impl Backend for NatsBackend {
             self.epochs.insert(event.state.show.event.id.clone(), epoch);
         }
         Ok(events)
+    }
+
+    fn load_event(
+        &mut self,
+        event: &str,
+        recent: usize,
+        since: Millis,
+        max_applied: usize,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let (cluster, name) = (self.cluster.clone(), stream_name(event));
+        let loaded = self.block_on(async move { cluster.load_event(&name, recent, since, max_applied).await })?;
+        if let Some(epoch) = loaded.as_ref().and_then(|e| e.epoch.as_deref()) {
+            // Its snapshots are kept under its epoch, by this node as by the one that made it.
+            self.epochs.insert(event.to_owned(), epoch.to_owned());
+        }
+        Ok(loaded)
     }
 
     /// Creates the event's stream with its first record; an event another node created

@@ -48,6 +48,11 @@ pub(super) fn archived_key(event: &str) -> String {
     format!("archived.{event}")
 }
 
+/// Where an event's tokens are shared: every node grants the same links.
+pub(super) fn tokens_key(event: &str) -> String {
+    format!("tokens.{event}")
+}
+
 impl Cluster {
     pub(super) async fn stream(&self, event: &str) -> Result<Stream, StoreError> {
         self.js.get_stream(stream_name(event)).await.map_err(|e| nats_error("cannot find the event's stream")(&e))

@@ -1,13 +1,15 @@
 //! The cluster store on NATS JetStream: each event's change log is a stream of its own
 //! (`EVENTHUB_<event>`, subject `eventhub.<event>.log`), one message per command, which any
 //! hub node appends to expecting the last sequence it applied, and every node follows.
-//! Snapshots, tokens and archived flags are in a KV bucket, per-node presence counts in a
-//! second one whose entries expire. Knows nothing of the hub.
+//! Snapshots, tokens and archived flags are in a KV bucket, each node's presence counts and
+//! people in a second one whose entries expire. Knows nothing of the hub.
 //!
 //! This file connects to the cluster and makes its buckets. The rest is by responsibility,
 //! each part naming only the parts listed after it:
 //! - `backend`: [`NatsBackend`], the cluster behind the store's `Backend` trait;
 //! - `presence`: each node's counts of an event put in the presence bucket, the others' summed;
+//! - `people`: each node's people of an event, in chunks in the same bucket, for the chair's list;
+//! - `rooms`: the events other nodes create and archive while the cluster runs;
 //! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
@@ -33,8 +35,10 @@ pub use captions::{FollowedLine, TrackEnd};
 pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
 pub use events::Record;
 pub use lease::{Holding, Lease, LeaseError};
+pub use people::{People, Reported};
 use presence::PRESENCE_TTL;
 pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
+pub use rooms::RoomMarker;
 
 mod attendance;
 mod backend;
@@ -42,7 +46,9 @@ mod captions;
 mod event_log;
 mod events;
 mod lease;
+mod people;
 mod presence;
+mod rooms;
 
 const META_BUCKET: &str = "eventhub";
 const PRESENCE_BUCKET: &str = "eventhub-presence";
@@ -185,6 +191,14 @@ impl Cluster {
                 Err(e) => return Err(e).with_context(|| format!("cannot keep {key} in the cluster")),
             }
         }
+    }
+}
+
+impl Cluster {
+    /// The tokens of `event` every node grants: `ours` (JSON) unless another node shared
+    /// its own first.
+    pub async fn shared_tokens(&self, event: &str, ours: String) -> anyhow::Result<String> {
+        self.shared(&events::tokens_key(event), ours).await
     }
 }
 

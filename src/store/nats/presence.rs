@@ -1,7 +1,9 @@
 //! Presence across nodes: each node puts its counts of an event in the presence bucket
-//! every second and sums every other live node's, judging liveness on its own clock.
+//! every second and sums every other live node's, judging liveness on its own clock; the
+//! people on each node's list go the same way (`people`), on the same watch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::event_log::EventLog;
+use super::people::{chunk_key, Own, People, Theirs};
 use crate::domain::presence::{ByLang, Counts};
 
 /// How often a node puts its counts and reads the others'.
@@ -26,19 +29,24 @@ pub(super) const PRESENCE_TTL: Duration = Duration::from_secs(30);
 
 impl EventLog {
     /// Puts this node's counts of the event every [`PRESENCE_EVERY`] and sends the sum of
-    /// every other live node's into `others`, until `stop`. The others' counts come from one
-    /// watch of the event's keys, not a listing per read: each listing would make JetStream
-    /// create a consumer.
+    /// every other live node's into `others`, until `stop`; puts the people the hub leaves
+    /// in `people` and leaves it the other live nodes' there. The others' counts and people
+    /// come from one watch of the event's keys, not a listing per read: each listing would
+    /// make JetStream create a consumer.
     pub async fn share_presence(
         self,
         ours: watch::Receiver<Counts>,
         others: watch::Sender<Counts>,
+        people: Arc<People>,
         stop: CancellationToken,
     ) {
         let mut tick = tokio::time::interval(PRESENCE_EVERY);
-        let own_key = format!("{}.{}", self.event, self.cluster.node);
+        let node = Arc::clone(&self.cluster.node);
+        let own_key = format!("{}.{node}", self.event);
+        let prefix = format!("{}.", self.event);
         // Each other node's latest counts, and when they were heard on this node's clock.
         let mut heard: HashMap<String, (Counts, Instant)> = HashMap::new();
+        let (mut own, mut theirs) = (Own::new(), Theirs::default());
         let mut watching = None;
         loop {
             let entry = tokio::select! {
@@ -48,14 +56,24 @@ impl EventLog {
             };
             if let Some(entry) = entry {
                 match entry {
-                    Ok(entry) if entry.key == own_key => {}
-                    Ok(entry) if entry.operation == kv::Operation::Put => {
-                        if let Ok(counts) = serde_json::from_slice::<StoredCounts>(&entry.value) {
-                            heard.insert(entry.key, (counts.into(), Instant::now()));
-                        }
-                    }
                     Ok(entry) => {
-                        heard.remove(&entry.key);
+                        let put = entry.operation == kv::Operation::Put;
+                        let key = entry.key.strip_prefix(&prefix).unwrap_or_default();
+                        match key.split('.').collect::<Vec<_>>().as_slice() {
+                            [from, ..] if *from == &*node => {}
+                            [from] if put => {
+                                if let Ok(counts) = serde_json::from_slice::<StoredCounts>(&entry.value) {
+                                    heard.insert((*from).to_owned(), (counts.into(), Instant::now()));
+                                }
+                            }
+                            [from] => {
+                                heard.remove(*from);
+                            }
+                            [from, "people", chunk] => {
+                                theirs.chunk(from, chunk, put.then_some(&entry.value[..]), &people);
+                            }
+                            _ => {}
+                        }
                     }
                     Err(e) => {
                         warn!(event = %self.event, error = %e, "lost the other nodes' presence; watching again");
@@ -65,7 +83,7 @@ impl EventLog {
                 continue;
             }
             if watching.is_none() {
-                match self.cluster.presence.watch_with_history(format!("{}.*", self.event)).await {
+                match self.cluster.presence.watch_with_history(format!("{}.>", self.event)).await {
                     Ok(watch) => watching = Some(watch),
                     Err(e) => warn!(event = %self.event, error = %e, "cannot watch the other nodes' presence"),
                 }
@@ -75,21 +93,54 @@ impl EventLog {
             if let Err(e) = self.cluster.presence.put(&own_key, value.into()).await {
                 warn!(event = %self.event, error = %e, "cannot share this node's presence");
             }
+            own.take(&people);
+            let failed = self.put_people(own.due()).await;
+            own.again(failed);
             heard.retain(|_, (_, at)| at.elapsed() <= PRESENCE_TTL);
-            let sum = heard
-                .values()
-                .filter(|(_, at)| at.elapsed() <= PRESENCE_STALE)
-                .fold(Counts::default(), |sum, (counts, _)| add(&sum, counts));
+            let live: HashMap<&str, &Counts> = heard
+                .iter()
+                .filter(|(_, (_, at))| at.elapsed() <= PRESENCE_STALE)
+                .map(|(node, (counts, _))| (node.as_str(), counts))
+                .collect();
+            theirs.liveness(&live.keys().copied().collect::<HashSet<_>>(), &people);
+            let sum = live.values().fold(Counts::default(), |sum, counts| add(&sum, counts));
             others.send_if_modified(|current| {
                 let changed = *current != sum;
                 *current = sum;
                 changed
             });
         }
-        // A node that stops cleanly leaves the totals at once rather than when its entry expires.
+        // A node that stops cleanly leaves the totals and the lists at once rather than
+        // when its entries expire.
         if let Err(e) = self.cluster.presence.delete(&own_key).await {
             warn!(event = %self.event, error = %e, "cannot withdraw this node's presence");
         }
+        self.put_people(own.chunks().map(|chunk| (chunk, None)).collect()).await;
+    }
+
+    /// Puts each of this node's chunks of people given, or deletes it (`None`), together;
+    /// returns the chunks that failed.
+    async fn put_people(&self, chunks: Vec<(u64, Option<Vec<u8>>)>) -> Vec<u64> {
+        let node = &self.cluster.node;
+        let puts = chunks.into_iter().map(|(chunk, value)| {
+            let key = chunk_key(&self.event, node, chunk);
+            let bucket = &self.cluster.presence;
+            async move {
+                let outcome = match value {
+                    Some(value) => bucket.put(key, value.into()).await.map(|_| ()).map_err(|e| e.to_string()),
+                    None => bucket.delete(key).await.map_err(|e| e.to_string()),
+                };
+                (chunk, outcome)
+            }
+        });
+        let mut failed = Vec::new();
+        for (chunk, outcome) in futures_util::future::join_all(puts).await {
+            if let Err(e) = outcome {
+                warn!(event = %self.event, error = %e, "cannot share this node's people; trying again");
+                failed.push(chunk);
+            }
+        }
+        failed
     }
 }
 
