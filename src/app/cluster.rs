@@ -1,5 +1,6 @@
 //! Events other nodes of the cluster create and archive while this one runs: started here
-//! with the tokens the creating node returned, or stopped as a local archive stops them.
+//! with the tokens the creating node returned, or stopped as a local archive stops them;
+//! and tokens another node rotated, granted here from then on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ pub async fn follow(app: AppState, cluster: Arc<Cluster>) {
     app.tracker.spawn(Cluster::clone(&cluster).follow_rooms(to, app.shutdown.clone()));
     while let Some(marker) = markers.recv().await {
         match marker {
-            RoomMarker::Created { event, tokens } => {
+            RoomMarker::Tokens { event, tokens } => {
                 for attempt in 1..=ADOPT_ATTEMPTS {
                     if adopt(&app, &event, &tokens).await.is_ok() || attempt == ADOPT_ATTEMPTS {
                         break;
@@ -46,13 +47,11 @@ pub async fn follow(app: AppState, cluster: Arc<Cluster>) {
     }
 }
 
-/// Starts an event this node does not know yet, as the cluster holds it; `Err` when the
-/// cluster could not be read, and asking again may help.
+/// Starts an event this node does not know yet, as the cluster holds it, or grants a
+/// running one's tokens as the cluster now shares them; `Err` when the cluster could not
+/// be read, and asking again may help.
 async fn adopt(app: &AppState, event: &str, tokens: &str) -> Result<(), ()> {
     let _one_at_a_time = app.rooms_lock.lock().await;
-    if app.shutdown.is_cancelled() || app.events.contains_key(event) || app.archived.contains_key(event) {
-        return Ok(());
-    }
     let mut tokens: EventTokens = match serde_json::from_str(tokens) {
         Ok(tokens) => tokens,
         Err(e) => {
@@ -62,6 +61,14 @@ async fn adopt(app: &AppState, event: &str, tokens: &str) -> Result<(), ()> {
     };
     if let Some(fixed) = app.configured_tokens.get(event) {
         tokens = auth::with_fixed(tokens, fixed);
+    }
+    if let Some(entry) = app.event(event) {
+        // A rotation: links with the old token stop working here too; open pages stay.
+        *entry.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+        return Ok(());
+    }
+    if app.shutdown.is_cancelled() || app.archived.contains_key(event) {
+        return Ok(());
     }
     let stored = match app.load_stored(event).await {
         Ok(Some(stored)) => stored,

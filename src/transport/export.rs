@@ -96,6 +96,11 @@ pub async fn rotate(
         crate::auth::rotate(&app.data_dir, &event, role, &mut tokens)
             .map_err(|e| ExportError::Store(format!("{e:#}")))?
     };
+    // Every node grants what the cluster shares; each takes the new token from its watch.
+    if let Some(cluster) = &app.cluster {
+        let shared = cluster.rotate_shared_token(&event, role, &token).await;
+        shared.map_err(|e| ExportError::Store(format!("rotated on this node only: {e}; rotate again")))?;
+    }
     tracing::info!(event, role = role.as_str(), "token rotated");
     Ok((NO_STORE, axum::Json(serde_json::json!({"event": event, "role": role, "token": token}))).into_response())
 }

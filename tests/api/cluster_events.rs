@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cluster::{change_at, total, trio_with_a_node_each, Nats, Node, ONE_AT_A_TIME, PRESENCE_DROP_OUT};
-use crate::helpers::{http_get, Client, Ended};
+use crate::helpers::{http_get, http_post, Client, Ended, EVENT};
 use crate::rooms::{breakout_file, post, BREAKOUT};
 
 /// How soon another node runs an event created or archived on one: docs/operations.md,
@@ -280,4 +280,32 @@ async fn the_chairs_full_list_holds_every_nodes_people_and_their_comings_and_goi
     let list = full_list(&mut chair).await;
     assert_eq!(names_of(&list).len(), 5, "{list:?}");
     assert!(names_of(&list).iter().all(|name| !name.starts_with("c-")), "{list:?}");
+}
+
+#[tokio::test]
+async fn a_token_rotated_on_one_node_is_the_only_one_every_node_grants() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let nats = Nats::single().await;
+    let (a, b, c) = tokio::join!(Node::start(nats.url(), 1), Node::start(nats.url(), 1), Node::start(nats.url(), 1));
+    let old = a.token("attendee").to_owned();
+    let (mut kept, _) = b.join("attendee", "already here").await;
+    let path = format!("/api/events/{EVENT}/tokens/attendee");
+    let (status, body) = http_post(a.process.addr, &path, a.token("organizer")).await;
+    assert_eq!(status, 200, "{body}");
+    let rotated: Value = serde_json::from_str(&body).unwrap();
+    let new = rotated["token"].as_str().unwrap();
+    let since = Instant::now();
+    for node in [&a, &b, &c] {
+        loop {
+            match try_join(node.process.addr, EVENT, &old, "old link").await {
+                Err(refused) if refused["code"] == "unauthorized" => break,
+                Err(other) => panic!("an old link is refused as unauthorized: {other}"),
+                Ok(_) => assert!(since.elapsed() < SPREAD, "the old token stops working within {SPREAD:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, welcome) = try_join(node.process.addr, EVENT, new, "new link").await.expect("the new token works");
+        assert_eq!(welcome["you"]["role"], "attendee");
+    }
+    kept.still_works().await;
 }

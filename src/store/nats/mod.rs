@@ -17,7 +17,7 @@
 //! - `lease`: a key of the meta bucket one node at a time holds (who sends automations);
 //! - `captions`: every event's caption lines, in one stream: appended, followed, read back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ use async_nats::jetstream::{self, kv, stream};
 use tracing::warn;
 
 use crate::domain::presence::HISTORY_LEN;
+use crate::domain::Role;
 use crate::store::StoreError;
 use attendance::{attendance_subject, ATTENDANCE_STREAM};
 pub use backend::NatsBackend;
@@ -200,7 +201,28 @@ impl Cluster {
     pub async fn shared_tokens(&self, event: &str, ours: String) -> anyhow::Result<String> {
         self.shared(&events::tokens_key(event), ours).await
     }
+
+    /// Makes `token` the one every node grants `role` of `event`. Read, changed and put
+    /// back at the revision read, so that two roles rotated at once on two nodes both stay.
+    pub async fn rotate_shared_token(&self, event: &str, role: Role, token: &str) -> Result<(), StoreError> {
+        let key = events::tokens_key(event);
+        for _ in 0..ROTATE_ATTEMPTS {
+            let entry = self.meta.entry(&key).await.map_err(|e| nats_error("cannot read the shared tokens")(&e))?;
+            let entry = entry.ok_or_else(|| StoreError(format!("the cluster holds no tokens of {event}")))?;
+            let mut tokens: BTreeMap<Role, String> = serde_json::from_slice(&entry.value)?;
+            tokens.insert(role, token.to_owned());
+            match self.meta.update(&key, serde_json::to_vec(&tokens)?.into(), entry.revision).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
+                Err(e) => return Err(nats_error("cannot share the rotated token")(&e)),
+            }
+        }
+        Err(StoreError("the shared tokens kept changing; rotate again".into()))
+    }
 }
+
+/// Times a rotation reads and puts the shared tokens while other nodes change them too.
+const ROTATE_ATTEMPTS: usize = 8;
 
 /// The key-value bucket `name`, as another node made it or new. Made as a stream laid out
 /// as async-nats lays out a bucket: its own `create_key_value` first asks for account fields

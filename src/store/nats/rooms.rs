@@ -1,6 +1,7 @@
 //! Events created and archived while the cluster runs, as every node learns of them: one
 //! watch of the meta bucket's keys of two tokens, `tokens.<event>` (put by the node that
-//! created the event once its stream holds it) and `archived.<event>`, made again when lost.
+//! created the event once its stream holds it, and again by one that rotates a token) and
+//! `archived.<event>`, made again when lost.
 
 use async_nats::jetstream::kv;
 use futures_util::StreamExt;
@@ -14,8 +15,9 @@ use super::{Cluster, FOLLOW_RETRY};
 /// What the cluster says about one event.
 #[derive(Debug)]
 pub enum RoomMarker {
-    /// The event is stored and these are its tokens (JSON), the same on every node.
-    Created {
+    /// The event is stored and these are its tokens (JSON), the same on every node: put
+    /// when it is created, and again when one of them is rotated.
+    Tokens {
         event: String,
         tokens: String,
     },
@@ -56,7 +58,7 @@ impl Cluster {
                     };
                     let marker = if let Some(event) = entry.key.strip_prefix(&created) {
                         let tokens = String::from_utf8_lossy(&entry.value).into_owned();
-                        RoomMarker::Created { event: event.to_owned(), tokens }
+                        RoomMarker::Tokens { event: event.to_owned(), tokens }
                     } else if let Some(event) = entry.key.strip_prefix(&archived) {
                         RoomMarker::Archived { event: event.to_owned() }
                     } else {
