@@ -148,18 +148,20 @@ impl Hub {
                         // Behind may mean that this very command is stored already (a retry
                         // of an unconfirmed one): catching up finds it, and the loop answers
                         // its first outcome.
-                        Refused::Behind => match self.catch_up().await {
-                            Ok(()) => continue,
-                            Err(()) => nats::UNCONFIRMED,
-                        },
+                        Refused::Behind => {
+                            let was = self.cluster.as_ref().map(|c| c.position);
+                            match self.catch_up().await {
+                                Ok(()) if self.cluster.as_ref().map(|c| c.position) != was => continue,
+                                // The stream said it had moved on, yet holds nothing new: a
+                                // change it took but cannot commit (it lost its quorum), which
+                                // may be this very command.
+                                Ok(()) | Err(()) => self.unconfirmed(asked, now),
+                            }
+                        }
                         // Nothing went out this time; but an earlier attempt may have landed.
                         Refused::Unavailable if self.unconfirmed.contains_key(&asked) => nats::UNCONFIRMED,
                         Refused::Unavailable => nats::UNAVAILABLE,
-                        Refused::Unconfirmed => {
-                            self.unconfirmed.retain(|_, at| now - *at < RETRY_WINDOW_MS);
-                            self.unconfirmed.insert(asked, now);
-                            nats::UNCONFIRMED
-                        }
+                        Refused::Unconfirmed => self.unconfirmed(asked, now),
                     };
                     let code = ErrorCode::Unavailable;
                     outcome = Outcome::Rejected(FrameError { id: Some(id.to_owned()), code, message: message.into() });
@@ -169,6 +171,14 @@ impl Hub {
         }
         self.count(command, &outcome);
         Step { outcome, acked: false }
+    }
+
+    /// Notes that the command `asked` may have been stored, so that no re-send of it is told
+    /// "nothing was applied" until the stream shows it; its answer's message.
+    fn unconfirmed(&mut self, asked: (String, String), now: Millis) -> &'static str {
+        self.unconfirmed.retain(|_, at| now - *at < RETRY_WINDOW_MS);
+        self.unconfirmed.insert(asked, now);
+        nats::UNCONFIRMED
     }
 
     /// Awaits `work` while serving what does not depend on its outcome: leaves, the

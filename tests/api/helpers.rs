@@ -389,7 +389,12 @@ impl Client {
     /// The next text frame, or None once the connection is gone. One deadline for the
     /// frame: presence frames and keep-alives set aside meanwhile do not extend it.
     pub async fn try_next_frame(&mut self) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        self.try_next_frame_within(PATIENCE).await
+    }
+
+    /// [`Client::try_next_frame`] for a frame the server may take longer than usual to send.
+    pub async fn try_next_frame_within(&mut self, patience: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             let next = tokio::time::timeout_at(deadline, self.ws.next()).await;
             let message = match next.expect("a frame arrives in time") {

@@ -3,7 +3,7 @@
 //! and every record followed as it is stored, through a subscription made again when lost.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
@@ -22,6 +22,10 @@ use crate::store::{LogEntry, StoreError};
 /// How long a follower's subscription may be quiet before the stream is asked whether it
 /// holds more.
 const FOLLOW_CHECK: Duration = Duration::from_millis(500);
+/// How long a follower's check may take. A leader answers it in a millisecond; during an
+/// election the request can hang instead of failing, and the next check should not wait
+/// for a whole [`PATIENCE`] after the new leader is there.
+const CHECK_PATIENCE: Duration = Duration::from_secs(1);
 /// How soon a follower that looked behind looks again before it subscribes anew.
 const RECHECK: Duration = Duration::from_millis(150);
 /// How long a command waits for its event's stream to have a leader before it is refused;
@@ -60,6 +64,9 @@ pub struct Followed {
 pub struct EventLog {
     pub(super) cluster: Cluster,
     pub(super) event: Arc<str>,
+    /// Since when no server has answered for the stream, while none does: the commands
+    /// after the first share its wait rather than each waiting anew.
+    pub(super) leaderless: Arc<Mutex<Option<Instant>>>,
 }
 
 impl EventLog {
@@ -86,7 +93,6 @@ impl EventLog {
         let payload = serde_json::to_vec(&record).map_err(|_| Refused::Unavailable)?;
         let msg_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{participant}\0{id}").as_bytes());
         let payload = bytes::Bytes::from(payload);
-        let asked = Instant::now();
         let ack = loop {
             let message = PublishMessage::build()
                 .payload(payload.clone())
@@ -99,10 +105,15 @@ impl EventLog {
             match ack {
                 // Nobody answers for the stream while its servers elect a new leader: the
                 // command waits for one rather than being refused. Nothing was stored.
-                Err(e) if e.kind() == PublishErrorKind::StreamNotFound && asked.elapsed() < ELECTION_WAIT => {
+                Err(e) if e.kind() == PublishErrorKind::StreamNotFound && self.awaits_leader() => {
                     tokio::time::sleep(ELECTION_RETRY).await;
                 }
-                ack => break ack,
+                Err(e) if e.kind() == PublishErrorKind::StreamNotFound => break Err(e),
+                // Some server answered for the stream (or may have): the next silence is a new one.
+                ack => {
+                    *self.leaderless.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    break ack;
+                }
             }
         };
         let outcome = match ack {
@@ -122,6 +133,14 @@ impl EventLog {
         };
         self.cluster.note(&self.event, health);
         outcome
+    }
+
+    /// Whether a publish nobody answered should wait for the stream's new leader: until
+    /// [`ELECTION_WAIT`] after the first such answer; after that, none waits until a
+    /// server answers again (two servers of three down: every command is refused at once).
+    fn awaits_leader(&self) -> bool {
+        let mut since = self.leaderless.lock().unwrap_or_else(|e| e.into_inner());
+        since.get_or_insert_with(Instant::now).elapsed() < ELECTION_WAIT
     }
 
     /// The records after stream sequence `position`: what other nodes appended since.
@@ -268,7 +287,7 @@ impl EventLog {
                 Err(e) => Err(nats_error("cannot read the event's stream")(&e)),
             }
         };
-        tokio::time::timeout(PATIENCE, asking)
+        tokio::time::timeout(CHECK_PATIENCE, asking)
             .await
             .map_err(|_| StoreError("the event's stream did not answer in time".into()))?
     }

@@ -164,7 +164,7 @@ impl Cluster {
 
     /// The log of one event, for its hub.
     pub fn event(&self, event: &str) -> EventLog {
-        EventLog { cluster: self.clone(), event: event.into() }
+        EventLog { cluster: self.clone(), event: event.into(), leaderless: Arc::default() }
     }
 
     /// The value of `key` in the meta bucket, created as `value` unless another node made it
