@@ -12,13 +12,12 @@ use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, RawMessageErrorKind, Stream};
 use async_nats::jetstream::ErrorCode;
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, warn};
+use tracing::warn;
 
 use super::event_log::{EventLog, Refused};
-use super::{nats_error, Cluster, FOLLOW_RETRY, PATIENCE};
+use super::{nats_error, ordered, Cluster, FOLLOW_RETRY, PATIENCE};
 use crate::domain::captions::{Line, Track};
 use crate::store::StoreError;
 
@@ -27,11 +26,6 @@ pub(super) const CAPTIONS_STREAM: &str = "EVENTHUB-CAPTIONS";
 /// How long a retried line is known by its id: a re-post within it is stored once even when
 /// two nodes publish it at the same moment.
 pub(super) const CAPTIONS_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
-/// How long a follower's subscription may be quiet before the stream is asked whether it
-/// holds more of the event's lines.
-const FOLLOW_CHECK: Duration = Duration::from_millis(500);
-/// How soon a follower that looked behind looks again.
-const RECHECK: Duration = Duration::from_millis(150);
 /// Followed lines that may wait for the hub before the follower waits.
 const FOLLOW_BACKLOG: usize = 256;
 
@@ -175,43 +169,8 @@ impl Cluster {
         to: &mpsc::Sender<FollowedLine>,
         stop: &CancellationToken,
     ) -> Result<(), ()> {
-        // Behind at the last check: a line stored just then may still be on its way, so the
-        // subscription is made again only when it is behind twice in a row.
-        let mut suspect = false;
-        loop {
-            let message = tokio::select! {
-                () = stop.cancelled() => return Err(()),
-                message = messages.next() => message,
-                // A subscription can stay quiet after a stream leader changes, with no error.
-                () = tokio::time::sleep(if suspect { RECHECK } else { FOLLOW_CHECK }) => {
-                    let behind = self.captions_after(event, *position).await;
-                    if behind && suspect {
-                        warn!(event, position, "fell behind the event's captions; following again");
-                        return Ok(());
-                    }
-                    suspect = behind;
-                    continue;
-                }
-            };
-            suspect = false;
-            let message = match message {
-                Some(Ok(message)) => message,
-                Some(Err(e)) => {
-                    warn!(event, error = %e, "lost the event's captions; following again");
-                    return Ok(());
-                }
-                None => return Ok(()),
-            };
-            let Ok(next) = message.info().map(|info| info.stream_sequence) else { continue };
-            if next <= *position {
-                continue;
-            }
-            *position = next;
-            match serde_json::from_slice(&message.payload) {
-                Ok(line) => to.send(FollowedLine { line }).await.map_err(|_| ())?,
-                Err(e) => error!(event, position = next, error = %e, "a caption line does not decode"),
-            }
-        }
+        let follower = CaptionsFollower { cluster: self, event, to };
+        ordered::read(&follower, event, "the event's captions", &mut messages, position, stop).await
     }
 
     /// Whether the stream holds a line of `event` after `position`; a stream that cannot
@@ -283,4 +242,23 @@ fn another_in_flight(e: &PublishError) -> bool {
 
 fn timed_out() -> StoreError {
     StoreError("the captions stream did not answer in time".into())
+}
+
+/// The captions follower of one event, as [`ordered::read`] drives it.
+struct CaptionsFollower<'a> {
+    cluster: &'a Cluster,
+    event: &'a str,
+    to: &'a mpsc::Sender<FollowedLine>,
+}
+
+impl ordered::Follower for CaptionsFollower<'_> {
+    type Item = Line;
+
+    async fn check(&self, position: &mut u64, _suspect: bool) -> Result<Option<bool>, ()> {
+        Ok(Some(self.cluster.captions_after(self.event, *position).await))
+    }
+
+    async fn deliver(&self, _position: u64, line: Line) -> Result<(), ()> {
+        self.to.send(FollowedLine { line }).await.map_err(|_| ())
+    }
 }

@@ -15,6 +15,7 @@
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
 //! - `attendance`: the attendance history of every event, in one stream;
 //! - `lease`: a key of the meta bucket one node at a time holds (who sends automations);
+//! - `ordered`: reading an ordered consumer that may go quiet, checked against its stream;
 //! - `captions`: every event's caption lines, in one stream: appended, followed, read back.
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,7 @@ mod captions;
 mod event_log;
 mod events;
 mod lease;
+mod ordered;
 mod people;
 mod presence;
 mod rooms;
