@@ -995,14 +995,47 @@ async fn two_of_three_nats_servers_killed_and_restarted_take_commands_again_and_
 
 /// `eventhub migrate` of the store in `data` into the cluster at `url`, run to its end.
 pub(crate) async fn migrate(data: &std::path::Path, url: &str) -> std::process::Output {
-    let migrated = Command::new(env!("CARGO_BIN_EXE_eventhub"))
+    eventhub_on(data, &["--cluster", url, "migrate"]).await
+}
+
+/// The binary with the shipped settings on the store in `data` and `args`, run to its end.
+async fn eventhub_on(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let ran = Command::new(env!("CARGO_BIN_EXE_eventhub"))
         .arg("--config")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
         .arg("--data-dir")
         .arg(data)
-        .args(["--cluster", url, "migrate"])
+        .args(args)
         .output();
-    tokio::time::timeout(Duration::from_secs(60), migrated).await.expect("migrate ends").expect("migrate runs")
+    tokio::time::timeout(Duration::from_secs(60), ran).await.expect("eventhub ends").expect("eventhub runs")
+}
+
+#[tokio::test]
+async fn migrate_refuses_without_a_cluster_an_event_the_store_lacks_and_an_event_moved_already() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut single = crate::crash::launch(data.path()).await;
+    let (mut chair, _) = Client::join(single.addr, &single.tokens["moderator"], "chair").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    crate::crash::kill_9(&mut single.child).await;
+    let said = |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    let nowhere = eventhub_on(data.path(), &["migrate"]).await;
+    assert!(!nowhere.status.success());
+    assert!(said(&nowhere).contains("name the cluster: --cluster"), "{}", said(&nowhere));
+
+    let nats = Nats::single().await;
+    let url = nats.url();
+    let unknown = eventhub_on(data.path(), &["--cluster", &url, "migrate", "--event", "no-such-event"]).await;
+    assert!(!unknown.status.success());
+    assert!(said(&unknown).contains("holds no event \"no-such-event\""), "{}", said(&unknown));
+
+    let moved = migrate(data.path(), &url).await;
+    assert!(moved.status.success(), "{}", said(&moved));
+    assert!(String::from_utf8_lossy(&moved.stdout).contains(&format!("{EVENT}: 1 changes")), "nothing moved before");
+    let again = migrate(data.path(), &url).await;
+    assert!(!again.status.success(), "an event is never moved twice");
+    assert!(said(&again).contains(&format!("holds the event \"{EVENT}\" already")), "{}", said(&again));
 }
 
 #[tokio::test]
