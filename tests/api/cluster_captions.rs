@@ -49,7 +49,9 @@ async fn viewer(node: &Node, name: &str) -> Client {
 async fn lines_until(client: &mut Client, mut seen: u64, last: u64) -> Vec<Value> {
     let mut lines = Vec::new();
     while seen < last {
-        let frame = client.next_frame().await;
+        // After a NATS server's death a node's follower may take the stream's election
+        // (up to 8.4 s measured) and a new subscription before the next line comes.
+        let frame = client.try_next_frame_within(Duration::from_secs(30)).await.expect("the viewer stays connected");
         if frame["type"] != "caption" {
             continue;
         }
