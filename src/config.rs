@@ -49,10 +49,46 @@ pub struct ClusterSettings {
     /// Copies of each stream and bucket: 1 for one NATS server, 3 for a cluster of three.
     #[serde(default = "default_replicas")]
     pub replicas: usize,
+    /// Which side of a hybrid event this node serves: the venue, where the event's streams
+    /// are and every command is decided (and a cluster without a cloud), or the cloud, which
+    /// mirrors the venue's streams and sends its pages' commands there.
+    #[serde(default)]
+    pub role: Site,
+    /// The venue's JetStream domain, which a cloud node mirrors.
+    #[serde(default = "default_venue_domain")]
+    pub venue_domain: String,
+}
+
+impl ClusterSettings {
+    /// The cluster at `urls`, with the other settings as `configured` has them.
+    pub fn at(urls: String, configured: Option<ClusterSettings>) -> ClusterSettings {
+        match configured {
+            Some(configured) => ClusterSettings { urls, ..configured },
+            None => ClusterSettings { urls, replicas: 1, role: Site::Venue, venue_domain: default_venue_domain() },
+        }
+    }
+
+    /// The venue's domain, on a cloud node.
+    pub fn mirrored_domain(&self) -> Option<&str> {
+        (self.role == Site::Cloud).then_some(self.venue_domain.as_str())
+    }
+}
+
+/// A node's side of a hybrid event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Site {
+    #[default]
+    Venue,
+    Cloud,
 }
 
 fn default_replicas() -> usize {
     1
+}
+
+fn default_venue_domain() -> String {
+    "venue".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -91,14 +91,15 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         Some(Cmd::Migrate { ref event }) => {
             let settings = Settings::load(&args.config)?;
             let cluster = match (args.cluster.clone(), settings.cluster) {
-                (Some(urls), configured) => {
-                    eventhub::config::ClusterSettings { urls, replicas: configured.map_or(1, |c| c.replicas) }
-                }
+                (Some(urls), configured) => eventhub::config::ClusterSettings::at(urls, configured),
                 (None, Some(configured)) => configured,
                 (None, None) => {
                     anyhow::bail!("name the cluster: --cluster nats://host:4222[,…] or [cluster] in the settings")
                 }
             };
+            if cluster.role == eventhub::config::Site::Cloud {
+                anyhow::bail!("an event moves into the venue's cluster; a cloud node mirrors it from there");
+            }
             let migrate = Migrate {
                 data_dir: args.data_dir.clone().unwrap_or(settings.server.data_dir),
                 cluster,
@@ -143,8 +144,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     settings.server.public_url = args.public_url.or(settings.server.public_url);
     settings.server.osc_bind = args.osc_bind.or(settings.server.osc_bind);
     if let Some(urls) = args.cluster {
-        let replicas = settings.cluster.as_ref().map_or(1, |c| c.replicas);
-        settings.cluster = Some(eventhub::config::ClusterSettings { urls, replicas });
+        settings.cluster = Some(eventhub::config::ClusterSettings::at(urls, settings.cluster.take()));
     }
 
     let shutdown = CancellationToken::new();

@@ -45,7 +45,7 @@ pub async fn run(migrate: &Migrate, out: &mut impl Write) -> anyhow::Result<()> 
     let ids: Vec<String> = events.iter().map(|(created, _)| created.show.event.id.clone()).collect();
     let mut tokens = auth::load_or_create(&migrate.data_dir, &migrate.tokens, &ids)?;
     let captions = CaptionStore::open(&migrate.data_dir)?;
-    let cluster = Cluster::connect(&migrate.cluster.urls, migrate.cluster.replicas).await?;
+    let cluster = Cluster::connect(&migrate.cluster.urls, migrate.cluster.replicas, None).await?;
     for (created, archived) in events {
         let id = created.show.event.id.clone();
         let log = store.read_log(&id)?;

@@ -64,7 +64,7 @@ impl Server {
         let data_dir = &settings.server.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-        let cluster = Cluster::connect(&cluster.urls, cluster.replicas).await?;
+        let cluster = Cluster::connect(&cluster.urls, cluster.replicas, cluster.mirrored_domain()).await?;
         let (settings, runtime) = (settings.clone(), tokio::runtime::Handle::current());
         // The backend blocks on the cluster's answers, which a runtime thread must not.
         tokio::task::spawn_blocking(move || {
@@ -193,6 +193,11 @@ impl Server {
         let control = Control::new(state.clone());
         if let Some(cluster) = &state.cluster {
             state.tracker.spawn(crate::app::cluster::follow(state.clone(), Arc::clone(cluster)));
+            if cluster.in_cloud() {
+                state.tracker.spawn(Cluster::clone(cluster).watch_link(state.shutdown.clone()));
+            } else {
+                state.tracker.spawn(crate::app::venue::serve(state.clone(), Arc::clone(cluster)));
+            }
         }
         if let Some(socket) = osc {
             let socket = UdpSocket::from_std(socket).context("cannot use the OSC socket")?;

@@ -115,6 +115,9 @@ export function cleanName(name) {
  *                                   captions = {track, lines, live}: the recent lines of the track (live: the tracks running now)
  *                                   followed, oldest first; a partial line (final: false) is
  *                                   replaced in place by the next line with its seq
+ *   onLink(frame)                   on a cloud node: the link to the venue went down
+ *                                   ({up: false, since}) or came back ({up: true}); a page
+ *                                   joining while it is down gets one after its welcome
  *   onPresence(state, frame)        after state.presence changed: a `presence` frame, a page of
  *                                   the full list (frame.type 'presence_page'), or the local
  *                                   attendance sample (frame.type 'sample'). The welcome's
@@ -144,7 +147,7 @@ export function connectHub(opts = {}) {
   const on = {
     welcome: opts.onWelcome || noop, change: opts.onChange || noop,
     status: opts.onStatus || noop, error: opts.onError || noop, presence: opts.onPresence || noop,
-    caption: opts.onCaption || noop,
+    caption: opts.onCaption || noop, link: opts.onLink || noop,
   };
   // The followed track's recent lines; kept across reconnects (a welcome's `captions` refills it).
   const captions = { track: cfg.captions, lines: [], live: [] };
@@ -352,6 +355,7 @@ export function connectHub(opts = {}) {
         on.caption(captions, msg);
         break;
       }
+      case 'link': if (joined && typeof msg.up === 'boolean') on.link(msg); break;
       case 'pong': pong(msg); break;
       case 'ack': settle(msg.id, (p) => p.resolve({ ...msg, warning: msg.warning ?? null })); break;
       case 'error': {

@@ -70,7 +70,7 @@ export function renderStatus(lang, status, detail) {
  *                          after render(); opts.onError replaces the default message
  */
 export function startPage({ lang, render, onLang, captions }) {
-  let hub = null, detail;
+  let hub = null, detail, link = null;
   const page = {
     status: 'connecting',
     setStatus(status, statusDetail) {
@@ -87,6 +87,16 @@ export function startPage({ lang, render, onLang, captions }) {
           page.setStatus(s, d);
           if (opts.onStatus) opts.onStatus(s, d);
         },
+        // A welcome means the link is up unless a `link` frame follows it.
+        onWelcome: (state, frame) => {
+          link = null;
+          renderLink(lang, link);
+          if (opts.onWelcome) opts.onWelcome(state, frame);
+        },
+        onLink: (frame) => {
+          link = frame.up ? null : frame;
+          renderLink(lang, link);
+        },
       });
       return hub;
     },
@@ -102,12 +112,34 @@ export function startPage({ lang, render, onLang, captions }) {
     else save('hub.lang', lang); // remembered even before the first connection
     applyLabels(lang);
     renderStatus(lang, page.status, detail);
+    renderLink(lang, link);
     render();
   });
   applyLabels(select.value);
   renderStatus(lang, page.status);
   addEventListener('hashchange', () => location.reload());
   return page;
+}
+
+/**
+ * The banner of a cloud node's page while the link to the venue is down (`link` is the
+ * frame that said so), made the first time it is needed.
+ */
+function renderLink(lang, link) {
+  let banner = document.getElementById('link-banner');
+  if (!link && !banner) return;
+  if (!banner) {
+    banner = document.createElement('div');
+    banner.id = 'link-banner';
+    banner.className = 'link-banner';
+    banner.setAttribute('role', 'alert');
+    document.body.prepend(banner);
+  }
+  banner.hidden = !link;
+  if (link) {
+    const time = new Date(link.since).toLocaleTimeString(lang, { hour12: false });
+    banner.textContent = t(lang, 'link_down', { time });
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod control;
 pub mod flat;
 pub mod rooms;
+pub mod venue;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! What a client may ask for: every command, by the name its frame gives, and how a
 //! refusal names the command it refuses (forbidden, or a conflict with a newer version).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
 use super::cues::{CueTarget, SignalKind};
@@ -13,7 +13,7 @@ use super::text::Localized;
 use super::time::Seconds;
 
 /// An operation a client asks for, as decoded from its frame.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     Next {

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use chrono::{NaiveDate, NaiveTime, TimeZone};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::cues::CueTarget;
 use super::queue::EVENT_QUEUE;
@@ -33,7 +33,7 @@ const MAX_MINUTES: u32 = 24 * 60;
 const MINUTE: Millis = 60_000;
 
 /// Some languages of a text: those given replace the current ones, the others stay.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizedEdit {
     pub zh: Option<String>,
@@ -42,7 +42,7 @@ pub struct LocalizedEdit {
 }
 
 /// A speaker as a plan edit gives them.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpeakerInput {
     /// An existing speaker's id keeps them the same person through a rename; a new one is
@@ -57,7 +57,7 @@ pub struct SpeakerInput {
 }
 
 /// A planned cue as a plan edit gives it: its own target and text, or a preset's.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CueInput {
     pub target: Option<CueTarget>,
@@ -65,7 +65,7 @@ pub struct CueInput {
     pub preset: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddSegment {
     pub plan_version: u64,
@@ -79,7 +79,7 @@ pub struct AddSegment {
 }
 
 /// Any of a segment's fields; those absent stay as they are.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSegment {
     pub plan_version: u64,
@@ -104,7 +104,7 @@ pub struct UpdateSegment {
     pub interpretation: Option<Vec<Channel>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEvent {
     pub plan_version: u64,

@@ -1,7 +1,7 @@
 //! How the domain counts time: instants and durations in milliseconds, and the seconds a
 //! client writes for an `extend`. Depends on nothing else in the domain.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, or a duration in milliseconds.
 pub type Millis = i64;
@@ -41,6 +41,12 @@ impl Eq for Seconds {}
 impl From<i32> for Seconds {
     fn from(seconds: i32) -> Self {
         Seconds(f64::from(seconds))
+    }
+}
+
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.0)
     }
 }
 

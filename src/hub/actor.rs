@@ -13,6 +13,7 @@ use tracing::{error, info};
 
 use super::captions::Tracks;
 use super::cluster::{next_followed, Clustered, Following};
+use super::remote::next_link;
 use super::fanout::Frames;
 use super::handle::{Follow, HubHandle, HubMsg, Stop};
 use super::members::{is_staff, Members};
@@ -136,7 +137,8 @@ impl Hub {
         leaves: mpsc::UnboundedReceiver<ConnId>,
         followed: Option<Following>,
     ) {
-        let (mut records, mut lines) = followed.map_or((None, None), |f| (Some(f.records), Some(f.lines)));
+        let (mut records, mut lines, mut link) =
+            followed.map_or((None, None, None), |f| (Some(f.records), Some(f.lines), f.link));
         let mut inputs = Inputs { inbox, leaves, closed: false };
         info!(event = %self.event, seq = self.seq, "hub started");
         let mut presence_tick = tokio::time::interval(PRESENCE_EVERY);
@@ -171,6 +173,10 @@ impl Hub {
                 }
                 Some(followed) = next_followed(&mut lines) => {
                     self.caption_durable(followed.line);
+                    continue;
+                }
+                Some(changed) = next_link(&mut link) => {
+                    self.link_changed(changed);
                     continue;
                 }
                 () = std::future::ready(()), if !self.audience_out.is_empty() => {

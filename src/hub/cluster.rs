@@ -21,11 +21,11 @@ use crate::domain::presence::Counts;
 use crate::domain::{Actor, Change, Command, Millis};
 use crate::metrics::EventLabel;
 use crate::protocol::{ErrorCode, FrameError};
-use crate::store::nats::{self, EventLog, Followed, FollowedLine, People, Record, Refused};
+use crate::store::nats::{self, EventLog, Followed, FollowedLine, Link, People, Record, Refused};
 
 /// A hub's part in a cluster.
 pub(super) struct Clustered {
-    log: EventLog,
+    pub(super) log: EventLog,
     /// The stream sequence of the last message the hub's state includes.
     position: u64,
     /// This node's counts of the event, for the presence task to share.
@@ -35,6 +35,8 @@ pub(super) struct Clustered {
     /// This node's comings and goings for the presence task to share, and the other
     /// nodes' it took in, for the chair's list.
     people: Arc<People>,
+    /// On a cloud node, the link to the venue.
+    pub(super) link: Option<watch::Receiver<Link>>,
     /// Stops the follower and the presence task when the hub ends.
     _stop: DropGuard,
 }
@@ -49,20 +51,23 @@ impl Clustered {
         tracker.spawn(follower);
         let (lines, follower) = log.follow_captions(stop.clone());
         tracker.spawn(follower);
-        let followed = Following { records, lines };
+        let link = log.link();
+        let followed = Following { records, lines, link: link.clone() };
         let (ours, ours_rx) = watch::channel(Default::default());
         let (others_tx, others) = watch::channel(Default::default());
         let people = Arc::new(People::default());
         tracker.spawn(log.clone().share_presence(ours_rx, others_tx, Arc::clone(&people), stop.clone()));
-        let clustered = Clustered { log, position, ours, others, people, _stop: stop.drop_guard() };
+        let clustered = Clustered { log, position, ours, others, people, link, _stop: stop.drop_guard() };
         (clustered, followed)
     }
 }
 
-/// What a clustered hub follows: the event's records and its caption lines.
+/// What a clustered hub follows: the event's records and its caption lines, and on a
+/// cloud node the link to the venue.
 pub(super) struct Following {
     pub(super) records: mpsc::Receiver<Followed>,
     pub(super) lines: mpsc::Receiver<FollowedLine>,
+    pub(super) link: Option<watch::Receiver<Link>>,
 }
 
 /// Messages set aside while a publish is in flight before the hub stops reading more.
@@ -95,6 +100,9 @@ impl Hub {
         now: Millis,
         inputs: &mut Inputs,
     ) -> Step {
+        if self.cluster.as_ref().is_some_and(|c| c.log.in_cloud()) {
+            return self.step_remote(actor, id, command, now, inputs).await;
+        }
         let mut outcome = Outcome::Rejected(FrameError {
             id: Some(id.to_owned()),
             code: ErrorCode::Conflict,
@@ -184,7 +192,7 @@ impl Hub {
     /// Awaits `work` while serving what does not depend on its outcome: leaves, the
     /// audience's rounds, joins (welcomed with the state as it is), overviews and presence
     /// pages. Commands and anything else wait in `deferred` for the main loop.
-    async fn meanwhile<T>(&mut self, work: impl Future<Output = T>, inputs: &mut Inputs) -> T {
+    pub(super) async fn meanwhile<T>(&mut self, work: impl Future<Output = T>, inputs: &mut Inputs) -> T {
         tokio::pin!(work);
         loop {
             tokio::select! {

@@ -66,7 +66,9 @@ impl Hub {
         let member = Member { conn: joining.conn, actor: joining.actor, out: joining.out, captions: joining.captions };
         let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member));
         let captions = member.captions.map(|track| self.recent_captions(track));
+        let link = self.link_down();
         let delivered = std::iter::once(&welcome)
+            .chain(link.as_ref())
             .chain(missed)
             .chain(captions.as_ref())
             .all(|frame| member.out.send(frame).is_ok());

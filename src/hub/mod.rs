@@ -52,6 +52,7 @@ mod handle;
 mod join;
 mod members;
 mod presence;
+mod remote;
 pub mod retries;
 
 /// Identifies one websocket connection for the life of the process.

@@ -6,15 +6,17 @@
 
 mod client;
 mod presence;
+mod remote;
 mod server;
 mod views;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::Rejection;
 
 pub use client::{cursor_text, decode, CaptionChoice, ClientFrame, Hello, Resume, MAX_PRESENCE_PAGE};
 pub use presence::{PresenceView, PresentView, RecentView};
+pub use remote::{RemoteAnswer, RemoteCommand, VENUE_UNREACHABLE};
 pub use server::{encode, By, ResumeOutcome, ServerFrame, You, LIVE_TRACK_MS};
 pub use views::{
     crew_sees_as_chair, differs_by_audience, Audience, ChangeView, EntryView, LiveView, PlanView, QueueView, Routing,
@@ -26,7 +28,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 
 /// A stable, client-facing error code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadJson,
@@ -51,6 +53,9 @@ pub enum ErrorCode {
     Internal,
     /// A cluster node cannot reach the cluster's store: nothing was applied.
     Unavailable,
+    /// A cloud node cannot reach the venue, which decides every command: nothing was
+    /// applied.
+    VenueUnreachable,
 }
 
 impl ErrorCode {

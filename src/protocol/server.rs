@@ -104,6 +104,13 @@ pub enum ServerFrame<'a> {
     Caption {
         line: &'a Line,
     },
+    /// On a cloud node: the link to the venue went down or came back (sent after the
+    /// welcome too while it is down). While it is down the show goes on in the hall and
+    /// this node's pages catch up when it is back.
+    Link {
+        up: bool,
+        since: Millis,
+    },
     /// The latest lines of a track, when a connection starts to follow it.
     Captions {
         track: Track,

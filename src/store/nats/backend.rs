@@ -97,8 +97,14 @@ impl Backend for NatsBackend {
 
     /// Creates the event's stream with its first record; an event another node created
     /// first is left as that node made it.
+    ///
+    /// A cloud node mirrors the venue's stream of the event instead.
     fn create(&mut self, state: &EventState) -> Result<(), StoreError> {
         let event = state.show.event.id.clone();
+        if let Some(venue) = self.cluster.venue.clone() {
+            let cluster = self.cluster.clone();
+            return self.block_on(async move { cluster.mirror_event(&venue, &event).await });
+        }
         let epoch = uuid::Uuid::new_v4().to_string();
         let (cluster, event_id) = (self.cluster.clone(), event.clone());
         let record = serde_json::to_vec(&Record::Created { state: Box::new(state.clone()) })?;

@@ -96,6 +96,21 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// Whether this log is a cloud node's mirror of the venue's stream.
+    pub fn in_cloud(&self) -> bool {
+        self.cluster.in_cloud()
+    }
+
+    /// The link to the venue, on a cloud node.
+    pub fn link(&self) -> Option<tokio::sync::watch::Receiver<super::Link>> {
+        self.cluster.link()
+    }
+
+    /// Sends a remote page's command to the venue and returns its answer.
+    pub async fn ask_venue(&self, payload: Vec<u8>) -> Result<bytes::Bytes, super::VenueUnreachable> {
+        self.cluster.ask_venue(&self.event, payload).await
+    }
+
     /// Appends the changes of one command, if the stream still ends at `position`; returns
     /// the new message's stream sequence once JetStream has stored it. The command's id
     /// makes a retried publish a duplicate rather than a second message.

@@ -10,6 +10,8 @@
 //! - `presence`: each node's counts of an event put in the presence bucket, the others' summed;
 //! - `people`: each node's people of an event, in chunks in the same bucket, for the chair's list;
 //! - `rooms`: the events other nodes create and archive while the cluster runs;
+//! - `venue`: a cloud node's mirrors of the venue and its commands sent there, the
+//!   venue's heartbeat and the link a cloud node watches;
 //! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
@@ -41,6 +43,8 @@ pub use people::{People, Reported};
 use presence::PRESENCE_TTL;
 pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
 pub use rooms::RoomMarker;
+use venue::VenueSide;
+pub use venue::{Link, RemoteRequest, VenueUnreachable, HEARTBEAT_EVERY, LINK_LAPSE};
 
 mod attendance;
 mod backend;
@@ -52,6 +56,7 @@ mod ordered;
 mod people;
 mod presence;
 mod rooms;
+mod venue;
 
 const META_BUCKET: &str = "eventhub";
 const PRESENCE_BUCKET: &str = "eventhub-presence";
@@ -81,6 +86,10 @@ pub struct Cluster {
     node: Arc<str>,
     /// Events whose stream this node cannot follow or publish to right now, and why.
     failing: Arc<Mutex<HashMap<Arc<str>, String>>>,
+    /// On a cloud node, the venue it mirrors and sends its commands to.
+    venue: Option<VenueSide>,
+    /// On a cloud node, the link to the venue as its heartbeats tell it.
+    link: Option<Arc<tokio::sync::watch::Sender<Link>>>,
 }
 
 fn nats_error(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
@@ -94,7 +103,8 @@ const ELECTION_ATTEMPTS: u32 = 6;
 impl Cluster {
     /// Connects to the NATS servers in `urls` (comma-separated) and makes sure the buckets
     /// and the attendance and captions streams exist, with `replicas` copies of everything.
-    pub async fn connect(urls: &str, replicas: usize) -> anyhow::Result<Cluster> {
+    /// A cloud node names the venue's JetStream domain, whose captions it mirrors.
+    pub async fn connect(urls: &str, replicas: usize, venue_domain: Option<&str>) -> anyhow::Result<Cluster> {
         let servers: Vec<&str> = urls.split(',').map(str::trim).filter(|url| !url.is_empty()).collect();
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(GREETING_PATIENCE)
@@ -103,10 +113,14 @@ impl Cluster {
             .await
             .with_context(|| format!("cannot connect to the NATS cluster at {urls}"))?;
         let js = jetstream::ContextBuilder::new().timeout(PATIENCE).build(client.clone());
+        let venue = venue_domain.map(|domain| VenueSide {
+            domain: domain.to_owned(),
+            js: jetstream::ContextBuilder::new().timeout(PATIENCE).domain(domain).build(client.clone()),
+        });
         // NATS servers started together take a moment to elect JetStream's leaders.
         let started = std::time::Instant::now();
         loop {
-            match Cluster::prepare(client.clone(), js.clone(), replicas).await {
+            match Cluster::prepare(client.clone(), js.clone(), replicas, venue.clone()).await {
                 Ok(cluster) => return Ok(cluster),
                 Err(e) if started.elapsed() < START_PATIENCE => {
                     warn!(error = %format!("{e:#}"), "JetStream is not ready yet; trying again");
@@ -118,7 +132,12 @@ impl Cluster {
     }
 
     /// Makes sure the buckets and the attendance and captions streams exist.
-    async fn prepare(client: async_nats::Client, js: Context, replicas: usize) -> anyhow::Result<Cluster> {
+    async fn prepare(
+        client: async_nats::Client,
+        js: Context,
+        replicas: usize,
+        venue: Option<VenueSide>,
+    ) -> anyhow::Result<Cluster> {
         let meta = bucket(&js, META_BUCKET, replicas, Duration::ZERO).await?;
         let presence = bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?;
         js.get_or_create_stream(stream::Config {
@@ -131,9 +150,15 @@ impl Cluster {
         })
         .await
         .context("cannot create the attendance stream")?;
+        // A cloud node shows the venue's lines; its own captioners post to the venue.
+        let (subjects, mirror) = match &venue {
+            Some(venue) => (Vec::new(), Some(venue::mirror_of(CAPTIONS_STREAM, &venue.domain))),
+            None => (vec![captions_subjects()], None),
+        };
         js.get_or_create_stream(stream::Config {
             name: CAPTIONS_STREAM.into(),
-            subjects: vec![captions_subjects()],
+            subjects,
+            mirror,
             duplicate_window: CAPTIONS_DUPLICATE_WINDOW,
             num_replicas: replicas,
             ..Default::default()
@@ -141,7 +166,8 @@ impl Cluster {
         .await
         .context("cannot create the captions stream")?;
         let node = uuid::Uuid::new_v4().simple().to_string().into();
-        Ok(Cluster { client, js, meta, presence, replicas, node, failing: Arc::default() })
+        let link = venue.as_ref().map(|_| Arc::new(tokio::sync::watch::Sender::new(Link::starting())));
+        Ok(Cluster { client, js, meta, presence, replicas, node, failing: Arc::default(), venue, link })
     }
 
     /// Why this node cannot serve its events from the cluster right now, if it cannot: no
@@ -175,7 +201,14 @@ impl Cluster {
     /// A NATS cluster that is still electing the bucket's leader (its servers just started)
     /// answers with a timeout: the start waits for it, a few times, rather than giving up. A
     /// create that timed out may have been stored; asking again then finds it there.
+    ///
+    /// A cloud node takes the venue's value when it can read it, so that the venue's links
+    /// work on it too, and keeps it for a start while the link is down.
     pub async fn shared(&self, key: &str, value: String) -> anyhow::Result<String> {
+        if let Some(theirs) = self.venue_value(key).await {
+            self.meta.put(key, theirs.clone().into()).await.with_context(|| format!("cannot keep {key}"))?;
+            return Ok(theirs);
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -194,6 +227,17 @@ impl Cluster {
                 Err(e) => return Err(e).with_context(|| format!("cannot keep {key} in the cluster")),
             }
         }
+    }
+
+    /// `key` in the venue's meta bucket, on a cloud node whose link is up.
+    async fn venue_value(&self, key: &str) -> Option<String> {
+        let venue = self.venue.as_ref()?;
+        let reading = async {
+            let bucket = venue.js.get_key_value(META_BUCKET).await.ok()?;
+            bucket.get(key).await.ok().flatten()
+        };
+        let found = tokio::time::timeout(PATIENCE, reading).await.ok().flatten()?;
+        Some(String::from_utf8_lossy(&found).into_owned())
     }
 }
 
