@@ -3,6 +3,11 @@
 //! cloud's, each its own JetStream domain), joined by one veth pair, "the internet", that a
 //! test cuts and restores. The test process, in the root namespace, reaches both sides over
 //! an access pair to each; nothing routes between the sides but the link.
+//!
+//! `Sites::new()` builds both (10.213.B.0/30 the link: venue .1, cloud .2; the root reaches
+//! the venue at .6 and the cloud at .10), `hub(side, settings)` starts a hub of ours beside a
+//! side's NATS server, `cut()` / `restore()` the link, `leaf_connected()` from the cloud's
+//! `/leafz`. Needs root (`ip netns`), as the cluster tests' machine has.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -102,9 +107,16 @@ fn empty(namespace: &str) {
     }
 }
 
-/// Deletes the namespaces and root-side interfaces of test processes that died without
-/// cleaning up, so that a killed run never blocks the next.
+/// Deletes the namespaces, root-side interfaces and scratch directories of test processes
+/// that died without cleaning up, so that a killed run never blocks the next.
 fn clear_leftovers() {
+    for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let id = name.split('-').next().unwrap_or_default();
+        if owner(id).is_some_and(|pid| !alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     for line in ip_quietly(&["netns", "list"]).lines() {
         let namespace = line.split_whitespace().next().unwrap_or_default();
         if owner(namespace).is_some_and(|pid| !alive(pid)) {
@@ -152,6 +164,11 @@ impl Net {
     /// `side`'s end of its access pair.
     fn access_end(&self, side: Side) -> String {
         format!("{PREFIX}a{}{}", side.letter(), self.id)
+    }
+
+    /// A temporary directory named as ours, for `what`: a NATS server's or a hub's.
+    fn scratch(&self, what: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("{PREFIX}{}-{what}-", self.id)).tempdir().unwrap()
     }
 }
 
@@ -284,7 +301,7 @@ impl Sites {
             side,
             namespace,
             access,
-            dir: tempfile::tempdir().unwrap(),
+            dir: net.scratch(side.name()),
             nats: None,
         };
         let mut sites = Sites {
@@ -397,7 +414,7 @@ impl Sites {
     /// A hub node of ours in `side`'s namespace: the shipped settings plus `settings`
     /// (TOML, such as a `[cluster]` table naming the side's NATS server at 127.0.0.1).
     pub(crate) async fn hub(&self, side: Side, settings: &str) -> Hub {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = self.net.scratch("hub");
         let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
         std::fs::write(dir.path().join("settings.toml"), format!("{shipped}\n{settings}\n")).unwrap();
         let namespace = self.net.namespace(side);
