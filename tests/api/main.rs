@@ -44,4 +44,5 @@ mod silence;
 mod slow;
 mod stream;
 mod undo;
+mod venue_net;
 mod wire_conformance;
