@@ -13,11 +13,11 @@ use tracing::{error, info};
 
 use super::captions::Tracks;
 use super::cluster::{next_followed, Clustered, Following};
-use super::remote::next_link;
 use super::fanout::Frames;
 use super::handle::{Follow, HubHandle, HubMsg, Stop};
 use super::members::{is_staff, Members};
 use super::presence::{ATTENDANCE_EVERY, PRESENCE_EVERY};
+use super::remote::next_link;
 use super::retries::{Outcome, Retries};
 use super::{programme, ConnId, Hub, Inputs, RESUME_BUFFER};
 use crate::clock::now_millis;

@@ -92,7 +92,9 @@ async fn ingest(
     };
     let posted = Posted { track, seq, text, is_final };
     match app.cluster.clone() {
-        Some(cluster) if cluster.in_cloud() => refusal(ErrorCode::Forbidden, "a cloud node shows the venue's captions: post them to the venue"),
+        Some(cluster) if cluster.in_cloud() => {
+            refusal(ErrorCode::Forbidden, "a cloud node shows the venue's captions: post them to the venue")
+        }
         Some(cluster) => ingest_clustered(&cluster, &entry, &event, posted).await,
         None => ingest_embedded(&app, &entry, &event, posted).await,
     }

@@ -44,5 +44,6 @@ mod silence;
 mod slow;
 mod stream;
 mod undo;
+mod venue_cloud;
 mod venue_net;
 mod wire_conformance;

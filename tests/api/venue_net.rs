@@ -65,8 +65,15 @@ fn address(block: u8, host: u8) -> Ipv4Addr {
 
 /// Runs iproute2's `ip` and fails the test if it fails.
 fn ip(args: &[&str]) -> String {
-    let output = std::process::Command::new("ip").args(args).output().expect("iproute2's ip runs");
-    assert!(output.status.success(), "ip {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    let output = std::process::Command::new("ip").args(args).output().expect(
+        "the venue and cloud tests need iproute2's ip: run ./test, which installs it (apt-get install iproute2)",
+    );
+    assert!(
+        output.status.success(),
+        "ip {} failed: {} (the venue and cloud tests make network namespaces, which takes root: run ./test as root)",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

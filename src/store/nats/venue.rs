@@ -166,8 +166,9 @@ impl Cluster {
     /// epoch, unless it has one, and waits for its first message.
     pub(super) async fn mirror_event(&self, venue: &VenueSide, event: &str) -> Result<(), StoreError> {
         let name = stream_name(event);
-        if self.js.get_stream_no_info(&name).await.is_err() {
-            let mut theirs = venue.js.get_stream(&name).await.map_err(|e| nats_error("cannot find the event at the venue")(&e))?;
+        if self.js.get_stream(&name).await.is_err() {
+            let mut theirs =
+                venue.js.get_stream(&name).await.map_err(|e| nats_error("cannot find the event at the venue")(&e))?;
             let info = theirs.info().await.map_err(|e| nats_error("cannot read the venue's stream")(&e))?;
             let config = stream::Config {
                 name: name.clone(),
@@ -193,7 +194,8 @@ impl Cluster {
     }
 }
 
-/// A stream of the venue's domain, mirrored.
+/// A stream of the venue's domain, mirrored through that domain's JetStream API.
 pub(super) fn mirror_of(name: &str, domain: &str) -> stream::Source {
-    stream::Source { name: name.to_owned(), domain: Some(domain.to_owned()), ..Default::default() }
+    let external = stream::External { api_prefix: format!("$JS.{domain}.API"), delivery_prefix: None };
+    stream::Source { name: name.to_owned(), external: Some(external), ..Default::default() }
 }

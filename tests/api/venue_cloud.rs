@@ -1,0 +1,287 @@
+//! A hybrid event on two sites: a venue hub on a leaf NATS server with its own JetStream
+//! domain, a cloud hub on the cloud's NATS server mirroring the venue, in two network
+//! namespaces joined by a link that the tests cut and bring back (docs/operations.md,
+//! "Venue and cloud").
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cluster::{reply, ONE_AT_A_TIME};
+use crate::helpers::{hello_frame, Client};
+use crate::venue_net::{Hub, Side, Sites};
+
+const QUEUE: &str = "round-table";
+/// How soon a remote page must learn that the link is down (the issue's bound).
+const BANNER_WITHIN: Duration = Duration::from_secs(5);
+/// How soon after the link is back every remote page must have every change (the issue's).
+const REPLAY_WITHIN: Duration = Duration::from_secs(20);
+/// How long the hall may go without an ack while the link is down: its stage signals go
+/// out every 150 ms, so anything near this is the outage reaching the hall.
+const HALL_STALL: Duration = Duration::from_secs(2);
+
+fn venue_settings() -> String {
+    "[cluster]\nurls = \"nats://127.0.0.1:4222\"\nreplicas = 1\nrole = \"venue\"\n".into()
+}
+
+fn cloud_settings() -> String {
+    "[cluster]\nurls = \"nats://127.0.0.1:4222\"\nreplicas = 1\nrole = \"cloud\"\nvenue_domain = \"venue\"\n".into()
+}
+
+/// Both sites with a hub each, the link up, and the show started by the venue's chair.
+async fn two_sites() -> (Sites, Hub, Hub) {
+    let sites = Sites::new().await;
+    sites.until_leaf(true, Duration::from_secs(20)).await;
+    let venue = sites.hub(Side::Venue, &venue_settings()).await;
+    let cloud = sites.hub(Side::Cloud, &cloud_settings()).await;
+    assert_eq!(cloud.process.tokens, venue.process.tokens, "the venue's links work on the cloud too");
+    (sites, venue, cloud)
+}
+
+/// A page and every change seq it read, in order.
+struct Page {
+    client: Client,
+    seqs: Vec<u64>,
+    /// The `up` of every `link` frame read.
+    links: Vec<bool>,
+    first: u64,
+    name: String,
+}
+
+impl Page {
+    async fn join(hub: &Hub, role: &str, name: &str) -> Page {
+        let mut client = Client::connect(hub.addr()).await;
+        let mut hello = hello_frame(&hub.process.tokens[role], name);
+        hello["participant"] = json!(name);
+        client.send(hello).await;
+        let welcome = client.expect("welcome").await;
+        let first = welcome["seq"].as_u64().unwrap();
+        client.seq = first;
+        Page { client, seqs: Vec::new(), links: Vec::new(), first, name: name.into() }
+    }
+
+    /// Reads until a frame `wanted` picks, noting every change seq on the way; `None` when
+    /// none came within `patience`.
+    async fn until(&mut self, patience: Duration, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let frame = tokio::time::timeout(left, self.client.try_next_frame_within(left + Duration::from_secs(1)))
+                .await
+                .ok()??;
+            if frame["type"] == "change" {
+                self.seqs.push(frame["seq"].as_u64().unwrap());
+            }
+            if frame["type"] == "link" {
+                self.links.push(frame["up"] == true);
+            }
+            if wanted(&frame) {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// Reads until the change with `seq`, within `patience`.
+    async fn reaches(&mut self, seq: u64, patience: Duration) {
+        if self.seqs.last().is_some_and(|&last| last >= seq) {
+            return;
+        }
+        let reached = self.until(patience, |f| f["type"] == "change" && f["seq"].as_u64() >= Some(seq)).await;
+        assert!(reached.is_some(), "{} reaches seq {seq} within {patience:?}; it read {:?}", self.name, self.seqs);
+    }
+
+    /// Every change from its welcome to `last` read once, in order.
+    fn read_every_change_once(&self, last: u64) {
+        let expected: Vec<u64> = (self.first + 1..=last).collect();
+        assert_eq!(self.seqs, expected, "{}: every change once, in order, no gap", self.name);
+    }
+}
+
+/// Stage signals from the hall's chair, one after the other's answer, until `stop`: when
+/// each was answered and how.
+async fn keep_signalling(mut chair: Client, stop: Arc<AtomicBool>) -> (Client, Vec<(Instant, String)>) {
+    let mut answers = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let id = chair.command("stage_signal", json!({"signal": "wrap_up"})).await;
+        let answer = reply(&mut chair, &id).await;
+        let outcome = match answer["type"] == "ack" {
+            true => format!("ack {}", answer["seq"]),
+            false => format!("{}: {}", answer["code"], answer["message"]),
+        };
+        answers.push((Instant::now(), outcome));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    (chair, answers)
+}
+
+/// The longest wait between two acks of the hall's chair from `from` to `to`.
+fn longest_stall(answers: &[(Instant, String)], from: Instant, to: Instant) -> Duration {
+    let acks = answers.iter().filter(|(at, outcome)| outcome.starts_with("ack") && *at > from && *at <= to);
+    let mut last = from;
+    let mut longest = Duration::ZERO;
+    for (at, _) in acks {
+        longest = longest.max(*at - last);
+        last = *at;
+    }
+    longest.max(to - last)
+}
+
+/// A queue request from a remote page; its answer.
+async fn ask_to_speak(page: &mut Page, id: &str) -> Value {
+    let request = json!({"type": "queue_request", "id": id, "queue": QUEUE, "topic": "scale"});
+    page.client.send(request).await;
+    let answer = page.until(Duration::from_secs(10), |f| f["id"] == id).await;
+    answer.unwrap_or_else(|| panic!("{}'s request {id} is answered", page.name))
+}
+
+/// How many times `participant` waits in the queue, as a fresh page at the venue sees it.
+async fn times_waiting(venue: &Hub, participant: &str) -> usize {
+    let (_, welcome) = Client::join(venue.addr(), &venue.process.tokens["moderator"], "counter").await;
+    let waiting = welcome["snapshot"]["queues"][QUEUE]["waiting"].as_array().cloned().unwrap_or_default();
+    waiting.iter().filter(|entry| entry.to_string().contains(participant)).count()
+}
+
+/// The outage the issue describes; with `restart_the_venue`, the venue's hub is killed
+/// (kill -9) and started again while the link is down.
+async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: bool) {
+    let (mut chair, _) = Client::join(venue.addr(), &venue.process.tokens["moderator"], "Ji Weidong").await;
+    assert_eq!(chair.run("next", json!({})).await["type"], "ack");
+    let mut remote = Vec::new();
+    for k in 0..3 {
+        remote.push(Page::join(cloud, "attendee", &format!("remote-{k}")).await);
+    }
+    let mut in_room = Page::join(venue, "attendee", "in-room").await;
+
+    let asked = ask_to_speak(&mut remote[0], "before-the-cut").await;
+    assert_eq!(asked["type"], "ack", "a remote request while the link is up is placed: {asked}");
+    assert_eq!(times_waiting(venue, "remote-0").await, 1);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let signalling = tokio::spawn(keep_signalling(chair, stop.clone()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    sites.cut();
+    let cut_at = Instant::now();
+    for page in &mut remote {
+        // A page that joined before the cloud heard its first heartbeat was told "down", then "up".
+        let banner = page.until(BANNER_WITHIN, |f| f["type"] == "link" && f["up"] == false).await;
+        let banner =
+            banner.unwrap_or_else(|| panic!("{} is told the link is down within {BANNER_WITHIN:?}", page.name));
+        assert_eq!(banner["up"], false, "{banner}");
+        assert!(banner["since"].as_i64().is_some_and(|t| t > 0), "{banner}");
+    }
+    let refused = ask_to_speak(&mut remote[1], "during-the-cut").await;
+    assert_eq!((&refused["type"], &refused["code"]), (&json!("error"), &json!("venue_unreachable")), "{refused}");
+    assert_eq!(refused["message"], "the hall is offline; try again");
+    // A page that joins the cloud while the link is down is told so after its welcome.
+    let mut late = Page::join(cloud, "attendee", "late").await;
+    let told = late.until(Duration::from_secs(2), |f| f["type"] == "link").await;
+    assert_eq!(told.map(|f| f["up"].clone()), Some(json!(false)), "a page joining during the outage sees the banner");
+
+    if restart_the_venue {
+        stop.store(true, Ordering::Relaxed);
+        let (_, before) = signalling.await.unwrap();
+        assert!(before.iter().all(|(_, outcome)| outcome.starts_with("ack")), "{before:?}");
+        let acked = before.iter().filter_map(|(_, outcome)| outcome.strip_prefix("ack ")?.parse::<u64>().ok()).max();
+        venue.restart().await;
+        let again = Page::join(venue, "attendee", "in-room again").await;
+        assert!(
+            Some(again.first) >= acked,
+            "every acknowledged change is there after kill -9: {} < {acked:?}",
+            again.first
+        );
+        in_room = again;
+        let (chair, _) = Client::join(venue.addr(), &venue.process.tokens["moderator"], "Ji Weidong").await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let signalling = tokio::spawn(keep_signalling(chair, stop.clone()));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        finish(sites, venue, remote, late, in_room, stop, signalling, cut_at, false).await;
+    } else {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        finish(sites, venue, remote, late, in_room, stop, signalling, cut_at, true).await;
+    }
+}
+
+/// The link comes back: every remote page replays the missed changes, and a remote request
+/// is placed once.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    sites: &Sites,
+    venue: &Hub,
+    mut remote: Vec<Page>,
+    mut late: Page,
+    mut in_room: Page,
+    stop: Arc<AtomicBool>,
+    signalling: tokio::task::JoinHandle<(Client, Vec<(Instant, String)>)>,
+    cut_at: Instant,
+    hall_untouched: bool,
+) {
+    let restored_at = Instant::now();
+    sites.restore();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut chair, answers) = signalling.await.unwrap();
+    assert!(
+        answers.iter().all(|(_, outcome)| outcome.starts_with("ack")),
+        "the hall's every command is acked: {answers:?}"
+    );
+    if hall_untouched {
+        let stall = longest_stall(&answers, cut_at, restored_at);
+        assert!(stall < HALL_STALL, "the hall went {stall:?} without an ack while the link was down");
+    }
+    let last = chair.run("stage_signal", json!({"signal": "wrap_up"})).await;
+    let last = last["seq"].as_u64().unwrap();
+    in_room.reaches(last, Duration::from_secs(5)).await;
+    in_room.read_every_change_once(last);
+
+    for page in remote.iter_mut().chain(std::iter::once(&mut late)) {
+        page.reaches(last, REPLAY_WITHIN.saturating_sub(restored_at.elapsed())).await;
+        page.read_every_change_once(last);
+        if page.links.last() != Some(&true) {
+            let back = page.until(Duration::from_secs(5), |f| f["type"] == "link").await;
+            assert_eq!(back.map(|f| f["up"].clone()), Some(json!(true)), "{} is told the link is back", page.name);
+        }
+    }
+    eprintln!("every remote page had seq {last} {:?} after the link came back", restored_at.elapsed());
+
+    // After the return: a remote request, sent twice with one id, is placed once.
+    let page = &mut remote[2];
+    let placed = until_placed(page, "after-the-return").await;
+    let again = ask_to_speak(page, "after-the-return").await;
+    assert_eq!((&again["type"], &again["seq"]), (&json!("ack"), &placed["seq"]), "a re-sent id is the same ack");
+    assert_eq!(times_waiting(venue, "remote-2").await, 1, "placed exactly once");
+}
+
+/// Asks until the venue answers: right after the link is back the cloud may not have heard
+/// its first heartbeat yet and refuses with `venue_unreachable`.
+async fn until_placed(page: &mut Page, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = ask_to_speak(page, id).await;
+        if answer["type"] == "ack" {
+            return answer;
+        }
+        assert_eq!(answer["code"], "venue_unreachable", "{answer}");
+        assert!(Instant::now() < deadline, "a remote request is placed within 10 s of the return: {answer}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_the_venues_link_down_the_hall_goes_on_remote_pages_are_told_and_replay_every_change_after() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (sites, mut venue, cloud) = two_sites().await;
+    outage(&sites, &mut venue, &cloud, false).await;
+}
+
+#[tokio::test]
+async fn a_venue_hub_killed_and_restarted_during_the_outage_loses_nothing_and_the_cloud_catches_up() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (sites, mut venue, cloud) = two_sites().await;
+    outage(&sites, &mut venue, &cloud, true).await;
+}
