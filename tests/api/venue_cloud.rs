@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cluster::{reply, ONE_AT_A_TIME};
+use crate::cluster::{reply, total, ONE_AT_A_TIME};
 use crate::helpers::{hello_frame, Client};
 use crate::venue_net::{Hub, Side, Sites};
 
@@ -157,6 +157,12 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
     }
     let mut in_room = Page::join(venue, "attendee", "in-room").await;
 
+    // Remote people count with the hall's, on both sides: three remote, one in the room
+    // (staff are not counted).
+    for hub in [&*venue, cloud] {
+        until_counted(hub, 4).await;
+    }
+
     let asked = ask_to_speak(&mut remote[0], "before-the-cut").await;
     assert_eq!(asked["type"], "ack", "a remote request while the link is up is placed: {asked}");
     assert_eq!(times_waiting(venue, "remote-0").await, 1);
@@ -175,6 +181,7 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
         assert_eq!(banner["up"], false, "{banner}");
         assert!(banner["since"].as_i64().is_some_and(|t| t > 0), "{banner}");
     }
+    eprintln!("every remote page was told the link is down {:?} after the cut", cut_at.elapsed());
     let refused = ask_to_speak(&mut remote[1], "during-the-cut").await;
     assert_eq!((&refused["type"], &refused["code"]), (&json!("error"), &json!("venue_unreachable")), "{refused}");
     assert_eq!(refused["message"], "the hall is offline; try again");
@@ -200,10 +207,10 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
         let stop = Arc::new(AtomicBool::new(false));
         let signalling = tokio::spawn(keep_signalling(chair, stop.clone()));
         tokio::time::sleep(Duration::from_secs(3)).await;
-        finish(sites, venue, remote, late, in_room, stop, signalling, cut_at, false).await;
+        finish(sites, (venue, cloud), remote, late, in_room, stop, signalling, cut_at, false).await;
     } else {
         tokio::time::sleep(Duration::from_secs(4)).await;
-        finish(sites, venue, remote, late, in_room, stop, signalling, cut_at, true).await;
+        finish(sites, (venue, cloud), remote, late, in_room, stop, signalling, cut_at, true).await;
     }
 }
 
@@ -212,7 +219,7 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     sites: &Sites,
-    venue: &Hub,
+    (venue, cloud): (&Hub, &Hub),
     mut remote: Vec<Page>,
     mut late: Page,
     mut in_room: Page,
@@ -248,6 +255,9 @@ async fn finish(
         }
     }
     eprintln!("every remote page had seq {last} {:?} after the link came back", restored_at.elapsed());
+    // Four remote pages (one joined in the outage) and one in the room, on both sides again.
+    until_counted(venue, 5).await;
+    until_counted(cloud, 5).await;
 
     // After the return: a remote request, sent twice with one id, is placed once.
     let page = &mut remote[2];
@@ -255,6 +265,21 @@ async fn finish(
     let again = ask_to_speak(page, "after-the-return").await;
     assert_eq!((&again["type"], &again["seq"]), (&json!("ack"), &placed["seq"]), "a re-sent id is the same ack");
     assert_eq!(times_waiting(venue, "remote-2").await, 1, "placed exactly once");
+}
+
+/// Waits until a page joining `hub` is told that `expected` people are here.
+async fn until_counted(hub: &Hub, expected: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // A moderator's page, which is not counted itself.
+        let (_, welcome) = Client::join(hub.addr(), &hub.process.tokens["moderator"], "counter").await;
+        let counts = &welcome["presence"]["counts"];
+        if counts["total"] == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{expected} people are counted at {} within 10 s: {counts}", hub.addr());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Asks until the venue answers: right after the link is back the cloud may not have heard

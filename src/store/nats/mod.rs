@@ -139,7 +139,15 @@ impl Cluster {
         venue: Option<VenueSide>,
     ) -> anyhow::Result<Cluster> {
         let meta = bucket(&js, META_BUCKET, replicas, Duration::ZERO).await?;
-        let presence = bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?;
+        let mut presence = bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?;
+        if let Some(venue) = &venue {
+            // Remote people are counted with the hall's, in the venue's bucket; a cloud node
+            // started while the link is down counts with the other cloud nodes only.
+            match tokio::time::timeout(PATIENCE, venue.js.get_key_value(PRESENCE_BUCKET)).await {
+                Ok(Ok(theirs)) => presence = theirs,
+                _ => warn!("the venue's presence cannot be reached; remote people count in the cloud only"),
+            }
+        }
         js.get_or_create_stream(stream::Config {
             name: ATTENDANCE_STREAM.into(),
             subjects: vec![attendance_subject("*")],
