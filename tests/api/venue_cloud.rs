@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cluster::{reply, total, ONE_AT_A_TIME};
+use crate::cluster::{reply, ONE_AT_A_TIME};
 use crate::helpers::{hello_frame, Client};
 use crate::venue_net::{Hub, Side, Sites};
 
