@@ -194,7 +194,7 @@ impl Server {
         if let Some(cluster) = &state.cluster {
             state.tracker.spawn(crate::app::cluster::follow(state.clone(), Arc::clone(cluster)));
             if cluster.in_cloud() {
-                state.tracker.spawn(Cluster::clone(cluster).watch_link(state.shutdown.clone()));
+                state.tracker.spawn(crate::app::venue::watch_link(state.clone(), Arc::clone(cluster)));
             } else {
                 state.tracker.spawn(crate::app::venue::serve(state.clone(), Arc::clone(cluster)));
             }

@@ -1,6 +1,6 @@
-//! The venue's side of a hybrid event: its nodes beat on the heartbeat subject and take the
+//! The two sides of a hybrid event. A venue node beats on the heartbeat subject and takes the
 //! commands of the cloud's pages, each applied by the event's hub here as that page's own,
-//! so that a re-sent id is applied once.
+//! so that a re-sent id is applied once. A cloud node watches the link those beats tell.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,23 @@ use crate::store::nats::{Cluster, RemoteRequest};
 /// How long the venue waits before it listens again after losing the subscription.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
-/// Beats, and serves the cloud's commands, until the server shuts down.
+/// On a cloud node: keeps the link to the venue as its heartbeats tell it, for the hubs and
+/// the metrics, until the server shuts down.
+pub async fn watch_link(app: AppState, cluster: Arc<Cluster>) {
+    let Some(mut link) = cluster.link() else { return };
+    app.tracker.spawn(Cluster::clone(&cluster).watch_link(app.shutdown.clone()));
+    loop {
+        app.metrics.venue_link_up.set(i64::from(link.borrow_and_update().up));
+        tokio::select! {
+            () = app.shutdown.cancelled() => return,
+            changed = link.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// On a venue node: beats, and serves the cloud's commands, until the server shuts down.
 pub async fn serve(app: AppState, cluster: Arc<Cluster>) {
+    app.metrics.venue_link_up.set(1);
     app.tracker.spawn(Cluster::clone(&cluster).beat(app.shutdown.clone()));
     loop {
         match cluster.remote_requests().await {
@@ -47,6 +62,7 @@ pub async fn serve(app: AppState, cluster: Arc<Cluster>) {
 
 async fn answer(app: &AppState, cluster: &Cluster, request: RemoteRequest) {
     let rejected = |code, message: &str| RemoteAnswer::Rejected { code, message: message.to_owned() };
+    app.metrics.remote_commands.inc();
     let answer = match (serde_json::from_slice::<RemoteCommand>(&request.payload), app.event(&request.event)) {
         (Err(e), _) => rejected(ErrorCode::BadJson, &format!("the venue cannot read the command: {e}")),
         (Ok(_), None) => rejected(ErrorCode::UnknownEvent, "the venue does not hold this event"),

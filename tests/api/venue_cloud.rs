@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cluster::{reply, ONE_AT_A_TIME};
-use crate::helpers::{hello_frame, Client};
+use crate::helpers::{hello_frame, http_get, Client};
 use crate::venue_net::{Hub, Side, Sites};
 
 const QUEUE: &str = "round-table";
@@ -182,6 +182,8 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
         assert!(banner["since"].as_i64().is_some_and(|t| t > 0), "{banner}");
     }
     eprintln!("every remote page was told the link is down {:?} after the cut", cut_at.elapsed());
+    assert_eq!(link_metric(cloud).await, 0, "the cloud's metrics say the link is down");
+    assert_eq!(link_metric(venue).await, 1, "a venue node is the venue");
     let refused = ask_to_speak(&mut remote[1], "during-the-cut").await;
     assert_eq!((&refused["type"], &refused["code"]), (&json!("error"), &json!("venue_unreachable")), "{refused}");
     assert_eq!(refused["message"], "the hall is offline; try again");
@@ -255,6 +257,7 @@ async fn finish(
         }
     }
     eprintln!("every remote page had seq {last} {:?} after the link came back", restored_at.elapsed());
+    assert_eq!(link_metric(cloud).await, 1, "the cloud's metrics say the link is back");
     // Four remote pages (one joined in the outage) and one in the room, on both sides again.
     until_counted(venue, 5).await;
     until_counted(cloud, 5).await;
@@ -265,6 +268,16 @@ async fn finish(
     let again = ask_to_speak(page, "after-the-return").await;
     assert_eq!((&again["type"], &again["seq"]), (&json!("ack"), &placed["seq"]), "a re-sent id is the same ack");
     assert_eq!(times_waiting(venue, "remote-2").await, 1, "placed exactly once");
+}
+
+/// `eventhub_venue_link_up` as `hub`'s metrics give it.
+async fn link_metric(hub: &Hub) -> u8 {
+    let path = format!("/metrics?token={}", hub.process.tokens["organizer"]);
+    let (status, _, body) = http_get(hub.addr(), &path).await;
+    assert_eq!(status, 200, "{body}");
+    let line = body.lines().find(|line| line.starts_with("eventhub_venue_link_up "));
+    line.and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no link metric:\n{body}"))
 }
 
 /// Waits until a page joining `hub` is told that `expected` people are here.

@@ -43,7 +43,12 @@ pub struct Args {
     /// embedded store.
     #[arg(long, default_value_t = 0)]
     pub nodes: usize,
-    /// The NATS server binary (with --nodes): a bare name is looked for on the PATH, then
+    /// A hybrid event: a venue node and a cloud node, each on its own NATS server, joined as
+    /// a leaf node (JetStream domains `venue` and `cloud`); the moderator and the staff
+    /// screens on the venue node, every attendee on the cloud node, which mirrors the venue.
+    #[arg(long, conflicts_with_all = ["nodes", "addr", "captions_per_sec"])]
+    pub hybrid: bool,
+    /// The NATS server binary (with --nodes or --hybrid): a bare name is looked for on the PATH, then
     /// where `./test` installs it (~/.cache/eventhub-test/bin).
     #[arg(long, env = "EVENTHUB_NATS_SERVER", default_value = "nats-server")]
     pub nats_server: PathBuf,

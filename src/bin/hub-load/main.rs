@@ -73,7 +73,11 @@ async fn main() -> anyhow::Result<()> {
         changes,
         args.interval_ms,
         args.sources,
-        if args.nodes > 0 { format!("{} nodes on NATS JetStream", target.nodes.len()) } else { "one node".to_owned() },
+        match (args.hybrid, args.nodes) {
+            (true, _) => "a venue node (staff) and a cloud node (attendees) on two leaf-joined NATS servers".to_owned(),
+            (false, 0) => "one node".to_owned(),
+            (false, _) => format!("{} nodes on NATS JetStream", target.nodes.len()),
+        },
         addrs.join(", ")
     );
     let captions = args.captions_per_sec > 0.0;
@@ -81,6 +85,11 @@ async fn main() -> anyhow::Result<()> {
         caption_bases(target.nodes[0].addr, target.token("captioner")?, &args.event, &run).await?;
     }
 
+    // In a hybrid event every attendee is remote, on the cloud node; the staff at the venue.
+    let audience: Vec<_> = match args.hybrid {
+        true => target.nodes[1..].iter().map(|node| node.addr).collect(),
+        false => target.nodes.iter().map(|node| node.addr).collect(),
+    };
     let shared = Arc::new((target.token("attendee")?.to_owned(), args.event.clone(), captions));
     let gate = Arc::new(Semaphore::new(args.concurrency));
     let joined = Arc::new(tokio::sync::Barrier::new(args.attendees + 1));
@@ -88,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>> = Vec::with_capacity(args.attendees);
     for k in 0..args.attendees {
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (k % usize::from(args.sources.max(1))) as u8));
-        let seat = Seat { k, addr: target.nodes[k % target.nodes.len()].addr, source, slow: k < slow_count };
+        let seat = Seat { k, addr: audience[k % audience.len()], source, slow: k < slow_count };
         tasks.push(tokio::spawn(attendee(shared.clone(), run.clone(), seat, gate.clone(), joined.clone())));
     }
     tokio::select! {
@@ -139,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let first = &target.nodes[0];
-    let last = &target.nodes[target.nodes.len() - 1];
+    let last = if args.hybrid { first } else { &target.nodes[target.nodes.len() - 1] };
     let (mut moderator, console) =
         Moderator::join(first.addr, &args.event, target.token("moderator")?, run.clone()).await?;
     let staff_hello = |role: &str, name: &str| -> anyhow::Result<Message> {

@@ -46,6 +46,7 @@ pub fn report_round(
     let mut lost = 0u64;
     let mut delivery = Histogram::<u64>::new(3)?;
     let mut fanout = Histogram::<u64>::new(3)?;
+    let mut first = Histogram::<u64>::new(3)?;
     let mut fanouts = Vec::with_capacity(args.changes);
     for change in changes.clone() {
         let sent = &run.sent_at[change];
@@ -54,10 +55,14 @@ pub fn report_round(
         delivery.add(&h)?;
         let last = if h.is_empty() { 0 } else { h.max() };
         fanout.record(last.max(1))?;
+        first.record(if h.is_empty() { 1 } else { h.min().max(1) })?;
         fanouts.push((sent.load(Ordering::Acquire), last));
     }
     println!("fan-out to the last of {} readers, over {} changes: {}", readers.len(), args.changes, quantiles(&fanout));
     println!("per delivery ({} deliveries): {}", delivery.len(), quantiles(&delivery));
+    // The first reader's copy is the path a change takes before fan-out: in a hybrid event,
+    // through the venue's stream and the cloud's mirror.
+    println!("first reader's copy (sent → first delivery): {}", quantiles(&first));
     let staff =
         |at: &Vec<AtomicU64>, lost: &mut u64| latencies(changes.clone().map(|c| (&run.sent_at[c], &at[c])), lost);
     println!("moderator's own change (sent → its copy): {}", quantiles(&staff(&run.own_at, &mut lost)?));

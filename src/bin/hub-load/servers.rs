@@ -77,10 +77,16 @@ fn find_nats(name: &Path) -> anyhow::Result<PathBuf> {
         })
 }
 
-/// Starts a NATS server with JetStream under `dir`; returns it and its client URL.
-async fn start_nats(args: &Args, dir: &Path) -> anyhow::Result<(tokio::process::Child, String)> {
+/// Starts a NATS server with JetStream under `dir` and `config` (nats-server's format, may be
+/// empty); returns it and its client URL.
+async fn start_nats(args: &Args, dir: &Path, config: &str) -> anyhow::Result<(tokio::process::Child, String)> {
     let (port, monitor) = (free_port()?, free_port()?);
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join("nats.conf");
+    std::fs::write(&file, config)?;
     let child = tokio::process::Command::new(find_nats(&args.nats_server)?)
+        .arg("-c")
+        .arg(&file)
         .args(["-js", "-sd"])
         .arg(dir)
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor.to_string()])
@@ -144,6 +150,10 @@ async fn start_node(
     Ok((child, addr.context("the server printed no address")?, tokens))
 }
 
+/// What the venue's leaf connection keeps to its own side (docs/operations.md, "Venue and
+/// cloud"): the event logs, captions, attendance and buckets.
+const DENIED: &str = r#"["eventhub.*.log", "eventhub.captions.>", "eventhub.attendance.>", "$KV.>"]"#;
+
 pub async fn start(args: &Args) -> anyhow::Result<Target> {
     if !args.addr.is_empty() {
         return attach(args);
@@ -156,13 +166,29 @@ pub async fn start(args: &Args) -> anyhow::Result<Target> {
     let mut children = Vec::new();
     let (mut cluster, mut nats_pid) = (String::new(), None);
     if args.nodes > 0 {
-        let (nats, url) = start_nats(args, &data.path().join("nats")).await?;
+        let (nats, url) = start_nats(args, &data.path().join("nats"), "").await?;
         nats_pid = nats.id();
         children.push(nats);
         cluster = format!("\n[cluster]\nurls = \"{url}\"\nreplicas = 1\n");
     }
+    let mut sides = Vec::new();
+    if args.hybrid {
+        let leaf = free_port()?;
+        let cloud_config = format!("jetstream {{ domain: cloud }}\nleafnodes {{ listen: \"127.0.0.1:{leaf}\" }}\n");
+        let (cloud_nats, cloud_url) = start_nats(args, &data.path().join("nats-cloud"), &cloud_config).await?;
+        let venue_config = format!(
+            "jetstream {{ domain: venue }}\nleafnodes {{ reconnect: \"1s\", remotes: [ {{ \
+             url: \"nats-leaf://127.0.0.1:{leaf}\", deny_imports: {DENIED}, deny_exports: {DENIED} }} ] }}\n"
+        );
+        let (venue_nats, venue_url) = start_nats(args, &data.path().join("nats-venue"), &venue_config).await?;
+        nats_pid = venue_nats.id();
+        children.extend([cloud_nats, venue_nats]);
+        sides.push(format!("\n[cluster]\nurls = \"{venue_url}\"\nrole = \"venue\"\n"));
+        sides.push(format!("\n[cluster]\nurls = \"{cloud_url}\"\nrole = \"cloud\"\n"));
+    }
     let (mut nodes, mut tokens) = (Vec::new(), HashMap::new());
-    for k in 0..args.nodes.max(1) {
+    for k in 0..args.nodes.max(1).max(sides.len()) {
+        let cluster = sides.get(k).unwrap_or(&cluster);
         let settings = data.path().join(format!("node-{k}.toml"));
         std::fs::write(
             &settings,
