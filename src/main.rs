@@ -41,6 +41,10 @@ struct Args {
     /// settings file's `[cluster] urls`.
     #[arg(long, env = "EVENTHUB_CLUSTER")]
     cluster: Option<String>,
+    /// With --cluster: serve a hybrid event's remote pages from a mirror of the venue's
+    /// JetStream domain and send their commands there (`[cluster] role = "cloud"`).
+    #[arg(long, env = "EVENTHUB_CLOUD", requires = "cluster")]
+    cloud: bool,
     /// Without a command, serve.
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -145,6 +149,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     settings.server.osc_bind = args.osc_bind.or(settings.server.osc_bind);
     if let Some(urls) = args.cluster {
         settings.cluster = Some(eventhub::config::ClusterSettings::at(urls, settings.cluster.take()));
+    }
+    if let (true, Some(cluster)) = (args.cloud, settings.cluster.as_mut()) {
+        cluster.role = eventhub::config::Site::Cloud;
     }
 
     let shutdown = CancellationToken::new();

@@ -139,15 +139,18 @@ impl AppState {
         let attendee_code = self.attendee_codes.get(&id).cloned();
         let deliveries = Arc::new(Deliveries::default());
         let destinations = Destinations::parse(&self.limits.automation_destinations).map_err(anyhow::Error::msg)?;
-        let automations = automations::run(
-            hub.clone(),
-            Arc::clone(&deliveries),
-            Arc::clone(&self.metrics),
-            destinations,
-            self.cluster.as_ref().map(|cluster| cluster.lease(&id, "automations")),
-            self.shutdown.clone(),
-        );
-        self.tracker.spawn(automations);
+        // A hybrid event's automations go out from the venue, once: a cloud node sends none.
+        if !self.cluster.as_ref().is_some_and(|cluster| cluster.in_cloud()) {
+            let automations = automations::run(
+                hub.clone(),
+                Arc::clone(&deliveries),
+                Arc::clone(&self.metrics),
+                destinations,
+                self.cluster.as_ref().map(|cluster| cluster.lease(&id, "automations")),
+                self.shutdown.clone(),
+            );
+            self.tracker.spawn(automations);
+        }
         let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries });
         self.events.insert(id, Arc::clone(&entry));
         Ok(entry)
