@@ -70,7 +70,7 @@ export function renderStatus(lang, status, detail) {
  *                          after render(); opts.onError replaces the default message
  */
 export function startPage({ lang, render, onLang, captions }) {
-  let hub = null, detail, link = null;
+  let hub = null, detail, link = null, zone;
   const page = {
     status: 'connecting',
     setStatus(status, statusDetail) {
@@ -90,12 +90,13 @@ export function startPage({ lang, render, onLang, captions }) {
         // A welcome means the link is up unless a `link` frame follows it.
         onWelcome: (state, frame) => {
           link = null;
-          renderLink(lang, link);
+          zone = state && state.event ? state.event.time_zone : undefined;
+          renderLink(lang, link, zone);
           if (opts.onWelcome) opts.onWelcome(state, frame);
         },
         onLink: (frame) => {
           link = frame.up ? null : frame;
-          renderLink(lang, link);
+          renderLink(lang, link, zone);
         },
       });
       return hub;
@@ -112,7 +113,7 @@ export function startPage({ lang, render, onLang, captions }) {
     else save('hub.lang', lang); // remembered even before the first connection
     applyLabels(lang);
     renderStatus(lang, page.status, detail);
-    renderLink(lang, link);
+    renderLink(lang, link, zone);
     render();
   });
   applyLabels(select.value);
@@ -123,9 +124,10 @@ export function startPage({ lang, render, onLang, captions }) {
 
 /**
  * The banner of a cloud node's page while the link to the venue is down (`link` is the
- * frame that said so), made the first time it is needed.
+ * frame that said so), made the first time it is needed; its time in the event's zone, as
+ * every clock of the pages.
  */
-function renderLink(lang, link) {
+function renderLink(lang, link, zone) {
   let banner = document.getElementById('link-banner');
   if (!link && !banner) return;
   if (!banner) {
@@ -137,7 +139,7 @@ function renderLink(lang, link) {
   }
   banner.hidden = !link;
   if (link) {
-    const time = new Date(link.since).toLocaleTimeString(lang, { hour12: false });
+    const time = `${fmtClock(link.since, zone, lang, { seconds: true })} ${zoneCity(zone)}`.trim();
     banner.textContent = t(lang, 'link_down', { time });
   }
 }
