@@ -1112,13 +1112,20 @@ async fn commands_sent_while_the_stream_elects_a_new_leader_wait_for_it_instead_
         chairs.push(tokio::spawn(keep_signalling(chair, stop.clone())));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let killed = Instant::now();
     trio[leader].kill().await;
     // An election takes 5 to 9 s on 2.12.8; then some more commands.
     tokio::time::sleep(Duration::from_secs(12)).await;
     stop.store(true, Ordering::Relaxed);
+    // A command the dying leader took without answering is told so ("may still be applied",
+    // after the 2 s a publish waits); that is the truth, not a refusal.
+    let in_flight_at_the_kill = |at: &Instant, outcome: &str| {
+        outcome.contains(UNCONFIRMED) && *at >= killed && *at - killed < Duration::from_secs(3)
+    };
     for chair in chairs {
         let answers = chair.await.unwrap();
-        let refused: Vec<_> = answers.iter().filter(|(_, _, outcome)| outcome != "ack").collect();
+        let refused: Vec<_> =
+            answers.iter().filter(|(at, _, outcome)| outcome != "ack" && !in_flight_at_the_kill(at, outcome)).collect();
         assert!(refused.is_empty(), "every command is acknowledged: {refused:?}");
         assert!(answers.len() >= 10, "the chairs kept at it: {} answers", answers.len());
     }

@@ -191,6 +191,8 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
     let mut late = Page::join(cloud, "attendee", "late").await;
     let told = late.until(Duration::from_secs(2), |f| f["type"] == "link").await;
     assert_eq!(told.map(|f| f["up"].clone()), Some(json!(false)), "a page joining during the outage sees the banner");
+    // The cloud keeps the hall's last count (one in the room) while the link is down.
+    until_counted(cloud, 5).await;
 
     if restart_the_venue {
         stop.store(true, Ordering::Relaxed);

@@ -48,6 +48,9 @@ impl EventLog {
         let mut heard: HashMap<String, (Counts, Instant)> = HashMap::new();
         let (mut own, mut theirs) = (Own::new(), Theirs::default());
         let mut watching = None;
+        // On a cloud node while the link to the venue is down, the hall's last counts stay
+        // in the totals, as of the cut, rather than the hall seeming to empty.
+        let link = self.cluster.link();
         loop {
             let entry = tokio::select! {
                 () = stop.cancelled() => break,
@@ -96,10 +99,13 @@ impl EventLog {
             own.take(&people);
             let failed = self.put_people(own.due()).await;
             own.again(failed);
-            heard.retain(|_, (_, at)| at.elapsed() <= PRESENCE_TTL);
+            let cut = link.as_ref().is_some_and(|link| !link.borrow().up);
+            if !cut {
+                heard.retain(|_, (_, at)| at.elapsed() <= PRESENCE_TTL);
+            }
             let live: HashMap<&str, &Counts> = heard
                 .iter()
-                .filter(|(_, (_, at))| at.elapsed() <= PRESENCE_STALE)
+                .filter(|(_, (_, at))| cut || at.elapsed() <= PRESENCE_STALE)
                 .map(|(node, (counts, _))| (node.as_str(), counts))
                 .collect();
             theirs.liveness(&live.keys().copied().collect::<HashSet<_>>(), &people);
