@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cluster::{reply, ONE_AT_A_TIME};
-use crate::helpers::{hello_frame, http_get, Client};
+use crate::cluster::{change_at, reply, ONE_AT_A_TIME};
+use crate::helpers::{hello_frame, http_get, Client, Ended};
+use crate::rooms::{breakout_file, post, BREAKOUT};
 use crate::venue_net::{Hub, Side, Sites};
 
 const QUEUE: &str = "round-table";
@@ -324,4 +325,50 @@ async fn a_venue_hub_killed_and_restarted_during_the_outage_loses_nothing_and_th
     let _serial = ONE_AT_A_TIME.lock().await;
     let (sites, mut venue, cloud) = two_sites().await;
     outage(&sites, &mut venue, &cloud, true).await;
+}
+
+/// Joins `event` on `hub` once it runs it, within 15 s.
+async fn join_once_running(hub: &Hub, event: &str, token: &str, name: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut client = Client::connect(hub.addr()).await;
+        let hello = json!({"type": "hello", "protocol": 1, "event": event, "token": token, "name": name,
+                           "mode": "remote", "lang": "en"});
+        client.send(hello).await;
+        let frame = client.next_frame().await;
+        if frame["type"] == "welcome" {
+            client.seq = frame["seq"].as_u64().unwrap();
+            return client;
+        }
+        assert_eq!(frame["code"], "unknown_event", "{frame}");
+        assert!(Instant::now() < deadline, "{} runs {event} within 15 s", hub.addr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_created_at_the_venue_reaches_a_running_cloud_node_and_its_archive_closes_it_there() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (_sites, venue, cloud) = two_sites().await;
+    let rooms = venue.process.rooms_token.clone().expect("the venue prints its rooms link");
+    assert_eq!(cloud.process.rooms_token.as_deref(), Some(rooms.as_str()), "one rooms link for both sides");
+    let (status, created) =
+        post(venue.addr(), "/api/events", &rooms, Some("application/toml"), breakout_file(BREAKOUT).as_bytes()).await;
+    assert_eq!(status, 201, "{created}");
+    let (attendee, moderator) =
+        (created["tokens"]["attendee"].as_str().unwrap(), created["tokens"]["moderator"].as_str().unwrap());
+    let mut remote = join_once_running(&cloud, BREAKOUT, attendee, "remote in the breakout").await;
+    let mut chair = join_once_running(&venue, BREAKOUT, moderator, "breakout chair").await;
+    let ack = chair.run("next", json!({})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let change = change_at(&mut remote, ack["seq"].as_u64().unwrap()).await;
+    assert_eq!(change["change"]["live"]["segment"], 0, "{change}");
+
+    let (status, body) =
+        post(venue.addr(), &format!("/api/events/{BREAKOUT}/archive?force=true"), &rooms, None, b"").await;
+    assert_eq!(status, 200, "{body}");
+    match tokio::time::timeout(Duration::from_secs(15), remote.ended()).await {
+        Ok(Ended::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4404, "{frame:?}"),
+        other => panic!("the cloud closes the archived event's pages with 4404, not {other:?}"),
+    }
 }

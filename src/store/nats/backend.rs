@@ -86,8 +86,14 @@ impl Backend for NatsBackend {
         since: Millis,
         max_applied: usize,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        let (cluster, name) = (self.cluster.clone(), stream_name(event));
-        let loaded = self.block_on(async move { cluster.load_event(&name, recent, since, max_applied).await })?;
+        let (cluster, name, id) = (self.cluster.clone(), stream_name(event), event.to_owned());
+        let loaded = self.block_on(async move {
+            // An event made at the venue while this cloud node runs: mirrored first.
+            if let Some(venue) = &cluster.venue {
+                cluster.mirror_event(venue, &id).await?;
+            }
+            cluster.load_event(&name, recent, since, max_applied).await
+        })?;
         if let Some(epoch) = loaded.as_ref().and_then(|e| e.epoch.as_deref()) {
             // Its snapshots are kept under its epoch, by this node as by the one that made it.
             self.epochs.insert(event.to_owned(), epoch.to_owned());

@@ -1,7 +1,7 @@
 //! Events created and archived while the cluster runs, as every node learns of them: one
 //! watch of the meta bucket's keys of two tokens, `tokens.<event>` (put by the node that
 //! created the event once its stream holds it, and again by one that rotates a token) and
-//! `archived.<event>`, made again when lost.
+//! `archived.<event>`, made again when lost. A cloud node watches the venue's bucket.
 
 use async_nats::jetstream::kv;
 use futures_util::StreamExt;
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::events::{archived_key, tokens_key};
-use super::{Cluster, FOLLOW_RETRY};
+use super::{Cluster, FOLLOW_RETRY, META_BUCKET};
 
 /// What the cluster says about one event.
 #[derive(Debug)]
@@ -31,6 +31,14 @@ pub enum RoomMarker {
 const MARKERS: &str = "*.*";
 
 impl Cluster {
+    /// The watch of the markers: a cloud node watches the venue's, where events are made.
+    async fn watch_markers(&self) -> Result<kv::Watch, async_nats::Error> {
+        match &self.venue {
+            Some(venue) => Ok(venue.js.get_key_value(META_BUCKET).await?.watch_with_history(MARKERS).await?),
+            None => Ok(self.meta.watch_with_history(MARKERS).await?),
+        }
+    }
+
     /// Sends every marker the bucket holds, then each new one as it is put, into `to`,
     /// until `stop` or until nobody reads them. After a lost watch the markers are sent
     /// again from the start: what a reader knows already it ignores.
@@ -39,7 +47,7 @@ impl Cluster {
         loop {
             let watching = tokio::select! {
                 () = stop.cancelled() => return,
-                watching = self.meta.watch_with_history(MARKERS) => watching,
+                watching = self.watch_markers() => watching,
             };
             match watching {
                 Ok(mut watch) => loop {
