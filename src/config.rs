@@ -49,9 +49,8 @@ pub struct ClusterSettings {
     /// Copies of each stream and bucket: 1 for one NATS server, 3 for a cluster of three.
     #[serde(default = "default_replicas")]
     pub replicas: usize,
-    /// Which side of a hybrid event this node serves: the venue, where the event's streams
-    /// are and every command is decided (and a cluster without a cloud), or the cloud, which
-    /// mirrors the venue's streams and sends its pages' commands there.
+    /// The venue, where the streams are and every command is decided (any cluster without a
+    /// cloud too), or the cloud, which mirrors the venue and sends its pages' commands there.
     #[serde(default)]
     pub role: Site,
     /// The venue's JetStream domain, which a cloud node mirrors.
