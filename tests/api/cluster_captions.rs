@@ -16,7 +16,7 @@ async fn post(node: &Node, query: &str, text: &str) -> Reply {
     post_to(node.process.addr, node.token("captioner"), query, text).await
 }
 
-async fn post_to(addr: SocketAddr, token: &str, query: &str, text: &str) -> Reply {
+pub(crate) async fn post_to(addr: SocketAddr, token: &str, query: &str, text: &str) -> Reply {
     let path = format!("/api/v1/events/{EVENT}/captions?{query}");
     let auth = format!("Bearer {token}");
     request(addr, "POST", &path, &[("Authorization", &auth), ("Content-Type", "text/plain; charset=utf-8")], text).await
@@ -28,7 +28,7 @@ async fn post_line(node: &Node, seq: u64) {
     assert_eq!((reply.status, &reply.body["final"]), (200, &json!(true)), "line {seq}: {}", reply.body);
 }
 
-fn line_text(seq: u64) -> String {
+pub(crate) fn line_text(seq: u64) -> String {
     format!("第{seq}行、皆さん。")
 }
 
@@ -46,7 +46,7 @@ async fn viewer(node: &Node, name: &str) -> Client {
 
 /// Reads caption lines until final line `last`, failing on any line out of order: each
 /// line must be the one after the line before, so a gap or a repeat fails the test.
-async fn lines_until(client: &mut Client, mut seen: u64, last: u64) -> Vec<Value> {
+pub(crate) async fn lines_until(client: &mut Client, mut seen: u64, last: u64) -> Vec<Value> {
     let mut lines = Vec::new();
     while seen < last {
         // After a NATS server's death a node's follower may take the stream's election

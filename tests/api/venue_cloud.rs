@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::cluster::{change_at, reply, ONE_AT_A_TIME};
+use crate::cluster_captions::{line_text, lines_until, post_to};
 use crate::helpers::{hello_frame, http_get, Client, Ended};
 use crate::rooms::{breakout_file, post, BREAKOUT};
 use crate::venue_net::{Hub, Side, Sites};
@@ -371,4 +372,25 @@ async fn an_event_created_at_the_venue_reaches_a_running_cloud_node_and_its_arch
         Ok(Ended::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4404, "{frame:?}"),
         other => panic!("the cloud closes the archived event's pages with 4404, not {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn caption_lines_posted_at_the_venue_reach_remote_pages_and_the_cloud_sends_captioners_there() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (_sites, venue, cloud) = two_sites().await;
+    let mut remote = Client::connect(cloud.addr()).await;
+    let mut hello = hello_frame(&cloud.process.tokens["attendee"], "remote reader");
+    (hello["lang"], hello["captions"]) = (json!("ja"), json!("ja"));
+    remote.send(hello).await;
+    remote.expect("welcome").await;
+    let captioner = &venue.process.tokens["captioner"];
+    for seq in 1..=3 {
+        let reply = post_to(venue.addr(), captioner, &format!("lang=ja&seq={seq}"), &line_text(seq)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let lines = lines_until(&mut remote, 0, 3).await;
+    assert_eq!(lines[2]["text"], line_text(3));
+
+    let refused = post_to(cloud.addr(), captioner, "lang=ja&seq=4", &line_text(4)).await;
+    assert_eq!((refused.status, &refused.body["code"]), (403, &json!("forbidden")), "{}", refused.body);
 }
