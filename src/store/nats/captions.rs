@@ -183,6 +183,22 @@ impl Cluster {
         matches!(tokio::time::timeout(PATIENCE, asking).await, Ok(Some(_)))
     }
 
+    /// The lines of `event` after stream sequence `position`, with where each is: at most
+    /// [`READ_AT_ONCE`], the rest at the next check.
+    async fn lines_after(&self, event: &str, mut position: u64) -> Result<Vec<(u64, Line)>, StoreError> {
+        let reading = async {
+            let stream = self.captions_stream().await?;
+            let mut lines = Vec::new();
+            while lines.len() < READ_AT_ONCE {
+                let Some((at, line)) = next_line(&stream, &event_subjects(event), position).await? else { break };
+                position = at;
+                lines.push((at, line));
+            }
+            Ok(lines)
+        };
+        tokio::time::timeout(PATIENCE, reading).await.map_err(|_| timed_out())?
+    }
+
     async fn subscribe_captions(&self, event: &str, position: u64) -> Result<pull::Ordered, StoreError> {
         let stream = self.captions_stream().await?;
         let consumer = stream
@@ -240,6 +256,9 @@ fn another_in_flight(e: &PublishError) -> bool {
     )
 }
 
+/// Lines a follower reads directly in one check.
+const READ_AT_ONCE: usize = 64;
+
 fn timed_out() -> StoreError {
     StoreError("the captions stream did not answer in time".into())
 }
@@ -254,8 +273,19 @@ struct CaptionsFollower<'a> {
 impl ordered::Follower for CaptionsFollower<'_> {
     type Item = Line;
 
-    async fn check(&self, position: &mut u64, _suspect: bool) -> Result<Option<bool>, ()> {
-        Ok(Some(self.cluster.captions_after(self.event, *position).await))
+    /// What the subscription has not brought is read directly at once, as the event log's
+    /// follower does: after a stream's election a subscription can stay quiet for seconds.
+    async fn check(&self, position: &mut u64, suspect: bool) -> Result<Option<bool>, ()> {
+        if suspect {
+            return Ok(Some(self.cluster.captions_after(self.event, *position).await));
+        }
+        let Ok(missed) = self.cluster.lines_after(self.event, *position).await else { return Ok(None) };
+        let behind = !missed.is_empty();
+        for (at, line) in missed {
+            self.deliver(at, line).await?;
+            *position = at;
+        }
+        Ok(Some(behind))
     }
 
     async fn deliver(&self, _position: u64, line: Line) -> Result<(), ()> {
