@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::browser::Browser;
 use crate::cluster::{change_at, reply, ONE_AT_A_TIME};
 use crate::cluster_captions::{line_text, lines_until, post_to};
-use crate::helpers::{hello_frame, http_get, Client, Ended};
+use crate::helpers::{hello_frame, http_get, Client, Ended, EVENT};
 use crate::rooms::{breakout_file, post, BREAKOUT};
 use crate::venue_net::{Hub, Side, Sites};
 
@@ -39,6 +40,12 @@ async fn two_sites() -> (Sites, Hub, Hub) {
     let venue = sites.hub(Side::Venue, &venue_settings()).await;
     let cloud = sites.hub(Side::Cloud, &cloud_settings()).await;
     assert_eq!(cloud.process.tokens, venue.process.tokens, "the venue's links work on the cloud too");
+    // A cloud node counts the link as down until it hears the venue's first heartbeat.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while link_metric(&cloud).await != 1 {
+        assert!(Instant::now() < deadline, "the cloud hears the venue within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     (sites, venue, cloud)
 }
 
@@ -393,4 +400,27 @@ async fn caption_lines_posted_at_the_venue_reach_remote_pages_and_the_cloud_send
 
     let refused = post_to(cloud.addr(), captioner, "lang=ja&seq=4", &line_text(4)).await;
     assert_eq!((refused.status, &refused.body["code"]), (403, &json!("forbidden")), "{}", refused.body);
+}
+
+#[tokio::test]
+async fn a_remote_attendees_page_shows_the_hall_offline_banner_in_its_language_and_drops_it_when_the_link_is_back() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (sites, _venue, cloud) = two_sites().await;
+    let browser = Browser::start().await;
+    let page = browser.session().await;
+    let token = &cloud.process.tokens["attendee"];
+    let url = format!("http://{}/attend#event={EVENT}&token={token}&lang=ja&name=Remote", cloud.addr());
+    tokio::time::timeout(Duration::from_secs(60), page.client.goto(&url))
+        .await
+        .expect("the page loads in time")
+        .expect("the page loads");
+    page.wait_attr("#conn-status", "data-state", "connected").await;
+
+    sites.cut();
+    let banner = page.wait_text("#link-banner", |text| text.contains("会場との接続が切れています")).await;
+    assert!(banner.contains("Shanghai"), "the time is the event's, as every clock of the page: {banner}");
+    page.wait_attr("#conn-status", "data-state", "connected").await;
+
+    sites.restore();
+    page.wait_attr("#link-banner", "hidden", "true").await;
 }
