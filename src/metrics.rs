@@ -55,8 +55,8 @@ pub struct Metrics {
     pub automation_outputs: Family<ResultLabel, Counter>,
     /// OSC packets by `accepted` / `rejected`.
     pub osc_packets: Family<ResultLabel, Counter>,
-    /// 1 while this node reaches the venue (a venue node is the venue), else 0.
-    pub venue_link_up: Gauge,
+    /// 1 while the other side of a hybrid event is heard, else 0.
+    pub link_up: Gauge,
     /// Commands of the cloud's pages this venue node decided.
     pub remote_commands: Counter,
 }
@@ -93,17 +93,17 @@ impl Default for Metrics {
             "OSC messages accepted, and messages or whole packets rejected",
             osc_packets.clone(),
         );
-        let venue_link_up = Gauge::default();
+        let link_up = Gauge::default();
         registry.register(
-            "venue_link_up",
-            "1 while this node reaches the venue of a hybrid event (a venue node is the venue), else 0",
-            venue_link_up.clone(),
+            "link_up",
+            "1 while the other side of a hybrid event is heard (or a venue node never heard a cloud), else 0",
+            link_up.clone(),
         );
         let remote_commands = Counter::default();
         registry.register("remote_commands", "Commands of a cloud node's pages decided here", remote_commands.clone());
         Metrics {
             registry,
-            venue_link_up,
+            link_up,
             remote_commands,
             connections,
             changes,

@@ -193,11 +193,7 @@ impl Server {
         let control = Control::new(state.clone());
         if let Some(cluster) = &state.cluster {
             state.tracker.spawn(crate::app::cluster::follow(state.clone(), Arc::clone(cluster)));
-            if cluster.in_cloud() {
-                state.tracker.spawn(crate::app::venue::watch_link(state.clone(), Arc::clone(cluster)));
-            } else {
-                state.tracker.spawn(crate::app::venue::serve(state.clone(), Arc::clone(cluster)));
-            }
+            state.tracker.spawn(crate::app::venue::serve(state.clone(), Arc::clone(cluster)));
         }
         if let Some(socket) = osc {
             let socket = UdpSocket::from_std(socket).context("cannot use the OSC socket")?;

@@ -25,7 +25,7 @@ let lang = preferredLang(frag);
 let shownSegment = null;
 let editFromLink = false;
 
-const page = startPage({ lang, render, onLang: (picked) => { lang = picked; planEditor.relabel(); } });
+const page = startPage({ lang, render, onLang: (picked) => { lang = picked; planEditor.relabel(); }, cloudLink: true });
 const hub = page.connect({
   name: frag.name || t(lang, 'default_name_chair'),
   mode: frag.mode || 'in_room',

@@ -63,13 +63,14 @@ export function renderStatus(lang, status, detail) {
  * The wiring every page shares: #conn-status follows the connection, error frames that answer
  * no command go to #message, the #lang select relabels the page, a new address fragment
  * reloads it. render() redraws the page; onLang(picked) keeps the page's own `lang` current;
- * captions(), if given, is the caption track to follow once the language changed.
+ * captions(), if given, is the caption track to follow once the language changed; cloudLink
+ * shows the banner of a venue whose cloud is cut off too (the console).
  *   page.status            the hub's last status ('connecting' until the first one)
  *   page.setStatus(s, d)   shows a status (also one the page decides itself), then render()
  *   page.connect(opts)     connectHub(opts) with these hooks: opts.onStatus, if any, runs
  *                          after render(); opts.onError replaces the default message
  */
-export function startPage({ lang, render, onLang, captions }) {
+export function startPage({ lang, render, onLang, captions, cloudLink = false }) {
   let hub = null, detail, link = null, zone;
   const page = {
     status: 'connecting',
@@ -94,7 +95,9 @@ export function startPage({ lang, render, onLang, captions }) {
           renderLink(lang, link, zone);
           if (opts.onWelcome) opts.onWelcome(state, frame);
         },
+        // A venue's link to its cloud matters to the chair, not to the stage or the hall.
         onLink: (frame) => {
+          if (frame.to === 'cloud' && !cloudLink) return;
           link = frame.up ? null : frame;
           renderLink(lang, link, zone);
         },
@@ -123,7 +126,7 @@ export function startPage({ lang, render, onLang, captions }) {
 }
 
 /**
- * The banner of a cloud node's page while the link to the venue is down (`link` is the
+ * The banner while the link to the other side of a hybrid event is down (`link` is the
  * frame that said so), made the first time it is needed; its time in the event's zone, as
  * every clock of the pages.
  */
@@ -140,7 +143,7 @@ function renderLink(lang, link, zone) {
   banner.hidden = !link;
   if (link) {
     const time = `${fmtClock(link.since, zone, lang, { seconds: true })} ${zoneCity(zone)}`.trim();
-    banner.textContent = t(lang, 'link_down', { time });
+    banner.textContent = t(lang, link.to === 'cloud' ? 'link_down_cloud' : 'link_down', { time });
   }
 }
 

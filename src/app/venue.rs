@@ -1,39 +1,32 @@
 //! The two sides of a hybrid event. A venue node beats on the heartbeat subject and takes the
 //! commands of the cloud's pages, each applied by the event's hub here as that page's own,
-//! so that a re-sent id is applied once. A cloud node watches the link those beats tell.
+//! so that a re-sent id is applied once. A cloud node beats on its own subject; each side
+//! watches the link the other side's beats tell.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::sync::watch;
 use tracing::warn;
 
 use super::AppState;
 use crate::hub::retries::Outcome;
 use crate::protocol::{ErrorCode, RemoteAnswer, RemoteCommand};
-use crate::store::nats::{Cluster, RemoteRequest};
+use crate::store::nats::{Cluster, Link, RemoteRequest};
 
 /// How long the venue waits before it listens again after losing the subscription.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
-/// On a cloud node: keeps the link to the venue as its heartbeats tell it, for the hubs and
-/// the metrics, until the server shuts down.
-pub async fn watch_link(app: AppState, cluster: Arc<Cluster>) {
-    let Some(mut link) = cluster.link() else { return };
-    app.tracker.spawn(Cluster::clone(&cluster).watch_link(app.shutdown.clone()));
-    loop {
-        app.metrics.venue_link_up.set(i64::from(link.borrow_and_update().up));
-        tokio::select! {
-            () = app.shutdown.cancelled() => return,
-            changed = link.changed() => if changed.is_err() { return },
-        }
-    }
-}
-
-/// On a venue node: beats, and serves the cloud's commands, until the server shuts down.
+/// Beats for this side, keeps the link to the other side for the hubs and the metrics, and
+/// on a venue node serves the cloud's commands, until the server shuts down.
 pub async fn serve(app: AppState, cluster: Arc<Cluster>) {
-    app.metrics.venue_link_up.set(1);
     app.tracker.spawn(Cluster::clone(&cluster).beat(app.shutdown.clone()));
+    app.tracker.spawn(Cluster::clone(&cluster).watch_link(app.shutdown.clone()));
+    app.tracker.spawn(link_metric(app.clone(), cluster.link()));
+    if cluster.in_cloud() {
+        return;
+    }
     loop {
         match cluster.remote_requests().await {
             Ok(requests) => {
@@ -56,6 +49,17 @@ pub async fn serve(app: AppState, cluster: Arc<Cluster>) {
         tokio::select! {
             () = app.shutdown.cancelled() => return,
             () = tokio::time::sleep(LISTEN_RETRY) => {}
+        }
+    }
+}
+
+/// `eventhub_link_up` as the link changes.
+async fn link_metric(app: AppState, mut link: watch::Receiver<Link>) {
+    loop {
+        app.metrics.link_up.set(i64::from(link.borrow_and_update().up));
+        tokio::select! {
+            () = app.shutdown.cancelled() => return,
+            changed = link.changed() => if changed.is_err() { return },
         }
     }
 }

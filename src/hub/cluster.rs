@@ -35,8 +35,8 @@ pub(super) struct Clustered {
     /// This node's comings and goings for the presence task to share, and the other
     /// nodes' it took in, for the chair's list.
     people: Arc<People>,
-    /// On a cloud node, the link to the venue.
-    pub(super) link: Option<watch::Receiver<Link>>,
+    /// The link to the other side of a hybrid event.
+    pub(super) link: watch::Receiver<Link>,
     /// Stops the follower and the presence task when the hub ends.
     _stop: DropGuard,
 }
@@ -52,7 +52,7 @@ impl Clustered {
         let (lines, follower) = log.follow_captions(stop.clone());
         tracker.spawn(follower);
         let link = log.link();
-        let followed = Following { records, lines, link: link.clone() };
+        let followed = Following { records, lines, link: Some(link.clone()) };
         let (ours, ours_rx) = watch::channel(Default::default());
         let (others_tx, others) = watch::channel(Default::default());
         let people = Arc::new(People::default());

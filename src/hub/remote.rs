@@ -1,7 +1,7 @@
 //! A cloud node's hub: its pages' commands are decided at the venue, whose answer it
 //! passes on once its mirror has brought the change, so that a page sees its own change
-//! before the ack, as on the venue. It tells its pages when the link to the venue goes
-//! down and comes back.
+//! before the ack, as on the venue. Either side's hub tells its pages when the link to the
+//! other side goes down and comes back.
 
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,10 @@ pub(super) async fn next_link(link: &mut Option<watch::Receiver<Link>>) -> Optio
     }
 }
 
-fn link_frame(link: Link) -> Frame {
-    encode(&ServerFrame::Link { up: link.up, since: link.since })
+/// The frame of a link's change; `in_cloud` says which side this node is.
+fn link_frame(link: Link, in_cloud: bool) -> Frame {
+    let to = if in_cloud { "venue" } else { "cloud" };
+    encode(&ServerFrame::Link { to, up: link.up, since: link.since })
 }
 
 impl Hub {
@@ -87,9 +89,10 @@ impl Hub {
         }
     }
 
-    /// Tells every page that the link to the venue went down or came back.
+    /// Tells every page that the link to the other side went down or came back.
     pub(super) fn link_changed(&mut self, link: Link) {
-        let frame = link_frame(link);
+        let in_cloud = self.cluster.as_ref().is_some_and(|c| c.log.in_cloud());
+        let frame = link_frame(link, in_cloud);
         let all: Vec<_> = self.members.iter().map(|m| m.conn).collect();
         let dropped = self.members.send_some(&all, &|_| &frame);
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
@@ -97,7 +100,8 @@ impl Hub {
 
     /// The frame a page joining while the link is down gets after its welcome.
     pub(super) fn link_down(&self) -> Option<Frame> {
-        let link = *self.cluster.as_ref()?.link.as_ref()?.borrow();
-        (!link.up).then(|| link_frame(link))
+        let cluster = self.cluster.as_ref()?;
+        let link = *cluster.link.borrow();
+        (!link.up).then(|| link_frame(link, cluster.log.in_cloud()))
     }
 }

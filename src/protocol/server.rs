@@ -104,10 +104,11 @@ pub enum ServerFrame<'a> {
     Caption {
         line: &'a Line,
     },
-    /// On a cloud node: the link to the venue went down or came back (sent after the
-    /// welcome too while it is down). While it is down the show goes on in the hall and
-    /// this node's pages catch up when it is back.
+    /// In a hybrid event: the link to the other side (`to`: "venue" on a cloud node,
+    /// "cloud" on a venue node) went down or came back; sent after the welcome too while
+    /// it is down.
     Link {
+        to: &'static str,
         up: bool,
         since: Millis,
     },

@@ -41,11 +41,7 @@ async fn two_sites() -> (Sites, Hub, Hub) {
     let cloud = sites.hub(Side::Cloud, &cloud_settings()).await;
     assert_eq!(cloud.process.tokens, venue.process.tokens, "the venue's links work on the cloud too");
     // A cloud node counts the link as down until it hears the venue's first heartbeat.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while link_metric(&cloud).await != 1 {
-        assert!(Instant::now() < deadline, "the cloud hears the venue within 10 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_link_metric(&cloud, 1).await;
     (sites, venue, cloud)
 }
 
@@ -187,12 +183,15 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
         let banner = page.until(BANNER_WITHIN, |f| f["type"] == "link" && f["up"] == false).await;
         let banner =
             banner.unwrap_or_else(|| panic!("{} is told the link is down within {BANNER_WITHIN:?}", page.name));
-        assert_eq!(banner["up"], false, "{banner}");
+        assert_eq!((&banner["up"], &banner["to"]), (&json!(false), &json!("venue")), "{banner}");
         assert!(banner["since"].as_i64().is_some_and(|t| t > 0), "{banner}");
     }
     eprintln!("every remote page was told the link is down {:?} after the cut", cut_at.elapsed());
-    assert_eq!(link_metric(cloud).await, 0, "the cloud's metrics say the link is down");
-    assert_eq!(link_metric(venue).await, 1, "a venue node is the venue");
+    // The hall is told too: its chair knows that remote people see the show as of the cut.
+    let told = in_room.until(BANNER_WITHIN, |f| f["type"] == "link" && f["up"] == false).await;
+    assert_eq!(told.map(|f| f["to"].clone()), Some(json!("cloud")), "the venue's pages are told the cloud is cut off");
+    until_link_metric(cloud, 0).await;
+    until_link_metric(venue, 0).await;
     let refused = ask_to_speak(&mut remote[1], "during-the-cut").await;
     assert_eq!((&refused["type"], &refused["code"]), (&json!("error"), &json!("venue_unreachable")), "{refused}");
     assert_eq!(refused["message"], "the hall is offline; try again");
@@ -200,8 +199,12 @@ async fn outage(sites: &Sites, venue: &mut Hub, cloud: &Hub, restart_the_venue: 
     let mut late = Page::join(cloud, "attendee", "late").await;
     let told = late.until(Duration::from_secs(2), |f| f["type"] == "link").await;
     assert_eq!(told.map(|f| f["up"].clone()), Some(json!(false)), "a page joining during the outage sees the banner");
-    // The cloud keeps the hall's last count (one in the room) while the link is down.
+    // Each side keeps the other's last count while the link is down: the cloud the one in
+    // the room, the venue the three remote pages of before the cut.
     until_counted(cloud, 5).await;
+    if !restart_the_venue {
+        until_counted(venue, 4).await;
+    }
 
     if restart_the_venue {
         stop.store(true, Ordering::Relaxed);
@@ -268,7 +271,8 @@ async fn finish(
         }
     }
     eprintln!("every remote page had seq {last} {:?} after the link came back", restored_at.elapsed());
-    assert_eq!(link_metric(cloud).await, 1, "the cloud's metrics say the link is back");
+    until_link_metric(cloud, 1).await;
+    until_link_metric(venue, 1).await;
     // Four remote pages (one joined in the outage) and one in the room, on both sides again.
     until_counted(venue, 5).await;
     until_counted(cloud, 5).await;
@@ -281,14 +285,24 @@ async fn finish(
     assert_eq!(times_waiting(venue, "remote-2").await, 1, "placed exactly once");
 }
 
-/// `eventhub_venue_link_up` as `hub`'s metrics give it.
+/// `eventhub_link_up` as `hub`'s metrics give it.
 async fn link_metric(hub: &Hub) -> u8 {
     let path = format!("/metrics?token={}", hub.process.tokens["organizer"]);
     let (status, _, body) = http_get(hub.addr(), &path).await;
     assert_eq!(status, 200, "{body}");
-    let line = body.lines().find(|line| line.starts_with("eventhub_venue_link_up "));
+    let line = body.lines().find(|line| line.starts_with("eventhub_link_up "));
     line.and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or_else(|| panic!("no link metric:\n{body}"))
+}
+
+/// Waits until `hub`'s metrics say the link is `up` (1) or down (0), within 10 s: each
+/// side beats every second and counts the link as down after 3 s without a beat.
+async fn until_link_metric(hub: &Hub, up: u8) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while link_metric(hub).await != up {
+        assert!(Instant::now() < deadline, "eventhub_link_up is {up} at {} within 10 s", hub.addr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until a page joining `hub` is told that `expected` people are here.

@@ -101,8 +101,8 @@ impl EventLog {
         self.cluster.in_cloud()
     }
 
-    /// The link to the venue, on a cloud node.
-    pub fn link(&self) -> Option<tokio::sync::watch::Receiver<super::Link>> {
+    /// The link to the other side of a hybrid event.
+    pub fn link(&self) -> tokio::sync::watch::Receiver<super::Link> {
         self.cluster.link()
     }
 

@@ -10,8 +10,8 @@
 //! - `presence`: each node's counts of an event put in the presence bucket, the others' summed;
 //! - `people`: each node's people of an event, in chunks in the same bucket, for the chair's list;
 //! - `rooms`: the events other nodes create and archive while the cluster runs;
-//! - `venue`: a cloud node's mirrors of the venue and its commands sent there, the
-//!   venue's heartbeat and the link a cloud node watches;
+//! - `venue`: a cloud node's mirrors of the venue and its commands sent there, each
+//!   side's heartbeat and the link each side watches;
 //! - `event_log`: [`EventLog`], one event's stream as its hub uses it: a command's changes
 //!   published, every node's followed;
 //! - `events`: each event's stream: its records, an event created in it and loaded back;
@@ -88,8 +88,8 @@ pub struct Cluster {
     failing: Arc<Mutex<HashMap<Arc<str>, String>>>,
     /// On a cloud node, the venue it mirrors and sends its commands to.
     venue: Option<VenueSide>,
-    /// On a cloud node, the link to the venue as its heartbeats tell it.
-    link: Option<Arc<tokio::sync::watch::Sender<Link>>>,
+    /// The link to the other side of a hybrid event, as its heartbeats tell it.
+    link: Arc<tokio::sync::watch::Sender<Link>>,
 }
 
 fn nats_error(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StoreError + '_ {
@@ -174,7 +174,7 @@ impl Cluster {
         .await
         .context("cannot create the captions stream")?;
         let node = uuid::Uuid::new_v4().simple().to_string().into();
-        let link = venue.as_ref().map(|_| Arc::new(tokio::sync::watch::Sender::new(Link::starting())));
+        let link = Arc::new(tokio::sync::watch::Sender::new(Link::starting(venue.is_some())));
         Ok(Cluster { client, js, meta, presence, replicas, node, failing: Arc::default(), venue, link })
     }
 

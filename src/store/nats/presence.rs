@@ -48,8 +48,8 @@ impl EventLog {
         let mut heard: HashMap<String, (Counts, Instant)> = HashMap::new();
         let (mut own, mut theirs) = (Own::new(), Theirs::default());
         let mut watching = None;
-        // On a cloud node while the link to the venue is down, the hall's last counts stay
-        // in the totals, as of the cut, rather than the hall seeming to empty.
+        // While the link to the other side of a hybrid event is down, that side's last counts
+        // stay in the totals, as of the cut, rather than its people seeming to leave.
         let link = self.cluster.link();
         loop {
             let entry = tokio::select! {
@@ -99,7 +99,7 @@ impl EventLog {
             own.take(&people);
             let failed = self.put_people(own.due()).await;
             own.again(failed);
-            let cut = link.as_ref().is_some_and(|link| !link.borrow().up);
+            let cut = !link.borrow().up;
             if !cut {
                 heard.retain(|_, (_, at)| at.elapsed() <= PRESENCE_TTL);
             }

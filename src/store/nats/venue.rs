@@ -1,9 +1,10 @@
 //! A venue and a cloud on NATS leaf nodes. The venue's nodes hold each event's stream in
 //! their own JetStream domain and decide every command; a cloud node keeps a mirror of each
 //! event's stream (same sequences, same epoch), follows it as a venue node follows the
-//! stream, and sends its pages' commands to the venue as requests. The venue's nodes beat
-//! on a subject of their own, so that a cloud node knows when the link is down.
+//! stream, and sends its pages' commands to the venue as requests. The nodes of each side
+//! beat on a subject of their own, so that the other side knows when the link is down.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::Context;
@@ -22,10 +23,12 @@ use crate::domain::Millis;
 use crate::store::StoreError;
 
 /// Where the venue's nodes say they are there.
-const HEARTBEAT_SUBJECT: &str = "eventhub.venue.heartbeat";
+const VENUE_HEARTBEAT: &str = "eventhub.venue.heartbeat";
+/// Where the cloud's nodes say they are there.
+const CLOUD_HEARTBEAT: &str = "eventhub.cloud.heartbeat";
 /// How often they say it.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
-/// How long a cloud node hears nothing before it counts the link as down.
+/// How long a node hears nothing from the other side before it counts the link as down.
 pub const LINK_LAPSE: Duration = Duration::from_secs(3);
 /// How long a cloud node waits for the venue's answer to a command.
 const COMMAND_PATIENCE: Duration = Duration::from_secs(3);
@@ -46,7 +49,7 @@ pub(super) struct VenueSide {
     pub(super) js: Context,
 }
 
-/// The link to the venue as a cloud node sees it.
+/// The link to the other side as a node sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
     pub up: bool,
@@ -55,9 +58,10 @@ pub struct Link {
 }
 
 impl Link {
-    /// Down until the first heartbeat is heard.
-    pub(super) fn starting() -> Link {
-        Link { up: false, since: now_millis() }
+    /// A cloud node's link is down until it hears the venue. A venue node's is up until it
+    /// has heard a cloud and then hears none: a venue without a cloud has no link to lose.
+    pub(super) fn starting(in_cloud: bool) -> Link {
+        Link { up: !in_cloud, since: now_millis() }
     }
 }
 
@@ -78,33 +82,35 @@ impl Cluster {
         self.venue.is_some()
     }
 
-    /// Beats on the venue's heartbeat subject until `stop`.
+    /// Beats on this side's heartbeat subject until `stop`.
     pub async fn beat(self, stop: CancellationToken) {
+        let subject = if self.in_cloud() { CLOUD_HEARTBEAT } else { VENUE_HEARTBEAT };
         let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {
                     // A missed beat is the cloud's to notice; the next one goes out anyway.
-                    let _ = self.client.publish(HEARTBEAT_SUBJECT, Bytes::from_static(b"{}")).await;
+                    let _ = self.client.publish(subject, Bytes::from_static(b"{}")).await;
                 }
             }
         }
     }
 
-    /// The link to the venue, on a cloud node.
-    pub fn link(&self) -> Option<watch::Receiver<Link>> {
-        self.link.as_ref().map(|link| link.subscribe())
+    /// The link to the other side.
+    pub fn link(&self) -> watch::Receiver<Link> {
+        self.link.subscribe()
     }
 
-    /// Keeps the link to the venue as the heartbeats tell it, until `stop`: down at first
-    /// until a beat is heard, and down again after [`LINK_LAPSE`] without one.
+    /// Keeps the link to the other side as its heartbeats tell it, until `stop`: down
+    /// after [`LINK_LAPSE`] without one once one was heard (and on a cloud node before).
     pub async fn watch_link(self, stop: CancellationToken) {
-        let Some(to) = self.link.clone() else { return };
+        let to = Arc::clone(&self.link);
+        let theirs = if self.in_cloud() { VENUE_HEARTBEAT } else { CLOUD_HEARTBEAT };
         let mut beats = loop {
-            match self.client.subscribe(HEARTBEAT_SUBJECT).await {
+            match self.client.subscribe(theirs).await {
                 Ok(beats) => break beats,
-                Err(e) => warn!(error = %e, "cannot listen for the venue's heartbeat"),
+                Err(e) => warn!(error = %e, "cannot listen for the other side's heartbeat"),
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -122,7 +128,10 @@ impl Cluster {
                 },
                 _ = tick.tick() => {}
             }
-            let up = last.is_some_and(|at| at.elapsed() < LINK_LAPSE);
+            let up = match last {
+                Some(at) => at.elapsed() < LINK_LAPSE,
+                None => to.borrow().up,
+            };
             to.send_if_modified(|link| {
                 let changed = link.up != up;
                 if changed {
