@@ -438,3 +438,40 @@ async fn a_remote_attendees_page_shows_the_hall_offline_banner_in_its_language_a
     sites.restore();
     page.wait_attr("#link-banner", "hidden", "true").await;
 }
+
+#[tokio::test]
+async fn automations_go_out_once_from_the_venue_and_never_from_the_cloud() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (sites, venue, cloud) = two_sites().await;
+    // The desk is in the root namespace, at the root's end of the venue's access pair.
+    let desk = tokio::net::UdpSocket::bind("0.0.0.0:0").await.unwrap();
+    let port = desk.local_addr().unwrap().port();
+    let host = std::net::Ipv4Addr::from(u32::from(sites.access(Side::Venue)) - 1).to_string();
+    let osc = json!({"host": host, "port": port, "address": "/start", "args": ["{{segment.number}}"]});
+    let mut remote = Page::join(&cloud, "attendee", "remote").await;
+    let (mut organizer, _) = Client::join(venue.addr(), &venue.process.tokens["organizer"], "Producer").await;
+    let automations = json!([{"trigger": "segment_start", "osc": osc}]);
+    let set = organizer.run("plan_update_automations", json!({"plan_version": 0, "automations": automations})).await;
+    assert_eq!(set["type"], "ack", "{set}");
+    // The cloud has the plan before the show starts, as it would in a real day.
+    remote.reaches(set["seq"].as_u64().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(organizer.run("next", json!({})).await["type"], "ack");
+
+    let mut buffer = vec![0; 65_536];
+    let (len, from) = tokio::time::timeout(Duration::from_secs(10), desk.recv_from(&mut buffer))
+        .await
+        .expect("the venue's output reaches the desk")
+        .unwrap();
+    let packet = rosc::decoder::decode_udp(&buffer[..len]).expect("a valid OSC packet").1;
+    assert!(matches!(&packet, rosc::OscPacket::Message(m) if m.addr == "/start"), "{packet:?}");
+    assert_eq!(from.ip(), std::net::IpAddr::V4(sites.access(Side::Venue)), "sent from the venue");
+    let again = tokio::time::timeout(Duration::from_secs(3), desk.recv_from(&mut buffer)).await;
+    assert!(again.is_err(), "sent once: {again:?}");
+    for (hub, expected) in [(&venue, 1), (&cloud, 0)] {
+        let path = format!("/api/v1/events/{EVENT}/automations?token={}", hub.process.tokens["av"]);
+        let (status, _, body) = http_get(hub.addr(), &path).await;
+        assert_eq!(status, 200, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["recent"].as_array().map(Vec::len), Some(expected), "{} sent: {body}", hub.addr());
+    }
+}
