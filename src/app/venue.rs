@@ -25,6 +25,7 @@ pub async fn serve(app: AppState, cluster: Arc<Cluster>) {
     app.tracker.spawn(Cluster::clone(&cluster).watch_link(app.shutdown.clone()));
     app.tracker.spawn(link_metric(app.clone(), cluster.link()));
     if cluster.in_cloud() {
+        app.tracker.spawn(Cluster::clone(&cluster).reach_venue_presence(app.shutdown.clone()));
         return;
     }
     loop {

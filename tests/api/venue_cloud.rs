@@ -475,3 +475,22 @@ async fn automations_go_out_once_from_the_venue_and_never_from_the_cloud() {
         assert_eq!(body["recent"].as_array().map(Vec::len), Some(expected), "{} sent: {body}", hub.addr());
     }
 }
+
+#[tokio::test]
+async fn a_cloud_node_restarted_while_the_link_is_down_serves_its_pages_and_counts_with_the_venue_once_it_is_back() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (sites, venue, mut cloud) = two_sites().await;
+    let (mut chair, _) = Client::join(venue.addr(), &venue.process.tokens["moderator"], "Ji Weidong").await;
+    let started = chair.run("next", json!({})).await["seq"].as_u64().unwrap();
+    sites.cut();
+    until_link_metric(&cloud, 0).await;
+    cloud.restart().await;
+    // Its mirror and the venue's tokens are its own now: it starts and serves the last state.
+    let remote = Page::join(&cloud, "attendee", "remote").await;
+    assert_eq!(remote.first, started, "the state as of the cut");
+    let _in_room = Page::join(&venue, "attendee", "in the room").await;
+    sites.restore();
+    until_link_metric(&cloud, 1).await;
+    until_counted(&venue, 2).await;
+    until_counted(&cloud, 2).await;
+}

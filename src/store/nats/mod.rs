@@ -40,8 +40,8 @@ pub use event_log::{EventLog, Followed, Refused, UNAVAILABLE, UNCONFIRMED};
 pub use events::Record;
 pub use lease::{Holding, Lease, LeaseError};
 pub use people::{People, Reported};
-use presence::PRESENCE_TTL;
 pub use presence::{add, PRESENCE_EVERY, PRESENCE_STALE};
+use presence::{PresenceBucket, PRESENCE_TTL};
 pub use rooms::RoomMarker;
 use venue::VenueSide;
 pub use venue::{Link, RemoteRequest, VenueUnreachable, HEARTBEAT_EVERY, LINK_LAPSE};
@@ -80,7 +80,7 @@ pub struct Cluster {
     client: async_nats::Client,
     js: Context,
     meta: kv::Store,
-    presence: kv::Store,
+    presence: PresenceBucket,
     replicas: usize,
     /// This process, in the presence bucket's keys.
     node: Arc<str>,
@@ -139,13 +139,12 @@ impl Cluster {
         venue: Option<VenueSide>,
     ) -> anyhow::Result<Cluster> {
         let meta = bucket(&js, META_BUCKET, replicas, Duration::ZERO).await?;
-        let mut presence = bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?;
+        let presence = PresenceBucket::new(bucket(&js, PRESENCE_BUCKET, replicas, PRESENCE_TTL).await?);
         if let Some(venue) = &venue {
             // Remote people are counted with the hall's, in the venue's bucket; a cloud node
-            // started while the link is down counts with the other cloud nodes only.
-            match tokio::time::timeout(PATIENCE, venue.js.get_key_value(PRESENCE_BUCKET)).await {
-                Ok(Ok(theirs)) => presence = theirs,
-                _ => warn!("the venue's presence cannot be reached; remote people count in the cloud only"),
+            // started while the link is down moves there once it can (`venue`).
+            if !presence::venue_presence(venue, &presence).await {
+                warn!("the venue's presence cannot be reached yet; remote people count in the cloud meanwhile");
             }
         }
         js.get_or_create_stream(stream::Config {

@@ -15,7 +15,35 @@ use tracing::warn;
 
 use super::event_log::EventLog;
 use super::people::{chunk_key, Own, People, Theirs};
+use super::venue::VenueSide;
+use super::{Cluster, PATIENCE, PRESENCE_BUCKET};
 use crate::domain::presence::{ByLang, Counts};
+
+/// The bucket of every node's counts and people: the cluster's own, or on a cloud node the
+/// venue's, which it moves to as soon as it can reach it.
+#[derive(Clone)]
+pub(super) struct PresenceBucket {
+    /// The bucket, and whether it is the venue's.
+    current: Arc<std::sync::RwLock<(kv::Store, bool)>>,
+}
+
+impl PresenceBucket {
+    pub(super) fn new(ours: kv::Store) -> PresenceBucket {
+        PresenceBucket { current: Arc::new(std::sync::RwLock::new((ours, false))) }
+    }
+
+    pub(super) fn store(&self) -> kv::Store {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    pub(super) fn is_venues(&self) -> bool {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    pub(super) fn use_venues(&self, theirs: kv::Store) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (theirs, true);
+    }
+}
 
 /// How often a node puts its counts and reads the others'.
 pub const PRESENCE_EVERY: Duration = Duration::from_secs(1);
@@ -47,7 +75,7 @@ impl EventLog {
         // Each other node's latest counts, and when they were heard on this node's clock.
         let mut heard: HashMap<String, (Counts, Instant)> = HashMap::new();
         let (mut own, mut theirs) = (Own::new(), Theirs::default());
-        let mut watching = None;
+        let (mut watching, mut watched) = (None, false);
         // While the link to the other side of a hybrid event is down, that side's last counts
         // stay in the totals, as of the cut, rather than its people seeming to leave.
         let link = self.cluster.link();
@@ -85,15 +113,20 @@ impl EventLog {
                 }
                 continue;
             }
+            // A cloud node that moved to the venue's bucket watches that one from now on.
+            if watched != self.cluster.presence.is_venues() {
+                watching = None;
+            }
             if watching.is_none() {
-                match self.cluster.presence.watch_with_history(format!("{}.>", self.event)).await {
+                watched = self.cluster.presence.is_venues();
+                match self.cluster.presence.store().watch_with_history(format!("{}.>", self.event)).await {
                     Ok(watch) => watching = Some(watch),
                     Err(e) => warn!(event = %self.event, error = %e, "cannot watch the other nodes' presence"),
                 }
             }
             let counts = StoredCounts::of(&ours.borrow());
             let Ok(value) = serde_json::to_vec(&counts) else { continue };
-            if let Err(e) = self.cluster.presence.put(&own_key, value.into()).await {
+            if let Err(e) = self.cluster.presence.store().put(&own_key, value.into()).await {
                 warn!(event = %self.event, error = %e, "cannot share this node's presence");
             }
             own.take(&people);
@@ -118,7 +151,7 @@ impl EventLog {
         }
         // A node that stops cleanly leaves the totals and the lists at once rather than
         // when its entries expire.
-        if let Err(e) = self.cluster.presence.delete(&own_key).await {
+        if let Err(e) = self.cluster.presence.store().delete(&own_key).await {
             warn!(event = %self.event, error = %e, "cannot withdraw this node's presence");
         }
         self.put_people(own.chunks().map(|chunk| (chunk, None)).collect()).await;
@@ -130,7 +163,7 @@ impl EventLog {
         let node = &self.cluster.node;
         let puts = chunks.into_iter().map(|(chunk, value)| {
             let key = chunk_key(&self.event, node, chunk);
-            let bucket = &self.cluster.presence;
+            let bucket = self.cluster.presence.store();
             async move {
                 let outcome = match value {
                     Some(value) => bucket.put(key, value.into()).await.map(|_| ()).map_err(|e| e.to_string()),
@@ -205,6 +238,29 @@ impl From<StoredCounts> for Counts {
             in_room: c.in_room,
             remote: c.remote,
             by_lang: ByLang { zh: c.zh, ja: c.ja, en: c.en },
+        }
+    }
+}
+
+/// Moves a cloud node's presence to the venue's bucket, if it can be reached now; whether
+/// it is there.
+pub(super) async fn venue_presence(venue: &VenueSide, bucket: &PresenceBucket) -> bool {
+    if let Ok(Ok(theirs)) = tokio::time::timeout(PATIENCE, venue.js.get_key_value(PRESENCE_BUCKET)).await {
+        bucket.use_venues(theirs);
+    }
+    bucket.is_venues()
+}
+
+impl Cluster {
+    /// On a cloud node started while the link was down: tries the venue's presence bucket
+    /// every [`PRESENCE_EVERY`] until it is there, so that both sides count everyone again.
+    pub async fn reach_venue_presence(self, stop: CancellationToken) {
+        let Some(venue) = self.venue.clone() else { return };
+        while !venue_presence(&venue, &self.presence).await {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(PRESENCE_EVERY) => {}
+            }
         }
     }
 }
