@@ -195,6 +195,33 @@ impl Nats {
     }
 }
 
+/// Starts the binary as `command` (its program and first arguments) with `dir`'s
+/// `settings.toml`, data in `dir`, bound to `bind`, its log in `dir`'s `hub.log` (kept
+/// across restarts), which a failed start prints.
+pub(crate) async fn launch(mut command: Command, dir: &std::path::Path, bind: &str, what: &str) -> Process {
+    let log_path = dir.join("hub.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+    command
+        .arg("--config")
+        .arg(dir.join("settings.toml"))
+        .args(["--bind", bind, "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--events-dir")
+        .arg(events_dir())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true);
+    let child = command.spawn().expect("the binary starts");
+    match tokio::spawn(started(child)).await {
+        Ok(process) => process,
+        Err(e) => {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("{what} did not start ({e}); it logged:\n{log}")
+        }
+    }
+}
+
 /// A hub node: the binary, joined to the cluster at `urls` with `replicas` copies.
 pub(crate) struct Node {
     pub(crate) process: Process,
@@ -207,27 +234,10 @@ impl Node {
         let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap();
         let settings = data.path().join("settings.toml");
         std::fs::write(&settings, format!("{shipped}\n[cluster]\nurls = \"unused\"\nreplicas = {replicas}\n")).unwrap();
-        let log = std::fs::File::create(data.path().join("node.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eventhub"))
-            .arg("--config")
-            .arg(&settings)
-            .args(["--bind", "127.0.0.1:0", "--cluster", &urls, "--data-dir"])
-            .arg(data.path().join("data"))
-            .arg("--events-dir")
-            .arg(events_dir())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        match tokio::spawn(started(child)).await {
-            Ok(process) => Node { process, _data: data },
-            Err(e) => {
-                let log = std::fs::read_to_string(data.path().join("node.log")).unwrap_or_default();
-                panic!("a hub node did not start ({e}); it logged:\n{log}")
-            }
-        }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eventhub"));
+        command.args(["--cluster", &urls]);
+        let process = launch(command, data.path(), "127.0.0.1:0", "a hub node").await;
+        Node { process, _data: data }
     }
 
     pub(crate) fn token(&self, role: &str) -> &str {

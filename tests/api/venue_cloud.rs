@@ -494,3 +494,43 @@ async fn a_cloud_node_restarted_while_the_link_is_down_serves_its_pages_and_coun
     until_counted(&venue, 2).await;
     until_counted(&cloud, 2).await;
 }
+
+#[tokio::test]
+async fn the_venue_answers_a_malformed_or_misdirected_remote_command_with_a_clear_error_and_applies_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (sites, venue, _cloud) = two_sites().await;
+    let nats = async_nats::connect(sites.nats_url(Side::Venue)).await.expect("the venue's NATS answers");
+    let (_, welcome) = Client::join(venue.addr(), &venue.process.tokens["attendee"], "watcher").await;
+    let before = welcome["seq"].as_u64().unwrap();
+    let actor = json!({"participant": "p1", "name": "Remote", "role": "attendee", "mode": "remote", "lang": "en",
+                       "affiliation": null});
+    let asks = [
+        (format!("eventhub.venue.command.{EVENT}"), "not json".to_owned(), "bad_json"),
+        (
+            format!("eventhub.venue.command.{EVENT}"),
+            json!({"actor": actor, "id": "x", "command": {"type": "no_such_command"}}).to_string(),
+            "bad_json",
+        ),
+        (
+            "eventhub.venue.command.no-such-event".to_owned(),
+            json!({"actor": actor, "id": "y", "command": {"type": "next", "version": 0}}).to_string(),
+            "unknown_event",
+        ),
+        (
+            format!("eventhub.venue.command.{EVENT}"),
+            json!({"actor": actor, "id": "z", "command": {"type": "next", "version": 0}}).to_string(),
+            "forbidden",
+        ),
+    ];
+    for (subject, payload, code) in asks {
+        let answer = tokio::time::timeout(Duration::from_secs(5), nats.request(subject, payload.clone().into()))
+            .await
+            .expect("the venue answers in time")
+            .expect("the venue answers");
+        let answer: Value = serde_json::from_slice(&answer.payload).unwrap();
+        assert_eq!((&answer["outcome"], &answer["code"]), (&json!("rejected"), &json!(code)), "{payload}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+    }
+    let (_, again) = Client::join(venue.addr(), &venue.process.tokens["attendee"], "second look").await;
+    assert_eq!(again["seq"].as_u64(), Some(before), "nothing was applied");
+}

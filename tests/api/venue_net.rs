@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, stream};
 use tokio::process::{Child, Command};
 
-use crate::cluster::{nats_binary, ONE_AT_A_TIME};
-use crate::crash::{kill_9, started, Process};
-use crate::helpers::{events_dir, http_get};
+use crate::cluster::{self, nats_binary, ONE_AT_A_TIME};
+use crate::crash::{kill_9, Process};
+use crate::helpers::http_get;
 
 /// Every address here is 10.213.B.x, one block B per living [`Sites`].
 const NET: [u8; 2] = [10, 213];
@@ -487,31 +487,12 @@ pub(crate) struct Hub {
 
 impl Hub {
     async fn launch(namespace: &str, access: Ipv4Addr, dir: &Path) -> Process {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("hub.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", namespace, env!("CARGO_BIN_EXE_eventhub"), "--config"])
-            .arg(dir.join("settings.toml"))
-            .args(["--bind", "0.0.0.0:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--events-dir")
-            .arg(events_dir())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        match tokio::spawn(started(child)).await {
-            Ok(mut process) => {
-                // It says where it listens inside its namespace; from outside it is here.
-                process.addr = SocketAddr::new(access.into(), process.addr.port());
-                process
-            }
-            Err(e) => {
-                let log = std::fs::read_to_string(dir.join("hub.log")).unwrap_or_default();
-                panic!("a hub in {namespace} did not start ({e}); it logged:\n{log}")
-            }
-        }
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", namespace, env!("CARGO_BIN_EXE_eventhub")]);
+        let mut process = cluster::launch(command, dir, "0.0.0.0:0", &format!("a hub in {namespace}")).await;
+        // It says where it listens inside its namespace; from outside it is here.
+        process.addr = SocketAddr::new(access.into(), process.addr.port());
+        process
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
