@@ -50,6 +50,9 @@ impl EventState {
             changes.iter().for_each(|change| self.evolve(change));
             return Ok(changes);
         }
+        if let Some(changes) = self.voice(command, actor, now) {
+            return changes;
+        }
         let op = command.name().to_owned();
         let change = match command.target(&self.show)? {
             Target::Show { version, op: show_op } => {

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::cues::{Cue, StageMessage};
 use super::live::LiveState;
+use super::polls::Poll;
+use super::questions::{Board, Question};
 use super::queue::{Queue, QueueEntry};
 use super::show::RunOfShow;
+use super::votes::{Ballot, PollTally, QuestionTally};
 
 /// An accepted change. Each carries the new value of the part of the state it replaces,
 /// so that replaying the log and a client applying it are both a plain assignment.
@@ -39,6 +42,26 @@ pub enum Change {
         plan_version: u64,
         plan: Arc<RunOfShow>,
     },
+    Question {
+        op: String,
+        question: Box<Question>,
+    },
+    /// The chair's arrangement of the questions: their order, the one on screen, settings.
+    Board {
+        op: String,
+        board: Box<Board>,
+    },
+    Poll {
+        op: String,
+        poll: Box<Poll>,
+    },
+    /// A window's votes: every ballot, and the new counts of what they touched.
+    Votes {
+        op: String,
+        ballots: Vec<Ballot>,
+        questions: Vec<QuestionTally>,
+        polls: Vec<PollTally>,
+    },
 }
 
 /// The op of a plan change that walks back to the plan before, rather than forward.
@@ -49,7 +72,7 @@ impl Change {
     pub fn plan(&self) -> Option<&Arc<RunOfShow>> {
         match self {
             Change::Plan { plan, .. } => Some(plan),
-            Change::Live { .. } | Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } => None,
+            _ => None,
         }
     }
 
@@ -57,7 +80,7 @@ impl Change {
     pub fn live(&self) -> Option<&LiveState> {
         match self {
             Change::Live { live, .. } => Some(live),
-            Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } | Change::Plan { .. } => None,
+            _ => None,
         }
     }
 }

@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 use super::actor::Actor;
 use super::cues::{CueTarget, SignalKind};
 use super::plan::{AddSegment, UpdateEvent, UpdateSegment};
+use super::polls::PollDef;
+use super::questions::QaMode;
 use super::queue::{Policy, RequestKind};
 use super::rejection::Rejection;
 use super::show::{Automation, RunOfShow};
-use super::text::Localized;
+use super::text::{Lang, Localized};
 use super::time::Seconds;
+use super::votes::{Ballot, Vote};
 
 /// An operation a client asks for, as decoded from its frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +154,80 @@ pub enum Command {
         plan_version: u64,
         automations: Vec<Automation>,
     },
+    QuestionAsk {
+        /// The segment it is for; the live one (or the event, before the show) when absent.
+        segment: Option<String>,
+        text: String,
+        /// The language it is written in; the asker's when absent.
+        lang: Option<Lang>,
+        #[serde(default)]
+        anonymous: bool,
+    },
+    QuestionWithdraw {
+        question: u64,
+    },
+    QuestionVote {
+        question: u64,
+        /// `false` takes the vote back.
+        #[serde(default = "up")]
+        up: bool,
+    },
+    QuestionApprove {
+        question: u64,
+    },
+    QuestionReject {
+        question: u64,
+        reason: Option<String>,
+    },
+    QuestionEdit {
+        question: u64,
+        text: String,
+    },
+    QuestionStar {
+        question: u64,
+        starred: bool,
+    },
+    QuestionMove {
+        question: u64,
+        to: usize,
+    },
+    /// Puts a question on screen; `null` takes it off.
+    QuestionHighlight {
+        question: Option<u64>,
+    },
+    QuestionAnswer {
+        question: u64,
+    },
+    /// Turns a question into a spoken request of its asker in its segment's queue.
+    QuestionPromote {
+        question: u64,
+    },
+    /// How a segment (or, without one, the whole event) takes questions from now on.
+    QuestionSettings {
+        segment: Option<String>,
+        mode: QaMode,
+    },
+    PollDefine(Box<PollDef>),
+    PollOpen {
+        poll: String,
+    },
+    PollClose {
+        poll: String,
+    },
+    PollShow {
+        poll: String,
+        shown: bool,
+    },
+    PollVote {
+        poll: String,
+        choices: Vec<usize>,
+    },
+    /// The votes of a short window, gathered by the hub: built by the server, never decoded
+    /// from a frame.
+    #[serde(skip)]
+    Votes {
+        ballots: Vec<Ballot>,
+    },
     /// A whole plan brought in from a file (`eventhub import`): built by the server from a
     /// parsed file, never decoded from a frame.
     #[serde(skip)]
@@ -164,7 +241,7 @@ pub enum Command {
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 35] = [
+    pub const TYPES: [&'static str; 52] = [
         "next",
         "previous",
         "goto",
@@ -200,6 +277,23 @@ impl Command {
         "plan_update_event",
         "plan_undo",
         "plan_update_automations",
+        "question_ask",
+        "question_withdraw",
+        "question_vote",
+        "question_approve",
+        "question_reject",
+        "question_edit",
+        "question_star",
+        "question_move",
+        "question_highlight",
+        "question_answer",
+        "question_promote",
+        "question_settings",
+        "poll_define",
+        "poll_open",
+        "poll_close",
+        "poll_show",
+        "poll_vote",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -240,8 +334,39 @@ impl Command {
             Command::PlanUndo { .. } => "plan_undo",
             Command::PlanReplace { .. } => "plan_replace",
             Command::PlanUpdateAutomations { .. } => "plan_update_automations",
+            Command::QuestionAsk { .. } => "question_ask",
+            Command::QuestionWithdraw { .. } => "question_withdraw",
+            Command::QuestionVote { .. } => "question_vote",
+            Command::QuestionApprove { .. } => "question_approve",
+            Command::QuestionReject { .. } => "question_reject",
+            Command::QuestionEdit { .. } => "question_edit",
+            Command::QuestionStar { .. } => "question_star",
+            Command::QuestionMove { .. } => "question_move",
+            Command::QuestionHighlight { .. } => "question_highlight",
+            Command::QuestionAnswer { .. } => "question_answer",
+            Command::QuestionPromote { .. } => "question_promote",
+            Command::QuestionSettings { .. } => "question_settings",
+            Command::PollDefine(_) => "poll_define",
+            Command::PollOpen { .. } => "poll_open",
+            Command::PollClose { .. } => "poll_close",
+            Command::PollShow { .. } => "poll_show",
+            Command::PollVote { .. } => "poll_vote",
+            Command::Votes { .. } => "votes",
         }
     }
+
+    /// The vote a command casts, when it is one: the hub gathers these into batches.
+    pub fn vote(&self) -> Option<Vote> {
+        match self {
+            Command::QuestionVote { question, up } => Some(Vote::Question { question: *question, up: *up }),
+            Command::PollVote { poll, choices } => Some(Vote::Poll { poll: poll.clone(), choices: choices.clone() }),
+            _ => None,
+        }
+    }
+}
+
+fn up() -> bool {
+    true
 }
 
 /// A refusal for want of authority, naming the role and what it tried.

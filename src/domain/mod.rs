@@ -8,6 +8,8 @@
 //! - `command` (what a client may ask), `target` (what it acts on), `change` (what it
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`
 //!   and `plan` (editing the plan while the show runs).
+//! - `questions`, `polls`, `votes`: the audience's voice (written questions, live polls,
+//!   and the votes for both, applied in batches).
 //! - `automation` (when the plan's automations fire, what they send), `record` (planned
 //!   versus actual).
 
@@ -16,11 +18,14 @@ pub mod captions;
 pub mod cues;
 pub mod live;
 pub mod plan;
+pub mod polls;
 pub mod presence;
+pub mod questions;
 pub mod queue;
 pub mod record;
 pub mod show;
 pub mod text;
+pub mod votes;
 
 mod actor;
 mod apply;
@@ -31,6 +36,7 @@ mod rejection;
 mod state;
 mod target;
 mod time;
+mod voice;
 
 pub use actor::{Actor, Role};
 pub use change::{Change, PLAN_UNDO};

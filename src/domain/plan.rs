@@ -163,6 +163,7 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
                 join_url: None,
                 cues: Vec::new(),
                 interpretation: Vec::new(),
+                qa: None,
             };
             insert(&mut plan, at, segment)?;
         }

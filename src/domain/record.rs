@@ -74,6 +74,7 @@ mod tests {
             interpretation: vec![],
             av_notes: String::new(),
             join_url: None,
+            qa: None,
         }
     }
 
@@ -94,6 +95,8 @@ mod tests {
             segments: vec![segment("a", 0, 100), segment("b", 100, 100), segment("c", 200, 100)],
             cue_presets: vec![],
             automations: vec![],
+            qa: Default::default(),
+            prepared_polls: vec![],
         };
         let live = LiveState {
             actual: vec![

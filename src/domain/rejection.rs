@@ -12,6 +12,9 @@ pub enum Rejection {
     InvalidState(String),
     #[error("{0}")]
     InvalidField(String),
+    /// Too many of something from one participant, too fast.
+    #[error("{0}")]
+    RateLimited(String),
 }
 
 impl Rejection {
@@ -21,6 +24,7 @@ impl Rejection {
             Rejection::Conflict(_) => "conflict",
             Rejection::InvalidState(_) => "invalid_state",
             Rejection::InvalidField(_) => "invalid_field",
+            Rejection::RateLimited(_) => "rate_limited",
         }
     }
 }

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::CrewPosition;
 use super::cues::CueTarget;
+use super::polls::PollDef;
+use super::questions::QaMode;
 use super::rejection::Rejection;
 use super::text::{Lang, Localized, Mode};
 use super::time::Millis;
@@ -127,6 +129,9 @@ pub struct Segment {
     /// The interpretation channels that run during it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interpretation: Vec<Channel>,
+    /// How it takes written questions, when not as the event does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qa: Option<QaMode>,
 }
 
 /// A cue written into the run of show.
@@ -154,6 +159,12 @@ pub struct RunOfShow {
     /// What the show sends to the booth's gear by itself; the chair's to see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub automations: Vec<Automation>,
+    /// How the event takes written questions where a segment does not say.
+    #[serde(default)]
+    pub qa: QaMode,
+    /// Polls prepared in the plan, opened from the console with one key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prepared_polls: Vec<PollDef>,
 }
 
 impl RunOfShow {

@@ -11,8 +11,11 @@ use super::change::{Change, PLAN_UNDO};
 use super::cues::{CueSheet, CueState, StageMessage};
 use super::live::{LiveState, Phase};
 use super::plan::PLAN_UNDO_DEPTH;
+use super::polls::Polls;
+use super::questions::{QaMode, Questions};
 use super::queue::{Queue, EVENT_QUEUE};
 use super::show::{RunOfShow, Segment, SegmentKind};
+use super::votes;
 
 /// One event's whole state: the plan and where the show stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +36,11 @@ pub struct EventState {
     pub cues: CueSheet,
     /// What the speaker's stage screen shows from the chair.
     pub stage: Option<StageMessage>,
+    /// The audience's written questions.
+    #[serde(default)]
+    pub questions: Questions,
+    #[serde(default)]
+    pub polls: Polls,
 }
 
 impl EventState {
@@ -40,6 +48,8 @@ impl EventState {
         let mut queues: BTreeMap<String, Queue> =
             show.segments.iter().map(|s| (s.id.clone(), segment_queue(s))).collect();
         queues.insert(EVENT_QUEUE.to_owned(), Queue::new(None));
+        let mut polls = Polls::default();
+        polls.add_planned(&show.prepared_polls);
         EventState {
             show: Arc::new(show),
             plan_version: 0,
@@ -48,7 +58,21 @@ impl EventState {
             queues,
             cues: CueSheet::default(),
             stage: None,
+            questions: Questions::default(),
+            polls,
         }
+    }
+
+    /// How segment `segment` (or, for `None`, the event outside any segment) takes written
+    /// questions: the chair's live setting, else the plan's, else the event's.
+    pub fn qa_mode(&self, segment: Option<&str>) -> QaMode {
+        let modes = &self.questions.board.modes;
+        let planned = segment.and_then(|id| self.show.segments.iter().find(|s| s.id == id)).and_then(|s| s.qa);
+        segment
+            .and_then(|id| modes.get(id).copied())
+            .or(planned)
+            .or_else(|| modes.get(EVENT_QUEUE).copied())
+            .unwrap_or(self.show.qa)
     }
 
     /// The cue a "go" without a cue named fires (the console's G, the control API and OSC
@@ -87,7 +111,12 @@ impl EventState {
                 }
                 self.plan_version = *plan_version;
                 self.queues.retain(|name, _| name == EVENT_QUEUE || plan.segment_index(name).is_some());
+                self.polls.add_planned(&plan.prepared_polls);
             }
+            Change::Question { question, .. } => self.questions.record(question),
+            Change::Board { board, .. } => self.questions.board = (**board).clone(),
+            Change::Poll { poll, .. } => self.polls.record(poll),
+            Change::Votes { ballots, .. } => votes::replay(&mut self.questions, &mut self.polls, ballots),
         }
     }
 }

@@ -101,9 +101,18 @@ impl HubHandle {
             metrics,
             captions: Tracks::new(),
             captions_out: VecDeque::new(),
+            votes: Default::default(),
         };
         tracker.spawn(hub.run(inbox_rx, leaves_rx, followed));
         HubHandle { inbox, leaves }
+    }
+}
+
+/// When the waiting votes' batch is due; never without one.
+async fn vote_batch_due(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -125,7 +134,7 @@ impl Reply {
 }
 
 /// Who a command's outcome goes back to.
-enum To {
+pub(super) enum To {
     Conn(ConnId),
     Request(oneshot::Sender<Outcome>),
 }
@@ -179,6 +188,10 @@ impl Hub {
                     self.link_changed(changed);
                     continue;
                 }
+                () = vote_batch_due(self.votes.due), if ready && self.votes.due.is_some() => {
+                    self.flush_votes(&mut inputs).await;
+                    continue;
+                }
                 () = std::future::ready(()), if !self.audience_out.is_empty() => {
                     self.continue_audience();
                     continue;
@@ -210,10 +223,18 @@ impl Hub {
                     None => break,
                 }
             }
-            let stop = self.settle(batch, &mut inputs).await;
+            let stop = self.settle(batch, &[], &mut inputs).await;
             // However busy the inbox, each batch moves the audience on by a round.
             self.continue_audience();
             if let Some(Stop { close: (code, reason), reply }) = stop {
+                // Votes still waiting are applied before the hub stops, with the audience
+                // caught up first so that their batch is settled at once.
+                while self.votes.due.is_some() {
+                    while !self.audience_out.is_empty() {
+                        self.continue_audience();
+                    }
+                    self.flush_votes(&mut inputs).await;
+                }
                 while !self.audience_out.is_empty() {
                     self.continue_audience();
                 }
@@ -230,7 +251,8 @@ impl Hub {
     /// in rounds, between which the next commands go first), and welcomes the joiners,
     /// whose snapshots then include the batch. Returns the batch's stop request, if it held
     /// one.
-    async fn settle(&mut self, batch: Vec<HubMsg>, inputs: &mut Inputs) -> Option<Stop> {
+    /// `voters` are the connections whose votes the batch applies: senders, too.
+    pub(super) async fn settle(&mut self, batch: Vec<HubMsg>, voters: &[ConnId], inputs: &mut Inputs) -> Option<Stop> {
         self.senders = batch
             .iter()
             .filter_map(|msg| match msg {
@@ -239,6 +261,7 @@ impl Hub {
                 HubMsg::Command { conn, .. } | HubMsg::SetLang { conn, .. } => Some(*conn),
                 _ => None,
             })
+            .chain(voters.iter().copied())
             .collect();
         self.senders.sort_unstable();
         self.senders.dedup();
@@ -288,6 +311,10 @@ impl Hub {
                 HubMsg::SetLang { conn, id, lang, captions } => self.set_lang(conn, &id, lang, captions),
                 HubMsg::Command { conn, id, command } => {
                     let Some(actor) = self.members.get(conn).map(|m| m.actor.clone()) else { continue };
+                    if let Some(vote) = command.vote() {
+                        self.gather_vote(&actor, &id, vote, To::Conn(conn), now);
+                        continue;
+                    }
                     let step = match self.cluster.is_some() {
                         true => self.step_clustered(&actor, &id, &command, now, inputs).await,
                         false => self.step(&actor, &id, &command, now, &mut entries),
@@ -296,6 +323,10 @@ impl Hub {
                     replies.push(Reply::of(To::Conn(conn), id, step.outcome));
                 }
                 HubMsg::Request { actor, id, command, reply } => {
+                    if let Some(vote) = command.vote() {
+                        self.gather_vote(&actor, &id, vote, To::Request(reply), now);
+                        continue;
+                    }
                     let step = match self.cluster.is_some() {
                         true => self.step_clustered(&actor, &id, &command, now, inputs).await,
                         false => self.step(&actor, &id, &command, now, &mut entries),

@@ -11,7 +11,8 @@ use crate::domain::cues::CrewPosition;
 use crate::domain::{Change, Role};
 use crate::metrics::EventRole;
 use crate::protocol::{
-    crew_sees_as_chair, differs_by_audience, encode, Audience, By, ChangeView, Routing, ServerFrame, Tagger, View,
+    crew_sees_as_chair, differs_by_audience, encode, owner, Audience, By, ChangeView, Routing, ServerFrame, Tagger,
+    View,
 };
 use crate::store::LogEntry;
 use crate::wire::Frame;
@@ -30,6 +31,9 @@ pub(super) struct Frames {
     crew: Frame,
     /// For connections the change is not for: only its seq.
     hidden: Frame,
+    /// For the one participant who sees it unlike the rest of the public (a question's
+    /// asker), and how they see it.
+    owner: Option<(String, Frame)>,
     /// The change itself, for followers that keep a state of their own.
     change: Change,
 }
@@ -38,22 +42,33 @@ impl Frames {
     pub(super) fn encode(entry: &LogEntry, tagger: &Tagger) -> Frames {
         let routing = Routing::of(&entry.change);
         let (seq, at) = (entry.seq, entry.at);
-        let full = |audience, role| {
-            let view = View { audience, role, crew: &[], tagger };
+        let full = |audience, role, me| {
+            let view = View { audience, role, crew: &[], tagger, me };
             let change = view.change(&entry.change);
             let by = By::of(&entry.actor, tagger);
             encode(&ServerFrame::Change { seq, at, by: Some(by), command: entry.command.as_deref(), change })
         };
-        let chair = full(Audience::Chair, Role::Organizer);
-        let public =
-            if differs_by_audience(&entry.change) { full(Audience::Public, Role::Attendee) } else { chair.clone() };
+        let chair = full(Audience::Chair, Role::Organizer, None);
+        let public = if differs_by_audience(&entry.change) {
+            full(Audience::Public, Role::Attendee, None)
+        } else {
+            chair.clone()
+        };
+        let owner = owner(&entry.change).map(|me| (me.to_owned(), full(Audience::Public, Role::Attendee, Some(me))));
         let crew = if crew_sees_as_chair(&entry.change) { chair.clone() } else { public.clone() };
         let hidden = encode(&ServerFrame::Change { seq, at, by: None, command: None, change: ChangeView::Hidden });
-        Frames { routing, chair, public, crew, hidden, change: entry.change.clone() }
+        Frames { routing, chair, public, crew, hidden, owner, change: entry.change.clone() }
     }
 
     pub(super) fn for_member(&self, member: &Member) -> &Frame {
-        self.for_role(member.actor.role, &member.actor.crew)
+        match &self.owner {
+            Some((me, frame))
+                if *me == member.actor.participant && Audience::of(member.actor.role) == Audience::Public =>
+            {
+                frame
+            }
+            _ => self.for_role(member.actor.role, &member.actor.crew),
+        }
     }
 
     pub(super) fn for_role(&self, role: Role, crew: &[CrewPosition]) -> &Frame {

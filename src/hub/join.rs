@@ -45,7 +45,8 @@ impl Hub {
             // everyone here, this client too, unless a presence fan-out is still going out.
             self.publish_presence();
         }
-        let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger };
+        let me = Some(actor.participant.as_str());
+        let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger, me };
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,

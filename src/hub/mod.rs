@@ -54,6 +54,7 @@ mod members;
 mod presence;
 mod remote;
 pub mod retries;
+mod votes;
 
 /// Identifies one websocket connection for the life of the process.
 pub type ConnId = u64;
@@ -143,6 +144,8 @@ struct Hub {
     captions: Tracks,
     /// Caption lines still being written out, oldest first, in rounds between commands.
     captions_out: VecDeque<CaptionOut>,
+    /// Votes waiting for their batch.
+    votes: votes::Gathered,
 }
 
 /// Every speaker and chair of the run of show by the key their names match on, with their places

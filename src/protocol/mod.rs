@@ -9,6 +9,7 @@ mod presence;
 mod remote;
 mod server;
 mod views;
+mod voice;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +20,8 @@ pub use presence::{PresenceView, PresentView, RecentView};
 pub use remote::{RemoteAnswer, RemoteCommand, VENUE_UNREACHABLE};
 pub use server::{encode, By, ResumeOutcome, ServerFrame, You, LIVE_TRACK_MS};
 pub use views::{
-    crew_sees_as_chair, differs_by_audience, Audience, ChangeView, EntryView, LiveView, PlanView, QueueView, Routing,
-    SegmentView, SnapshotView, Tagger, View,
+    crew_sees_as_chair, differs_by_audience, owner, Audience, ChangeView, EntryView, LiveView, PlanView, QueueView,
+    Routing, SegmentView, SnapshotView, Tagger, View,
 };
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -70,6 +71,7 @@ impl ErrorCode {
             Rejection::Conflict(_) => ErrorCode::Conflict,
             Rejection::InvalidState(_) => ErrorCode::InvalidState,
             Rejection::InvalidField(_) => ErrorCode::InvalidField,
+            Rejection::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 }

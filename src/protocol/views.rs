@@ -8,12 +8,16 @@ use serde::Serialize;
 
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
+use crate::domain::questions::Board;
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
     Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
 };
 use crate::domain::text::{Lang, Localized, Mode};
+use crate::domain::votes::QuestionTally;
 use crate::domain::{Change, EventState, Millis, Role};
+
+use super::voice::{PollCountView, PollView, PollsView, QuestionView, QuestionsView};
 
 /// Who sees what. The chair sees every queue topic; others only public ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,9 +49,15 @@ pub enum Routing {
 impl Routing {
     pub fn of(change: &Change) -> Self {
         match change {
-            Change::Live { .. } | Change::Queue { .. } | Change::Plan { .. } => Routing::Everyone,
             Change::Cue { cue, .. } => Routing::Crew(cue.target.position()),
             Change::Stage { .. } => Routing::Stage,
+            Change::Live { .. }
+            | Change::Queue { .. }
+            | Change::Plan { .. }
+            | Change::Question { .. }
+            | Change::Board { .. }
+            | Change::Poll { .. }
+            | Change::Votes { .. } => Routing::Everyone,
         }
     }
 
@@ -126,6 +136,9 @@ pub struct View<'a> {
     pub role: Role,
     pub crew: &'a [CrewPosition],
     pub tagger: &'a Tagger,
+    /// The viewer's participant, for what is theirs alone (their own questions and votes);
+    /// none for frames shared by many.
+    pub me: Option<&'a str>,
 }
 
 impl<'a> View<'a> {
@@ -189,6 +202,8 @@ impl<'a> View<'a> {
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
+            questions: self.questions(&state.questions),
+            polls: self.polls(state),
         }
     }
 
@@ -216,6 +231,18 @@ impl<'a> View<'a> {
                 state: Box::new(self.queue(state)),
                 closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
             },
+            Change::Question { op, question } => match self.question(question) {
+                Some(question) => ChangeView::Question { op, question },
+                None => ChangeView::Hidden,
+            },
+            Change::Board { op, board } => ChangeView::Board { op, board },
+            Change::Poll { op, poll } => match self.poll(poll) {
+                Some(poll) => ChangeView::Poll { op, poll: Box::new(poll) },
+                None => ChangeView::Hidden,
+            },
+            Change::Votes { op, questions, polls, .. } => {
+                ChangeView::Votes { op, questions, polls: self.poll_counts(polls) }
+            }
         }
     }
 }
@@ -328,6 +355,8 @@ pub struct SnapshotView<'a> {
     queues: BTreeMap<&'a str, QueueView<'a>>,
     cues: Vec<&'a Cue>,
     stage: Option<&'a StageMessage>,
+    questions: QuestionsView<'a>,
+    polls: PollsView<'a>,
 }
 
 #[derive(Serialize)]
@@ -356,13 +385,45 @@ pub enum ChangeView<'a> {
         plan_version: u64,
         plan: PlanView<'a>,
     },
+    Question {
+        op: &'a str,
+        question: QuestionView<'a>,
+    },
+    Board {
+        op: &'a str,
+        board: &'a Board,
+    },
+    Poll {
+        op: &'a str,
+        poll: Box<PollView<'a>>,
+    },
+    Votes {
+        op: &'a str,
+        questions: &'a [QuestionTally],
+        polls: Vec<PollCountView<'a>>,
+    },
     /// A change for others; it only moves this client's seq on.
     Hidden,
 }
 
 /// Whether the chair and the public see `change` differently (when it reaches them).
 pub fn differs_by_audience(change: &Change) -> bool {
-    matches!(change, Change::Queue { .. } | Change::Plan { .. })
+    matches!(
+        change,
+        Change::Queue { .. }
+            | Change::Plan { .. }
+            | Change::Question { .. }
+            | Change::Poll { .. }
+            | Change::Votes { .. }
+    )
+}
+
+/// The participant who sees `change` unlike the rest of the public: a question's asker.
+pub fn owner(change: &Change) -> Option<&str> {
+    match change {
+        Change::Question { question, .. } => Some(&question.participant),
+        _ => None,
+    }
 }
 
 /// Whether the AV crew sees `change` as the chair does rather than as the public: the

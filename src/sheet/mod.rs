@@ -258,7 +258,14 @@ fn new_event_skeleton(fields: &NewEvent, now: DateTime<Utc>) -> Result<(RunOfSho
         planned_end: planned_start,
         standby_alert_ms: 10_000,
     };
-    let plan = RunOfShow { event, segments: Vec::new(), cue_presets: Vec::new(), automations: Vec::new() };
+    let plan = RunOfShow {
+        event,
+        segments: Vec::new(),
+        cue_presets: Vec::new(),
+        automations: Vec::new(),
+        qa: Default::default(),
+        prepared_polls: Vec::new(),
+    };
     Ok((plan, fields.start.is_some()))
 }
 

@@ -291,6 +291,7 @@ fn parse_row(mut row: Row<'_>, current: &RunOfShow) -> Parsed {
             join_url,
             cues,
             interpretation: Vec::new(),
+            qa: None,
         })
     })()
     .filter(|_| ok);
@@ -476,6 +477,8 @@ pub fn sheet(rows: &[Vec<Cell>], current: &RunOfShow, start_known: bool) -> Resu
         segments: Vec::new(),
         cue_presets: current.cue_presets.clone(),
         automations: current.automations.clone(),
+        qa: current.qa,
+        prepared_polls: current.prepared_polls.clone(),
     };
     // Each segment alone first, so that what the plan check refuses names its row.
     let segments: Vec<(usize, Segment)> = parsed.into_iter().filter_map(|p| Some((p.number, p.segment?))).collect();
@@ -488,7 +491,12 @@ pub fn sheet(rows: &[Vec<Cell>], current: &RunOfShow, start_known: bool) -> Resu
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(RunOfShow { segments: segments.into_iter().map(|(_, segment)| segment).collect(), ..new })
+    // The sheet has no column for how a segment takes questions: a segment keeps its own.
+    let kept_qa = |segment: Segment| {
+        let qa = current.segments.iter().find(|s| s.id == segment.id).and_then(|s| s.qa);
+        Segment { qa, ..segment }
+    };
+    Ok(RunOfShow { segments: segments.into_iter().map(|(_, segment)| kept_qa(segment)).collect(), ..new })
 }
 
 /// Checks the ids rows give and makes the others: the first free `{kind}-{n}`.

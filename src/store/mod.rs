@@ -37,6 +37,34 @@ pub struct Applied {
     pub at: Millis,
 }
 
+impl Applied {
+    /// The commands `entries` (newest first) applied, at most `max`, oldest first: one per
+    /// command (its last change), and one per vote of a batch, under its voter's command id.
+    pub fn of<'a>(entries: impl Iterator<Item = &'a LogEntry>, max: usize) -> Vec<Applied> {
+        let mut applied: Vec<Applied> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for e in entries {
+            let votes = match &e.change {
+                Change::Votes { ballots, .. } => ballots.iter().map(|b| (&b.participant, &b.id)).collect(),
+                _ => Vec::new(),
+            };
+            let own = e.command.as_ref().map(|command| (&e.actor.participant, command));
+            for (participant, command) in own.into_iter().chain(votes) {
+                if applied.len() < max && seen.insert((participant.clone(), command.clone())) {
+                    applied.push(Applied {
+                        participant: participant.clone(),
+                        command: command.clone(),
+                        seq: e.seq,
+                        at: e.at,
+                    });
+                }
+            }
+        }
+        applied.reverse();
+        applied
+    }
+}
+
 /// An event as the store holds it: its state rebuilt from the latest snapshot and the
 /// changes after it, and the most recent changes for resuming clients.
 pub struct StoredEvent {

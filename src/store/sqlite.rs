@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Append, Applied, Backend, LogEntry, StoreError, StoredEvent};
 use crate::domain::presence::{Sample, HISTORY_LEN};
-use crate::domain::{Actor, EventState, Millis};
+use crate::domain::{EventState, Millis};
 
 pub const FILE_NAME: &str = "eventhub.db";
 const SCHEMA_VERSION: i64 = 3;
@@ -144,23 +144,15 @@ impl SqliteBackend {
     /// command (its last change), oldest first.
     fn applied_since(&self, event: &str, since: Millis, max: usize) -> Result<Vec<Applied>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, at, actor, command FROM changes \
+            "SELECT seq, at, actor, change, command FROM changes \
              WHERE event = ?1 AND at >= ?2 AND command IS NOT NULL ORDER BY seq DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![event, since, max as i64], |row| {
-            Ok((row.get::<_, u64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
         })?;
-        let mut applied: Vec<Applied> = Vec::new();
-        for row in rows {
-            let (seq, at, actor, command) = row?;
-            let actor: Actor = serde_json::from_str(&actor)?;
-            // Newest first: the first row of a command is its last change.
-            if !applied.iter().any(|a| a.command == command && a.participant == actor.participant) {
-                applied.push(Applied { participant: actor.participant, command, seq, at });
-            }
-        }
-        applied.reverse();
-        Ok(applied)
+        // Newest first: the first row of a command is its last change.
+        let entries = rows.map(|row| decode(row?)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Applied::of(entries.iter(), max))
     }
 
     fn load_one(
@@ -287,7 +279,7 @@ mod tests {
     use super::*;
     use crate::config::parse_event;
     use crate::domain::text::{Lang, Mode};
-    use crate::domain::{Command, Role};
+    use crate::domain::{Actor, Command, Role};
 
     fn demo() -> EventState {
         let text = include_str!("../../config/events/sjtu-forum.toml");

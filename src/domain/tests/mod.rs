@@ -8,6 +8,7 @@ mod plan_edits;
 mod queues;
 mod run_of_show;
 mod stage;
+mod voice;
 
 use std::sync::Arc;
 
@@ -54,6 +55,7 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         interpretation: vec![],
         av_notes: String::new(),
         join_url: None,
+        qa: None,
     }
 }
 
@@ -82,6 +84,8 @@ fn forum_show() -> RunOfShow {
         ],
         cue_presets: vec![],
         automations: vec![],
+        qa: Default::default(),
+        prepared_polls: vec![],
     }
 }
 

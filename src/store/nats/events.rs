@@ -133,21 +133,7 @@ impl Cluster {
             state.evolve(&entry.change);
             seq = entry.seq;
         }
-        let mut applied: Vec<Applied> = Vec::new();
-        for e in entries.iter().rev().filter(|e| e.at >= since) {
-            let Some(command) = &e.command else { continue };
-            if applied.len() < max
-                && !applied.iter().any(|a| a.command == *command && a.participant == e.actor.participant)
-            {
-                applied.push(Applied {
-                    participant: e.actor.participant.clone(),
-                    command: command.clone(),
-                    seq: e.seq,
-                    at: e.at,
-                });
-            }
-        }
-        applied.reverse();
+        let applied = Applied::of(entries.iter().rev().filter(|e| e.at >= since), max);
         let recent = entries[entries.len().saturating_sub(recent)..].to_vec();
         let archived = matches!(self.meta.get(archived_key(event)).await, Ok(Some(_)));
         let attendance = self.attendance(event).await?;

@@ -1,0 +1,166 @@
+//! Votes gathered into batches, counted like presence rather than like chat: a vote is
+//! checked when it arrives (one that cannot hold is refused at once), waits at most
+//! `VOTE_WINDOW` with the others, and the batch is applied, stored and sent as one change.
+//! Ten thousand votes in ten seconds cost each attendee a few frames a second, not ten
+//! thousand; each vote is acknowledged once its batch is durable.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::actor::To;
+use super::handle::HubMsg;
+use super::retries::Outcome;
+use super::{ConnId, Hub, Inputs};
+use crate::clock::now_millis;
+use crate::domain::polls::Polls;
+use crate::domain::questions::Questions;
+use crate::domain::text::{Lang, Mode};
+use crate::domain::votes::{self, Ballot, Vote};
+use crate::domain::{Actor, Command, Millis, Role};
+use crate::protocol::{encode, ErrorCode, FrameError, ServerFrame};
+
+/// How long a vote waits for others before its batch is applied: the most a vote's count
+/// lags, and the least time between two vote frames.
+pub const VOTE_WINDOW: Duration = Duration::from_millis(250);
+/// Votes in one batch at most, a bound on a change's size in the log; more wait for the
+/// next batch, due at once.
+pub const MAX_BALLOTS: usize = 2000;
+/// Who a batch of votes is by, in the log: each ballot names its voter.
+pub const VOTES_ACTOR: &str = "hub:votes";
+
+/// A vote waiting for its batch, and everyone to answer (a retry while it waits joins it).
+pub(super) struct Pending {
+    ballot: Ballot,
+    to: Vec<To>,
+}
+
+#[derive(Default)]
+pub(super) struct Gathered {
+    pending: Vec<Pending>,
+    /// When the oldest waiting vote's batch is due.
+    pub(super) due: Option<tokio::time::Instant>,
+}
+
+fn votes_actor() -> Actor {
+    Actor {
+        participant: VOTES_ACTOR.into(),
+        name: "votes".into(),
+        role: Role::Attendee,
+        mode: Mode::InRoom,
+        lang: Lang::En,
+        affiliation: None,
+        crew: Vec::new(),
+    }
+}
+
+/// Whether the state holds `ballot` as cast.
+fn holds(questions: &Questions, polls: &Polls, ballot: &Ballot) -> bool {
+    match &ballot.vote {
+        Vote::Question { question, up } => {
+            questions.voters.get(question).is_some_and(|v| v.contains(&ballot.participant)) == *up
+        }
+        Vote::Poll { poll, choices } => {
+            polls.ballots.get(poll).and_then(|b| b.get(&ballot.participant)).is_some_and(|b| b.choices == *choices)
+        }
+    }
+}
+
+impl Hub {
+    /// Takes a vote into the next batch, or answers it now: a retry of a vote already in a
+    /// batch with that batch's outcome, a vote that cannot hold with why.
+    pub(super) fn gather_vote(&mut self, actor: &Actor, id: &str, vote: Vote, to: To, now: Millis) {
+        if let Some(first) = self.retries.get(&actor.participant, id, now).cloned() {
+            return self.answer_vote(to, id, first);
+        }
+        if let Some(waiting) =
+            self.votes.pending.iter_mut().find(|p| p.ballot.participant == actor.participant && p.ballot.id == id)
+        {
+            return waiting.to.push(to);
+        }
+        let ballot = Ballot::new(actor, id, vote);
+        if let Err(rejection) = votes::check(&self.state.questions, &self.state.polls, &ballot) {
+            let outcome = Outcome::Rejected(FrameError::rejected(id, &rejection));
+            self.count(&Command::Votes { ballots: Vec::new() }, &outcome);
+            return self.answer_vote(to, id, outcome);
+        }
+        self.votes.due.get_or_insert_with(|| tokio::time::Instant::now() + VOTE_WINDOW);
+        self.votes.pending.push(Pending { ballot, to: vec![to] });
+    }
+
+    /// Applies the waiting votes as one batch: each checked against those before it, the
+    /// ones that hold stored as one change, then every vote answered.
+    pub(super) async fn flush_votes(&mut self, inputs: &mut Inputs) {
+        let take = self.votes.pending.len().min(MAX_BALLOTS);
+        let batch: Vec<Pending> = self.votes.pending.drain(..take).collect();
+        self.votes.due = (!self.votes.pending.is_empty()).then(tokio::time::Instant::now);
+        let (mut questions, mut polls) = (self.state.questions.clone(), self.state.polls.clone());
+        let mut kept = Vec::with_capacity(batch.len());
+        for pending in batch {
+            match votes::check(&questions, &polls, &pending.ballot) {
+                Ok(()) => {
+                    votes::cast(&mut questions, &mut polls, std::slice::from_ref(&pending.ballot));
+                    kept.push(pending);
+                }
+                Err(rejection) => {
+                    let outcome = Outcome::Rejected(FrameError::rejected(&pending.ballot.id, &rejection));
+                    pending.to.into_iter().for_each(|to| self.answer_vote(to, &pending.ballot.id, outcome.clone()));
+                }
+            }
+        }
+        if kept.is_empty() {
+            return;
+        }
+        let ballots = kept.iter().map(|p| p.ballot.clone()).collect();
+        let (reply, mut outcome) = oneshot::channel();
+        let id = uuid::Uuid::new_v4().to_string();
+        let msg = HubMsg::Request { actor: Box::new(votes_actor()), id, command: Command::Votes { ballots }, reply };
+        // The flush runs only while the audience keeps up, so the batch is settled now.
+        let voters: Vec<ConnId> = kept
+            .iter()
+            .flat_map(|p| &p.to)
+            .filter_map(|to| match to {
+                To::Conn(conn) => Some(*conn),
+                To::Request(_) => None,
+            })
+            .collect();
+        self.settle(vec![msg], &voters, inputs).await;
+        let outcome = outcome.try_recv().unwrap_or_else(|_| {
+            Outcome::Rejected(FrameError::new(
+                ErrorCode::Internal,
+                "the votes could not be applied; nothing was stored",
+            ))
+        });
+        let now = now_millis();
+        for Pending { ballot, to } in kept {
+            let outcome = match &outcome {
+                Outcome::Ack { seq, .. } if holds(&self.state.questions, &self.state.polls, &ballot) => {
+                    let outcome = Outcome::Ack { seq: *seq, warning: None };
+                    self.retries.remember(&ballot.participant, &ballot.id, outcome.clone(), now);
+                    outcome
+                }
+                Outcome::Ack { .. } => Outcome::Rejected(FrameError {
+                    id: Some(ballot.id.clone()),
+                    code: ErrorCode::Conflict,
+                    message: "the vote no longer holds after changes on other nodes; look again and retry".into(),
+                }),
+                Outcome::Rejected(error) => {
+                    Outcome::Rejected(FrameError { id: Some(ballot.id.clone()), ..error.clone() })
+                }
+            };
+            to.into_iter().for_each(|to| self.answer_vote(to, &ballot.id, outcome.clone()));
+        }
+    }
+
+    fn answer_vote(&mut self, to: To, id: &str, outcome: Outcome) {
+        match (to, outcome) {
+            (To::Conn(conn), Outcome::Ack { seq, warning }) => {
+                self.send_to(conn, encode(&ServerFrame::Ack { id, seq, warning: warning.as_deref() }))
+            }
+            (To::Conn(conn), Outcome::Rejected(error)) => self.send_to(conn, error.encode()),
+            (To::Request(reply), outcome) => {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+}
