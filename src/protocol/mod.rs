@@ -8,6 +8,7 @@ mod client;
 mod presence;
 mod remote;
 mod server;
+mod tagger;
 mod views;
 mod voice;
 
@@ -19,9 +20,10 @@ pub use client::{cursor_text, decode, CaptionChoice, ClientFrame, Hello, Resume,
 pub use presence::{PresenceView, PresentView, RecentView};
 pub use remote::{RemoteAnswer, RemoteCommand, VENUE_UNREACHABLE};
 pub use server::{encode, By, ResumeOutcome, ServerFrame, You, LIVE_TRACK_MS};
+pub use tagger::Tagger;
 pub use views::{
     crew_sees_as_chair, differs_by_audience, owner, Audience, ChangeView, EntryView, LiveView, PlanView, QueueView,
-    Routing, SegmentView, SnapshotView, Tagger, View,
+    Routing, SegmentView, SnapshotView, View,
 };
 
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::views::Tagger;
+use super::tagger::Tagger;
 use crate::domain::presence::{Counts, Present, Sample};
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Millis, Role};

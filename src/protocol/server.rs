@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::presence::{PresenceView, PresentView};
-use super::views::{ChangeView, SnapshotView, Tagger};
+use super::tagger::Tagger;
+use super::views::{ChangeView, SnapshotView};
 use super::{ErrorCode, FrameError};
 use crate::domain::captions::{Line, Track};
 use crate::domain::text::{Lang, Mode};

@@ -17,7 +17,8 @@ use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::votes::QuestionTally;
 use crate::domain::{Change, EventState, Millis, Role};
 
-use super::voice::{PollCountView, PollView, PollsView, QuestionView, QuestionsView};
+use super::tagger::Tagger;
+use super::voice::{PollCountView, PollView, PollsView, QuestionView, QuestionsView, Viewer};
 
 /// Who sees what. The chair sees every queue topic; others only public ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,26 +70,6 @@ impl Routing {
             (Routing::Stage, Role::Av | Role::Speaker) => true,
             _ => false,
         }
-    }
-}
-
-/// Turns participant ids, which act as a person's key across tabs and are never broadcast,
-/// into public tags that a client can match against its own `you.who`.
-#[derive(Clone, Debug)]
-pub struct Tagger {
-    namespace: uuid::Uuid,
-}
-
-impl Tagger {
-    pub fn new(epoch: &str) -> Self {
-        let namespace =
-            uuid::Uuid::parse_str(epoch).unwrap_or_else(|_| uuid::Uuid::new_v5(&uuid::Uuid::nil(), epoch.as_bytes()));
-        Tagger { namespace }
-    }
-
-    pub fn who(&self, participant: &str) -> String {
-        let tag = uuid::Uuid::new_v5(&self.namespace, participant.as_bytes()).simple().to_string();
-        tag[..16].to_owned()
     }
 }
 
@@ -179,6 +160,10 @@ impl<'a> View<'a> {
         }
     }
 
+    fn viewer(self) -> Viewer<'a> {
+        Viewer { chair: self.audience == Audience::Chair, me: self.me, tagger: self.tagger }
+    }
+
     /// AV notes and planned cues are the crew's business, and a quarter of an attendee's
     /// welcome: they go to the chair and the crew only.
     fn crew(self) -> bool {
@@ -202,8 +187,8 @@ impl<'a> View<'a> {
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
-            questions: self.questions(&state.questions),
-            polls: self.polls(state),
+            questions: self.viewer().questions(&state.questions),
+            polls: self.viewer().polls(state),
         }
     }
 
@@ -231,17 +216,17 @@ impl<'a> View<'a> {
                 state: Box::new(self.queue(state)),
                 closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
             },
-            Change::Question { op, question } => match self.question(question) {
+            Change::Question { op, question } => match self.viewer().question(question) {
                 Some(question) => ChangeView::Question { op, question },
                 None => ChangeView::Hidden,
             },
             Change::Board { op, board } => ChangeView::Board { op, board },
-            Change::Poll { op, poll } => match self.poll(poll) {
+            Change::Poll { op, poll } => match self.viewer().poll(poll) {
                 Some(poll) => ChangeView::Poll { op, poll: Box::new(poll) },
                 None => ChangeView::Hidden,
             },
             Change::Votes { op, questions, polls, .. } => {
-                ChangeView::Votes { op, questions, polls: self.poll_counts(polls) }
+                ChangeView::Votes { op, questions, polls: self.viewer().poll_counts(polls) }
             }
         }
     }

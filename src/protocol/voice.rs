@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::views::{Audience, View};
+use super::tagger::Tagger;
 use crate::domain::polls::{Poll, PollState, ResultsShown};
 use crate::domain::questions::{Board, Promoted, Question, QuestionState, Questions};
 use crate::domain::text::{Lang, Localized, Mode};
@@ -88,9 +88,18 @@ pub struct PollCountView<'a> {
     voters: u32,
 }
 
-impl<'a> View<'a> {
+/// Who looks, as far as the audience's voice goes.
+#[derive(Clone, Copy)]
+pub struct Viewer<'a> {
+    pub chair: bool,
+    /// The viewer's participant, when the view is theirs alone.
+    pub me: Option<&'a str>,
+    pub tagger: &'a Tagger,
+}
+
+impl<'a> Viewer<'a> {
     fn chair(self) -> bool {
-        self.audience == Audience::Chair
+        self.chair
     }
 
     /// How this viewer sees `question`; `None` when it is not to see it at all.
