@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::domain::automation::{self, Automation, Destinations};
 use crate::domain::cues::CueTarget;
 use crate::domain::plan::{self, fresh_speaker_id};
-use crate::domain::polls::{self, PollDef};
+use crate::domain::polls::PollDef;
 use crate::domain::questions::QaMode;
 use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{
@@ -368,6 +368,11 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         });
     }
     name_speakers(&mut segments)?;
+    if let Some(poll) =
+        file.polls.iter().find(|p| p.segment.as_ref().is_some_and(|s| segments.iter().all(|g| g.id != *s)))
+    {
+        bail!("poll {:?}: no segment has id {:?}", poll.id, poll.segment.as_deref().unwrap_or_default());
+    }
     let show = RunOfShow {
         event: EventInfo {
             id,
@@ -384,7 +389,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         cue_presets,
         automations: file.automations,
         qa: section.questions,
-        prepared_polls: file.polls.iter().map(polls::parse_def).collect::<Result<_, _>>()?,
+        prepared_polls: file.polls,
     };
     plan::checked(&show, &show).map_err(|e| anyhow::anyhow!("{e}"))
 }

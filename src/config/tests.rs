@@ -149,3 +149,25 @@ fn the_shipped_settings_parse() {
     let settings: Settings = toml::from_str(include_str!("../../config/default.toml")).unwrap();
     assert_eq!(settings.server.events_dir, Path::new("config/events"));
 }
+
+#[test]
+fn the_demo_round_table_takes_moderated_questions_and_has_a_poll_ready() {
+    use crate::domain::questions::QaMode;
+    let show = parse_event(DEMO, day()).unwrap();
+    let qa: Vec<Option<QaMode>> = show.segments.iter().map(|s| s.qa).collect();
+    assert_eq!(qa, [None, None, Some(QaMode::Moderated), None]);
+    assert_eq!(show.qa, QaMode::Off);
+    let poll = &show.prepared_polls[0];
+    assert_eq!((poll.id.as_str(), poll.segment.as_deref(), poll.options.len()), ("next-forum", Some("round-table"), 3));
+}
+
+#[test]
+fn a_poll_of_a_segment_the_file_lacks_or_with_one_option_is_refused() {
+    let poll = "\n[[polls]]\nid = \"p\"\nsegment = \"nowhere\"\nquestion = { zh = \"问\", ja = \"問\", en = \"Q\" }\n\
+                options = [{ zh = \"一\", ja = \"一\", en = \"one\" }, { zh = \"二\", ja = \"二\", en = \"two\" }]\n";
+    let error = parse_event(&format!("{DEMO}{poll}"), day()).unwrap_err().to_string();
+    assert!(error.contains("nowhere"), "{error}");
+    let one = poll.replace("segment = \"nowhere\"\n", "").replace(", { zh = \"二\", ja = \"二\", en = \"two\" }", "");
+    let error = parse_event(&format!("{DEMO}{one}"), day()).unwrap_err().to_string();
+    assert!(error.contains("2 to 10 options"), "{error}");
+}

@@ -36,6 +36,8 @@ pub enum ResultsShown {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollDef {
+    /// `poll` in frames (where `id` is the command's), `id` in event files too.
+    #[serde(rename = "poll", alias = "id")]
     pub id: String,
     /// The segment it belongs to: the console offers it while that segment is live.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -46,4 +46,5 @@ mod stream;
 mod undo;
 mod venue_cloud;
 mod venue_net;
+mod voice;
 mod wire_conformance;
