@@ -222,9 +222,9 @@ pub enum Command {
         poll: String,
         choices: Vec<usize>,
     },
-    /// The votes of a short window, gathered by the hub: built by the server, never decoded
-    /// from a frame.
-    #[serde(skip)]
+    /// The votes of a short window, gathered by the hub: built by the server (a cloud node
+    /// sends its batches to the venue as one), never decoded from a client's frame, since
+    /// [`Command::TYPES`] leaves it out.
     Votes {
         ballots: Vec<Ballot>,
     },
