@@ -308,8 +308,45 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
             speaker: None,
         },
         "stage/clear" => Command::StageClear {},
+        "question/highlight" => Command::QuestionHighlight {
+            question: Some(number_or(
+                args,
+                "question",
+                state.next_question(),
+                "no approved question waits in the chair's order",
+            )?),
+        },
+        "question/clear" => Command::QuestionHighlight { question: None },
+        "question/answer" => Command::QuestionAnswer {
+            question: number_or(args, "question", state.questions.board.highlighted, "no question is on screen")?,
+        },
+        "poll/open" => Command::PollOpen {
+            poll: text_or(args, "poll", state.next_poll(), "no poll of the live segment is ready")?,
+        },
+        "poll/close" => Command::PollClose { poll: text_or(args, "poll", state.open_poll(), "no poll is open")? },
+        "poll/show" | "poll/hide" => Command::PollShow {
+            poll: text_or(args, "poll", state.open_poll(), "no poll is open; name one")?,
+            shown: name == "poll/show",
+        },
         other => return Err(refusal(ErrorCode::UnknownType, format!("no command {other:?}"))),
     })
+}
+
+/// The number argument `name`, or else `default`, or else `invalid_state` with `none`.
+fn number_or(args: &HashMap<String, String>, name: &str, default: Option<u64>, none: &str) -> Result<u64, Answer> {
+    match args.contains_key(name) {
+        true => number(args, name),
+        false => default.ok_or_else(|| refusal(ErrorCode::InvalidState, none)),
+    }
+}
+
+/// The text argument `name`, or else `default`, or else `invalid_state` with `none`.
+fn text_or(args: &HashMap<String, String>, name: &str, default: Option<&str>, none: &str) -> Result<String, Answer> {
+    args.get(name)
+        .map(String::as_str)
+        .or(default)
+        .map(str::to_owned)
+        .ok_or_else(|| refusal(ErrorCode::InvalidState, none))
 }
 
 /// The cue named by `cue`, or else the oldest one waiting for its go.

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::domain::cues::CueState;
 use crate::domain::live::{clock_text, remaining_text, timing, Phase};
+use crate::domain::questions::QuestionState;
 use crate::domain::show::Segment;
 use crate::domain::text::Localized;
 use crate::domain::{Millis, Role};
@@ -84,6 +85,17 @@ pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
         .filter(|c| Routing::Crew(c.target.position()).reaches(role, &[]))
         .map(|c| json!({ "id": c.id, "state": c.state, "target": c.target, "text": c.text, "preset": c.preset }))
         .collect();
+    let chair = matches!(role, Role::Organizer | Role::Moderator);
+    let questions = &state.questions;
+    let on_screen = questions.board.highlighted.and_then(|id| questions.items.get(&id)).map(|q| {
+        let name = (!q.anonymous).then_some(&q.name);
+        json!({ "id": q.id, "text": q.text, "lang": q.lang, "name": name, "votes": q.votes })
+    });
+    let pending = questions.items.values().filter(|q| q.state == QuestionState::Pending).count();
+    let poll = state.open_poll().and_then(|id| state.polls.get(id).ok()).map(|p| {
+        let counts = (chair || p.shown).then_some(&p.counts);
+        json!({ "id": p.def.id, "question": p.def.question, "voters": p.voters, "counts": counts })
+    });
     let drift_sign = if tm.drift_ms > 0 { "+" } else { "" };
     json!({
         "event": show.event.id,
@@ -110,5 +122,11 @@ pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
             "speaking": q.speaking.as_ref().map(|e| &e.name),
         })),
         "cues": open_cues,
+        "questions": json!({
+            "pending": chair.then_some(pending),
+            "approved": questions.board.order.len(),
+            "on_screen": on_screen,
+        }),
+        "poll": poll,
     })
 }

@@ -5,7 +5,7 @@ use super::actor::{Actor, Role};
 use super::change::Change;
 use super::command::{forbidden, Command};
 use super::live::Phase;
-use super::polls::{parse_def, PollOp};
+use super::polls::{parse_def, PollOp, PollState};
 use super::questions::{parse_reason, parse_text, Ask, Board, ChairOp, Question, QuestionState};
 use super::queue::{QueueOp, RequestKind, EVENT_QUEUE};
 use super::rejection::Rejection;
@@ -17,6 +17,29 @@ use super::votes::{self, Ballot};
 const PROMOTED_TOPIC_CHARS: usize = 139;
 
 impl EventState {
+    /// The question a booth's "highlight next" puts on screen: the first of the chair's order
+    /// not on screen now.
+    pub fn next_question(&self) -> Option<u64> {
+        let board = &self.questions.board;
+        board.order.iter().copied().find(|&q| Some(q) != board.highlighted)
+    }
+
+    /// The poll a booth's "open poll" opens: the first draft of the live segment, else the
+    /// first draft of no segment.
+    pub fn next_poll(&self) -> Option<&str> {
+        let live = (self.live.phase == Phase::Live).then_some(self.live.segment).flatten();
+        let live = live.map(|k| self.show.segments[k].id.as_str());
+        let drafts = || self.polls.polls.iter().filter(|p| p.state == PollState::Draft);
+        let of_live = drafts().find(|p| live.is_some() && p.def.segment.as_deref() == live);
+        of_live.or_else(|| drafts().find(|p| p.def.segment.is_none())).map(|p| p.def.id.as_str())
+    }
+
+    /// The poll opened last of those open now.
+    pub fn open_poll(&self) -> Option<&str> {
+        let open = self.polls.polls.iter().filter(|p| p.state == PollState::Open);
+        open.max_by_key(|p| p.opened_at).map(|p| p.def.id.as_str())
+    }
+
     /// The changes of a question, poll or vote command; `None` for any other command.
     pub(super) fn voice(
         &mut self,

@@ -251,6 +251,8 @@ fn names(command: &str, first: Option<&OscType>) -> &'static [&'static str] {
         "cue/go" | "cue/cancel" => &["cue"],
         "stage/signal" => &["signal"],
         "stage/message" => &["text", "pinned"],
+        "question/highlight" | "question/answer" => &["question"],
+        "poll/open" | "poll/close" | "poll/show" | "poll/hide" => &["poll"],
         _ => &[],
     }
 }

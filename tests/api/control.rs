@@ -279,3 +279,41 @@ async fn commands_beyond_the_budget_are_rate_limited() {
     let reply = press(&app, Role::Moderator, "next").await;
     assert_eq!(reply.body["code"], "rate_limited");
 }
+
+#[tokio::test]
+async fn questions_and_polls_are_run_from_a_booth_key_with_sensible_defaults() {
+    let app = spawn_app_with(no_double_press_guard).await;
+    ok(&press(&app, Role::Moderator, "goto?segment=round-table").await);
+    let none = press(&app, Role::Moderator, "question/highlight").await;
+    assert_eq!((none.status, none.body["code"].as_str()), (409, Some("invalid_state")), "{}", none.body);
+    let (mut asker, _) = app.join(Role::Attendee, "Mei Lin").await;
+    let (mut second, _) = app.join(Role::Attendee, "Sato").await;
+    let ask = json!({"text": "Who owns the data?", "anonymous": true});
+    assert_eq!(asker.run("question_ask", ask).await["type"], "ack");
+    assert_eq!(second.run("question_ask", json!({"text": "And the models?"})).await["type"], "ack");
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    let pending = ok(&state(&app, Role::Moderator).await).clone();
+    assert_eq!(pending["questions"]["pending"], 2, "{pending}");
+    assert!(ok(&state(&app, Role::Attendee).await)["questions"]["pending"].is_null(), "the chair's to know");
+    assert_eq!(chair.run("question_approve", json!({"question": 1})).await["type"], "ack");
+    let shown = ok(&press(&app, Role::Moderator, "question/highlight").await).clone();
+    let on_screen = &shown["questions"]["on_screen"];
+    assert_eq!((on_screen["id"].as_u64(), on_screen["name"].clone()), (Some(1), Value::Null), "{shown}");
+    let answered = ok(&press(&app, Role::Moderator, "question/answer").await).clone();
+    assert!(answered["questions"]["on_screen"].is_null(), "{answered}");
+    assert_eq!(press(&app, Role::Attendee, "question/clear").await.status, 403);
+
+    let opened = ok(&press(&app, Role::Moderator, "poll/open").await).clone();
+    assert_eq!(opened["poll"]["id"], "next-forum", "the round table's prepared poll: {opened}");
+    assert_eq!(asker.run("poll_vote", json!({"poll": "next-forum", "choices": [1]})).await["type"], "ack");
+    assert!(ok(&state(&app, Role::Attendee).await)["poll"]["counts"].is_null(), "results after close");
+    assert_eq!(ok(&state(&app, Role::Moderator).await)["poll"]["counts"], json!([0, 1, 0]));
+    ok(&press(&app, Role::Moderator, "poll/show").await);
+    assert_eq!(ok(&state(&app, Role::Attendee).await)["poll"]["counts"], json!([0, 1, 0]));
+    let closed = ok(&press(&app, Role::Moderator, "poll/close").await).clone();
+    assert!(closed["poll"].is_null(), "no poll is open: {closed}");
+    let again = press(&app, Role::Moderator, "poll/close").await;
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("invalid_state")));
+    let unknown = press(&app, Role::Moderator, "poll/open?poll=nope").await;
+    assert_eq!((unknown.status, unknown.body["code"].as_str()), (422, Some("invalid_field")));
+}

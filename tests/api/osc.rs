@@ -105,6 +105,21 @@ async fn osc_commands_with_a_role_token_drive_the_show_and_anything_else_is_drop
     chair.still_works().await;
 }
 
+#[tokio::test]
+async fn a_desk_opens_and_closes_a_poll_by_osc_with_or_without_its_id() {
+    let app = spawn_app_with(osc_on).await;
+    let osc = app.osc.expect("OSC is on");
+    let token = || text(app.token(Role::Moderator));
+    send(osc, &format!("/eventhub/{EVENT}/goto"), vec![token(), text("round-table")]).await;
+    state_until(&app, |s| s["current"]["id"] == "round-table").await;
+    send(osc, &format!("/eventhub/{EVENT}/poll/open"), vec![token(), text("next-forum")]).await;
+    let open = state_until(&app, |s| s["poll"]["id"] == "next-forum").await;
+    assert!(open["poll"]["counts"].is_null(), "hidden from an attendee's key until closed: {open}");
+    send(osc, &format!("/eventhub/{EVENT}/poll/close"), vec![token()]).await;
+    state_until(&app, |s| s["poll"].is_null()).await;
+    assert_eq!(metric(&app, REJECTED).await, 0);
+}
+
 /// `text` as OSC writes a string: NUL-terminated, padded with NULs to 4 bytes.
 fn osc_string(text: &str) -> Vec<u8> {
     let mut bytes = text.as_bytes().to_vec();
