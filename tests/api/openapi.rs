@@ -18,10 +18,10 @@ const SCHEMATHESIS: &str = "4.32.5";
 
 /// How schemathesis runs here. Each stream is read up to its first event: it never ends.
 /// Where an argument names something of the event (a segment, queue, preset, cue, question or
-/// poll) or is a
-/// text, a schema-valid value may still be `422 invalid_field` as documented (an id the event
-/// does not have, a text the text policy empties, such as only zero-width spaces): the
-/// schema cannot list an event's ids nor say the policy, so 422 counts as an answer there.
+/// poll) or is a text, a schema-valid value may still be `422 invalid_field` as documented (an
+/// id the event does not have, a text the text policy empties, such as only zero-width
+/// spaces): the schema cannot list an event's ids nor say the policy, so 422 counts as an
+/// answer there.
 const SCHEMATHESIS_CONFIG: &str = r#"
 max-stream-events = 1
 
