@@ -11,4 +11,5 @@ pub mod plan_io;
 pub mod rooms;
 pub mod shared;
 pub mod sse;
+pub mod voice_export;
 pub mod ws;

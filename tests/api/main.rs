@@ -47,4 +47,5 @@ mod undo;
 mod venue_cloud;
 mod venue_net;
 mod voice;
+mod voice_export;
 mod wire_conformance;
