@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use super::cues::CueTarget;
-use super::polls::{parse_def, PollDef, MAX_POLLS};
+use super::polls::checked_polls;
 use super::queue::EVENT_QUEUE;
 use super::rejection::Rejection;
 use super::show::{
@@ -300,28 +300,8 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
         plan.segments.push(checked);
     }
     plan.qa = new.qa;
-    plan.prepared_polls = checked_polls(&plan, &new.prepared_polls)?;
+    plan.prepared_polls = checked_polls(&new.prepared_polls, |id| plan.segment_index(id).is_some())?;
     Ok(plan)
-}
-
-/// A plan's polls: each well formed, ids unique. A poll whose segment left the plan stays,
-/// for the whole event.
-fn checked_polls(plan: &RunOfShow, polls: &[PollDef]) -> Result<Vec<PollDef>, Rejection> {
-    if polls.len() > MAX_POLLS {
-        return Err(field(format!("a plan holds at most {MAX_POLLS} polls")));
-    }
-    let mut ids = HashSet::new();
-    polls
-        .iter()
-        .map(|def| {
-            let mut def = parse_def(def).map_err(|e| field(format!("poll {:?}: {e}", def.id)))?;
-            if !ids.insert(def.id.clone()) {
-                return Err(field(format!("two polls have the id {:?}", def.id)));
-            }
-            def.segment = def.segment.filter(|s| plan.segment_index(s).is_some());
-            Ok(def)
-        })
-        .collect()
 }
 
 /// Whole seconds, rounded up so that a threshold is never quietly loosened; out of range

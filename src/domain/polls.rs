@@ -136,6 +136,26 @@ pub fn parse_def(def: &PollDef) -> Result<PollDef, Rejection> {
     Ok(PollDef { question, options, ..def.clone() })
 }
 
+/// A plan's polls: each well formed, ids unique. A poll whose segment left the plan
+/// (`has_segment` says which are in it) stays, for the whole event.
+pub fn checked_polls(polls: &[PollDef], has_segment: impl Fn(&str) -> bool) -> Result<Vec<PollDef>, Rejection> {
+    if polls.len() > MAX_POLLS {
+        return Err(field(format!("a plan holds at most {MAX_POLLS} polls")));
+    }
+    let mut ids = std::collections::HashSet::new();
+    polls
+        .iter()
+        .map(|def| {
+            let mut def = parse_def(def).map_err(|e| field(format!("poll {:?}: {e}", def.id)))?;
+            if !ids.insert(def.id.clone()) {
+                return Err(field(format!("two polls have the id {:?}", def.id)));
+            }
+            def.segment = def.segment.filter(|s| has_segment(s));
+            Ok(def)
+        })
+        .collect()
+}
+
 impl Poll {
     pub fn draft(def: PollDef) -> Self {
         let counts = vec![0; def.options.len()];

@@ -178,7 +178,7 @@ async fn export(
     event: &str,
     headers: &HeaderMap,
     query: &TokenQuery,
-    (name, columns, rows): (&str, &[&str], fn(&EventState) -> Vec<Vec<TableCell>>),
+    Table { name, columns, rows }: Table,
     xlsx: bool,
 ) -> Result<Response, Refused> {
     use axum::http::StatusCode;
@@ -193,9 +193,15 @@ async fn export(
     })
 }
 
-const QUESTIONS: (&str, &[&str], fn(&EventState) -> Vec<Vec<TableCell>>) =
-    ("questions", &QUESTION_COLUMNS, question_rows);
-const POLLS: (&str, &[&str], fn(&EventState) -> Vec<Vec<TableCell>>) = ("polls", &POLL_COLUMNS, poll_rows);
+/// An export: its name, its columns and how its rows come from the state.
+struct Table {
+    name: &'static str,
+    columns: &'static [&'static str],
+    rows: fn(&EventState) -> Vec<Vec<TableCell>>,
+}
+
+const QUESTIONS: Table = Table { name: "questions", columns: &QUESTION_COLUMNS, rows: question_rows };
+const POLLS: Table = Table { name: "polls", columns: &POLL_COLUMNS, rows: poll_rows };
 
 /// `GET /api/events/{event}/questions.csv`.
 pub async fn questions_csv(
