@@ -22,6 +22,7 @@ use crate::domain::{Actor, Change, Command, Millis};
 use crate::metrics::EventLabel;
 use crate::protocol::{ErrorCode, FrameError};
 use crate::store::nats::{self, EventLog, Followed, FollowedLine, Link, People, Record, Refused};
+use crate::store::Applied;
 
 /// A hub's part in a cluster.
 pub(super) struct Clustered {
@@ -266,9 +267,10 @@ impl Hub {
             if let Some(id) = entry.command.as_ref().filter(|_| !self.unconfirmed.is_empty()) {
                 self.unconfirmed.remove(&(entry.actor.participant.clone(), id.clone()));
             }
-            if let Some(id) = &entry.command {
+            // Each vote of a batch too, so that a vote re-sent to this node is applied once.
+            for applied in Applied::of(std::iter::once(&entry), usize::MAX) {
                 let outcome = Outcome::Ack { seq: entry.seq, warning: None };
-                self.retries.remember(&entry.actor.participant, id, outcome, entry.at);
+                self.retries.remember(&applied.participant, &applied.command, outcome, entry.at);
             }
             self.publish(entry.seq, Frames::encode(&entry, &self.tagger));
         }

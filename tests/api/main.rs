@@ -15,6 +15,7 @@ mod cluster;
 mod cluster_automations;
 mod cluster_captions;
 mod cluster_events;
+mod cluster_voice;
 mod control;
 mod crash;
 mod cues;
