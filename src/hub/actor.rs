@@ -223,7 +223,7 @@ impl Hub {
                     None => break,
                 }
             }
-            let stop = self.settle(batch, &[], &mut inputs).await;
+            let stop = self.settle(batch, &mut inputs).await;
             // However busy the inbox, each batch moves the audience on by a round.
             self.continue_audience();
             if let Some(Stop { close: (code, reason), reply }) = stop {
@@ -251,8 +251,7 @@ impl Hub {
     /// in rounds, between which the next commands go first), and welcomes the joiners,
     /// whose snapshots then include the batch. Returns the batch's stop request, if it held
     /// one.
-    /// `voters` are the connections whose votes the batch applies: senders, too.
-    pub(super) async fn settle(&mut self, batch: Vec<HubMsg>, voters: &[ConnId], inputs: &mut Inputs) -> Option<Stop> {
+    pub(super) async fn settle(&mut self, batch: Vec<HubMsg>, inputs: &mut Inputs) -> Option<Stop> {
         self.senders = batch
             .iter()
             .filter_map(|msg| match msg {
@@ -261,7 +260,6 @@ impl Hub {
                 HubMsg::Command { conn, .. } | HubMsg::SetLang { conn, .. } => Some(*conn),
                 _ => None,
             })
-            .chain(voters.iter().copied())
             .collect();
         self.senders.sort_unstable();
         self.senders.dedup();

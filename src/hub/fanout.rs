@@ -5,7 +5,7 @@
 
 use tokio::sync::mpsc;
 
-use super::members::Member;
+use super::members::{is_staff, Member};
 use super::{ConnId, Hub, RESUME_BUFFER};
 use crate::domain::cues::CrewPosition;
 use crate::domain::{Change, Role};
@@ -95,6 +95,9 @@ pub(super) struct AudienceOut {
     to: Vec<ConnId>,
     next: usize,
     since: std::time::Instant,
+    /// Frames that go to one connection right after the change (a vote's ack after the batch
+    /// that applied it), so that the change still comes before its ack.
+    then: std::collections::HashMap<ConnId, Vec<Frame>>,
 }
 
 impl Hub {
@@ -111,7 +114,8 @@ impl Hub {
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
         let to = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
         let since = std::time::Instant::now();
-        self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since });
+        let then = std::collections::HashMap::new();
+        self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since, then });
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
         self.followers.retain(|f| f.try_send((seq, frames.change.clone())).is_ok());
@@ -127,7 +131,15 @@ impl Hub {
         let Some(out) = self.audience_out.front_mut() else { return };
         let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
         let frames = &out.frames;
-        let dropped = self.members.send_some(&out.to[out.next..end], &|member| frames.for_member(member));
+        let mut dropped = self.members.send_some(&out.to[out.next..end], &|member| frames.for_member(member));
+        if !out.then.is_empty() {
+            for conn in &out.to[out.next..end] {
+                let then = out.then.remove(conn).unwrap_or_default();
+                if then.iter().any(|frame| !self.members.deliver(*conn, frame)) {
+                    dropped.push(*conn);
+                }
+            }
+        }
         out.next = end;
         if out.next == out.to.len() {
             let since = out.since;
@@ -135,6 +147,17 @@ impl Hub {
             self.metrics.fanout_seconds.observe(since.elapsed().as_secs_f64());
         }
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
+    }
+
+    /// Sends `frame` to `conn` right after the change just published: now to the staff, in
+    /// its audience round to the rest (who were all members when it was published, so
+    /// each is among those it is going to).
+    pub(super) fn send_after_published(&mut self, conn: ConnId, frame: Frame) {
+        let audience = self.members.get(conn).is_some_and(|m| !is_staff(m.actor.role));
+        match self.audience_out.back_mut().filter(|out| audience && out.next == 0) {
+            Some(out) => out.then.entry(conn).or_default().push(frame),
+            None => self.send_to(conn, frame),
+        }
     }
 
     pub(super) fn send_to(&mut self, conn: ConnId, frame: Frame) {

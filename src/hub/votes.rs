@@ -1,8 +1,9 @@
 //! Votes gathered into batches, counted like presence rather than like chat: a vote is
-//! checked when it arrives (one that cannot hold is refused at once), waits at most
-//! `VOTE_WINDOW` with the others, and the batch is applied, stored and sent as one change.
-//! Ten thousand votes in ten seconds cost each attendee a few frames a second, not ten
-//! thousand; each vote is acknowledged once its batch is durable.
+//! checked when it arrives (one that cannot hold is refused at once), waits with the others
+//! until votes pause for `VOTE_QUIET` or the oldest has waited `VOTE_WINDOW`, and the batch
+//! is applied, stored and sent as one change. Ten thousand votes in ten seconds cost each
+//! client a frame a second, not ten thousand; each vote is acknowledged once its batch is
+//! durable.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio::sync::oneshot;
 use super::actor::To;
 use super::handle::HubMsg;
 use super::retries::Outcome;
-use super::{ConnId, Hub, Inputs};
+use super::{Hub, Inputs};
 use crate::clock::now_millis;
 use crate::domain::polls::Polls;
 use crate::domain::questions::Questions;
@@ -20,9 +21,12 @@ use crate::domain::votes::{self, Ballot, Vote};
 use crate::domain::{Actor, Command, Millis, Role};
 use crate::protocol::{encode, ErrorCode, FrameError, ServerFrame};
 
-/// How long a vote waits for others before its batch is applied: the most a vote's count
-/// lags, and the least time between two vote frames.
-pub const VOTE_WINDOW: Duration = Duration::from_millis(250);
+/// A batch is applied once no vote has come for this long: the final count of a vote that
+/// ends shows this soon after its last vote.
+pub const VOTE_QUIET: Duration = Duration::from_millis(150);
+/// ...or once its oldest vote has waited this long, while votes keep coming: the most a
+/// count lags, and the least time between two vote frames to every client.
+pub const VOTE_WINDOW: Duration = Duration::from_millis(1000);
 /// Votes in one batch at most, a bound on a change's size in the log; more wait for the
 /// next batch, due at once.
 pub const MAX_BALLOTS: usize = 2000;
@@ -38,8 +42,10 @@ pub(super) struct Pending {
 #[derive(Default)]
 pub(super) struct Gathered {
     pending: Vec<Pending>,
-    /// When the oldest waiting vote's batch is due.
+    /// When the waiting votes' batch is due.
     pub(super) due: Option<tokio::time::Instant>,
+    /// When the oldest waiting vote came.
+    first: Option<tokio::time::Instant>,
 }
 
 fn votes_actor() -> Actor {
@@ -71,7 +77,7 @@ impl Hub {
     /// batch with that batch's outcome, a vote that cannot hold with why.
     pub(super) fn gather_vote(&mut self, actor: &Actor, id: &str, vote: Vote, to: To, now: Millis) {
         if let Some(first) = self.retries.get(&actor.participant, id, now).cloned() {
-            return self.answer_vote(to, id, first);
+            return self.answer_vote(to, id, first, false);
         }
         if let Some(waiting) =
             self.votes.pending.iter_mut().find(|p| p.ballot.participant == actor.participant && p.ballot.id == id)
@@ -82,9 +88,11 @@ impl Hub {
         if let Err(rejection) = votes::check(&self.state.questions, &self.state.polls, &ballot) {
             let outcome = Outcome::Rejected(FrameError::rejected(id, &rejection));
             self.count(&Command::Votes { ballots: Vec::new() }, &outcome);
-            return self.answer_vote(to, id, outcome);
+            return self.answer_vote(to, id, outcome, false);
         }
-        self.votes.due.get_or_insert_with(|| tokio::time::Instant::now() + VOTE_WINDOW);
+        let now = tokio::time::Instant::now();
+        let first = *self.votes.first.get_or_insert(now);
+        self.votes.due = Some((now + VOTE_QUIET).min(first + VOTE_WINDOW));
         self.votes.pending.push(Pending { ballot, to: vec![to] });
     }
 
@@ -94,6 +102,7 @@ impl Hub {
         let take = self.votes.pending.len().min(MAX_BALLOTS);
         let batch: Vec<Pending> = self.votes.pending.drain(..take).collect();
         self.votes.due = (!self.votes.pending.is_empty()).then(tokio::time::Instant::now);
+        self.votes.first = self.votes.due;
         let (mut questions, mut polls) = (self.state.questions.clone(), self.state.polls.clone());
         let mut kept = Vec::with_capacity(batch.len());
         for pending in batch {
@@ -104,7 +113,8 @@ impl Hub {
                 }
                 Err(rejection) => {
                     let outcome = Outcome::Rejected(FrameError::rejected(&pending.ballot.id, &rejection));
-                    pending.to.into_iter().for_each(|to| self.answer_vote(to, &pending.ballot.id, outcome.clone()));
+                    let id = &pending.ballot.id;
+                    pending.to.into_iter().for_each(|to| self.answer_vote(to, id, outcome.clone(), false));
                 }
             }
         }
@@ -116,15 +126,7 @@ impl Hub {
         let id = uuid::Uuid::new_v4().to_string();
         let msg = HubMsg::Request { actor: Box::new(votes_actor()), id, command: Command::Votes { ballots }, reply };
         // The flush runs only while the audience keeps up, so the batch is settled now.
-        let voters: Vec<ConnId> = kept
-            .iter()
-            .flat_map(|p| &p.to)
-            .filter_map(|to| match to {
-                To::Conn(conn) => Some(*conn),
-                To::Request(_) => None,
-            })
-            .collect();
-        self.settle(vec![msg], &voters, inputs).await;
+        self.settle(vec![msg], inputs).await;
         let outcome = outcome.try_recv().unwrap_or_else(|_| {
             Outcome::Rejected(FrameError::new(
                 ErrorCode::Internal,
@@ -150,14 +152,23 @@ impl Hub {
                     Outcome::Rejected(FrameError { id: Some(ballot.id.clone()), ..error.clone() })
                 }
             };
-            to.into_iter().for_each(|to| self.answer_vote(to, &ballot.id, outcome.clone()));
+            let batched = matches!(outcome, Outcome::Ack { .. });
+            to.into_iter().for_each(|to| self.answer_vote(to, &ballot.id, outcome.clone(), batched));
         }
     }
 
-    fn answer_vote(&mut self, to: To, id: &str, outcome: Outcome) {
+    /// Answers a vote; `batched` when its batch was just published. That ack follows the
+    /// batch's change to its voter, in the voter's audience round: voters are not put
+    /// first, which would write every batch to the audience at once and hold up the next
+    /// segment change.
+    fn answer_vote(&mut self, to: To, id: &str, outcome: Outcome, batched: bool) {
         match (to, outcome) {
             (To::Conn(conn), Outcome::Ack { seq, warning }) => {
-                self.send_to(conn, encode(&ServerFrame::Ack { id, seq, warning: warning.as_deref() }))
+                let ack = encode(&ServerFrame::Ack { id, seq, warning: warning.as_deref() });
+                match batched {
+                    true => self.send_after_published(conn, ack),
+                    false => self.send_to(conn, ack),
+                }
             }
             (To::Conn(conn), Outcome::Rejected(error)) => self.send_to(conn, error.encode()),
             (To::Request(reply), outcome) => {

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::frames::{caption_line, change_seq, hello, presence_total};
+use crate::frames::{caption_line, change_seq, hello, presence_total, POLL};
 use crate::measure::Run;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -74,6 +74,33 @@ pub struct Seat {
     pub addr: SocketAddr,
     pub source: IpAddr,
     pub slow: bool,
+    /// With votes: when in the voting stretch this attendee votes, as a share of it (0–1).
+    pub vote_slot: Option<f64>,
+}
+
+/// Waits until the attendee's `n`th vote is due: its slot in the voting stretch, once the
+/// stretch has started; its upvote half the stretch away, so that both kinds of vote come
+/// evenly all through it.
+async fn vote_due(run: &Run, start: &mut tokio::sync::watch::Receiver<Option<std::time::Instant>>, slot: f64, n: u8) {
+    // The run holds the sender to the end, so the start always comes.
+    let started = match start.wait_for(Option::is_some).await {
+        Ok(started) => started.unwrap_or_else(std::time::Instant::now),
+        Err(_) => std::time::Instant::now(),
+    };
+    let share = if n == 1 { (slot + 0.5) % 1.0 } else { slot };
+    tokio::time::sleep_until((started + run.votes_spread.mul_f64(share)).into()).await;
+}
+
+/// The attendee's `n`th vote: on the demo's poll, then for the load's question.
+fn vote(run: &Run, k: usize, n: u8) -> Message {
+    let frame = match n {
+        0 => json!({"type": "poll_vote", "id": format!("v{k}"), "poll": POLL, "choices": [k % 3]}),
+        _ => {
+            let question = run.question.load(Ordering::Acquire);
+            json!({"type": "question_vote", "id": format!("u{k}"), "question": question})
+        }
+    };
+    Message::Text(frame.to_string().into())
 }
 
 pub async fn attendee(
@@ -101,9 +128,20 @@ pub async fn attendee(
         std::future::pending::<()>().await;
     }
     let mut last_seq = welcome.seq;
-    let mine = &run.arrived[k * run.changes..(k + 1) * run.changes];
+    let mine = &run.arrived[k * run.seqs..(k + 1) * run.seqs];
+    let mut start = run.votes.start.subscribe();
+    let mut votes_sent = if seat.vote_slot.is_some() { 0 } else { 2 };
     loop {
-        let message = match ws.next().await {
+        let next = tokio::select! {
+            next = ws.next() => next,
+            () = vote_due(&run, &mut start, seat.vote_slot.unwrap_or_default(), votes_sent), if votes_sent < 2 => {
+                ws.send(vote(&run, k, votes_sent)).await?;
+                run.votes.last_sent.fetch_max(run.now(), Ordering::AcqRel);
+                votes_sent += 1;
+                continue;
+            }
+        };
+        let message = match next {
             Some(Ok(message)) => message,
             Some(Err(_)) | None => {
                 run.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -123,6 +161,10 @@ pub async fn attendee(
             run.record(mine, seq, now);
         } else if let Some(line) = caption_line(text) {
             run.captions.arrived(k, line, now);
+        } else if text.starts_with(r#"{"type":"ack","id":"v"#) || text.starts_with(r#"{"type":"ack","id":"u"#) {
+            run.votes.acked.fetch_add(1, Ordering::Relaxed);
+        } else if text.starts_with(r#"{"type":"error","id":"v"#) || text.starts_with(r#"{"type":"error","id":"u"#) {
+            run.votes.refused.fetch_add(1, Ordering::Relaxed);
         } else {
             if let Some(total) = presence_total(text) {
                 run.presence_total[k].store(total, Ordering::Relaxed);

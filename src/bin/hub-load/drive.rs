@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::connect::{open, until, Ws};
 use crate::flags::Args;
-use crate::frames::{hello, press, LANGS};
+use crate::frames::{change_seq, hello, press, LANGS, POLL};
 use crate::measure::Run;
 
 /// The captioner: posts lines over zh, ja and en in turn at the rate until `stop`.
@@ -64,6 +64,49 @@ pub async fn caption_bases(addr: SocketAddr, token: &str, event: &str, run: &Run
     Ok(())
 }
 
+/// Readies the votes: the demo's poll open, questions open for the event, and the question
+/// the load upvotes asked (to the opening, which takes them as the event does).
+async fn prepare_votes(ws: &mut Ws, run: &Run) -> anyhow::Result<()> {
+    let frames = [
+        json!({"type": "poll_open", "id": "prep-1", "poll": POLL}),
+        json!({"type": "question_settings", "id": "prep-2", "mode": "open"}),
+        json!({"type": "question_ask", "id": "prep-3", "segment": "opening", "text": "Which data may cross the border?"}),
+    ];
+    for frame in frames {
+        let id = frame["id"].as_str().unwrap_or_default().to_owned();
+        ws.send(Message::Text(frame.to_string().into())).await?;
+        let reply = until(ws, |t| {
+            if t.contains(r#""kind":"question""#) {
+                if let Some(question) = press(t, r#""question":{"id":"#) {
+                    run.question.store(question as u64, Ordering::Release);
+                }
+            }
+            t.contains(&format!(r#""id":"{id}""#)) && !t.starts_with(r#"{"type":"change""#)
+        })
+        .await?;
+        if !reply.starts_with(r#"{"type":"ack""#) {
+            bail!("the votes could not be readied: {reply}");
+        }
+    }
+    Ok(())
+}
+
+/// A `votes` change at the chair's console: counted, and the moment each final count shows.
+fn seen_votes(text: &str, run: &Run, console: &Console, now: u64) {
+    let votes = &run.votes;
+    votes.batches.fetch_add(1, Ordering::Relaxed);
+    let expected = console.expected_votes.load(Ordering::Acquire) as usize;
+    if expected == 0 {
+        return;
+    }
+    if press(text, r#""voters":"#) == Some(expected) {
+        let _ = votes.poll_final_at.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+    }
+    if press(text, r#""votes":"#) == Some(expected) {
+        let _ = votes.question_final_at.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
 /// The moderator, pressing like a console: a change at every tick, without waiting for the
 /// last one's ack, with the show version of the latest change its console has seen. A
 /// change that reaches the console later than the next press makes that press `conflict`.
@@ -76,6 +119,8 @@ pub struct Moderator {
 #[derive(Default)]
 pub struct Console {
     version: AtomicU64,
+    /// The voters the poll and the question end with, once the votes start.
+    pub expected_votes: AtomicU64,
     /// Answers (acks and errors) to the presses so far.
     answered: AtomicUsize,
     refused: AtomicUsize,
@@ -88,10 +133,14 @@ impl Moderator {
         event: &str,
         token: &str,
         run: Arc<Run>,
+        votes: bool,
     ) -> anyhow::Result<(Moderator, Arc<Console>)> {
         let mut ws = open(addr, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
         ws.send(hello(event, token, "load-moderator", 1, false, None)).await?;
         let welcome: Value = serde_json::from_str(&until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?)?;
+        if votes {
+            prepare_votes(&mut ws, &run).await?;
+        }
         let console = Arc::new(Console::default());
         console.version.store(welcome["snapshot"]["live"]["version"].as_u64().unwrap_or(0), Ordering::Release);
         let segments: Vec<String> = welcome["snapshot"]["segments"]
@@ -108,6 +157,12 @@ impl Moderator {
                 if text.starts_with(r#"{"type":"change""#) {
                     if let Some(k) = press(text, r#""command":"m"#).filter(|&k| k < run.changes) {
                         run.own_at[k].store(now, Ordering::Release);
+                        // A press's first change is the one every screen is timed by.
+                        let seq = change_seq(text).unwrap_or_default();
+                        let _ = run.seq_of[k].compare_exchange(0, seq, Ordering::AcqRel, Ordering::Acquire);
+                    }
+                    if text.contains(r#""kind":"votes""#) {
+                        seen_votes(text, &run, &seen, now);
                     }
                     if let Some(version) = press(text, r#""live":{"version":"#) {
                         seen.version.fetch_max(version as u64, Ordering::AcqRel);

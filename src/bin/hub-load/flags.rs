@@ -38,6 +38,13 @@ pub struct Args {
     /// changes then run twice in one run: first without captions, then with them.
     #[arg(long, default_value_t = 0.0)]
     pub captions_per_sec: f64,
+    /// The changes run twice: the second time every reading attendee also votes once on the
+    /// demo's poll and upvotes a question, spread evenly over `--vote-secs`.
+    #[arg(long, conflicts_with = "captions_per_sec")]
+    pub votes: bool,
+    /// Seconds the votes are spread over (with --votes).
+    #[arg(long, default_value_t = 10.0)]
+    pub vote_secs: f64,
     /// Hub nodes on NATS JetStream: the generator starts a NATS server and this many nodes
     /// joined to it, and spreads the attendees over them in turn. 0: one node on the
     /// embedded store.
@@ -71,7 +78,7 @@ pub struct Args {
 
 impl Args {
     pub fn rounds(&self) -> usize {
-        if self.captions_per_sec > 0.0 {
+        if self.captions_per_sec > 0.0 || self.votes {
             2
         } else {
             1

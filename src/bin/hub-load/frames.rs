@@ -4,6 +4,9 @@
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The demo's poll, which the load votes on.
+pub const POLL: &str = "next-forum";
+
 /// The caption tracks the load uses: attendee k reads `LANGS[k % 3]`.
 pub const LANGS: [&str; 3] = ["zh", "ja", "en"];
 

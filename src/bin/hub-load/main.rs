@@ -36,8 +36,8 @@ use connect::{attendee, screen, Screen, Seat};
 use drive::{caption_bases, captioner, Moderator};
 use flags::Args;
 use frames::hello;
-use measure::{times, total_rss, Captions, Readings, Run};
-use report::{report_captions, report_round};
+use measure::{times, total_rss, Captions, Readings, Run, Votes};
+use report::{report_captions, report_round, report_votes};
 use servers::start;
 
 #[tokio::main]
@@ -47,22 +47,29 @@ async fn main() -> anyhow::Result<()> {
     let pids = target.pids();
     let rss_before = total_rss(&pids);
     let changes = args.changes * args.rounds();
+    // Room for the vote batches between the changes: one per window of 250 ms at most.
+    let seqs = changes + if args.votes { 200 + (args.vote_secs * 8.0) as usize } else { 0 };
     let run = Arc::new(Run {
         start: Instant::now(),
         first_seq: AtomicU64::new(0),
         changes,
+        seqs,
+        seq_of: times(changes),
         sent_at: times(changes),
         own_at: times(changes),
         acked_at: times(changes),
-        stage_at: times(changes),
-        av_at: times(changes),
-        arrived: times(changes * args.attendees),
+        stage_at: times(seqs),
+        av_at: times(seqs),
+        arrived: times(seqs * args.attendees),
         out_of_order: AtomicU64::new(0),
         reconnects: AtomicU64::new(0),
         idle_frames: AtomicUsize::new(0),
         watching_idle: AtomicBool::new(false),
         presence_total: (0..args.attendees).map(|_| AtomicU64::new(0)).collect(),
         captions: Captions::new(&args),
+        votes: Votes::new(),
+        votes_spread: Duration::from_secs_f64(args.vote_secs),
+        question: AtomicU64::new(0),
     });
     let slow_count = args.attendees * args.slow_percent / 100;
     let addrs: Vec<String> = target.nodes.iter().map(|node| node.addr.to_string()).collect();
@@ -97,7 +104,9 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>> = Vec::with_capacity(args.attendees);
     for k in 0..args.attendees {
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (k % usize::from(args.sources.max(1))) as u8));
-        let seat = Seat { k, addr: audience[k % audience.len()], source, slow: k < slow_count };
+        let readers = (args.attendees - slow_count) as f64;
+        let vote_slot = (args.votes && k >= slow_count).then(|| (k - slow_count) as f64 / readers);
+        let seat = Seat { k, addr: audience[k % audience.len()], source, slow: k < slow_count, vote_slot };
         tasks.push(tokio::spawn(attendee(shared.clone(), run.clone(), seat, gate.clone(), joined.clone())));
     }
     tokio::select! {
@@ -150,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
     let first = &target.nodes[0];
     let last = if args.hybrid { first } else { &target.nodes[target.nodes.len() - 1] };
     let (mut moderator, console) =
-        Moderator::join(first.addr, &args.event, target.token("moderator")?, run.clone()).await?;
+        Moderator::join(first.addr, &args.event, target.token("moderator")?, run.clone(), args.votes).await?;
     let staff_hello = |role: &str, name: &str| -> anyhow::Result<Message> {
         Ok(hello(&args.event, target.token(role)?, name, 0, false, None))
     };
@@ -161,21 +170,28 @@ async fn main() -> anyhow::Result<()> {
 
     let readers: Vec<usize> = (slow_count..args.attendees).collect();
     let all_arrived = |change: usize| {
-        readers.iter().all(|&a| run.arrived[a * run.changes + change].load(Ordering::Acquire) > 0)
-            && run.stage_at[change].load(Ordering::Acquire) > 0
-            && run.av_at[change].load(Ordering::Acquire) > 0
+        run.offset_of(change).is_some_and(|at| {
+            readers.iter().all(|&a| run.arrived[a * run.seqs + at].load(Ordering::Acquire) > 0)
+                && run.stage_at[at].load(Ordering::Acquire) > 0
+                && run.av_at[at].load(Ordering::Acquire) > 0
+        })
     };
     let mut lost = 0;
     let mut round_cpu = Vec::new();
     for round in 0..args.rounds() {
         let from = round * args.changes;
         let stop = Arc::new(AtomicBool::new(false));
-        let posting = (round == 1).then(|| {
+        let posting = (round == 1 && captions).then(|| {
             let token = target.token("captioner").map(str::to_owned);
             let (addr, args, run, stop) = (first.addr, args.clone(), run.clone(), stop.clone());
             tokio::spawn(async move { captioner(addr, token?, args, run, stop).await })
         });
         let before = Readings::take(&target);
+        let voting = args.votes && round == 1;
+        if voting {
+            console.expected_votes.store(readers.len() as u64, Ordering::Release);
+            run.votes.start.send_replace(Some(Instant::now()));
+        }
         moderator.round(&args, &run, &console, from).await?;
         stop.store(true, Ordering::Relaxed);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -190,17 +206,38 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        if voting {
+            // Every vote answered, and the chair's final counts in.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let votes = &run.votes;
+            let answered = || votes.acked.load(Ordering::Acquire) + votes.refused.load(Ordering::Acquire);
+            let finals = || {
+                votes.poll_final_at.load(Ordering::Acquire) > 0 && votes.question_final_at.load(Ordering::Acquire) > 0
+            };
+            while (answered() < 2 * readers.len() as u64 || !finals()) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         let after = Readings::take(&target);
         for task in &tasks {
             if task.is_finished() {
                 bail!("an attendee or a staff screen failed; see above");
             }
         }
-        println!("{}", if round == 1 { "-- with captions --" } else { "-- changes --" });
+        println!(
+            "{}",
+            match round {
+                1 if voting => "-- with votes --",
+                1 => "-- with captions --",
+                _ => "-- changes --",
+            }
+        );
         let (round_lost, seconds) = report_round(&args, &run, &readers, from, (&before, &after))?;
         lost += round_lost;
         round_cpu.push(seconds);
-        if round == 1 {
+        if round == 1 && voting {
+            lost += report_votes(&run, readers.len(), round_cpu[1] - round_cpu[0])?;
+        } else if round == 1 {
             lost += report_captions(&args, &run, &readers, round_cpu[1] - round_cpu[0])?;
         }
     }

@@ -57,14 +57,19 @@ pub struct Run {
     pub first_seq: AtomicU64,
     /// Changes in all rounds.
     pub changes: usize,
+    /// Seqs kept per connection from `first_seq` on: the changes and, with votes, their
+    /// batches between them.
+    pub seqs: usize,
+    /// The seq of each change, as the moderator's console saw it.
+    pub seq_of: Vec<AtomicU64>,
     pub sent_at: Vec<AtomicU64>,
     /// When the moderator's own copy of each change arrived, and then its acknowledgement.
     pub own_at: Vec<AtomicU64>,
     pub acked_at: Vec<AtomicU64>,
-    /// The stage screen's and the AV screen's copies.
+    /// The stage screen's and the AV screen's copies, by seq (from `first_seq`).
     pub stage_at: Vec<AtomicU64>,
     pub av_at: Vec<AtomicU64>,
-    /// `arrived[attendee * changes + change]`.
+    /// `arrived[attendee * seqs + seq - first_seq]`.
     pub arrived: Vec<AtomicU64>,
     pub out_of_order: AtomicU64,
     pub reconnects: AtomicU64,
@@ -73,6 +78,41 @@ pub struct Run {
     /// Per attendee, the last presence total it was sent.
     pub presence_total: Vec<AtomicU64>,
     pub captions: Captions,
+    pub votes: Votes,
+    /// How long the votes are spread over.
+    pub votes_spread: std::time::Duration,
+    /// The question the load upvotes, once the moderator asked it.
+    pub question: AtomicU64,
+}
+
+/// The vote load: when it starts, when each vote went out and how it was answered, and when
+/// the chair saw the final counts.
+pub struct Votes {
+    /// When the attendees start voting; none before the round with votes.
+    pub start: tokio::sync::watch::Sender<Option<Instant>>,
+    /// When the last vote was sent, nanoseconds after the run's start.
+    pub last_sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub refused: AtomicU64,
+    /// When the chair's console saw the poll's and the question's final counts.
+    pub poll_final_at: AtomicU64,
+    pub question_final_at: AtomicU64,
+    /// Batches (`votes` changes) the chair received.
+    pub batches: AtomicU64,
+}
+
+impl Votes {
+    pub fn new() -> Votes {
+        Votes {
+            start: tokio::sync::watch::channel(None).0,
+            last_sent: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            poll_final_at: AtomicU64::new(0),
+            question_final_at: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The caption load: line `g` goes to track `g % 3` with seq `base[g % 3] + g / 3 + 1`.
@@ -132,12 +172,24 @@ impl Run {
         self.start.elapsed().as_nanos() as u64
     }
 
-    /// Records change `seq` reaching a connection, into `at`.
+    /// Records change `seq` reaching a connection, into `at` (indexed by seq).
     pub fn record(&self, at: &[AtomicU64], seq: u64, now: u64) {
         let first = self.first_seq.load(Ordering::Acquire);
-        if first > 0 && seq >= first && seq - first < self.changes as u64 {
+        if first > 0 && seq >= first && seq - first < self.seqs as u64 {
             at[(seq - first) as usize].store(now, Ordering::Release);
         }
+    }
+
+    /// Where change `change` is in a by-seq record, once the console has seen its seq.
+    pub fn offset_of(&self, change: usize) -> Option<usize> {
+        let (seq, first) = (self.seq_of[change].load(Ordering::Acquire), self.first_seq.load(Ordering::Acquire));
+        (seq >= first && first > 0).then(|| (seq - first) as usize).filter(|&k| k < self.seqs)
+    }
+
+    /// When change `change` reached a connection whose by-seq record is `at`: a slot that
+    /// stays 0 (lost) when its seq is unknown.
+    pub fn at_change<'a>(&self, at: &'a [AtomicU64], change: usize, unknown: &'a AtomicU64) -> &'a AtomicU64 {
+        self.offset_of(change).map_or(unknown, |k| &at[k])
     }
 }
 

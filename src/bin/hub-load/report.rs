@@ -48,9 +48,13 @@ pub fn report_round(
     let mut fanout = Histogram::<u64>::new(3)?;
     let mut first = Histogram::<u64>::new(3)?;
     let mut fanouts = Vec::with_capacity(args.changes);
+    let unknown = AtomicU64::new(0);
     for change in changes.clone() {
         let sent = &run.sent_at[change];
-        let copies = readers.iter().map(|&a| (sent, &run.arrived[a * run.changes + change]));
+        let copies = readers.iter().map(|&a| {
+            let mine = &run.arrived[a * run.seqs..(a + 1) * run.seqs];
+            (sent, run.at_change(mine, change, &unknown))
+        });
         let h = latencies(copies, &mut lost)?;
         delivery.add(&h)?;
         let last = if h.is_empty() { 0 } else { h.max() };
@@ -63,12 +67,15 @@ pub fn report_round(
     // The first reader's copy is the path a change takes before fan-out: in a hybrid event,
     // through the venue's stream and the cloud's mirror.
     println!("first reader's copy (sent → first delivery): {}", quantiles(&first));
-    let staff =
-        |at: &Vec<AtomicU64>, lost: &mut u64| latencies(changes.clone().map(|c| (&run.sent_at[c], &at[c])), lost);
-    println!("moderator's own change (sent → its copy): {}", quantiles(&staff(&run.own_at, &mut lost)?));
-    println!("moderator's ack (sent → ack): {}", quantiles(&staff(&run.acked_at, &mut lost)?));
-    println!("stage screen (node 1): {}", quantiles(&staff(&run.stage_at, &mut lost)?));
-    println!("AV screen (node {}): {}", args.nodes.max(1), quantiles(&staff(&run.av_at, &mut lost)?));
+    // The moderator's own copies and acks are kept by press; the screens' by seq.
+    let own = |at: &Vec<AtomicU64>, lost: &mut u64| latencies(changes.clone().map(|c| (&run.sent_at[c], &at[c])), lost);
+    let screen = |at: &Vec<AtomicU64>, lost: &mut u64| {
+        latencies(changes.clone().map(|c| (&run.sent_at[c], run.at_change(at, c, &unknown))), lost)
+    };
+    println!("moderator's own change (sent → its copy): {}", quantiles(&own(&run.own_at, &mut lost)?));
+    println!("moderator's ack (sent → ack): {}", quantiles(&own(&run.acked_at, &mut lost)?));
+    println!("stage screen (node 1): {}", quantiles(&screen(&run.stage_at, &mut lost)?));
+    println!("AV screen (node {}): {}", args.nodes.max(1), quantiles(&screen(&run.av_at, &mut lost)?));
     // A fan-out still running when the next change is sent delays it: if that kept
     // happening, each fan-out would start later than the one before.
     let overlapped = fanouts.windows(2).filter(|pair| pair[0].0 + pair[0].1 * 1000 > pair[1].0).count();
@@ -120,4 +127,32 @@ pub fn report_captions(args: &Args, run: &Run, readers: &[usize], cpu_extra: f64
     let misrouted = captions.misrouted.load(Ordering::Relaxed);
     println!("caption losses: {lost}; lines of another track: {misrouted}");
     Ok(lost + misrouted)
+}
+
+/// Reports the vote round: answers, batches, how soon the chair saw the final counts, and
+/// the CPU the votes cost; returns the votes not acknowledged.
+pub fn report_votes(run: &Run, voters: usize, cpu_extra: f64) -> anyhow::Result<u64> {
+    let votes = &run.votes;
+    let (acked, refused) = (votes.acked.load(Ordering::Acquire), votes.refused.load(Ordering::Acquire));
+    let sent = 2 * voters as u64;
+    println!(
+        "votes: {sent} sent ({voters} on the poll, {voters} upvotes) over {:.0} s: {acked} acknowledged, {refused} refused, in {} batches to the chair",
+        run.votes_spread.as_secs_f64(),
+        votes.batches.load(Ordering::Acquire)
+    );
+    let last = votes.last_sent.load(Ordering::Acquire);
+    let after_last = |at: &AtomicU64| match at.load(Ordering::Acquire) {
+        0 => "never".to_owned(),
+        at => format!("{:.0} ms", (at as f64 - last as f64) / 1e6),
+    };
+    println!(
+        "chair's final count after the last vote was sent: poll {}, question {}",
+        after_last(&votes.poll_final_at),
+        after_last(&votes.question_final_at)
+    );
+    println!(
+        "vote CPU: {cpu_extra:.2} s more than the round without votes, {:.0} µs per vote",
+        cpu_extra * 1e6 / sent.max(1) as f64
+    );
+    Ok(sent - acked.min(sent))
 }
