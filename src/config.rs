@@ -1,7 +1,7 @@
 //! Typed settings: the server file (config/default.toml, overridable from the command
 //! line) and the event files in its events directory, turned into runs of show.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,7 @@ use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{
     channels_problem, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
 };
+use crate::domain::sides::{self, SideInput};
 use crate::domain::text::{DisplayName, Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
 use crate::limits::Limits;
@@ -128,6 +129,9 @@ struct EventFile {
     cue_presets: Vec<CuePreset>,
     #[serde(default)]
     automations: Vec<Automation>,
+    /// Whom people speak for: `[[sides]] id, name, budget_s`.
+    #[serde(default)]
+    sides: Vec<SideInput>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +203,9 @@ struct SegmentSection {
     /// Interpretation channels: `{ channel = 1, from = "zh", to = "ja", listen_url = "…" }`.
     #[serde(default)]
     interpretation: Vec<Channel>,
+    /// Each side's floor time in the segment, in seconds: `{ cn = 600, jp = 600 }`.
+    #[serde(default)]
+    side_budgets: BTreeMap<String, u32>,
 }
 
 /// A planned cue: its own text, or a preset's.
@@ -221,6 +228,8 @@ struct SpeakerSection {
     mode: Option<Mode>,
     lang: Option<Lang>,
     duration_min: Option<u32>,
+    /// The id of the side they speak for.
+    side: Option<String>,
 }
 
 const MINUTE: Millis = 60_000;
@@ -286,6 +295,9 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
     if file.cue_presets.len() > MAX_CUE_PRESETS {
         bail!("an event has at most {MAX_CUE_PRESETS} cue presets");
     }
+    if file.sides.len() > sides::MAX_SIDES {
+        bail!("an event has at most {} sides", sides::MAX_SIDES);
+    }
     let zone: chrono_tz::Tz = section.time_zone.parse().map_err(|_| {
         anyhow::anyhow!("unknown time zone {:?}; use an IANA name such as Asia/Shanghai", section.time_zone)
     })?;
@@ -325,6 +337,8 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         if let Some(problem) = channels_problem(&s.interpretation) {
             bail!("segment {:?}: {problem}", s.id);
         }
+        let side_budgets =
+            sides::segment_budgets(&s.side_budgets).map_err(|e| anyhow::anyhow!("segment {:?}: {e}", s.id))?;
         segments.push(Segment {
             id: s.id,
             kind: s.kind,
@@ -342,6 +356,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
                         mode: p.mode,
                         lang: p.lang,
                         duration_ms: p.duration_min.map(|m| Millis::from(m) * MINUTE),
+                        side: p.side,
                     })
                 })
                 .collect::<anyhow::Result<_>>()?,
@@ -354,6 +369,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
             join_url,
             cues: s.cues.into_iter().map(|c| planned_cue(c, &cue_presets)).collect::<anyhow::Result<_>>()?,
             interpretation: s.interpretation,
+            side_budgets,
         });
     }
     name_speakers(&mut segments)?;
@@ -372,6 +388,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         segments,
         cue_presets,
         automations: file.automations,
+        sides: file.sides.iter().map(SideInput::side).collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     plan::checked(&show, &show).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -443,158 +460,4 @@ fn valid_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DEMO: &str = include_str!("../config/events/sjtu-forum.toml");
-
-    /// Late on 3 January in London is already 4 January in Shanghai.
-    fn day() -> DateTime<Utc> {
-        "2022-01-03T20:00:00Z".parse().unwrap()
-    }
-
-    #[test]
-    fn the_demo_forum_has_its_four_segments_in_order() {
-        let show = parse_event(DEMO, day()).unwrap();
-        let ids: Vec<&str> = show.segments.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["opening", "keynotes", "round-table", "closing"]);
-        assert_eq!(show.segments[1].speakers.len(), 4);
-        assert_eq!(show.segments[2].speakers.len(), 5);
-        assert_eq!(show.segments[0].chair.as_ref().unwrap().get(Lang::En), "Ji Weidong");
-        for segment in &show.segments {
-            for lang in [Lang::Zh, Lang::Ja, Lang::En] {
-                assert!(!segment.title.get(lang).is_empty());
-            }
-            assert_ne!(segment.title.zh, segment.title.en, "{} needs a Chinese title", segment.id);
-            assert_ne!(segment.title.ja, segment.title.en, "{} needs a Japanese title", segment.id);
-        }
-    }
-
-    #[test]
-    fn planned_times_are_local_to_the_venue_and_follow_each_other() {
-        let show = parse_event(DEMO, day()).unwrap();
-        let nine_in_shanghai = chrono::DateTime::parse_from_rfc3339("2022-01-04T09:00:00+08:00").unwrap();
-        assert_eq!(show.event.planned_start, nine_in_shanghai.timestamp_millis());
-        for pair in show.segments.windows(2) {
-            assert_eq!(pair[0].planned_start + pair[0].duration_ms, pair[1].planned_start);
-        }
-        let last = show.segments.last().unwrap();
-        assert_eq!(show.event.planned_end, last.planned_start + last.duration_ms);
-    }
-
-    #[test]
-    fn planned_cues_take_target_and_text_from_their_preset() {
-        let show = parse_event(DEMO, day()).unwrap();
-        let opening = &show.segments[0];
-        assert_eq!(opening.cues.len(), 3);
-        assert_eq!(opening.cues[1].target, CueTarget::Position(crate::domain::cues::CrewPosition::Audio));
-        assert_eq!(opening.cues[1].text.en, "Lectern mic 1 live");
-        assert_eq!(show.event.standby_alert_ms, 10_000);
-        let text = DEMO.replacen("preset = \"slides\"", "preset = \"fog-machine\"", 1);
-        let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
-        assert!(err.contains("fog-machine"), "{err}");
-    }
-
-    #[test]
-    fn names_in_the_event_file_are_cleaned_as_typed_names_are() {
-        let text = DEMO.replacen(r#"en = "Ji Weidong" }"#, r#"en = "Ji\u200b Weidong\u3000\u202e" }"#, 1);
-        let show = parse_event(&text, day()).unwrap();
-        assert_eq!(show.segments[0].chair.as_ref().unwrap().en, "Ji Weidong");
-        let person = r#"target = { person = "Lu\u202eMing" }"#;
-        let show = parse_event(&DEMO.replacen(r#"target = "lighting""#, person, 1), day()).unwrap();
-        assert_eq!(show.cue_presets[5].target, CueTarget::Person { person: "LuMing".into() });
-        let err = parse_event(&DEMO.replacen(r#"target = "lighting""#, r#"target = { person = "\u0000" }"#, 1), day());
-        assert!(format!("{:#}", err.unwrap_err()).contains("control character"));
-    }
-
-    #[test]
-    fn an_unknown_time_zone_is_named_in_the_error() {
-        let text = DEMO.replace("Asia/Shanghai", "Mars/Olympus");
-        let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
-        assert!(err.contains("Mars/Olympus"), "{err}");
-    }
-
-    #[test]
-    fn a_join_url_must_be_an_http_link() {
-        let show = parse_event(DEMO, day()).unwrap();
-        assert_eq!(show.segments[2].join_url.as_deref(), Some("https://meet.example.org/sjtu-forum/round-table"));
-        let text = DEMO.replace("https://meet.example.org", "javascript:alert(1)//");
-        let err = format!("{:#}", parse_event(&text, day()).unwrap_err());
-        assert!(err.contains("join_url"), "{err}");
-    }
-
-    #[test]
-    fn duplicate_segment_ids_are_refused() {
-        let text = DEMO.replace("id = \"closing\"", "id = \"opening\"");
-        assert!(parse_event(&text, day()).is_err());
-    }
-
-    /// An event file with only the fields the README names.
-    const MINIMAL: &str = include_str!("../tests/fixtures/workshop.toml");
-
-    #[test]
-    fn every_demo_speaker_says_which_language_they_speak() {
-        let show = parse_event(DEMO, day()).unwrap();
-        for person in show.segments.iter().flat_map(|s| &s.speakers) {
-            assert!(person.lang.is_some(), "{} has a language", person.name.en);
-        }
-        let akamatsu = show.segments[0].speakers.iter().find(|p| p.name.en == "Hideki Akamatsu").unwrap();
-        assert_eq!(akamatsu.lang, Some(Lang::Ja));
-    }
-
-    #[test]
-    fn fields_the_readme_does_not_name_have_defaults() {
-        let show = parse_event_file(MINIMAL, day(), Some("workshop")).unwrap();
-        assert_eq!(show.event.id, "workshop", "the file's name");
-        assert_eq!(show.event.languages, [Lang::Zh, Lang::Ja, Lang::En]);
-        assert!(show.event.hybrid);
-        assert_eq!(show.segments[0].warning_ms, 120_000);
-        let error = parse_event(MINIMAL, day()).unwrap_err();
-        assert!(format!("{error:#}").contains("needs an id"), "{error:#}");
-    }
-
-    #[test]
-    fn an_event_file_keeps_to_the_plan_limits_and_the_text_policy() {
-        // `title` is TOML: a basic string with TOML's escapes.
-        let with_title = |title: &str| MINIMAL.replace("title = \"A talk\"", &format!("title = \"{title}\""));
-        let error = |text: &str| format!("{:#}", parse_event_file(text, day(), Some("w")).unwrap_err());
-        assert!(error(&with_title(&"x".repeat(900_000))).contains("longer than"));
-        assert!(error(&with_title("Ring\\u0007")).contains("control character"));
-        assert!(error(&with_title("\\u001b[31mred")).contains("control character"));
-        let show = parse_event_file(&with_title("evil\\u202etxt.exe"), day(), Some("w")).unwrap();
-        assert_eq!(show.segments[0].title.en, "eviltxt.exe", "a bidi override is removed");
-        let mut many = MINIMAL.to_owned();
-        for k in 0..15_000 {
-            many.push_str(&format!(
-                "[[segments]]\nid = \"s{k}\"\nkind = \"speech\"\ntitle = \"T\"\nduration_min = 1\n"
-            ));
-        }
-        assert!(error(&many).contains("at most 200 segments"));
-    }
-
-    #[test]
-    fn a_bad_event_file_keeps_only_its_own_event_from_starting() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a-forum.toml"), DEMO).unwrap();
-        std::fs::write(dir.path().join("b-broken.toml"), MINIMAL.replace("duration_min = 30", "")).unwrap();
-        std::fs::write(dir.path().join("c-workshop.toml"), MINIMAL).unwrap();
-        std::fs::write(dir.path().join("d-again.toml"), DEMO).unwrap();
-        let loaded = load_events(dir.path(), day()).unwrap();
-        let ids: Vec<&str> = loaded.events.iter().map(|e| e.event.id.as_str()).collect();
-        assert_eq!(ids, ["sjtu-forum", "c-workshop"]);
-        let failed: Vec<(String, &str)> = loaded
-            .failed
-            .iter()
-            .map(|(path, why)| (path.file_name().unwrap().to_string_lossy().into_owned(), why.as_str()))
-            .collect();
-        assert_eq!(failed.len(), 2, "{failed:?}");
-        assert!(failed[0].0 == "b-broken.toml" && failed[0].1.contains("duration_min"), "{failed:?}");
-        assert!(failed[1].0 == "d-again.toml" && failed[1].1.contains("sjtu-forum"), "{failed:?}");
-    }
-
-    #[test]
-    fn the_shipped_settings_parse() {
-        let settings: Settings = toml::from_str(include_str!("../config/default.toml")).unwrap();
-        assert_eq!(settings.server.events_dir, Path::new("config/events"));
-    }
-}
+mod tests;

@@ -209,6 +209,7 @@ fn plan_command() -> BoxedStrategy<Command> {
                             topic: None,
                             mode: None,
                             minutes: Some(5),
+                            side: None,
                         })
                         .collect()
                 }),
@@ -220,6 +221,7 @@ fn plan_command() -> BoxedStrategy<Command> {
                 join_url: None,
                 cues: None,
                 interpretation: None,
+                side_budgets: None,
             }))
         }),
         Just(Command::PlanUndo { plan_version: 0 }),

@@ -3,11 +3,12 @@
 //!
 //! - `time`, `rejection`, `text`, `actor`: the vocabulary (instants, refusals, typed text,
 //!   who acts).
-//! - `show` (the plan, with its automation rules), `live` (the show's transitions), `queue`,
-//!   `cues`, `presence`, `captions`: the parts of an event, each with its own rules.
+//! - `show` (the plan, with its automation rules), `sides` (whom people speak for, and the
+//!   checks of what names a side), `live` (the show's transitions), `queue`, `cues`,
+//!   `presence`, `captions`: the parts of an event, each with its own rules.
 //! - `command` (what a client may ask), `target` (what it acts on), `change` (what it
-//!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`
-//!   and `plan` (editing the plan while the show runs).
+//!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`,
+//!   `plan` and `plan_fields` (editing the plan while the show runs).
 //! - `automation` (when the plan's automations fire, what they send), `record` (planned
 //!   versus actual).
 
@@ -20,6 +21,7 @@ pub mod presence;
 pub mod queue;
 pub mod record;
 pub mod show;
+pub mod sides;
 pub mod text;
 
 mod actor;
@@ -27,6 +29,7 @@ mod apply;
 mod change;
 mod command;
 mod plan_edit;
+mod plan_fields;
 mod rejection;
 mod state;
 mod target;

@@ -74,6 +74,7 @@ mod tests {
             interpretation: vec![],
             av_notes: String::new(),
             join_url: None,
+            side_budgets: Default::default(),
         }
     }
 
@@ -94,6 +95,7 @@ mod tests {
             segments: vec![segment("a", 0, 100), segment("b", 100, 100), segment("c", 200, 100)],
             cue_presets: vec![],
             automations: vec![],
+            sides: vec![],
         };
         let live = LiveState {
             actual: vec![

@@ -10,7 +10,7 @@ use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
-    Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
+    Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Side, Speaker,
 };
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Change, EventState, Millis, Role};
@@ -182,6 +182,7 @@ impl<'a> View<'a> {
         SnapshotView {
             event: &state.show.event,
             plan_version: state.plan_version,
+            sides: &state.show.sides,
             segments: self.segments(&state.show),
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
             automations: crew.then_some(state.show.automations.as_slice()),
@@ -206,6 +207,7 @@ impl<'a> View<'a> {
                 plan_version: *plan_version,
                 plan: PlanView {
                     event: &plan.event,
+                    sides: &plan.sides,
                     segments: self.segments(plan),
                     automations: self.crew().then_some(plan.automations.as_slice()),
                 },
@@ -283,6 +285,8 @@ pub struct SegmentView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     join_url: Option<&'a str>,
     interpretation: &'a [Channel],
+    /// Each side's floor time in the segment, by side id.
+    side_budgets_ms: &'a BTreeMap<String, Millis>,
 }
 
 impl<'a> SegmentView<'a> {
@@ -302,6 +306,7 @@ impl<'a> SegmentView<'a> {
             cues: crew.then_some(segment.cues.as_slice()),
             join_url: segment.join_url.as_deref(),
             interpretation: &segment.interpretation,
+            side_budgets_ms: &segment.side_budgets,
         }
     }
 }
@@ -310,6 +315,7 @@ impl<'a> SegmentView<'a> {
 #[derive(Serialize)]
 pub struct PlanView<'a> {
     event: &'a EventInfo,
+    sides: &'a [Side],
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     automations: Option<&'a [Automation]>,
@@ -319,6 +325,7 @@ pub struct PlanView<'a> {
 pub struct SnapshotView<'a> {
     event: &'a EventInfo,
     plan_version: u64,
+    sides: &'a [Side],
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,

@@ -7,6 +7,7 @@ mod cue_standbys;
 mod plan_edits;
 mod queues;
 mod run_of_show;
+mod sides;
 mod stage;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ fn speaker(name: &str, minutes: Option<Millis>) -> Speaker {
         topic: None,
         mode: None,
         duration_ms: minutes.map(|m| m * MIN),
+        side: None,
     }
 }
 
@@ -54,6 +56,7 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         interpretation: vec![],
         av_notes: String::new(),
         join_url: None,
+        side_budgets: Default::default(),
     }
 }
 
@@ -82,6 +85,7 @@ fn forum_show() -> RunOfShow {
         ],
         cue_presets: vec![],
         automations: vec![],
+        sides: vec![],
     }
 }
 

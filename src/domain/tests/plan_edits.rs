@@ -41,6 +41,7 @@ fn update(segment: &str) -> impl Fn(u64) -> plan::UpdateSegment + '_ {
         join_url: None,
         cues: None,
         interpretation: None,
+        side_budgets: None,
     }
 }
 
@@ -240,6 +241,7 @@ fn the_speaking_speaker_cannot_be_removed_and_the_others_can_be_reordered() {
                 topic: None,
                 mode: None,
                 minutes: Some(5),
+                side: None,
             })
             .collect::<Vec<_>>()
     };
@@ -281,6 +283,7 @@ fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered(
             topic: None,
             mode: None,
             minutes: None,
+            side: None,
         })
         .to_vec();
     let changes = edit_segment(
@@ -353,6 +356,7 @@ fn updating_the_event_start_moves_every_planned_start() {
         start: Some("09:30".into()),
         date: None,
         time_zone: None,
+        sides: None,
     }));
     let nine = state.show.event.planned_start;
     state.apply(&command, &moderator(), T0).unwrap();
@@ -396,6 +400,7 @@ fn speaker_input(id: Option<&str>, name: &str) -> plan::SpeakerInput {
         mode: None,
         lang: Some(Lang::Ja),
         minutes: None,
+        side: None,
     }
 }
 
