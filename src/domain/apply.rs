@@ -2,12 +2,12 @@
 //! authority and the current state, hands plan edits to `plan_edit`, and turns the rest
 //! into the changes to log and publish, with what follows when a segment ends.
 
-use super::actor::Actor;
+use super::actor::{Actor, Role};
 use super::change::Change;
 use super::command::{check_version, forbidden, Command};
 use super::cues::StageMessage;
 use super::live::{LiveState, ShowOp};
-use super::queue::EVENT_QUEUE;
+use super::queue::{QueueOp, EVENT_QUEUE};
 use super::rejection::Rejection;
 use super::state::EventState;
 use super::target::Target;
@@ -81,6 +81,16 @@ impl EventState {
                     Some(version) => check_version("the queue", queue.version, version)?,
                     None => {}
                 }
+                let queue_op = match queue_op {
+                    QueueOp::Request { kind, topic, side, .. } if actor.role == Role::Speaker => {
+                        // A panellist is the programme speaker of their name: they speak for
+                        // that speaker's side unless they said otherwise.
+                        let person = self.show.speaker_named(&actor.name, Some(name));
+                        let side = side.or_else(|| person.and_then(|p| p.side.clone()));
+                        QueueOp::Request { kind, topic, side, speaker: person.map(|p| p.id.clone()) }
+                    }
+                    op => op,
+                };
                 let mut state = queue.clone();
                 let closed = state.apply(queue_op, actor, now)?;
                 Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed }

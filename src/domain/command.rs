@@ -54,6 +54,8 @@ pub enum Command {
         #[serde(default)]
         kind: RequestKind,
         topic: Option<String>,
+        /// Whom they speak for: a side of the plan.
+        side: Option<String>,
     },
     QueueWithdraw {
         queue: String,
@@ -98,6 +100,14 @@ pub enum Command {
         panellists_first: Option<bool>,
         speaking_limit_s: Option<u32>,
         carry_over: Option<bool>,
+        closed: Option<bool>,
+    },
+    /// The side an open entry speaks for; `None` clears it.
+    QueueSide {
+        queue: String,
+        version: u64,
+        entry: u64,
+        side: Option<String>,
     },
     CueStandby {
         target: Option<CueTarget>,
@@ -164,7 +174,7 @@ pub enum Command {
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 35] = [
+    pub const TYPES: [&'static str; 36] = [
         "next",
         "previous",
         "goto",
@@ -185,6 +195,7 @@ impl Command {
         "queue_dismiss",
         "queue_clear",
         "queue_settings",
+        "queue_side",
         "cue_standby",
         "cue_standing_by",
         "cue_go",
@@ -224,6 +235,7 @@ impl Command {
             Command::QueueDismiss { .. } => "queue_dismiss",
             Command::QueueClear { .. } => "queue_clear",
             Command::QueueSettings { .. } => "queue_settings",
+            Command::QueueSide { .. } => "queue_side",
             Command::CueStandby { .. } => "cue_standby",
             Command::CueStandingBy { .. } => "cue_standing_by",
             Command::CueGo { .. } => "cue_go",

@@ -59,6 +59,13 @@ pub struct QueueEntry {
     pub topic: Option<String>,
     /// Joined with the speaker token: a panellist, who may have priority.
     pub panellist: bool,
+    /// The programme speaker a panellist is, recognised by name: their floor time counts
+    /// as that speaker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The side they speak for: an id of the plan's sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
     pub state: EntryState,
     /// Placed by the chair (moved, or pushed back from on deck by a call): while it waits it
     /// keeps its place when others are re-ordered. Cleared when it is called.
@@ -82,6 +89,9 @@ pub struct Queue {
     /// segment the show moves to (the event's when it ends); otherwise they expire.
     #[serde(default)]
     pub carry_over: bool,
+    /// The list of speakers is closed: no new requests; those made stay.
+    #[serde(default)]
+    pub closed: bool,
     pub speaking: Option<QueueEntry>,
     pub on_deck: Option<QueueEntry>,
     pub waiting: Vec<QueueEntry>,
@@ -95,15 +105,33 @@ pub struct Queue {
 /// A queue operation, decoded and ready to apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueOp {
-    Request { kind: RequestKind, topic: Option<String> },
+    /// `side`: whom they speak for; `speaker`: the programme speaker a panellist is.
+    Request {
+        kind: RequestKind,
+        topic: Option<String>,
+        side: Option<String>,
+        speaker: Option<String>,
+    },
     Withdraw,
     Next,
-    Call { entry: Option<u64> },
+    Call {
+        entry: Option<u64>,
+    },
     Start,
     Stop,
-    Move { entry: u64, to: usize },
-    Dismiss { entry: u64 },
+    Move {
+        entry: u64,
+        to: usize,
+    },
+    Dismiss {
+        entry: u64,
+    },
     Clear,
+    /// The chair sets (or, with `None`, clears) the side an open entry speaks for.
+    Side {
+        entry: u64,
+        side: Option<String>,
+    },
     Settings(Settings),
 }
 
@@ -116,6 +144,7 @@ pub struct Settings {
     /// `Some(None)` removes the limit.
     pub speaking_limit_ms: Option<Option<Millis>>,
     pub carry_over: Option<bool>,
+    pub closed: Option<bool>,
 }
 
 impl QueueOp {
@@ -177,7 +206,10 @@ impl Queue {
     fn transition(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
         let mut closed = Vec::new();
         match op {
-            QueueOp::Request { kind, topic } => {
+            QueueOp::Request { kind, topic, side, speaker } => {
+                if self.closed {
+                    return Err(invalid("the list of speakers is closed"));
+                }
                 if self.open_entries().any(|e| e.participant == actor.participant) {
                     return Err(invalid("you already have a place in this queue"));
                 }
@@ -195,6 +227,8 @@ impl Queue {
                     kind,
                     topic,
                     panellist: actor.role == Role::Speaker,
+                    speaker,
+                    side,
                     state: EntryState::Waiting,
                     pinned: false,
                     requested_at: now,
@@ -266,12 +300,17 @@ impl Queue {
                 let cleared = self.on_deck.take().into_iter().chain(self.waiting.drain(..)).collect::<Vec<_>>();
                 closed.extend(cleared.into_iter().map(|e| close(e, EntryState::Dismissed, now)));
             }
+            QueueOp::Side { entry, side } => {
+                let mut open = self.speaking.iter_mut().chain(self.on_deck.iter_mut()).chain(self.waiting.iter_mut());
+                open.find(|e| e.id == entry).ok_or_else(|| no_entry(entry))?.side = side;
+            }
             QueueOp::Settings(settings) => {
                 self.policy = settings.policy.unwrap_or(self.policy);
                 self.topics_public = settings.topics_public.unwrap_or(self.topics_public);
                 self.panellists_first = settings.panellists_first.unwrap_or(self.panellists_first);
                 self.speaking_limit_ms = settings.speaking_limit_ms.unwrap_or(self.speaking_limit_ms);
                 self.carry_over = settings.carry_over.unwrap_or(self.carry_over);
+                self.closed = settings.closed.unwrap_or(self.closed);
             }
         }
         Ok(closed)

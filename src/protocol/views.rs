@@ -93,6 +93,8 @@ pub struct EntryView<'a> {
     kind: RequestKind,
     topic: Option<&'a str>,
     panellist: bool,
+    /// The side they speak for, when the event has sides.
+    side: Option<&'a str>,
     state: EntryState,
     /// Holds the place the chair gave it in `waiting`; the others are ordered around it.
     pinned: bool,
@@ -110,6 +112,8 @@ pub struct QueueView<'a> {
     panellists_first: bool,
     speaking_limit_ms: Option<Millis>,
     carry_over: bool,
+    /// No new requests: the list of speakers is closed.
+    closed: bool,
     /// The side `alternate` puts first in each priority group, so that a second console can
     /// predict the order; null under `first_come` or before anyone was called.
     next_side: Option<Mode>,
@@ -141,6 +145,7 @@ impl<'a> View<'a> {
             kind: entry.kind,
             topic: entry.topic.as_deref().filter(|_| show_topic),
             panellist: entry.panellist,
+            side: entry.side.as_deref(),
             state: entry.state,
             pinned: entry.pinned,
             requested_at: entry.requested_at,
@@ -159,6 +164,7 @@ impl<'a> View<'a> {
             panellists_first: queue.panellists_first,
             speaking_limit_ms: queue.speaking_limit_ms,
             carry_over: queue.carry_over,
+            closed: queue.closed,
             next_side: queue.next_side(),
             speaking: queue.speaking.as_ref().map(entry),
             on_deck: queue.on_deck.as_ref().map(entry),

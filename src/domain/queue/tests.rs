@@ -20,11 +20,23 @@ fn chair() -> Actor {
 }
 
 fn ask(queue: &mut Queue, participant: &str, mode: Mode, at: Millis) {
-    queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &person(participant, mode), at).unwrap();
+    queue
+        .apply(
+            QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
+            &person(participant, mode),
+            at,
+        )
+        .unwrap();
 }
 
 fn ask_kind(queue: &mut Queue, participant: &str, kind: RequestKind, at: Millis) {
-    queue.apply(QueueOp::Request { kind, topic: None }, &person(participant, Mode::InRoom), at).unwrap();
+    queue
+        .apply(
+            QueueOp::Request { kind, topic: None, side: None, speaker: None },
+            &person(participant, Mode::InRoom),
+            at,
+        )
+        .unwrap();
 }
 
 fn waiting(queue: &Queue) -> Vec<&str> {
@@ -109,7 +121,13 @@ fn panellists_go_first_unless_the_chair_turns_it_off() {
     let mut queue = Queue::new(None);
     ask(&mut queue, "a", Mode::Remote, T0);
     let panellist = Actor { role: Role::Speaker, ..person("panel", Mode::Remote) };
-    queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &panellist, T0 + 1).unwrap();
+    queue
+        .apply(
+            QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
+            &panellist,
+            T0 + 1,
+        )
+        .unwrap();
     assert_eq!(waiting(&queue), ["panel", "a"]);
     assert!(queue.waiting[0].panellist);
     run(&mut queue, QueueOp::Settings(Settings { panellists_first: Some(false), ..Settings::default() })).unwrap();
@@ -121,7 +139,7 @@ fn one_participant_holds_one_place_even_from_two_tabs() {
     let mut queue = Queue::new(None);
     ask(&mut queue, "tanaka", Mode::Remote, T0);
     let second_tab = queue.apply(
-        QueueOp::Request { kind: RequestKind::Reply, topic: None },
+        QueueOp::Request { kind: RequestKind::Reply, topic: None, side: None, speaker: None },
         &person("tanaka", Mode::Remote),
         T0 + 5,
     );
@@ -129,7 +147,7 @@ fn one_participant_holds_one_place_even_from_two_tabs() {
     assert_eq!(queue.waiting.len(), 1);
     run(&mut queue, QueueOp::Next).unwrap();
     let while_speaking = queue.apply(
-        QueueOp::Request { kind: RequestKind::Speak, topic: None },
+        QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
         &person("tanaka", Mode::Remote),
         T0 + 6,
     );
@@ -270,8 +288,11 @@ fn the_queue_is_bounded() {
     for k in 0..MAX_WAITING {
         ask(&mut queue, &format!("p{k}"), Mode::Remote, T0);
     }
-    let full =
-        queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &person("late", Mode::Remote), T0);
+    let full = queue.apply(
+        QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
+        &person("late", Mode::Remote),
+        T0,
+    );
     assert_eq!(full.unwrap_err().code(), "invalid_state");
 }
 
@@ -374,7 +395,7 @@ fn alternate_starts_each_priority_group_with_the_side_not_called_last() {
     let mut queue = alternating();
     ask(&mut queue, "r0", Mode::Remote, T0);
     run(&mut queue, QueueOp::Call { entry: None }).unwrap();
-    let reply = QueueOp::Request { kind: RequestKind::Reply, topic: None };
+    let reply = QueueOp::Request { kind: RequestKind::Reply, topic: None, side: None, speaker: None };
     queue.apply(reply.clone(), &person("rr", Mode::Remote), T0 + 1).unwrap();
     ask(&mut queue, "r1", Mode::Remote, T0 + 2);
     ask(&mut queue, "i1", Mode::InRoom, T0 + 3);
@@ -403,4 +424,41 @@ fn a_placed_entry_loses_its_pin_once_called() {
     run(&mut queue, QueueOp::Call { entry: None }).unwrap();
     let on_deck = queue.on_deck.as_ref().unwrap();
     assert_eq!((on_deck.participant.as_str(), on_deck.pinned), ("b", false));
+}
+
+#[test]
+fn a_closed_list_refuses_new_requests_and_keeps_those_made() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    run(&mut queue, QueueOp::Settings(Settings { closed: Some(true), ..Settings::default() })).unwrap();
+    let late = QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None };
+    let error = queue.apply(late.clone(), &person("b", Mode::Remote), T0 + 1).unwrap_err();
+    assert_eq!(error, Rejection::InvalidState("the list of speakers is closed".into()));
+    assert_eq!(waiting(&queue), ["a"], "the requests made stay");
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "a", "the chair still calls them");
+    run(&mut queue, QueueOp::Settings(Settings { closed: Some(false), ..Settings::default() })).unwrap();
+    queue.apply(late, &person("b", Mode::Remote), T0 + 2).unwrap();
+    assert_eq!(waiting(&queue), ["b"]);
+}
+
+#[test]
+fn the_chair_sets_and_clears_the_side_of_any_open_entry() {
+    let mut queue = Queue::new(None);
+    let request = QueueOp::Request { kind: RequestKind::Speak, topic: None, side: Some("cn".into()), speaker: None };
+    queue.apply(request, &person("a", Mode::InRoom), T0).unwrap();
+    ask(&mut queue, "b", Mode::Remote, T0 + 1);
+    assert_eq!(queue.waiting[0].side.as_deref(), Some("cn"));
+    run(&mut queue, QueueOp::Next).unwrap();
+    let (a, b) = (queue.speaking.as_ref().unwrap().id, queue.on_deck.as_ref().unwrap().id);
+    let version = queue.version;
+    run(&mut queue, QueueOp::Side { entry: a, side: Some("jp".into()) }).unwrap();
+    run(&mut queue, QueueOp::Side { entry: b, side: Some("floor".into()) }).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().side.as_deref(), Some("jp"), "even while they speak");
+    assert_eq!(queue.on_deck.as_ref().unwrap().side.as_deref(), Some("floor"));
+    run(&mut queue, QueueOp::Side { entry: a, side: None }).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().side, None);
+    assert_eq!(queue.version, version + 3, "a chair's operation");
+    let error = run(&mut queue, QueueOp::Side { entry: 99, side: None }).unwrap_err();
+    assert_eq!(error.code(), "invalid_field");
 }

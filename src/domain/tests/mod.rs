@@ -134,7 +134,7 @@ fn undo(version: u64) -> Command {
 }
 
 fn ask(state: &mut EventState, queue: &str, participant: &str, now: Millis) {
-    let request = Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None };
+    let request = Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None, side: None };
     state.apply(&request, &attendee(participant), now).unwrap();
 }
 

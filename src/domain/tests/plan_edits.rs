@@ -217,7 +217,8 @@ fn the_live_segment_cannot_be_removed_but_the_next_one_can() {
 fn removing_a_segment_expires_its_waiting_requests_and_drops_its_queue() {
     let mut state = started();
     let attendee = Actor { role: Role::Attendee, participant: "p-a".into(), ..moderator() };
-    let request = Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None };
+    let request =
+        Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None, side: None };
     state.apply(&request, &attendee, T0).unwrap();
     let changes = edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();
     let Change::Queue { queue, closed, .. } = &changes[0] else { panic!("{changes:?}") };
@@ -533,11 +534,17 @@ fn removing_a_segment_that_carries_over_moves_its_requests_to_the_one_that_follo
         panellists_first: None,
         speaking_limit_s: None,
         carry_over: Some(true),
+        closed: None,
     };
     state.apply(&settings, &moderator(), T0).unwrap();
     for who in ["p-a", "p-b"] {
         let attendee = Actor { role: Role::Attendee, participant: who.into(), ..moderator() };
-        let request = Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None };
+        let request = Command::QueueRequest {
+            queue: "keynotes".into(),
+            kind: queue::RequestKind::Speak,
+            topic: None,
+            side: None,
+        };
         state.apply(&request, &attendee, T0).unwrap();
     }
     let changes = edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();

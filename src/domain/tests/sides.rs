@@ -118,3 +118,60 @@ fn the_sides_change_whole_and_one_still_named_cannot_go() {
     let ids: Vec<(&str, Option<Millis>)> = state.show.sides.iter().map(|s| (s.id.as_str(), s.budget_ms)).collect();
     assert_eq!(ids, [("cn", Some(900_000)), ("jp", None), ("floor", None)]);
 }
+
+fn request(queue: &str, side: Option<&str>) -> Command {
+    Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None, side: side.map(str::to_owned) }
+}
+
+fn panellist(name: &str) -> Actor {
+    Actor { participant: format!("p-{name}"), name: name.into(), role: Role::Speaker, ..attendee("x") }
+}
+
+#[test]
+fn a_request_speaks_for_a_side_the_plan_has_or_is_an_invalid_field() {
+    let mut state = two_sides();
+    let error = state.apply(&request("event", Some("kr")), &attendee("a"), T0).unwrap_err();
+    assert_eq!(error.code(), "invalid_field");
+    assert!(error.to_string().contains("\"kr\"") && error.to_string().contains("cn, jp"), "{error}");
+    state.apply(&request("event", Some("jp")), &attendee("a"), T0).unwrap();
+    state.apply(&request("event", None), &attendee("b"), T0).unwrap();
+    let sides: Vec<Option<&str>> = state.queues["event"].waiting.iter().map(|e| e.side.as_deref()).collect();
+    assert_eq!(sides, [Some("jp"), None]);
+}
+
+#[test]
+fn a_panellist_speaks_for_their_programme_side_unless_they_name_another() {
+    let mut state = two_sides();
+    state.apply(&request("opening", None), &panellist("hideki  AKAMATSU"), T0).unwrap();
+    state.apply(&request("opening", Some("jp")), &panellist("Zhou Cheng"), T0).unwrap();
+    let posing = Actor { participant: "p-pose".into(), ..attendee("Zhang Ying") };
+    state.apply(&request("opening", None), &posing, T0).unwrap();
+    let entries: Vec<(Option<&str>, Option<&str>)> =
+        state.queues["opening"].waiting.iter().map(|e| (e.side.as_deref(), e.speaker.as_deref())).collect();
+    assert_eq!(
+        entries,
+        [(Some("jp"), Some("hideki-akamatsu")), (Some("jp"), Some("zhou-cheng")), (None, None)],
+        "an attendee may take any name, so a name alone gives no side"
+    );
+}
+
+#[test]
+fn only_the_chair_sets_a_side_and_only_one_the_plan_has() {
+    let mut state = two_sides();
+    state.apply(&request("event", None), &attendee("a"), T0).unwrap();
+    let entry = state.queues["event"].waiting[0].id;
+    let set = |side: Option<&str>, version| Command::QueueSide {
+        queue: "event".into(),
+        version,
+        entry,
+        side: side.map(str::to_owned),
+    };
+    assert_eq!(state.apply(&set(Some("cn"), 0), &attendee("a"), T0).unwrap_err().code(), "forbidden");
+    assert_eq!(state.apply(&set(Some("kr"), 0), &moderator(), T0).unwrap_err().code(), "invalid_field");
+    let changes = state.apply(&set(Some("cn"), 0), &moderator(), T0).unwrap();
+    assert!(matches!(&changes[..], [Change::Queue { op, .. }] if op == "queue_side"));
+    assert_eq!(state.queues["event"].waiting[0].side.as_deref(), Some("cn"));
+    assert_eq!(state.apply(&set(None, 0), &moderator(), T0).unwrap_err().code(), "conflict");
+    state.apply(&set(None, 1), &moderator(), T0).unwrap();
+    assert_eq!(state.queues["event"].waiting[0].side, None);
+}
