@@ -24,6 +24,7 @@ impl EventState {
         let (segment, speaker, since, speaking) = self.floor();
         let floor = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking);
         let mut changes = self.command_changes(command, actor, now)?;
+        self.follow_floor(&mut changes, now);
         let (segment, speaker, since, speaking) = self.floor();
         let passed = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking) != floor;
         if passed && self.stage.as_ref().is_some_and(|message| !message.pinned) {
@@ -64,7 +65,7 @@ impl EventState {
                 };
                 let mut changes =
                     ended.map(|index| self.segment_ended(index, &live, &op, actor, now)).unwrap_or_default();
-                changes.insert(0, Change::Live { op, live });
+                changes.insert(0, Change::Live { op, live, speaking: None });
                 changes.iter().for_each(|change| self.evolve(change));
                 return Ok(changes);
             }
@@ -93,7 +94,7 @@ impl EventState {
                 };
                 let mut state = queue.clone();
                 let closed = state.apply(queue_op, actor, now)?;
-                Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed }
+                Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed, speaking: None }
             }
             Target::Cue(cue_op) => Change::Cue { op, cue: Box::new(self.cues.apply(cue_op, actor, now)?) },
             Target::Stage(signal) => {
@@ -156,13 +157,19 @@ impl EventState {
             closed.extend(target.receive(carried, now));
             target
         });
-        let mut changes =
-            vec![Change::Queue { op: op.to_owned(), queue: name.clone(), state: Box::new(source), closed }];
+        let mut changes = vec![Change::Queue {
+            op: op.to_owned(),
+            queue: name.clone(),
+            state: Box::new(source),
+            closed,
+            speaking: None,
+        }];
         changes.extend(target.map(|state| Change::Queue {
             op: op.to_owned(),
             queue: target_name.to_owned(),
             state: Box::new(state),
             closed: Vec::new(),
+            speaking: None,
         }));
         changes
     }

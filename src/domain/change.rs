@@ -9,21 +9,28 @@ use super::cues::{Cue, StageMessage};
 use super::live::LiveState;
 use super::queue::{Queue, QueueEntry};
 use super::show::RunOfShow;
+use super::speaking::SpeakingRecord;
 
 /// An accepted change. Each carries the new value of the part of the state it replaces,
-/// so that replaying the log and a client applying it are both a plain assignment.
+/// so that replaying the log and a client applying it are both a plain assignment. The
+/// speaking record has no change of its own: the last change of the show, a queue or the
+/// plan that a command makes carries it (`speaking`) when the command moved it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     Live {
         op: String,
         live: LiveState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaking: Option<Box<SpeakingRecord>>,
     },
     Queue {
         op: String,
         queue: String,
         state: Box<Queue>,
         closed: Vec<QueueEntry>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaking: Option<Box<SpeakingRecord>>,
     },
     Cue {
         op: String,
@@ -38,6 +45,8 @@ pub enum Change {
         op: String,
         plan_version: u64,
         plan: Arc<RunOfShow>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaking: Option<Box<SpeakingRecord>>,
     },
 }
 
@@ -50,6 +59,26 @@ impl Change {
         match self {
             Change::Plan { plan, .. } => Some(plan),
             Change::Live { .. } | Change::Queue { .. } | Change::Cue { .. } | Change::Stage { .. } => None,
+        }
+    }
+
+    /// The speaking record this change carries, if the command that made it moved it.
+    pub fn speaking(&self) -> Option<&SpeakingRecord> {
+        match self {
+            Change::Live { speaking, .. } | Change::Queue { speaking, .. } | Change::Plan { speaking, .. } => {
+                speaking.as_deref()
+            }
+            Change::Cue { .. } | Change::Stage { .. } => None,
+        }
+    }
+
+    /// Where a change of the show, a queue or the plan carries the speaking record.
+    pub(super) fn speaking_mut(&mut self) -> Option<&mut Option<Box<SpeakingRecord>>> {
+        match self {
+            Change::Live { speaking, .. } | Change::Queue { speaking, .. } | Change::Plan { speaking, .. } => {
+                Some(speaking)
+            }
+            Change::Cue { .. } | Change::Stage { .. } => None,
         }
     }
 

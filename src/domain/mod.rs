@@ -10,7 +10,8 @@
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`,
 //!   `plan` and `plan_fields` (editing the plan while the show runs).
 //! - `automation` (when the plan's automations fire, what they send), `record` (planned
-//!   versus actual).
+//!   versus actual), `speaking` (who has spoken how long) and `floor` (who holds the floor,
+//!   as the turns the speaking record follows).
 
 pub mod automation;
 pub mod captions;
@@ -22,12 +23,14 @@ pub mod queue;
 pub mod record;
 pub mod show;
 pub mod sides;
+pub mod speaking;
 pub mod text;
 
 mod actor;
 mod apply;
 mod change;
 mod command;
+mod floor;
 mod plan_edit;
 mod plan_fields;
 mod rejection;

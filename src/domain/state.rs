@@ -13,6 +13,7 @@ use super::live::{LiveState, Phase};
 use super::plan::PLAN_UNDO_DEPTH;
 use super::queue::{Queue, EVENT_QUEUE};
 use super::show::{RunOfShow, Segment, SegmentKind};
+use super::speaking::SpeakingRecord;
 
 /// One event's whole state: the plan and where the show stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,9 @@ pub struct EventState {
     pub cues: CueSheet,
     /// What the speaker's stage screen shows from the chair.
     pub stage: Option<StageMessage>,
+    /// Who has spoken how long, per person and per side.
+    #[serde(default)]
+    pub speaking: SpeakingRecord,
 }
 
 impl EventState {
@@ -48,6 +52,7 @@ impl EventState {
             queues,
             cues: CueSheet::default(),
             stage: None,
+            speaking: SpeakingRecord::default(),
         }
     }
 
@@ -68,6 +73,9 @@ impl EventState {
 
     /// Applies an accepted change: used live and when replaying the log.
     pub fn evolve(&mut self, change: &Change) {
+        if let Some(record) = change.speaking() {
+            self.speaking = record.clone();
+        }
         match change {
             Change::Live { live, .. } => self.live = live.clone(),
             Change::Queue { queue, state, .. } => {
@@ -75,7 +83,7 @@ impl EventState {
             }
             Change::Cue { cue, .. } => self.cues.record(cue),
             Change::Stage { message, .. } => self.stage = message.clone(),
-            Change::Plan { op, plan_version, plan } => {
+            Change::Plan { op, plan_version, plan, .. } => {
                 let previous = std::mem::replace(&mut self.show, plan.clone());
                 if op == PLAN_UNDO {
                     self.plan_history.pop();

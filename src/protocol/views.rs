@@ -12,6 +12,7 @@ use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
     Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Side, Speaker,
 };
+use crate::domain::speaking::{Person, SpeakingRecord, Tally};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::{Change, EventState, Millis, Role};
 
@@ -196,6 +197,57 @@ impl<'a> View<'a> {
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
+            speaking: self.speaking(&state.speaking),
+        }
+    }
+
+    /// A person as clients name them: `speaker:<id>` for a programme speaker, `who:<tag>`
+    /// for someone called from a queue, whose participant id is never sent.
+    fn person(self, person: &Person) -> String {
+        match person {
+            Person::Speaker(id) => format!("speaker:{id}"),
+            Person::Participant(participant) => format!("who:{}", self.tagger.who(participant)),
+        }
+    }
+
+    fn speaking(self, record: &'a SpeakingRecord) -> SpeakingView<'a> {
+        let mut sides: Vec<SideView<'a>> = Vec::new();
+        for tally in &record.sides {
+            let id = tally.side.as_deref();
+            let side = match sides.iter().position(|s| s.id == id) {
+                Some(at) => &mut sides[at],
+                None => {
+                    sides.push(SideView { id, spoken_ms: 0, turns: 0, segments: BTreeMap::new() });
+                    sides.last_mut().expect("just pushed")
+                }
+            };
+            side.spoken_ms += tally.tally.spoken_ms;
+            side.turns += tally.tally.turns;
+            side.segments.insert(&tally.segment, tally.tally);
+        }
+        SpeakingView {
+            sides,
+            people: record
+                .people
+                .iter()
+                .map(|p| PersonView {
+                    key: self.person(&p.person),
+                    name: &p.name,
+                    side: p.side.as_deref(),
+                    spoken_ms: p.tally.spoken_ms,
+                    turns: p.tally.turns,
+                })
+                .collect(),
+            open: record
+                .open
+                .iter()
+                .map(|o| OpenView {
+                    key: self.person(&o.turn.person),
+                    side: o.turn.side.as_deref(),
+                    segment: &o.turn.segment,
+                    since: o.since,
+                })
+                .collect(),
         }
     }
 
@@ -205,10 +257,14 @@ impl<'a> View<'a> {
             return ChangeView::Hidden;
         }
         match change {
-            Change::Live { op, live } => ChangeView::Live { op, live: LiveView::of(live) },
+            Change::Live { op, live, speaking } => ChangeView::Live {
+                op,
+                live: LiveView::of(live),
+                speaking: speaking.as_deref().map(|r| self.speaking(r)),
+            },
             Change::Cue { op, cue } => ChangeView::Cue { op, cue },
             Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
-            Change::Plan { op, plan_version, plan } => ChangeView::Plan {
+            Change::Plan { op, plan_version, plan, speaking } => ChangeView::Plan {
                 op,
                 plan_version: *plan_version,
                 plan: PlanView {
@@ -217,12 +273,14 @@ impl<'a> View<'a> {
                     segments: self.segments(plan),
                     automations: self.crew().then_some(plan.automations.as_slice()),
                 },
+                speaking: speaking.as_deref().map(|r| self.speaking(r)),
             },
-            Change::Queue { op, queue, state, closed } => ChangeView::Queue {
+            Change::Queue { op, queue, state, closed, speaking } => ChangeView::Queue {
                 op,
                 queue,
                 state: Box::new(self.queue(state)),
                 closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
+                speaking: speaking.as_deref().map(|r| self.speaking(r)),
             },
         }
     }
@@ -341,6 +399,42 @@ pub struct SnapshotView<'a> {
     queues: BTreeMap<&'a str, QueueView<'a>>,
     cues: Vec<&'a Cue>,
     stage: Option<&'a StageMessage>,
+    speaking: SpeakingView<'a>,
+}
+
+/// Who has spoken how long (docs/protocol.md, "Sides and speaking time"): closed totals, and
+/// the turns whose time runs, each since when.
+#[derive(Serialize)]
+pub struct SpeakingView<'a> {
+    sides: Vec<SideView<'a>>,
+    people: Vec<PersonView<'a>>,
+    open: Vec<OpenView<'a>>,
+}
+
+/// A side's floor time, in all and by segment; `id` null for those who speak for none.
+#[derive(Serialize)]
+struct SideView<'a> {
+    id: Option<&'a str>,
+    spoken_ms: Millis,
+    turns: u32,
+    segments: BTreeMap<&'a str, Tally>,
+}
+
+#[derive(Serialize)]
+struct PersonView<'a> {
+    key: String,
+    name: &'a Localized,
+    side: Option<&'a str>,
+    spoken_ms: Millis,
+    turns: u32,
+}
+
+#[derive(Serialize)]
+struct OpenView<'a> {
+    key: String,
+    side: Option<&'a str>,
+    segment: &'a str,
+    since: Millis,
 }
 
 #[derive(Serialize)]
@@ -349,12 +443,16 @@ pub enum ChangeView<'a> {
     Live {
         op: &'a str,
         live: LiveView<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaking: Option<SpeakingView<'a>>,
     },
     Queue {
         op: &'a str,
         queue: &'a str,
         state: Box<QueueView<'a>>,
         closed: Vec<EntryView<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaking: Option<SpeakingView<'a>>,
     },
     Cue {
         op: &'a str,
@@ -368,6 +466,8 @@ pub enum ChangeView<'a> {
         op: &'a str,
         plan_version: u64,
         plan: PlanView<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaking: Option<SpeakingView<'a>>,
     },
     /// A change for others; it only moves this client's seq on.
     Hidden,

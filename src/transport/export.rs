@@ -16,7 +16,7 @@ use crate::domain::live::LiveState;
 use crate::domain::record::planned_vs_actual;
 use crate::domain::show::RunOfShow;
 use crate::domain::{Actor, Change, Millis, Role};
-use crate::protocol::LiveView;
+use crate::protocol::{Audience, ChangeView, Tagger, View};
 use crate::sheet::{TableCell, XLSX};
 use crate::store::LogEntry;
 
@@ -61,24 +61,33 @@ fn organizer(
     Ok(entry)
 }
 
+/// A running or archived event's plan, log and participants' public tags, for its organizer.
+struct Logged {
+    show: Arc<RunOfShow>,
+    log: Vec<LogEntry>,
+    tagger: Tagger,
+}
+
 /// The plan of a running or archived event and its log, for its organizer.
 async fn authorized_log(
     app: &AppState,
     event: &str,
     headers: &HeaderMap,
     query: &TokenQuery,
-) -> Result<(Arc<RunOfShow>, Vec<LogEntry>), ExportError> {
+) -> Result<Logged, ExportError> {
     let token = presented(headers, Some(query));
-    let (show, role) = match (app.event(event), app.archived_event(event)) {
-        (Some(entry), _) => (Arc::clone(&entry.show), entry.role_of(token)),
-        (None, Some(archived)) => (Arc::clone(&archived.state.show), archived.tokens.role_of(token)),
+    let (show, role, tagger) = match (app.event(event), app.archived_event(event)) {
+        (Some(entry), _) => (Arc::clone(&entry.show), entry.role_of(token), entry.tagger.clone()),
+        (None, Some(archived)) => {
+            (Arc::clone(&archived.state.show), archived.tokens.role_of(token), archived.tagger.clone())
+        }
         (None, None) => return Err(ExportError::NoSuchEvent),
     };
     if role != Some(Role::Organizer) {
         return Err(ExportError::NotOrganizer);
     }
     let log = app.journal.read_log(event).await.map_err(|e| ExportError::Store(e.to_string()))?;
-    Ok((show, log))
+    Ok(Logged { show, log, tagger })
 }
 
 /// `POST /api/events/{event}/tokens/{role}`: a new token for the role, effective at once.
@@ -112,7 +121,7 @@ pub async fn attendance(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (show, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let Logged { show, log: entries, .. } = authorized_log(&app, &event, &headers, &query).await?;
     let samples = app.journal.read_attendance(&event).await.map_err(|e| ExportError::Store(e.to_string()))?;
     let zone: chrono_tz::Tz = current_plan(&show, &entries).event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let csv_error = |e: csv::Error| ExportError::Store(e.to_string());
@@ -131,9 +140,9 @@ pub async fn attendance(
     ))
 }
 
-/// A line of the exported log: the entry as stored, but a live change as clients got it,
+/// A line of the exported log: the entry as stored, but a live change as the chair got it,
 /// with its `undo_depth` instead of the undo history, which would repeat up to 32 earlier
-/// states on every line.
+/// states on every line, and the speaking record it carries with participants' public tags.
 #[derive(Serialize)]
 struct LogLine<'a> {
     seq: u64,
@@ -147,14 +156,17 @@ struct LogLine<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum LoggedChange<'a> {
-    Live { kind: &'static str, op: &'a str, live: Box<LiveView<'a>> },
+    Live(Box<ChangeView<'a>>),
     Other(&'a Change),
 }
 
 impl<'a> LogLine<'a> {
-    fn of(entry: &'a LogEntry) -> Self {
+    fn of(entry: &'a LogEntry, tagger: &'a Tagger) -> Self {
         let change = match &entry.change {
-            Change::Live { op, live } => LoggedChange::Live { kind: "live", op, live: Box::new(LiveView::of(live)) },
+            live @ Change::Live { .. } => {
+                let chair = View { audience: Audience::Chair, role: Role::Organizer, crew: &[], tagger };
+                LoggedChange::Live(Box::new(chair.change(live)))
+            }
             other => LoggedChange::Other(other),
         };
         LogLine { seq: entry.seq, at: entry.at, actor: &entry.actor, command: entry.command.as_deref(), change }
@@ -167,10 +179,11 @@ pub async fn log(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (_, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let Logged { log: entries, tagger, .. } = authorized_log(&app, &event, &headers, &query).await?;
     let mut body = String::new();
     for entry in &entries {
-        body.push_str(&serde_json::to_string(&LogLine::of(entry)).map_err(|e| ExportError::Store(e.to_string()))?);
+        let line = LogLine::of(entry, &tagger);
+        body.push_str(&serde_json::to_string(&line).map_err(|e| ExportError::Store(e.to_string()))?);
         body.push('\n');
     }
     Ok(download("application/jsonl; charset=utf-8", format!("{event}-log.jsonl"), body))
@@ -207,7 +220,7 @@ async fn record_of(
     headers: &HeaderMap,
     query: &TokenQuery,
 ) -> Result<(Arc<RunOfShow>, LiveState), ExportError> {
-    let (show, entries) = authorized_log(app, event, headers, query).await?;
+    let Logged { show, log: entries, .. } = authorized_log(app, event, headers, query).await?;
     // Each live change carries the whole live state, so the last one holds every run.
     let live = entries.iter().rev().find_map(|e| e.change.live()).cloned().unwrap_or_default();
     Ok((current_plan(&show, &entries), live))

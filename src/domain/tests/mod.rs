@@ -8,6 +8,7 @@ mod plan_edits;
 mod queues;
 mod run_of_show;
 mod sides;
+mod speaking;
 mod stage;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use super::automation::Escape;
 use super::cues::{CrewPosition, SignalKind};
 use super::live::{timing, LiveState, Phase};
 use super::queue::{EntryState, Queue, QueueEntry, RequestKind};
-use super::show::{EventInfo, RunOfShow, Segment, SegmentKind, Speaker};
+use super::show::{EventInfo, RunOfShow, Segment, SegmentKind, Side, Speaker};
 use super::text::{Lang, Localized, Mode};
 use super::*;
 
@@ -87,6 +88,23 @@ fn forum_show() -> RunOfShow {
         automations: vec![],
         sides: vec![],
     }
+}
+
+/// The forum with a Chinese and a Japanese side: Zhou Cheng and Zhang Ying speak for cn,
+/// Hideki Akamatsu for jp.
+fn two_sides() -> EventState {
+    let mut show = forum_show();
+    show.sides = ["cn", "jp"]
+        .map(|id| Side { id: id.into(), name: Localized::same(&id.to_uppercase()), budget_ms: None })
+        .to_vec();
+    for person in show.segments.iter_mut().flat_map(|s| s.speakers.iter_mut()) {
+        person.side = match person.name.en.as_str() {
+            "Zhou Cheng" | "Zhang Ying" => Some("cn".into()),
+            "Hideki Akamatsu" => Some("jp".into()),
+            _ => None,
+        };
+    }
+    EventState::new(show)
 }
 
 fn moderator() -> Actor {

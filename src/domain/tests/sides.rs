@@ -4,25 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::domain::show::Side;
 use crate::domain::sides::SideInput;
-
-/// The forum with a Chinese and a Japanese side: Zhou Cheng and Zhang Ying speak for cn,
-/// Hideki Akamatsu for jp.
-fn two_sides() -> EventState {
-    let mut show = forum_show();
-    show.sides = ["cn", "jp"]
-        .map(|id| Side { id: id.into(), name: Localized::same(&id.to_uppercase()), budget_ms: None })
-        .to_vec();
-    for person in show.segments.iter_mut().flat_map(|s| s.speakers.iter_mut()) {
-        person.side = match person.name.en.as_str() {
-            "Zhou Cheng" | "Zhang Ying" => Some("cn".into()),
-            "Hideki Akamatsu" => Some("jp".into()),
-            _ => None,
-        };
-    }
-    EventState::new(show)
-}
 
 fn with_budgets<'a>(segment: &'a str, budgets: &[(&str, u32)]) -> impl Fn(u64) -> Command + 'a {
     let budgets: BTreeMap<String, u32> = budgets.iter().map(|(side, s)| ((*side).to_owned(), *s)).collect();
