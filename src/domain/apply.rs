@@ -24,7 +24,7 @@ impl EventState {
         let (segment, speaker, since, speaking) = self.floor();
         let floor = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking);
         let mut changes = self.command_changes(command, actor, now)?;
-        self.follow_floor(&mut changes, now);
+        self.follow_floor(command.name(), &mut changes, now);
         let (segment, speaker, since, speaking) = self.floor();
         let passed = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking) != floor;
         if passed && self.stage.as_ref().is_some_and(|message| !message.pinned) {
@@ -93,7 +93,7 @@ impl EventState {
                     op => op,
                 };
                 let mut state = queue.clone();
-                let closed = state.apply(queue_op, actor, now)?;
+                let closed = state.apply(queue_op, actor, now, &self.speaking.standing(now))?;
                 Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed, speaking: None }
             }
             Target::Cue(cue_op) => Change::Cue { op, cue: Box::new(self.cues.apply(cue_op, actor, now)?) },
@@ -154,7 +154,7 @@ impl EventState {
         let target = self.queues.get(target_name).cloned();
         let Some((mut closed, carried)) = source.end_segment(target.is_some(), now) else { return Vec::new() };
         let target = target.filter(|_| !carried.is_empty()).map(|mut target| {
-            closed.extend(target.receive(carried, now));
+            closed.extend(target.receive(carried, now, &self.speaking.standing(now)));
             target
         });
         let mut changes = vec![Change::Queue {

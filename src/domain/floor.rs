@@ -4,6 +4,7 @@
 
 use super::change::Change;
 use super::live::Phase;
+use super::queue::Queue;
 use super::speaking::{Person, Turn};
 use super::state::EventState;
 use super::text::Localized;
@@ -50,12 +51,36 @@ impl EventState {
         turns
     }
 
-    /// After a command's `changes`: the speaking record follows the floor at `now`, and
-    /// when it moved, the last change of the show, a queue or the plan carries it.
-    pub(super) fn follow_floor(&mut self, changes: &mut [Change], now: Millis) {
+    /// After a command's `changes`: the speaking record follows the floor at `now`. When it
+    /// moved, each `balanced` queue is placed again by the sides' new floor time (the
+    /// command's own change of that queue carries the new order, else one more change under
+    /// its `op` does), and the last change of the show, a queue or the plan carries the record.
+    pub(super) fn follow_floor(&mut self, op: &str, changes: &mut Vec<Change>, now: Millis) {
         let record = self.speaking.follow(&self.floor_turns(), now);
         if record == self.speaking {
             return;
+        }
+        let stands = record.standing(now);
+        let queues: Vec<(String, Queue)> = self.queues.iter().map(|(n, q)| (n.clone(), q.clone())).collect();
+        for (name, mut queue) in queues {
+            if !queue.rebalance(&stands) {
+                continue;
+            }
+            let own = changes.iter_mut().rev().find_map(|change| match change {
+                Change::Queue { queue: named, state, .. } if *named == name => Some(state),
+                _ => None,
+            });
+            match own {
+                Some(state) => **state = queue.clone(),
+                None => changes.push(Change::Queue {
+                    op: op.to_owned(),
+                    queue: name.clone(),
+                    state: Box::new(queue.clone()),
+                    closed: Vec::new(),
+                    speaking: None,
+                }),
+            }
+            self.queues.insert(name, queue);
         }
         // The floor is made of the show, the queues and the plan, so a command that moved
         // the record changed one of them.

@@ -98,7 +98,7 @@ impl EventState {
                         receivers.len() - 1
                     }
                 };
-                closed.extend(receivers[at].1.receive(carried, now));
+                closed.extend(receivers[at].1.receive(carried, now, &self.speaking.standing(now)));
             }
             changes.push(Change::Queue {
                 op: op.clone(),

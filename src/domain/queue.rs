@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::{Actor, Role};
 use super::rejection::Rejection;
+use super::speaking::Standing;
 use super::text::{clean_optional, Lang, Mode};
 use super::time::Millis;
 
@@ -22,6 +23,9 @@ pub enum Policy {
     FirstCome,
     /// Remote and in-room requests in turn, so that neither side waits behind the other.
     Alternate,
+    /// The side (of the event's sides) that has spoken least goes first, so that the floor
+    /// is shared fairly between delegations.
+    Balanced,
 }
 
 /// What a participant asks for, as on a delegate-microphone system.
@@ -181,21 +185,27 @@ impl Queue {
     /// with its earliest request).
     pub fn next_side(&self) -> Option<Mode> {
         match (self.policy, self.last_called) {
-            (Policy::FirstCome, _) | (Policy::Alternate, None) => None,
+            (Policy::FirstCome | Policy::Balanced, _) | (Policy::Alternate, None) => None,
             (Policy::Alternate, Some(Mode::Remote)) => Some(Mode::InRoom),
             (Policy::Alternate, Some(Mode::InRoom)) => Some(Mode::Remote),
         }
     }
 
-    /// Applies `op` for `actor` at `now`; returns the entries it closed. On error the queue
-    /// is unchanged.
-    pub fn apply(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
+    /// Applies `op` for `actor` at `now`, with each side's floor time as it `stands` now;
+    /// returns the entries it closed. On error the queue is unchanged.
+    pub fn apply(
+        &mut self,
+        op: QueueOp,
+        actor: &Actor,
+        now: Millis,
+        stands: &Standing,
+    ) -> Result<Vec<QueueEntry>, Rejection> {
         let mut next = self.clone();
-        let closed = next.transition(op.clone(), actor, now)?;
+        let closed = next.transition(op.clone(), actor, now, stands)?;
         // Every operation ends here, so none can leave `waiting` out of policy order: a
         // removal or a move shifts the free entries' slots, and a call changes the side
         // `Alternate` takes next.
-        next.reorder();
+        next.reorder(stands);
         if op.is_chair_op() {
             next.version += 1;
         }
@@ -203,7 +213,13 @@ impl Queue {
         Ok(closed)
     }
 
-    fn transition(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
+    fn transition(
+        &mut self,
+        op: QueueOp,
+        actor: &Actor,
+        now: Millis,
+        stands: &Standing,
+    ) -> Result<Vec<QueueEntry>, Rejection> {
         let mut closed = Vec::new();
         match op {
             QueueOp::Request { kind, topic, side, speaker } => {
@@ -253,10 +269,10 @@ impl Queue {
                 closed.extend(self.speaking.take().map(|e| close(e, EntryState::Done, now)));
                 let speaker = match self.on_deck.take() {
                     Some(entry) => Some(entry),
-                    None => self.take_head(now),
+                    None => self.take_head(now, stands),
                 };
                 self.speaking = speaker.map(|e| self.speak(e, now));
-                self.on_deck = self.take_head(now);
+                self.on_deck = self.take_head(now, stands);
             }
             QueueOp::Call { entry } => {
                 let called = match entry {
@@ -265,7 +281,7 @@ impl Queue {
                         let entry = self.waiting.remove(index);
                         Some(self.call(entry, now))
                     }
-                    None => self.take_head(now),
+                    None => self.take_head(now, stands),
                 };
                 let called = called.ok_or_else(|| invalid("nobody is waiting"))?;
                 if let Some(mut previous) = self.on_deck.replace(called) {
@@ -339,7 +355,7 @@ impl Queue {
     /// ids of this queue; each keeps its participant, kind and request time, so that this
     /// queue's policy places it as if it had asked here then. Returns, expired, those this
     /// queue cannot take: their participant already has a place here, or the queue is full.
-    pub fn receive(&mut self, carried: Vec<QueueEntry>, now: Millis) -> Vec<QueueEntry> {
+    pub fn receive(&mut self, carried: Vec<QueueEntry>, now: Millis, stands: &Standing) -> Vec<QueueEntry> {
         let mut refused = Vec::new();
         for mut entry in carried {
             if self.waiting.len() >= MAX_WAITING || self.open_entries().any(|e| e.participant == entry.participant) {
@@ -353,8 +369,19 @@ impl Queue {
             entry.called_at = None;
             self.waiting.push(entry);
         }
-        self.reorder();
+        self.reorder(stands);
         refused
+    }
+
+    /// Places the waiting entries of a `Balanced` queue again by how the sides `stand` now
+    /// (a turn has ended); returns whether the order changed.
+    pub fn rebalance(&mut self, stands: &Standing) -> bool {
+        if self.policy != Policy::Balanced {
+            return false;
+        }
+        let before: Vec<u64> = self.waiting.iter().map(|e| e.id).collect();
+        self.reorder(stands);
+        self.waiting.iter().map(|e| e.id).ne(before)
     }
 
     /// Removes the open entry matching `find` from wherever it is.
@@ -370,12 +397,12 @@ impl Queue {
     }
 
     /// The first waiting entry in policy order, called.
-    fn take_head(&mut self, now: Millis) -> Option<QueueEntry> {
+    fn take_head(&mut self, now: Millis, stands: &Standing) -> Option<QueueEntry> {
         if self.waiting.is_empty() {
             return None;
         }
         // `queue_next` calls twice: the first call changes the side `Alternate` takes next.
-        self.reorder();
+        self.reorder(stands);
         let entry = self.waiting.remove(0);
         Some(self.call(entry, now))
     }
@@ -398,7 +425,7 @@ impl Queue {
 
     /// Puts the entries the chair did not place in policy order, leaving placed ones where
     /// they are.
-    fn reorder(&mut self) {
+    fn reorder(&mut self, stands: &Standing) {
         let mut free: Vec<QueueEntry> = Vec::new();
         let mut slots: Vec<Option<QueueEntry>> = Vec::with_capacity(self.waiting.len());
         for entry in self.waiting.drain(..) {
@@ -409,7 +436,7 @@ impl Queue {
                 free.push(entry);
             }
         }
-        let mut ordered = self.policy_order(free).into_iter();
+        let mut ordered = self.policy_order(free, stands).into_iter();
         self.waiting = slots.into_iter().filter_map(|slot| slot.or_else(|| ordered.next())).collect();
     }
 
@@ -417,7 +444,13 @@ impl Queue {
         (entry.kind, !(self.panellists_first && entry.panellist))
     }
 
-    fn policy_order(&self, mut entries: Vec<QueueEntry>) -> Vec<QueueEntry> {
+    fn policy_order(&self, mut entries: Vec<QueueEntry>, stands: &Standing) -> Vec<QueueEntry> {
+        if self.policy == Policy::Balanced {
+            // Within each priority group: the side with the least floor time, then the one
+            // with the fewest turns; those who speak for no side are a side of their own.
+            entries.sort_by_key(|e| (self.rank(e), stands.of(e.side.as_deref()), e.requested_at, e.id));
+            return entries;
+        }
         entries.sort_by_key(|e| (self.rank(e), e.requested_at, e.id));
         if self.policy == Policy::FirstCome {
             return entries;

@@ -178,3 +178,61 @@ fn replaying_the_log_gives_the_record_the_show_kept_live() {
     assert_eq!(replayed.speaking, state.speaking);
     assert_eq!(replayed, state);
 }
+
+fn balance(state: &mut EventState, queue: &str) {
+    let version = state.queues[queue].version;
+    let settings = Command::QueueSettings {
+        queue: queue.into(),
+        version,
+        policy: Some(queue::Policy::Balanced),
+        topics_public: None,
+        panellists_first: None,
+        speaking_limit_s: None,
+        carry_over: None,
+        closed: None,
+    };
+    state.apply(&settings, &moderator(), T0).unwrap();
+}
+
+fn waiting_in<'a>(state: &'a EventState, queue: &str) -> Vec<&'a str> {
+    state.queues[queue].waiting.iter().map(|e| e.participant.as_str()).collect()
+}
+
+#[test]
+fn balanced_counts_the_current_speakers_time_so_far_and_calls_the_side_that_spoke_least() {
+    let mut state = two_sides();
+    balance(&mut state, "event");
+    run(&mut state, next, T0).unwrap();
+    ask_for(&mut state, "event", "c", Some("cn"), T0 + MIN);
+    ask_for(&mut state, "event", "j", Some("jp"), T0 + MIN + 1);
+    assert_eq!(waiting_in(&state, "event"), ["j", "c"], "Zhou Cheng has spoken a minute for cn, so far");
+    chair(&mut state, "event", |queue, version| Command::QueueNext { queue, version }, T0 + 2 * MIN);
+    assert_eq!(state.queues["event"].speaking.as_ref().unwrap().participant, "j");
+}
+
+#[test]
+fn a_turn_ending_places_a_balanced_queue_again_with_the_command_that_ended_it() {
+    let mut state = two_sides();
+    balance(&mut state, "event");
+    run(&mut state, next, T0).unwrap();
+    run(&mut state, |version| Command::NextSpeaker { version }, T0 + MIN).unwrap();
+    ask_for(&mut state, "event", "c", Some("cn"), T0 + 2 * MIN);
+    ask_for(&mut state, "event", "j", Some("jp"), T0 + 2 * MIN);
+    assert_eq!(waiting_in(&state, "event"), ["c", "j"], "a minute each so far, a turn each: the lower id");
+    let changes = run(&mut state, next, T0 + 5 * MIN).unwrap();
+    assert_eq!(waiting_in(&state, "event"), ["c", "j"], "jp 4 min, cn 1 min");
+    assert!(
+        !changes.iter().any(|c| matches!(c, Change::Queue { queue, .. } if queue == "event")),
+        "no move, no change"
+    );
+    let changes = run(&mut state, |version| Command::NextSpeaker { version }, T0 + 9 * MIN).unwrap();
+    let placed = changes.iter().find_map(|c| match c {
+        Change::Queue { op, queue, state, .. } if queue == "event" => Some((op.as_str(), state)),
+        _ => None,
+    });
+    let (op, placed) = placed.expect("the queue's new order is sent");
+    assert_eq!(op, "next_speaker");
+    assert_eq!(placed.waiting.iter().map(|e| e.participant.as_str()).collect::<Vec<_>>(), ["j", "c"]);
+    assert_eq!(waiting_in(&state, "event"), ["j", "c"], "Zhang Ying's 4 min make cn's 5: jp has spoken least");
+    assert!(changes.last().unwrap().speaking().is_some(), "the last change carries the record");
+}
