@@ -24,7 +24,7 @@ mod write;
 
 pub use diff::differences;
 pub use formula::csv_safe;
-pub use write::{plan_csv, plan_xlsx, table_xlsx, TableCell};
+pub use write::{plan_csv, plan_xlsx, tables_xlsx, Table, TableCell};
 
 /// The largest file an import reads, so that one upload cannot hold megabytes of memory
 /// per row while it is parsed.

@@ -1,5 +1,5 @@
 //! A run of show written as the rows an import reads back to the same plan, as CSV and
-//! as an XLSX workbook, and any table as a one-sheet workbook.
+//! as an XLSX workbook, and any tables as a workbook of a sheet each.
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -266,6 +266,8 @@ fn header(sheet: &mut Worksheet, names: &[&str], bold: &Format) -> Result<(), Xl
 pub enum TableCell {
     Text(String),
     Number(f64),
+    /// A whole number: how many.
+    Count(u32),
     /// A moment, written in its time zone.
     Time(DateTime<Tz>),
     Empty,
@@ -285,29 +287,39 @@ fn excel_moment(at: &DateTime<Tz>) -> Result<ExcelDateTime, XlsxError> {
     )
 }
 
-/// A table as a one-sheet workbook: numbers as numbers, so that a spreadsheet sums them,
-/// and moments as date-time cells; text is written as text, which a spreadsheet never runs
-/// as a formula.
-pub fn table_xlsx(name: &str, columns: &[&str], rows: &[Vec<TableCell>]) -> Result<Vec<u8>, XlsxError> {
+/// A table of a workbook: its sheet's name, its header and its rows.
+pub struct Table<'a> {
+    pub name: &'a str,
+    pub columns: &'a [&'a str],
+    pub rows: Vec<Vec<TableCell>>,
+}
+
+/// Tables as a workbook, one sheet each: numbers as numbers, so that a spreadsheet sums
+/// them, and moments as date-time cells; text is written as text, which a spreadsheet
+/// never runs as a formula.
+pub fn tables_xlsx(tables: &[Table<'_>]) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let moment = Format::new().set_num_format(MOMENT_FORMAT);
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(name)?;
-    header(sheet, columns, &bold)?;
-    for (r, row) in rows.iter().enumerate() {
-        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
-        for (c, cell) in row.iter().enumerate() {
-            let c = u16::try_from(c).unwrap_or(u16::MAX);
-            match cell {
-                TableCell::Text(text) => sheet.write_string(r, c, text)?,
-                TableCell::Number(n) => sheet.write_number(r, c, *n)?,
-                TableCell::Time(at) => {
-                    sheet.set_column_width(c, 20)?;
-                    sheet.write_datetime_with_format(r, c, excel_moment(at)?, &moment)?
-                }
-                TableCell::Empty => sheet,
-            };
+    for table in tables {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(table.name)?;
+        header(sheet, table.columns, &bold)?;
+        for (r, row) in table.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            for (c, cell) in row.iter().enumerate() {
+                let c = u16::try_from(c).unwrap_or(u16::MAX);
+                match cell {
+                    TableCell::Text(text) => sheet.write_string(r, c, text)?,
+                    TableCell::Number(n) => sheet.write_number(r, c, *n)?,
+                    TableCell::Count(n) => sheet.write_number(r, c, *n)?,
+                    TableCell::Time(at) => {
+                        sheet.set_column_width(c, 20)?;
+                        sheet.write_datetime_with_format(r, c, excel_moment(at)?, &moment)?
+                    }
+                    TableCell::Empty => sheet,
+                };
+            }
         }
     }
     workbook.save_to_buffer()
