@@ -284,6 +284,8 @@ export function connectHub(opts = {}) {
             cue_presets: Array.isArray(snap.cue_presets) ? snap.cue_presets : [],
             automations: Array.isArray(snap.automations) ? snap.automations : [],
             stage: snap.stage ?? null,
+            sides: Array.isArray(snap.sides) ? snap.sides : [],
+            speaking: snap.speaking || { sides: [], people: [], open: [] },
           };
           seq = msg.seq;
         }
