@@ -4,7 +4,7 @@
 
 use super::change::Change;
 use super::live::Phase;
-use super::queue::Queue;
+use super::queue::{Policy, Queue};
 use super::speaking::{Person, Turn};
 use super::state::EventState;
 use super::text::Localized;
@@ -61,7 +61,9 @@ impl EventState {
             return;
         }
         let stands = record.standing(now);
-        let queues: Vec<(String, Queue)> = self.queues.iter().map(|(n, q)| (n.clone(), q.clone())).collect();
+        let balanced = |q: &&Queue| q.policy == Policy::Balanced && !q.waiting.is_empty();
+        let queues: Vec<(String, Queue)> =
+            self.queues.iter().filter(|(_, q)| balanced(q)).map(|(n, q)| (n.clone(), q.clone())).collect();
         for (name, mut queue) in queues {
             if !queue.rebalance(&stands) {
                 continue;
