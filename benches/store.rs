@@ -31,7 +31,7 @@ fn entry(seq: u64, state: &EventState) -> LogEntry {
             crew: vec![],
         },
         command: None,
-        change: Change::Live { op: "extend".into(), live: state.live.clone() },
+        change: Change::Live { op: "extend".into(), live: state.live.clone(), speaking: None },
     }
 }
 

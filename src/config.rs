@@ -1,7 +1,7 @@
 //! Typed settings: the server file (config/default.toml, overridable from the command
 //! line) and the event files in its events directory, turned into runs of show.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::show::{
     channels_problem, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
 };
+use crate::domain::sides::{self, SideInput};
 use crate::domain::text::{DisplayName, Lang, Localized, Mode};
 use crate::domain::{Millis, Role};
 use crate::limits::Limits;
@@ -133,6 +134,9 @@ struct EventFile {
     /// Polls prepared for the day: `[[polls]]` with `id`, `question`, `options`, ….
     #[serde(default)]
     polls: Vec<PollDef>,
+    /// Whom people speak for: `[[sides]] id, name, budget_s`.
+    #[serde(default)]
+    sides: Vec<SideInput>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +213,9 @@ struct SegmentSection {
     interpretation: Vec<Channel>,
     /// How this segment takes written questions, when not as the event does.
     questions: Option<QaMode>,
+    /// Each side's floor time in the segment, in seconds: `{ cn = 600, jp = 600 }`.
+    #[serde(default)]
+    side_budgets: BTreeMap<String, u32>,
 }
 
 /// A planned cue: its own text, or a preset's.
@@ -231,6 +238,8 @@ struct SpeakerSection {
     mode: Option<Mode>,
     lang: Option<Lang>,
     duration_min: Option<u32>,
+    /// The id of the side they speak for.
+    side: Option<String>,
 }
 
 const MINUTE: Millis = 60_000;
@@ -296,6 +305,9 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
     if file.cue_presets.len() > MAX_CUE_PRESETS {
         bail!("an event has at most {MAX_CUE_PRESETS} cue presets");
     }
+    if file.sides.len() > sides::MAX_SIDES {
+        bail!("an event has at most {} sides", sides::MAX_SIDES);
+    }
     let zone: chrono_tz::Tz = section.time_zone.parse().map_err(|_| {
         anyhow::anyhow!("unknown time zone {:?}; use an IANA name such as Asia/Shanghai", section.time_zone)
     })?;
@@ -335,6 +347,8 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         if let Some(problem) = channels_problem(&s.interpretation) {
             bail!("segment {:?}: {problem}", s.id);
         }
+        let side_budgets =
+            sides::segment_budgets(&s.side_budgets).map_err(|e| anyhow::anyhow!("segment {:?}: {e}", s.id))?;
         segments.push(Segment {
             id: s.id,
             kind: s.kind,
@@ -352,6 +366,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
                         mode: p.mode,
                         lang: p.lang,
                         duration_ms: p.duration_min.map(|m| Millis::from(m) * MINUTE),
+                        side: p.side,
                     })
                 })
                 .collect::<anyhow::Result<_>>()?,
@@ -365,6 +380,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
             cues: s.cues.into_iter().map(|c| planned_cue(c, &cue_presets)).collect::<anyhow::Result<_>>()?,
             interpretation: s.interpretation,
             qa: s.questions,
+            side_budgets,
         });
     }
     name_speakers(&mut segments)?;
@@ -390,6 +406,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         automations: file.automations,
         qa: section.questions,
         prepared_polls: file.polls,
+        sides: file.sides.iter().map(SideInput::side).collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     plan::checked(&show, &show).map_err(|e| anyhow::anyhow!("{e}"))
 }

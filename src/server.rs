@@ -146,7 +146,7 @@ impl Server {
             let id = event.state.show.event.id.clone();
             let tokens = tokens.remove(&id).context("tokens were made for every event")?;
             if event.archived {
-                state.archived.insert(id, Arc::new(ArchivedEntry { state: event.state, tokens }));
+                state.archived.insert(id, Arc::new(ArchivedEntry::of(event, tokens, &state.epoch)));
             } else {
                 state.launch(event, tokens)?;
                 order.push(id);

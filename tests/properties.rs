@@ -107,7 +107,7 @@ fn command() -> impl Strategy<Value = Command> {
         version.clone().prop_map(|version| Command::End { version }),
         version.clone().prop_map(|version| Command::Undo { version }),
         (queue_name(), prop::sample::select(vec![RequestKind::Speak, RequestKind::Reply, RequestKind::PointOfOrder]))
-            .prop_map(|(queue, kind)| Command::QueueRequest { queue, kind, topic: Some("topic".into()) }),
+            .prop_map(|(queue, kind)| Command::QueueRequest { queue, kind, topic: Some("topic".into()), side: None }),
         queue_name().prop_map(|queue| Command::QueueWithdraw { queue }),
         (queue_name(), version.clone()).prop_map(|(queue, version)| Command::QueueNext { queue, version }),
         (queue_name(), version.clone(), prop::option::of(0..8u64))
@@ -131,6 +131,7 @@ fn command() -> impl Strategy<Value = Command> {
                 panellists_first: None,
                 speaking_limit_s: Some(limit),
                 carry_over: Some(limit % 2 == 0),
+                closed: None,
             }
         }),
         prop::sample::select(CrewPosition::ALL.to_vec()).prop_map(|position| Command::CueStandby {
@@ -209,6 +210,7 @@ fn plan_command() -> BoxedStrategy<Command> {
                             topic: None,
                             mode: None,
                             minutes: Some(5),
+                            side: None,
                         })
                         .collect()
                 }),
@@ -220,6 +222,7 @@ fn plan_command() -> BoxedStrategy<Command> {
                 join_url: None,
                 cues: None,
                 interpretation: None,
+                side_budgets: None,
             }))
         }),
         Just(Command::PlanUndo { plan_version: 0 }),
@@ -379,7 +382,7 @@ fn queue_command(step: &QueueStep, queue: &Queue) -> (Command, Actor) {
     let chair = queue_chair();
     match *step {
         QueueStep::Request { who, mode, panellist, kind } => {
-            (Command::QueueRequest { queue: name, kind, topic: None }, queue_person(who, mode, panellist))
+            (Command::QueueRequest { queue: name, kind, topic: None, side: None }, queue_person(who, mode, panellist))
         }
         QueueStep::Withdraw { who } => (Command::QueueWithdraw { queue: name }, queue_person(who, Mode::Remote, false)),
         QueueStep::Next => (Command::QueueNext { queue: name, version }, chair),
@@ -405,6 +408,7 @@ fn queue_command(step: &QueueStep, queue: &Queue) -> (Command, Actor) {
                 panellists_first: Some(panellists_first),
                 speaking_limit_s: None,
                 carry_over: None,
+                closed: None,
             },
             chair,
         ),

@@ -1,5 +1,6 @@
 // The attendee view (remote or in the room, phone first): what runs now, who speaks, what is
-// next, and the speaker queue: ask to speak, one's own place, the public queue; who is here.
+// next, and the speaker queue: ask to speak (for a side, when the event has sides), one's
+// own place, the public queue; who is here.
 // The day's programme with expected start times (event's time zone and the viewer's); an
 // "It's your turn" that cannot be missed; a request that expired or moved says so.
 // Captions in the viewer's language (or another track), and which interpretation channel
@@ -350,10 +351,12 @@ function renderQueue(s) {
   const label = queueLabel(s, name, lang);
   setText($('ask-queue'), label);
   setText($('public-queue-name'), label);
-  $('btn-ask').disabled = asking || page.status !== 'connected';
+  renderSidePicker(s);
+  $('ask-closed').hidden = !q.closed;
+  $('btn-ask').disabled = asking || page.status !== 'connected' || Boolean(q.closed);
 
   const mineId = mine && mineQueue === name ? mine.entry.id : null;
-  const parts = (entry) => entryParts(entry, lang, { mine: entry.id === mineId });
+  const parts = (entry) => entryParts(entry, lang, { mine: entry.id === mineId, sides: s.sides });
   const slot = (entry, emptyKey) => (entry
     ? [el('div', { class: 'q-main', data: { entryId: String(entry.id) } }, ...parts(entry))]
     : [el('p', { class: 'muted', text: t(lang, emptyKey) })]);
@@ -366,6 +369,18 @@ function renderQueue(s) {
     el('span', { class: 'q-pos', text: String(i + 1) }), el('div', { class: 'q-main' }, ...parts(entry)))));
   $('public-empty').hidden = q.waiting.length > 0;
   return turn;
+}
+
+/** The sides the event has, to say whom one speaks for (or none); hidden when it has none. */
+function renderSidePicker(s) {
+  const sides = s.sides || [];
+  const pick = $('ask-side');
+  pick.hidden = !sides.length;
+  $('ask-side-label').hidden = !sides.length;
+  const options = [['', t(lang, 'q_side_none')], ...sides.map((side) => [side.id, localized(side.name, lang)])];
+  const chosen = pick.value;
+  redrawIf(pick, JSON.stringify(options), () => options.map(([value, text]) => el('option', { text, attrs: { value } })));
+  if (options.some(([value]) => value === chosen)) pick.value = chosen;
 }
 
 function renderNotice(s) {
@@ -477,6 +492,7 @@ $('ask-form').addEventListener('submit', async (e) => {
   const topic = [...$('ask-topic').value.replace(/\p{Cc}/gu, ' ').trim()].slice(0, 140).join('');
   const fields = { queue: activeQueueName(s), kind: $('ask-kind').value };
   if (topic) fields.topic = topic;
+  if ($('ask-side').value) fields.side = $('ask-side').value;
   unlockAudio(); // this tap lets the page chime when the turn comes
   notice = null;
   asking = true;

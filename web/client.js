@@ -284,6 +284,8 @@ export function connectHub(opts = {}) {
             cue_presets: Array.isArray(snap.cue_presets) ? snap.cue_presets : [],
             automations: Array.isArray(snap.automations) ? snap.automations : [],
             stage: snap.stage ?? null,
+            sides: Array.isArray(snap.sides) ? snap.sides : [],
+            speaking: snap.speaking || { sides: [], people: [], open: [] },
           };
           seq = msg.seq;
         }
@@ -331,10 +333,13 @@ export function connectHub(opts = {}) {
         else if (ch.kind === 'plan' && ch.plan && Array.isArray(ch.plan.segments)) {
           // The whole plan, as this page may see it: pages follow edits by a plain assignment.
           state.event = ch.plan.event;
+          state.sides = ch.plan.sides || [];
           state.segments = ch.plan.segments;
           state.plan_version = ch.plan_version;
           if (Array.isArray(ch.plan.automations)) state.automations = ch.plan.automations;
         }
+        // The speaking record rides on the change of the command that moved it.
+        if (ch.speaking) state.speaking = ch.speaking;
         on.change(state, msg);
         break;
       }

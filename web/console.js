@@ -1,6 +1,6 @@
 // The moderator's console, a cockpit: a strip that never scrolls away (segment, both clocks,
 // next, connection, Next), show controls with guards on End and Go to and an Undo toast,
-// the speaker queue (queue-panel.js), AV cues (cue-panel.js), the stage screen (stage-panel.js,
+// the speaker queue (queue-panel.js) with the sides' speaking time (speaking-panel.js), AV cues (cue-panel.js), the stage screen (stage-panel.js,
 // with a live miniature drawn by stage-view.js), who is here (presence-ui.js), the run of show
 // and its edit mode (plan-editor.js).
 
@@ -13,6 +13,7 @@ import {
 } from './ui.js';
 import { createStageView, stageClock } from './stage-view.js';
 import { createQueuePanel } from './queue-panel.js';
+import { createSpeakingPanel } from './speaking-panel.js';
 import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
 import { createPlanEditor } from './plan-editor.js';
@@ -52,6 +53,7 @@ const hub = page.connect({
 const canControl = () => ['moderator', 'organizer'].includes(hub.you && hub.you.role);
 const panelOpts = { hub, lang: () => lang, canControl, connected: () => page.status === 'connected' };
 const queuePanel = createQueuePanel(panelOpts);
+const speakingPanel = createSpeakingPanel(panelOpts);
 const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel({ ...panelOpts, showError: (err) => showError(err) });
 // The stage screen of whoever is speaking, in the console's language: the same code as /stage.
@@ -554,6 +556,7 @@ function tick() {
   drawCountdown(tm, lang);
   if (tm.phase === 'live') setText($('countdown-label'), tm.remaining_ms < 0 ? t(lang, 'overrun') : '');
   queuePanel.tick(now);
+  speakingPanel.tick(now);
   cuePanel.tick(now);
   stageMini.tick(s, now);
   drawArmed();

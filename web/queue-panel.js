@@ -1,12 +1,13 @@
 // The console's speaker-queue panel (#queue-panel): who speaks, who is on deck, who waits,
 // and the chair's commands on them (docs/protocol.md "Speaker queues").
 
-import { activeQueueName, fmtDuration } from './client.js';
+import { activeQueueName, fmtDuration, localized } from './client.js';
 import { t } from './i18n.js';
 import { $, el, setText, showMessage, errorText } from './ui.js';
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
 
 const LIMITS_S = [0, 60, 120, 180, 300];
+const SETTINGS = ['queue-policy', 'queue-topics-public', 'queue-panellists-first', 'queue-limit', 'queue-closed'];
 
 /**
  * createQueuePanel({hub, lang, canControl, connected}) → {render(), tick(now)}.
@@ -58,6 +59,13 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
   $('queue-topics-public').addEventListener('change', (e) => command('queue_settings', { topics_public: e.target.checked }));
   $('queue-panellists-first').addEventListener('change', (e) => command('queue_settings', { panellists_first: e.target.checked }));
   $('queue-limit').addEventListener('change', (e) => command('queue_settings', { speaking_limit_s: Number(e.target.value) }));
+  $('queue-closed').addEventListener('change', (e) => command('queue_settings', { closed: e.target.checked }));
+  // The side an entry speaks for, from its picker (the event's sides, or none).
+  const onSide = (e) => {
+    const pick = e.target.closest('select[data-entry-id]');
+    if (pick) command('queue_side', { entry: Number(pick.dataset.entryId), side: pick.value || null });
+  };
+  for (const id of ['queue-speaking', 'queue-on-deck', 'queue-waiting']) $(id).addEventListener('change', onSide);
 
   // Dismiss on the speaker and the one on deck; call, up, down, dismiss in the list.
   const onAction = (e) => {
@@ -79,6 +87,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
   list.addEventListener('keydown', (e) => {
     const li = e.target.closest('li[data-entry-id]');
     if (!li || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || e.ctrlKey || e.metaKey) return;
+    if (e.target.tagName === 'SELECT') return; // the arrows choose a side there
     const up = e.key === 'ArrowUp';
     e.preventDefault();
     if (e.altKey) {
@@ -139,6 +148,22 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
 
   // ---------- drawing ----------
 
+  const sides = () => (hub.state && hub.state.sides) || [];
+
+  /** The side an entry speaks for, as a picker the chair changes it with; none without sides. */
+  function sidePicker(entry, ok, L) {
+    if (!sides().length) return null;
+    const label = t(L, 'q_side');
+    const pick = el('select', {
+      class: 'q-side', data: { entryId: String(entry.id), side: entry.side ?? '' },
+      attrs: { title: label, 'aria-label': label },
+    }, el('option', { attrs: { value: '' }, text: t(L, 'q_side_none') }),
+    ...sides().map((side) => el('option', { attrs: { value: side.id }, text: localized(side.name, L) })));
+    pick.value = entry.side ?? '';
+    pick.disabled = !ok;
+    return pick;
+  }
+
   function actionButton(action, entry, label, ok, symbol) {
     const b = el('button', {
       class: `q-act q-act-${action}`, text: symbol || label,
@@ -151,7 +176,8 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
   function slot(entry, emptyKey, ok, L) {
     if (!entry) return [el('p', { class: 'muted', text: t(L, emptyKey) })];
     return [
-      el('div', { class: 'q-main', data: { entryId: String(entry.id) } }, ...entryParts(entry, L, { affiliation: true, lang: true })),
+      el('div', { class: 'q-main', data: { entryId: String(entry.id) } },
+        ...entryParts(entry, L, { affiliation: true, lang: true }), sidePicker(entry, ok, L)),
       actionButton('dismiss', entry, t(L, 'q_dismiss'), ok),
     ];
   }
@@ -160,7 +186,8 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
     const li = el('li', { class: 'q-entry', data: { entryId: String(entry.id) }, attrs: { tabindex: '0' } },
       el('span', { class: 'q-pos' }),
       el('div', { class: 'q-main' }, ...entryParts(entry, L, { affiliation: true, lang: true }),
-        entry.pinned ? el('span', { class: 'q-pinned', text: `📌 ${t(L, 'q_pinned')}` }) : null),
+        entry.pinned ? el('span', { class: 'q-pinned', text: `📌 ${t(L, 'q_pinned')}` }) : null,
+        sidePicker(entry, ok, L)),
       el('div', { class: 'q-actions' },
         actionButton('call', entry, t(L, 'q_call'), ok),
         actionButton('up', entry, t(L, 'q_up'), ok, '↑'),
@@ -179,7 +206,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
 
     const old = new Map([...list.children].map((li) => [li.dataset.entryId, li]));
     q.waiting.forEach((entry, i) => {
-      const id = String(entry.id), key = JSON.stringify([entry, L, ok]);
+      const id = String(entry.id), key = JSON.stringify([entry, L, ok, sides()]);
       let li = old.get(id);
       if (li && itemKeys.get(li) === key) old.delete(id);
       else { li = waitingItem(entry, ok, L); itemKeys.set(li, key); }
@@ -202,6 +229,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
     if (policy.value !== q.policy) policy.value = q.policy;
     $('queue-topics-public').checked = Boolean(q.topics_public);
     $('queue-panellists-first').checked = Boolean(q.panellists_first);
+    $('queue-closed').checked = Boolean(q.closed);
     const secs = Math.round((q.speaking_limit_ms || 0) / 1000);
     const limits = LIMITS_S.includes(secs) ? LIMITS_S : [...LIMITS_S, secs].sort((a, b) => a - b);
     const limit = $('queue-limit');
@@ -210,7 +238,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
       text: s === 0 ? t(L, 'q_no_limit') : s % 60 === 0 ? t(L, 'q_minutes', { n: s / 60 }) : fmtDuration(s * 1000),
     })));
     if (limit.value !== String(secs)) limit.value = String(secs);
-    for (const id of ['queue-policy', 'queue-topics-public', 'queue-panellists-first', 'queue-limit']) $(id).disabled = !ok;
+    for (const id of SETTINGS) $(id).disabled = !ok;
   }
 
   function renderButtons(q, ok) {
@@ -259,14 +287,15 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
     renderButtons(q, ok);
     if (!q) return;
 
-    const slotKey = (entry) => JSON.stringify([entry, L, ok]);
+    const slotKey = (entry) => JSON.stringify([entry, L, ok, sides()]);
     redrawIf($('queue-speaking'), slotKey(q.speaking), () => slot(q.speaking, 'q_nobody_speaking', ok, L));
     redrawIf($('queue-on-deck'), slotKey(q.on_deck), () => slot(q.on_deck, 'q_nobody_on_deck', ok, L));
     $('queue-speaking').classList.toggle('active', Boolean(q.speaking));
     if (dragId == null) renderWaiting(q, ok, L);
     // Under `alternate`, the side the queue takes next: why the line is in this order.
     const side = q.next_side && q.waiting.length ? ` · ${t(L, 'q_next_side', { side: t(L, `q_side_${q.next_side}`) })}` : '';
-    setText($('queue-count'), q.waiting.length ? `${q.waiting.length}${side}` : t(L, 'q_empty'));
+    const closed = q.closed ? ` · ${t(L, 'q_closed_short')}` : '';
+    setText($('queue-count'), `${q.waiting.length ? `${q.waiting.length}${side}` : t(L, 'q_empty')}${closed}`);
     renderSettings(q, ok, L);
     tick(hub.serverNow());
   }
@@ -276,7 +305,7 @@ export function createQueuePanel({ hub, lang, canControl, connected }) {
   }
 
   renderButtons(null, false); // nothing to command before the first snapshot
-  for (const id of ['queue-policy', 'queue-topics-public', 'queue-panellists-first', 'queue-limit']) $(id).disabled = true;
+  for (const id of SETTINGS) $(id).disabled = true;
 
   return { render, tick };
 }

@@ -16,7 +16,8 @@ const badge = (cls, text) => el('span', { class: `badge q-badge ${cls}`, text })
 
 /**
  * The parts of one entry: name, then (opts) affiliation, badges, topic.
- * opts: {affiliation, lang, mine} — what this page shows besides the name, mode and kind.
+ * opts: {affiliation, lang, mine, sides} — what this page shows besides the name, mode and
+ * kind; with `sides` (the event's), the side the entry speaks for.
  */
 export function entryParts(entry, lang, opts = {}) {
   const who = el('div', { class: 'q-who' }, el('strong', { class: 'q-name', text: entry.name }));
@@ -29,6 +30,8 @@ export function entryParts(entry, lang, opts = {}) {
     who.append(badge(`q-kind q-kind-${entry.kind}`, t(lang, `q_kind_${entry.kind}`)));
   }
   if (entry.panellist) who.append(badge('q-panellist', t(lang, 'q_panellist')));
+  const side = opts.sides && entry.side != null ? opts.sides.find((s) => s.id === entry.side) : null;
+  if (side) who.append(badge('q-side-badge', localized(side.name, lang)));
   const parts = [who];
   if (entry.topic != null && entry.topic !== '') parts.push(el('p', { class: 'q-topic', text: entry.topic }));
   return parts;

@@ -82,7 +82,7 @@ async fn adopt(app: &AppState, event: &str, tokens: &str) -> Result<(), ()> {
         }
     };
     if stored.archived {
-        app.archived.insert(event.to_owned(), Arc::new(ArchivedEntry { state: stored.state, tokens }));
+        app.archived.insert(event.to_owned(), Arc::new(ArchivedEntry::of(stored, tokens, &app.epoch)));
         return Ok(());
     }
     match app.launch(stored, tokens) {

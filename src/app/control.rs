@@ -16,6 +16,7 @@ use super::flat::flat_state;
 use super::{AppState, EventEntry};
 use crate::clock::now_millis;
 use crate::domain::cues::{CueState, SignalKind};
+use crate::domain::queue::Policy;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, EventState, Millis, Role, Seconds};
 use crate::hub::retries::{Outcome, RETRY_WINDOW_MS};
@@ -263,14 +264,28 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "end" => Command::End { version },
         "undo" => Command::Undo { version },
         "queue/next" => {
-            let queue = match args.get("queue") {
-                Some(queue) => queue.clone(),
-                None => {
-                    current.ok_or_else(|| refusal(ErrorCode::InvalidState, "no segment is live; name the queue"))?
-                }
-            };
-            let version = state.queues.get(&queue).map_or(0, |q| q.version);
+            let (queue, version) = queue_named(args, current, state)?;
             Command::QueueNext { queue, version }
+        }
+        "queue/side" => {
+            let (queue, version) = queue_named(args, current, state)?;
+            let side = args.get("side").filter(|side| !side.is_empty()).cloned();
+            Command::QueueSide { queue, version, entry: number(args, "entry")?, side }
+        }
+        "queue/close" | "queue/open" => {
+            let (queue, version) = queue_named(args, current, state)?;
+            queue_settings(queue, version, None, Some(name == "queue/close"))
+        }
+        "queue/policy" => {
+            let (queue, version) = queue_named(args, current, state)?;
+            let text = arg(args, "policy")?;
+            let policy = serde_json::from_value::<Policy>(Value::String(text.to_owned())).map_err(|_| {
+                refusal(
+                    ErrorCode::InvalidField,
+                    format!("policy must be first_come, alternate or balanced, not {text:?}"),
+                )
+            })?;
+            queue_settings(queue, version, Some(policy), None)
         }
         "cue/standby" => Command::CueStandby {
             target: None,
@@ -347,6 +362,35 @@ fn text_or(args: &HashMap<String, String>, name: &str, default: Option<&str>, no
         .or(default)
         .map(str::to_owned)
         .ok_or_else(|| refusal(ErrorCode::InvalidState, none))
+}
+
+/// The queue `queue` names, else the live segment's, with the version a chair's command
+/// names.
+fn queue_named(
+    args: &HashMap<String, String>,
+    current: Option<String>,
+    state: &EventState,
+) -> Result<(String, u64), Answer> {
+    let queue = match args.get("queue") {
+        Some(queue) => queue.clone(),
+        None => current.ok_or_else(|| refusal(ErrorCode::InvalidState, "no segment is live; name the queue"))?,
+    };
+    let version = state.queues.get(&queue).map_or(0, |q| q.version);
+    Ok((queue, version))
+}
+
+/// A queue's settings command that changes only its policy or whether it is closed.
+fn queue_settings(queue: String, version: u64, policy: Option<Policy>, closed: Option<bool>) -> Command {
+    Command::QueueSettings {
+        queue,
+        version,
+        policy,
+        topics_public: None,
+        panellists_first: None,
+        speaking_limit_s: None,
+        carry_over: None,
+        closed,
+    }
 }
 
 /// The cue named by `cue`, or else the oldest one waiting for its go.

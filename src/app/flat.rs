@@ -1,6 +1,6 @@
 //! The show's state flat, as a key of a control surface or a script shows it: the current
-//! and next segment, both clocks as numbers and text, the queue and the open cues, in the
-//! view of one role. The HTTP state, the SSE stream and every command's answer share it.
+//! and next segment, both clocks as numbers and text, the queue, the sides' floor time and
+//! budgets, and the open cues, in the view of one role. The HTTP state, the SSE stream and every command's answer share it.
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -120,7 +120,10 @@ pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
             "waiting": q.waiting.len(),
             "on_deck": q.on_deck.as_ref().map(|e| &e.name),
             "speaking": q.speaking.as_ref().map(|e| &e.name),
+            "policy": q.policy,
+            "closed": q.closed,
         })),
+        "sides": state.speaking.sides_at(show, current.map(|(_, segment)| segment.id.as_str()), now),
         "cues": open_cues,
         "questions": json!({
             "pending": chair.then_some(pending),

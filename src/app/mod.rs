@@ -28,6 +28,7 @@ use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::outbound::automations::{self, Deliveries};
+use crate::protocol::Tagger;
 use crate::store::captions::CaptionStore;
 use crate::store::nats::Cluster;
 use crate::store::{Journal, StoreError, StoredEvent};
@@ -43,6 +44,16 @@ pub struct EventEntry {
     pub attendee_code: Option<String>,
     /// What the event's automations sent lately, and what failed.
     pub deliveries: Arc<Deliveries>,
+    /// The public tags of its participants, as its hub gives them, for its exports.
+    pub tagger: Tagger,
+}
+
+impl ArchivedEntry {
+    /// An event stored as archived, with the tags of the epoch its log had.
+    pub fn of(stored: StoredEvent, tokens: EventTokens, epoch: &str) -> Self {
+        let tagger = Tagger::new(stored.epoch.as_deref().unwrap_or(epoch));
+        ArchivedEntry { state: stored.state, tokens, tagger }
+    }
 }
 
 impl EventEntry {
@@ -60,6 +71,8 @@ pub struct ArchivedEntry {
     /// The event's state when its hub stopped.
     pub state: EventState,
     pub tokens: EventTokens,
+    /// The public tags of its participants, as its hub gave them.
+    pub tagger: Tagger,
 }
 
 /// Shared by every request and websocket session; cheap to clone.
@@ -131,6 +144,7 @@ impl AppState {
         let limit = self.limits.max_connections_per_event;
         let metrics = Arc::clone(&self.metrics);
         let epoch = stored.epoch.clone().unwrap_or_else(|| Arc::clone(&self.epoch));
+        let tagger = Tagger::new(&epoch);
         let log = self.cluster.as_ref().map(|cluster| cluster.event(&id));
         let hub = HubHandle::spawn(stored, self.journal.clone(), log, epoch, limit, metrics, &self.tracker);
         if let Some(captions) = captions {
@@ -151,7 +165,7 @@ impl AppState {
             );
             self.tracker.spawn(automations);
         }
-        let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries });
+        let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries, tagger });
         self.events.insert(id, Arc::clone(&entry));
         Ok(entry)
     }

@@ -117,5 +117,6 @@ pub(super) async fn retire(app: &AppState, id: &str, entry: &EventEntry) {
     // The hub is gone only when the server is shutting down; the plan is then all there is.
     let state = entry.hub.stop(ARCHIVED).await.unwrap_or_else(|_| EventState::new((*entry.show).clone()));
     let tokens = entry.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();
-    app.archived.insert(id.to_owned(), Arc::new(ArchivedEntry { state, tokens }));
+    let tagger = entry.tagger.clone();
+    app.archived.insert(id.to_owned(), Arc::new(ArchivedEntry { state, tokens, tagger }));
 }

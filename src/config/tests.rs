@@ -1,3 +1,6 @@
+//! The event files and the settings as the server reads them: the demo forum, the minimal
+//! file the README names, and the errors a bad file gets.
+
 use super::*;
 
 const DEMO: &str = include_str!("../../config/events/sjtu-forum.toml");
@@ -170,4 +173,52 @@ fn a_poll_of_a_segment_the_file_lacks_or_with_one_option_is_refused() {
     let one = poll.replace("segment = \"nowhere\"\n", "").replace(", { zh = \"二\", ja = \"二\", en = \"two\" }", "");
     let error = parse_event(&format!("{DEMO}{one}"), day()).unwrap_err().to_string();
     assert!(error.contains("2 to 10 options"), "{error}");
+}
+
+#[test]
+fn the_demo_round_table_balances_the_chinese_and_japanese_panellists() {
+    let show = parse_event(DEMO, day()).unwrap();
+    let sides: Vec<(&str, &str, &str, &str)> = show
+        .sides
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.en.as_str(), s.name.zh.as_str(), s.name.ja.as_str()))
+        .collect();
+    assert_eq!(
+        sides,
+        [
+            ("cn", "Chinese delegation", "中方", "中国側"),
+            ("jp", "Japanese delegation", "日方", "日本側"),
+            ("floor", "Floor", "现场提问", "会場")
+        ]
+    );
+    assert_eq!(show.sides[0].budget_ms, Some(1_800_000));
+    let table = &show.segments[2];
+    let by_side: Vec<(&str, Option<&str>)> =
+        table.speakers.iter().map(|p| (p.name.en.as_str(), p.side.as_deref())).collect();
+    assert_eq!(
+        by_side,
+        [
+            ("Ma Junjie", Some("cn")),
+            ("Yu Qianghua", Some("cn")),
+            ("Song Ye", Some("cn")),
+            ("Chai Shan Zhengming", Some("jp")),
+            ("Tomohiko Li", Some("jp"))
+        ]
+    );
+    assert_eq!(table.side_budgets.get("cn"), Some(&1_200_000));
+    assert_eq!(table.side_budgets.get("jp"), Some(&1_200_000));
+}
+
+#[test]
+fn a_side_the_event_does_not_have_is_refused_with_the_sides_it_has() {
+    let error = |text: &str| format!("{:#}", parse_event(text, day()).unwrap_err());
+    let speaker = error(&DEMO.replacen("side = \"jp\"", "side = \"kr\"", 1));
+    assert!(speaker.contains("\"kr\"") && speaker.contains("Chai Shan Zhengming"), "{speaker}");
+    assert!(speaker.contains("cn, jp, floor"), "{speaker}");
+    let budget = error(&DEMO.replace("floor = 600 }", "kr = 600 }"));
+    assert!(budget.contains("round-table") && budget.contains("\"kr\""), "{budget}");
+    let twice = error(&DEMO.replacen("id = \"jp\"", "id = \"cn\"", 1));
+    assert!(twice.contains("side id \"cn\" must be unique"), "{twice}");
+    let zero = error(&DEMO.replacen("budget_s = 1800", "budget_s = 0", 1));
+    assert!(zero.contains("budget"), "{zero}");
 }

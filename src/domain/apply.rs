@@ -2,12 +2,12 @@
 //! authority and the current state, hands plan edits to `plan_edit`, and turns the rest
 //! into the changes to log and publish, with what follows when a segment ends.
 
-use super::actor::Actor;
+use super::actor::{Actor, Role};
 use super::change::Change;
 use super::command::{check_version, forbidden, Command};
 use super::cues::StageMessage;
 use super::live::{LiveState, ShowOp};
-use super::queue::EVENT_QUEUE;
+use super::queue::{QueueOp, EVENT_QUEUE};
 use super::rejection::Rejection;
 use super::state::EventState;
 use super::target::Target;
@@ -24,6 +24,7 @@ impl EventState {
         let (segment, speaker, since, speaking) = self.floor();
         let floor = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking);
         let mut changes = self.command_changes(command, actor, now)?;
+        self.follow_floor(command.name(), &mut changes, now);
         let (segment, speaker, since, speaking) = self.floor();
         let passed = (segment.map(str::to_owned), speaker.map(str::to_owned), since, speaking) != floor;
         if passed && self.stage.as_ref().is_some_and(|message| !message.pinned) {
@@ -67,7 +68,7 @@ impl EventState {
                 };
                 let mut changes =
                     ended.map(|index| self.segment_ended(index, &live, &op, actor, now)).unwrap_or_default();
-                changes.insert(0, Change::Live { op, live });
+                changes.insert(0, Change::Live { op, live, speaking: None });
                 changes.iter().for_each(|change| self.evolve(change));
                 return Ok(changes);
             }
@@ -84,9 +85,19 @@ impl EventState {
                     Some(version) => check_version("the queue", queue.version, version)?,
                     None => {}
                 }
+                let queue_op = match queue_op {
+                    QueueOp::Request { kind, topic, side, .. } if actor.role == Role::Speaker => {
+                        // A panellist is the programme speaker of their name: they speak for
+                        // that speaker's side unless they said otherwise.
+                        let person = self.show.speaker_named(&actor.name, Some(name));
+                        let side = side.or_else(|| person.and_then(|p| p.side.clone()));
+                        QueueOp::Request { kind, topic, side, speaker: person.map(|p| p.id.clone()) }
+                    }
+                    op => op,
+                };
                 let mut state = queue.clone();
-                let closed = state.apply(queue_op, actor, now)?;
-                Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed }
+                let closed = state.apply(queue_op, actor, now, &self.speaking.standing(now))?;
+                Change::Queue { op, queue: name.to_owned(), state: Box::new(state), closed, speaking: None }
             }
             Target::Cue(cue_op) => Change::Cue { op, cue: Box::new(self.cues.apply(cue_op, actor, now)?) },
             Target::Stage(signal) => {
@@ -146,16 +157,22 @@ impl EventState {
         let target = self.queues.get(target_name).cloned();
         let Some((mut closed, carried)) = source.end_segment(target.is_some(), now) else { return Vec::new() };
         let target = target.filter(|_| !carried.is_empty()).map(|mut target| {
-            closed.extend(target.receive(carried, now));
+            closed.extend(target.receive(carried, now, &self.speaking.standing(now)));
             target
         });
-        let mut changes =
-            vec![Change::Queue { op: op.to_owned(), queue: name.clone(), state: Box::new(source), closed }];
+        let mut changes = vec![Change::Queue {
+            op: op.to_owned(),
+            queue: name.clone(),
+            state: Box::new(source),
+            closed,
+            speaking: None,
+        }];
         changes.extend(target.map(|state| Change::Queue {
             op: op.to_owned(),
             queue: target_name.to_owned(),
             state: Box::new(state),
             closed: Vec::new(),
+            speaking: None,
         }));
         changes
     }

@@ -11,22 +11,29 @@ use super::polls::Poll;
 use super::questions::{Board, Question};
 use super::queue::{Queue, QueueEntry};
 use super::show::RunOfShow;
+use super::speaking::SpeakingRecord;
 use super::votes::{Ballot, PollTally, QuestionTally};
 
 /// An accepted change. Each carries the new value of the part of the state it replaces,
-/// so that replaying the log and a client applying it are both a plain assignment.
+/// so that replaying the log and a client applying it are both a plain assignment. The
+/// speaking record has no change of its own: the last change of the show, a queue or the
+/// plan that a command makes carries it (`speaking`) when the command moved it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     Live {
         op: String,
         live: LiveState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaking: Option<Box<SpeakingRecord>>,
     },
     Queue {
         op: String,
         queue: String,
         state: Box<Queue>,
         closed: Vec<QueueEntry>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaking: Option<Box<SpeakingRecord>>,
     },
     Cue {
         op: String,
@@ -41,6 +48,8 @@ pub enum Change {
         op: String,
         plan_version: u64,
         plan: Arc<RunOfShow>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaking: Option<Box<SpeakingRecord>>,
     },
     Question {
         op: String,
@@ -72,6 +81,26 @@ impl Change {
     pub fn plan(&self) -> Option<&Arc<RunOfShow>> {
         match self {
             Change::Plan { plan, .. } => Some(plan),
+            _ => None,
+        }
+    }
+
+    /// The speaking record this change carries, if the command that made it moved it.
+    pub fn speaking(&self) -> Option<&SpeakingRecord> {
+        match self {
+            Change::Live { speaking, .. } | Change::Queue { speaking, .. } | Change::Plan { speaking, .. } => {
+                speaking.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Where a change of the show, a queue or the plan carries the speaking record.
+    pub(super) fn speaking_mut(&mut self) -> Option<&mut Option<Box<SpeakingRecord>>> {
+        match self {
+            Change::Live { speaking, .. } | Change::Queue { speaking, .. } | Change::Plan { speaking, .. } => {
+                Some(speaking)
+            }
             _ => None,
         }
     }

@@ -57,6 +57,8 @@ pub enum Command {
         #[serde(default)]
         kind: RequestKind,
         topic: Option<String>,
+        /// Whom they speak for: a side of the plan.
+        side: Option<String>,
     },
     QueueWithdraw {
         queue: String,
@@ -101,6 +103,14 @@ pub enum Command {
         panellists_first: Option<bool>,
         speaking_limit_s: Option<u32>,
         carry_over: Option<bool>,
+        closed: Option<bool>,
+    },
+    /// The side an open entry speaks for; `None` clears it.
+    QueueSide {
+        queue: String,
+        version: u64,
+        entry: u64,
+        side: Option<String>,
     },
     CueStandby {
         target: Option<CueTarget>,
@@ -241,7 +251,7 @@ pub enum Command {
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 52] = [
+    pub const TYPES: [&'static str; 53] = [
         "next",
         "previous",
         "goto",
@@ -262,6 +272,7 @@ impl Command {
         "queue_dismiss",
         "queue_clear",
         "queue_settings",
+        "queue_side",
         "cue_standby",
         "cue_standing_by",
         "cue_go",
@@ -318,6 +329,7 @@ impl Command {
             Command::QueueDismiss { .. } => "queue_dismiss",
             Command::QueueClear { .. } => "queue_clear",
             Command::QueueSettings { .. } => "queue_settings",
+            Command::QueueSide { .. } => "queue_side",
             Command::CueStandby { .. } => "cue_standby",
             Command::CueStandingBy { .. } => "cue_standing_by",
             Command::CueGo { .. } => "cue_go",

@@ -3,15 +3,19 @@
 //!
 //! - `time`, `rejection`, `text`, `actor`: the vocabulary (instants, refusals, typed text,
 //!   who acts).
-//! - `show` (the plan, with its automation rules), `live` (the show's transitions), `queue`,
-//!   `cues`, `presence`, `captions`: the parts of an event, each with its own rules.
+//! - `show` (the plan, with its automation rules), `sides` (whom people speak for, and the
+//!   checks of what names a side), `live` (the show's transitions), `queue`, `cues`,
+//!   `presence`, `captions`: the parts of an event, each with its own rules.
 //! - `command` (what a client may ask), `target` (what it acts on), `change` (what it
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`
 //!   and `plan` (editing the plan while the show runs).
 //! - `questions`, `polls`, `votes`: the audience's voice (written questions, live polls,
 //!   and the votes for both, applied in batches).
+//!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`,
+//!   `plan` and `plan_fields` (editing the plan while the show runs).
 //! - `automation` (when the plan's automations fire, what they send), `record` (planned
-//!   versus actual).
+//!   versus actual), `speaking` (who has spoken how long) and `floor` (who holds the floor,
+//!   as the turns the speaking record follows).
 
 pub mod automation;
 pub mod captions;
@@ -24,6 +28,8 @@ pub mod questions;
 pub mod queue;
 pub mod record;
 pub mod show;
+pub mod sides;
+pub mod speaking;
 pub mod text;
 pub mod votes;
 
@@ -31,7 +37,9 @@ mod actor;
 mod apply;
 mod change;
 mod command;
+mod floor;
 mod plan_edit;
+mod plan_fields;
 mod rejection;
 mod state;
 mod target;

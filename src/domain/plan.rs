@@ -2,26 +2,26 @@
 //! the planned times recomputed; checking it against the running show is the caller's.
 //! Pure, no I/O.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use super::cues::CueTarget;
+use super::plan_fields::{clean_localized, field, minutes, person_name, MAX_TITLE_CHARS};
 use super::polls::checked_polls;
 use super::queue::EVENT_QUEUE;
 use super::rejection::Rejection;
 use super::show::{
     channels_problem, check_automations, link_ok, Automation, Channel, PlannedCue, RunOfShow, Segment, SegmentKind,
-    Speaker,
+    Side, Speaker,
 };
-use super::text::{self, DisplayName, Lang, Localized, Mode};
+use super::sides::{self, SideInput};
+use super::text::{self, Lang, Localized, Mode};
 use super::time::Millis;
 
 /// Earlier plans a chair can walk back to with `plan_undo`.
 pub const PLAN_UNDO_DEPTH: usize = 16;
-/// Titles, venues, affiliations and topics, in characters of each language.
-pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_AV_NOTES_CHARS: usize = 2000;
 /// The most segments a plan holds, so that a runaway script cannot grow every welcome.
 pub const MAX_SEGMENTS: usize = 200;
@@ -29,8 +29,6 @@ pub const MAX_SPEAKERS: usize = 50;
 pub const MAX_CUES: usize = 50;
 /// Cue texts, as a cue sent from the console.
 const MAX_CUE_TEXT_CHARS: usize = 140;
-/// Planned minutes of a segment or speaker at most: a whole day.
-const MAX_MINUTES: u32 = 24 * 60;
 const MINUTE: Millis = 60_000;
 
 /// Some languages of a text: those given replace the current ones, the others stay.
@@ -55,6 +53,8 @@ pub struct SpeakerInput {
     pub mode: Option<Mode>,
     pub lang: Option<Lang>,
     pub minutes: Option<u32>,
+    /// The side they speak for: an id of the event's sides.
+    pub side: Option<String>,
 }
 
 /// A planned cue as a plan edit gives it: its own target and text, or a preset's.
@@ -103,6 +103,8 @@ pub struct UpdateSegment {
     pub cues: Option<Vec<CueInput>>,
     /// The whole list of interpretation channels.
     pub interpretation: Option<Vec<Channel>>,
+    /// The whole map of the sides' budgets in this segment, side id to seconds.
+    pub side_budgets: Option<BTreeMap<String, u32>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +119,8 @@ pub struct UpdateEvent {
     pub date: Option<String>,
     /// IANA name; the local start time and date stay, so the instant moves.
     pub time_zone: Option<String>,
+    /// The whole list of sides.
+    pub sides: Option<Vec<SideInput>>,
 }
 
 /// A plan edit, decoded from its command.
@@ -136,10 +140,6 @@ pub enum PlanOp<'a> {
     /// A whole new list of segments (an import), under the event's own fields.
     Replace(&'a RunOfShow),
     Automations(&'a [Automation]),
-}
-
-fn field(message: String) -> Rejection {
-    Rejection::InvalidField(message)
 }
 
 /// The plan after `op`, with planned starts consecutive from the event's start.
@@ -165,6 +165,7 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
                 cues: Vec::new(),
                 interpretation: Vec::new(),
                 qa: None,
+                side_budgets: BTreeMap::new(),
             };
             insert(&mut plan, at, segment)?;
         }
@@ -214,6 +215,9 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
             plan.automations = automations.to_vec();
         }
     }
+    if let Some(problem) = sides::problem(&plan) {
+        return Err(field(problem));
+    }
     Ok(retimed(plan))
 }
 
@@ -247,6 +251,7 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
     plan.event.title = clean_localized(&new.event.title, "title")?;
     plan.event.venue = clean_localized(&new.event.venue, "venue")?;
     plan.event.planned_start = new.event.planned_start;
+    plan.sides = new.sides.iter().map(clean_side).collect::<Result<_, _>>()?;
     let mut speakers = HashSet::new();
     for segment in &new.segments {
         let id = new_id(&plan, Some(&segment.id), &segment.id)?;
@@ -294,6 +299,7 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
             } else {
                 segment.interpretation.clone()
             }),
+            side_budgets: Some(sides::budget_seconds(&segment.side_budgets)),
         };
         update_segment(&mut checked, &update, speakers.clone(), &plan.cue_presets)?;
         speakers.extend(checked.speakers.iter().map(|p| p.id.clone()));
@@ -301,7 +307,10 @@ pub fn checked(current: &RunOfShow, new: &RunOfShow) -> Result<RunOfShow, Reject
     }
     plan.qa = new.qa;
     plan.prepared_polls = checked_polls(&new.prepared_polls, |id| plan.segment_index(id).is_some())?;
-    Ok(plan)
+    match sides::problem(&plan) {
+        Some(problem) => Err(field(problem)),
+        None => Ok(plan),
+    }
 }
 
 /// Whole seconds, rounded up so that a threshold is never quietly loosened; out of range
@@ -320,6 +329,7 @@ impl SpeakerInput {
             mode: speaker.mode,
             lang: speaker.lang,
             minutes: speaker.duration_ms.map(|ms| u32::try_from(ms.div_euclid(MINUTE)).unwrap_or(u32::MAX)),
+            side: speaker.side.clone(),
         }
     }
 }
@@ -398,19 +408,6 @@ fn new_id(plan: &RunOfShow, given: Option<&str>, stem: &str) -> Result<String, R
     }
 }
 
-fn minutes(value: u32, name: &str) -> Result<Millis, Rejection> {
-    if value == 0 || value > MAX_MINUTES {
-        return Err(field(format!("{name} must be 1-{MAX_MINUTES}")));
-    }
-    Ok(Millis::from(value) * MINUTE)
-}
-
-/// Each language cleaned and bounded as typed text is; none may be empty.
-fn clean_localized(text: &Localized, what: &str) -> Result<Localized, Rejection> {
-    let clean = |t: &str| text::clean(t, MAX_TITLE_CHARS).map_err(|e| field(format!("{what} {e}")));
-    Ok(Localized { zh: clean(&text.zh)?, ja: clean(&text.ja)?, en: clean(&text.en)? })
-}
-
 fn merge_localized(current: &Localized, edit: &LocalizedEdit, what: &str) -> Result<Localized, Rejection> {
     let merged = Localized {
         zh: edit.zh.clone().unwrap_or_else(|| current.zh.clone()),
@@ -418,14 +415,6 @@ fn merge_localized(current: &Localized, edit: &LocalizedEdit, what: &str) -> Res
         en: edit.en.clone().unwrap_or_else(|| current.en.clone()),
     };
     clean_localized(&merged, what)
-}
-
-/// A person's name in every language, cleaned as the name they join with is, so that
-/// presence still matches them.
-fn person_name(name: &Localized, what: &str) -> Result<Localized, Rejection> {
-    let clean =
-        |t: &str| DisplayName::parse(t).map(|n| n.as_str().to_owned()).map_err(|e| field(format!("{what} name {e}")));
-    Ok(Localized { zh: clean(&name.zh)?, ja: clean(&name.ja)?, en: clean(&name.en)? })
 }
 
 fn speaker(input: &SpeakerInput, id: String) -> Result<Speaker, Rejection> {
@@ -437,6 +426,7 @@ fn speaker(input: &SpeakerInput, id: String) -> Result<Speaker, Rejection> {
         mode: input.mode,
         lang: input.lang,
         duration_ms: input.minutes.map(|m| minutes(m, "minutes")).transpose()?,
+        side: input.side.clone(),
     })
 }
 
@@ -545,10 +535,21 @@ fn update_segment(
         }
         segment.interpretation = channels.clone();
     }
+    if let Some(budgets) = &update.side_budgets {
+        segment.side_budgets = sides::segment_budgets(budgets)?;
+    }
     Ok(())
 }
 
+/// A side with its name cleaned as every title is.
+fn clean_side(side: &Side) -> Result<Side, Rejection> {
+    Ok(Side { name: clean_localized(&side.name, "side name")?, ..side.clone() })
+}
+
 fn update_event(plan: &mut RunOfShow, update: &UpdateEvent) -> Result<(), Rejection> {
+    if let Some(given) = &update.sides {
+        plan.sides = given.iter().map(|input| clean_side(&input.side()?)).collect::<Result<_, _>>()?;
+    }
     let event = &mut plan.event;
     if let Some(title) = &update.title {
         event.title = merge_localized(&event.title, title, "title")?;

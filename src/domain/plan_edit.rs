@@ -98,15 +98,22 @@ impl EventState {
                         receivers.len() - 1
                     }
                 };
-                closed.extend(receivers[at].1.receive(carried, now));
+                closed.extend(receivers[at].1.receive(carried, now, &self.speaking.standing(now)));
             }
-            changes.push(Change::Queue { op: op.clone(), queue: segment.id.clone(), state: Box::new(queue), closed });
+            changes.push(Change::Queue {
+                op: op.clone(),
+                queue: segment.id.clone(),
+                state: Box::new(queue),
+                closed,
+                speaking: None,
+            });
         }
         changes.extend(receivers.into_iter().map(|(queue, state)| Change::Queue {
             op: op.clone(),
             queue,
             state: Box::new(state),
             closed: Vec::new(),
+            speaking: None,
         }));
         let live = places.live(&self.live);
         let cues: Vec<Cue> = self
@@ -134,15 +141,25 @@ impl EventState {
             .filter(|s| !self.queues.contains_key(&s.id))
             .map(|s| (s.id.clone(), segment_queue(s)))
             .collect();
-        changes.push(Change::Plan { op: op.clone(), plan_version: self.plan_version + 1, plan: Arc::new(plan) });
+        changes.push(Change::Plan {
+            op: op.clone(),
+            plan_version: self.plan_version + 1,
+            plan: Arc::new(plan),
+            speaking: None,
+        });
         if live != self.live {
-            changes.push(Change::Live { op: op.clone(), live: LiveState { version: self.live.version + 1, ..live } });
+            changes.push(Change::Live {
+                op: op.clone(),
+                live: LiveState { version: self.live.version + 1, ..live },
+                speaking: None,
+            });
         }
         changes.extend(added.into_iter().map(|(queue, state)| Change::Queue {
             op: op.clone(),
             queue,
             state: Box::new(state),
             closed: Vec::new(),
+            speaking: None,
         }));
         changes.extend(cues.into_iter().map(|cue| Change::Cue { op: op.clone(), cue: Box::new(cue) }));
         changes.extend(stage.map(|message| Change::Stage { op, message }));

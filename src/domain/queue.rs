@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::{Actor, Role};
 use super::rejection::Rejection;
+use super::speaking::Standing;
 use super::text::{clean_optional, Lang, Mode};
 use super::time::Millis;
 
@@ -22,6 +23,9 @@ pub enum Policy {
     FirstCome,
     /// Remote and in-room requests in turn, so that neither side waits behind the other.
     Alternate,
+    /// The side (of the event's sides) that has spoken least goes first, so that the floor
+    /// is shared fairly between delegations.
+    Balanced,
 }
 
 /// What a participant asks for, as on a delegate-microphone system.
@@ -59,6 +63,13 @@ pub struct QueueEntry {
     pub topic: Option<String>,
     /// Joined with the speaker token: a panellist, who may have priority.
     pub panellist: bool,
+    /// The programme speaker a panellist is, recognised by name: their floor time counts
+    /// as that speaker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The side they speak for: an id of the plan's sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
     pub state: EntryState,
     /// Placed by the chair (moved, or pushed back from on deck by a call): while it waits it
     /// keeps its place when others are re-ordered. Cleared when it is called.
@@ -82,6 +93,9 @@ pub struct Queue {
     /// segment the show moves to (the event's when it ends); otherwise they expire.
     #[serde(default)]
     pub carry_over: bool,
+    /// The list of speakers is closed: no new requests; those made stay.
+    #[serde(default)]
+    pub closed: bool,
     pub speaking: Option<QueueEntry>,
     pub on_deck: Option<QueueEntry>,
     pub waiting: Vec<QueueEntry>,
@@ -95,15 +109,33 @@ pub struct Queue {
 /// A queue operation, decoded and ready to apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueOp {
-    Request { kind: RequestKind, topic: Option<String> },
+    /// `side`: whom they speak for; `speaker`: the programme speaker a panellist is.
+    Request {
+        kind: RequestKind,
+        topic: Option<String>,
+        side: Option<String>,
+        speaker: Option<String>,
+    },
     Withdraw,
     Next,
-    Call { entry: Option<u64> },
+    Call {
+        entry: Option<u64>,
+    },
     Start,
     Stop,
-    Move { entry: u64, to: usize },
-    Dismiss { entry: u64 },
+    Move {
+        entry: u64,
+        to: usize,
+    },
+    Dismiss {
+        entry: u64,
+    },
     Clear,
+    /// The chair sets (or, with `None`, clears) the side an open entry speaks for.
+    Side {
+        entry: u64,
+        side: Option<String>,
+    },
     Settings(Settings),
 }
 
@@ -116,6 +148,7 @@ pub struct Settings {
     /// `Some(None)` removes the limit.
     pub speaking_limit_ms: Option<Option<Millis>>,
     pub carry_over: Option<bool>,
+    pub closed: Option<bool>,
 }
 
 impl QueueOp {
@@ -152,21 +185,27 @@ impl Queue {
     /// with its earliest request).
     pub fn next_side(&self) -> Option<Mode> {
         match (self.policy, self.last_called) {
-            (Policy::FirstCome, _) | (Policy::Alternate, None) => None,
+            (Policy::FirstCome | Policy::Balanced, _) | (Policy::Alternate, None) => None,
             (Policy::Alternate, Some(Mode::Remote)) => Some(Mode::InRoom),
             (Policy::Alternate, Some(Mode::InRoom)) => Some(Mode::Remote),
         }
     }
 
-    /// Applies `op` for `actor` at `now`; returns the entries it closed. On error the queue
-    /// is unchanged.
-    pub fn apply(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
+    /// Applies `op` for `actor` at `now`, with each side's floor time as it `stands` now;
+    /// returns the entries it closed. On error the queue is unchanged.
+    pub fn apply(
+        &mut self,
+        op: QueueOp,
+        actor: &Actor,
+        now: Millis,
+        stands: &Standing,
+    ) -> Result<Vec<QueueEntry>, Rejection> {
         let mut next = self.clone();
-        let closed = next.transition(op.clone(), actor, now)?;
+        let closed = next.transition(op.clone(), actor, now, stands)?;
         // Every operation ends here, so none can leave `waiting` out of policy order: a
         // removal or a move shifts the free entries' slots, and a call changes the side
         // `Alternate` takes next.
-        next.reorder();
+        next.reorder(stands);
         if op.is_chair_op() {
             next.version += 1;
         }
@@ -174,10 +213,19 @@ impl Queue {
         Ok(closed)
     }
 
-    fn transition(&mut self, op: QueueOp, actor: &Actor, now: Millis) -> Result<Vec<QueueEntry>, Rejection> {
+    fn transition(
+        &mut self,
+        op: QueueOp,
+        actor: &Actor,
+        now: Millis,
+        stands: &Standing,
+    ) -> Result<Vec<QueueEntry>, Rejection> {
         let mut closed = Vec::new();
         match op {
-            QueueOp::Request { kind, topic } => {
+            QueueOp::Request { kind, topic, side, speaker } => {
+                if self.closed {
+                    return Err(invalid("the list of speakers is closed"));
+                }
                 if self.open_entries().any(|e| e.participant == actor.participant) {
                     return Err(invalid("you already have a place in this queue"));
                 }
@@ -195,6 +243,8 @@ impl Queue {
                     kind,
                     topic,
                     panellist: actor.role == Role::Speaker,
+                    speaker,
+                    side,
                     state: EntryState::Waiting,
                     pinned: false,
                     requested_at: now,
@@ -219,10 +269,10 @@ impl Queue {
                 closed.extend(self.speaking.take().map(|e| close(e, EntryState::Done, now)));
                 let speaker = match self.on_deck.take() {
                     Some(entry) => Some(entry),
-                    None => self.take_head(now),
+                    None => self.take_head(now, stands),
                 };
                 self.speaking = speaker.map(|e| self.speak(e, now));
-                self.on_deck = self.take_head(now);
+                self.on_deck = self.take_head(now, stands);
             }
             QueueOp::Call { entry } => {
                 let called = match entry {
@@ -231,7 +281,7 @@ impl Queue {
                         let entry = self.waiting.remove(index);
                         Some(self.call(entry, now))
                     }
-                    None => self.take_head(now),
+                    None => self.take_head(now, stands),
                 };
                 let called = called.ok_or_else(|| invalid("nobody is waiting"))?;
                 if let Some(mut previous) = self.on_deck.replace(called) {
@@ -266,12 +316,17 @@ impl Queue {
                 let cleared = self.on_deck.take().into_iter().chain(self.waiting.drain(..)).collect::<Vec<_>>();
                 closed.extend(cleared.into_iter().map(|e| close(e, EntryState::Dismissed, now)));
             }
+            QueueOp::Side { entry, side } => {
+                let mut open = self.speaking.iter_mut().chain(self.on_deck.iter_mut()).chain(self.waiting.iter_mut());
+                open.find(|e| e.id == entry).ok_or_else(|| no_entry(entry))?.side = side;
+            }
             QueueOp::Settings(settings) => {
                 self.policy = settings.policy.unwrap_or(self.policy);
                 self.topics_public = settings.topics_public.unwrap_or(self.topics_public);
                 self.panellists_first = settings.panellists_first.unwrap_or(self.panellists_first);
                 self.speaking_limit_ms = settings.speaking_limit_ms.unwrap_or(self.speaking_limit_ms);
                 self.carry_over = settings.carry_over.unwrap_or(self.carry_over);
+                self.closed = settings.closed.unwrap_or(self.closed);
             }
         }
         Ok(closed)
@@ -300,7 +355,7 @@ impl Queue {
     /// ids of this queue; each keeps its participant, kind and request time, so that this
     /// queue's policy places it as if it had asked here then. Returns, expired, those this
     /// queue cannot take: their participant already has a place here, or the queue is full.
-    pub fn receive(&mut self, carried: Vec<QueueEntry>, now: Millis) -> Vec<QueueEntry> {
+    pub fn receive(&mut self, carried: Vec<QueueEntry>, now: Millis, stands: &Standing) -> Vec<QueueEntry> {
         let mut refused = Vec::new();
         for mut entry in carried {
             if self.waiting.len() >= MAX_WAITING || self.open_entries().any(|e| e.participant == entry.participant) {
@@ -314,8 +369,19 @@ impl Queue {
             entry.called_at = None;
             self.waiting.push(entry);
         }
-        self.reorder();
+        self.reorder(stands);
         refused
+    }
+
+    /// Places the waiting entries of a `Balanced` queue again by how the sides `stand` now
+    /// (a turn has ended); returns whether the order changed.
+    pub fn rebalance(&mut self, stands: &Standing) -> bool {
+        if self.policy != Policy::Balanced {
+            return false;
+        }
+        let before: Vec<u64> = self.waiting.iter().map(|e| e.id).collect();
+        self.reorder(stands);
+        self.waiting.iter().map(|e| e.id).ne(before)
     }
 
     /// Removes the open entry matching `find` from wherever it is.
@@ -331,12 +397,12 @@ impl Queue {
     }
 
     /// The first waiting entry in policy order, called.
-    fn take_head(&mut self, now: Millis) -> Option<QueueEntry> {
+    fn take_head(&mut self, now: Millis, stands: &Standing) -> Option<QueueEntry> {
         if self.waiting.is_empty() {
             return None;
         }
         // `queue_next` calls twice: the first call changes the side `Alternate` takes next.
-        self.reorder();
+        self.reorder(stands);
         let entry = self.waiting.remove(0);
         Some(self.call(entry, now))
     }
@@ -359,7 +425,7 @@ impl Queue {
 
     /// Puts the entries the chair did not place in policy order, leaving placed ones where
     /// they are.
-    fn reorder(&mut self) {
+    fn reorder(&mut self, stands: &Standing) {
         let mut free: Vec<QueueEntry> = Vec::new();
         let mut slots: Vec<Option<QueueEntry>> = Vec::with_capacity(self.waiting.len());
         for entry in self.waiting.drain(..) {
@@ -370,7 +436,7 @@ impl Queue {
                 free.push(entry);
             }
         }
-        let mut ordered = self.policy_order(free).into_iter();
+        let mut ordered = self.policy_order(free, stands).into_iter();
         self.waiting = slots.into_iter().filter_map(|slot| slot.or_else(|| ordered.next())).collect();
     }
 
@@ -378,7 +444,13 @@ impl Queue {
         (entry.kind, !(self.panellists_first && entry.panellist))
     }
 
-    fn policy_order(&self, mut entries: Vec<QueueEntry>) -> Vec<QueueEntry> {
+    fn policy_order(&self, mut entries: Vec<QueueEntry>, stands: &Standing) -> Vec<QueueEntry> {
+        if self.policy == Policy::Balanced {
+            // Within each priority group: the side with the least floor time, then the one
+            // with the fewest turns; those who speak for no side are a side of their own.
+            entries.sort_by_key(|e| (self.rank(e), stands.of(e.side.as_deref()), e.requested_at, e.id));
+            return entries;
+        }
         entries.sort_by_key(|e| (self.rank(e), e.requested_at, e.id));
         if self.policy == Policy::FirstCome {
             return entries;

@@ -75,6 +75,7 @@ mod tests {
             av_notes: String::new(),
             join_url: None,
             qa: None,
+            side_budgets: Default::default(),
         }
     }
 
@@ -97,6 +98,7 @@ mod tests {
             automations: vec![],
             qa: Default::default(),
             prepared_polls: vec![],
+            sides: vec![],
         };
         let live = LiveState {
             actual: vec![

@@ -2,6 +2,8 @@
 //! with the checks of their shape; pure data, no I/O. When automations fire and what they
 //! send is `automation`'s.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::actor::CrewPosition;
@@ -9,7 +11,7 @@ use super::cues::CueTarget;
 use super::polls::PollDef;
 use super::questions::QaMode;
 use super::rejection::Rejection;
-use super::text::{Lang, Localized, Mode};
+use super::text::{match_key, Lang, Localized, Mode};
 use super::time::Millis;
 
 /// What a segment is, as a programme lists it.
@@ -58,6 +60,20 @@ pub struct Speaker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<Lang>,
     pub duration_ms: Option<Millis>,
+    /// The side they speak for (an id of the plan's `sides`), when the event has sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
+}
+
+/// A side of a bilateral event (a delegation, the floor): whom people speak for, so that
+/// the floor can be shared fairly between the sides and held to their budgets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Side {
+    pub id: String,
+    pub name: Localized,
+    /// The side's floor time for the whole event, when it has a budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_ms: Option<Millis>,
 }
 
 /// An interpretation channel of a segment: the booth's channel number (what a headset is
@@ -132,6 +148,9 @@ pub struct Segment {
     /// How it takes written questions, when not as the event does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qa: Option<QaMode>,
+    /// Each side's floor time in this segment, by side id, for the sides that have one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub side_budgets: BTreeMap<String, Millis>,
 }
 
 /// A cue written into the run of show.
@@ -165,6 +184,9 @@ pub struct RunOfShow {
     /// Polls prepared in the plan, opened from the console with one key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prepared_polls: Vec<PollDef>,
+    /// The sides people speak for, when the event balances its floor between them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sides: Vec<Side>,
 }
 
 impl RunOfShow {
@@ -184,6 +206,22 @@ impl RunOfShow {
 
     pub fn planned_total(&self) -> Millis {
         self.segments.iter().map(|s| s.duration_ms).sum()
+    }
+
+    /// The speaker with this id, and the segment they speak in.
+    pub fn speaker_by_id(&self, id: &str) -> Option<(&Segment, &Speaker)> {
+        self.segments.iter().find_map(|s| s.speakers.iter().find(|p| p.id == id).map(|p| (s, p)))
+    }
+
+    /// The programme speaker someone joined as, by their name in any language (as presence
+    /// matches them): one of `segment`'s speakers first, since a person may be on the
+    /// programme twice, else the first in the plan.
+    pub fn speaker_named(&self, name: &str, segment: Option<&str>) -> Option<&Speaker> {
+        let key = match_key(name);
+        let named = |p: &&Speaker| [&p.name.zh, &p.name.ja, &p.name.en].into_iter().any(|n| match_key(n) == key);
+        let own = segment.and_then(|id| self.segments.iter().find(|s| s.id == id));
+        own.and_then(|s| s.speakers.iter().find(named))
+            .or_else(|| self.segments.iter().flat_map(|s| &s.speakers).find(named))
     }
 }
 

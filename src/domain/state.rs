@@ -15,6 +15,7 @@ use super::polls::Polls;
 use super::questions::{QaMode, Questions};
 use super::queue::{Queue, EVENT_QUEUE};
 use super::show::{RunOfShow, Segment, SegmentKind};
+use super::speaking::SpeakingRecord;
 use super::votes;
 
 /// One event's whole state: the plan and where the show stands.
@@ -41,6 +42,9 @@ pub struct EventState {
     pub questions: Questions,
     #[serde(default)]
     pub polls: Polls,
+    /// Who has spoken how long, per person and per side.
+    #[serde(default)]
+    pub speaking: SpeakingRecord,
 }
 
 impl EventState {
@@ -60,6 +64,7 @@ impl EventState {
             stage: None,
             questions: Questions::default(),
             polls,
+            speaking: SpeakingRecord::default(),
         }
     }
 
@@ -92,6 +97,9 @@ impl EventState {
 
     /// Applies an accepted change: used live and when replaying the log.
     pub fn evolve(&mut self, change: &Change) {
+        if let Some(record) = change.speaking() {
+            self.speaking = record.clone();
+        }
         match change {
             Change::Live { live, .. } => self.live = live.clone(),
             Change::Queue { queue, state, .. } => {
@@ -99,7 +107,7 @@ impl EventState {
             }
             Change::Cue { cue, .. } => self.cues.record(cue),
             Change::Stage { message, .. } => self.stage = message.clone(),
-            Change::Plan { op, plan_version, plan } => {
+            Change::Plan { op, plan_version, plan, .. } => {
                 let previous = std::mem::replace(&mut self.show, plan.clone());
                 if op == PLAN_UNDO {
                     self.plan_history.pop();

@@ -8,6 +8,7 @@ use super::plan::PlanOp;
 use super::queue::{self, QueueOp};
 use super::rejection::Rejection;
 use super::show::RunOfShow;
+use super::sides;
 use super::text::{self, Localized};
 use super::time::Millis;
 
@@ -62,9 +63,12 @@ impl Command {
 
     pub(super) fn target(&self, show: &RunOfShow) -> Result<Target<'_>, Rejection> {
         match self {
-            Command::QueueRequest { queue: name, kind, topic } => {
+            Command::QueueRequest { queue: name, kind, topic, side } => {
                 let topic = queue::parse_topic(topic.as_deref())?;
-                queue(name, None, QueueOp::Request { kind: *kind, topic })
+                if let Some(side) = side {
+                    sides::known(show, side)?;
+                }
+                queue(name, None, QueueOp::Request { kind: *kind, topic, side: side.clone(), speaker: None })
             }
             Command::QueueWithdraw { queue: name } => queue(name, None, QueueOp::Withdraw),
             Command::QueueNext { queue: name, version } => queue(name, Some(*version), QueueOp::Next),
@@ -88,6 +92,7 @@ impl Command {
                 panellists_first,
                 speaking_limit_s,
                 carry_over,
+                closed,
             } => {
                 let speaking_limit_ms = match speaking_limit_s {
                     None => None,
@@ -103,8 +108,15 @@ impl Command {
                     panellists_first: *panellists_first,
                     speaking_limit_ms,
                     carry_over: *carry_over,
+                    closed: *closed,
                 };
                 queue(name, Some(*version), QueueOp::Settings(settings))
+            }
+            Command::QueueSide { queue: name, version, entry, side } => {
+                if let Some(side) = side {
+                    sides::known(show, side)?;
+                }
+                queue(name, Some(*version), QueueOp::Side { entry: *entry, side: side.clone() })
             }
             Command::CueStandby { target, text, preset, segment, speaker } => {
                 let preset_cue = match preset {

@@ -197,13 +197,25 @@ impl EventState {
         };
         let (mut closed, board) = self.questions.close(question, QuestionState::Promoted, now)?;
         queue
-            .apply(QueueOp::Request { kind: RequestKind::Speak, topic: Some(topic) }, &asker, now)
+            .apply(
+                QueueOp::Request { kind: RequestKind::Speak, topic: Some(topic), side: None, speaker: None },
+                &asker,
+                now,
+                &self.speaking.standing(now),
+            )
             .map_err(|e| Rejection::InvalidState(format!("the asker cannot be put in the queue: {e}")))?;
         let entry = queue.waiting.iter().find(|e| e.participant == question.participant).map_or(0, |e| e.id);
         closed.promoted = Some(super::questions::Promoted { queue: name.clone(), entry });
         let mut changes = vec![Change::Question { op: op.to_owned(), question: Box::new(closed) }];
         changes.extend(board.map(|board| Change::Board { op: op.to_owned(), board: Box::new(board) }));
-        changes.push(Change::Queue { op: op.to_owned(), queue: name, state: Box::new(queue), closed: Vec::new() });
+        let queue = Box::new(queue);
+        changes.push(Change::Queue {
+            op: op.to_owned(),
+            queue: name,
+            state: queue,
+            closed: Vec::new(),
+            speaking: None,
+        });
         Ok(changes)
     }
 

@@ -11,8 +11,9 @@ use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::questions::Board;
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
-    Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
+    Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Side, Speaker,
 };
+use crate::domain::speaking::{Person, SpeakingRecord, Tally};
 use crate::domain::text::{Lang, Localized, Mode};
 use crate::domain::votes::QuestionTally;
 use crate::domain::{Change, EventState, Millis, Role};
@@ -84,6 +85,8 @@ pub struct EntryView<'a> {
     kind: RequestKind,
     topic: Option<&'a str>,
     panellist: bool,
+    /// The side they speak for, when the event has sides.
+    side: Option<&'a str>,
     state: EntryState,
     /// Holds the place the chair gave it in `waiting`; the others are ordered around it.
     pinned: bool,
@@ -101,6 +104,8 @@ pub struct QueueView<'a> {
     panellists_first: bool,
     speaking_limit_ms: Option<Millis>,
     carry_over: bool,
+    /// No new requests: the list of speakers is closed.
+    closed: bool,
     /// The side `alternate` puts first in each priority group, so that a second console can
     /// predict the order; null under `first_come` or before anyone was called.
     next_side: Option<Mode>,
@@ -135,6 +140,7 @@ impl<'a> View<'a> {
             kind: entry.kind,
             topic: entry.topic.as_deref().filter(|_| show_topic),
             panellist: entry.panellist,
+            side: entry.side.as_deref(),
             state: entry.state,
             pinned: entry.pinned,
             requested_at: entry.requested_at,
@@ -153,6 +159,7 @@ impl<'a> View<'a> {
             panellists_first: queue.panellists_first,
             speaking_limit_ms: queue.speaking_limit_ms,
             carry_over: queue.carry_over,
+            closed: queue.closed,
             next_side: queue.next_side(),
             speaking: queue.speaking.as_ref().map(entry),
             on_deck: queue.on_deck.as_ref().map(entry),
@@ -180,6 +187,7 @@ impl<'a> View<'a> {
         SnapshotView {
             event: &state.show.event,
             plan_version: state.plan_version,
+            sides: &state.show.sides,
             segments: self.segments(&state.show),
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
             automations: crew.then_some(state.show.automations.as_slice()),
@@ -189,6 +197,57 @@ impl<'a> View<'a> {
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
             questions: self.viewer().questions(&state.questions),
             polls: self.viewer().polls(state),
+            speaking: self.speaking(&state.speaking),
+        }
+    }
+
+    /// A person as clients name them: `speaker:<id>` for a programme speaker, `who:<tag>`
+    /// for someone called from a queue, whose participant id is never sent.
+    fn person(self, person: &Person) -> String {
+        match person {
+            Person::Speaker(id) => format!("speaker:{id}"),
+            Person::Participant(participant) => format!("who:{}", self.tagger.who(participant)),
+        }
+    }
+
+    fn speaking(self, record: &'a SpeakingRecord) -> SpeakingView<'a> {
+        let mut sides: Vec<SideView<'a>> = Vec::new();
+        for tally in &record.sides {
+            let id = tally.side.as_deref();
+            let side = match sides.iter().position(|s| s.id == id) {
+                Some(at) => &mut sides[at],
+                None => {
+                    sides.push(SideView { id, spoken_ms: 0, turns: 0, segments: BTreeMap::new() });
+                    sides.last_mut().expect("just pushed")
+                }
+            };
+            side.spoken_ms += tally.tally.spoken_ms;
+            side.turns += tally.tally.turns;
+            side.segments.insert(&tally.segment, tally.tally);
+        }
+        SpeakingView {
+            sides,
+            people: record
+                .people
+                .iter()
+                .map(|p| PersonView {
+                    key: self.person(&p.person),
+                    name: &p.name,
+                    side: p.side.as_deref(),
+                    spoken_ms: p.tally.spoken_ms,
+                    turns: p.tally.turns,
+                })
+                .collect(),
+            open: record
+                .open
+                .iter()
+                .map(|o| OpenView {
+                    key: self.person(&o.turn.person),
+                    side: o.turn.side.as_deref(),
+                    segment: &o.turn.segment,
+                    since: o.since,
+                })
+                .collect(),
         }
     }
 
@@ -198,23 +257,30 @@ impl<'a> View<'a> {
             return ChangeView::Hidden;
         }
         match change {
-            Change::Live { op, live } => ChangeView::Live { op, live: LiveView::of(live) },
+            Change::Live { op, live, speaking } => ChangeView::Live {
+                op,
+                live: LiveView::of(live),
+                speaking: speaking.as_deref().map(|r| self.speaking(r)),
+            },
             Change::Cue { op, cue } => ChangeView::Cue { op, cue },
             Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
-            Change::Plan { op, plan_version, plan } => ChangeView::Plan {
+            Change::Plan { op, plan_version, plan, speaking } => ChangeView::Plan {
                 op,
                 plan_version: *plan_version,
                 plan: PlanView {
                     event: &plan.event,
+                    sides: &plan.sides,
                     segments: self.segments(plan),
                     automations: self.crew().then_some(plan.automations.as_slice()),
                 },
+                speaking: speaking.as_deref().map(|r| self.speaking(r)),
             },
-            Change::Queue { op, queue, state, closed } => ChangeView::Queue {
+            Change::Queue { op, queue, state, closed, speaking } => ChangeView::Queue {
                 op,
                 queue,
                 state: Box::new(self.queue(state)),
                 closed: closed.iter().map(|e| self.entry(e, state.topics_public)).collect(),
+                speaking: speaking.as_deref().map(|r| self.speaking(r)),
             },
             Change::Question { op, question } => match self.viewer().question(question) {
                 Some(question) => ChangeView::Question { op, question },
@@ -295,6 +361,8 @@ pub struct SegmentView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     join_url: Option<&'a str>,
     interpretation: &'a [Channel],
+    /// Each side's floor time in the segment, by side id.
+    side_budgets_ms: &'a BTreeMap<String, Millis>,
 }
 
 impl<'a> SegmentView<'a> {
@@ -314,6 +382,7 @@ impl<'a> SegmentView<'a> {
             cues: crew.then_some(segment.cues.as_slice()),
             join_url: segment.join_url.as_deref(),
             interpretation: &segment.interpretation,
+            side_budgets_ms: &segment.side_budgets,
         }
     }
 }
@@ -322,6 +391,7 @@ impl<'a> SegmentView<'a> {
 #[derive(Serialize)]
 pub struct PlanView<'a> {
     event: &'a EventInfo,
+    sides: &'a [Side],
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     automations: Option<&'a [Automation]>,
@@ -331,6 +401,7 @@ pub struct PlanView<'a> {
 pub struct SnapshotView<'a> {
     event: &'a EventInfo,
     plan_version: u64,
+    sides: &'a [Side],
     segments: Vec<SegmentView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,
@@ -342,6 +413,42 @@ pub struct SnapshotView<'a> {
     stage: Option<&'a StageMessage>,
     questions: QuestionsView<'a>,
     polls: PollsView<'a>,
+    speaking: SpeakingView<'a>,
+}
+
+/// Who has spoken how long (docs/protocol.md, "Sides and speaking time"): closed totals, and
+/// the turns whose time runs, each since when.
+#[derive(Serialize)]
+pub struct SpeakingView<'a> {
+    sides: Vec<SideView<'a>>,
+    people: Vec<PersonView<'a>>,
+    open: Vec<OpenView<'a>>,
+}
+
+/// A side's floor time, in all and by segment; `id` null for those who speak for none.
+#[derive(Serialize)]
+struct SideView<'a> {
+    id: Option<&'a str>,
+    spoken_ms: Millis,
+    turns: u32,
+    segments: BTreeMap<&'a str, Tally>,
+}
+
+#[derive(Serialize)]
+struct PersonView<'a> {
+    key: String,
+    name: &'a Localized,
+    side: Option<&'a str>,
+    spoken_ms: Millis,
+    turns: u32,
+}
+
+#[derive(Serialize)]
+struct OpenView<'a> {
+    key: String,
+    side: Option<&'a str>,
+    segment: &'a str,
+    since: Millis,
 }
 
 #[derive(Serialize)]
@@ -350,12 +457,16 @@ pub enum ChangeView<'a> {
     Live {
         op: &'a str,
         live: LiveView<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaking: Option<SpeakingView<'a>>,
     },
     Queue {
         op: &'a str,
         queue: &'a str,
         state: Box<QueueView<'a>>,
         closed: Vec<EntryView<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaking: Option<SpeakingView<'a>>,
     },
     Cue {
         op: &'a str,
@@ -369,6 +480,8 @@ pub enum ChangeView<'a> {
         op: &'a str,
         plan_version: u64,
         plan: PlanView<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        speaking: Option<SpeakingView<'a>>,
     },
     Question {
         op: &'a str,

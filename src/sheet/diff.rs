@@ -1,6 +1,6 @@
 //! What an import would change, in words an organizer checks before applying it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::TimeZone;
 
@@ -66,6 +66,10 @@ fn event(old: &RunOfShow, new: &RunOfShow, out: &mut Vec<String>) {
         let same_day = before.get(..10) == after.get(..10);
         let show = |t: &str| if same_day { t.get(11..).unwrap_or(t).to_owned() } else { t.to_owned() };
         out.push(format!("~ event start {} → {}", show(&before), show(&after)));
+    }
+    if old.sides != new.sides {
+        let ids = |plan: &RunOfShow| plan.sides.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
+        out.push(format!("~ event sides [{}] → [{}]", ids(old), ids(new)));
     }
 }
 
@@ -148,6 +152,17 @@ fn changed(old: &Segment, new: &Segment, out: &mut Vec<String>) {
     let limit = |ms: Option<Millis>| ms.map(|ms| format!("{} min", minutes(ms)));
     optional(format!("~ {at} speaking limit"), &limit(old.speaking_limit_ms), &limit(new.speaking_limit_ms), out);
     optional(format!("~ {at} join url"), &old.join_url, &new.join_url, out);
+    if old.side_budgets != new.side_budgets {
+        let words = |budgets: &BTreeMap<String, Millis>| {
+            let list: Vec<String> = budgets.iter().map(|(side, ms)| format!("{side} {} s", ms / 1000)).collect();
+            if list.is_empty() {
+                "none".to_owned()
+            } else {
+                list.join(", ")
+            }
+        };
+        out.push(format!("~ {at} side budgets: {} → {}", words(&old.side_budgets), words(&new.side_budgets)));
+    }
 }
 
 /// Speakers are the same person by id, or by English name in plans from before ids.
@@ -183,6 +198,7 @@ fn speakers(at: &str, old: &[Speaker], new: &[Speaker], out: &mut Vec<String>) {
         optional(format!("~ {who} minutes"), &mins(a), &mins(b), out);
         optional(format!("~ {who} mode"), &a.mode.map(serde_name), &b.mode.map(serde_name), out);
         optional(format!("~ {who} language"), &a.lang.map(serde_name), &b.lang.map(serde_name), out);
+        optional(format!("~ {who} side"), &a.side, &b.side, out);
         for (field, x, y) in [("affiliation", &a.affiliation, &b.affiliation), ("topic", &a.topic, &b.topic)] {
             match (x, y) {
                 (Some(x), Some(y)) => localized(&who, field, x, y, out),

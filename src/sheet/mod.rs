@@ -15,6 +15,7 @@ use crate::domain::show::{EventInfo, RunOfShow};
 use crate::domain::text::{Lang, Localized};
 use crate::domain::Millis;
 
+mod cells;
 mod diff;
 mod formula;
 mod grid;
@@ -23,7 +24,7 @@ mod write;
 
 pub use diff::differences;
 pub use formula::csv_safe;
-pub use write::{plan_csv, plan_xlsx, table_xlsx, TableCell};
+pub use write::{plan_csv, plan_xlsx, tables_xlsx, Table, TableCell};
 
 /// The largest file an import reads, so that one upload cannot hold megabytes of memory
 /// per row while it is parsed.
@@ -45,12 +46,12 @@ pub const MAX_CELL_CHARS: usize = 32_767;
 /// room for the 200 segments of a plan with blank rows between them.
 pub const MAX_ROWS: usize = 1_000;
 
-/// The most columns a sheet may use, A to BL: the 33 columns a plan has, in any order,
+/// The most columns a sheet may use, A to BL: the 35 columns a plan has, in any order,
 /// with room for blank ones between them.
 pub const MAX_COLUMNS: usize = 64;
 
 /// Every column, in the order exports write them; imports take them in any order.
-pub const COLUMNS: [&str; 33] = [
+pub const COLUMNS: [&str; 35] = [
     "id",
     "start",
     "duration",
@@ -68,6 +69,7 @@ pub const COLUMNS: [&str; 33] = [
     "speaker_minutes",
     "speaker_modes",
     "speaker_langs",
+    "speaker_sides",
     "speaker_affiliations_en",
     "speaker_affiliations_zh",
     "speaker_affiliations_ja",
@@ -84,6 +86,7 @@ pub const COLUMNS: [&str; 33] = [
     "danger_s",
     "speaking_limit_min",
     "join_url",
+    "side_budgets",
 ];
 
 /// The columns a file must have.
@@ -263,6 +266,7 @@ fn new_event_skeleton(fields: &NewEvent, now: DateTime<Utc>) -> Result<(RunOfSho
         segments: Vec::new(),
         cue_presets: Vec::new(),
         automations: Vec::new(),
+        sides: Vec::new(),
         qa: Default::default(),
         prepared_polls: Vec::new(),
     };

@@ -1,12 +1,13 @@
 //! Rows of cells into a run of show: each column parsed, every error collected with its
 //! row and column, then the plan checked as a plan edit is.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveTime, TimeZone, Timelike, Utc};
 
+use super::cells::{Header, Row};
 use super::grid::Cell;
-use super::{SheetError, COLUMNS, REQUIRED};
+use super::SheetError;
 use crate::domain::cues::{CrewPosition, CueTarget};
 use crate::domain::plan;
 use crate::domain::queue::EVENT_QUEUE;
@@ -17,6 +18,8 @@ use crate::domain::Millis;
 const MINUTE: Millis = 60_000;
 /// As a plan edit allows: a segment or a speaker lasts at most a day.
 const MAX_MINUTES: u32 = 24 * 60;
+/// As a plan edit allows for a side's budget: a day.
+const MAX_BUDGET_S: u32 = 24 * 3600;
 /// As a plan edit allows for the countdown's thresholds.
 const MAX_THRESHOLD_S: u32 = 3600;
 /// What a segment gets when the file leaves its thresholds empty, as a segment added live.
@@ -42,157 +45,6 @@ pub fn event_file(file: &[u8], current: &RunOfShow) -> Result<RunOfShow, Vec<She
         ))]);
     }
     Ok(new)
-}
-
-/// The header row: which column each known header is in.
-struct Header {
-    columns: HashMap<&'static str, usize>,
-}
-
-impl Header {
-    fn parse(row: &[Cell]) -> Result<Header, Vec<SheetError>> {
-        let mut columns = HashMap::new();
-        let mut errors = Vec::new();
-        for (k, cell) in row.iter().enumerate() {
-            let name = cell.text().trim().to_ascii_lowercase();
-            if name.is_empty() {
-                continue;
-            }
-            match COLUMNS.iter().find(|c| **c == name) {
-                Some(known) => {
-                    if columns.insert(*known, k).is_some() {
-                        errors.push(SheetError::cell(1, known, "this column appears twice"));
-                    }
-                }
-                None => errors.push(SheetError::cell(
-                    1,
-                    &name,
-                    format!("unknown column; the columns are {}", COLUMNS.join(", ")),
-                )),
-            }
-        }
-        for required in REQUIRED {
-            if !columns.contains_key(required) {
-                errors.push(SheetError::row(1, format!("the column {required:?} is missing")));
-            }
-        }
-        if errors.is_empty() {
-            Ok(Header { columns })
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// One data row while it is read: its cells by column name, and the errors found in it.
-struct Row<'a> {
-    number: usize,
-    cells: &'a [Cell],
-    header: &'a Header,
-    errors: &'a mut Vec<SheetError>,
-}
-
-impl Row<'_> {
-    fn cell(&self, column: &str) -> Option<&Cell> {
-        self.header.columns.get(column).and_then(|k| self.cells.get(*k))
-    }
-
-    /// The trimmed text, or None when the cell is empty or absent.
-    fn text(&self, column: &str) -> Option<String> {
-        self.cell(column).map(Cell::text).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
-    }
-
-    /// One entry per line, a blank line being none; trailing blank lines do not count.
-    fn lines(&self, column: &str) -> Vec<Option<String>> {
-        let text = self.cell(column).map(Cell::text).unwrap_or_default();
-        let mut lines: Vec<Option<String>> =
-            text.split('\n').map(|line| Some(line.trim().to_owned()).filter(|l| !l.is_empty())).collect();
-        while lines.last().is_some_and(Option::is_none) {
-            lines.pop();
-        }
-        lines
-    }
-
-    fn error(&mut self, column: &str, message: impl Into<String>) {
-        self.errors.push(SheetError::cell(self.number, column, message));
-    }
-
-    /// A whole number in `range`, or None when empty.
-    fn number(&mut self, column: &str, range: std::ops::RangeInclusive<u32>, what: &str) -> Option<u32> {
-        let text = self.text(column)?;
-        self.parse_number(column, &text, range, what)
-    }
-
-    fn parse_number(
-        &mut self,
-        column: &str,
-        text: &str,
-        range: std::ops::RangeInclusive<u32>,
-        what: &str,
-    ) -> Option<u32> {
-        let Some(value) = whole_number(text) else {
-            self.error(column, format!("{text:?} is not a number of {what}"));
-            return None;
-        };
-        if !range.contains(&value) {
-            self.error(column, format!("{value} must be {}-{} {what}", range.start(), range.end()));
-            return None;
-        }
-        Some(value)
-    }
-
-    /// A text in three languages from `{stem}_en`, `_zh`, `_ja`; zh and ja default to en.
-    fn localized(&mut self, stem: &str) -> Option<Localized> {
-        let [en, zh, ja] = ["en", "zh", "ja"].map(|lang| self.text(&format!("{stem}_{lang}")));
-        let Some(en) = en else {
-            for (lang, given) in [("zh", &zh), ("ja", &ja)] {
-                if given.is_some() {
-                    self.error(&format!("{stem}_{lang}"), format!("given without {stem}_en"));
-                }
-            }
-            return None;
-        };
-        Some(Localized { zh: zh.unwrap_or_else(|| en.clone()), ja: ja.unwrap_or_else(|| en.clone()), en })
-    }
-
-    /// Lines of a list column, as many as `count` at most.
-    fn list(&mut self, column: &str, count: usize, of: &str) -> Vec<Option<String>> {
-        let mut lines = self.lines(column);
-        if lines.len() > count {
-            self.error(column, format!("{} lines, but {} {of}", lines.len(), count));
-            lines.truncate(count);
-        }
-        lines.resize(count, None);
-        lines
-    }
-
-    /// Localized lines from `{stem}_en`, `_zh`, `_ja`, one per entry of a list of `count`.
-    fn localized_lines(&mut self, stem: &str, count: usize, of: &str) -> Vec<Option<Localized>> {
-        let [en, zh, ja] = ["en", "zh", "ja"].map(|lang| self.list(&format!("{stem}_{lang}"), count, of));
-        let mut out = Vec::with_capacity(count);
-        for k in 0..count {
-            out.push(match (&en[k], &zh[k], &ja[k]) {
-                (Some(en), zh, ja) => Some(Localized {
-                    zh: zh.clone().unwrap_or_else(|| en.clone()),
-                    ja: ja.clone().unwrap_or_else(|| en.clone()),
-                    en: en.clone(),
-                }),
-                (None, None, None) => None,
-                (None, _, _) => {
-                    self.error(&format!("{stem}_en"), format!("line {} is empty but other languages give it", k + 1));
-                    None
-                }
-            });
-        }
-        out
-    }
-}
-
-/// A whole number, a spreadsheet's `60.0` included.
-fn whole_number(text: &str) -> Option<u32> {
-    let text = text.trim();
-    let text = text.strip_suffix(".0").unwrap_or(text);
-    text.parse().ok()
 }
 
 /// Minutes since midnight of `HH:MM` (a time cell's `HH:MM:00` too).
@@ -274,6 +126,7 @@ fn parse_row(mut row: Row<'_>, current: &RunOfShow) -> Parsed {
         }
     }
     let av_notes = row.text("av_notes").unwrap_or_default();
+    let side_budgets = side_budgets(&mut row);
     let ok = row.errors.len() == before;
     let segment = (|| {
         Some(Segment {
@@ -292,6 +145,7 @@ fn parse_row(mut row: Row<'_>, current: &RunOfShow) -> Parsed {
             cues,
             interpretation: Vec::new(),
             qa: None,
+            side_budgets,
         })
     })()
     .filter(|_| ok);
@@ -312,6 +166,7 @@ fn speakers(row: &mut Row<'_>) -> Vec<Speaker> {
     let minutes = row.list("speaker_minutes", count, of);
     let modes = row.list("speaker_modes", count, of);
     let langs = row.list("speaker_langs", count, of);
+    let sides = row.list("speaker_sides", count, of);
     let affiliations = row.localized_lines("speaker_affiliations", count, of);
     let topics = row.localized_lines("speaker_topics", count, of);
     let mut speakers = Vec::with_capacity(count);
@@ -346,9 +201,25 @@ fn speakers(row: &mut Row<'_>) -> Vec<Speaker> {
             mode,
             lang,
             duration_ms: minutes,
+            side: sides[k].clone(),
         });
     }
     speakers
+}
+
+/// The sides' budgets of a segment, one side per line as `id=seconds`.
+fn side_budgets(row: &mut Row<'_>) -> BTreeMap<String, Millis> {
+    let mut budgets = BTreeMap::new();
+    for line in row.lines("side_budgets").into_iter().flatten() {
+        let Some((side, seconds)) = line.split_once('=') else {
+            row.error("side_budgets", format!("{line:?} is not a side and its seconds, as cn=600"));
+            continue;
+        };
+        if let Some(seconds) = row.parse_number("side_budgets", seconds.trim(), 1..=MAX_BUDGET_S, "seconds") {
+            budgets.insert(side.trim().to_owned(), Millis::from(seconds) * 1000);
+        }
+    }
+    budgets
 }
 
 /// A crew position by its name, or a person as `person:Name`.
@@ -479,6 +350,7 @@ pub fn sheet(rows: &[Vec<Cell>], current: &RunOfShow, start_known: bool) -> Resu
         automations: current.automations.clone(),
         qa: current.qa,
         prepared_polls: current.prepared_polls.clone(),
+        sides: current.sides.clone(),
     };
     // Each segment alone first, so that what the plan check refuses names its row.
     let segments: Vec<(usize, Segment)> = parsed.into_iter().filter_map(|p| Some((p.number, p.segment?))).collect();

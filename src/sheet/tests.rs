@@ -58,6 +58,7 @@ fn every_column_is_read() {
         "\"20\n25\"",
         "\"in_room\nremote\"",
         "\"zh\nja\"",
+        "\"cn\n\"",
         "\"SJTU\nAntai\"",
         "\"交大\n\"",
         "",
@@ -74,6 +75,7 @@ fn every_column_is_read() {
         "20",
         "3",
         "https://meet.example.org/x",
+        "\"cn=300\njp = 240\"",
     ]
     .join(",");
     let plan = csv(&format!("{header}\n{row}\n")).unwrap();
@@ -102,6 +104,28 @@ fn every_column_is_read() {
     assert_eq!((wave.text.en.as_str(), wave.text.ja.as_str()), ("Wave", "ウェーブ"));
     assert_eq!((s.av_notes.as_str(), s.warning_ms, s.danger_ms), ("Lectern mic", 90_000, 20_000));
     assert_eq!((s.speaking_limit_ms, s.join_url.as_deref()), (Some(180_000), Some("https://meet.example.org/x")));
+    assert_eq!((zhang.side.as_deref(), lu.side.as_deref()), (Some("cn"), None));
+    let budgets: Vec<(&str, Millis)> = s.side_budgets.iter().map(|(side, ms)| (side.as_str(), *ms)).collect();
+    assert_eq!(budgets, [("cn", 300_000), ("jp", 240_000)]);
+}
+
+#[test]
+fn speakers_and_budgets_name_only_the_sides_the_event_has() {
+    let errors = csv("kind,duration,title_en,speakers_en,speaker_sides,side_budgets\n\
+                      panel,60,Table,Ann,cn,jp:600\n\
+                      panel,60,Table 2,Bo,,cn=0\n")
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "row 2, side_budgets: \"jp:600\" is not a side and its seconds, as cn=600",
+            "row 3, side_budgets: 0 must be 1-86400 seconds"
+        ]
+    );
+    let errors = csv("kind,duration,title_en,speakers_en,speaker_sides\npanel,60,Table,Ann,kr\n").unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("row 2: ") && errors[0].contains("\"kr\""), "{errors:?}");
+    assert!(errors[0].contains("cn, jp, floor"), "the sides it has: {errors:?}");
 }
 
 #[test]

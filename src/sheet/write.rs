@@ -1,5 +1,5 @@
 //! A run of show written as the rows an import reads back to the same plan, as CSV and
-//! as an XLSX workbook, and any table as a one-sheet workbook.
+//! as an XLSX workbook, and any tables as a workbook of a sheet each.
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -9,12 +9,13 @@ use super::formula::csv_safe;
 use super::{COLUMNS, SHEET_NAME};
 use crate::domain::cues::CueTarget;
 use crate::domain::show::{PlannedCue, RunOfShow, Segment, Speaker};
+use crate::domain::sides;
 use crate::domain::text::Localized;
 use crate::domain::Millis;
 
 /// What each column holds, for the workbook's second sheet; the operations guide has the
 /// same table.
-const COLUMN_HELP: [(&str, &str); 33] = [
+const COLUMN_HELP: [(&str, &str); 35] = [
     ("id", "Segment id: letters, digits, '-' or '_'. Empty: made from the kind (break-1, …). Keep it to keep the segment's queue and record."),
     ("start", "Local HH:MM. The first row's start sets the event's start; a later one must equal the running total, or stay empty."),
     ("duration", "Required. Whole minutes, 1-1440."),
@@ -32,6 +33,7 @@ const COLUMN_HELP: [(&str, &str); 33] = [
     ("speaker_minutes", "Each speaker's planned minutes, line by line; a blank line: not planned."),
     ("speaker_modes", "in_room or remote, line by line; a blank line: not known."),
     ("speaker_langs", "The language each speaks: zh, ja or en, line by line."),
+    ("speaker_sides", "The side each speaks for (a side id of the event, e.g. cn), line by line; a blank line: none."),
     ("speaker_affiliations_en", "Each speaker's affiliation in English, line by line."),
     ("speaker_affiliations_zh", "Affiliations in Chinese, line by line; a blank line: the English one."),
     ("speaker_affiliations_ja", "Affiliations in Japanese, line by line; a blank line: the English one."),
@@ -48,6 +50,7 @@ const COLUMN_HELP: [(&str, &str); 33] = [
     ("danger_s", "Seconds left when it turns red (0-3600; empty: 30)."),
     ("speaking_limit_min", "Minutes each person called from the queue may speak; empty or 0: no limit."),
     ("join_url", "The meeting link remote speakers join by (http or https)."),
+    ("side_budgets", "Each side's floor time in the segment, one side per line as id=seconds (cn=600)."),
 ];
 
 /// A cell of an exported row: numbers stay numbers and times times in a workbook.
@@ -139,6 +142,8 @@ fn row(plan: &RunOfShow, segment: &Segment, start: Value) -> Vec<Value> {
     let (en, zh, ja): (Pick, Pick, Pick) = (|l| &l.en, |l| &l.zh, |l| &l.ja);
     let minutes_lines: Vec<Option<String>> =
         speakers.iter().map(|p| p.duration_ms.map(|ms| minutes(ms).to_string())).collect();
+    let budgets: Vec<String> =
+        sides::budget_seconds(&segment.side_budgets).iter().map(|(side, s)| format!("{side}={s}")).collect();
     let enum_lines = |value: fn(&Speaker) -> Option<String>| {
         let names: Vec<Option<String>> = speakers.iter().map(value).collect();
         lines(names.iter().map(Option::as_deref))
@@ -161,6 +166,7 @@ fn row(plan: &RunOfShow, segment: &Segment, start: Value) -> Vec<Value> {
         lines(minutes_lines.iter().map(Option::as_deref)),
         enum_lines(|p| p.mode.map(serde_name)),
         enum_lines(|p| p.lang.map(serde_name)),
+        lines(speakers.iter().map(|p| p.side.as_deref())),
         of(|p| p.affiliation.as_ref(), en),
         of(|p| p.affiliation.as_ref(), zh),
         of(|p| p.affiliation.as_ref(), ja),
@@ -177,6 +183,7 @@ fn row(plan: &RunOfShow, segment: &Segment, start: Value) -> Vec<Value> {
         Value::Number(seconds(segment.danger_ms)),
         segment.speaking_limit_ms.map_or(Value::Empty, |ms| Value::Number(minutes(ms))),
         segment.join_url.as_deref().map_or(Value::Empty, text),
+        lines(budgets.iter().map(|line| Some(line.as_str()))),
     ]
 }
 
@@ -259,6 +266,8 @@ fn header(sheet: &mut Worksheet, names: &[&str], bold: &Format) -> Result<(), Xl
 pub enum TableCell {
     Text(String),
     Number(f64),
+    /// A whole number: how many.
+    Count(u32),
     /// A moment, written in its time zone.
     Time(DateTime<Tz>),
     Empty,
@@ -278,29 +287,39 @@ fn excel_moment(at: &DateTime<Tz>) -> Result<ExcelDateTime, XlsxError> {
     )
 }
 
-/// A table as a one-sheet workbook: numbers as numbers, so that a spreadsheet sums them,
-/// and moments as date-time cells; text is written as text, which a spreadsheet never runs
-/// as a formula.
-pub fn table_xlsx(name: &str, columns: &[&str], rows: &[Vec<TableCell>]) -> Result<Vec<u8>, XlsxError> {
+/// A table of a workbook: its sheet's name, its header and its rows.
+pub struct Table<'a> {
+    pub name: &'a str,
+    pub columns: &'a [&'a str],
+    pub rows: Vec<Vec<TableCell>>,
+}
+
+/// Tables as a workbook, one sheet each: numbers as numbers, so that a spreadsheet sums
+/// them, and moments as date-time cells; text is written as text, which a spreadsheet
+/// never runs as a formula.
+pub fn tables_xlsx(tables: &[Table<'_>]) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let moment = Format::new().set_num_format(MOMENT_FORMAT);
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(name)?;
-    header(sheet, columns, &bold)?;
-    for (r, row) in rows.iter().enumerate() {
-        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
-        for (c, cell) in row.iter().enumerate() {
-            let c = u16::try_from(c).unwrap_or(u16::MAX);
-            match cell {
-                TableCell::Text(text) => sheet.write_string(r, c, text)?,
-                TableCell::Number(n) => sheet.write_number(r, c, *n)?,
-                TableCell::Time(at) => {
-                    sheet.set_column_width(c, 20)?;
-                    sheet.write_datetime_with_format(r, c, excel_moment(at)?, &moment)?
-                }
-                TableCell::Empty => sheet,
-            };
+    for table in tables {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(table.name)?;
+        header(sheet, table.columns, &bold)?;
+        for (r, row) in table.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            for (c, cell) in row.iter().enumerate() {
+                let c = u16::try_from(c).unwrap_or(u16::MAX);
+                match cell {
+                    TableCell::Text(text) => sheet.write_string(r, c, text)?,
+                    TableCell::Number(n) => sheet.write_number(r, c, *n)?,
+                    TableCell::Count(n) => sheet.write_number(r, c, *n)?,
+                    TableCell::Time(at) => {
+                        sheet.set_column_width(c, 20)?;
+                        sheet.write_datetime_with_format(r, c, excel_moment(at)?, &moment)?
+                    }
+                    TableCell::Empty => sheet,
+                };
+            }
         }
     }
     workbook.save_to_buffer()

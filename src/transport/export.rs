@@ -12,12 +12,15 @@ use serde::Serialize;
 
 use super::shared::{download, request_token, TokenQuery, NO_STORE};
 use crate::app::{AppState, EventEntry};
+use crate::clock::now_millis;
 use crate::domain::live::LiveState;
+use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::record::planned_vs_actual;
 use crate::domain::show::RunOfShow;
+use crate::domain::speaking::{Person, SideSummary, SpeakingRecord};
 use crate::domain::{Actor, Change, Millis, Role};
-use crate::protocol::LiveView;
-use crate::sheet::{TableCell, XLSX};
+use crate::protocol::{Audience, ChangeView, Tagger, View};
+use crate::sheet::{tables_xlsx, Table, TableCell, XLSX};
 use crate::store::LogEntry;
 
 /// Why an organizer request was refused.
@@ -61,24 +64,33 @@ fn organizer(
     Ok(entry)
 }
 
+/// A running or archived event's plan, log and participants' public tags, for its organizer.
+struct Logged {
+    show: Arc<RunOfShow>,
+    log: Vec<LogEntry>,
+    tagger: Tagger,
+}
+
 /// The plan of a running or archived event and its log, for its organizer.
 async fn authorized_log(
     app: &AppState,
     event: &str,
     headers: &HeaderMap,
     query: &TokenQuery,
-) -> Result<(Arc<RunOfShow>, Vec<LogEntry>), ExportError> {
+) -> Result<Logged, ExportError> {
     let token = presented(headers, Some(query));
-    let (show, role) = match (app.event(event), app.archived_event(event)) {
-        (Some(entry), _) => (Arc::clone(&entry.show), entry.role_of(token)),
-        (None, Some(archived)) => (Arc::clone(&archived.state.show), archived.tokens.role_of(token)),
+    let (show, role, tagger) = match (app.event(event), app.archived_event(event)) {
+        (Some(entry), _) => (Arc::clone(&entry.show), entry.role_of(token), entry.tagger.clone()),
+        (None, Some(archived)) => {
+            (Arc::clone(&archived.state.show), archived.tokens.role_of(token), archived.tagger.clone())
+        }
         (None, None) => return Err(ExportError::NoSuchEvent),
     };
     if role != Some(Role::Organizer) {
         return Err(ExportError::NotOrganizer);
     }
     let log = app.journal.read_log(event).await.map_err(|e| ExportError::Store(e.to_string()))?;
-    Ok((show, log))
+    Ok(Logged { show, log, tagger })
 }
 
 /// `POST /api/events/{event}/tokens/{role}`: a new token for the role, effective at once.
@@ -112,7 +124,7 @@ pub async fn attendance(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (show, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let Logged { show, log: entries, .. } = authorized_log(&app, &event, &headers, &query).await?;
     let samples = app.journal.read_attendance(&event).await.map_err(|e| ExportError::Store(e.to_string()))?;
     let zone: chrono_tz::Tz = current_plan(&show, &entries).event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let csv_error = |e: csv::Error| ExportError::Store(e.to_string());
@@ -131,9 +143,9 @@ pub async fn attendance(
     ))
 }
 
-/// A line of the exported log: the entry as stored, but a live change as clients got it,
+/// A line of the exported log: the entry as stored, but a live change as the chair got it,
 /// with its `undo_depth` instead of the undo history, which would repeat up to 32 earlier
-/// states on every line.
+/// states on every line, and the speaking record it carries with participants' public tags.
 #[derive(Serialize)]
 struct LogLine<'a> {
     seq: u64,
@@ -147,14 +159,17 @@ struct LogLine<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum LoggedChange<'a> {
-    Live { kind: &'static str, op: &'a str, live: Box<LiveView<'a>> },
+    Live(Box<ChangeView<'a>>),
     Other(&'a Change),
 }
 
 impl<'a> LogLine<'a> {
-    fn of(entry: &'a LogEntry) -> Self {
+    fn of(entry: &'a LogEntry, tagger: &'a Tagger) -> Self {
         let change = match &entry.change {
-            Change::Live { op, live } => LoggedChange::Live { kind: "live", op, live: Box::new(LiveView::of(live)) },
+            live @ Change::Live { .. } => {
+                let chair = View { audience: Audience::Chair, role: Role::Organizer, crew: &[], tagger, me: None };
+                LoggedChange::Live(Box::new(chair.change(live)))
+            }
             other => LoggedChange::Other(other),
         };
         LogLine { seq: entry.seq, at: entry.at, actor: &entry.actor, command: entry.command.as_deref(), change }
@@ -167,10 +182,11 @@ pub async fn log(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (_, entries) = authorized_log(&app, &event, &headers, &query).await?;
+    let Logged { log: entries, tagger, .. } = authorized_log(&app, &event, &headers, &query).await?;
     let mut body = String::new();
     for entry in &entries {
-        body.push_str(&serde_json::to_string(&LogLine::of(entry)).map_err(|e| ExportError::Store(e.to_string()))?);
+        let line = LogLine::of(entry, &tagger);
+        body.push_str(&serde_json::to_string(&line).map_err(|e| ExportError::Store(e.to_string()))?);
         body.push('\n');
     }
     Ok(download("application/jsonl; charset=utf-8", format!("{event}-log.jsonl"), body))
@@ -182,35 +198,50 @@ pub async fn record(
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (show, live) = record_of(&app, &event, &headers, &query).await?;
-    let body = record_csv(&show, &live).map_err(|e| ExportError::Store(e.to_string()))?;
+    let record = record_of(&app, &event, &headers, &query).await?;
+    let body = record_csv(&record).map_err(|e| ExportError::Store(e.to_string()))?;
     Ok(download("text/csv; charset=utf-8", format!("{event}-record.csv"), body))
 }
 
-/// `GET /api/events/{event}/record.xlsx`: the record of `record.csv` as a workbook.
+/// `GET /api/events/{event}/record.xlsx`: the record of `record.csv` as a workbook, its two
+/// tables on two sheets.
 pub async fn record_xlsx(
     State(app): State<AppState>,
     Path(event): Path<String>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ExportError> {
-    let (show, live) = record_of(&app, &event, &headers, &query).await?;
-    let body = crate::sheet::table_xlsx("Planned vs actual", &RECORD_COLUMNS, &record_rows(&show, &live))
-        .map_err(|e| ExportError::Store(e.to_string()))?;
+    let record = record_of(&app, &event, &headers, &query).await?;
+    let tables = [
+        Table { name: "Planned vs actual", columns: &RECORD_COLUMNS, rows: record_rows(&record.show, &record.live) },
+        Table { name: "Speaking time", columns: &SPEAKING_COLUMNS, rows: speaking_rows(&record) },
+    ];
+    let body = tables_xlsx(&tables).map_err(|e| ExportError::Store(e.to_string()))?;
     Ok(download(XLSX, format!("{event}-record.xlsx"), body))
 }
 
-/// The plan and the live state the record compares, as the log leaves them.
+/// What the record shows, as the log leaves it: the plan, the runs of the show and who has
+/// spoken how long, at the moment asked.
+struct Record {
+    show: Arc<RunOfShow>,
+    live: LiveState,
+    speaking: SpeakingRecord,
+    tagger: Tagger,
+    now: Millis,
+}
+
 async fn record_of(
     app: &AppState,
     event: &str,
     headers: &HeaderMap,
     query: &TokenQuery,
-) -> Result<(Arc<RunOfShow>, LiveState), ExportError> {
-    let (show, entries) = authorized_log(app, event, headers, query).await?;
-    // Each live change carries the whole live state, so the last one holds every run.
+) -> Result<Record, ExportError> {
+    let Logged { show, log: entries, tagger } = authorized_log(app, event, headers, query).await?;
+    // Each live change carries the whole live state, and the changes that move the speaking
+    // record the whole record, so the last of each holds it all.
     let live = entries.iter().rev().find_map(|e| e.change.live()).cloned().unwrap_or_default();
-    Ok((current_plan(&show, &entries), live))
+    let speaking = entries.iter().rev().find_map(|e| e.change.speaking()).cloned().unwrap_or_default();
+    Ok(Record { show: current_plan(&show, &entries), live, speaking, tagger, now: now_millis() })
 }
 
 /// The plan as the log leaves it: the latest plan change, else the plan the event started with.
@@ -259,21 +290,99 @@ fn record_rows(show: &RunOfShow, live: &LiveState) -> Vec<Vec<TableCell>> {
         .collect()
 }
 
+/// The second table of the record, of as many columns as the first, so that the CSV that
+/// holds both stays one valid table.
+const SPEAKING_COLUMNS: [&str; 9] =
+    ["speaking", "segment", "side", "name", "person", "spoken_minutes", "turns", "budget_minutes", "remaining_minutes"];
+
+/// Who has spoken how long, under [`SPEAKING_COLUMNS`], a running turn up to the moment
+/// asked: each side of the event in all (`side`), then each side in each segment where it
+/// spoke or has a budget (`side in segment`), then each person (`person`, named
+/// `speaker:<id>` or `who:<tag>` as the protocol names them). Minutes to a tenth; the
+/// remaining budget goes below zero once a side is over it.
+fn speaking_rows(record: &Record) -> Vec<Vec<TableCell>> {
+    let (show, speaking) = (&record.show, &record.speaking);
+    let minutes = |ms: Millis| TableCell::Number((ms as f64 / 6_000.0).round() / 10.0);
+    let optional = |ms: Option<Millis>| ms.map_or(TableCell::Empty, minutes);
+    let text = |t: &str| if t.is_empty() { TableCell::Empty } else { TableCell::Text(t.to_owned()) };
+    let side_name = |side: &SideSummary| side.name.as_ref().map_or("", |n| n.en.as_str()).to_owned();
+    let mut rows = Vec::new();
+    for side in speaking.sides_at(show, None, record.now) {
+        rows.push(vec![
+            text("side"),
+            TableCell::Empty,
+            text(side.id.as_deref().unwrap_or_default()),
+            text(&side_name(&side)),
+            TableCell::Empty,
+            minutes(side.spoken_ms),
+            TableCell::Count(side.turns),
+            optional(side.budget_ms),
+            optional(side.remaining_ms),
+        ]);
+    }
+    let segments = show.segments.iter().map(|s| s.id.as_str()).chain([EVENT_QUEUE]);
+    for segment in segments {
+        for side in speaking.sides_at(show, Some(segment), record.now) {
+            let spoke = speaking.sides.iter().any(|s| s.segment == segment && s.side == side.id);
+            if !spoke && side.segment_budget_ms.is_none() {
+                continue;
+            }
+            rows.push(vec![
+                text("side in segment"),
+                text(segment),
+                text(side.id.as_deref().unwrap_or_default()),
+                text(&side_name(&side)),
+                TableCell::Empty,
+                minutes(side.segment_spoken_ms),
+                TableCell::Empty,
+                optional(side.segment_budget_ms),
+                optional(side.segment_remaining_ms),
+            ]);
+        }
+    }
+    for person in speaking.people_at(record.now) {
+        let key = match &person.person {
+            Person::Speaker(id) => format!("speaker:{id}"),
+            Person::Participant(participant) => format!("who:{}", record.tagger.who(participant)),
+        };
+        rows.push(vec![
+            text("person"),
+            TableCell::Empty,
+            text(person.side.as_deref().unwrap_or_default()),
+            text(&person.name.en),
+            TableCell::Text(key),
+            minutes(person.tally.spoken_ms),
+            TableCell::Count(person.tally.turns),
+            TableCell::Empty,
+            TableCell::Empty,
+        ]);
+    }
+    rows
+}
+
 /// A record cell in CSV: moments in RFC 3339 with their offset, minutes with one decimal,
 /// text that could run as a formula quoted (a minus before minutes is a number's).
 fn record_csv_cell(cell: &TableCell) -> String {
     match cell {
         TableCell::Text(text) => crate::sheet::csv_safe(text).into_owned(),
         TableCell::Number(n) => format!("{n:.1}"),
+        TableCell::Count(n) => n.to_string(),
         TableCell::Time(at) => at.to_rfc3339(),
         TableCell::Empty => String::new(),
     }
 }
 
-fn record_csv(show: &RunOfShow, live: &LiveState) -> Result<String, csv::Error> {
+/// The record as one CSV: the planned-vs-actual table, an empty row, then the speaking
+/// table under its own header.
+fn record_csv(record: &Record) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(RECORD_COLUMNS)?;
-    for row in record_rows(show, live) {
+    for row in record_rows(&record.show, &record.live) {
+        out.write_record(row.iter().map(record_csv_cell))?;
+    }
+    out.write_record([""; SPEAKING_COLUMNS.len()])?;
+    out.write_record(SPEAKING_COLUMNS)?;
+    for row in speaking_rows(record) {
         out.write_record(row.iter().map(record_csv_cell))?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;

@@ -246,7 +246,9 @@ fn names(command: &str, first: Option<&OscType>) -> &'static [&'static str] {
         "goto" if first.is_some_and(|a| matches!(a, OscType::Int(_) | OscType::Long(_))) => &["index"],
         "goto" => &["segment"],
         "extend" => &["seconds"],
-        "queue/next" => &["queue"],
+        "queue/next" | "queue/close" | "queue/open" => &["queue"],
+        "queue/side" => &["entry", "side", "queue"],
+        "queue/policy" => &["policy", "queue"],
         "cue/standby" => &["preset"],
         "cue/go" | "cue/cancel" => &["cue"],
         "stage/signal" => &["signal"],
@@ -297,6 +299,21 @@ mod tests {
         assert_eq!((go.command.as_str(), go.args["cue"].as_str()), ("cue/go", "7"));
         let next = command_of(&message("/eventhub/forum/next", vec![string("t"), string("extra")])).unwrap();
         assert!(next.args.is_empty(), "arguments a command does not take are ignored");
+    }
+
+    #[test]
+    fn the_queue_commands_take_their_entry_side_policy_and_queue_in_order() {
+        let args = |command: &str, values: Vec<OscType>| {
+            let mut all = vec![string("t")];
+            all.extend(values);
+            command_of(&message(&format!("/eventhub/forum/{command}"), all)).unwrap().args
+        };
+        let side = args("queue/side", vec![OscType::Int(3), string("jp"), string("round-table")]);
+        assert_eq!((side["entry"].as_str(), side["side"].as_str(), side["queue"].as_str()), ("3", "jp", "round-table"));
+        assert_eq!(args("queue/side", vec![OscType::Int(3), string("")])["side"], "", "an empty side clears it");
+        assert_eq!(args("queue/policy", vec![string("balanced")])["policy"], "balanced");
+        assert_eq!(args("queue/close", vec![string("event")])["queue"], "event");
+        assert!(args("queue/open", vec![]).is_empty(), "the live segment's queue");
     }
 
     fn encode(packet: &OscPacket) -> Vec<u8> {

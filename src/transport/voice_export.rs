@@ -11,7 +11,7 @@ use chrono::TimeZone;
 use super::shared::{download, request_token, TokenQuery};
 use crate::app::AppState;
 use crate::domain::{EventState, Millis, Role};
-use crate::sheet::{csv_safe, table_xlsx, TableCell, XLSX};
+use crate::sheet::{csv_safe, tables_xlsx, TableCell, XLSX};
 
 /// Why an export was refused: the status and what to say.
 type Refused = (axum::http::StatusCode, &'static str);
@@ -97,7 +97,7 @@ fn question_rows(state: &EventState) -> Vec<Vec<TableCell>> {
         .values()
         .map(|q| {
             vec![
-                TableCell::Number(q.id as f64),
+                TableCell::Count(u32::try_from(q.id).unwrap_or(u32::MAX)),
                 text(q.segment.clone().unwrap_or_default()),
                 moment(zone, Some(q.asked_at)),
                 word(&q.state),
@@ -107,7 +107,7 @@ fn question_rows(state: &EventState) -> Vec<Vec<TableCell>> {
                 text(q.affiliation.clone().unwrap_or_default()),
                 word(&q.mode),
                 yes(q.anonymous),
-                TableCell::Number(f64::from(q.votes)),
+                TableCell::Count(q.votes),
                 yes(q.starred),
                 yes(q.edited),
                 moment(zone, q.closed_at),
@@ -140,10 +140,10 @@ fn poll_rows(state: &EventState) -> Vec<Vec<TableCell>> {
                 text(if poll.def.anonymous { "yes" } else { "no" }),
                 moment(zone, poll.opened_at),
                 moment(zone, poll.closed_at),
-                TableCell::Number(f64::from(poll.voters)),
-                TableCell::Number(k as f64),
+                TableCell::Count(poll.voters),
+                TableCell::Count(u32::try_from(k).unwrap_or(u32::MAX)),
                 text(option.en.clone()),
-                TableCell::Number(f64::from(poll.counts.get(k).copied().unwrap_or_default())),
+                TableCell::Count(poll.counts.get(k).copied().unwrap_or_default()),
                 text(names.join("; ")),
             ]);
         }
@@ -157,6 +157,7 @@ fn csv_cell(cell: &TableCell) -> String {
     match cell {
         TableCell::Text(text) => csv_safe(text).into_owned(),
         TableCell::Number(n) => format!("{n}"),
+        TableCell::Count(n) => n.to_string(),
         TableCell::Time(at) => at.to_rfc3339(),
         TableCell::Empty => String::new(),
     }
@@ -186,7 +187,10 @@ async fn export(
     let rows = rows(&state);
     let failed = (StatusCode::INTERNAL_SERVER_ERROR, "the export could not be written");
     Ok(match xlsx {
-        true => download(XLSX, format!("{event}-{name}.xlsx"), table_xlsx(name, columns, &rows).map_err(|_| failed)?),
+        true => {
+            let table = crate::sheet::Table { name, columns, rows };
+            download(XLSX, format!("{event}-{name}.xlsx"), tables_xlsx(&[table]).map_err(|_| failed)?)
+        }
         false => {
             download("text/csv; charset=utf-8", format!("{event}-{name}.csv"), csv(columns, &rows).map_err(|_| failed)?)
         }

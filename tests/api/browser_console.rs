@@ -231,3 +231,58 @@ async fn no_control_of_the_console_lies_under_a_toast() {
         console.client.clone().close().await.unwrap();
     }
 }
+
+/// Chooses `value` in the select `selector` of `page`, as a person picks an option.
+async fn choose(page: &Page, selector: &str, value: &str) {
+    page.client.find(Locator::Css(selector)).await.unwrap().select_by_value(value).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_consoles_balanced_order_calls_the_side_that_has_spoken_least_and_its_list_closes() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    // Ma Junjie, of the Chinese delegation, takes the floor as the round table starts.
+    assert_eq!(chair.run("goto", serde_json::json!({"segment": "round-table"})).await["type"], "ack");
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Chair").await;
+    let tanaka = browser.session().await;
+    tanaka.open(&app, "attend", Role::Attendee, "&lang=en&name=Tanaka%20Yuki&mode=remote").await;
+
+    console.wait_text("#speaking-list tr[data-side='cn'] .sp-total", |t| t != "0:00").await;
+    console.wait_text("#speaking-list tr[data-side='cn'] .sp-seg", |t| t.ends_with("/ 20:00")).await;
+    choose(&console, "#queue-policy", "balanced").await;
+    loop {
+        let frame = chair.next_frame().await;
+        if frame["change"]["kind"] == "queue" && frame["change"]["state"]["policy"] == "balanced" {
+            break;
+        }
+    }
+    let (mut zhao, _) = app.join(Role::Attendee, "Zhao Min").await;
+    let ask = serde_json::json!({"queue": "round-table", "side": "cn"});
+    assert_eq!(zhao.run("queue_request", ask).await["type"], "ack");
+    console.wait_text("#queue-waiting li:first-child .q-name", |t| t == "Zhao Min").await;
+    // Tanaka asks after Zhao, for the Japanese delegation, with the page's side picker.
+    choose(&tanaka, "#ask-side", "jp").await;
+    tanaka.click("#btn-ask").await;
+    console.wait_text("#queue-waiting li:first-child .q-name", |t| t == "Tanaka Yuki").await;
+    let side = console.client.find(Locator::Css("#queue-waiting li:first-child select.q-side")).await.unwrap();
+    assert_eq!(side.prop("value").await.unwrap().as_deref(), Some("jp"), "the console shows the entry's side");
+
+    console.click("#btn-queue-next").await;
+    console.wait_text("#queue-speaking .q-name", |t| t == "Tanaka Yuki").await;
+    console.wait_attr("#speaking-list tr[data-side='jp']", "class", "sp-side running").await;
+
+    console.click("#queue-closed").await;
+    let late = browser.session().await;
+    late.open(&app, "attend", Role::Attendee, "&lang=en&name=Late%20comer&mode=remote").await;
+    late.wait_text("#ask-closed", |t| t.contains("closed")).await;
+    late.wait_attr("#btn-ask", "disabled", "true").await;
+    let (mut asking, _) = app.join(Role::Attendee, "Late too").await;
+    let refused = asking.run("queue_request", serde_json::json!({"queue": "round-table"})).await;
+    assert_eq!(refused["code"], "invalid_state", "{refused}");
+
+    late.client.clone().close().await.unwrap();
+    tanaka.client.clone().close().await.unwrap();
+    console.client.clone().close().await.unwrap();
+}

@@ -36,7 +36,7 @@ async fn organizers_download_the_change_log_and_the_planned_vs_actual_record() {
 
     let (status, _, csv) = app.get(&format!("/api/events/{EVENT}/record.csv?token={token}")).await;
     assert_eq!(status, 200);
-    let rows: Vec<&str> = csv.lines().collect();
+    let rows = planned_vs_actual(&csv);
     assert!(rows[0].starts_with("segment,title,planned_start,planned_minutes,actual_start"), "{csv}");
     assert_eq!(rows.len(), 5, "a header, two runs and two segments not yet run: {csv}");
     assert!(rows[1].starts_with("opening,Opening ceremony,"), "{csv}");
@@ -68,10 +68,16 @@ async fn the_record_follows_plan_edits_made_during_the_day() {
     let token = app.token(Role::Organizer);
     let (status, _, csv) = app.get(&format!("/api/events/{EVENT}/record.csv?token={token}")).await;
     assert_eq!(status, 200);
-    let rows: Vec<&str> = csv.lines().collect();
+    let rows = planned_vs_actual(&csv);
     assert!(rows[1].starts_with("opening,"), "{csv}");
     assert!(rows[2].starts_with("tea,Tea,"), "the break added live is the second run: {csv}");
     assert_eq!(rows.len(), 6, "a header, two runs and three segments not yet run: {csv}");
+}
+
+/// The lines of the record's first table, planned vs actual: those before the empty row
+/// that leads to the speaking table.
+fn planned_vs_actual(csv: &str) -> Vec<&str> {
+    csv.lines().take_while(|line| !line.trim_matches(',').is_empty()).collect()
 }
 
 /// Status and JSON answer of a CSV plan upload.
@@ -173,7 +179,7 @@ async fn workbooks_hold_planned_starts_and_record_times_as_time_cells() {
     }
 
     let record = sheet_rows(&download_bytes(&app, "record.xlsx").await);
-    let csv = records(&download(&app, "record.csv").await);
+    let csv = records(&planned_vs_actual(&download(&app, "record.csv").await).join("\n"));
     assert_eq!(record.len(), csv.len());
     for (row, text) in record[1..].iter().zip(&csv[1..]) {
         for column in [2, 4, 5] {
@@ -189,4 +195,54 @@ async fn workbooks_hold_planned_starts_and_record_times_as_time_cells() {
         assert!(matches!(row[3], Data::Float(_)), "minutes are numbers: {:?}", row[3]);
     }
     assert!(matches!(record[1][4], Data::DateTime(_)), "the first segment has started: {:?}", record[1]);
+}
+
+#[tokio::test]
+async fn the_record_adds_each_sides_and_each_persons_floor_time_as_a_second_table() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
+    let formula = "=cmd|' /C calc'!A0";
+    let (mut attendee, _) = app.join(Role::Attendee, formula).await;
+    let ask = json!({"queue": "round-table", "side": "jp"});
+    assert_eq!(attendee.run("queue_request", ask).await["type"], "ack");
+    assert_eq!(chair.run("queue_next", json!({"queue": "round-table", "version": 0})).await["type"], "ack");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(chair.run("queue_stop", json!({"queue": "round-table", "version": 1})).await["type"], "ack");
+
+    let rows = records(&download(&app, "record.csv").await);
+    assert!(rows.iter().all(|r| r.len() == 9), "one valid table of nine columns: {rows:?}");
+    let blank = rows.iter().position(|r| r.iter().all(String::is_empty)).expect("an empty row between the tables");
+    let header = &rows[blank + 1];
+    assert_eq!(header[..6], ["speaking", "segment", "side", "name", "person", "spoken_minutes"]);
+    let speaking = &rows[blank + 2..];
+    let row = |kind: &str, side: &str| {
+        speaking
+            .iter()
+            .find(|r| r[0] == kind && r[2] == side)
+            .unwrap_or_else(|| panic!("no {kind} {side}: {speaking:?}"))
+    };
+    let cn = row("side", "cn");
+    assert_eq!((cn[3].as_str(), cn[6].as_str(), cn[7].as_str()), ("Chinese delegation", "1", "30.0"), "{cn:?}");
+    assert_eq!(row("side", "jp")[6], "1");
+    assert_eq!(row("side", "floor")[6], "0", "every side is listed");
+    let floor_here = row("side in segment", "floor");
+    assert_eq!((floor_here[1].as_str(), floor_here[7].as_str()), ("round-table", "10.0"), "its budget there");
+    let ma = speaking.iter().find(|r| r[0] == "person" && r[4] == "speaker:round-table-1").expect("Ma Junjie");
+    assert_eq!((ma[2].as_str(), ma[3].as_str(), ma[6].as_str()), ("cn", "Ma Junjie", "1"));
+    let asked = speaking.iter().find(|r| r[0] == "person" && r[2] == "jp").expect("the attendee who spoke");
+    assert_eq!(asked[3], format!("'{formula}"), "quoted, so that a spreadsheet does not run it");
+    assert!(asked[4].starts_with("who:"), "{asked:?}");
+    for cell in rows.iter().flatten() {
+        assert!(!cell.starts_with(['=', '+', '@', '\t', '\r']), "{cell:?} would run as a formula");
+    }
+
+    let mut book = Xlsx::new(Cursor::new(download_bytes(&app, "record.xlsx").await)).unwrap();
+    assert_eq!(book.sheet_names(), ["Planned vs actual", "Speaking time"]);
+    let sheet: Vec<Vec<Data>> = book.worksheet_range("Speaking time").unwrap().rows().map(<[Data]>::to_vec).collect();
+    assert_eq!(sheet.len(), speaking.len() + 1, "the same table under its header");
+    let asked = sheet.iter().find(|r| r[2] == Data::String("jp".into()) && r[0] == Data::String("person".into()));
+    let asked = asked.expect("the attendee's row");
+    assert_eq!(asked[3], Data::String(formula.into()), "a text cell, as typed");
+    assert!(matches!((&asked[5], &asked[6]), (Data::Float(_), Data::Float(_))), "numbers: {asked:?}");
 }

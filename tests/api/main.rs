@@ -43,6 +43,7 @@ mod rooms;
 mod run_of_show;
 mod silence;
 mod slow;
+mod speaking;
 mod stream;
 mod undo;
 mod venue_cloud;

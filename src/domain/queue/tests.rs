@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::speaking::Standing;
 use crate::domain::text::{Lang, Mode};
 
 const T0: Millis = 1_641_258_000_000;
@@ -20,11 +21,25 @@ fn chair() -> Actor {
 }
 
 fn ask(queue: &mut Queue, participant: &str, mode: Mode, at: Millis) {
-    queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &person(participant, mode), at).unwrap();
+    queue
+        .apply(
+            QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
+            &person(participant, mode),
+            at,
+            &Standing::default(),
+        )
+        .unwrap();
 }
 
 fn ask_kind(queue: &mut Queue, participant: &str, kind: RequestKind, at: Millis) {
-    queue.apply(QueueOp::Request { kind, topic: None }, &person(participant, Mode::InRoom), at).unwrap();
+    queue
+        .apply(
+            QueueOp::Request { kind, topic: None, side: None, speaker: None },
+            &person(participant, Mode::InRoom),
+            at,
+            &Standing::default(),
+        )
+        .unwrap();
 }
 
 fn waiting(queue: &Queue) -> Vec<&str> {
@@ -32,7 +47,7 @@ fn waiting(queue: &Queue) -> Vec<&str> {
 }
 
 fn run(queue: &mut Queue, op: QueueOp) -> Result<Vec<QueueEntry>, Rejection> {
-    queue.apply(op, &chair(), T0 + 1000)
+    queue.apply(op, &chair(), T0 + 1000, &Standing::default())
 }
 
 fn move_to(queue: &mut Queue, participant: &str, to: usize) {
@@ -109,7 +124,14 @@ fn panellists_go_first_unless_the_chair_turns_it_off() {
     let mut queue = Queue::new(None);
     ask(&mut queue, "a", Mode::Remote, T0);
     let panellist = Actor { role: Role::Speaker, ..person("panel", Mode::Remote) };
-    queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &panellist, T0 + 1).unwrap();
+    queue
+        .apply(
+            QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
+            &panellist,
+            T0 + 1,
+            &Standing::default(),
+        )
+        .unwrap();
     assert_eq!(waiting(&queue), ["panel", "a"]);
     assert!(queue.waiting[0].panellist);
     run(&mut queue, QueueOp::Settings(Settings { panellists_first: Some(false), ..Settings::default() })).unwrap();
@@ -121,17 +143,19 @@ fn one_participant_holds_one_place_even_from_two_tabs() {
     let mut queue = Queue::new(None);
     ask(&mut queue, "tanaka", Mode::Remote, T0);
     let second_tab = queue.apply(
-        QueueOp::Request { kind: RequestKind::Reply, topic: None },
+        QueueOp::Request { kind: RequestKind::Reply, topic: None, side: None, speaker: None },
         &person("tanaka", Mode::Remote),
         T0 + 5,
+        &Standing::default(),
     );
     assert_eq!(second_tab.unwrap_err().code(), "invalid_state");
     assert_eq!(queue.waiting.len(), 1);
     run(&mut queue, QueueOp::Next).unwrap();
     let while_speaking = queue.apply(
-        QueueOp::Request { kind: RequestKind::Speak, topic: None },
+        QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
         &person("tanaka", Mode::Remote),
         T0 + 6,
+        &Standing::default(),
     );
     assert!(while_speaking.is_err(), "the speaker cannot queue again until done");
 }
@@ -141,7 +165,7 @@ fn a_withdrawn_participant_may_ask_again_and_goes_to_the_back() {
     let mut queue = Queue::new(None);
     ask(&mut queue, "a", Mode::InRoom, T0);
     ask(&mut queue, "b", Mode::InRoom, T0 + 1);
-    let closed = queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0 + 2).unwrap();
+    let closed = queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0 + 2, &Standing::default()).unwrap();
     assert_eq!(closed[0].state, EntryState::Withdrawn);
     assert_eq!(closed[0].ended_at, Some(T0 + 2));
     ask(&mut queue, "a", Mode::InRoom, T0 + 3);
@@ -152,10 +176,16 @@ fn a_withdrawn_participant_may_ask_again_and_goes_to_the_back() {
 #[test]
 fn withdrawing_without_a_place_or_while_speaking_is_refused() {
     let mut queue = Queue::new(None);
-    assert_eq!(queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0).unwrap_err().code(), "invalid_state");
+    assert_eq!(
+        queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0, &Standing::default()).unwrap_err().code(),
+        "invalid_state"
+    );
     ask(&mut queue, "a", Mode::InRoom, T0);
     run(&mut queue, QueueOp::Next).unwrap();
-    assert_eq!(queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0).unwrap_err().code(), "invalid_state");
+    assert_eq!(
+        queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0, &Standing::default()).unwrap_err().code(),
+        "invalid_state"
+    );
 }
 
 #[test]
@@ -163,7 +193,7 @@ fn the_on_deck_participant_may_withdraw() {
     let mut queue = Queue::new(None);
     ask(&mut queue, "a", Mode::InRoom, T0);
     run(&mut queue, QueueOp::Call { entry: None }).unwrap();
-    queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0).unwrap();
+    queue.apply(QueueOp::Withdraw, &person("a", Mode::InRoom), T0, &Standing::default()).unwrap();
     assert!(queue.on_deck.is_none());
 }
 
@@ -270,8 +300,12 @@ fn the_queue_is_bounded() {
     for k in 0..MAX_WAITING {
         ask(&mut queue, &format!("p{k}"), Mode::Remote, T0);
     }
-    let full =
-        queue.apply(QueueOp::Request { kind: RequestKind::Speak, topic: None }, &person("late", Mode::Remote), T0);
+    let full = queue.apply(
+        QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None },
+        &person("late", Mode::Remote),
+        T0,
+        &Standing::default(),
+    );
     assert_eq!(full.unwrap_err().code(), "invalid_state");
 }
 
@@ -308,7 +342,7 @@ fn after_a_withdrawal_alternate_still_gives_the_floor_to_the_other_side() {
     run(&mut queue, QueueOp::Call { entry: None }).unwrap();
     run(&mut queue, QueueOp::Start).unwrap();
     assert_eq!(speaker(&queue), "r1");
-    queue.apply(QueueOp::Withdraw, &person("i1", Mode::InRoom), T0 + 2000).unwrap();
+    queue.apply(QueueOp::Withdraw, &person("i1", Mode::InRoom), T0 + 2000, &Standing::default()).unwrap();
     assert_eq!(waiting(&queue), ["i2", "r2", "r3"], "remote spoke last, so in-room comes first");
     run(&mut queue, QueueOp::Next).unwrap();
     assert_eq!(speaker(&queue), "i2");
@@ -321,7 +355,7 @@ fn an_on_deck_entry_that_withdraws_still_counts_as_the_side_called_last() {
     five_alternating_requests(&mut queue);
     run(&mut queue, QueueOp::Next).unwrap();
     assert_eq!(queue.on_deck.as_ref().unwrap().participant, "i1");
-    queue.apply(QueueOp::Withdraw, &person("i1", Mode::InRoom), T0 + 2000).unwrap();
+    queue.apply(QueueOp::Withdraw, &person("i1", Mode::InRoom), T0 + 2000, &Standing::default()).unwrap();
     assert_eq!(queue.next_side(), Some(Mode::Remote));
     assert_eq!(waiting(&queue), ["r2", "i2", "r3"]);
 }
@@ -374,11 +408,11 @@ fn alternate_starts_each_priority_group_with_the_side_not_called_last() {
     let mut queue = alternating();
     ask(&mut queue, "r0", Mode::Remote, T0);
     run(&mut queue, QueueOp::Call { entry: None }).unwrap();
-    let reply = QueueOp::Request { kind: RequestKind::Reply, topic: None };
-    queue.apply(reply.clone(), &person("rr", Mode::Remote), T0 + 1).unwrap();
+    let reply = QueueOp::Request { kind: RequestKind::Reply, topic: None, side: None, speaker: None };
+    queue.apply(reply.clone(), &person("rr", Mode::Remote), T0 + 1, &Standing::default()).unwrap();
     ask(&mut queue, "r1", Mode::Remote, T0 + 2);
     ask(&mut queue, "i1", Mode::InRoom, T0 + 3);
-    queue.apply(reply, &person("ir", Mode::InRoom), T0 + 4).unwrap();
+    queue.apply(reply, &person("ir", Mode::InRoom), T0 + 4, &Standing::default()).unwrap();
     assert_eq!(waiting(&queue), ["ir", "rr", "i1", "r1"]);
 }
 
@@ -403,4 +437,110 @@ fn a_placed_entry_loses_its_pin_once_called() {
     run(&mut queue, QueueOp::Call { entry: None }).unwrap();
     let on_deck = queue.on_deck.as_ref().unwrap();
     assert_eq!((on_deck.participant.as_str(), on_deck.pinned), ("b", false));
+}
+
+#[test]
+fn a_closed_list_refuses_new_requests_and_keeps_those_made() {
+    let mut queue = Queue::new(None);
+    ask(&mut queue, "a", Mode::InRoom, T0);
+    run(&mut queue, QueueOp::Settings(Settings { closed: Some(true), ..Settings::default() })).unwrap();
+    let late = QueueOp::Request { kind: RequestKind::Speak, topic: None, side: None, speaker: None };
+    let error = queue.apply(late.clone(), &person("b", Mode::Remote), T0 + 1, &Standing::default()).unwrap_err();
+    assert_eq!(error, Rejection::InvalidState("the list of speakers is closed".into()));
+    assert_eq!(waiting(&queue), ["a"], "the requests made stay");
+    run(&mut queue, QueueOp::Next).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().participant, "a", "the chair still calls them");
+    run(&mut queue, QueueOp::Settings(Settings { closed: Some(false), ..Settings::default() })).unwrap();
+    queue.apply(late, &person("b", Mode::Remote), T0 + 2, &Standing::default()).unwrap();
+    assert_eq!(waiting(&queue), ["b"]);
+}
+
+#[test]
+fn the_chair_sets_and_clears_the_side_of_any_open_entry() {
+    let mut queue = Queue::new(None);
+    let request = QueueOp::Request { kind: RequestKind::Speak, topic: None, side: Some("cn".into()), speaker: None };
+    queue.apply(request, &person("a", Mode::InRoom), T0, &Standing::default()).unwrap();
+    ask(&mut queue, "b", Mode::Remote, T0 + 1);
+    assert_eq!(queue.waiting[0].side.as_deref(), Some("cn"));
+    run(&mut queue, QueueOp::Next).unwrap();
+    let (a, b) = (queue.speaking.as_ref().unwrap().id, queue.on_deck.as_ref().unwrap().id);
+    let version = queue.version;
+    run(&mut queue, QueueOp::Side { entry: a, side: Some("jp".into()) }).unwrap();
+    run(&mut queue, QueueOp::Side { entry: b, side: Some("floor".into()) }).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().side.as_deref(), Some("jp"), "even while they speak");
+    assert_eq!(queue.on_deck.as_ref().unwrap().side.as_deref(), Some("floor"));
+    run(&mut queue, QueueOp::Side { entry: a, side: None }).unwrap();
+    assert_eq!(queue.speaking.as_ref().unwrap().side, None);
+    assert_eq!(queue.version, version + 3, "a chair's operation");
+    let error = run(&mut queue, QueueOp::Side { entry: 99, side: None }).unwrap_err();
+    assert_eq!(error.code(), "invalid_field");
+}
+
+/// Each side's floor time as `(side, ms, turns)`, none for those of no side.
+fn standing(sides: &[(Option<&str>, Millis, u32)]) -> Standing {
+    use crate::domain::speaking::{SideTally, SpeakingRecord, Tally};
+    let tally = |(side, spoken_ms, turns): &(Option<&str>, Millis, u32)| SideTally {
+        side: side.map(str::to_owned),
+        segment: "s".into(),
+        tally: Tally { spoken_ms: *spoken_ms, turns: *turns },
+    };
+    SpeakingRecord { sides: sides.iter().map(tally).collect(), ..SpeakingRecord::default() }.standing(T0)
+}
+
+fn balanced() -> Queue {
+    Queue { policy: Policy::Balanced, ..Queue::new(None) }
+}
+
+fn ask_as(queue: &mut Queue, who: &str, side: Option<&str>, kind: RequestKind, at: Millis, stands: &Standing) {
+    let op = QueueOp::Request { kind, topic: None, side: side.map(str::to_owned), speaker: None };
+    queue.apply(op, &person(who, Mode::InRoom), at, stands).unwrap();
+}
+
+#[test]
+fn balanced_puts_first_the_side_that_has_spoken_least_and_no_side_is_a_side_of_its_own() {
+    let stands = standing(&[(Some("cn"), 5 * 60_000, 2), (Some("jp"), 2 * 60_000, 2), (None, 3 * 60_000, 1)]);
+    let mut queue = balanced();
+    for (k, (who, side)) in
+        [("c1", Some("cn")), ("j1", Some("jp")), ("n1", None), ("c2", Some("cn")), ("j2", Some("jp"))]
+            .into_iter()
+            .enumerate()
+    {
+        ask_as(&mut queue, who, side, RequestKind::Speak, T0 + k as Millis, &stands);
+    }
+    assert_eq!(waiting(&queue), ["j1", "j2", "n1", "c1", "c2"]);
+    assert_eq!(queue.next_side(), None, "remote and in-room play no part");
+    let first_come = standing(&[]);
+    assert!(queue.rebalance(&first_come), "with nobody having spoken, requests keep their order");
+    assert_eq!(waiting(&queue), ["c1", "j1", "n1", "c2", "j2"]);
+    assert!(!queue.rebalance(&first_come), "nothing moved");
+}
+
+#[test]
+fn balanced_ties_go_to_the_fewer_turns_then_the_earlier_request_then_the_lower_id() {
+    let stands = standing(&[(Some("cn"), 60_000, 1), (Some("jp"), 60_000, 3), (Some("kr"), 60_000, 1)]);
+    let mut queue = balanced();
+    ask_as(&mut queue, "j", Some("jp"), RequestKind::Speak, T0, &stands);
+    ask_as(&mut queue, "k", Some("kr"), RequestKind::Speak, T0 + 2, &stands);
+    ask_as(&mut queue, "c", Some("cn"), RequestKind::Speak, T0 + 1, &stands);
+    ask_as(&mut queue, "c2", Some("cn"), RequestKind::Speak, T0 + 1, &stands);
+    assert_eq!(waiting(&queue), ["c", "c2", "k", "j"], "equal time: fewer turns, earlier, lower id");
+}
+
+#[test]
+fn balanced_keeps_priority_groups_panellists_first_and_the_chairs_pins() {
+    let stands = standing(&[(Some("cn"), 9 * 60_000, 3)]);
+    let mut queue = balanced();
+    ask_as(&mut queue, "j", Some("jp"), RequestKind::Speak, T0, &stands);
+    ask_as(&mut queue, "c-order", Some("cn"), RequestKind::PointOfOrder, T0 + 1, &stands);
+    let panellist = Actor { role: Role::Speaker, ..person("c-panel", Mode::InRoom) };
+    let op = QueueOp::Request { kind: RequestKind::Speak, topic: None, side: Some("cn".into()), speaker: None };
+    queue.apply(op, &panellist, T0 + 2, &stands).unwrap();
+    ask_as(&mut queue, "j-reply", Some("jp"), RequestKind::Reply, T0 + 3, &stands);
+    assert_eq!(waiting(&queue), ["c-order", "j-reply", "c-panel", "j"]);
+    let j = id_of(&queue, "j");
+    queue.apply(QueueOp::Move { entry: j, to: 0 }, &chair(), T0 + 4, &stands).unwrap();
+    ask_as(&mut queue, "j2", Some("jp"), RequestKind::PointOfOrder, T0 + 5, &stands);
+    assert_eq!(waiting(&queue), ["j", "j2", "c-order", "j-reply", "c-panel"], "the pinned entry keeps its place");
+    assert!(queue.rebalance(&standing(&[(Some("jp"), 60 * 60_000, 9)])), "now Japan has spoken most");
+    assert_eq!(waiting(&queue), ["j", "c-order", "j2", "j-reply", "c-panel"], "each within its group");
 }

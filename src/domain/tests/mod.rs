@@ -7,6 +7,8 @@ mod cue_standbys;
 mod plan_edits;
 mod queues;
 mod run_of_show;
+mod sides;
+mod speaking;
 mod stage;
 mod voice;
 
@@ -16,7 +18,7 @@ use super::automation::Escape;
 use super::cues::{CrewPosition, SignalKind};
 use super::live::{timing, LiveState, Phase};
 use super::queue::{EntryState, Queue, QueueEntry, RequestKind};
-use super::show::{EventInfo, RunOfShow, Segment, SegmentKind, Speaker};
+use super::show::{EventInfo, RunOfShow, Segment, SegmentKind, Side, Speaker};
 use super::text::{Lang, Localized, Mode};
 use super::*;
 
@@ -36,6 +38,7 @@ fn speaker(name: &str, minutes: Option<Millis>) -> Speaker {
         topic: None,
         mode: None,
         duration_ms: minutes.map(|m| m * MIN),
+        side: None,
     }
 }
 
@@ -56,6 +59,7 @@ fn segment(id: &str, start_min: Millis, minutes: Millis, speakers: Vec<Speaker>)
         av_notes: String::new(),
         join_url: None,
         qa: None,
+        side_budgets: Default::default(),
     }
 }
 
@@ -86,7 +90,25 @@ fn forum_show() -> RunOfShow {
         automations: vec![],
         qa: Default::default(),
         prepared_polls: vec![],
+        sides: vec![],
     }
+}
+
+/// The forum with a Chinese and a Japanese side: Zhou Cheng and Zhang Ying speak for cn,
+/// Hideki Akamatsu for jp.
+fn two_sides() -> EventState {
+    let mut show = forum_show();
+    show.sides = ["cn", "jp"]
+        .map(|id| Side { id: id.into(), name: Localized::same(&id.to_uppercase()), budget_ms: None })
+        .to_vec();
+    for person in show.segments.iter_mut().flat_map(|s| s.speakers.iter_mut()) {
+        person.side = match person.name.en.as_str() {
+            "Zhou Cheng" | "Zhang Ying" => Some("cn".into()),
+            "Hideki Akamatsu" => Some("jp".into()),
+            _ => None,
+        };
+    }
+    EventState::new(show)
 }
 
 fn moderator() -> Actor {
@@ -134,7 +156,7 @@ fn undo(version: u64) -> Command {
 }
 
 fn ask(state: &mut EventState, queue: &str, participant: &str, now: Millis) {
-    let request = Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None };
+    let request = Command::QueueRequest { queue: queue.into(), kind: RequestKind::Speak, topic: None, side: None };
     state.apply(&request, &attendee(participant), now).unwrap();
 }
 

@@ -41,6 +41,7 @@ fn update(segment: &str) -> impl Fn(u64) -> plan::UpdateSegment + '_ {
         join_url: None,
         cues: None,
         interpretation: None,
+        side_budgets: None,
     }
 }
 
@@ -216,7 +217,8 @@ fn the_live_segment_cannot_be_removed_but_the_next_one_can() {
 fn removing_a_segment_expires_its_waiting_requests_and_drops_its_queue() {
     let mut state = started();
     let attendee = Actor { role: Role::Attendee, participant: "p-a".into(), ..moderator() };
-    let request = Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None };
+    let request =
+        Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None, side: None };
     state.apply(&request, &attendee, T0).unwrap();
     let changes = edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();
     let Change::Queue { queue, closed, .. } = &changes[0] else { panic!("{changes:?}") };
@@ -240,6 +242,7 @@ fn the_speaking_speaker_cannot_be_removed_and_the_others_can_be_reordered() {
                 topic: None,
                 mode: None,
                 minutes: Some(5),
+                side: None,
             })
             .collect::<Vec<_>>()
     };
@@ -281,6 +284,7 @@ fn a_stage_message_for_one_speaker_follows_them_when_the_speakers_are_reordered(
             topic: None,
             mode: None,
             minutes: None,
+            side: None,
         })
         .to_vec();
     let changes = edit_segment(
@@ -353,6 +357,7 @@ fn updating_the_event_start_moves_every_planned_start() {
         start: Some("09:30".into()),
         date: None,
         time_zone: None,
+        sides: None,
     }));
     let nine = state.show.event.planned_start;
     state.apply(&command, &moderator(), T0).unwrap();
@@ -396,6 +401,7 @@ fn speaker_input(id: Option<&str>, name: &str) -> plan::SpeakerInput {
         mode: None,
         lang: Some(Lang::Ja),
         minutes: None,
+        side: None,
     }
 }
 
@@ -528,11 +534,17 @@ fn removing_a_segment_that_carries_over_moves_its_requests_to_the_one_that_follo
         panellists_first: None,
         speaking_limit_s: None,
         carry_over: Some(true),
+        closed: None,
     };
     state.apply(&settings, &moderator(), T0).unwrap();
     for who in ["p-a", "p-b"] {
         let attendee = Actor { role: Role::Attendee, participant: who.into(), ..moderator() };
-        let request = Command::QueueRequest { queue: "keynotes".into(), kind: queue::RequestKind::Speak, topic: None };
+        let request = Command::QueueRequest {
+            queue: "keynotes".into(),
+            kind: queue::RequestKind::Speak,
+            topic: None,
+            side: None,
+        };
         state.apply(&request, &attendee, T0).unwrap();
     }
     let changes = edit(&mut state, remove("keynotes"), T0 + MIN).unwrap();

@@ -13,7 +13,8 @@ fn every_segment_has_a_queue_and_the_event_has_one_more() {
 #[test]
 fn only_the_chair_runs_a_queue_and_crew_screens_cannot_ask() {
     let mut state = forum();
-    let ask = Command::QueueRequest { queue: "event".into(), kind: Default::default(), topic: Some("Q".into()) };
+    let ask =
+        Command::QueueRequest { queue: "event".into(), kind: Default::default(), topic: Some("Q".into()), side: None };
     state.apply(&ask, &attendee("a"), T0).unwrap();
     let next = Command::QueueNext { queue: "event".into(), version: 0 };
     assert_eq!(state.apply(&next, &attendee("a"), T0).unwrap_err().code(), "forbidden");
@@ -29,7 +30,7 @@ fn only_the_chair_runs_a_queue_and_crew_screens_cannot_ask() {
 #[test]
 fn a_stale_call_next_is_a_conflict_and_requests_do_not_cause_one() {
     let mut state = forum();
-    let ask = Command::QueueRequest { queue: "keynotes".into(), kind: Default::default(), topic: None };
+    let ask = Command::QueueRequest { queue: "keynotes".into(), kind: Default::default(), topic: None, side: None };
     state.apply(&ask, &attendee("a"), T0).unwrap();
     state.apply(&ask, &attendee("b"), T0).unwrap();
     let next = Command::QueueNext { queue: "keynotes".into(), version: 0 };
@@ -43,7 +44,7 @@ fn a_stale_call_next_is_a_conflict_and_requests_do_not_cause_one() {
 #[test]
 fn unknown_queues_and_bad_speaking_limits_are_invalid_fields() {
     let mut state = forum();
-    let ask = Command::QueueRequest { queue: "lunch".into(), kind: Default::default(), topic: None };
+    let ask = Command::QueueRequest { queue: "lunch".into(), kind: Default::default(), topic: None, side: None };
     assert_eq!(state.apply(&ask, &attendee("a"), T0).unwrap_err().code(), "invalid_field");
     let settings = |s| Command::QueueSettings {
         queue: "event".into(),
@@ -53,6 +54,7 @@ fn unknown_queues_and_bad_speaking_limits_are_invalid_fields() {
         panellists_first: None,
         speaking_limit_s: Some(s),
         carry_over: None,
+        closed: None,
     };
     assert_eq!(state.apply(&settings(5), &moderator(), T0).unwrap_err().code(), "invalid_field");
     state.apply(&settings(120), &moderator(), T0).unwrap();
@@ -63,7 +65,8 @@ fn unknown_queues_and_bad_speaking_limits_are_invalid_fields() {
 fn replaying_queue_changes_rebuilds_the_queues() {
     let mut state = forum();
     let mut log = Vec::new();
-    let ask = Command::QueueRequest { queue: "event".into(), kind: Default::default(), topic: Some("Q".into()) };
+    let ask =
+        Command::QueueRequest { queue: "event".into(), kind: Default::default(), topic: Some("Q".into()), side: None };
     log.extend(state.apply(&ask, &attendee("a"), T0).unwrap());
     log.extend(state.apply(&Command::QueueNext { queue: "event".into(), version: 0 }, &moderator(), T0).unwrap());
     let mut replayed = forum();
@@ -80,6 +83,7 @@ fn carry_over(state: &mut EventState, queue: &str, on: bool) {
         panellists_first: None,
         speaking_limit_s: None,
         carry_over: Some(on),
+        closed: None,
     };
     state.apply(&settings, &moderator(), T0).unwrap();
 }
