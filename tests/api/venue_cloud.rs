@@ -534,3 +534,35 @@ async fn the_venue_answers_a_malformed_or_misdirected_remote_command_with_a_clea
     let (_, again) = Client::join(venue.addr(), &venue.process.tokens["attendee"], "second look").await;
     assert_eq!(again["seq"].as_u64(), Some(before), "nothing was applied");
 }
+
+#[tokio::test]
+async fn remote_attendees_vote_from_the_cloud_in_batches_decided_at_the_venue_and_each_vote_counts_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (_sites, venue, cloud) = two_sites().await;
+    let mut chair = Page::join(&venue, "moderator", "Fukuda").await;
+    let opened = chair.client.run("poll_open", json!({"poll": "next-forum"})).await;
+    assert_eq!(opened["type"], "ack", "{opened}");
+    let mut phones = Vec::new();
+    for k in 0..12 {
+        phones.push(Page::join(&cloud, "attendee", &format!("remote-{k}")).await.client);
+    }
+    let votes = phones.iter_mut().enumerate().map(|(k, phone)| async move {
+        let frame = json!({"type": "poll_vote", "id": format!("v{k}"), "poll": "next-forum", "choices": [k % 3]});
+        crate::retries::reply_to(phone, frame).await
+    });
+    let replies = futures_util::future::join_all(votes).await;
+    assert!(replies.iter().all(|r| r["type"] == "ack"), "{replies:?}");
+    let counted = chair
+        .until(Duration::from_secs(10), |f| f["change"]["kind"] == "votes" && f["change"]["polls"][0]["voters"] == 12)
+        .await;
+    assert_eq!(counted.expect("the hall's chair sees all twelve")["change"]["polls"][0]["counts"], json!([4, 4, 4]));
+    // A vote re-sent from the cloud is answered with its first ack, and counts once.
+    let retry = json!({"type": "poll_vote", "id": "v0", "poll": "next-forum", "choices": [0]});
+    assert_eq!(crate::retries::reply_to(&mut phones[0], retry).await, replies[0]);
+    let mut remote = Page::join(&cloud, "attendee", "remote watcher").await;
+    let closed = chair.client.run("poll_close", json!({"poll": "next-forum"})).await;
+    remote.reaches(closed["seq"].as_u64().unwrap(), Duration::from_secs(10)).await;
+    let (_, welcome) = Client::join(cloud.addr(), &cloud.process.tokens["attendee"], "checker").await;
+    let poll = &welcome["snapshot"]["polls"]["polls"][0];
+    assert_eq!((poll["state"].as_str(), poll["counts"].clone()), (Some("closed"), json!([4, 4, 4])));
+}
