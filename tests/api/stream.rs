@@ -217,3 +217,41 @@ async fn attendee_and_display_tokens_see_no_open_cues_in_the_state_as_the_cue_ch
         assert_eq!(state.data["cues"], serde_json::json!([]), "{role:?}'s state after the burst: {}", state.data);
     }
 }
+
+/// Reads events until the change with id `seq`, and returns it.
+async fn change_event(stream: &mut EventStream, seq: u64) -> Value {
+    loop {
+        let sent = stream.next().await;
+        if sent.event == "change" && sent.id == Some(seq) {
+            return sent.data;
+        }
+    }
+}
+
+#[tokio::test]
+async fn questions_and_vote_batches_reach_the_stream_as_the_token_s_role_sees_them() {
+    let app = spawn_app().await;
+    press(app.addr, app.token(Role::Moderator), "goto?segment=round-table").await;
+    let mut booth = EventStream::open(app.addr, app.token(Role::Moderator), None).await;
+    let mut lobby = EventStream::open(app.addr, app.token(Role::Display), None).await;
+    let (mut asker, _) = app.join(Role::Attendee, "Mei Lin").await;
+    let asked = asker.run("question_ask", serde_json::json!({"text": "Who keeps the data?"})).await;
+    let seq = asked["seq"].as_u64().unwrap();
+    assert_eq!(change_event(&mut booth, seq).await["change"]["question"]["state"], "pending");
+    assert_eq!(change_event(&mut lobby, seq).await["change"]["kind"], "hidden", "pending is the chair's");
+    let (mut chair, _) = app.join(Role::Moderator, "Fukuda").await;
+    assert_eq!(chair.run("question_approve", serde_json::json!({"question": 1})).await["type"], "ack");
+    let (mut voter, _) = app.join(Role::Attendee, "Sato").await;
+    let voted = voter.run("question_vote", serde_json::json!({"question": 1})).await;
+    let votes = voted["seq"].as_u64().unwrap();
+    let batch = change_event(&mut lobby, votes).await;
+    assert_eq!(batch["change"]["questions"], serde_json::json!([{"question": 1, "votes": 1}]), "{batch}");
+    assert!(batch["change"].get("ballots").is_none(), "who voted never leaves the server");
+    change_event(&mut booth, votes).await;
+    let state = booth.next().await;
+    assert_eq!(state.event, "state");
+    assert_eq!(
+        (state.data["questions"]["approved"].as_u64(), state.data["questions"]["pending"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
