@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
-use crate::domain::questions::Board;
+use crate::domain::questions::{Board, QaMode};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
     Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
@@ -181,6 +181,7 @@ impl<'a> View<'a> {
             event: &state.show.event,
             plan_version: state.plan_version,
             segments: self.segments(&state.show),
+            qa: state.show.qa,
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
             automations: crew.then_some(state.show.automations.as_slice()),
             live: LiveView::of(&state.live),
@@ -207,6 +208,7 @@ impl<'a> View<'a> {
                 plan: PlanView {
                     event: &plan.event,
                     segments: self.segments(plan),
+                    qa: plan.qa,
                     automations: self.crew().then_some(plan.automations.as_slice()),
                 },
             },
@@ -295,6 +297,9 @@ pub struct SegmentView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     join_url: Option<&'a str>,
     interpretation: &'a [Channel],
+    /// How the segment takes written questions when the plan says; else the event's `qa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qa: Option<QaMode>,
 }
 
 impl<'a> SegmentView<'a> {
@@ -314,6 +319,7 @@ impl<'a> SegmentView<'a> {
             cues: crew.then_some(segment.cues.as_slice()),
             join_url: segment.join_url.as_deref(),
             interpretation: &segment.interpretation,
+            qa: segment.qa,
         }
     }
 }
@@ -323,6 +329,7 @@ impl<'a> SegmentView<'a> {
 pub struct PlanView<'a> {
     event: &'a EventInfo,
     segments: Vec<SegmentView<'a>>,
+    qa: QaMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     automations: Option<&'a [Automation]>,
 }
@@ -332,6 +339,8 @@ pub struct SnapshotView<'a> {
     event: &'a EventInfo,
     plan_version: u64,
     segments: Vec<SegmentView<'a>>,
+    /// How the event takes written questions where a segment's plan does not say.
+    qa: QaMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,
     #[serde(skip_serializing_if = "Option::is_none")]
