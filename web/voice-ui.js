@@ -1,0 +1,52 @@
+// What the pages share about the audience's voice: a question's tags, the order of a list of
+// questions, a poll's result bars. Pure DOM from the state kept by client.js; no socket.
+// Questions are the audience's own words: always text, never HTML.
+
+import { localized } from './client.js';
+import { t, LANG_NAMES } from './i18n.js';
+import { el } from './ui.js';
+
+/** A question's language as its readers name it ("日本語"), whatever the page's language. */
+export function langTag(q) {
+  return el('span', { class: 'qa-lang', text: LANG_NAMES[q.lang] || String(q.lang || ''), attrs: { lang: q.lang } });
+}
+
+/** "Tanaka Yuki · Osaka University", or "Anonymous" when the asker's name is withheld. */
+export function askerName(q, lang) {
+  if (q.name == null) return t(lang, 'qa_anonymous');
+  return q.affiliation ? `${q.name} · ${q.affiliation}` : q.name;
+}
+
+/**
+ * Orders questions: 'votes' (most first, older first among equals), 'time' (newest first),
+ * or 'order' (the chair's order of the approved ones; others after, oldest first).
+ */
+export function sortQuestions(items, by, order = []) {
+  const place = new Map(order.map((id, i) => [id, i]));
+  const rank = (q) => (place.has(q.id) ? place.get(q.id) : order.length);
+  const list = [...items];
+  if (by === 'votes') list.sort((a, b) => b.votes - a.votes || a.asked_at - b.asked_at);
+  else if (by === 'time') list.sort((a, b) => b.asked_at - a.asked_at);
+  else list.sort((a, b) => rank(a) - rank(b) || a.asked_at - b.asked_at);
+  return list;
+}
+
+/**
+ * A poll's results as bars: each option with its count and share of the voters (several
+ * choices may make the shares add up to more than 100%); `mine` marks this person's choices.
+ */
+export function pollBars(poll, lang, mine = []) {
+  const counts = poll.counts || [];
+  const top = Math.max(0, ...counts);
+  const share = (n) => (poll.voters ? Math.round((n / poll.voters) * 100) : 0);
+  return el('ol', { class: 'poll-bars', data: { poll: poll.id } }, ...poll.options.map((option, i) => {
+    const n = counts[i] || 0;
+    const bar = el('span', { class: 'poll-bar-fill' });
+    bar.style.width = `${share(n)}%`;
+    const chosen = mine.includes(i);
+    return el('li', { class: `poll-bar${n === top && n > 0 ? ' lead' : ''}${chosen ? ' mine' : ''}`, data: { option: String(i) } },
+      el('span', { class: 'poll-bar-label', text: `${chosen ? '✓ ' : ''}${localized(option, lang)}` }),
+      el('span', { class: 'poll-bar-count', text: `${n} · ${share(n)}%` }),
+      el('span', { class: 'poll-bar-track' }, bar));
+  }));
+}
