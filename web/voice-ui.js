@@ -1,6 +1,6 @@
 // What the pages share about the audience's voice: a question's tags, the order of a list of
-// questions, a poll's result bars. Pure DOM from the state kept by client.js; no socket.
-// Questions are the audience's own words: always text, never HTML.
+// questions, the open or shown poll, and a poll's result bars. Pure DOM from the state kept
+// by client.js; no socket. Questions are the audience's own words: always text, never HTML.
 
 import { localized } from './client.js';
 import { t, LANG_NAMES } from './i18n.js';
@@ -32,6 +32,20 @@ export function sortQuestions(items, by, order = []) {
 }
 
 /**
+ * The poll the audience looks at: the open one (the latest opened), else the latest closed
+ * one whose results are shown. `segmentId`, when given, keeps closed polls to that segment
+ * and the whole event's.
+ */
+export function currentPoll(state, segmentId) {
+  const polls = (state && state.polls && state.polls.polls) || [];
+  const latest = (list, at) => list.reduce((best, p) => (!best || (p[at] || 0) > (best[at] || 0) ? p : best), null);
+  const open = latest(polls.filter((p) => p.state === 'open'), 'opened_at');
+  if (open) return open;
+  const fits = (p) => segmentId === undefined || p.segment == null || p.segment === segmentId;
+  return latest(polls.filter((p) => p.state === 'closed' && p.shown && p.counts && fits(p)), 'closed_at');
+}
+
+/**
  * A poll's results as bars: each option with its count and share of the voters (several
  * choices may make the shares add up to more than 100%); `mine` marks this person's choices.
  */
@@ -49,4 +63,11 @@ export function pollBars(poll, lang, mine = []) {
       el('span', { class: 'poll-bar-count', text: `${n} · ${share(n)}%` }),
       el('span', { class: 'poll-bar-track' }, bar));
   }));
+}
+
+/** "12 voted", and how the results are shown when they are not yet. */
+export function pollNote(poll, lang) {
+  const parts = [t(lang, 'poll_voters', { n: poll.voters })];
+  if (!poll.counts) parts.push(t(lang, poll.results === 'chair' ? 'poll_hidden_chair' : 'poll_hidden_later'));
+  return parts.join(' · ');
 }
