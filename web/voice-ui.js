@@ -1,10 +1,17 @@
-// What the pages share about the audience's voice: a question's tags, the order of a list of
-// questions, the open or shown poll, and a poll's result bars. Pure DOM from the state kept
-// by client.js; no socket. Questions are the audience's own words: always text, never HTML.
+// What the pages share about the audience's voice: the question on screen, a question's
+// tags, the open or shown poll, and a poll's result bars. Pure DOM from the state kept by
+// client.js; no socket. Questions are the audience's own words: always text, never HTML.
 
 import { localized } from './client.js';
 import { t, LANG_NAMES } from './i18n.js';
 import { el } from './ui.js';
+
+/** The question the chair put on screen, when this page may see it; else null. */
+export function highlighted(state) {
+  const qs = state && state.questions;
+  const id = qs && qs.board.highlighted;
+  return id == null ? null : qs.items.find((q) => q.id === id) || null;
+}
 
 /** A question's language as its readers name it ("日本語"), whatever the page's language. */
 export function langTag(q) {
@@ -70,4 +77,28 @@ export function pollNote(poll, lang) {
   const parts = [t(lang, 'poll_voters', { n: poll.voters })];
   if (!poll.counts) parts.push(t(lang, poll.results === 'chair' ? 'poll_hidden_chair' : 'poll_hidden_later'));
   return parts.join(' · ');
+}
+
+/**
+ * Draws the question on screen into `node` (stage, hall display): a heading, the text in its
+ * own language, who asked unless anonymous, and its language. Hides `node` when there is none.
+ */
+export function drawHighlight(node, state, lang) {
+  const q = highlighted(state);
+  const key = q ? JSON.stringify([q.id, q.text, q.name, q.affiliation, q.lang, lang]) : '';
+  node.hidden = !q;
+  if (node.dataset.key === key) return;
+  node.dataset.key = key;
+  if (!q) { node.replaceChildren(); return; }
+  node.dataset.question = String(q.id);
+  // Screens size the text by its length, so that a long question never pushes the clock away.
+  const length = [...q.text].length;
+  node.dataset.size = length <= 60 ? 's' : length <= 140 ? 'm' : 'l';
+  const text = el('p', { class: 'hl-text', text: q.text });
+  text.lang = q.lang;
+  node.replaceChildren(
+    el('p', { class: 'hl-head' }, el('span', { class: 'hl-label', text: t(lang, 'qa_from_audience') }), langTag(q)),
+    text,
+    el('p', { class: 'hl-who', text: q.name == null ? t(lang, 'qa_anonymous') : t(lang, 'qa_asked_by', { name: askerName(q, lang) }) }),
+  );
 }
