@@ -1,6 +1,8 @@
-//! The audience's voice on the pages, in real headless Chromium: a poll opened with one key
-//! is answered on two phones, its results live on the console and on the phones once closed.
-//! First, what the pages read to know whether a segment takes questions.
+//! The audience's voice on the pages, in real headless Chromium: a question from a phone
+//! approved and put on screen from the console reaches the stage, the hall display and
+//! another phone; a poll opened with one key is answered on two phones, its results live on
+//! the console and on the phones once closed. First, what the pages read to know whether a
+//! segment takes questions.
 
 use eventhub::domain::Role;
 use fantoccini::Locator;
@@ -8,6 +10,8 @@ use serde_json::{json, Value};
 
 use crate::browser::{Browser, Page};
 use crate::helpers::{spawn_app, TestApp};
+
+const QUESTION: &str = "データ共有のルールは、日本と中国でどう違いますか？";
 
 /// The chair's websocket on the round table, which takes moderated questions and has a poll.
 async fn round_table(app: &TestApp) -> crate::helpers::Client {
@@ -32,6 +36,16 @@ async fn window(
 }
 
 const PHONE: (u32, u32) = (390, 844);
+const SCREEN: (u32, u32) = (1920, 1080);
+
+async fn type_into(page: &Page, selector: &str, text: &str) {
+    page.client.find(Locator::Css(selector)).await.unwrap().send_keys(text).await.unwrap();
+}
+
+/// The countdown's box lies inside the window, wholly above the question's.
+const CLOCK_ABOVE_QUESTION: &str = "const c = document.getElementById('countdown').getBoundingClientRect(); \
+    const q = document.getElementById('stage-question').getBoundingClientRect(); \
+    return c.height > 0 && c.top >= 0 && c.bottom <= q.top && q.bottom <= innerHeight";
 
 #[tokio::test]
 async fn the_welcome_and_each_plan_change_say_how_the_plan_takes_questions() {
@@ -55,6 +69,56 @@ async fn the_welcome_and_each_plan_change_say_how_the_plan_takes_questions() {
         }
     };
     assert_eq!(modes(&change["change"]["plan"]), planned, "{change}");
+}
+
+#[tokio::test]
+async fn a_question_from_a_phone_approved_and_put_on_screen_reaches_the_stage_the_hall_and_another_phone() {
+    let app = spawn_app().await;
+    let _chair = round_table(&app).await;
+    let browser = Browser::start().await;
+    let phone =
+        window(&browser, &app, PHONE, "attend", Role::Attendee, "&lang=ja&name=Tanaka%20Yuki&mode=remote").await;
+    let other = window(&browser, &app, PHONE, "attend", Role::Attendee, "&lang=zh&name=Wang%20Lei&mode=in_room").await;
+    let stage = window(&browser, &app, SCREEN, "stage", Role::Speaker, "&lang=en&name=Ma%20Junjie").await;
+    let console = window(&browser, &app, (1440, 900), "console", Role::Moderator, "&lang=en&name=Fukuda").await;
+
+    // The phone asks, in the page's language by default; the question waits for the chair.
+    phone.wait_text("#qa-ask-title", |t| t == "質問する").await;
+    type_into(&phone, "#qa-text", QUESTION).await;
+    phone.wait_text("#qa-count", |t| t.starts_with(&format!("{} /", QUESTION.chars().count()))).await;
+    phone.click("#btn-qa-submit").await;
+    let own = r#"#qa-public-list li[data-state="pending"]"#;
+    phone.wait_text(own, |t| t.contains(QUESTION) && t.contains("司会者の確認待ち") && t.contains("日本語")).await;
+    other.wait_text("#qa-none", |t| t.contains("还没有人提问")).await;
+
+    let pending = r#"#qa-list li[data-state="pending"]"#;
+    console.wait_text(pending, |t| t.contains(QUESTION) && t.contains("Tanaka Yuki")).await;
+    console.click(&format!("{pending} button[data-action='approve']")).await;
+    other.wait_text(r#"#qa-public-list li[data-state="approved"]"#, |t| t.contains(QUESTION)).await;
+    console.click("#qa-tab-approved").await;
+    console.click(r#"#qa-list li[data-state="approved"] button[data-action='highlight']"#).await;
+    console.wait_text("#qa-list li.on-screen", |t| t.contains("On screen now")).await;
+
+    stage
+        .wait_text("#stage-question", |t| {
+            t.contains(QUESTION) && t.contains("Asked by Tanaka Yuki") && t.contains("日本語")
+        })
+        .await;
+    let clock = stage.client.execute(CLOCK_ABOVE_QUESTION, vec![]).await.unwrap();
+    assert_eq!(clock, json!(true), "the question leaves the stage's countdown in sight, above it");
+    other.wait_text("#qa-public-list li.on-screen", |t| t.contains("正在上屏") && t.contains(QUESTION)).await;
+    phone.wait_text("#qa-public-list li.on-screen", |t| t.contains("画面に表示中") && t.contains("あなたの質問")).await;
+
+    // The hall display shows it too, in its own language around the question's.
+    stage.open(&app, "wall", Role::Display, "&lang=zh").await;
+    stage.wait_text("#wall-question", |t| t.contains(QUESTION) && t.contains("提问者：Tanaka Yuki")).await;
+
+    // Taken off screen from the console, it leaves the stage's screen at once.
+    console.click("#qa-list li.on-screen button[data-action='highlight']").await;
+    stage.wait_attr("body", "data-show", "idle").await;
+    for page in [phone, other, stage, console] {
+        page.client.close().await.unwrap();
+    }
 }
 
 #[tokio::test]
