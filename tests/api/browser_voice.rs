@@ -12,6 +12,10 @@ use crate::browser::{Browser, Page};
 use crate::helpers::{spawn_app, TestApp};
 
 const QUESTION: &str = "データ共有のルールは、日本と中国でどう違いますか？";
+const MARKUP: &str = "<img src=x onerror=\"window.__pwned=1\">";
+/// Whether a question's markup ran or made elements on the console.
+const INJECTED: &str = "return { pwned: window.__pwned === undefined ? null : window.__pwned, \
+    injected: document.querySelectorAll('#qa-list img').length }";
 
 /// The chair's websocket on the round table, which takes moderated questions and has a poll.
 async fn round_table(app: &TestApp) -> crate::helpers::Client {
@@ -74,7 +78,7 @@ async fn the_welcome_and_each_plan_change_say_how_the_plan_takes_questions() {
 #[tokio::test]
 async fn a_question_from_a_phone_approved_and_put_on_screen_reaches_the_stage_the_hall_and_another_phone() {
     let app = spawn_app().await;
-    let _chair = round_table(&app).await;
+    let mut chair = round_table(&app).await;
     let browser = Browser::start().await;
     let phone =
         window(&browser, &app, PHONE, "attend", Role::Attendee, "&lang=ja&name=Tanaka%20Yuki&mode=remote").await;
@@ -91,8 +95,13 @@ async fn a_question_from_a_phone_approved_and_put_on_screen_reaches_the_stage_th
     phone.wait_text(own, |t| t.contains(QUESTION) && t.contains("司会者の確認待ち") && t.contains("日本語")).await;
     other.wait_text("#qa-none", |t| t.contains("还没有人提问")).await;
 
-    let pending = r#"#qa-list li[data-state="pending"]"#;
-    console.wait_text(pending, |t| t.contains(QUESTION) && t.contains("Tanaka Yuki")).await;
+    // Another question, made of markup, waits beside it: the console shows it as text.
+    assert_eq!(chair.run("question_ask", json!({"text": MARKUP})).await["type"], "ack");
+    let pending = r#"#qa-list li[data-question="1"]"#;
+    console.wait_text(pending, |t| t.contains(QUESTION) && t.contains("Tanaka Yuki") && t.contains("日本語")).await;
+    console.wait_text(r#"#qa-list li[data-question="2"]"#, |t| t.contains(MARKUP)).await;
+    let verdict = console.client.execute(INJECTED, vec![]).await.unwrap();
+    assert_eq!(verdict, json!({"pwned": null, "injected": 0}), "the markup stayed text");
     console.click(&format!("{pending} button[data-action='approve']")).await;
     other.wait_text(r#"#qa-public-list li[data-state="approved"]"#, |t| t.contains(QUESTION)).await;
     console.click("#qa-tab-approved").await;
