@@ -4,7 +4,8 @@
 // The day's programme with expected start times (event's time zone and the viewer's); an
 // "It's your turn" that cannot be missed; a request that expired or moved says so.
 // Captions in the viewer's language (or another track), and which interpretation channel
-// carries that language in the current segment.
+// carries that language in the current segment. The open poll and written questions
+// (attend-voice.js).
 
 import {
   timing, localized, preferredLang, readFragment, load, save, cleanName,
@@ -17,6 +18,7 @@ import {
 import { queueLabel, entryParts, drawSpeakingClock, redrawIf } from './queue-ui.js';
 import { floorHolder } from './stage-view.js';
 import { renderCounts, renderRecent, markSpeakers, speakerData } from './presence-ui.js';
+import { createAttendVoice } from './attend-voice.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -41,6 +43,7 @@ const captionTrack = () => (!caption.on ? null : caption.track === 'auto' ? lang
 const CAPTIONS_SHOWN = 8;
 
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; }, captions: captionTrack });
+const voice = createAttendVoice({ hub: () => hub, lang: () => lang, connected: () => page.status === 'connected' });
 
 const MODES = ['in_room', 'remote'];
 const storedMode = MODES.includes(load('hub.mode')) ? load('hub.mode') : null;
@@ -115,6 +118,7 @@ function render() {
   renderPresence(s);
   renderInterpretation(s);
   renderCaptions();
+  voice.render();
   tick();
 }
 

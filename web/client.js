@@ -104,8 +104,10 @@ export function cleanName(name) {
  *                                   held before the drop, with the missed changes to follow
  *   onChange(state, changeFrame)    after a change was applied (state.live or
  *                                   state.queues[change.queue], a cue in state.cues, or
- *                                   state.stage already replaced; a `hidden` change only
- *                                   moved the seq on)
+ *                                   state.stage already replaced; a question, board, poll
+ *                                   or votes change applied to state.questions =
+ *                                   {board, items, voted} or state.polls = {polls, mine};
+ *                                   a `hidden` change only moved the seq on)
  *   onStatus(status, detail)        'connecting' | 'connected' | 'reconnecting' | 'closed';
  *                                   detail = {code, message} when closed for good
  *   onError(error)                  error frames that answer no pending command
@@ -286,6 +288,9 @@ export function connectHub(opts = {}) {
             stage: snap.stage ?? null,
             sides: Array.isArray(snap.sides) ? snap.sides : [],
             speaking: snap.speaking || { sides: [], people: [], open: [] },
+            qa: snap.qa ?? 'off',
+            questions: welcomeQuestions(snap.questions),
+            polls: welcomePolls(snap.polls),
           };
           seq = msg.seq;
         }
@@ -337,7 +342,8 @@ export function connectHub(opts = {}) {
           state.segments = ch.plan.segments;
           state.plan_version = ch.plan_version;
           if (Array.isArray(ch.plan.automations)) state.automations = ch.plan.automations;
-        }
+          if (ch.plan.qa) state.qa = ch.plan.qa;
+        } else applyVoice(state, ch);
         // The speaking record rides on the change of the command that moved it.
         if (ch.speaking) state.speaking = ch.speaking;
         on.change(state, msg);
@@ -362,7 +368,10 @@ export function connectHub(opts = {}) {
       }
       case 'link': if (joined && typeof msg.up === 'boolean') on.link(msg); break;
       case 'pong': pong(msg); break;
-      case 'ack': settle(msg.id, (p) => p.resolve({ ...msg, warning: msg.warning ?? null })); break;
+      case 'ack': settle(msg.id, (p) => {
+        ownVote(state, p.frame);
+        p.resolve({ ...msg, warning: msg.warning ?? null });
+      }); break;
       case 'error': {
         const err = { code: msg.code, message: msg.message || msg.code, id: msg.id };
         if (paging && msg.id === paging.id) { // keep the list we have
@@ -590,6 +599,79 @@ function putCaption(lines, line) {
     lines.sort((a, b) => a.seq - b.seq);
   }
   if (lines.length > CAPTIONS_KEPT) lines.splice(0, lines.length - CAPTIONS_KEPT);
+}
+
+// ---------- written questions and polls (docs/protocol.md "Questions", "Polls") ----------
+
+function welcomeQuestions(q) {
+  const board = (q && q.board) || {};
+  return {
+    board: { order: board.order || [], highlighted: board.highlighted ?? null, modes: board.modes || {} },
+    items: q && Array.isArray(q.items) ? q.items.filter((i) => i && i.text != null) : [],
+    voted: q && Array.isArray(q.voted) ? q.voted : [],
+  };
+}
+
+function welcomePolls(p) {
+  return { polls: p && Array.isArray(p.polls) ? p.polls : [], mine: (p && p.mine) || {} };
+}
+
+/**
+ * A question, board, poll or votes change into state.questions / state.polls. A question
+ * that left this viewer's sight (rejected or withdrawn, sent as `{id, state}` alone) is
+ * dropped; vote counts are updated in place, a poll's counts null while hidden from us.
+ */
+function applyVoice(state, ch) {
+  const qs = state.questions, ps = state.polls;
+  if (!qs || !ps) return;
+  if (ch.kind === 'question' && ch.question) {
+    const i = qs.items.findIndex((q) => q.id === ch.question.id);
+    if (ch.question.text == null) { if (i >= 0) qs.items.splice(i, 1); } else if (i >= 0) qs.items[i] = ch.question;
+    else qs.items.push(ch.question);
+  } else if (ch.kind === 'board' && ch.board) qs.board = welcomeQuestions({ board: ch.board }).board;
+  else if (ch.kind === 'poll' && ch.poll) {
+    const i = ps.polls.findIndex((p) => p.id === ch.poll.id);
+    if (i >= 0) ps.polls[i] = ch.poll; else ps.polls.push(ch.poll);
+  } else if (ch.kind === 'votes') {
+    for (const tally of Array.isArray(ch.questions) ? ch.questions : []) {
+      const q = qs.items.find((item) => item.id === tally.question);
+      if (q) q.votes = tally.votes;
+    }
+    for (const tally of Array.isArray(ch.polls) ? ch.polls : []) {
+      const poll = ps.polls.find((p) => p.id === tally.poll);
+      if (poll) { poll.counts = tally.counts ?? null; poll.voters = tally.voters; }
+    }
+  }
+}
+
+/** This page's own vote was acknowledged: what it voted for is known without a new welcome. */
+function ownVote(state, frame) {
+  if (!state || !frame) return;
+  if (frame.type === 'question_vote' && state.questions) {
+    const voted = state.questions.voted.filter((id) => id !== frame.question);
+    if (frame.up !== false) voted.push(frame.question);
+    state.questions.voted = voted;
+  } else if (frame.type === 'poll_vote' && state.polls) {
+    state.polls.mine = { ...state.polls.mine, [frame.poll]: frame.choices };
+  }
+}
+
+/**
+ * How a segment takes written questions, as the server decides (docs/protocol.md
+ * "Questions"): the chair's live setting for it, else its plan's, else the chair's setting
+ * for the whole event, else the event's plan. `segmentId` null: the event as a whole.
+ */
+export function qaMode(state, segmentId) {
+  const modes = (state && state.questions && state.questions.board.modes) || {};
+  const seg = segmentId != null ? (state.segments || []).find((g) => g.id === segmentId) : null;
+  return (segmentId != null && modes[segmentId]) || (seg && seg.qa) || modes.event || (state && state.qa) || 'off';
+}
+
+/** The id of the segment running now, or null before the start, after the end. */
+export function liveSegmentId(state) {
+  const live = state && state.live;
+  const seg = live && live.phase === 'live' && live.segment != null ? state.segments[live.segment] : null;
+  return seg ? seg.id : null;
 }
 
 function validCrew(crew) {

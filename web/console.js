@@ -2,7 +2,7 @@
 // next, connection, Next), show controls with guards on End and Go to and an Undo toast,
 // the speaker queue (queue-panel.js) with the sides' speaking time (speaking-panel.js), AV cues (cue-panel.js), the stage screen (stage-panel.js,
 // with a live miniature drawn by stage-view.js), who is here (presence-ui.js), the run of show
-// and its edit mode (plan-editor.js).
+// and its edit mode (plan-editor.js), written questions (qa-panel.js) and polls (poll-panel.js).
 
 import {
   timing, fmtDuration, fmtCountdown, fmtClock, localized, preferredLang, readFragment,
@@ -17,6 +17,8 @@ import { createSpeakingPanel } from './speaking-panel.js';
 import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
 import { createPlanEditor } from './plan-editor.js';
+import { createQaPanel } from './qa-panel.js';
+import { createPollPanel } from './poll-panel.js';
 import {
   renderCounts, renderList, drawAttendanceChart, markSpeakers, speakerData, setSpeakerPlace,
 } from './presence-ui.js';
@@ -38,12 +40,14 @@ const hub = page.connect({
   onChange: (state, msg) => {
     // A queue change (often an attendee's request) redraws only the queue panel; likewise cues.
     const kind = msg.change && msg.change.kind;
-    if (kind === 'queue') { markBody(hub); queuePanel.render(); }
+    // Questions, polls and votes (a batch every 250 ms at most) redraw only their panels.
+    if (VOICE_KINDS.has(kind)) { markBody(hub); qaPanel.render(); pollPanel.render(); }
+    else if (kind === 'queue') { markBody(hub); queuePanel.render(); }
     else if (kind === 'cue') { markBody(hub); cuePanel.render(); }
     else if (kind === 'stage') { markBody(hub); stagePanel.render(); stageMini.render(hub.state, hub.serverNow()); }
     else if (kind === 'hidden') markBody(hub);
     else render();
-    noteChange(msg);
+    if (!AUDIENCE_OPS.has(msg.change && msg.change.op)) noteChange(msg);
   },
   onError: (err) => showError(err),
   onPresence: () => renderPresence(),
@@ -56,6 +60,11 @@ const queuePanel = createQueuePanel(panelOpts);
 const speakingPanel = createSpeakingPanel(panelOpts);
 const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel({ ...panelOpts, showError: (err) => showError(err) });
+const qaPanel = createQaPanel({ ...panelOpts, showError: (err) => showError(err) });
+const pollPanel = createPollPanel({ ...panelOpts, showError: (err) => showError(err) });
+const VOICE_KINDS = new Set(['question', 'board', 'poll', 'votes']);
+// What the audience does is no chair's move for the "last change" line.
+const AUDIENCE_OPS = new Set(['question_ask', 'question_withdraw', 'votes']);
 // The stage screen of whoever is speaking, in the console's language: the same code as /stage.
 const stageMini = createStageView($('stage-mini'), { lang: () => lang });
 const planEditor = createPlanEditor({
@@ -242,12 +251,12 @@ document.addEventListener('mousedown', (e) => { if (e.target.closest('button')) 
 // ---------- the keyboard ----------
 
 const KEYS = {
-  n: 'btn-next', ArrowRight: 'btn-next', p: 'btn-previous', ArrowLeft: 'btn-previous',
+  n: 'btn-next', ArrowRight: 'btn-next', ArrowLeft: 'btn-previous',
   s: 'btn-next-speaker', ' ': 'btn-hold', h: 'btn-hold', '+': 'btn-extend-1', '-': 'btn-shorten-1',
   q: 'btn-queue-next', c: 'btn-cue-planned',
 };
-const KEY_ACTIONS = { g: () => cuePanel.goNext(), u: () => undo(), '?': () => toggleHelp() };
-const NEEDS_SERVER = new Set(['g', 'u']);
+const KEY_ACTIONS = { g: () => cuePanel.goNext(), u: () => undo(), p: () => pollPanel.pressKey(), '?': () => toggleHelp() };
+const NEEDS_SERVER = new Set(['g', 'u', 'p']);
 const keyName = (key) => (key === ' ' ? 'Space' : key.length === 1 ? key.toUpperCase() : key);
 
 /** A shortcut pressed while offline says so, rather than doing nothing. */
@@ -358,6 +367,8 @@ function render() {
   queuePanel.render();
   cuePanel.render();
   stagePanel.render();
+  qaPanel.render();
+  pollPanel.render();
   stageMini.render(s, hub.serverNow());
   renderPresence();
   updateButtons();

@@ -4,11 +4,13 @@
 // segment): a message aimed at another speaker is not shown here. Without it, it serves
 // whoever is speaking. `&second=ja` picks the second language of the chair's messages.
 // `&captions=ja` shows the latest caption line of that track under the countdown.
+// The audience's question the chair put on screen shows under the clock too.
 
 import { localized, preferredLang, readFragment, TRACKS } from './client.js';
 import { t } from './i18n.js';
 import { $, el, setText, startPage, markBody } from './ui.js';
 import { createStageView } from './stage-view.js';
+import { drawHighlight } from './voice-ui.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -24,6 +26,11 @@ const captionLine = el('p', { class: 'stage-caption', attrs: { id: 'stage-captio
 captionLine.hidden = true;
 if (captionTrack && captionTrack !== 'floor') captionLine.lang = captionTrack;
 $('countdown').after(captionLine);
+// The question the chair put on screen goes under the clock (and its caption line); the
+// clock shrinks to make room for it rather than being pushed out of the screen.
+const questionBox = el('section', { class: 'stage-question', attrs: { id: 'stage-question', 'aria-live': 'polite' } });
+questionBox.hidden = true;
+captionLine.after(questionBox);
 const page = startPage({
   lang, render, onLang: (picked) => { lang = picked; }, captions: () => captionTrack,
 });
@@ -47,6 +54,8 @@ function render() {
   const sp = seg && serves != null ? (seg.speakers || [])[serves] : null;
   setText($('serves'), serves == null ? '' : t(lang, 'stage_serves', { name: sp ? localized(sp.name, lang) : `#${serves + 1}` }));
   view.render(s, hub.serverNow());
+  drawHighlight(questionBox, s, lang);
+  $('stage-view').classList.toggle('has-question', !questionBox.hidden);
   document.body.dataset.level = $('stage-view').dataset.level || 'normal';
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
-use crate::domain::questions::Board;
+use crate::domain::questions::{Board, QaMode};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
     Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Side, Speaker,
@@ -189,6 +189,7 @@ impl<'a> View<'a> {
             plan_version: state.plan_version,
             sides: &state.show.sides,
             segments: self.segments(&state.show),
+            qa: state.show.qa,
             cue_presets: crew.then_some(state.show.cue_presets.as_slice()),
             automations: crew.then_some(state.show.automations.as_slice()),
             live: LiveView::of(&state.live),
@@ -271,6 +272,7 @@ impl<'a> View<'a> {
                     event: &plan.event,
                     sides: &plan.sides,
                     segments: self.segments(plan),
+                    qa: plan.qa,
                     automations: self.crew().then_some(plan.automations.as_slice()),
                 },
                 speaking: speaking.as_deref().map(|r| self.speaking(r)),
@@ -363,6 +365,9 @@ pub struct SegmentView<'a> {
     interpretation: &'a [Channel],
     /// Each side's floor time in the segment, by side id.
     side_budgets_ms: &'a BTreeMap<String, Millis>,
+    /// How the segment takes written questions when the plan says; else the event's `qa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qa: Option<QaMode>,
 }
 
 impl<'a> SegmentView<'a> {
@@ -383,6 +388,7 @@ impl<'a> SegmentView<'a> {
             join_url: segment.join_url.as_deref(),
             interpretation: &segment.interpretation,
             side_budgets_ms: &segment.side_budgets,
+            qa: segment.qa,
         }
     }
 }
@@ -393,6 +399,7 @@ pub struct PlanView<'a> {
     event: &'a EventInfo,
     sides: &'a [Side],
     segments: Vec<SegmentView<'a>>,
+    qa: QaMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     automations: Option<&'a [Automation]>,
 }
@@ -403,6 +410,8 @@ pub struct SnapshotView<'a> {
     plan_version: u64,
     sides: &'a [Side],
     segments: Vec<SegmentView<'a>>,
+    /// How the event takes written questions where a segment's plan does not say.
+    qa: QaMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     cue_presets: Option<&'a [CuePreset]>,
     #[serde(skip_serializing_if = "Option::is_none")]

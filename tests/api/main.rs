@@ -10,6 +10,7 @@ mod browser_plan;
 mod browser_rooms;
 mod browser_screens;
 mod browser_stage;
+mod browser_voice;
 mod captions;
 mod cluster;
 mod cluster_automations;
