@@ -242,14 +242,20 @@ impl Polls {
     /// the poll's new counts and voters.
     pub fn record_ballot(&mut self, id: &str, participant: &str, choice: Choice) -> (Vec<u32>, u32) {
         let ballots = self.ballots.entry(id.to_owned()).or_default();
-        ballots.insert(participant.to_owned(), choice);
         let Some(poll) = self.polls.iter_mut().find(|p| p.def.id == id) else { return (Vec::new(), 0) };
-        poll.counts = vec![0; poll.def.options.len()];
-        for ballot in ballots.values() {
-            for &c in &ballot.choices {
+        // Counted as ballots come and go, not over every ballot each time: a poll of ten
+        // thousand would otherwise cost ten thousand steps a vote.
+        let added = choice.choices.clone();
+        if let Some(earlier) = ballots.insert(participant.to_owned(), choice) {
+            for c in earlier.choices {
                 if let Some(count) = poll.counts.get_mut(c) {
-                    *count += 1;
+                    *count = count.saturating_sub(1);
                 }
+            }
+        }
+        for c in added {
+            if let Some(count) = poll.counts.get_mut(c) {
+                *count += 1;
             }
         }
         poll.voters = u32::try_from(ballots.len()).unwrap_or(u32::MAX);

@@ -272,7 +272,13 @@ impl Hub {
                 self.continue_audience();
             }
         }
-        let before = (self.state.clone(), self.seq);
+        // The state to fall back to if the store refuses the batch: cloned only when a
+        // command may change it here, not for the votes that a batch merely gathers.
+        let applies = batch.iter().any(|msg| match msg {
+            HubMsg::Command { command, .. } | HubMsg::Request { command, .. } => command.vote().is_none(),
+            _ => false,
+        });
+        let before = applies.then(|| (self.state.clone(), self.seq));
         let now = now_millis();
         let mut entries = Vec::new();
         let mut replies = Vec::new();
@@ -345,7 +351,9 @@ impl Hub {
                 }
                 Err(e) => {
                     error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
-                    (self.state, self.seq) = before;
+                    if let Some(before) = before {
+                        (self.state, self.seq) = before;
+                    }
                     self.programme = programme(&self.state);
                     for (participant, id) in &acked {
                         self.retries.forget(participant, id);

@@ -42,6 +42,8 @@ pub(super) struct Pending {
 #[derive(Default)]
 pub(super) struct Gathered {
     pending: Vec<Pending>,
+    /// Where each waiting vote is in `pending`, by (participant, command id).
+    waiting: std::collections::HashMap<(String, String), usize>,
     /// When the waiting votes' batch is due.
     pub(super) due: Option<tokio::time::Instant>,
     /// When the oldest waiting vote came.
@@ -79,10 +81,8 @@ impl Hub {
         if let Some(first) = self.retries.get(&actor.participant, id, now).cloned() {
             return self.answer_vote(to, id, first, false);
         }
-        if let Some(waiting) =
-            self.votes.pending.iter_mut().find(|p| p.ballot.participant == actor.participant && p.ballot.id == id)
-        {
-            return waiting.to.push(to);
+        if let Some(&k) = self.votes.waiting.get(&(actor.participant.clone(), id.to_owned())) {
+            return self.votes.pending[k].to.push(to);
         }
         let ballot = Ballot::new(actor, id, vote);
         if let Err(rejection) = votes::check(&self.state.questions, &self.state.polls, &ballot) {
@@ -93,6 +93,8 @@ impl Hub {
         let now = tokio::time::Instant::now();
         let first = *self.votes.first.get_or_insert(now);
         self.votes.due = Some((now + VOTE_QUIET).min(first + VOTE_WINDOW));
+        let key = (ballot.participant.clone(), ballot.id.clone());
+        self.votes.waiting.insert(key, self.votes.pending.len());
         self.votes.pending.push(Pending { ballot, to: vec![to] });
     }
 
@@ -101,6 +103,8 @@ impl Hub {
     pub(super) async fn flush_votes(&mut self, inputs: &mut Inputs) {
         let take = self.votes.pending.len().min(MAX_BALLOTS);
         let batch: Vec<Pending> = self.votes.pending.drain(..take).collect();
+        self.votes.waiting =
+            self.votes.pending.iter().enumerate().map(|(k, p)| ((p.ballot.participant.clone(), p.ballot.id.clone()), k)).collect();
         self.votes.due = (!self.votes.pending.is_empty()).then(tokio::time::Instant::now);
         self.votes.first = self.votes.due;
         let (mut questions, mut polls) = (self.state.questions.clone(), self.state.polls.clone());
