@@ -179,6 +179,10 @@ impl Server {
                 let token = entry.token(role);
                 let page = page_of(role);
                 lines.push(format!("{event:<12} {:<10} {base}/{page}#event={event}&token={token}", role.as_str()));
+                // The display token's other screen: the hall's questions and poll results.
+                if role == Role::Display {
+                    lines.push(format!("{event:<12} {:<10} {base}/wall#event={event}&token={token}", role.as_str()));
+                }
             }
         }
         lines

@@ -103,8 +103,13 @@ impl Hub {
     pub(super) async fn flush_votes(&mut self, inputs: &mut Inputs) {
         let take = self.votes.pending.len().min(MAX_BALLOTS);
         let batch: Vec<Pending> = self.votes.pending.drain(..take).collect();
-        self.votes.waiting =
-            self.votes.pending.iter().enumerate().map(|(k, p)| ((p.ballot.participant.clone(), p.ballot.id.clone()), k)).collect();
+        self.votes.waiting = self
+            .votes
+            .pending
+            .iter()
+            .enumerate()
+            .map(|(k, p)| ((p.ballot.participant.clone(), p.ballot.id.clone()), k))
+            .collect();
         self.votes.due = (!self.votes.pending.is_empty()).then(tokio::time::Instant::now);
         self.votes.first = self.votes.due;
         let (mut questions, mut polls) = (self.state.questions.clone(), self.state.polls.clone());
