@@ -26,10 +26,23 @@ async fn upvotes_on_three_nodes_are_each_counted_once_and_every_node_agrees() {
     let (mut chair, _) = a.join("moderator", "Fukuda").await;
     assert_eq!(chair.run("goto", json!({"segment": "round-table"})).await["type"], "ack");
     let mut asker = b.attendee("asker").await;
-    assert_eq!(asker.run("question_ask", json!({"text": "Who keeps the data?"})).await["type"], "ack");
+    // Named: node b may not have followed the chair's goto yet.
+    let ask = json!({"text": "Who keeps the data?", "segment": "round-table"});
+    let asked = asker.run("question_ask", ask).await;
+    assert_eq!(asked["type"], "ack", "{asked}");
+    // The chair approves what its console shows: the question, once node a has followed it.
+    crate::cluster::change_at(&mut chair, asked["seq"].as_u64().unwrap()).await;
     let approved = chair.run("question_approve", json!({"question": 1})).await;
     assert_eq!(approved["type"], "ack", "a question asked on one node is approved on another: {approved}");
 
+    // Each node checks a vote against the state it has followed: the approval first.
+    let approved_at = approved["seq"].as_u64().unwrap();
+    for node in [&a, &b, &c] {
+        let mut page = node.attendee("follower").await;
+        if page.seq < approved_at {
+            crate::cluster::change_at(&mut page, approved_at).await;
+        }
+    }
     let mut voters = Vec::new();
     for k in 0..30 {
         let node = [&a, &b, &c][k % 3];

@@ -546,6 +546,11 @@ async fn remote_attendees_vote_from_the_cloud_in_batches_decided_at_the_venue_an
     for k in 0..12 {
         phones.push(Page::join(&cloud, "attendee", &format!("remote-{k}")).await.client);
     }
+    // The cloud checks a vote against its mirror: the poll must be open there first.
+    let mut mirror = Page::join(&cloud, "attendee", "mirror watcher").await;
+    if mirror.first < opened["seq"].as_u64().unwrap() {
+        mirror.reaches(opened["seq"].as_u64().unwrap(), Duration::from_secs(10)).await;
+    }
     let votes = phones.iter_mut().enumerate().map(|(k, phone)| async move {
         let frame = json!({"type": "poll_vote", "id": format!("v{k}"), "poll": "next-forum", "choices": [k % 3]});
         crate::retries::reply_to(phone, frame).await
