@@ -3,8 +3,6 @@
 //! next commands go first; sent on to listeners and followers outside websockets; and kept
 //! for resuming clients.
 
-use std::collections::{HashMap, HashSet};
-
 use tokio::sync::mpsc;
 
 use super::members::{is_staff, Member};
@@ -93,17 +91,13 @@ pub(super) struct Listener {
 
 /// A change on its way to the audience, in rounds: who is to get it, and how far it got.
 pub(super) struct AudienceOut {
-    seq: u64,
     frames: Frames,
     to: Vec<ConnId>,
     next: usize,
     since: std::time::Instant,
-    /// Frames that go to one connection in the same write, right after the change: a
-    /// later change that caught up with this one on its way to that connection, a vote's
-    /// ack after the batch that applied it.
-    then: HashMap<ConnId, Vec<Frame>>,
-    /// Those this change goes to behind the earlier one still going out, in its `then`.
-    ridden: HashSet<ConnId>,
+    /// Frames that go to one connection right after the change (a vote's ack after the batch
+    /// that applied it), so that the change still comes before its ack.
+    then: std::collections::HashMap<ConnId, Vec<Frame>>,
 }
 
 impl Hub {
@@ -118,26 +112,10 @@ impl Hub {
     pub(super) fn publish(&mut self, seq: u64, frames: Frames) {
         let dropped = self.members.send_first(&self.senders, &|member| frames.for_member(member));
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
-        let to: Vec<ConnId> = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
+        let to = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
         let since = std::time::Instant::now();
-        let out =
-            |to, ridden| AudienceOut { seq, frames: frames.clone(), to, next: 0, since, then: HashMap::new(), ridden };
-        let alone = self.audience_out.len() == 1;
-        match self.audience_out.front_mut().filter(|_| alone) {
-            // A change never waits for another's fan-out to those it has reached already:
-            // they get it now, ahead of it; those it has still to reach get both in one write.
-            Some(going) if going.next > 0 => {
-                let rest: HashSet<ConnId> = going.to[going.next..].iter().copied().collect();
-                let (behind, ahead): (Vec<ConnId>, Vec<ConnId>) = to.into_iter().partition(|c| rest.contains(c));
-                for &conn in &behind {
-                    if let Some(member) = self.members.get(conn) {
-                        going.then.entry(conn).or_default().push(frames.for_member(member).clone());
-                    }
-                }
-                self.audience_out.push_front(out(ahead, behind.into_iter().collect()));
-            }
-            _ => self.audience_out.push_back(out(to, HashSet::new())),
-        }
+        let then = std::collections::HashMap::new();
+        self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since, then });
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
         self.followers.retain(|f| f.try_send((seq, frames.change.clone())).is_ok());
@@ -153,17 +131,15 @@ impl Hub {
         let Some(out) = self.audience_out.front_mut() else { return };
         let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
         let frames = &out.frames;
-        let round = &out.to[out.next..end];
-        let dropped = match out.then.is_empty() {
-            true => self.members.send_some(round, &|member| frames.for_member(member)),
-            false => {
-                let dropped = self.members.send_some_then(round, &|member| frames.for_member(member), &out.then);
-                round.iter().for_each(|conn| {
-                    out.then.remove(conn);
-                });
-                dropped
+        let mut dropped = self.members.send_some(&out.to[out.next..end], &|member| frames.for_member(member));
+        if !out.then.is_empty() {
+            for conn in &out.to[out.next..end] {
+                let then = out.then.remove(conn).unwrap_or_default();
+                if then.iter().any(|frame| !self.members.deliver(*conn, frame)) {
+                    dropped.push(*conn);
+                }
             }
-        };
+        }
         out.next = end;
         if out.next == out.to.len() {
             let since = out.since;
@@ -173,22 +149,13 @@ impl Hub {
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
 
-    /// Sends `frame` to `conn` right after the change with `seq`, just published: now to the
-    /// staff; to the audience after the change, in the round that brings it to them (the
-    /// change's own, or the earlier change's it rides behind).
-    pub(super) fn send_after_published(&mut self, conn: ConnId, seq: u64, frame: Frame) {
-        if self.members.get(conn).is_none_or(|m| is_staff(m.actor.role)) {
-            return self.send_to(conn, frame);
-        }
-        let Some(own) = self.audience_out.iter().position(|out| out.seq == seq && out.next == 0) else {
-            return self.send_to(conn, frame);
-        };
-        let at = match self.audience_out[own].ridden.contains(&conn) {
-            true => self.audience_out.iter().position(|out| out.seq != seq && out.then.contains_key(&conn)),
-            false => Some(own),
-        };
-        match at {
-            Some(k) => self.audience_out[k].then.entry(conn).or_default().push(frame),
+    /// Sends `frame` to `conn` right after the change just published: now to the staff, in
+    /// its audience round to the rest (who were all members when it was published, so
+    /// each is among those it is going to).
+    pub(super) fn send_after_published(&mut self, conn: ConnId, frame: Frame) {
+        let audience = self.members.get(conn).is_some_and(|m| !is_staff(m.actor.role));
+        match self.audience_out.back_mut().filter(|out| audience && out.next == 0) {
+            Some(out) => out.then.entry(conn).or_default().push(frame),
             None => self.send_to(conn, frame),
         }
     }

@@ -31,17 +31,7 @@ pub struct Member {
 impl Member {
     /// Sends one frame; false when the member is gone, or too slow and now being closed.
     fn deliver(&self, frame: &Frame, slow: &Counter) -> bool {
-        self.took(self.out.send(frame), slow)
-    }
-
-    /// Sends `first` and then `more` in one write.
-    fn deliver_all(&self, first: &Frame, more: &[Frame], slow: &Counter) -> bool {
-        let frames: Vec<&Frame> = std::iter::once(first).chain(more).collect();
-        self.took(self.out.send_many(&frames), slow)
-    }
-
-    fn took(&self, sent: Result<(), Refused>, slow: &Counter) -> bool {
-        match sent {
+        match self.out.send(frame) {
             Ok(()) => true,
             Err(Refused::TooSlow) => {
                 slow.inc();
@@ -154,37 +144,19 @@ impl Members {
     /// Sends each of `conns` that is still a member the frame chosen for it, in the order
     /// given; returns those that are gone or too slow (and now being closed).
     pub fn send_some<'f>(&self, conns: &[ConnId], frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
-        fan_out(conns, |&conn| self.get(conn), |member| member.deliver(frame_for(member), &self.slow))
-    }
-
-    /// [`Members::send_some`], each connection that `then` names getting its frames too, in
-    /// the same write.
-    pub fn send_some_then<'f>(
-        &self,
-        conns: &[ConnId],
-        frame_for: &(impl Fn(&Member) -> &'f Frame + Sync),
-        then: &HashMap<ConnId, Vec<Frame>>,
-    ) -> Vec<ConnId> {
-        fan_out(
-            conns,
-            |&conn| self.get(conn),
-            |member| match then.get(&member.conn) {
-                Some(more) => member.deliver_all(frame_for(member), more, &self.slow),
-                None => member.deliver(frame_for(member), &self.slow),
-            },
-        )
+        fan_out(conns, |&conn| self.get(conn), frame_for, &self.slow)
     }
 }
 
-/// Sends to each member of `items` with `send`, over the cores; returns those it failed.
-fn fan_out<'m, T: Sync>(
+fn fan_out<'m, 'f, T: Sync>(
     items: &'m [T],
     member_of: impl Fn(&'m T) -> Option<&'m Member> + Sync,
-    send: impl Fn(&Member) -> bool + Sync,
+    frame_for: &(impl Fn(&Member) -> &'f Frame + Sync),
+    slow: &Counter,
 ) -> Vec<ConnId> {
     let send_part = |part: &'m [T]| -> Vec<ConnId> {
         let members = part.iter().filter_map(&member_of);
-        members.filter(|member| !send(member)).map(|member| member.conn).collect()
+        members.filter(|member| !member.deliver(frame_for(member), slow)).map(|member| member.conn).collect()
     };
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
     if items.len() < SPLIT_FROM || parts < 2 {

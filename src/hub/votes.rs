@@ -175,7 +175,7 @@ impl Hub {
             (To::Conn(conn), Outcome::Ack { seq, warning }) => {
                 let ack = encode(&ServerFrame::Ack { id, seq, warning: warning.as_deref() });
                 match batched {
-                    true => self.send_after_published(conn, seq, ack),
+                    true => self.send_after_published(conn, ack),
                     false => self.send_to(conn, ack),
                 }
             }
