@@ -95,8 +95,8 @@ async fn download(app: &TestApp, file: &str) -> String {
     body
 }
 
-/// A workbook download's bytes.
-async fn download_bytes(app: &TestApp, file: &str) -> Vec<u8> {
+/// An organizer's download, as bytes (a workbook, or a CSV).
+pub(crate) async fn download_bytes(app: &TestApp, file: &str) -> Vec<u8> {
     let mut stream = tcp_connect(app.addr).await;
     let token = app.token(Role::Organizer);
     let request = format!("GET /api/events/{EVENT}/{file}?token={token} HTTP/1.0\r\nHost: {}\r\n\r\n", app.addr);

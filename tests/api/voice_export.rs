@@ -7,21 +7,9 @@ use std::process::Stdio;
 use eventhub::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{read_to_close, spawn_app, tcp_connect, TestApp, EVENT};
+use crate::export::download_bytes;
+use crate::helpers::{spawn_app, EVENT};
 use crate::retries::join_as;
-use tokio::io::AsyncWriteExt;
-
-async fn download(app: &TestApp, file: &str) -> Vec<u8> {
-    let mut stream = tcp_connect(app.addr).await;
-    let token = app.token(Role::Organizer);
-    let request = format!("GET /api/events/{EVENT}/{file}?token={token} HTTP/1.0\r\nHost: {}\r\n\r\n", app.addr);
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    read_to_close(&mut stream, &mut response).await.unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
-    assert!(response.starts_with(b"HTTP/1.0 200") || response.starts_with(b"HTTP/1.1 200"), "{file}");
-    response.split_off(split)
-}
 
 /// The CSV's rows as maps from column to value.
 fn rows(csv: &[u8]) -> Vec<std::collections::HashMap<String, String>> {
@@ -75,7 +63,7 @@ async fn questions_and_poll_results_export_as_csv_and_workbooks_with_formulas_ke
     assert_eq!(mei.run("poll_vote", json!({"poll": "named", "choices": [0]})).await["type"], "ack");
     assert_eq!(sato.run("poll_vote", json!({"poll": "named", "choices": [0]})).await["type"], "ack");
 
-    let questions = rows(&download(&app, "questions.csv").await);
+    let questions = rows(&download_bytes(&app, "questions.csv").await);
     assert_eq!(questions.len(), 2);
     let first = &questions[0];
     assert_eq!(first["text"], format!("'{formula}"), "quoted so that it does not run");
@@ -86,18 +74,18 @@ async fn questions_and_poll_results_export_as_csv_and_workbooks_with_formulas_ke
     );
     assert_eq!((questions[1]["votes"].as_str(), questions[1]["state"].as_str()), ("1", "approved"));
 
-    let polls = rows(&download(&app, "polls.csv").await);
+    let polls = rows(&download_bytes(&app, "polls.csv").await);
     let named: Vec<_> = polls.iter().filter(|r| r["poll"] == "named").collect();
     assert_eq!((named[0]["ballots"].as_str(), named[0]["option_text"].as_str()), ("2", "'+A"));
     assert_eq!(named[0]["named_voters"], "Mei Lin; Sato");
     assert_eq!((named[1]["ballots"].as_str(), named[1]["voters"].as_str()), ("0", "2"));
     assert!(polls.iter().any(|r| r["poll"] == "next-forum" && r["state"] == "draft"), "prepared polls too");
 
-    let book = openpyxl_cells(&download(&app, "questions.xlsx").await).await;
+    let book = openpyxl_cells(&download_bytes(&app, "questions.xlsx").await).await;
     assert_eq!(book["title"], "questions");
     let text = &book["rows"][1][5];
     assert_eq!(text, &json!([formula, "s"]), "a string cell, never a formula: {book}");
-    let book = openpyxl_cells(&download(&app, "polls.xlsx").await).await;
+    let book = openpyxl_cells(&download_bytes(&app, "polls.xlsx").await).await;
     let option = book["rows"].as_array().unwrap().iter().find(|r| r[0][0] == "named").unwrap();
     assert_eq!((&option[10], &option[11]), (&json!(["+A", "s"]), &json!(["2", "n"])), "{book}");
 }
