@@ -157,7 +157,7 @@ impl Hub {
         loop {
             // Commands and joins go first: at tens of thousands of members a presence frame
             // takes as long to write out as a segment change, which must not wait behind it.
-            let ready = self.audience_out.len() < MAX_AUDIENCE_BEHIND;
+            let ready = self.audience_behind() < MAX_AUDIENCE_BEHIND;
             // Messages set aside while a publish was in flight come before any newer one.
             let deferred = if ready { self.deferred.pop_front() } else { None };
             let first = if let Some(msg) = deferred {
@@ -255,6 +255,10 @@ impl Hub {
         self.senders = batch
             .iter()
             .filter_map(|msg| match msg {
+                // A vote is only gathered here: its ack follows its batch in the voter's
+                // audience round, so a voter is no sender, whose pending changes would have
+                // to be written out to the whole audience first.
+                HubMsg::Command { command, .. } if command.vote().is_some() => None,
                 // A language change is answered with the current seq: it, too, waits until
                 // an attendee has the changes up to it.
                 HubMsg::Command { conn, .. } | HubMsg::SetLang { conn, .. } => Some(*conn),
@@ -291,7 +295,7 @@ impl Hub {
         let mut batch = batch.into_iter();
         while let Some(msg) = batch.next() {
             let changes = matches!(msg, HubMsg::Command { .. } | HubMsg::Request { .. });
-            if changes && self.audience_out.len() + entries.len() >= MAX_AUDIENCE_BEHIND {
+            if changes && self.audience_behind() + entries.len() >= MAX_AUDIENCE_BEHIND {
                 // The audience would fall further behind than documented: the rest of the
                 // batch, in its order, waits until it has caught up.
                 std::iter::once(msg).chain(batch).rev().for_each(|msg| self.deferred.push_front(msg));

@@ -3,6 +3,8 @@
 //! next commands go first; sent on to listeners and followers outside websockets; and kept
 //! for resuming clients.
 
+use std::collections::{HashMap, HashSet};
+
 use tokio::sync::mpsc;
 
 use super::members::{is_staff, Member};
@@ -89,15 +91,33 @@ pub(super) struct Listener {
     pub(super) frames: mpsc::Sender<Frame>,
 }
 
-/// A change on its way to the audience, in rounds: who is to get it, and how far it got.
+/// Changes on their way to the audience, in rounds: who is to get them, and how far they got.
 pub(super) struct AudienceOut {
-    frames: Frames,
+    /// The changes, oldest first, by seq: one, or several that caught up with each other on
+    /// their way; each connection gets all of them in one write.
+    changes: Vec<(u64, Frames)>,
     to: Vec<ConnId>,
+    /// `to`, as a set, once a later change has caught up with these: `to` is then no longer
+    /// simply the audience when the first was published.
+    among: Option<HashSet<ConnId>>,
     next: usize,
     since: std::time::Instant,
-    /// Frames that go to one connection right after the change (a vote's ack after the batch
-    /// that applied it), so that the change still comes before its ack.
-    then: std::collections::HashMap<ConnId, Vec<Frame>>,
+    /// Frames that go to one connection right after the changes, in the same write (a
+    /// vote's ack after the batch that applied it), so that the change still comes first.
+    then: HashMap<ConnId, Vec<Frame>>,
+}
+
+impl AudienceOut {
+    fn new(seq: u64, frames: Frames, to: Vec<ConnId>, since: std::time::Instant) -> AudienceOut {
+        AudienceOut { changes: vec![(seq, frames)], to, among: None, next: 0, since, then: HashMap::new() }
+    }
+
+    /// Whether `conn` is among those still to get the change with `seq` from this out.
+    fn brings(&self, seq: u64, conn: ConnId) -> bool {
+        self.next == 0
+            && self.changes.last().is_some_and(|(last, _)| *last == seq)
+            && self.among.as_ref().is_none_or(|among| among.contains(&conn))
+    }
 }
 
 impl Hub {
@@ -112,10 +132,9 @@ impl Hub {
     pub(super) fn publish(&mut self, seq: u64, frames: Frames) {
         let dropped = self.members.send_first(&self.senders, &|member| frames.for_member(member));
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
-        let to = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
+        let to: Vec<ConnId> = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
         let since = std::time::Instant::now();
-        let then = std::collections::HashMap::new();
-        self.audience_out.push_back(AudienceOut { frames: frames.clone(), to, next: 0, since, then });
+        self.queue_for_audience(seq, &frames, to, since);
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
         self.followers.retain(|f| f.try_send((seq, frames.change.clone())).is_ok());
@@ -125,21 +144,59 @@ impl Hub {
         self.recent.push_back((seq, frames));
     }
 
-    /// Writes the oldest queued change to its next round of the audience. Who joined since
-    /// it was queued has it in their welcome; who left is skipped.
+    /// A change never waits for the fan-out of those before it: to whom they have still to
+    /// reach, it goes in the same write as they; to the rest, in an out of its own behind.
+    /// (The batch's senders are none of the former: their earlier changes went out first.)
+    fn queue_for_audience(&mut self, seq: u64, frames: &Frames, mut to: Vec<ConnId>, since: std::time::Instant) {
+        let Some(last) = self.audience_out.back_mut() else {
+            return self.audience_out.push_back(AudienceOut::new(seq, frames.clone(), to, since));
+        };
+        if last.next > 0 {
+            // Only the oldest is under way: its rest becomes an out of its own.
+            last.to.drain(..last.next);
+            last.next = 0;
+            last.among = None;
+        }
+        let among = last.among.get_or_insert_with(|| last.to.iter().copied().collect());
+        to.retain(|conn| !among.contains(conn));
+        last.changes.push((seq, frames.clone()));
+        if !to.is_empty() {
+            self.audience_out.push_back(AudienceOut::new(seq, frames.clone(), to, since));
+        }
+    }
+
+    /// How many changes the audience is behind the staff: from the oldest one still going
+    /// out to the newest.
+    pub(super) fn audience_behind(&self) -> usize {
+        let oldest = self.audience_out.front().and_then(|out| out.changes.first());
+        let newest = self.audience_out.back().and_then(|out| out.changes.last());
+        match (oldest, newest) {
+            (Some((oldest, _)), Some((newest, _))) => (newest - oldest + 1) as usize,
+            _ => 0,
+        }
+    }
+
+    /// Writes the oldest queued changes to their next round of the audience. Who joined
+    /// since they were queued has them in their welcome; who left is skipped.
     pub(super) fn continue_audience(&mut self) {
         let Some(out) = self.audience_out.front_mut() else { return };
         let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
-        let frames = &out.frames;
-        let mut dropped = self.members.send_some(&out.to[out.next..end], &|member| frames.for_member(member));
-        if !out.then.is_empty() {
-            for conn in &out.to[out.next..end] {
-                let then = out.then.remove(conn).unwrap_or_default();
-                if then.iter().any(|frame| !self.members.deliver(*conn, frame)) {
-                    dropped.push(*conn);
-                }
+        let round = &out.to[out.next..end];
+        let dropped = match (&out.changes[..], out.then.is_empty()) {
+            ([(_, frames)], true) => self.members.send_some(round, &|member| frames.for_member(member)),
+            (changes, _) => {
+                let then = &out.then;
+                let frames_for = |member: &Member| -> Vec<&Frame> {
+                    let own = changes.iter().map(|(_, frames)| frames.for_member(member));
+                    own.chain(then.get(&member.conn).into_iter().flatten()).collect()
+                };
+                let dropped = self.members.send_each(round, &frames_for);
+                round.iter().for_each(|conn| {
+                    out.then.remove(conn);
+                });
+                dropped
             }
-        }
+        };
         out.next = end;
         if out.next == out.to.len() {
             let since = out.since;
@@ -149,12 +206,24 @@ impl Hub {
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
 
-    /// Sends `frame` to `conn` right after the change just published: now to the staff, in
-    /// its audience round to the rest (who were all members when it was published, so
-    /// each is among those it is going to).
-    pub(super) fn send_after_published(&mut self, conn: ConnId, frame: Frame) {
+    /// Sends `frame` to `conn` right after the change with `seq`, just published: now to
+    /// the staff, in the audience round that brings it the change to the rest (who were
+    /// all members when it was published, so each is among those it is going to).
+    pub(super) fn send_after_published(&mut self, conn: ConnId, seq: u64, frame: Frame) {
         let audience = self.members.get(conn).is_some_and(|m| !is_staff(m.actor.role));
-        match self.audience_out.back_mut().filter(|out| audience && out.next == 0) {
+        match self.audience_out.iter_mut().find(|out| audience && out.brings(seq, conn)) {
+            Some(out) => out.then.entry(conn).or_default().push(frame),
+            None => self.send_to(conn, frame),
+        }
+    }
+
+    /// Sends `frame` to `conn` after every change published so far: in the audience round
+    /// of the last out still to reach it, else now. (Rounds go oldest first, so once the
+    /// last has passed `conn`, all have.)
+    pub(super) fn send_after_all(&mut self, conn: ConnId, frame: Frame) {
+        let audience = self.members.get(conn).is_some_and(|m| !is_staff(m.actor.role));
+        let ahead = |out: &&mut AudienceOut| out.to[out.next..].contains(&conn);
+        match self.audience_out.iter_mut().rev().find(|out| audience && ahead(out)) {
             Some(out) => out.then.entry(conn).or_default().push(frame),
             None => self.send_to(conn, frame),
         }

@@ -31,7 +31,19 @@ pub struct Member {
 impl Member {
     /// Sends one frame; false when the member is gone, or too slow and now being closed.
     fn deliver(&self, frame: &Frame, slow: &Counter) -> bool {
-        match self.out.send(frame) {
+        self.took(self.out.send(frame), slow)
+    }
+
+    /// Sends several frames in one write.
+    fn deliver_all(&self, frames: &[&Frame], slow: &Counter) -> bool {
+        match frames {
+            [frame] => self.deliver(frame, slow),
+            frames => self.took(self.out.send_many(frames), slow),
+        }
+    }
+
+    fn took(&self, sent: Result<(), Refused>, slow: &Counter) -> bool {
+        match sent {
             Ok(()) => true,
             Err(Refused::TooSlow) => {
                 slow.inc();
@@ -144,19 +156,28 @@ impl Members {
     /// Sends each of `conns` that is still a member the frame chosen for it, in the order
     /// given; returns those that are gone or too slow (and now being closed).
     pub fn send_some<'f>(&self, conns: &[ConnId], frame_for: &(impl Fn(&Member) -> &'f Frame + Sync)) -> Vec<ConnId> {
-        fan_out(conns, |&conn| self.get(conn), frame_for, &self.slow)
+        fan_out(conns, |&conn| self.get(conn), |member| member.deliver(frame_for(member), &self.slow))
+    }
+
+    /// [`Members::send_some`] with several frames for each, in one write.
+    pub fn send_each<'f>(
+        &self,
+        conns: &[ConnId],
+        frames_for: &(impl Fn(&Member) -> Vec<&'f Frame> + Sync),
+    ) -> Vec<ConnId> {
+        fan_out(conns, |&conn| self.get(conn), |member| member.deliver_all(&frames_for(member), &self.slow))
     }
 }
 
-fn fan_out<'m, 'f, T: Sync>(
+/// Sends to each member of `items` with `send`, over the cores; returns those it failed.
+fn fan_out<'m, T: Sync>(
     items: &'m [T],
     member_of: impl Fn(&'m T) -> Option<&'m Member> + Sync,
-    frame_for: &(impl Fn(&Member) -> &'f Frame + Sync),
-    slow: &Counter,
+    send: impl Fn(&Member) -> bool + Sync,
 ) -> Vec<ConnId> {
     let send_part = |part: &'m [T]| -> Vec<ConnId> {
         let members = part.iter().filter_map(&member_of);
-        members.filter(|member| !member.deliver(frame_for(member), slow)).map(|member| member.conn).collect()
+        members.filter(|member| !send(member)).map(|member| member.conn).collect()
     };
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
     if items.len() < SPLIT_FROM || parts < 2 {

@@ -166,17 +166,17 @@ impl Hub {
         }
     }
 
-    /// Answers a vote; `batched` when its batch was just published. That ack follows the
-    /// batch's change to its voter, in the voter's audience round: voters are not put
+    /// Answers a vote; `batched` when its batch was just published. An ack follows its
+    /// batch's change to the voter, in the voter's audience round: voters are not put
     /// first, which would write every batch to the audience at once and hold up the next
-    /// segment change.
+    /// segment change. A retry's ack, too, comes after the changes still on their way.
     fn answer_vote(&mut self, to: To, id: &str, outcome: Outcome, batched: bool) {
         match (to, outcome) {
             (To::Conn(conn), Outcome::Ack { seq, warning }) => {
                 let ack = encode(&ServerFrame::Ack { id, seq, warning: warning.as_deref() });
                 match batched {
-                    true => self.send_after_published(conn, ack),
-                    false => self.send_to(conn, ack),
+                    true => self.send_after_published(conn, seq, ack),
+                    false => self.send_after_all(conn, ack),
                 }
             }
             (To::Conn(conn), Outcome::Rejected(error)) => self.send_to(conn, error.encode()),

@@ -112,6 +112,44 @@ impl Outbound {
         }
     }
 
+    /// Writes several frames in one system call if nothing is waiting (a change and the one
+    /// that caught up with it on its way to this connection), or queues them behind what is.
+    pub fn send_many(&self, frames: &[&Frame]) -> Result<(), Refused> {
+        let mut queue = self.lock();
+        if queue.state != State::Open {
+            return Err(Refused::Closed);
+        }
+        let bytes: usize = frames.iter().map(|f| f.bytes().len()).sum();
+        let push_all = |queue: &mut Queue| frames.iter().for_each(|f| queue.push(f.bytes().clone()));
+        if !queue.frames.is_empty() {
+            if queue.frames.len() + frames.len() > MAX_QUEUED_FRAMES || queue.bytes + bytes > MAX_QUEUED_BYTES {
+                return Err(Refused::TooSlow);
+            }
+            push_all(&mut queue);
+            return Ok(());
+        }
+        let slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.bytes())).collect();
+        match self.socket.try_write_vectored(&slices) {
+            Ok(n) if n == bytes => Ok(()),
+            Ok(n) => {
+                push_all(&mut queue);
+                queue.advance(n);
+                self.wake.notify_one();
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                push_all(&mut queue);
+                self.wake.notify_one();
+                Ok(())
+            }
+            Err(_) => {
+                queue.die();
+                self.wake.notify_one();
+                Err(Refused::Closed)
+            }
+        }
+    }
+
     /// Closes after what is already waiting: `last_word` if any, then a close frame with
     /// the code and reason. Nothing sent after this is taken. The first close wins.
     pub fn close(&self, code: u16, reason: &'static str, last_word: Option<Frame>) {

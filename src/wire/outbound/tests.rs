@@ -103,3 +103,20 @@ async fn a_socket_the_client_closed_is_found_dead() {
     assert_eq!(refused, Some(Refused::Closed));
     assert_eq!(out.flush(), Flushed::Dead);
 }
+
+#[tokio::test]
+async fn frames_sent_together_arrive_whole_and_in_order_also_behind_what_waits() {
+    let (out, mut peer) = pair().await;
+    let (a, b) = (numbered(1), numbered(2));
+    out.send_many(&[&a, &b]).unwrap();
+    let mut expected = [a.bytes().as_ref(), b.bytes().as_ref()].concat();
+    let mut waiting = fill(&out);
+    // Behind a queue at its limit, more are refused whole.
+    assert_eq!(out.send_many(&[&numbered(3), &numbered(4)]), Err(Refused::TooSlow));
+    expected.append(&mut waiting);
+    let (flushed, received) = drain_to(&out, &mut peer, expected.len()).await;
+    assert_eq!(flushed, Flushed::Open);
+    assert!(received == expected, "every byte once, in the order sent");
+    out.shut();
+    assert_eq!(out.send_many(&[&a]), Err(Refused::Closed));
+}
