@@ -274,12 +274,16 @@ impl Polls {
         }
     }
 
-    /// The plan's polls not yet known, as drafts: a plan edit adds, never removes, since a
-    /// poll may have ballots.
+    /// The plan's polls as drafts: a plan edit adds them, and changes those not opened yet;
+    /// it never removes one, since a poll may have ballots.
     pub fn add_planned(&mut self, planned: &[PollDef]) {
         for def in planned {
-            if self.polls.iter().all(|p| p.def.id != def.id) {
-                self.polls.push(Poll::draft(def.clone()));
+            match self.polls.iter_mut().find(|p| p.def.id == def.id) {
+                None => self.polls.push(Poll::draft(def.clone())),
+                // A plan edit changes a poll that has not been opened yet; one that has keeps
+                // what its voters saw.
+                Some(poll) if poll.state == PollState::Draft => *poll = Poll::draft(def.clone()),
+                Some(_) => {}
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::grid::Cell;
-use super::{SheetError, COLUMNS, REQUIRED};
+use super::SheetError;
 use crate::domain::text::Localized;
 
 /// The header row: which column each known header is in.
@@ -13,7 +13,8 @@ pub(super) struct Header {
 }
 
 impl Header {
-    pub(super) fn parse(row: &[Cell]) -> Result<Header, Vec<SheetError>> {
+    /// The header row of a sheet of `known` columns, of which `required` must be there.
+    pub(super) fn parse(row: &[Cell], known: &[&'static str], required: &[&str]) -> Result<Header, Vec<SheetError>> {
         let mut columns = HashMap::new();
         let mut errors = Vec::new();
         for (k, cell) in row.iter().enumerate() {
@@ -21,7 +22,7 @@ impl Header {
             if name.is_empty() {
                 continue;
             }
-            match COLUMNS.iter().find(|c| **c == name) {
+            match known.iter().find(|c| **c == name) {
                 Some(known) => {
                     if columns.insert(*known, k).is_some() {
                         errors.push(SheetError::cell(1, known, "this column appears twice"));
@@ -30,11 +31,11 @@ impl Header {
                 None => errors.push(SheetError::cell(
                     1,
                     &name,
-                    format!("unknown column; the columns are {}", COLUMNS.join(", ")),
+                    format!("unknown column; the columns are {}", known.join(", ")),
                 )),
             }
         }
-        for required in REQUIRED {
+        for required in required {
             if !columns.contains_key(required) {
                 errors.push(SheetError::row(1, format!("the column {required:?} is missing")));
             }

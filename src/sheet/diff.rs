@@ -39,7 +39,24 @@ pub fn differences(old: &RunOfShow, new: &RunOfShow) -> Vec<String> {
             changed(before, segment, &mut out);
         }
     }
+    polls(old, new, &mut out);
     out
+}
+
+/// Prepared polls removed, added and changed. A poll removed from the plan stays in the
+/// event as it is; one changed changes only while it has not been opened.
+fn polls(old: &RunOfShow, new: &RunOfShow, out: &mut Vec<String>) {
+    let find = |plan: &RunOfShow, id: &str| plan.prepared_polls.iter().find(|p| p.id == id).cloned();
+    for poll in old.prepared_polls.iter().filter(|p| find(new, &p.id).is_none()) {
+        out.push(format!("- poll {:?}", poll.id));
+    }
+    for poll in &new.prepared_polls {
+        match find(old, &poll.id) {
+            None => out.push(format!("+ poll {:?} ({} options)", poll.id, poll.options.len())),
+            Some(before) if before != *poll => out.push(format!("~ poll {:?}", poll.id)),
+            Some(_) => {}
+        }
+    }
 }
 
 fn minutes(ms: Millis) -> Millis {

@@ -10,7 +10,8 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::formula::csv_text;
 use super::{
-    Format, SheetError, MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, MAX_SHARED_STRINGS, MAX_UNPACKED_BYTES, SHEET_NAME,
+    Format, SheetError, MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, MAX_SHARED_STRINGS, MAX_UNPACKED_BYTES, POLLS_SHEET,
+    SHEET_NAME,
 };
 
 /// A cell as the file holds it. Spreadsheets keep numbers and times apart from text, and
@@ -61,16 +62,22 @@ fn time_of_day(days: f64) -> String {
     }
 }
 
-/// The rows of the file, the header row first; row `k` of the result is spreadsheet row
-/// `k + 1`. At most [`MAX_ROWS`] rows of [`MAX_COLUMNS`] cells of [`MAX_CELL_CHARS`]
-/// characters; reading stops at the first cell past a limit.
-pub fn read(format: Format, file: &[u8]) -> Result<Vec<Vec<Cell>>, Vec<SheetError>> {
+/// The rows of the file's run of show, the header row first (row `k` of the result is
+/// spreadsheet row `k + 1`), and those of a workbook's polls sheet if it has one. At most
+/// [`MAX_ROWS`] rows of [`MAX_COLUMNS`] cells of [`MAX_CELL_CHARS`] characters a sheet;
+/// reading stops at the first cell past a limit.
+pub fn read(format: Format, file: &[u8]) -> Result<Sheets, Vec<SheetError>> {
     match format {
-        Format::Csv => csv_rows(file),
-        Format::Xlsx => xlsx_rows(file).map_err(|e| vec![e]),
+        Format::Csv => Ok((csv_rows(file)?, None)),
+        Format::Xlsx => xlsx_sheets(file).map_err(|e| vec![e]),
         Format::Toml => Err(vec![SheetError::file("an event file is not a spreadsheet")]),
     }
 }
+
+/// A sheet's rows of cells.
+pub type Rows = Vec<Vec<Cell>>;
+/// The run of show's rows, and the polls sheet's if there is one.
+pub type Sheets = (Rows, Option<Rows>);
 
 /// The column's name as a spreadsheet shows it: A, B, …, Z, AA, ….
 fn column_name(column: usize) -> String {
@@ -179,17 +186,27 @@ fn unreadable(e: impl std::fmt::Display) -> SheetError {
     SheetError::file(format!("not a readable XLSX workbook: {e}"))
 }
 
-fn xlsx_rows(file: &[u8]) -> Result<Vec<Vec<Cell>>, SheetError> {
+fn xlsx_sheets(file: &[u8]) -> Result<Sheets, SheetError> {
     let mut workbook = Xlsx::new(Cursor::new(unpacked(file)?)).map_err(unreadable)?;
     let names = workbook.sheet_names();
-    let name = names
+    let polls = names.iter().find(|name| name.eq_ignore_ascii_case(POLLS_SHEET)).cloned();
+    let plan = names
         .iter()
         .find(|name| name.eq_ignore_ascii_case(SHEET_NAME))
-        .or(names.first())
+        .or(names.iter().find(|name| Some(*name) != polls.as_ref()))
         .cloned()
-        .ok_or_else(|| SheetError::file("the workbook has no sheet"))?;
+        .ok_or_else(|| SheetError::file("the workbook has no sheet for the run of show"))?;
+    let plan = xlsx_rows(&mut workbook, &plan)?;
+    let polls = match polls {
+        Some(name) => Some(xlsx_rows(&mut workbook, &name).map_err(|e| SheetError { sheet: Some(POLLS_SHEET), ..e })?),
+        None => None,
+    };
+    Ok((plan, polls))
+}
+
+fn xlsx_rows(workbook: &mut Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<Rows, SheetError> {
     let not_readable = |e: calamine::XlsxError| SheetError::file(format!("the sheet {name:?} is not readable: {e}"));
-    let mut cells = workbook.worksheet_cells_reader(&name).map_err(not_readable)?;
+    let mut cells = workbook.worksheet_cells_reader(name).map_err(not_readable)?;
     // Cell by cell rather than as a range: a range is as large as the distance between
     // the first and the last cell, which one cell at XFD1048576 makes 512 GB.
     let mut rows: Vec<Vec<Cell>> = Vec::new();

@@ -19,6 +19,7 @@ mod cells;
 mod diff;
 mod formula;
 mod grid;
+mod polls;
 mod read;
 mod write;
 
@@ -95,6 +96,27 @@ pub const REQUIRED: [&str; 3] = ["kind", "duration", "title_en"];
 /// The sheet an XLSX import reads when the workbook has one of this name (any case).
 pub const SHEET_NAME: &str = "Run of show";
 
+/// The sheet of a workbook that holds the plan's prepared polls, one row each (any case).
+pub const POLLS_SHEET: &str = "Polls";
+
+/// The columns of the polls sheet, in the order exports write them.
+pub const POLL_COLUMNS: [&str; 11] = [
+    "id",
+    "segment",
+    "question_en",
+    "question_zh",
+    "question_ja",
+    "options_en",
+    "options_zh",
+    "options_ja",
+    "multiple",
+    "anonymous",
+    "results",
+];
+
+/// The columns the polls sheet must have.
+pub const POLL_REQUIRED: [&str; 3] = ["id", "question_en", "options_en"];
+
 /// How an uploaded file is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -128,6 +150,9 @@ impl Format {
 /// header), when it is about a cell, and what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SheetError {
+    /// The sheet, when it is not the run of show's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<&'static str>,
     pub row: Option<usize>,
     pub column: Option<String>,
     pub message: String,
@@ -135,20 +160,23 @@ pub struct SheetError {
 
 impl SheetError {
     fn cell(row: usize, column: &str, message: impl Into<String>) -> Self {
-        SheetError { row: Some(row), column: Some(column.to_owned()), message: message.into() }
+        SheetError { sheet: None, row: Some(row), column: Some(column.to_owned()), message: message.into() }
     }
 
     fn row(row: usize, message: impl Into<String>) -> Self {
-        SheetError { row: Some(row), column: None, message: message.into() }
+        SheetError { sheet: None, row: Some(row), column: None, message: message.into() }
     }
 
     fn file(message: impl Into<String>) -> Self {
-        SheetError { row: None, column: None, message: message.into() }
+        SheetError { sheet: None, row: None, column: None, message: message.into() }
     }
 }
 
 impl fmt::Display for SheetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(sheet) = self.sheet {
+            write!(f, "sheet {sheet:?}, ")?;
+        }
         match (self.row, &self.column) {
             (Some(row), Some(column)) => write!(f, "row {row}, {column}: {}", self.message),
             (Some(row), None) => write!(f, "row {row}: {}", self.message),
@@ -165,7 +193,7 @@ impl fmt::Display for SheetError {
 pub fn read_plan(format: Format, file: &[u8], current: &RunOfShow) -> Result<RunOfShow, Vec<SheetError>> {
     let new = match format {
         Format::Toml => read::event_file(file, current)?,
-        Format::Csv | Format::Xlsx => read::sheet(&grid::read(format, file)?, current, true)?,
+        Format::Csv | Format::Xlsx => sheets(format, file, current, true)?,
     };
     read::whole(current, &new)
 }
@@ -206,8 +234,19 @@ pub fn read_new_event(
         return crate::config::parse_event(text, now).map_err(|e| vec![SheetError::file(format!("{e:#}"))]);
     }
     let (skeleton, start_known) = new_event_skeleton(fields, now).map_err(|e| vec![SheetError::file(e)])?;
-    let new = read::sheet(&grid::read(format, file)?, &skeleton, start_known)?;
+    let new = sheets(format, file, &skeleton, start_known)?;
     read::whole(&skeleton, &new)
+}
+
+/// A spreadsheet as a new plan for the event `current` plans: the run of show, and the
+/// prepared polls of a workbook's polls sheet (without one, those of `current`).
+fn sheets(format: Format, file: &[u8], current: &RunOfShow, start_known: bool) -> Result<RunOfShow, Vec<SheetError>> {
+    let (rows, polls) = grid::read(format, file)?;
+    let mut new = read::sheet(&rows, current, start_known)?;
+    if let Some(rows) = polls {
+        new.prepared_polls = polls::read(&rows, &new)?;
+    }
+    Ok(new)
 }
 
 /// A plan of no segments holding `fields`, and whether its start was given.

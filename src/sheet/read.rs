@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveTime, TimeZone, Timelike, Utc};
 
 use super::cells::{Header, Row};
 use super::grid::Cell;
-use super::SheetError;
+use super::{SheetError, COLUMNS, REQUIRED};
 use crate::domain::cues::{CrewPosition, CueTarget};
 use crate::domain::plan;
 use crate::domain::queue::EVENT_QUEUE;
@@ -297,7 +297,7 @@ pub fn sheet(rows: &[Vec<Cell>], current: &RunOfShow, start_known: bool) -> Resu
     let Some((header_row, data)) = rows.split_first() else {
         return Err(vec![SheetError::file("the file is empty; row 1 must hold the column headers")]);
     };
-    let header = Header::parse(header_row)?;
+    let header = Header::parse(header_row, &COLUMNS, &REQUIRED)?;
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     for (k, cells) in data.iter().enumerate() {

@@ -313,9 +313,12 @@ fn the_templates_parse_and_say_the_same() {
     let csv_plan = read_plan(Format::Csv, include_bytes!("../../config/run-of-show-template.csv"), &demo()).unwrap();
     let xlsx_plan = read_plan(Format::Xlsx, include_bytes!("../../config/run-of-show-template.xlsx"), &demo()).unwrap();
     assert_eq!(
-        csv_plan, xlsx_plan,
+        csv_plan.segments, xlsx_plan.segments,
         "the XLSX template is the CSV one: import the CSV into an event and save its GET /api/events/{{event}}/plan.xlsx"
     );
+    let polls: Vec<(&str, Option<&str>)> =
+        xlsx_plan.prepared_polls.iter().map(|p| (p.id.as_str(), p.segment.as_deref())).collect();
+    assert_eq!(polls, [("mobility", Some("panel"))], "the workbook's polls sheet has an example");
     assert!(csv_plan.segments.len() >= 5);
     let fields = NewEvent {
         id: "workshop".into(),
@@ -347,4 +350,98 @@ fn a_new_event_needs_a_start_and_valid_fields() {
     assert_eq!(plan.event.planned_start, Utc.with_ymd_and_hms(2022, 1, 4, 10, 0, 0).unwrap().timestamp_millis());
     let bad = NewEvent { id: "no spaces".into(), ..fields };
     assert!(read_new_event(Format::Csv, file, &bad, now()).is_err());
+}
+
+/// A workbook of a run of show of one panel, `round-table`, and a polls sheet of `polls`
+/// rows under `header` (none: no polls sheet).
+fn with_polls(header: Option<&[&str]>, polls: &[&[&str]]) -> Vec<u8> {
+    let mut book = Workbook::new();
+    let plan = book.add_worksheet().set_name("Run of show").unwrap();
+    for (c, text) in ["id", "kind", "duration", "title_en", "start"].iter().enumerate() {
+        plan.write_string(0, c as u16, *text).unwrap();
+    }
+    for (c, text) in ["round-table", "panel", "60", "Round table", "09:00"].iter().enumerate() {
+        plan.write_string(1, c as u16, *text).unwrap();
+    }
+    if let Some(header) = header {
+        let sheet = book.add_worksheet().set_name("polls").unwrap();
+        for (r, row) in std::iter::once(header).chain(polls.iter().copied()).enumerate() {
+            for (c, text) in row.iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, *text).unwrap();
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn the_polls_sheet_gives_the_plan_its_prepared_polls() {
+    let header: &[&str] =
+        &["id", "segment", "question_en", "question_ja", "options_en", "options_ja", "multiple", "results"];
+    let file = with_polls(
+        Some(header),
+        &[&["lunch", "round-table", "Where next?", "次は？", "Tokyo\nShanghai", "東京\n", "yes", "Live"]],
+    );
+    let plan = read_plan(Format::Xlsx, &file, &demo()).unwrap();
+    assert_eq!(plan.prepared_polls.len(), 1, "the sheet's polls replace the plan's");
+    let poll = &plan.prepared_polls[0];
+    assert_eq!((poll.id.as_str(), poll.segment.as_deref()), ("lunch", Some("round-table")));
+    assert_eq!((poll.question.ja.as_str(), poll.question.zh.as_str()), ("次は？", "Where next?"));
+    assert_eq!((poll.options[0].ja.as_str(), poll.options[1].ja.as_str()), ("東京", "Shanghai"));
+    assert!(poll.multiple && poll.anonymous);
+    assert_eq!(poll.results, crate::domain::polls::ResultsShown::Live);
+    let lines = differences(&demo(), &plan);
+    assert!(
+        lines.contains(&"- poll \"next-forum\"".to_owned())
+            && lines.contains(&"+ poll \"lunch\" (2 options)".to_owned()),
+        "{lines:?}"
+    );
+
+    let kept = read_plan(Format::Xlsx, &with_polls(None, &[]), &demo()).unwrap();
+    assert_eq!(kept.prepared_polls, demo().prepared_polls, "without a polls sheet the plan keeps its polls");
+    let none = read_plan(Format::Xlsx, &with_polls(Some(header), &[]), &demo()).unwrap();
+    assert!(none.prepared_polls.is_empty(), "a polls sheet of no rows: no polls");
+}
+
+#[test]
+fn the_demo_polls_come_back_from_the_exported_workbook_alone() {
+    let plan = demo();
+    let without = RunOfShow { prepared_polls: Vec::new(), ..plan.clone() };
+    let read = read_plan(Format::Xlsx, &plan_xlsx(&plan).unwrap(), &without).unwrap();
+    assert_eq!(read.prepared_polls, plan.prepared_polls);
+}
+
+#[test]
+fn each_error_of_the_polls_sheet_names_the_sheet_its_row_and_its_column() {
+    let header: &[&str] = &["id", "segment", "question_en", "options_en", "options_zh", "anonymous", "results"];
+    let rows: &[&[&str]] = &[
+        &["a", "lunch", "Where?", "Tokyo\nShanghai", "", "", ""],
+        &["b", "", "Where?", "Tokyo\n\nShanghai", "", "maybe", "soon"],
+        &["", "", "", "Tokyo\nShanghai", "东京\n上海\n北京", "", ""],
+        &["c", "", "Where?", "Tokyo", "", "", ""],
+    ];
+    let errors: Vec<String> = read_plan(Format::Xlsx, &with_polls(Some(header), rows), &demo())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let expected = [
+        "sheet \"Polls\", row 2, segment: \"lunch\" is no segment of the plan; the segments are round-table",
+        "sheet \"Polls\", row 3, options_en: line 2 is empty; give one option per line",
+        "sheet \"Polls\", row 3, anonymous: \"maybe\" is not yes or no",
+        "sheet \"Polls\", row 3, results: \"soon\" is not one of live, closed, chair",
+        "sheet \"Polls\", row 4, id: is empty; give each poll an id",
+        "sheet \"Polls\", row 4, question_en: is empty; give the question in English",
+        "sheet \"Polls\", row 4, options_zh: 3 lines, but 2 options in options_en",
+    ];
+    for line in expected {
+        assert!(errors.contains(&line.to_owned()), "{line} in {errors:?}");
+    }
+    assert!(
+        errors.iter().any(|e| e.starts_with("sheet \"Polls\", row 5: ") && e.contains("2 to 10 options")),
+        "{errors:?}"
+    );
+    let unknown = read_plan(Format::Xlsx, &with_polls(Some(&["id", "question"]), &[]), &demo()).unwrap_err();
+    assert_eq!(unknown[0].sheet, Some("Polls"));
+    assert_eq!(unknown[0].column.as_deref(), Some("question"));
 }

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use super::formula::csv_safe;
-use super::{COLUMNS, SHEET_NAME};
+use super::{COLUMNS, POLLS_SHEET, POLL_COLUMNS, SHEET_NAME};
 use crate::domain::cues::CueTarget;
 use crate::domain::show::{PlannedCue, RunOfShow, Segment, Speaker};
 use crate::domain::sides;
@@ -51,6 +51,21 @@ const COLUMN_HELP: [(&str, &str); 35] = [
     ("speaking_limit_min", "Minutes each person called from the queue may speak; empty or 0: no limit."),
     ("join_url", "The meeting link remote speakers join by (http or https)."),
     ("side_budgets", "Each side's floor time in the segment, one side per line as id=seconds (cn=600)."),
+];
+
+/// What each column of the polls sheet holds, for the workbook's "Columns" sheet.
+const POLL_COLUMN_HELP: [(&str, &str); 11] = [
+    ("id", "Polls sheet. Required. The poll's id: letters, digits, '-' or '_'; the console and the control API name it so."),
+    ("segment", "Polls sheet. The id of the segment it is for (the console offers it while that segment is live); empty: any."),
+    ("question_en", "Polls sheet. Required. The question in English (at most 280 characters)."),
+    ("question_zh", "Polls sheet. The question in Chinese; English when empty."),
+    ("question_ja", "Polls sheet. The question in Japanese; English when empty."),
+    ("options_en", "Polls sheet. Required. One option per line, 2 to 10 (at most 100 characters each)."),
+    ("options_zh", "Polls sheet. Each option in Chinese, line by line; a blank line: the English option."),
+    ("options_ja", "Polls sheet. Each option in Japanese, line by line; a blank line: the English option."),
+    ("multiple", "Polls sheet. yes: several options may be chosen; empty or no: one."),
+    ("anonymous", "Polls sheet. no: each voter's name is kept for the exports; empty or yes: only the counts."),
+    ("results", "Polls sheet. When the audience sees the results: live, closed (after closing; empty) or chair (when shown)."),
 ];
 
 /// A cell of an exported row: numbers stay numbers and times times in a workbook.
@@ -214,16 +229,62 @@ pub fn plan_csv(plan: &RunOfShow) -> String {
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The plan as a workbook: the sheet "Run of show", and a sheet explaining the columns.
+/// One row per prepared poll, under [`POLL_COLUMNS`].
+fn poll_rows(plan: &RunOfShow) -> Vec<Vec<Value>> {
+    let yes_no = |yes: bool| text(if yes { "yes" } else { "no" });
+    plan.prepared_polls
+        .iter()
+        .map(|poll| {
+            let options = |pick: fn(&Localized) -> &str| lines(poll.options.iter().map(|option| Some(pick(option))));
+            vec![
+                text(&poll.id),
+                poll.segment.as_deref().map_or(Value::Empty, text),
+                text(&poll.question.en),
+                text(&poll.question.zh),
+                text(&poll.question.ja),
+                options(|l| &l.en),
+                options(|l| &l.zh),
+                options(|l| &l.ja),
+                yes_no(poll.multiple),
+                yes_no(poll.anonymous),
+                text(&serde_name(poll.results)),
+            ]
+        })
+        .collect()
+}
+
+/// The plan as a workbook: the sheet "Run of show", the sheet "Polls" of its prepared
+/// polls, and a sheet explaining the columns.
 pub fn plan_xlsx(plan: &RunOfShow) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
-    let wrapped = Format::new().set_text_wrap();
-    let clock = Format::new().set_num_format(CLOCK_FORMAT);
     let sheet = workbook.add_worksheet();
     sheet.set_name(SHEET_NAME)?;
     header(sheet, &COLUMNS, &bold)?;
-    for (r, row) in rows(plan).iter().enumerate() {
+    write_rows(sheet, &rows(plan))?;
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(POLLS_SHEET)?;
+    header(sheet, &POLL_COLUMNS, &bold)?;
+    write_rows(sheet, &poll_rows(plan))?;
+    let help = workbook.add_worksheet();
+    help.set_name("Columns")?;
+    header(help, &["column", "what it holds"], &bold)?;
+    for (r, (column, what)) in COLUMN_HELP.iter().chain(&POLL_COLUMN_HELP).enumerate() {
+        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+        help.write_string(r, 0, *column)?;
+        help.write_string(r, 1, *what)?;
+    }
+    help.set_column_width(0, 24)?;
+    help.set_column_width(1, 100)?;
+    workbook.save_to_buffer()
+}
+
+/// Rows under a sheet's header: text with lines wrapped, numbers as numbers, times as
+/// time cells.
+fn write_rows(sheet: &mut Worksheet, rows: &[Vec<Value>]) -> Result<(), XlsxError> {
+    let wrapped = Format::new().set_text_wrap();
+    let clock = Format::new().set_num_format(CLOCK_FORMAT);
+    for (r, row) in rows.iter().enumerate() {
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
         for (c, value) in row.iter().enumerate() {
             let c = u16::try_from(c).unwrap_or(u16::MAX);
@@ -239,17 +300,7 @@ pub fn plan_xlsx(plan: &RunOfShow) -> Result<Vec<u8>, XlsxError> {
             };
         }
     }
-    let help = workbook.add_worksheet();
-    help.set_name("Columns")?;
-    header(help, &["column", "what it holds"], &bold)?;
-    for (r, (column, what)) in COLUMN_HELP.iter().enumerate() {
-        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
-        help.write_string(r, 0, *column)?;
-        help.write_string(r, 1, *what)?;
-    }
-    help.set_column_width(0, 24)?;
-    help.set_column_width(1, 100)?;
-    workbook.save_to_buffer()
+    Ok(())
 }
 
 fn header(sheet: &mut Worksheet, names: &[&str], bold: &Format) -> Result<(), XlsxError> {

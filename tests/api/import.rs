@@ -12,7 +12,7 @@ use crate::crash::launch;
 use crate::helpers::{read_to_close, spawn_app, tcp_connect, Client, TestApp, EVENT, HTTP_PATIENCE};
 
 const CSV: &str = "text/csv";
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Status, head and body bytes of an HTTP/1.0 request.
 async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -28,7 +28,7 @@ async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
 }
 
 /// Status and JSON answer of a plan upload with `query`.
-async fn upload(app: &TestApp, token: &str, query: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+pub(crate) async fn upload(app: &TestApp, token: &str, query: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
     let head = format!(
         "POST /api/events/{EVENT}/plan?{query} HTTP/1.0\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
     );

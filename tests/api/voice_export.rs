@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::export::download_bytes;
 use crate::helpers::{spawn_app, EVENT};
+use crate::import::{upload, XLSX};
 use crate::retries::join_as;
 
 /// The CSV's rows as maps from column to value.
@@ -21,25 +22,31 @@ fn rows(csv: &[u8]) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
-/// Every cell of the workbook's first sheet as openpyxl reads it: `[value, data_type]`.
-async fn openpyxl_cells(workbook: &[u8]) -> Value {
+/// Runs a python `script` with openpyxl on the workbook (its path is `sys.argv[1]`; what
+/// it saves to `sys.argv[2]` comes back): what it prints, as JSON, and what it saved.
+async fn openpyxl(script: &str, workbook: &[u8]) -> (Value, Option<Vec<u8>>) {
     let python = std::env::var("EVENTHUB_PYTHON")
         .unwrap_or_else(|_| panic!("run through ./test, or set EVENTHUB_PYTHON to a python with openpyxl 3.1.5"));
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("export.xlsx");
+    let (path, saved) = (dir.path().join("export.xlsx"), dir.path().join("saved.xlsx"));
     std::fs::write(&path, workbook).unwrap();
-    let script = "import json, sys, openpyxl\n\
-                  ws = openpyxl.load_workbook(sys.argv[1]).worksheets[0]\n\
-                  print(json.dumps({'title': ws.title, 'rows': [[[str(c.value) if c.value is not None else None, c.data_type] for c in r] for r in ws.iter_rows()]}))";
     let output = tokio::process::Command::new(python)
-        .args(["-c", script])
+        .args(["-c", &format!("import json, sys, openpyxl\n{script}")])
         .arg(&path)
+        .arg(&saved)
         .stdin(Stdio::null())
         .output()
         .await
         .expect("python runs: install openpyxl 3.1.5 (./test does)");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
+    (serde_json::from_slice(&output.stdout).unwrap(), std::fs::read(saved).ok())
+}
+
+/// Every cell of the workbook's first sheet as openpyxl reads it: `[value, data_type]`.
+async fn openpyxl_cells(workbook: &[u8]) -> Value {
+    let script = "ws = openpyxl.load_workbook(sys.argv[1]).worksheets[0]\n\
+                  print(json.dumps({'title': ws.title, 'rows': [[[str(c.value) if c.value is not None else None, c.data_type] for c in r] for r in ws.iter_rows()]}))";
+    openpyxl(script, workbook).await.0
 }
 
 #[tokio::test]
@@ -100,4 +107,74 @@ async fn the_voice_exports_need_the_organizer_token() {
         let (status, _, _) = app.get(&format!("/api/events/nope/{file}?token={token}")).await;
         assert_eq!(status, 404, "{file}");
     }
+}
+
+#[tokio::test]
+async fn prepared_polls_go_out_and_come_back_in_the_plan_workbooks_polls_sheet() {
+    let app = spawn_app().await;
+    let organizer = app.token(Role::Organizer);
+    // A spreadsheet user's edit: the demo poll reworded, a second poll added.
+    let script = "book = openpyxl.load_workbook(sys.argv[1])\n\
+                  ws = book['Polls']\n\
+                  rows = [[c.value for c in r] for r in ws.iter_rows()]\n\
+                  head = rows[0]\n\
+                  ws.cell(row=2, column=head.index('question_en') + 1, value='Where shall we meet next?')\n\
+                  new = {'id': 'lunch', 'segment': 'round-table', 'question_en': 'Lunch?', 'question_ja': '昼食は？',\n\
+                         'options_en': 'Noodles\\nDumplings', 'options_ja': '麺\\n餃子', 'multiple': 'yes', 'results': 'live'}\n\
+                  ws.append([new.get(h) for h in head])\n\
+                  book.save(sys.argv[2])\n\
+                  print(json.dumps({'sheets': book.sheetnames, 'rows': rows}))";
+    let (read, edited) = openpyxl(script, &download_bytes(&app, "plan.xlsx").await).await;
+    assert_eq!(read["sheets"], json!(["Run of show", "Polls", "Columns"]));
+    let (head, demo) = (&read["rows"][0], &read["rows"][1]);
+    assert_eq!(
+        head,
+        &json!([
+            "id",
+            "segment",
+            "question_en",
+            "question_zh",
+            "question_ja",
+            "options_en",
+            "options_zh",
+            "options_ja",
+            "multiple",
+            "anonymous",
+            "results"
+        ])
+    );
+    assert_eq!(
+        (&demo[0], &demo[1], &demo[8], &demo[10]),
+        (&json!("next-forum"), &json!("round-table"), &json!("no"), &json!("closed"))
+    );
+    assert_eq!(demo[5].as_str().unwrap().lines().count(), 3, "one option per line: {demo}");
+
+    let (status, answer) = upload(&app, organizer, "apply=true", XLSX, &edited.unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["differences"], json!(["~ poll \"next-forum\"", "+ poll \"lunch\" (2 options)"]));
+    let (_, welcome) = join_as(app.addr, app.token(Role::Moderator), "Fukuda", "chair").await;
+    let polls = welcome["snapshot"]["polls"]["polls"].as_array().unwrap();
+    let poll = |id: &str| polls.iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{id} in {polls:?}"));
+    assert_eq!(poll("next-forum")["question"]["en"], "Where shall we meet next?", "a draft takes the new wording");
+    let lunch = poll("lunch");
+    assert_eq!(
+        (lunch["state"].as_str(), lunch["multiple"].as_bool(), lunch["results"].as_str()),
+        (Some("draft"), Some(true), Some("live"))
+    );
+    assert_eq!(
+        (lunch["options"][1]["ja"].as_str(), lunch["options"][1]["zh"].as_str()),
+        (Some("餃子"), Some("Dumplings"))
+    );
+
+    // A poll of one option, in a workbook a spreadsheet saved: refused whole, the sheet named.
+    let script = "book = openpyxl.load_workbook(sys.argv[1])\n\
+                  book['Polls'].append(['one', None, 'Only one?', None, None, 'Yes'])\n\
+                  book.save(sys.argv[2])\n\
+                  print('{}')";
+    let (_, bad) = openpyxl(script, &download_bytes(&app, "plan.xlsx").await).await;
+    let (status, answer) = upload(&app, organizer, "apply=true", XLSX, &bad.unwrap()).await;
+    assert_eq!((status, answer["code"].as_str()), (422, Some("invalid_file")), "{answer}");
+    let error = &answer["errors"][0];
+    assert_eq!((error["sheet"].as_str(), error["row"].as_u64()), (Some("Polls"), Some(4)), "{answer}");
+    assert!(error["message"].as_str().unwrap().contains("2 to 10 options"), "{answer}");
 }
