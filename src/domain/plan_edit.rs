@@ -10,6 +10,7 @@ use super::command::{check_version, forbidden, Command};
 use super::cues::{Cue, StageMessage};
 use super::live::{ActualRun, LiveState, Phase};
 use super::plan::{self, PlanOp};
+use super::polls::{Poll, PollState};
 use super::queue::{Queue, EVENT_QUEUE};
 use super::rejection::Rejection;
 use super::show::RunOfShow;
@@ -141,12 +142,21 @@ impl EventState {
             .filter(|s| !self.queues.contains_key(&s.id))
             .map(|s| (s.id.clone(), segment_queue(s)))
             .collect();
+        // The plan's polls the event does not have yet, or has as drafts worded otherwise, go
+        // to the chairs' poll lists as well as in the plan.
+        let drafted: Vec<Poll> = plan
+            .prepared_polls
+            .iter()
+            .filter(|def| self.polls.get(&def.id).map_or(true, |p| p.state == PollState::Draft && p.def != **def))
+            .map(|def| Poll::draft(def.clone()))
+            .collect();
         changes.push(Change::Plan {
             op: op.clone(),
             plan_version: self.plan_version + 1,
             plan: Arc::new(plan),
             speaking: None,
         });
+        changes.extend(drafted.into_iter().map(|poll| Change::Poll { op: op.clone(), poll: Box::new(poll) }));
         if live != self.live {
             changes.push(Change::Live {
                 op: op.clone(),

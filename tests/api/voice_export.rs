@@ -149,9 +149,20 @@ async fn prepared_polls_go_out_and_come_back_in_the_plan_workbooks_polls_sheet()
     );
     assert_eq!(demo[5].as_str().unwrap().lines().count(), 3, "one option per line: {demo}");
 
+    let (mut watching, _) = join_as(app.addr, app.token(Role::Moderator), "Kato", "kato").await;
     let (status, answer) = upload(&app, organizer, "apply=true", XLSX, &edited.unwrap()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["differences"], json!(["~ poll \"next-forum\"", "+ poll \"lunch\" (2 options)"]));
+    // An open console's poll list follows: a poll change for each draft the import made.
+    let mut drafted = Vec::new();
+    while drafted.len() < 2 {
+        let frame = watching.next_frame().await;
+        if frame["type"] == "change" && frame["change"]["kind"] == "poll" {
+            assert_eq!(frame["change"]["op"], "plan_replace", "{frame}");
+            drafted.push(frame["change"]["poll"]["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(drafted, ["next-forum", "lunch"]);
     let (_, welcome) = join_as(app.addr, app.token(Role::Moderator), "Fukuda", "chair").await;
     let polls = welcome["snapshot"]["polls"]["polls"].as_array().unwrap();
     let poll = |id: &str| polls.iter().find(|p| p["id"] == id).unwrap_or_else(|| panic!("{id} in {polls:?}"));
