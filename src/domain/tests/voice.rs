@@ -298,3 +298,36 @@ fn planned_polls_start_as_drafts_and_replay_gives_the_same_state() {
     replays(&start, &changes, &state);
     assert_eq!((state.polls.polls[0].counts.clone(), state.questions.items[&1].votes), (vec![0, 2, 0], 1));
 }
+
+#[test]
+fn a_plan_that_prepares_or_rewords_a_draft_poll_sends_it_and_an_opened_poll_keeps_its_wording() {
+    let mut show = forum_show();
+    show.prepared_polls =
+        vec![poll_def("city", false, ResultsShown::Live), poll_def("food", false, ResultsShown::Live)];
+    let start = EventState::new(show.clone());
+    let mut state = start.clone();
+    let mut changes = chair(&mut state, Command::PollOpen { poll: "food".into() }).unwrap();
+    let mut plan = show;
+    for def in &mut plan.prepared_polls {
+        def.question.en = format!("{} reworded", def.id);
+    }
+    plan.prepared_polls.push(poll_def("walk", true, ResultsShown::Chair));
+    let replace = Command::PlanReplace { plan_version: state.plan_version, plan: Box::new(plan), force: true };
+    let edit = chair(&mut state, replace).unwrap();
+    let polls: Vec<(&str, &str)> = edit
+        .iter()
+        .filter_map(|c| match c {
+            Change::Poll { op, poll } => Some((op.as_str(), poll.def.id.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(polls, [("plan_replace", "city"), ("plan_replace", "walk")], "not the open one");
+    let question = |state: &EventState, id: &str| state.polls.get(id).unwrap().def.question.en.clone();
+    assert_eq!(
+        (question(&state, "city"), question(&state, "food")),
+        ("city reworded".into(), poll_def("food", false, ResultsShown::Live).question.en)
+    );
+    assert_eq!(state.polls.get("walk").unwrap().state, PollState::Draft);
+    changes.extend(edit);
+    replays(&start, &changes, &state);
+}
