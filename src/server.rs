@@ -20,7 +20,7 @@ use crate::app::{page_of, AppState, ArchivedEntry};
 use crate::auth::{self, EventTokens, RoomsToken};
 use crate::config::{self, Settings};
 use crate::domain::{EventState, Role};
-use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
+use crate::hub::retries::{REMEMBERED, RETRY_WINDOW_MS};
 use crate::hub::RESUME_BUFFER;
 use crate::metrics::Metrics;
 use crate::store::captions::CaptionStore;
@@ -90,7 +90,7 @@ impl Server {
         let epoch: Arc<str> = backend.epoch().into();
         let since = crate::clock::now_millis() - RETRY_WINDOW_MS;
         let mut stored =
-            backend.load(RESUME_BUFFER, since, MAX_REMEMBERED).context("cannot restore the events from the store")?;
+            backend.load(RESUME_BUFFER, since, REMEMBERED).context("cannot restore the events from the store")?;
         for show in configured {
             match stored.iter().find(|e| e.state.show.event.id == show.event.id) {
                 Some(existing) if existing.archived => {
@@ -111,7 +111,7 @@ impl Server {
         }
         if cluster.is_some() {
             // Another node may have seeded an event first: what the cluster holds wins.
-            stored = backend.load(RESUME_BUFFER, since, MAX_REMEMBERED).context("cannot restore the events")?;
+            stored = backend.load(RESUME_BUFFER, since, REMEMBERED).context("cannot restore the events")?;
         }
         let ids: Vec<String> = stored.iter().map(|e| e.state.show.event.id.clone()).collect();
         let mut tokens = auth::load_or_create(data_dir, &settings.tokens, &ids)?;

@@ -23,7 +23,7 @@ use crate::auth::{EventTokens, RoomsToken};
 use crate::domain::automation::Destinations;
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
-use crate::hub::retries::{MAX_REMEMBERED, RETRY_WINDOW_MS};
+use crate::hub::retries::{REMEMBERED, RETRY_WINDOW_MS};
 use crate::hub::{HubHandle, RESUME_BUFFER};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -129,7 +129,7 @@ impl AppState {
     /// resuming clients need and the commands a retry may name.
     pub async fn load_stored(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let since = crate::clock::now_millis() - RETRY_WINDOW_MS;
-        self.journal.load_event(id, RESUME_BUFFER, since, MAX_REMEMBERED).await
+        self.journal.load_event(id, RESUME_BUFFER, since, REMEMBERED).await
     }
 
     /// Starts the hub of a stored event and puts the event in the registry.

@@ -22,7 +22,7 @@ use crate::domain::{Actor, Change, Command, Millis};
 use crate::metrics::EventLabel;
 use crate::protocol::{ErrorCode, FrameError};
 use crate::store::nats::{self, EventLog, Followed, FollowedLine, Link, People, Record, Refused};
-use crate::store::Applied;
+use crate::store::{Applied, AtMost};
 
 /// A hub's part in a cluster.
 pub(super) struct Clustered {
@@ -268,9 +268,9 @@ impl Hub {
                 self.unconfirmed.remove(&(entry.actor.participant.clone(), id.clone()));
             }
             // Each vote of a batch too, so that a vote re-sent to this node is applied once.
-            for applied in Applied::of(std::iter::once(&entry), usize::MAX) {
+            for applied in Applied::of(std::iter::once(&entry), AtMost::ALL) {
                 let outcome = Outcome::Ack { seq: entry.seq, warning: None };
-                self.retries.remember(&applied.participant, &applied.command, outcome, entry.at);
+                self.retries.remember_applied(&applied, outcome);
             }
             self.publish(entry.seq, Frames::encode(&entry, &self.tagger));
         }

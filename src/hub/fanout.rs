@@ -36,8 +36,9 @@ pub(super) struct Frames {
     /// For the one participant who sees it unlike the rest of the public (a question's
     /// asker), and how they see it.
     owner: Option<(String, Frame)>,
-    /// The change itself, for followers that keep a state of their own.
-    change: Change,
+    /// The change itself, for followers that keep a state of their own; shared, since a
+    /// batch of votes carries thousands of ballots.
+    change: std::sync::Arc<Change>,
 }
 
 impl Frames {
@@ -59,7 +60,7 @@ impl Frames {
         let owner = owner(&entry.change).map(|me| (me.to_owned(), full(Audience::Public, Role::Attendee, Some(me))));
         let crew = if crew_sees_as_chair(&entry.change) { chair.clone() } else { public.clone() };
         let hidden = encode(&ServerFrame::Change { seq, at, by: None, command: None, change: ChangeView::Hidden });
-        Frames { routing, chair, public, crew, hidden, owner, change: entry.change.clone() }
+        Frames { routing, chair, public, crew, hidden, owner, change: std::sync::Arc::new(entry.change.clone()) }
     }
 
     pub(super) fn for_member(&self, member: &Member) -> &Frame {
@@ -137,7 +138,7 @@ impl Hub {
         self.queue_for_audience(seq, &frames, to, since);
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
-        self.followers.retain(|f| f.try_send((seq, frames.change.clone())).is_ok());
+        self.followers.retain(|f| f.try_send((seq, (*frames.change).clone())).is_ok());
         if self.recent.len() == RESUME_BUFFER {
             self.recent.pop_front();
         }

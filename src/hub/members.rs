@@ -179,7 +179,9 @@ fn fan_out<'m, T: Sync>(
         let members = part.iter().filter_map(&member_of);
         members.filter(|member| !send(member)).map(|member| member.conn).collect()
     };
-    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Asked once: the standard library reads the cgroup's files each time.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let parts = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if items.len() < SPLIT_FROM || parts < 2 {
         return send_part(items);
     }

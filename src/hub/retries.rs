@@ -6,12 +6,17 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::domain::Millis;
 use crate::protocol::FrameError;
-use crate::store::Applied;
+use crate::store::{Applied, AtMost};
 
 /// How long a command's outcome is remembered for its retries.
 pub const RETRY_WINDOW_MS: Millis = 10 * 60_000;
-/// Outcomes remembered at most per event; the oldest go first.
+/// Commands' outcomes remembered at most per event; the oldest go first.
 pub const MAX_REMEMBERED: usize = 10_000;
+/// Votes' outcomes remembered at most per event, apart from the commands': ten thousand
+/// attendees voting on a poll and some questions must not push a chair's `next` out.
+pub const MAX_REMEMBERED_VOTES: usize = 100_000;
+/// What an event's load gives back for retries.
+pub const REMEMBERED: AtMost = AtMost { commands: MAX_REMEMBERED, votes: MAX_REMEMBERED_VOTES };
 
 /// What a command got the first time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,8 +31,10 @@ type Key = (String, String);
 #[derive(Default)]
 pub struct Retries {
     outcomes: HashMap<Key, Outcome>,
-    /// When each key was answered, oldest first.
+    /// When each command was answered, oldest first.
     order: VecDeque<(Millis, Key)>,
+    /// When each vote was answered, oldest first.
+    votes: VecDeque<(Millis, Key)>,
 }
 
 impl Retries {
@@ -35,9 +42,17 @@ impl Retries {
     pub fn from_log(applied: Vec<Applied>) -> Self {
         let mut retries = Retries::default();
         for a in applied {
-            retries.remember(&a.participant, &a.command, Outcome::Ack { seq: a.seq, warning: None }, a.at);
+            retries.remember_applied(&a, Outcome::Ack { seq: a.seq, warning: None });
         }
         retries
+    }
+
+    /// Remembers a command or a vote that the log holds.
+    pub fn remember_applied(&mut self, applied: &Applied, outcome: Outcome) {
+        match applied.vote {
+            true => self.remember_vote(&applied.participant, &applied.command, outcome, applied.at),
+            false => self.remember(&applied.participant, &applied.command, outcome, applied.at),
+        }
     }
 
     /// The first outcome of `command` from `participant`, if it came within the window.
@@ -47,13 +62,25 @@ impl Retries {
     }
 
     pub fn remember(&mut self, participant: &str, command: &str, outcome: Outcome, now: Millis) {
+        self.keep(participant, command, outcome, now, false);
+    }
+
+    pub fn remember_vote(&mut self, participant: &str, command: &str, outcome: Outcome, now: Millis) {
+        self.keep(participant, command, outcome, now, true);
+    }
+
+    fn keep(&mut self, participant: &str, command: &str, outcome: Outcome, now: Millis, vote: bool) {
         self.expire(now);
         let key = (participant.to_owned(), command.to_owned());
+        let (order, most) = match vote {
+            true => (&mut self.votes, MAX_REMEMBERED_VOTES),
+            false => (&mut self.order, MAX_REMEMBERED),
+        };
         if self.outcomes.insert(key.clone(), outcome).is_none() {
-            self.order.push_back((now, key));
+            order.push_back((now, key));
         }
-        while self.order.len() > MAX_REMEMBERED {
-            if let Some((_, oldest)) = self.order.pop_front() {
+        while order.len() > most {
+            if let Some((_, oldest)) = order.pop_front() {
                 self.outcomes.remove(&oldest);
             }
         }
@@ -64,13 +91,16 @@ impl Retries {
         let key = (participant.to_owned(), command.to_owned());
         if self.outcomes.remove(&key).is_some() {
             self.order.retain(|(_, k)| *k != key);
+            self.votes.retain(|(_, k)| *k != key);
         }
     }
 
     fn expire(&mut self, now: Millis) {
-        while self.order.front().is_some_and(|(at, _)| now - at > RETRY_WINDOW_MS) {
-            if let Some((_, key)) = self.order.pop_front() {
-                self.outcomes.remove(&key);
+        for order in [&mut self.order, &mut self.votes] {
+            while order.front().is_some_and(|(at, _)| now - at > RETRY_WINDOW_MS) {
+                if let Some((_, key)) = order.pop_front() {
+                    self.outcomes.remove(&key);
+                }
             }
         }
     }
@@ -108,10 +138,26 @@ mod tests {
     #[test]
     fn the_log_gives_the_outcomes_back_after_a_restart_and_the_count_is_bounded() {
         let applied = (0..MAX_REMEMBERED as u64 + 5)
-            .map(|k| Applied { participant: "p".into(), command: format!("c{k}"), seq: k + 1, at: 0 })
+            .map(|k| Applied { participant: "p".into(), command: format!("c{k}"), seq: k + 1, at: 0, vote: false })
             .collect();
         let mut retries = Retries::from_log(applied);
         assert_eq!(retries.get("p", "c4", 0), None, "the oldest beyond the bound are forgotten");
         assert_eq!(retries.get("p", "c5", 0), Some(&ack(6)));
+    }
+
+    #[test]
+    fn a_flood_of_votes_never_pushes_a_command_out() {
+        let mut retries = Retries::default();
+        retries.remember("chair", "next-1", ack(1), 0);
+        for k in 0..MAX_REMEMBERED_VOTES as u64 + 5 {
+            retries.remember_vote(&format!("p{k}"), "v", ack(k + 2), 1);
+        }
+        assert_eq!(retries.get("chair", "next-1", 2), Some(&ack(1)), "the chair's retry is answered");
+        assert_eq!(retries.get("p4", "v", 2), None, "the oldest votes beyond their bound are forgotten");
+        assert_eq!(retries.get("p5", "v", 2), Some(&ack(7)));
+        let logged = Applied { participant: "p0".into(), command: "v".into(), seq: 2, at: 1, vote: true };
+        let mut restarted = Retries::from_log(vec![logged]);
+        assert_eq!(restarted.get("p0", "v", 2), Some(&ack(2)), "a vote from the log is a vote");
+        assert_eq!(restarted.votes.len(), 1);
     }
 }

@@ -149,7 +149,7 @@ impl Hub {
             let outcome = match &outcome {
                 Outcome::Ack { seq, .. } if in_cloud || holds(&self.state.questions, &self.state.polls, &ballot) => {
                     let outcome = Outcome::Ack { seq: *seq, warning: None };
-                    self.retries.remember(&ballot.participant, &ballot.id, outcome.clone(), now);
+                    self.retries.remember_vote(&ballot.participant, &ballot.id, outcome.clone(), now);
                     outcome
                 }
                 Outcome::Ack { .. } => Outcome::Rejected(FrameError {

@@ -35,27 +35,47 @@ pub struct Applied {
     pub command: String,
     pub seq: u64,
     pub at: Millis,
+    /// A vote of a batch, rather than a command of its own.
+    pub vote: bool,
+}
+
+/// How many applied commands, and apart from them how many votes, to give back for
+/// retries: a flood of votes never pushes the show's own commands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtMost {
+    pub commands: usize,
+    pub votes: usize,
+}
+
+impl AtMost {
+    /// No bound.
+    pub const ALL: AtMost = AtMost { commands: usize::MAX, votes: usize::MAX };
 }
 
 impl Applied {
     /// The commands `entries` (newest first) applied, at most `max`, oldest first: one per
     /// command (its last change), and one per vote of a batch, under its voter's command id.
-    pub fn of<'a>(entries: impl Iterator<Item = &'a LogEntry>, max: usize) -> Vec<Applied> {
+    pub fn of<'a>(entries: impl Iterator<Item = &'a LogEntry>, max: AtMost) -> Vec<Applied> {
         let mut applied: Vec<Applied> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let (mut commands, mut votes) = (0, 0);
         for e in entries {
-            let votes = match &e.change {
-                Change::Votes { ballots, .. } => ballots.iter().map(|b| (&b.participant, &b.id)).collect(),
+            let ballots = match &e.change {
+                Change::Votes { ballots, .. } => ballots.iter().map(|b| (&b.participant, &b.id, true)).collect(),
                 _ => Vec::new(),
             };
-            let own = e.command.as_ref().map(|command| (&e.actor.participant, command));
-            for (participant, command) in own.into_iter().chain(votes) {
-                if applied.len() < max && seen.insert((participant.clone(), command.clone())) {
+            let own = e.command.as_ref().map(|command| (&e.actor.participant, command, false));
+            for (participant, command, vote) in own.into_iter().chain(ballots) {
+                let count = if vote { &mut votes } else { &mut commands };
+                let room = if vote { max.votes } else { max.commands };
+                if *count < room && seen.insert((participant.clone(), command.clone())) {
+                    *count += 1;
                     applied.push(Applied {
                         participant: participant.clone(),
                         command: command.clone(),
                         seq: e.seq,
                         at: e.at,
+                        vote,
                     });
                 }
             }
@@ -130,7 +150,7 @@ pub trait Backend: Send + 'static {
     fn epoch(&self) -> &str;
     /// Every stored event, keeping up to `recent` of its latest changes for resuming clients
     /// and the commands applied since `since` (at most `max_applied`, the latest).
-    fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    fn load(&mut self, recent: usize, since: Millis, max_applied: AtMost) -> Result<Vec<StoredEvent>, StoreError>;
     /// One stored event, as [`Backend::load`] gives it; none when the store has no such
     /// event. In a cluster, an event another node created while this one runs.
     fn load_event(
@@ -138,7 +158,7 @@ pub trait Backend: Send + 'static {
         event: &str,
         recent: usize,
         since: Millis,
-        max_applied: usize,
+        max_applied: AtMost,
     ) -> Result<Option<StoredEvent>, StoreError> {
         Ok(self.load(recent, since, max_applied)?.into_iter().find(|e| e.state.show.event.id == event))
     }
@@ -166,7 +186,7 @@ enum Op {
     ReadAttendance { event: String, done: oneshot::Sender<Result<Vec<Sample>, StoreError>> },
     Create { state: Box<EventState>, done: oneshot::Sender<Result<(), StoreError>> },
     Archive { event: String, done: oneshot::Sender<Result<(), StoreError>> },
-    LoadEvent { event: String, recent: usize, since: Millis, max_applied: usize, done: Loaded },
+    LoadEvent { event: String, recent: usize, since: Millis, max_applied: AtMost, done: Loaded },
 }
 
 type Loaded = oneshot::Sender<Result<Option<StoredEvent>, StoreError>>;
@@ -253,7 +273,7 @@ impl Journal {
         event: &str,
         recent: usize,
         since: Millis,
-        max_applied: usize,
+        max_applied: AtMost,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let (done, wait) = oneshot::channel();
         let op = Op::LoadEvent { event: event.to_owned(), recent, since, max_applied, done };

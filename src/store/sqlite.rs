@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Append, Applied, Backend, LogEntry, StoreError, StoredEvent};
+use super::{Append, Applied, AtMost, Backend, LogEntry, StoreError, StoredEvent};
 use crate::domain::presence::{Sample, HISTORY_LEN};
 use crate::domain::{EventState, Millis};
 
@@ -142,12 +142,14 @@ impl SqliteBackend {
 
     /// The latest changes since `since` that carry a command id, as one [`Applied`] per
     /// command (its last change), oldest first.
-    fn applied_since(&self, event: &str, since: Millis, max: usize) -> Result<Vec<Applied>, StoreError> {
+    fn applied_since(&self, event: &str, since: Millis, max: AtMost) -> Result<Vec<Applied>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, at, actor, change, command FROM changes \
              WHERE event = ?1 AND at >= ?2 AND command IS NOT NULL ORDER BY seq DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![event, since, max as i64], |row| {
+        // A row holds one command, or a batch of votes: this many rows hold all that is kept.
+        let rows_needed = max.commands.saturating_add(max.votes).min(i64::MAX as usize) as i64;
+        let rows = stmt.query_map(params![event, since, rows_needed], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
         })?;
         // Newest first: the first row of a command is its last change.
@@ -160,7 +162,7 @@ impl SqliteBackend {
         (id, created, archived): &(String, String, bool),
         recent: usize,
         since: Millis,
-        max_applied: usize,
+        max_applied: AtMost,
     ) -> Result<StoredEvent, StoreError> {
         let snapshot: Option<(u64, String)> = self
             .conn
@@ -204,7 +206,7 @@ impl Backend for SqliteBackend {
         &self.epoch
     }
 
-    fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    fn load(&mut self, recent: usize, since: Millis, max_applied: AtMost) -> Result<Vec<StoredEvent>, StoreError> {
         let events: Vec<(String, String, bool)> = {
             let mut stmt = self.conn.prepare("SELECT id, state, archived FROM events ORDER BY id")?;
             let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -333,7 +335,7 @@ mod tests {
         };
         let mut store = SqliteBackend::open(dir.path()).unwrap();
         assert_eq!(store.epoch(), epoch, "the epoch survives a reopen");
-        let loaded = store.load(3, 0, 100).unwrap();
+        let loaded = store.load(3, 0, AtMost { commands: 100, votes: 100 }).unwrap();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].seq, 9);
         assert_eq!(loaded[0].state, state);
@@ -398,12 +400,15 @@ mod tests {
         }
         let mut store = SqliteBackend::open(dir.path()).unwrap();
         assert_eq!(store.epoch(), "e2");
-        let loaded = store.load(3, 0, 100).unwrap();
+        let loaded = store.load(3, 0, AtMost { commands: 100, votes: 100 }).unwrap();
         assert!(!loaded[0].archived, "events from before archiving existed are running ones");
         store.archive("sjtu-forum").unwrap();
         drop(store);
         let mut store = SqliteBackend::open(dir.path()).unwrap();
-        assert!(store.load(3, 0, 100).unwrap()[0].archived, "the archived flag is durable");
+        assert!(
+            store.load(3, 0, AtMost { commands: 100, votes: 100 }).unwrap()[0].archived,
+            "the archived flag is durable"
+        );
     }
 
     #[test]

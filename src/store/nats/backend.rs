@@ -15,7 +15,7 @@ use super::events::{archived_key, snapshot_key, stream_name, Record, Snapshot, S
 use super::{nats_error, Cluster, FOLLOW_RETRY, PATIENCE};
 use crate::domain::presence::Sample;
 use crate::domain::{EventState, Millis};
-use crate::store::{Append, Backend, LogEntry, StoreError, StoredEvent};
+use crate::store::{Append, AtMost, Backend, LogEntry, StoreError, StoredEvent};
 
 /// How many times a node tries to store a new event before it gives up.
 const CREATE_ATTEMPTS: u32 = 10;
@@ -54,7 +54,7 @@ impl Backend for NatsBackend {
         &self.epoch
     }
 
-    fn load(&mut self, recent: usize, since: Millis, max_applied: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    fn load(&mut self, recent: usize, since: Millis, max_applied: AtMost) -> Result<Vec<StoredEvent>, StoreError> {
         let cluster = self.cluster.clone();
         let events = self.block_on(async move {
             let mut names = cluster.js.stream_names();
@@ -84,7 +84,7 @@ impl Backend for NatsBackend {
         event: &str,
         recent: usize,
         since: Millis,
-        max_applied: usize,
+        max_applied: AtMost,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let (cluster, name, id) = (self.cluster.clone(), stream_name(event), event.to_owned());
         let loaded = self.block_on(async move {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{nats_error, Cluster};
 use crate::domain::{EventState, Millis};
-use crate::store::{Applied, LogEntry, StoreError, StoredEvent};
+use crate::store::{Applied, AtMost, LogEntry, StoreError, StoredEvent};
 
 pub(super) const STREAM_PREFIX: &str = "EVENTHUB_";
 
@@ -82,7 +82,7 @@ impl Cluster {
         name: &str,
         recent: usize,
         since: Millis,
-        max: usize,
+        max: AtMost,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let event = &name[STREAM_PREFIX.len()..];
         let mut stream = self.stream(event).await?;
