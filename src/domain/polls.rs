@@ -262,6 +262,20 @@ impl Polls {
         (poll.counts.clone(), poll.voters)
     }
 
+    /// Takes a participant's ballot back out of its poll's counts.
+    pub fn remove_ballot(&mut self, id: &str, participant: &str) {
+        let Some(ballots) = self.ballots.get_mut(id) else { return };
+        let Some(poll) = self.polls.iter_mut().find(|p| p.def.id == id) else { return };
+        if let Some(earlier) = ballots.remove(participant) {
+            for c in earlier.choices {
+                if let Some(count) = poll.counts.get_mut(c) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+        }
+        poll.voters = u32::try_from(ballots.len()).unwrap_or(u32::MAX);
+    }
+
     /// Records a poll as a change carries it; its counts stay the ballots'.
     pub fn record(&mut self, poll: &Poll) {
         let mut poll = poll.clone();

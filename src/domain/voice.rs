@@ -227,11 +227,10 @@ impl EventState {
     /// One change for every ballot that holds; an error when none does (a single vote's own
     /// error, when it was one).
     fn cast(&self, ballots: &[Ballot]) -> Result<Vec<Change>, Rejection> {
-        let (mut questions, mut polls) = (self.questions.clone(), self.polls.clone());
         if let [single] = ballots {
-            votes::check(&questions, &polls, single)?;
+            votes::check(&self.questions, &self.polls, single)?;
         }
-        let (kept, question_tallies, poll_tallies) = votes::cast(&mut questions, &mut polls, ballots);
+        let (kept, question_tallies, poll_tallies) = votes::tally(&self.questions, &self.polls, ballots);
         if kept.is_empty() {
             return Err(Rejection::InvalidState("no vote of the batch holds".into()));
         }

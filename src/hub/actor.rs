@@ -22,6 +22,7 @@ use super::retries::{Outcome, Retries};
 use super::{programme, ConnId, Hub, Inputs, RESUME_BUFFER};
 use crate::clock::now_millis;
 use crate::domain::presence::Presence;
+use crate::domain::{votes, Command};
 use crate::metrics::{EventLabel, Metrics};
 use crate::protocol::{encode, ErrorCode, FrameError, ServerFrame, Tagger};
 use crate::store::nats::EventLog;
@@ -277,12 +278,16 @@ impl Hub {
             }
         }
         // The state to fall back to if the store refuses the batch: cloned only when a
-        // command may change it here, not for the votes that a batch merely gathers.
+        // command may change it here, not for the votes that a batch merely gathers, nor for
+        // a batch of votes, which keeps what it replaces (`votes.replaced`).
         let applies = batch.iter().any(|msg| match msg {
-            HubMsg::Command { command, .. } | HubMsg::Request { command, .. } => command.vote().is_none(),
+            HubMsg::Command { command, .. } | HubMsg::Request { command, .. } => {
+                command.vote().is_none() && !matches!(command, Command::Votes { .. })
+            }
             _ => false,
         });
-        let before = applies.then(|| (self.state.clone(), self.seq));
+        let before = applies.then(|| self.state.clone());
+        let seq_before = self.seq;
         let now = now_millis();
         let mut entries = Vec::new();
         let mut replies = Vec::new();
@@ -355,9 +360,14 @@ impl Hub {
                 }
                 Err(e) => {
                     error!(event = %self.event, error = %e, "store refused a batch; its commands are rejected");
-                    if let Some(before) = before {
-                        (self.state, self.seq) = before;
+                    match (before, self.votes.replaced.take()) {
+                        (Some(before), _) => self.state = before,
+                        (None, Some(replaced)) => {
+                            votes::restore(&mut self.state.questions, &mut self.state.polls, replaced)
+                        }
+                        (None, None) => {}
                     }
+                    self.seq = seq_before;
                     self.programme = programme(&self.state);
                     for (participant, id) in &acked {
                         self.retries.forget(participant, id);

@@ -63,6 +63,10 @@ impl Frames {
         Frames { routing, chair, public, crew, hidden, owner, change: std::sync::Arc::new(entry.change.clone()) }
     }
 
+    pub(super) fn change(&self) -> &Change {
+        &self.change
+    }
+
     pub(super) fn for_member(&self, member: &Member) -> &Frame {
         match &self.owner {
             Some((me, frame))

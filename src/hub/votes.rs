@@ -18,7 +18,7 @@ use crate::domain::polls::Polls;
 use crate::domain::questions::Questions;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::votes::{self, Ballot, Vote};
-use crate::domain::{Actor, Command, Millis, Role};
+use crate::domain::{Actor, Change, Command, Millis, Role};
 use crate::protocol::{encode, ErrorCode, FrameError, ServerFrame};
 
 /// A batch is applied once no vote has come for this long: the final count of a vote that
@@ -48,6 +48,8 @@ pub(super) struct Gathered {
     pub(super) due: Option<tokio::time::Instant>,
     /// When the oldest waiting vote came.
     first: Option<tokio::time::Instant>,
+    /// What the batch being settled replaces, to put back if it cannot be stored.
+    pub(super) replaced: Option<votes::Replaced>,
 }
 
 fn votes_actor() -> Actor {
@@ -112,30 +114,16 @@ impl Hub {
             .collect();
         self.votes.due = (!self.votes.pending.is_empty()).then(tokio::time::Instant::now);
         self.votes.first = self.votes.due;
-        let (mut questions, mut polls) = (self.state.questions.clone(), self.state.polls.clone());
-        let mut kept = Vec::with_capacity(batch.len());
-        for pending in batch {
-            match votes::check(&questions, &polls, &pending.ballot) {
-                Ok(()) => {
-                    votes::cast(&mut questions, &mut polls, std::slice::from_ref(&pending.ballot));
-                    kept.push(pending);
-                }
-                Err(rejection) => {
-                    let outcome = Outcome::Rejected(FrameError::rejected(&pending.ballot.id, &rejection));
-                    let id = &pending.ballot.id;
-                    pending.to.into_iter().for_each(|to| self.answer_vote(to, id, outcome.clone(), false));
-                }
-            }
-        }
-        if kept.is_empty() {
-            return;
-        }
-        let ballots = kept.iter().map(|p| p.ballot.clone()).collect();
+        // The domain casts them in order and keeps those that still hold; what they replace
+        // is put back if the batch cannot be stored.
+        let ballots: Vec<Ballot> = batch.iter().map(|p| p.ballot.clone()).collect();
+        self.votes.replaced = Some(votes::replaced(&self.state.questions, &self.state.polls, &ballots));
         let (reply, mut outcome) = oneshot::channel();
         let id = uuid::Uuid::new_v4().to_string();
         let msg = HubMsg::Request { actor: Box::new(votes_actor()), id, command: Command::Votes { ballots }, reply };
         // The flush runs only while the audience keeps up, so the batch is settled now.
         self.settle(vec![msg], inputs).await;
+        self.votes.replaced = None;
         let outcome = outcome.try_recv().unwrap_or_else(|_| {
             Outcome::Rejected(FrameError::new(
                 ErrorCode::Internal,
@@ -145,24 +133,52 @@ impl Hub {
         let now = now_millis();
         // A cloud node's state may lag the venue's answer by the mirror: the venue's word holds.
         let in_cloud = self.cluster.as_ref().is_some_and(|c| c.log.in_cloud());
-        for Pending { ballot, to } in kept {
+        let kept = match &outcome {
+            Outcome::Ack { seq, .. } => self.kept(*seq),
+            Outcome::Rejected(_) => None,
+        };
+        for Pending { ballot, to } in batch {
+            let key = (ballot.participant.clone(), ballot.id.clone());
+            let held = match &kept {
+                Some(kept) => kept.contains(&key),
+                None => holds(&self.state.questions, &self.state.polls, &ballot),
+            };
             let outcome = match &outcome {
-                Outcome::Ack { seq, .. } if in_cloud || holds(&self.state.questions, &self.state.polls, &ballot) => {
+                Outcome::Ack { seq, .. } if in_cloud || held => {
                     let outcome = Outcome::Ack { seq: *seq, warning: None };
                     self.retries.remember_vote(&ballot.participant, &ballot.id, outcome.clone(), now);
                     outcome
                 }
-                Outcome::Ack { .. } => Outcome::Rejected(FrameError {
-                    id: Some(ballot.id.clone()),
-                    code: ErrorCode::Conflict,
-                    message: "the vote no longer holds after changes on other nodes; look again and retry".into(),
-                }),
+                Outcome::Ack { .. } => {
+                    let error = match votes::check(&self.state.questions, &self.state.polls, &ballot) {
+                        Err(rejection) => FrameError::rejected(&ballot.id, &rejection),
+                        Ok(()) => FrameError {
+                            id: Some(ballot.id.clone()),
+                            code: ErrorCode::Conflict,
+                            message: "the vote no longer holds after changes on other nodes; look again and retry"
+                                .into(),
+                        },
+                    };
+                    Outcome::Rejected(error)
+                }
                 Outcome::Rejected(error) => {
                     Outcome::Rejected(FrameError { id: Some(ballot.id.clone()), ..error.clone() })
                 }
             };
             let batched = matches!(outcome, Outcome::Ack { .. });
             to.into_iter().for_each(|to| self.answer_vote(to, &ballot.id, outcome.clone(), batched));
+        }
+    }
+
+    /// The votes (participant, command id) that the batch stored at `seq` holds, when this
+    /// hub has published it.
+    fn kept(&self, seq: u64) -> Option<std::collections::HashSet<(String, String)>> {
+        let (_, frames) = self.recent.iter().rev().find(|(s, _)| *s == seq)?;
+        match frames.change() {
+            Change::Votes { ballots, .. } => {
+                Some(ballots.iter().map(|b| (b.participant.clone(), b.id.clone())).collect())
+            }
+            _ => None,
         }
     }
 

@@ -5,7 +5,7 @@
 use super::*;
 use crate::domain::polls::{PollDef, PollState, ResultsShown};
 use crate::domain::questions::{QaMode, QuestionState, ASK_INTERVAL_MS, MAX_QUESTION_CHARS};
-use crate::domain::votes::{Ballot, Vote};
+use crate::domain::votes::{self, Ballot, Vote};
 
 fn with_qa(mode: QaMode) -> EventState {
     let mut show = forum_show();
@@ -330,4 +330,47 @@ fn a_plan_that_prepares_or_rewords_a_draft_poll_sends_it_and_an_opened_poll_keep
     assert_eq!(state.polls.get("walk").unwrap().state, PollState::Draft);
     changes.extend(edit);
     replays(&start, &changes, &state);
+}
+
+#[test]
+fn a_batchs_counts_are_the_states_after_it_and_what_it_replaced_can_be_put_back() {
+    let mut state = with_qa(QaMode::Moderated);
+    ask_q(&mut state, "a", "Q1", T0).unwrap();
+    ask_q(&mut state, "b", "Q2", T0).unwrap();
+    chair(&mut state, Command::QuestionApprove { question: 1 }).unwrap();
+    chair(&mut state, Command::PollDefine(Box::new(poll_def("city", true, ResultsShown::Live)))).unwrap();
+    chair(&mut state, Command::PollOpen { poll: "city".into() }).unwrap();
+    vote(&mut state, vec![("c", up(1)), ("c", ballot("city", &[0, 1])), ("d", ballot("city", &[2]))]).unwrap();
+    let before = state.clone();
+    let withdraw = Vote::Question { question: 1, up: false };
+    let batch = vec![
+        ("c", withdraw.clone()),
+        ("c", up(1)),
+        ("c", up(1)),
+        ("e", up(1)),
+        ("f", up(2)),
+        ("c", ballot("city", &[2])),
+        ("e", ballot("city", &[1])),
+        ("e", ballot("city", &[0, 2])),
+        ("g", ballot("city", &[7])),
+        ("d", withdraw),
+    ];
+    let ballots: Vec<Ballot> = batch
+        .iter()
+        .enumerate()
+        .map(|(k, (who, v))| Ballot::new(&attendee(who), &format!("b{k}"), v.clone()))
+        .collect();
+    let replaced = votes::replaced(&state.questions, &state.polls, &ballots);
+    let changes = state.apply(&Command::Votes { ballots }, &attendee("hub"), T0 + MIN).unwrap();
+    let Change::Votes { ballots: kept, questions, polls, .. } = &changes[0] else { panic!("{changes:?}") };
+    let ids: Vec<&str> = kept.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["b0", "b1", "b3", "b5", "b6", "b7"], "in order, each against those before it");
+    assert_eq!(questions.len(), 1);
+    assert_eq!((questions[0].question, questions[0].votes), (1, state.questions.items[&1].votes));
+    assert_eq!(state.questions.items[&1].votes, 2);
+    let city = state.polls.get("city").unwrap();
+    assert_eq!((polls[0].counts.clone(), polls[0].voters), (city.counts.clone(), city.voters));
+    assert_eq!((city.counts.clone(), city.voters), (vec![1, 0, 3], 3));
+    votes::restore(&mut state.questions, &mut state.polls, replaced);
+    assert_eq!((&state.questions, &state.polls), (&before.questions, &before.polls), "put back whole");
 }
