@@ -102,6 +102,7 @@ function render() {
   const s = hub && hub.state;
   if (!s) return;
   markBody(hub);
+  renderCalendarLink();
   const title = localized(s.event.title, lang);
   setText($('event-title'), title);
   setText($('venue'), localized(s.event.venue, lang));
@@ -131,6 +132,14 @@ const trackName = (track) => t(lang, `track_${track}`);
  * current speaker's language when known), its listen link for a remote attendee; none
  * needed when the speaker speaks it; or that there is none.
  */
+/** The programme as an .ics file for the attendee's calendar, in the page's language. */
+function renderCalendarLink() {
+  const link = $('calendar-link');
+  const query = new URLSearchParams({ token: frag.token, lang });
+  link.href = `/api/events/${encodeURIComponent(frag.event)}/programme.ics?${query}`;
+  link.hidden = false;
+}
+
 function renderInterpretation(s) {
   const live = s.live;
   const seg = live && live.phase === 'live' ? s.segments[live.segment] : null;

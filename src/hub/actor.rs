@@ -313,6 +313,9 @@ impl Hub {
                 HubMsg::Overview(reply) => {
                     let _ = reply.send(self.overview());
                 }
+                HubMsg::Plan(reply) => {
+                    let _ = reply.send(self.plan_now());
+                }
                 HubMsg::Listen(listen) => listens.push(*listen),
                 HubMsg::Follow(follow) => follows.push(*follow),
                 HubMsg::RestoreCaptions(tracks) => self.captions = tracks,

@@ -208,6 +208,9 @@ impl Hub {
                     Some(HubMsg::Overview(reply)) => {
                         let _ = reply.send(self.overview());
                     }
+                    Some(HubMsg::Plan(reply)) => {
+                        let _ = reply.send(self.plan_now());
+                    }
                     Some(HubMsg::PresencePage { conn, id, after, limit }) => self.presence_page(conn, &id, after, limit),
                     Some(other) => self.deferred.push_back(other),
                     None => inputs.closed = true,

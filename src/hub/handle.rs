@@ -3,6 +3,7 @@
 //! Also the messages themselves, and what comes back.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -11,6 +12,7 @@ use super::retries::Outcome;
 use super::{ConnId, Joining, RESUME_BUFFER};
 use crate::domain::captions::{CaptionError, Line, Taken, Track};
 use crate::domain::presence::{Counts, Cursor};
+use crate::domain::show::RunOfShow;
 use crate::domain::text::Lang;
 use crate::domain::{Actor, Change, Command, EventState, Role};
 use crate::protocol::CaptionChoice;
@@ -32,6 +34,8 @@ pub(super) enum HubMsg {
         reply: oneshot::Sender<Outcome>,
     },
     Overview(oneshot::Sender<Overview>),
+    /// The plan alone: a copy of the whole state would copy every ballot too.
+    Plan(oneshot::Sender<PlanNow>),
     Listen(Box<Listen>),
     Follow(Box<Follow>),
     Stop(Stop),
@@ -90,6 +94,13 @@ pub enum Start {
 /// dropped (its stream ends; it reconnects and resumes).
 const LISTENER_BACKLOG: usize = RESUME_BUFFER + 64;
 
+/// The current plan and its version.
+#[derive(Clone, Debug)]
+pub struct PlanNow {
+    pub show: Arc<RunOfShow>,
+    pub version: u64,
+}
+
 /// Where an event stands, for pages and APIs outside the websocket.
 #[derive(Clone, Debug)]
 pub struct Overview {
@@ -134,6 +145,13 @@ impl HubHandle {
     pub async fn overview(&self) -> Result<Overview, HubGone> {
         let (reply, answer) = oneshot::channel();
         self.inbox.send(HubMsg::Overview(reply)).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// The current plan, without the rest of the state.
+    pub async fn plan(&self) -> Result<PlanNow, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::Plan(reply)).await.map_err(|_| HubGone)?;
         answer.await.map_err(|_| HubGone)
     }
 

@@ -5,7 +5,7 @@
 use tracing::debug;
 
 use super::fanout::Listener;
-use super::handle::{Listen, Overview, Start};
+use super::handle::{Listen, Overview, PlanNow, Start};
 use super::members::Member;
 use super::presence::sees_everyone;
 use super::{Hub, Joining};
@@ -84,6 +84,10 @@ impl Hub {
 
     pub(super) fn overview(&self) -> Overview {
         Overview { state: self.state.clone(), seq: self.seq, counts: self.counts() }
+    }
+
+    pub(super) fn plan_now(&self) -> PlanNow {
+        PlanNow { show: self.state.show.clone(), version: self.state.plan_version }
     }
 
     /// Registers a listener after sending it what it missed, or a snapshot.

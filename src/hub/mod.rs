@@ -37,7 +37,7 @@ pub use captions::Tracks;
 use cluster::Clustered;
 use fanout::{AudienceOut, Frames, Listener};
 use handle::HubMsg;
-pub use handle::{HubGone, HubHandle, Overview, Start};
+pub use handle::{HubGone, HubHandle, Overview, PlanNow, Start};
 use members::Members;
 use presence::PresenceOut;
 pub use presence::PRESENCE_EVERY;

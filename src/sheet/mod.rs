@@ -1,5 +1,5 @@
 //! The run of show as a spreadsheet: read from CSV, XLSX or an event file, written as CSV
-//! and XLSX, and what changed between two plans in words. Pure apart from byte buffers;
+//! and XLSX (and as an iCalendar file), and what changed between two plans in words. Pure apart from byte buffers;
 //! it knows nothing of HTTP or the hub.
 //!
 //! One row per segment under English headers on row 1; a cell may hold one line per
@@ -15,6 +15,7 @@ use crate::domain::show::{EventInfo, RunOfShow};
 use crate::domain::text::{Lang, Localized};
 use crate::domain::Millis;
 
+mod calendar;
 mod cells;
 mod diff;
 mod formula;
@@ -23,6 +24,7 @@ mod polls;
 mod read;
 mod write;
 
+pub use calendar::programme_ics;
 pub use diff::differences;
 pub use formula::csv_safe;
 pub use write::{plan_csv, plan_xlsx, tables_xlsx, Table, TableCell};

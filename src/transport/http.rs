@@ -36,6 +36,7 @@ pub fn router(state: AppState, control: crate::app::control::Control) -> Router 
         .route("/api/events/{event}/record.csv", get(super::export::record))
         .route("/api/events/{event}/record.xlsx", get(super::export::record_xlsx))
         .route("/api/events/{event}/plan.csv", get(super::plan_io::plan_csv))
+        .route("/api/events/{event}/programme.ics", get(super::plan_io::programme_ics))
         .route("/api/events/{event}/plan.xlsx", get(super::plan_io::plan_xlsx))
         .route("/api/events/{event}/plan", post(super::plan_io::import))
         .route("/api/events/{event}/attendance.csv", get(super::export::attendance))

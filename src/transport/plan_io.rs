@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shared::{download, off_workers, request_token, TokenQuery};
 use crate::app::{AppState, EventEntry};
+use crate::clock::now_millis;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, Role};
 use crate::hub::retries::Outcome;
@@ -27,6 +28,8 @@ pub enum PlanIoError {
     UnknownEvent,
     /// No token, or one of no role.
     Unauthorized,
+    /// No token of the event, for what any of its tokens may read.
+    NotOfEvent,
     /// A token of another role than organizer.
     Forbidden,
     TooLarge,
@@ -59,6 +62,9 @@ impl IntoResponse for PlanIoError {
             }
             PlanIoError::Unauthorized => {
                 (StatusCode::UNAUTHORIZED, "unauthorized".into(), "an organizer token is needed".into(), &[][..])
+            }
+            PlanIoError::NotOfEvent => {
+                (StatusCode::UNAUTHORIZED, "unauthorized".into(), "a token of the event is needed".into(), &[][..])
             }
             PlanIoError::Forbidden => {
                 (StatusCode::FORBIDDEN, "forbidden".into(), "only an organizer token may do this".into(), &[][..])
@@ -140,6 +146,31 @@ pub async fn plan_xlsx(
     let plan = overview(&entry).await?.state.show;
     let body = sheet::plan_xlsx(&plan).map_err(|e| PlanIoError::Internal(e.to_string()))?;
     Ok(download(XLSX, format!("{event}-plan.xlsx"), body))
+}
+
+#[derive(Deserialize)]
+pub struct CalendarQuery {
+    token: Option<String>,
+    /// The language of titles and names; the event's first when absent.
+    lang: Option<Lang>,
+}
+
+/// `GET /api/events/{event}/programme.ics`: the programme for attendees' calendars, with
+/// any of the event's tokens (a calendar that subscribes fetches it again as plans change).
+pub async fn programme_ics(
+    State(app): State<AppState>,
+    Path(event): Path<String>,
+    Query(query): Query<CalendarQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PlanIoError> {
+    let entry = app.event(&event).ok_or(PlanIoError::UnknownEvent)?;
+    if entry.role_of(request_token(&headers, query.token.as_deref())).is_none() {
+        return Err(PlanIoError::NotOfEvent);
+    }
+    let plan = entry.hub.plan().await.map_err(|e| PlanIoError::Internal(e.to_string()))?;
+    let lang = query.lang.or(plan.show.event.languages.first().copied()).unwrap_or(Lang::En);
+    let body = sheet::programme_ics(&plan.show, plan.version, lang, now_millis());
+    Ok(download("text/calendar; charset=utf-8", format!("{event}.ics"), body))
 }
 
 #[derive(Deserialize)]

@@ -275,6 +275,14 @@ async fn the_attendee_page_follows_the_console_in_the_chosen_language() {
     attendee.wait_text("#current-title", |t| t == "開会式").await;
     attendee.wait_text("#current-speaker", |t| t.contains("季衛東")).await;
     attendee.wait_text("#next-title", |t| t.contains("基調講演")).await;
+    // The programme for the phone's calendar, in the page's language.
+    attendee.wait_text("#calendar-link", |t| t == "プログラムをカレンダーに追加").await;
+    let link = attendee.client.find(Locator::Css("#calendar-link")).await.unwrap();
+    let href = link.attr("href").await.unwrap().expect("the link has an address");
+    assert!(href.contains("lang=ja"), "{href}");
+    let (status, _, ics) = app.get(&href).await;
+    assert_eq!(status, 200, "{href}: {ics}");
+    assert!(ics.contains("SUMMARY:開会式"), "{ics}");
 
     console.click("#btn-next").await;
     attendee.wait_text("#current-title", |t| t == "基調講演").await;

@@ -490,3 +490,20 @@ impl Client {
         assert_eq!(pong["t"], 1.5);
     }
 }
+
+/// Runs `script` with the tests' python (`EVENTHUB_PYTHON`, which `./test` sets up with
+/// `library`, e.g. "openpyxl 3.1.5") on `args`; returns what it printed, as JSON.
+pub async fn python_json(script: &str, args: &[&Path], library: &str) -> Value {
+    let python = std::env::var("EVENTHUB_PYTHON")
+        .unwrap_or_else(|_| panic!("run through ./test, or set EVENTHUB_PYTHON to a python with {library}"));
+    let output = tokio::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("python runs ({e}): install {library} (./test does)"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -11,6 +11,7 @@ mod browser_rooms;
 mod browser_screens;
 mod browser_stage;
 mod browser_voice;
+mod calendar;
 mod captions;
 mod cluster;
 mod cluster_automations;

@@ -2,13 +2,11 @@
 //! workbooks read back with openpyxl, as a spreadsheet script reads them; text a spreadsheet
 //! would run stays text.
 
-use std::process::Stdio;
-
 use eventhub::domain::Role;
 use serde_json::{json, Value};
 
 use crate::export::download_bytes;
-use crate::helpers::{spawn_app, EVENT};
+use crate::helpers::{python_json, spawn_app, EVENT};
 use crate::import::{upload, XLSX};
 use crate::retries::join_as;
 
@@ -25,21 +23,12 @@ fn rows(csv: &[u8]) -> Vec<std::collections::HashMap<String, String>> {
 /// Runs a python `script` with openpyxl on the workbook (its path is `sys.argv[1]`; what
 /// it saves to `sys.argv[2]` comes back): what it prints, as JSON, and what it saved.
 async fn openpyxl(script: &str, workbook: &[u8]) -> (Value, Option<Vec<u8>>) {
-    let python = std::env::var("EVENTHUB_PYTHON")
-        .unwrap_or_else(|_| panic!("run through ./test, or set EVENTHUB_PYTHON to a python with openpyxl 3.1.5"));
     let dir = tempfile::tempdir().unwrap();
     let (path, saved) = (dir.path().join("export.xlsx"), dir.path().join("saved.xlsx"));
     std::fs::write(&path, workbook).unwrap();
-    let output = tokio::process::Command::new(python)
-        .args(["-c", &format!("import json, sys, openpyxl\n{script}")])
-        .arg(&path)
-        .arg(&saved)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("python runs: install openpyxl 3.1.5 (./test does)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    (serde_json::from_slice(&output.stdout).unwrap(), std::fs::read(saved).ok())
+    let script = format!("import json, sys, openpyxl\n{script}");
+    let printed = python_json(&script, &[&path, &saved], "openpyxl 3.1.5").await;
+    (printed, std::fs::read(saved).ok())
 }
 
 /// Every cell of the workbook's first sheet as openpyxl reads it: `[value, data_type]`.
