@@ -363,6 +363,7 @@ function render() {
   renderSegments(s);
   planEditor.renderTools();
   renderExports();
+  renderRunSheetLink();
   startAutomations();
   queuePanel.render();
   cuePanel.render();
@@ -487,6 +488,14 @@ function renderSegments({ event, segments, live, cues }) {
   const currentItem = list.querySelector('li.current');
   if (currentItem && shownSegment !== live.segment) list.scrollTop = Math.max(0, currentItem.offsetTop - 60);
   shownSegment = live.phase === 'live' ? live.segment : null;
+}
+
+/** The printable run sheet, in a tab of its own, in the console's language. */
+function renderRunSheetLink() {
+  const link = $('runsheet-link');
+  link.hidden = !(frag.event && frag.token);
+  if (link.hidden) return;
+  link.href = `/runsheet#${new URLSearchParams({ event: frag.event, token: frag.token, lang })}`;
 }
 
 /** Download links for organizers only (the server checks the token again: 401 otherwise). */

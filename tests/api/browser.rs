@@ -85,6 +85,16 @@ impl Browser {
         Page { client }
     }
 
+    /// The page as Chromium prints it to PDF on A4 paper (the browser's "save as PDF"), as
+    /// base64.
+    pub async fn pdf_base64(&self, page: &Page) -> String {
+        let session = page.client.session_id().await.unwrap().expect("a session id");
+        let paper =
+            json!({"paperWidth": 8.27, "paperHeight": 11.69, "preferCSSPageSize": true, "printBackground": true});
+        let reply = self.devtools(&session, "Page.printToPDF", paper).await;
+        reply["value"]["data"].as_str().unwrap_or_else(|| panic!("Chromium printed a PDF: {reply}")).to_owned()
+    }
+
     /// One Chrome DevTools command through chromedriver's vendor endpoint.
     async fn devtools(&self, session: &str, cmd: &str, params: Value) -> Value {
         let body = json!({ "cmd": cmd, "params": params }).to_string();

@@ -7,6 +7,7 @@ mod browser_captions;
 mod browser_console;
 mod browser_cues;
 mod browser_plan;
+mod browser_print;
 mod browser_rooms;
 mod browser_screens;
 mod browser_stage;
