@@ -80,36 +80,7 @@ impl Outbound {
 
     /// Writes the frame now if nothing is waiting, or queues it behind what is.
     pub fn send(&self, frame: &Frame) -> Result<(), Refused> {
-        let mut queue = self.lock();
-        if queue.state != State::Open {
-            return Err(Refused::Closed);
-        }
-        let bytes = frame.bytes();
-        if !queue.frames.is_empty() {
-            if queue.frames.len() >= MAX_QUEUED_FRAMES || queue.bytes + bytes.len() > MAX_QUEUED_BYTES {
-                return Err(Refused::TooSlow);
-            }
-            queue.push(bytes.clone());
-            return Ok(());
-        }
-        match self.socket.try_write(bytes) {
-            Ok(n) if n == bytes.len() => Ok(()),
-            Ok(n) => {
-                queue.push(bytes.slice(n..));
-                self.wake.notify_one();
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                queue.push(bytes.clone());
-                self.wake.notify_one();
-                Ok(())
-            }
-            Err(_) => {
-                queue.die();
-                self.wake.notify_one();
-                Err(Refused::Closed)
-            }
-        }
+        self.send_many(&[frame])
     }
 
     /// Writes several frames in one system call if nothing is waiting (a change and the one
@@ -128,8 +99,15 @@ impl Outbound {
             push_all(&mut queue);
             return Ok(());
         }
-        let slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.bytes())).collect();
-        match self.socket.try_write_vectored(&slices) {
+        // One frame, the usual case, without gathering slices.
+        let written = match frames {
+            [frame] => self.socket.try_write(frame.bytes()),
+            frames => {
+                let slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f.bytes())).collect();
+                self.socket.try_write_vectored(&slices)
+            }
+        };
+        match written {
             Ok(n) if n == bytes => Ok(()),
             Ok(n) => {
                 push_all(&mut queue);
