@@ -10,15 +10,18 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use dashmap::DashMap;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::args::{arg, flag, number, seconds};
+pub use super::args::{refusal, Answer};
+use super::booth;
 use super::flat::flat_state;
 use super::{AppState, EventEntry};
 use crate::clock::now_millis;
 use crate::domain::cues::{CueState, SignalKind};
 use crate::domain::queue::Policy;
 use crate::domain::text::{Lang, Mode};
-use crate::domain::{Actor, Command, EventState, Millis, Role, Seconds};
+use crate::domain::{Actor, Command, EventState, Millis, Role};
 use crate::hub::retries::{Outcome, RETRY_WINDOW_MS};
 use crate::hub::Overview;
 use crate::limits::{FrameBudget, Verdict};
@@ -39,32 +42,6 @@ pub struct Control {
 }
 
 type Press = Arc<tokio::sync::Mutex<Option<(Millis, Answer)>>>;
-
-/// An HTTP answer kept for a double press: status and body.
-#[derive(Clone)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Value,
-}
-
-pub fn refusal(code: ErrorCode, message: impl Into<String>) -> Answer {
-    Answer { status: status_of(code), body: json!({ "code": code, "message": message.into() }) }
-}
-
-/// The websocket error codes as HTTP statuses (documented in docs/integrations.md).
-fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::UnknownEvent => StatusCode::NOT_FOUND,
-        ErrorCode::Conflict | ErrorCode::InvalidState => StatusCode::CONFLICT,
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::Unavailable | ErrorCode::VenueUnreachable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
 
 pub fn authorized_token(app: &AppState, event: &str, token: &str) -> Result<(Arc<EventEntry>, Role), Answer> {
     let entry = app.event(event).ok_or_else(|| refusal(ErrorCode::UnknownEvent, format!("no event {event:?}")))?;
@@ -215,15 +192,6 @@ fn press_key(event: &str, role: Role, name: &str, args: &HashMap<String, String>
     format!("{event}\u{0}{}\u{0}{name}\u{0}{args:?}", role.as_str())
 }
 
-fn arg<'a>(args: &'a HashMap<String, String>, name: &str) -> Result<&'a str, Answer> {
-    args.get(name).map(String::as_str).ok_or_else(|| refusal(ErrorCode::InvalidField, format!("{name} is needed")))
-}
-
-fn number<T: std::str::FromStr>(args: &HashMap<String, String>, name: &str) -> Result<T, Answer> {
-    let text = arg(args, name)?;
-    text.parse().map_err(|_| refusal(ErrorCode::InvalidField, format!("{name} must be a number, not {text:?}")))
-}
-
 /// The websocket command an API path stands for, against the current versions.
 fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Result<Command, Answer> {
     let version = state.live.version;
@@ -253,14 +221,7 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "resume" => Command::Resume { version },
         "toggle_hold" if state.live.held_since.is_some() => Command::Resume { version },
         "toggle_hold" => Command::Hold { version },
-        "extend" => {
-            let text = arg(args, "seconds")?;
-            let seconds =
-                text.parse().ok().and_then(Seconds::parse).ok_or_else(|| {
-                    refusal(ErrorCode::InvalidField, format!("seconds must be a number, not {text:?}"))
-                })?;
-            Command::Extend { version, seconds }
-        }
+        "extend" => Command::Extend { version, seconds: seconds(args, "seconds")? },
         "end" => Command::End { version },
         "undo" => Command::Undo { version },
         "queue/next" => {
@@ -309,17 +270,7 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
         "stage/message" => Command::StageSignal {
             signal: SignalKind::Message,
             text: Some(arg(args, "text")?.to_owned()),
-            pinned: match args.get("pinned").map(String::as_str) {
-                None => None,
-                Some("true") => Some(true),
-                Some("false") => Some(false),
-                Some(other) => {
-                    return Err(refusal(
-                        ErrorCode::InvalidField,
-                        format!("pinned must be true or false, not {other:?}"),
-                    ))
-                }
-            },
+            pinned: flag(args, "pinned")?,
             speaker: None,
         },
         "stage/clear" => Command::StageClear {},
@@ -343,7 +294,7 @@ fn build(name: &str, args: &HashMap<String, String>, state: &EventState) -> Resu
             poll: text_or(args, "poll", state.open_poll(), "no poll is open; name one")?,
             shown: name == "poll/show",
         },
-        other => return Err(refusal(ErrorCode::UnknownType, format!("no command {other:?}"))),
+        other => return booth::build(other, args, state),
     })
 }
 

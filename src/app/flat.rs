@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::domain::booth::TimerDirection;
 use crate::domain::cues::CueState;
 use crate::domain::live::{clock_text, remaining_text, timing, Phase};
 use crate::domain::questions::QuestionState;
@@ -62,6 +63,9 @@ pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
             "overrun": tm.remaining_ms < 0,
             "started_at": live.segment_started_at,
             "paused_ms": live.segment_paused_ms,
+            "warning_ms": segment.warning_ms,
+            "danger_ms": segment.danger_ms,
+            "level": level(tm.remaining_ms, segment.warning_ms, segment.danger_ms),
         })
     });
     let speaker_clock = speaker.zip(tm.speaker_elapsed_ms).map(|((_, person), elapsed)| {
@@ -131,5 +135,58 @@ pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
             "on_screen": on_screen,
         }),
         "poll": poll,
+        "stage": stage(overview, role, now),
+        "timers": timers(overview, role, now),
     })
+}
+
+/// How urgent a clock is: as the stage screen colours it.
+fn level(remaining_ms: Millis, warning_ms: Millis, danger_ms: Millis) -> &'static str {
+    match remaining_ms {
+        r if r < 0 => "overrun",
+        r if r <= danger_ms => "danger",
+        r if r <= warning_ms => "warning",
+        _ => "normal",
+    }
+}
+
+/// What the stage screens show besides the clock, for those who see the stage (the chair,
+/// AV and speakers); `null` for the others. A full-screen message past its end is `null`.
+fn stage(overview: &Overview, role: Role, now: Millis) -> Value {
+    if !Routing::Stage.reaches(role, &[]) {
+        return Value::Null;
+    }
+    let state = &overview.state;
+    let screen = &state.screen;
+    let fullscreen = screen.fullscreen.as_ref().filter(|f| f.until.is_none_or(|until| until > now));
+    json!({
+        "blackout": screen.blackout,
+        "on_air": screen.on_air,
+        "flash_at": screen.flash_at,
+        "fullscreen": fullscreen.map(|f| json!({ "text": f.text, "until": f.until })),
+        "message": state.stage.as_ref().map(|m| json!({ "kind": m.kind, "text": m.text, "pinned": m.pinned })),
+    })
+}
+
+/// The side timers with their time at `now`, for those who see the stage; `[]` for others.
+fn timers(overview: &Overview, role: Role, now: Millis) -> Vec<Value> {
+    if !Routing::Stage.reaches(role, &[]) {
+        return Vec::new();
+    }
+    let timers = &overview.state.timers.timers;
+    timers
+        .iter()
+        .map(|t| {
+            let shown = t.shown_at(now);
+            let text = match t.direction {
+                TimerDirection::Down => remaining_text(shown),
+                TimerDirection::Up => clock_text(shown),
+            };
+            json!({
+                "id": t.id, "name": t.name, "direction": t.direction, "running": t.running_since.is_some(),
+                "ms": shown, "text": text, "over": shown < 0, "duration_ms": t.duration_ms,
+                "elapsed_ms": t.elapsed_ms, "running_since": t.running_since, "stage": t.stage, "cues": t.cues,
+            })
+        })
+        .collect()
 }

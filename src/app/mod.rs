@@ -2,6 +2,8 @@
 //! tokens and automations, and what every way in shares (limits, metrics, the journal, the
 //! cluster). Every adapter in `transport` imports it; it imports no adapter.
 
+mod args;
+mod booth;
 pub mod cluster;
 pub mod control;
 pub mod flat;

@@ -40,6 +40,11 @@ impl Role {
         matches!(self, Role::Organizer | Role::Moderator)
     }
 
+    /// Who runs the stage screens' controls and the side timers: the chair and the AV crew.
+    pub(super) fn runs_booth(self) -> bool {
+        matches!(self, Role::Organizer | Role::Moderator | Role::Av)
+    }
+
     /// Who may ask to speak: not the crew's screens.
     pub(super) fn may_request(self) -> bool {
         !matches!(self, Role::Av | Role::Display | Role::Captioner)

@@ -54,6 +54,9 @@ impl EventState {
         if let Some(changes) = self.voice(command, actor, now) {
             return changes;
         }
+        if let Some(changes) = self.booth(command, actor, now) {
+            return changes;
+        }
         let op = command.name().to_owned();
         let change = match command.target(&self.show)? {
             Target::Show { version, op: show_op } => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::booth::{SideTimers, StageControls};
 use super::cues::{Cue, StageMessage};
 use super::live::LiveState;
 use super::polls::Poll;
@@ -42,6 +43,16 @@ pub enum Change {
     Stage {
         op: String,
         message: Option<StageMessage>,
+    },
+    /// The stage screens' controls, whole.
+    Screen {
+        op: String,
+        screen: Box<StageControls>,
+    },
+    /// The side timers, all of them.
+    Timers {
+        op: String,
+        timers: Box<SideTimers>,
     },
     /// The whole plan after an edit, and the plan version it is.
     Plan {

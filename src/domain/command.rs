@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
+use super::booth::TimerDef;
 use super::cues::{CueTarget, SignalKind};
 use super::plan::{AddSegment, UpdateEvent, UpdateSegment};
 use super::polls::PollDef;
@@ -138,6 +139,45 @@ pub enum Command {
         speaker: Option<usize>,
     },
     StageClear {},
+    /// The stage screens go black (`on`), or come back.
+    StageBlackout {
+        on: bool,
+    },
+    StageOnAir {
+        on: bool,
+    },
+    StageFlash {},
+    /// The chair's text fills the stage screens, for `seconds` or until cleared.
+    StageFullscreen {
+        text: String,
+        seconds: Option<Seconds>,
+    },
+    StageFullscreenClear {},
+    TimerCreate(Box<TimerDef>),
+    TimerStart {
+        timer: String,
+    },
+    TimerPause {
+        timer: String,
+    },
+    /// Back to its planned length, stopped.
+    TimerReset {
+        timer: String,
+    },
+    /// More time left on a count down, more counted on a count up (less when negative).
+    TimerAdjust {
+        timer: String,
+        seconds: Seconds,
+    },
+    /// Where the timer shows; an absent field keeps its setting.
+    TimerShow {
+        timer: String,
+        stage: Option<bool>,
+        cues: Option<bool>,
+    },
+    TimerRemove {
+        timer: String,
+    },
     PlanAddSegment(Box<AddSegment>),
     PlanDuplicateSegment {
         plan_version: u64,
@@ -251,7 +291,7 @@ pub enum Command {
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 53] = [
+    pub const TYPES: [&'static str; 65] = [
         "next",
         "previous",
         "goto",
@@ -280,6 +320,18 @@ impl Command {
         "cue_cancel",
         "stage_signal",
         "stage_clear",
+        "stage_blackout",
+        "stage_on_air",
+        "stage_flash",
+        "stage_fullscreen",
+        "stage_fullscreen_clear",
+        "timer_create",
+        "timer_start",
+        "timer_pause",
+        "timer_reset",
+        "timer_adjust",
+        "timer_show",
+        "timer_remove",
         "plan_add_segment",
         "plan_duplicate_segment",
         "plan_remove_segment",
@@ -337,6 +389,18 @@ impl Command {
             Command::CueCancel { .. } => "cue_cancel",
             Command::StageSignal { .. } => "stage_signal",
             Command::StageClear {} => "stage_clear",
+            Command::StageBlackout { .. } => "stage_blackout",
+            Command::StageOnAir { .. } => "stage_on_air",
+            Command::StageFlash {} => "stage_flash",
+            Command::StageFullscreen { .. } => "stage_fullscreen",
+            Command::StageFullscreenClear {} => "stage_fullscreen_clear",
+            Command::TimerCreate(_) => "timer_create",
+            Command::TimerStart { .. } => "timer_start",
+            Command::TimerPause { .. } => "timer_pause",
+            Command::TimerReset { .. } => "timer_reset",
+            Command::TimerAdjust { .. } => "timer_adjust",
+            Command::TimerShow { .. } => "timer_show",
+            Command::TimerRemove { .. } => "timer_remove",
             Command::PlanAddSegment(_) => "plan_add_segment",
             Command::PlanDuplicateSegment { .. } => "plan_duplicate_segment",
             Command::PlanRemoveSegment { .. } => "plan_remove_segment",

@@ -9,6 +9,8 @@
 //! - `command` (what a client may ask), `target` (what it acts on), `change` (what it
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`
 //!   and `plan` (editing the plan while the show runs).
+//! - `booth` (the stage screens' controls and the side timers) and `booth_commands` (their
+//!   commands).
 //! - `questions`, `polls`, `votes`: the audience's voice (written questions, live polls,
 //!   and the votes for both, applied in batches).
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`,
@@ -18,6 +20,7 @@
 //!   as the turns the speaking record follows).
 
 pub mod automation;
+pub mod booth;
 pub mod captions;
 pub mod cues;
 pub mod live;
@@ -35,6 +38,7 @@ pub mod votes;
 
 mod actor;
 mod apply;
+mod booth_commands;
 mod change;
 mod command;
 mod floor;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::booth::{SideTimers, StageControls};
 use super::change::{Change, PLAN_UNDO};
 use super::cues::{CueSheet, CueState, StageMessage};
 use super::live::{LiveState, Phase};
@@ -37,6 +38,11 @@ pub struct EventState {
     pub cues: CueSheet,
     /// What the speaker's stage screen shows from the chair.
     pub stage: Option<StageMessage>,
+    /// Blackout, ON AIR, a flash and a full-screen message on the stage screens.
+    #[serde(default)]
+    pub screen: StageControls,
+    #[serde(default)]
+    pub timers: SideTimers,
     /// The audience's written questions.
     #[serde(default)]
     pub questions: Questions,
@@ -62,6 +68,8 @@ impl EventState {
             queues,
             cues: CueSheet::default(),
             stage: None,
+            screen: StageControls::default(),
+            timers: SideTimers::default(),
             questions: Questions::default(),
             polls,
             speaking: SpeakingRecord::default(),
@@ -107,6 +115,8 @@ impl EventState {
             }
             Change::Cue { cue, .. } => self.cues.record(cue),
             Change::Stage { message, .. } => self.stage = message.clone(),
+            Change::Screen { screen, .. } => self.screen = (**screen).clone(),
+            Change::Timers { timers, .. } => self.timers = (**timers).clone(),
             Change::Plan { op, plan_version, plan, .. } => {
                 let previous = std::mem::replace(&mut self.show, plan.clone());
                 if op == PLAN_UNDO {

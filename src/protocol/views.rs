@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::domain::booth::{SideTimer, StageControls};
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
 use crate::domain::questions::{Board, QaMode};
@@ -52,7 +53,7 @@ impl Routing {
     pub fn of(change: &Change) -> Self {
         match change {
             Change::Cue { cue, .. } => Routing::Crew(cue.target.position()),
-            Change::Stage { .. } => Routing::Stage,
+            Change::Stage { .. } | Change::Screen { .. } | Change::Timers { .. } => Routing::Stage,
             Change::Live { .. }
             | Change::Queue { .. }
             | Change::Plan { .. }
@@ -196,6 +197,8 @@ impl<'a> View<'a> {
             queues: state.queues.iter().map(|(name, queue)| (name.as_str(), self.queue(queue))).collect(),
             cues: state.cues.cues.iter().filter(|c| reaches(Routing::Crew(c.target.position()))).collect(),
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
+            screen: reaches(Routing::Stage).then_some(&state.screen),
+            timers: reaches(Routing::Stage).then_some(state.timers.timers.as_slice()),
             questions: self.viewer().questions(&state.questions),
             polls: self.viewer().polls(state),
             speaking: self.speaking(&state.speaking),
@@ -265,6 +268,8 @@ impl<'a> View<'a> {
             },
             Change::Cue { op, cue } => ChangeView::Cue { op, cue },
             Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
+            Change::Screen { op, screen } => ChangeView::Screen { op, screen },
+            Change::Timers { op, timers } => ChangeView::Timers { op, timers: &timers.timers },
             Change::Plan { op, plan_version, plan, speaking } => ChangeView::Plan {
                 op,
                 plan_version: *plan_version,
@@ -420,6 +425,11 @@ pub struct SnapshotView<'a> {
     queues: BTreeMap<&'a str, QueueView<'a>>,
     cues: Vec<&'a Cue>,
     stage: Option<&'a StageMessage>,
+    /// For those who see the stage messages; absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    screen: Option<&'a StageControls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timers: Option<&'a [SideTimer]>,
     questions: QuestionsView<'a>,
     polls: PollsView<'a>,
     speaking: SpeakingView<'a>,
@@ -484,6 +494,14 @@ pub enum ChangeView<'a> {
     Stage {
         op: &'a str,
         message: Option<&'a StageMessage>,
+    },
+    Screen {
+        op: &'a str,
+        screen: &'a StageControls,
+    },
+    Timers {
+        op: &'a str,
+        timers: &'a [SideTimer],
     },
     Plan {
         op: &'a str,

@@ -33,22 +33,22 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
     Reply { status, head: head.to_ascii_lowercase(), body }
 }
 
-fn no_double_press_guard(settings: &mut Settings) {
+pub fn no_double_press_guard(settings: &mut Settings) {
     settings.limits.api_double_press_ms = 0;
 }
 
 /// `POST /api/v1/events/{EVENT}/{path}` with `role`'s bearer token.
-async fn press(app: &TestApp, role: Role, path: &str) -> Reply {
+pub async fn press(app: &TestApp, role: Role, path: &str) -> Reply {
     let auth = format!("Bearer {}", app.token(role));
     request(app.addr, "POST", &format!("/api/v1/events/{EVENT}/{path}"), &[("Authorization", &auth)], "").await
 }
 
-async fn state(app: &TestApp, role: Role) -> Reply {
+pub async fn state(app: &TestApp, role: Role) -> Reply {
     let path = format!("/api/v1/events/{EVENT}/state?token={}", app.token(role));
     request(app.addr, "GET", &path, &[], "").await
 }
 
-fn ok(reply: &Reply) -> &Value {
+pub fn ok(reply: &Reply) -> &Value {
     assert_eq!(reply.status, 200, "{}", reply.body);
     &reply.body
 }

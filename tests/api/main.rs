@@ -2,6 +2,7 @@
 
 mod audience;
 mod automations;
+mod booth;
 mod browser;
 mod browser_captions;
 mod browser_console;

@@ -17,11 +17,11 @@ const PATIENCE: Duration = Duration::from_secs(10);
 const ACCEPTED: &str = "eventhub_osc_packets_total{result=\"accepted\"} ";
 const REJECTED: &str = "eventhub_osc_packets_total{result=\"rejected\"} ";
 
-fn osc_on(settings: &mut Settings) {
+pub fn osc_on(settings: &mut Settings) {
     settings.server.osc_bind = Some("127.0.0.1:0".parse().unwrap());
 }
 
-async fn send(to: SocketAddr, address: &str, args: Vec<OscType>) {
+pub async fn send(to: SocketAddr, address: &str, args: Vec<OscType>) {
     let packet = OscPacket::Message(OscMessage { addr: address.into(), args });
     send_bytes(to, &rosc::encoder::encode(&packet).unwrap()).await;
 }
@@ -31,7 +31,7 @@ async fn send_bytes(to: SocketAddr, bytes: &[u8]) {
     socket.send_to(bytes, to).await.unwrap();
 }
 
-fn text(value: &str) -> OscType {
+pub fn text(value: &str) -> OscType {
     OscType::String(value.into())
 }
 

@@ -2,6 +2,7 @@
 //! an injected `now`; the shared fixtures and helpers are here.
 
 mod automations;
+mod booth;
 mod caption_tracks;
 mod cue_standbys;
 mod plan_edits;
