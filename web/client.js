@@ -286,6 +286,8 @@ export function connectHub(opts = {}) {
             cue_presets: Array.isArray(snap.cue_presets) ? snap.cue_presets : [],
             automations: Array.isArray(snap.automations) ? snap.automations : [],
             stage: snap.stage ?? null,
+            screen: snap.screen || {},
+            timers: Array.isArray(snap.timers) ? snap.timers : [],
             sides: Array.isArray(snap.sides) ? snap.sides : [],
             speaking: snap.speaking || { sides: [], people: [], open: [] },
             qa: snap.qa ?? 'off',
@@ -335,6 +337,8 @@ export function connectHub(opts = {}) {
           state.queues[ch.queue] = ch.state;
         } else if (ch.kind === 'cue' && ch.cue) putCue(state, ch.cue);
         else if (ch.kind === 'stage') state.stage = ch.message ?? null;
+        else if (ch.kind === 'screen' && ch.screen) state.screen = ch.screen;
+        else if (ch.kind === 'timers' && Array.isArray(ch.timers)) state.timers = ch.timers;
         else if (ch.kind === 'plan' && ch.plan && Array.isArray(ch.plan.segments)) {
           // The whole plan, as this page may see it: pages follow edits by a plain assignment.
           state.event = ch.plan.event;

@@ -16,6 +16,7 @@ import { createQueuePanel } from './queue-panel.js';
 import { createSpeakingPanel } from './speaking-panel.js';
 import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
+import { createBoothPanel } from './booth-panel.js';
 import { createPlanEditor } from './plan-editor.js';
 import { createQaPanel } from './qa-panel.js';
 import { createPollPanel } from './poll-panel.js';
@@ -45,6 +46,7 @@ const hub = page.connect({
     else if (kind === 'queue') { markBody(hub); queuePanel.render(); }
     else if (kind === 'cue') { markBody(hub); cuePanel.render(); }
     else if (kind === 'stage') { markBody(hub); stagePanel.render(); stageMini.render(hub.state, hub.serverNow()); }
+    else if (kind === 'screen' || kind === 'timers') { markBody(hub); boothPanel.render(); stageMini.render(hub.state, hub.serverNow()); }
     else if (kind === 'hidden') markBody(hub);
     else render();
     if (!AUDIENCE_OPS.has(msg.change && msg.change.op)) noteChange(msg);
@@ -60,6 +62,7 @@ const queuePanel = createQueuePanel(panelOpts);
 const speakingPanel = createSpeakingPanel(panelOpts);
 const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel({ ...panelOpts, showError: (err) => showError(err) });
+const boothPanel = createBoothPanel({ ...panelOpts, showError: (err) => showError(err) });
 const qaPanel = createQaPanel({ ...panelOpts, showError: (err) => showError(err) });
 const pollPanel = createPollPanel({ ...panelOpts, showError: (err) => showError(err) });
 const VOICE_KINDS = new Set(['question', 'board', 'poll', 'votes']);
@@ -368,6 +371,7 @@ function render() {
   queuePanel.render();
   cuePanel.render();
   stagePanel.render();
+  boothPanel.render();
   qaPanel.render();
   pollPanel.render();
   stageMini.render(s, hub.serverNow());
@@ -578,6 +582,7 @@ function tick() {
   queuePanel.tick(now);
   speakingPanel.tick(now);
   cuePanel.tick(now);
+  boothPanel.tick(now);
   stageMini.tick(s, now);
   drawArmed();
 

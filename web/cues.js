@@ -15,6 +15,7 @@ import {
   stageText,
 } from './ui.js';
 import { nextSpeaker } from './stage-view.js';
+import { drawTimers } from './booth-ui.js';
 import { cueSegmentTitle, cueClosedWith } from './cue-panel.js';
 
 const FADE_MS = 4000; // a closed cue stays this long in the main list, fading, then moves to "recent"
@@ -334,11 +335,23 @@ function render() {
   tick();
 }
 
+/** The side timers the chair shows on cue screens, and whether the stage is on air or black. */
+function drawBooth(s, now) {
+  const screen = s.screen || {};
+  drawTimers($('cue-timers'), s.timers, now, 'cues');
+  $('cue-on-air').hidden = !screen.on_air;
+  setText($('cue-on-air'), t(lang, 'on_air'));
+  $('cue-blackout').hidden = !screen.blackout;
+  setText($('cue-blackout'), t(lang, 'blackout_badge'));
+  $('cue-booth').hidden = $('cue-timers').hidden && !screen.on_air && !screen.blackout;
+}
+
 function tick() {
   const s = hub.state;
   if (!s) return;
   const now = hub.serverNow();
   setText($('clock'), fmtClock(now, s.event.time_zone, lang, { seconds: true }));
+  drawBooth(s, now);
   const tm = timing(s, now);
   const cd = $('countdown');
   setText(cd, tm.phase === 'live' ? fmtCountdown(tm.remaining_ms) : '');

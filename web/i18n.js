@@ -6,6 +6,19 @@ export const LANG_NAMES = { zh: '中文', ja: '日本語', en: 'English' };
 
 const S = {
   en: {
+    // the booth's stage controls and side timers (issue 29)
+    on_air: 'ON AIR', on_air_off: 'ON AIR off', blackout: 'Blackout', blackout_off: 'End blackout',
+    blackout_badge: 'BLACKOUT', fullscreen_badge: 'Full-screen message', btn_flash: 'Flash',
+    booth_title: 'Stage controls', fullscreen_hint: 'Full-screen message for the stage', fullscreen_for: 'How long',
+    fullscreen_until_cleared: 'until taken off', btn_fullscreen: 'Full screen', btn_fullscreen_clear: 'Take off',
+    timers_title: 'Side timers', timers_none: 'No side timers', timer_name_hint: 'Timer name, e.g. Break ends in',
+    timer_direction: 'Direction', timer_down: 'Count down', timer_up: 'Count up', minutes_short: 'min',
+    timer_start_now: 'Start now', btn_timer_create: 'Add timer', timer_start: 'Start timer', timer_pause: 'Pause timer',
+    timer_minus: 'One minute less', timer_plus: 'One minute more', timer_reset: 'Reset timer', timer_remove: 'Remove timer',
+    timer_on_stage: 'on stage', timer_on_cues: 'on cue screens', timer_start_short: '▶ Start', timer_pause_short: 'Pause',
+    stage_blackout: 'Stage blackout switched', stage_on_air: 'ON AIR switched', stage_flash: 'Stage flashed',
+    stage_fullscreen: 'Full-screen message shown', stage_fullscreen_clear: 'Full-screen message taken off',
+    timer_create: 'Timer added', timer_adjust: 'Timer adjusted', timer_show: 'Timer moved',
     // console cockpit, guards, undo, stage view (issue 13)
     segment_clock: 'Segment', stage_marker: 'on stage', cockpit_next: 'Next',
     arm_end: 'Press again to end the show ({s})', arm_goto: 'Press again to leave the running segment ({s})',
@@ -295,6 +308,19 @@ const S = {
     cue_interp_channels: 'Channels: {list}',
   },
   zh: {
+    // 舞台控制与辅助计时器
+    on_air: '直播中', on_air_off: '关闭直播提示', blackout: '黑屏', blackout_off: '结束黑屏',
+    blackout_badge: '黑屏中', fullscreen_badge: '全屏消息', btn_flash: '闪烁',
+    booth_title: '舞台控制', fullscreen_hint: '讲台全屏消息', fullscreen_for: '显示时长',
+    fullscreen_until_cleared: '直到撤下', btn_fullscreen: '全屏显示', btn_fullscreen_clear: '撤下',
+    timers_title: '辅助计时器', timers_none: '没有辅助计时器', timer_name_hint: '计时器名称，如：茶歇结束',
+    timer_direction: '方向', timer_down: '倒计时', timer_up: '正计时', minutes_short: '分钟',
+    timer_start_now: '立即开始', btn_timer_create: '添加计时器', timer_start: '开始计时', timer_pause: '暂停计时',
+    timer_minus: '减一分钟', timer_plus: '加一分钟', timer_reset: '重置计时器', timer_remove: '删除计时器',
+    timer_on_stage: '讲台屏幕', timer_on_cues: '提示屏幕', timer_start_short: '▶ 开始', timer_pause_short: '暂停',
+    stage_blackout: '已切换黑屏', stage_on_air: '已切换直播提示', stage_flash: '讲台屏幕已闪烁',
+    stage_fullscreen: '已显示全屏消息', stage_fullscreen_clear: '已撤下全屏消息',
+    timer_create: '已添加计时器', timer_adjust: '已调整计时器', timer_show: '已更改计时器显示位置',
     segment_clock: '环节', stage_marker: '讲台显示', cockpit_next: '下一项',
     arm_end: '再按一次结束活动（{s}）', arm_goto: '再按一次离开正在进行的环节（{s}）',
     btn_undo: '撤销', undo: '已撤销', undo_hint: 'U', undone: '已撤销：回到 {title}',
@@ -572,6 +598,19 @@ const S = {
     cue_interp_channels: '频道：{list}',
   },
   ja: {
+    // ステージ制御と補助タイマー
+    on_air: 'ON AIR', on_air_off: 'ON AIR 消灯', blackout: '暗転', blackout_off: '暗転解除',
+    blackout_badge: '暗転中', fullscreen_badge: '全画面メッセージ', btn_flash: '点滅',
+    booth_title: 'ステージ制御', fullscreen_hint: 'ステージ画面の全画面メッセージ', fullscreen_for: '表示時間',
+    fullscreen_until_cleared: '消すまで', btn_fullscreen: '全画面表示', btn_fullscreen_clear: '消す',
+    timers_title: '補助タイマー', timers_none: '補助タイマーはありません', timer_name_hint: 'タイマー名（例：休憩終了まで）',
+    timer_direction: '方向', timer_down: 'カウントダウン', timer_up: 'カウントアップ', minutes_short: '分',
+    timer_start_now: 'すぐ開始', btn_timer_create: 'タイマーを追加', timer_start: 'タイマー開始', timer_pause: 'タイマー一時停止',
+    timer_minus: '1分減らす', timer_plus: '1分増やす', timer_reset: 'タイマーをリセット', timer_remove: 'タイマーを削除',
+    timer_on_stage: 'ステージ画面', timer_on_cues: 'キュー画面', timer_start_short: '▶ 開始', timer_pause_short: '一時停止',
+    stage_blackout: '暗転を切り替え', stage_on_air: 'ON AIR を切り替え', stage_flash: 'ステージ画面を点滅',
+    stage_fullscreen: '全画面メッセージを表示', stage_fullscreen_clear: '全画面メッセージを消去',
+    timer_create: 'タイマーを追加', timer_adjust: 'タイマーを調整', timer_show: 'タイマーの表示先を変更',
     segment_clock: 'プログラム', stage_marker: 'ステージ表示', cockpit_next: '次へ',
     arm_end: 'もう一度押すとイベントを終了します（{s}）', arm_goto: 'もう一度押すと進行中のプログラムを離れます（{s}）',
     btn_undo: '元に戻す', undo: '元に戻しました', undo_hint: 'U', undone: '元に戻しました：{title}',

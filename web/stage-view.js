@@ -7,6 +7,7 @@ import {
 } from './client.js';
 import { t, LANGS } from './i18n.js';
 import { el, setText, stageText } from './ui.js';
+import { createBoothLayer } from './booth-ui.js';
 
 /** The queue whose speaker has the floor now (client.js `activeQueueName`), or null. */
 function floorQueue(state) {
@@ -190,6 +191,7 @@ export function createStageView(root, { lang, second = () => null, serves = () =
   parts.closing.append(closingTitle, closingEvent);
   parts.held.hidden = true;
   parts.over.hidden = true;
+  const booth = createBoothLayer(root, { ids });
   let shownMessageAt = null;
 
   /** Who is on stage, who is next, and the chair's message. */
@@ -282,6 +284,7 @@ export function createStageView(root, { lang, second = () => null, serves = () =
     parts.hint.hidden = !hint || !parts.message.hidden;
     parts.hint.dataset.level = level;
     setText(parts.hint, hint);
+    booth(state, now, L);
   }
 
   return { render: draw, tick: draw };

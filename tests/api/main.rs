@@ -4,6 +4,7 @@ mod audience;
 mod automations;
 mod booth;
 mod browser;
+mod browser_booth;
 mod browser_captions;
 mod browser_console;
 mod browser_cues;
