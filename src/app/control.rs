@@ -38,10 +38,18 @@ pub struct Control {
     /// What each (event, role, `Idempotency-Key`) was first sent with, and when, for the
     /// hub's retry window: the same key with another command or other arguments is refused,
     /// not answered as the first. As many as the budget lets through in that window.
-    keys: Arc<Mutex<HashMap<String, (Millis, String)>>>,
+    keys: Arc<Mutex<HashMap<String, SentKey>>>,
 }
 
 type Press = Arc<tokio::sync::Mutex<Option<(Millis, Answer)>>>;
+
+/// A key as first sent: when, with what, and whether it passed its `expect` on to the hub,
+/// which then answers its retries from its own record, wherever the show has gone since.
+struct SentKey {
+    at: Millis,
+    request: String,
+    to_hub: bool,
+}
 
 pub fn authorized_token(app: &AppState, event: &str, token: &str) -> Result<(Arc<EventEntry>, Role), Answer> {
     let entry = app.event(event).ok_or_else(|| refusal(ErrorCode::UnknownEvent, format!("no event {event:?}")))?;
@@ -102,11 +110,13 @@ impl Control {
             return answer;
         }
         if let Some(key) = key {
-            if let Some(answer) = self.key_reused(event, role, &key, press_key(event, role, name, &args), now) {
-                return answer;
-            }
+            let slot = format!("{event}\u{0}{}\u{0}{key}", role.as_str());
+            let checked = match self.key_sent(&slot, press_key(event, role, name, &args), now) {
+                Ok(to_hub) => !to_hub,
+                Err(answer) => return answer,
+            };
             // A retried key is answered by the hub's own record of it.
-            return self.apply(&entry, role, name, &args, Some(key)).await;
+            return self.apply(&entry, role, name, &args, Some((key, slot, checked))).await;
         }
         let window = self.app.limits.api_double_press_ms;
         let slot = {
@@ -128,15 +138,19 @@ impl Control {
         answer
     }
 
-    /// A refusal when `key` was sent within the retry window with another request than `request`.
-    fn key_reused(&self, event: &str, role: Role, key: &str, request: String, now: Millis) -> Option<Answer> {
+    /// Whether the key in `slot` went on to the hub before; a refusal when it was sent
+    /// within the retry window with another request than `request`.
+    fn key_sent(&self, slot: &str, request: String, now: Millis) -> Result<bool, Answer> {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.retain(|_, (at, _)| now - *at < RETRY_WINDOW_MS);
-        let (_, first) =
-            keys.entry(format!("{event}\u{0}{}\u{0}{key}", role.as_str())).or_insert((now, request.clone()));
-        (*first != request).then(|| {
-            refusal(ErrorCode::Conflict, "this Idempotency-Key was sent with another command or other arguments")
-        })
+        keys.retain(|_, sent| now - sent.at < RETRY_WINDOW_MS);
+        let first = keys.entry(slot.to_owned()).or_insert(SentKey { at: now, request: request.clone(), to_hub: false });
+        if first.request != request {
+            return Err(refusal(
+                ErrorCode::Conflict,
+                "this Idempotency-Key was sent with another command or other arguments",
+            ));
+        }
+        Ok(first.to_hub)
     }
 
     fn over_budget(&self, event: &str, role: Role, now: Millis) -> Option<Answer> {
@@ -156,13 +170,14 @@ impl Control {
         role: Role,
         name: &str,
         args: &HashMap<String, String>,
-        key: Option<String>,
+        key: Option<(String, String, bool)>,
     ) -> Answer {
         let before = match overview(entry).await {
             Ok(overview) => overview,
             Err(answer) => return answer,
         };
-        if let Some(expected) = args.get("expect") {
+        let expect = args.get("expect").filter(|_| key.as_ref().is_none_or(|(_, _, checked)| *checked));
+        if let Some(expected) = expect {
             let current = before.state.live.segment.map(|k| before.state.show.segments[k].id.as_str());
             if current != Some(expected.as_str()) {
                 let at = current.map_or("no segment".to_owned(), |id| format!("{id:?}"));
@@ -173,7 +188,12 @@ impl Control {
             Ok(command) => command,
             Err(answer) => return answer,
         };
-        let id = key.map_or_else(|| format!("api-{}", uuid::Uuid::new_v4()), |key| format!("key:{key}"));
+        if let Some((_, slot, _)) = &key {
+            if let Some(sent) = self.keys.lock().unwrap_or_else(|e| e.into_inner()).get_mut(slot) {
+                sent.to_hub = true;
+            }
+        }
+        let id = key.map_or_else(|| format!("api-{}", uuid::Uuid::new_v4()), |(key, _, _)| format!("key:{key}"));
         match entry.hub.request(api_actor(role), id, command).await {
             Ok(Outcome::Ack { .. }) => match overview(entry).await {
                 Ok(after) => Answer { status: StatusCode::OK, body: flat_state(&after, role, now_millis()) },

@@ -240,13 +240,27 @@ async fn a_retried_idempotency_key_changes_nothing() {
     let other = [("Authorization", auth.as_str()), ("Idempotency-Key", "deck-key-7-press-2")];
     assert_eq!(ok(&request(app.addr, "POST", &path, &other, "").await)["current"]["id"], "keynotes");
 
+    // A press guarded by `expect` whose answer was lost is retried after it moved the show:
+    // the retry is answered as the first, not refused for the show having moved.
+    let guarded = format!("{path}?expect=keynotes");
+    let key = [("Authorization", auth.as_str()), ("Idempotency-Key", "deck-key-7-press-3")];
+    assert_eq!(ok(&request(app.addr, "POST", &guarded, &key, "").await)["current"]["id"], "round-table");
+    let retried = request(app.addr, "POST", &guarded, &key, "").await;
+    assert_eq!((ok(&retried)["current"]["id"].as_str(), retried.body["seq"].as_u64()), (Some("round-table"), Some(3)));
+    // One refused by its `expect` stays refused when retried.
+    let stale = [("Authorization", auth.as_str()), ("Idempotency-Key", "deck-key-7-press-4")];
+    for _ in 0..2 {
+        let refused = request(app.addr, "POST", &guarded, &stale, "").await;
+        assert_eq!((refused.status, refused.body["code"].as_str()), (409, Some("conflict")), "{}", refused.body);
+    }
+
     // The same key with another command, or other arguments, is not answered as the first.
     let extend = format!("/api/v1/events/{EVENT}/extend?seconds=3601");
     let reused = request(app.addr, "POST", &extend, &headers, "").await;
     assert_eq!((reused.status, reused.body["code"].as_str()), (409, Some("conflict")), "{}", reused.body);
     let with_expect = request(app.addr, "POST", &format!("{path}?expect=opening"), &headers, "").await;
     assert_eq!(with_expect.status, 409, "{}", with_expect.body);
-    assert_eq!(ok(&state(&app, Role::Moderator).await)["seq"], 2, "neither was applied");
+    assert_eq!(ok(&state(&app, Role::Moderator).await)["seq"], 3, "neither was applied");
 }
 
 #[tokio::test]
