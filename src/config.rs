@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::automation::{self, Automation, Destinations};
 use crate::domain::cues::CueTarget;
+use crate::domain::notes::{self, NotePreset};
 use crate::domain::plan::{self, fresh_speaker_id};
 use crate::domain::polls::PollDef;
 use crate::domain::questions::QaMode;
@@ -129,6 +130,9 @@ struct EventFile {
     segments: Vec<SegmentSection>,
     #[serde(default)]
     cue_presets: Vec<CuePreset>,
+    /// The notes the crew and speakers send the chair with one tap: `[[note_presets]] id, text`.
+    #[serde(default)]
+    note_presets: Vec<NotePreset>,
     #[serde(default)]
     automations: Vec<Automation>,
     /// Polls prepared for the day: `[[polls]]` with `id`, `question`, `options`, ….
@@ -305,6 +309,9 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
     if file.cue_presets.len() > MAX_CUE_PRESETS {
         bail!("an event has at most {MAX_CUE_PRESETS} cue presets");
     }
+    if file.note_presets.len() > notes::MAX_NOTE_PRESETS {
+        bail!("an event has at most {} note presets", notes::MAX_NOTE_PRESETS);
+    }
     if file.sides.len() > sides::MAX_SIDES {
         bail!("an event has at most {} sides", sides::MAX_SIDES);
     }
@@ -331,6 +338,18 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
             }
             let text = plan::cue_text(&p.text).map_err(|e| anyhow::anyhow!("cue preset {:?}: {e}", p.id))?;
             Ok(CuePreset { target: person_target(p.target)?, text, ..p })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut note_ids = HashSet::new();
+    let note_presets = file
+        .note_presets
+        .into_iter()
+        .map(|p| {
+            if !valid_id(&p.id) || !note_ids.insert(p.id.clone()) {
+                bail!("note preset id {:?} must be 1-64 letters, digits, '-' or '_', and unique", p.id);
+            }
+            let text = plan::cue_text(&p.text).map_err(|e| anyhow::anyhow!("note preset {:?}: {e}", p.id))?;
+            Ok(NotePreset { text, ..p })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let planned_start = at(section.start)?;
@@ -403,6 +422,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         },
         segments,
         cue_presets,
+        note_presets,
         automations: file.automations,
         qa: section.questions,
         prepared_polls: file.polls,

@@ -179,9 +179,15 @@ impl Server {
                 let token = entry.token(role);
                 let page = page_of(role);
                 lines.push(format!("{event:<12} {:<10} {base}/{page}#event={event}&token={token}", role.as_str()));
-                // The display token's other screen: the hall's questions and poll results.
-                if role == Role::Display {
-                    lines.push(format!("{event:<12} {:<10} {base}/wall#event={event}&token={token}", role.as_str()));
+                // The display token's other screen: the hall's questions and poll results; the
+                // speaker token's phone page in the green room: notes to the chair.
+                let other = match role {
+                    Role::Display => Some("wall"),
+                    Role::Speaker => Some("notes"),
+                    _ => None,
+                };
+                if let Some(page) = other {
+                    lines.push(format!("{event:<12} {:<10} {base}/{page}#event={event}&token={token}", role.as_str()));
                 }
             }
         }

@@ -288,6 +288,8 @@ export function connectHub(opts = {}) {
             stage: snap.stage ?? null,
             screen: snap.screen || {},
             timers: Array.isArray(snap.timers) ? snap.timers : [],
+            notes: Array.isArray(snap.notes) ? snap.notes : [],
+            note_presets: Array.isArray(snap.note_presets) ? snap.note_presets : [],
             sides: Array.isArray(snap.sides) ? snap.sides : [],
             speaking: snap.speaking || { sides: [], people: [], open: [] },
             qa: snap.qa ?? 'off',
@@ -339,6 +341,7 @@ export function connectHub(opts = {}) {
         else if (ch.kind === 'stage') state.stage = ch.message ?? null;
         else if (ch.kind === 'screen' && ch.screen) state.screen = ch.screen;
         else if (ch.kind === 'timers' && Array.isArray(ch.timers)) state.timers = ch.timers;
+        else if (ch.kind === 'note' && ch.note) putNote(state, ch.note);
         else if (ch.kind === 'plan' && ch.plan && Array.isArray(ch.plan.segments)) {
           // The whole plan, as this page may see it: pages follow edits by a plain assignment.
           state.event = ch.plan.event;
@@ -695,6 +698,16 @@ function putCue(state, cue) {
   let extra = state.cues.filter(cueClosed).length - KEEP_CLOSED;
   if (extra > 0) state.cues = state.cues.filter((c) => !(cueClosed(c) && extra-- > 0));
 }
+
+/** A note to the chair, whole: replaced by id, else added; read ones beyond 50 forgotten. */
+function putNote(state, note) {
+  if (!state.notes) state.notes = [];
+  const i = state.notes.findIndex((n) => n.id === note.id);
+  if (i >= 0) state.notes[i] = note; else state.notes.push(note);
+  let extra = state.notes.filter((n) => n.read).length - KEEP_READ_NOTES;
+  if (extra > 0) state.notes = state.notes.filter((n) => !(n.read && extra-- > 0));
+}
+const KEEP_READ_NOTES = 50;
 
 // ---------- pure helpers shared by the pages ----------
 

@@ -17,6 +17,7 @@ import { createSpeakingPanel } from './speaking-panel.js';
 import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
 import { createBoothPanel } from './booth-panel.js';
+import { createNoteCockpit } from './notes-ui.js';
 import { createPlanEditor } from './plan-editor.js';
 import { createQaPanel } from './qa-panel.js';
 import { createPollPanel } from './poll-panel.js';
@@ -46,6 +47,7 @@ const hub = page.connect({
     else if (kind === 'queue') { markBody(hub); queuePanel.render(); }
     else if (kind === 'cue') { markBody(hub); cuePanel.render(); }
     else if (kind === 'stage') { markBody(hub); stagePanel.render(); stageMini.render(hub.state, hub.serverNow()); }
+    else if (kind === 'note') { markBody(hub); noteCockpit.render(); }
     else if (kind === 'screen' || kind === 'timers') { markBody(hub); boothPanel.render(); stageMini.render(hub.state, hub.serverNow()); }
     else if (kind === 'hidden') markBody(hub);
     else render();
@@ -63,6 +65,7 @@ const speakingPanel = createSpeakingPanel(panelOpts);
 const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel({ ...panelOpts, showError: (err) => showError(err) });
 const boothPanel = createBoothPanel({ ...panelOpts, showError: (err) => showError(err) });
+const noteCockpit = createNoteCockpit($('ck-notes'), { ...panelOpts, showError: (err) => showError(err) });
 const qaPanel = createQaPanel({ ...panelOpts, showError: (err) => showError(err) });
 const pollPanel = createPollPanel({ ...panelOpts, showError: (err) => showError(err) });
 const VOICE_KINDS = new Set(['question', 'board', 'poll', 'votes']);
@@ -372,6 +375,7 @@ function render() {
   cuePanel.render();
   stagePanel.render();
   boothPanel.render();
+  noteCockpit.render();
   qaPanel.render();
   pollPanel.render();
   stageMini.render(s, hub.serverNow());
@@ -583,6 +587,7 @@ function tick() {
   speakingPanel.tick(now);
   cuePanel.tick(now);
   boothPanel.tick(now);
+  noteCockpit.tick(now);
   stageMini.tick(s, now);
   drawArmed();
 

@@ -12,10 +12,11 @@ import {
 import { t, kindName } from './i18n.js';
 import {
   $, el, setText, startPage, markBody, runCommand, targetName, keyedList,
-  stageText,
+  stageText, showMessage, errorText,
 } from './ui.js';
 import { nextSpeaker } from './stage-view.js';
 import { drawTimers } from './booth-ui.js';
+import { createNoteSender } from './notes-ui.js';
 import { cueSegmentTitle, cueClosedWith } from './cue-panel.js';
 
 const FADE_MS = 4000; // a closed cue stays this long in the main list, fading, then moves to "recent"
@@ -32,6 +33,7 @@ let sound = frag.sound || load('hub.sound') !== '0';
 const closedSeen = new Map(); // cue id → local time it was seen closing, for the fade
 const busy = new Set(); // cue ids whose answer awaits its reply
 
+let notes = null; // the panel of notes to the chair, made once the hub is
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
 const hub = page.connect({
   name: frag.name || (crew ? `AV (${crew.join(', ')})` : 'AV'),
@@ -45,6 +47,10 @@ const hub = page.connect({
   },
 });
 $('lang').addEventListener('change', (e) => e.target.blur()); // Space answers cues again
+notes = createNoteSender($('cue-notes'), {
+  hub, lang: () => lang, connected: () => page.status === 'connected',
+  showError: (err) => showMessage(errorText(lang, err)),
+});
 
 // ---------- crew filter: the hello's crew always matches the page address ----------
 
@@ -332,6 +338,7 @@ function render() {
   renderSegments(s);
   renderInterpretation(s);
   renderCues(s);
+  if (notes) notes.render();
   tick();
 }
 

@@ -45,6 +45,11 @@ impl Role {
         matches!(self, Role::Organizer | Role::Moderator | Role::Av)
     }
 
+    /// Who may send the chair a note: the crew, the stage, the captioner and the chairs.
+    pub fn may_send_notes(self) -> bool {
+        !matches!(self, Role::Attendee | Role::Display)
+    }
+
     /// Who may ask to speak: not the crew's screens.
     pub(super) fn may_request(self) -> bool {
         !matches!(self, Role::Av | Role::Display | Role::Captioner)

@@ -19,6 +19,20 @@ impl EventState {
         now: Millis,
     ) -> Option<Result<Vec<Change>, Rejection>> {
         let op = command.name().to_owned();
+        let note = match command {
+            Command::NoteSend { preset, text } => {
+                Some(self.notes.send(&self.show.note_presets, preset.as_deref(), text.as_deref(), actor, now))
+            }
+            Command::NoteRead { note } => Some(self.notes.read(*note, actor, now)),
+            _ => None,
+        };
+        if let Some(note) = note {
+            return Some(note.map(|note| {
+                let change = Change::Note { op, note: Box::new(note) };
+                self.evolve(&change);
+                vec![change]
+            }));
+        }
         let mut screen = self.screen.clone();
         let mut timers = self.timers.clone();
         let result = match command {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::booth::{SideTimers, StageControls};
 use super::cues::{Cue, StageMessage};
 use super::live::LiveState;
+use super::notes::Note;
 use super::polls::Poll;
 use super::questions::{Board, Question};
 use super::queue::{Queue, QueueEntry};
@@ -53,6 +54,11 @@ pub enum Change {
     Timers {
         op: String,
         timers: Box<SideTimers>,
+    },
+    /// One note to the chair, whole.
+    Note {
+        op: String,
+        note: Box<Note>,
     },
     /// The whole plan after an edit, and the plan version it is.
     Plan {

@@ -178,6 +178,14 @@ pub enum Command {
     TimerRemove {
         timer: String,
     },
+    /// A note to the chair: a preset of the plan or a typed text.
+    NoteSend {
+        preset: Option<String>,
+        text: Option<String>,
+    },
+    NoteRead {
+        note: u64,
+    },
     PlanAddSegment(Box<AddSegment>),
     PlanDuplicateSegment {
         plan_version: u64,
@@ -291,7 +299,7 @@ pub enum Command {
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 65] = [
+    pub const TYPES: [&'static str; 67] = [
         "next",
         "previous",
         "goto",
@@ -332,6 +340,8 @@ impl Command {
         "timer_adjust",
         "timer_show",
         "timer_remove",
+        "note_send",
+        "note_read",
         "plan_add_segment",
         "plan_duplicate_segment",
         "plan_remove_segment",
@@ -401,6 +411,8 @@ impl Command {
             Command::TimerAdjust { .. } => "timer_adjust",
             Command::TimerShow { .. } => "timer_show",
             Command::TimerRemove { .. } => "timer_remove",
+            Command::NoteSend { .. } => "note_send",
+            Command::NoteRead { .. } => "note_read",
             Command::PlanAddSegment(_) => "plan_add_segment",
             Command::PlanDuplicateSegment { .. } => "plan_duplicate_segment",
             Command::PlanRemoveSegment { .. } => "plan_remove_segment",

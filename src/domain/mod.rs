@@ -9,8 +9,8 @@
 //! - `command` (what a client may ask), `target` (what it acts on), `change` (what it
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`
 //!   and `plan` (editing the plan while the show runs).
-//! - `booth` (the stage screens' controls and the side timers) and `booth_commands` (their
-//!   commands).
+//! - `booth` (the stage screens' controls and the side timers), `notes` (the crew's
+//!   back-channel to the chair) and `booth_commands` (their commands).
 //! - `questions`, `polls`, `votes`: the audience's voice (written questions, live polls,
 //!   and the votes for both, applied in batches).
 //!   changed), `state` (the event's whole state), `apply` (the dispatcher), `plan_edit`,
@@ -24,6 +24,7 @@ pub mod booth;
 pub mod captions;
 pub mod cues;
 pub mod live;
+pub mod notes;
 pub mod plan;
 pub mod polls;
 pub mod presence;

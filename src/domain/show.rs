@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::CrewPosition;
 use super::cues::CueTarget;
+use super::notes::NotePreset;
 use super::polls::PollDef;
 use super::questions::QaMode;
 use super::rejection::Rejection;
@@ -175,6 +176,9 @@ pub struct RunOfShow {
     pub event: EventInfo,
     pub segments: Vec<Segment>,
     pub cue_presets: Vec<CuePreset>,
+    /// The notes the crew and speakers send the chair with one tap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub note_presets: Vec<NotePreset>,
     /// What the show sends to the booth's gear by itself; the chair's to see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub automations: Vec<Automation>,

@@ -11,6 +11,7 @@ use super::booth::{SideTimers, StageControls};
 use super::change::{Change, PLAN_UNDO};
 use super::cues::{CueSheet, CueState, StageMessage};
 use super::live::{LiveState, Phase};
+use super::notes::Notes;
 use super::plan::PLAN_UNDO_DEPTH;
 use super::polls::Polls;
 use super::questions::{QaMode, Questions};
@@ -43,6 +44,9 @@ pub struct EventState {
     pub screen: StageControls,
     #[serde(default)]
     pub timers: SideTimers,
+    /// The crew's notes to the chair.
+    #[serde(default)]
+    pub notes: Notes,
     /// The audience's written questions.
     #[serde(default)]
     pub questions: Questions,
@@ -70,6 +74,7 @@ impl EventState {
             stage: None,
             screen: StageControls::default(),
             timers: SideTimers::default(),
+            notes: Notes::default(),
             questions: Questions::default(),
             polls,
             speaking: SpeakingRecord::default(),
@@ -117,6 +122,7 @@ impl EventState {
             Change::Stage { message, .. } => self.stage = message.clone(),
             Change::Screen { screen, .. } => self.screen = (**screen).clone(),
             Change::Timers { timers, .. } => self.timers = (**timers).clone(),
+            Change::Note { note, .. } => self.notes.record(note),
             Change::Plan { op, plan_version, plan, .. } => {
                 let previous = std::mem::replace(&mut self.show, plan.clone());
                 if op == PLAN_UNDO {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::domain::booth::{SideTimer, StageControls};
 use crate::domain::cues::{CrewPosition, Cue, StageMessage};
 use crate::domain::live::{ActualRun, LiveState, Phase};
+use crate::domain::notes::{Note, NotePreset};
 use crate::domain::questions::{Board, QaMode};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
@@ -47,6 +48,8 @@ pub enum Routing {
     Crew(Option<CrewPosition>),
     /// The chair, the AV crew and the speaker's stage screen.
     Stage,
+    /// The chair only (and, by [`owner`], a note's sender).
+    Chair,
 }
 
 impl Routing {
@@ -54,6 +57,7 @@ impl Routing {
         match change {
             Change::Cue { cue, .. } => Routing::Crew(cue.target.position()),
             Change::Stage { .. } | Change::Screen { .. } | Change::Timers { .. } => Routing::Stage,
+            Change::Note { .. } => Routing::Chair,
             Change::Live { .. }
             | Change::Queue { .. }
             | Change::Plan { .. }
@@ -199,6 +203,13 @@ impl<'a> View<'a> {
             stage: state.stage.as_ref().filter(|_| reaches(Routing::Stage)),
             screen: reaches(Routing::Stage).then_some(&state.screen),
             timers: reaches(Routing::Stage).then_some(state.timers.timers.as_slice()),
+            notes: state
+                .notes
+                .notes
+                .iter()
+                .filter(|n| self.audience == Audience::Chair || self.me == Some(&n.participant))
+                .collect(),
+            note_presets: self.role.may_send_notes().then_some(state.show.note_presets.as_slice()),
             questions: self.viewer().questions(&state.questions),
             polls: self.viewer().polls(state),
             speaking: self.speaking(&state.speaking),
@@ -257,7 +268,8 @@ impl<'a> View<'a> {
 
     /// How this viewer sees `change`: hidden when it is not for them.
     pub fn change(self, change: &'a Change) -> ChangeView<'a> {
-        if !Routing::of(change).reaches(self.role, self.crew) {
+        let own = matches!(change, Change::Note { note, .. } if self.me == Some(note.participant.as_str()));
+        if !own && !Routing::of(change).reaches(self.role, self.crew) {
             return ChangeView::Hidden;
         }
         match change {
@@ -270,6 +282,7 @@ impl<'a> View<'a> {
             Change::Stage { op, message } => ChangeView::Stage { op, message: message.as_ref() },
             Change::Screen { op, screen } => ChangeView::Screen { op, screen },
             Change::Timers { op, timers } => ChangeView::Timers { op, timers: &timers.timers },
+            Change::Note { op, note } => ChangeView::Note { op, note },
             Change::Plan { op, plan_version, plan, speaking } => ChangeView::Plan {
                 op,
                 plan_version: *plan_version,
@@ -430,6 +443,11 @@ pub struct SnapshotView<'a> {
     screen: Option<&'a StageControls>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timers: Option<&'a [SideTimer]>,
+    /// The chair's every note; a sender's own; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<&'a Note>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note_presets: Option<&'a [NotePreset]>,
     questions: QuestionsView<'a>,
     polls: PollsView<'a>,
     speaking: SpeakingView<'a>,
@@ -503,6 +521,10 @@ pub enum ChangeView<'a> {
         op: &'a str,
         timers: &'a [SideTimer],
     },
+    Note {
+        op: &'a str,
+        note: &'a Note,
+    },
     Plan {
         op: &'a str,
         plan_version: u64,
@@ -547,6 +569,7 @@ pub fn differs_by_audience(change: &Change) -> bool {
 pub fn owner(change: &Change) -> Option<&str> {
     match change {
         Change::Question { question, .. } => Some(&question.participant),
+        Change::Note { note, .. } => Some(&note.participant),
         _ => None,
     }
 }

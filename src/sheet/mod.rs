@@ -306,6 +306,7 @@ fn new_event_skeleton(fields: &NewEvent, now: DateTime<Utc>) -> Result<(RunOfSho
         event,
         segments: Vec::new(),
         cue_presets: Vec::new(),
+        note_presets: Vec::new(),
         automations: Vec::new(),
         sides: Vec::new(),
         qa: Default::default(),

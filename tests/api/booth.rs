@@ -8,14 +8,15 @@ use rosc::OscType;
 use serde_json::{json, Value};
 
 use crate::control::{no_double_press_guard, ok, press, state};
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, EVENT};
+use crate::helpers::{spawn_app, spawn_app_with, Client, TestApp, EVENT};
 use crate::osc::{osc_on, send, text};
 
-/// The next error, after the changes that others' commands made meanwhile.
+/// The next error, after the changes that others' commands made meanwhile and the acks of
+/// this client's earlier commands (a refused command gets no ack: it would time out here).
 async fn refused(client: &mut crate::helpers::Client, code: &str) {
     loop {
         let frame = client.next_frame().await;
-        if frame["type"] != "change" {
+        if frame["type"] != "change" && frame["type"] != "ack" {
             assert_eq!((&frame["type"], &frame["code"]), (&json!("error"), &json!(code)), "{frame}");
             return;
         }
@@ -169,4 +170,72 @@ async fn until(app: &TestApp, ok: impl Fn(&Value) -> bool) -> Value {
         assert!(tokio::time::Instant::now() < deadline, "the state never got there: {now}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_note_to_the_chair_reaches_the_chair_and_its_sender_only_until_read() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    let (mut sender, welcome) = app.join(Role::Av, "Fukuda").await;
+    assert!(welcome["snapshot"]["note_presets"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == "mic-dead")));
+    let (mut other, _) = app.join(Role::Av, "Wang").await;
+    let (mut attendee, welcome) = app.join(Role::Attendee, "Guest").await;
+    assert!(welcome["snapshot"].get("note_presets").is_none() && welcome["snapshot"].get("notes").is_none());
+
+    sender.command("note_send", json!({"preset": "mic-dead"})).await;
+    let seen = change(&mut chair).await;
+    let note = &seen["change"]["note"];
+    assert_eq!(
+        (&note["text"]["ja"], &note["name"], &note["read"]),
+        (&json!("マイク不調"), &json!("Fukuda"), &Value::Null)
+    );
+    assert_eq!(change(&mut sender).await["change"]["note"]["id"], note["id"], "the sender sees its own note");
+    assert_eq!(change(&mut other).await["change"], json!({"kind": "hidden"}), "another crew screen does not");
+    assert_eq!(change(&mut attendee).await["change"], json!({"kind": "hidden"}));
+
+    attendee.command("note_send", json!({"text": "hello"})).await;
+    refused(&mut attendee, "forbidden").await;
+    sender.command("note_read", json!({"note": note["id"]})).await;
+    refused(&mut sender, "forbidden").await;
+    for bad in [
+        json!({"preset": "nope"}),
+        json!({}),
+        json!({"preset": "mic-dead", "text": "both"}),
+        json!({"text": "\u{200b}"}),
+    ] {
+        sender.command("note_send", bad).await;
+        refused(&mut sender, "invalid_field").await;
+    }
+
+    assert_eq!(chair.run("note_read", json!({"note": note["id"]})).await["type"], "ack");
+    let read = change(&mut sender).await;
+    assert_eq!(
+        (&read["change"]["op"], &read["change"]["note"]["read"]["by"]),
+        (&json!("note_read"), &json!("Ji Weidong"))
+    );
+    chair.command("note_read", json!({"note": note["id"]})).await;
+    refused(&mut chair, "invalid_state").await;
+
+    // A device that sent a note finds it (and later who read it) in its welcome after a
+    // reload; another crew screen finds none.
+    let (_, welcome) = av_device(&app, "av-tablet-2").await;
+    assert!(welcome["snapshot"].get("notes").is_none(), "this device sent nothing");
+    let (mut tablet, _) = av_device(&app, "av-tablet-2").await;
+    tablet.command("note_send", json!({"text": "Slides frozen"})).await;
+    change(&mut tablet).await;
+    let (_, reloaded) = av_device(&app, "av-tablet-2").await;
+    let own = &reloaded["snapshot"]["notes"];
+    assert_eq!((own.as_array().map(Vec::len), &own[0]["text"]["en"]), (Some(1), &json!("Slides frozen")), "{own}");
+    let (_, chair_again) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair_again["snapshot"]["notes"][0]["read"]["by"], "Ji Weidong");
+}
+
+/// An AV screen of the device `participant`, and its welcome.
+async fn av_device(app: &TestApp, participant: &str) -> (Client, Value) {
+    let mut hello = crate::helpers::hello_frame(app.token(Role::Av), "Fukuda");
+    hello["participant"] = json!(participant);
+    let mut client = Client::connect(app.addr).await;
+    client.send(hello).await;
+    let welcome = client.expect("welcome").await;
+    (client, welcome)
 }

@@ -106,3 +106,34 @@ async fn a_side_timer_started_on_the_console_counts_on_the_stage_and_cue_screens
     until_true(&cues, "the timer left the cue screen", &not_shown("#cue-timers")).await;
     stage.wait_text(&format!("#stage-timers {time}"), |t| t.starts_with("3:5")).await;
 }
+
+#[tokio::test]
+async fn a_crew_note_stands_in_the_cockpit_until_read_and_the_crew_screen_sees_it_read() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Ji%20Weidong").await;
+    let cues = browser.session().await;
+    cues.open(&app, "cues", Role::Av, "&lang=ja&name=Fukuda&crew=audio").await;
+    let phone = browser.session().await;
+    phone.open(&app, "notes", Role::Speaker, "&lang=zh&name=Zhang%20Ying").await;
+    until_true(&console, "no note stands in the cockpit yet", &not_shown("#ck-notes")).await;
+
+    cues.click("#cue-notes [data-preset=\"mic-dead\"]").await;
+    let note = console.wait_text("#ck-notes .ck-note", |t| t.contains("Mic dead")).await;
+    assert!(note.contains("Fukuda"), "the cockpit says who sent it: {note:?}");
+    cues.wait_text("#note-mine .note-status", |t| t.contains("未確認")).await;
+
+    type_into(&phone, "#note-text", "幻灯片打不开").await;
+    phone.click("#btn-note-send").await;
+    console.wait_text("#ck-notes", |t| t.contains("幻灯片打不开") && t.contains("Mic dead")).await;
+
+    console.click("#ck-notes .ck-note:first-child .note-ack").await;
+    cues.wait_text("#note-mine .note-status", |t| t.contains("Ji Weidong") && t.contains("確認")).await;
+    let left = console.wait_text("#ck-notes", |t| !t.contains("Mic dead")).await;
+    assert!(left.contains("幻灯片打不开"), "the unread note stays: {left:?}");
+    phone.wait_text("#note-mine .note-status", |t| t.contains("尚未阅读")).await;
+    console.click("#ck-notes .note-ack").await;
+    until_true(&console, "the cockpit's notes went once read", &not_shown("#ck-notes")).await;
+    phone.wait_text("#note-mine .note-status", |t| t.contains("Ji Weidong")).await;
+}

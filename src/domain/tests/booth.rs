@@ -137,3 +137,49 @@ fn booth_changes_replay_to_the_same_state() {
     changes.iter().for_each(|change| replayed.evolve(change));
     assert_eq!(replayed, state);
 }
+
+#[test]
+fn a_crew_note_stands_until_the_chair_reads_it_and_only_the_chair_and_its_sender_see_it() {
+    let mut state = started();
+    let preset = Command::NoteSend { preset: Some("mic-dead".into()), text: None };
+    let changes = by(&mut state, &av(), preset, T0).unwrap();
+    let [Change::Note { op, note }] = &changes[..] else { panic!("one note change: {changes:?}") };
+    assert_eq!((op.as_str(), note.id, note.text.en.as_str(), note.read.as_ref()), ("note_send", 1, "Mic dead", None));
+    let typed = Command::NoteSend { preset: None, text: Some("  need 2\u{200b} minutes ".into()) };
+    let speaker = Actor { role: Role::Speaker, ..attendee("green-room") };
+    by(&mut state, &speaker, typed, T0 + 1).unwrap();
+    assert_eq!(state.notes.notes[1].text.ja, "need 2 minutes", "typed text goes through the text policy");
+
+    for bad in [
+        Command::NoteSend { preset: Some("nope".into()), text: None },
+        Command::NoteSend { preset: None, text: None },
+        Command::NoteSend { preset: Some("mic-dead".into()), text: Some("both".into()) },
+        Command::NoteSend { preset: None, text: Some("\u{200b}".into()) },
+    ] {
+        assert!(matches!(by(&mut state, &av(), bad, T0), Err(Rejection::InvalidField(_))));
+    }
+    let refused = by(&mut state, &attendee("a"), Command::NoteSend { preset: None, text: Some("hi".into()) }, T0);
+    assert!(matches!(refused, Err(Rejection::Forbidden(_))));
+    assert!(matches!(by(&mut state, &av(), Command::NoteRead { note: 1 }, T0), Err(Rejection::Forbidden(_))));
+
+    let read = by(&mut state, &moderator(), Command::NoteRead { note: 1 }, T0 + 5).unwrap();
+    assert!(matches!(&read[..], [Change::Note { note, .. }] if note.read.as_ref().is_some_and(|r| r.at == T0 + 5)));
+    let again = by(&mut state, &moderator(), Command::NoteRead { note: 1 }, T0 + 6);
+    assert!(matches!(again, Err(Rejection::InvalidState(_))));
+    assert!(matches!(by(&mut state, &moderator(), Command::NoteRead { note: 9 }, T0), Err(Rejection::InvalidField(_))));
+}
+
+#[test]
+fn read_notes_beyond_the_kept_ones_are_forgotten_unread_ones_never() {
+    let mut state = forum();
+    let send = || Command::NoteSend { preset: Some("mic-dead".into()), text: None };
+    for k in 0..(crate::domain::notes::KEEP_READ as i64 + 5) {
+        by(&mut state, &av(), send(), T0 + k).unwrap();
+        let id = state.notes.next_id;
+        by(&mut state, &moderator(), Command::NoteRead { note: id }, T0 + k).unwrap();
+    }
+    by(&mut state, &av(), send(), T0 + 100).unwrap();
+    let notes = &state.notes.notes;
+    assert_eq!(notes.len(), crate::domain::notes::KEEP_READ + 1);
+    assert!(notes.last().is_some_and(|n| n.read.is_none()), "the unread note stays");
+}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use super::automation::Escape;
 use super::cues::{CrewPosition, SignalKind};
 use super::live::{timing, LiveState, Phase};
+use super::notes::NotePreset;
 use super::queue::{EntryState, Queue, QueueEntry, RequestKind};
 use super::show::{EventInfo, RunOfShow, Segment, SegmentKind, Side, Speaker};
 use super::text::{Lang, Localized, Mode};
@@ -88,6 +89,7 @@ fn forum_show() -> RunOfShow {
             segment("closing", 30, 5, vec![]),
         ],
         cue_presets: vec![],
+        note_presets: vec![NotePreset { id: "mic-dead".into(), text: Localized::same("Mic dead") }],
         automations: vec![],
         qa: Default::default(),
         prepared_polls: vec![],
