@@ -16,6 +16,7 @@ use crate::domain::plan::{self, fresh_speaker_id};
 use crate::domain::polls::PollDef;
 use crate::domain::questions::QaMode;
 use crate::domain::queue::EVENT_QUEUE;
+use crate::domain::screens::{self, ScreenSetup, ShortLink};
 use crate::domain::show::{
     channels_problem, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
 };
@@ -133,6 +134,9 @@ struct EventFile {
     /// The notes the crew and speakers send the chair with one tap: `[[note_presets]] id, text`.
     #[serde(default)]
     note_presets: Vec<NotePreset>,
+    /// Unattended screens' short links: `[[short_links]] id, page, name, view`.
+    #[serde(default)]
+    short_links: Vec<ShortLink>,
     #[serde(default)]
     automations: Vec<Automation>,
     /// Polls prepared for the day: `[[polls]]` with `id`, `question`, `options`, ….
@@ -352,6 +356,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
             Ok(NotePreset { text, ..p })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let short_links = short_links(file.short_links)?;
     let planned_start = at(section.start)?;
     let mut cursor = planned_start;
     let mut segments = Vec::with_capacity(file.segments.len());
@@ -423,12 +428,45 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         segments,
         cue_presets,
         note_presets,
+        short_links,
         automations: file.automations,
         qa: section.questions,
         prepared_polls: file.polls,
         sides: file.sides.iter().map(SideInput::side).collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     plan::checked(&show, &show).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The event file's short links, checked: a unique id, a screen's page, known view settings
+/// and a name under the text policy.
+fn short_links(links: Vec<ShortLink>) -> anyhow::Result<Vec<ShortLink>> {
+    if links.len() > screens::MAX_SHORT_LINKS {
+        bail!("an event has at most {} short links", screens::MAX_SHORT_LINKS);
+    }
+    let mut ids = HashSet::new();
+    links
+        .into_iter()
+        .map(|link| {
+            if !valid_id(&link.id) || !ids.insert(link.id.clone()) {
+                bail!("short link id {:?} must be 1-64 letters, digits, '-' or '_', and unique", link.id);
+            }
+            let role = link
+                .role()
+                .with_context(|| format!("short link {:?}: {:?} is not a screen's page", link.id, link.page))?;
+            let setup = ScreenSetup::parse(role, &link.page, link.view)
+                .map_err(|e| anyhow::anyhow!("short link {:?}: {e}", link.id))?;
+            let name = match link.name {
+                Some(name) => Some(
+                    DisplayName::parse(&name)
+                        .map_err(|e| anyhow::anyhow!("short link {:?}: name {e}", link.id))?
+                        .as_str()
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            Ok(ShortLink { view: setup.view, name, ..link })
+        })
+        .collect()
 }
 
 /// Cue presets an event file may hold: the crew's buttons for the whole day.

@@ -5,6 +5,7 @@
 import { connectHub, localized, readFragment, TRACKS } from './client.js';
 import { t, LANGS } from './i18n.js';
 import { $, el, setText, keyedList, renderStatus } from './ui.js';
+import { obeyDirective, screenView } from './screen-directive.js';
 
 const SHOWN = 3; // lines per band: a side screen is read at a glance
 const frag = readFragment();
@@ -16,7 +17,7 @@ const lang = LANGS.includes(tracks[0]) ? tracks[0] : 'en';
 document.body.dataset.tracks = tracks.join(',');
 document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : lang;
 
-const bands = tracks.map((track) => {
+const bands = tracks.map((track, index) => {
   const lines = el('ol', { class: 'cap-band-lines', attrs: { 'aria-live': 'polite' } });
   const empty = el('p', { class: 'cap-band-empty', text: t(LANGS.includes(track) ? track : lang, 'cap_waiting') });
   const node = el('section', { class: 'cap-band', data: { track }, attrs: { id: `band-${track}` } },
@@ -24,8 +25,11 @@ const bands = tracks.map((track) => {
   if (track !== 'floor') node.lang = track;
   $('bands').append(node);
   const band = { track, node, lines, empty, status: 'connecting', hub: null };
+  // The first band's connection stands for the screen in the chair's list of screens.
+  const managed = index === 0 ? { page: 'captions', view: screenView(), onDirective: obeyDirective } : {};
   band.hub = connectHub({
-    name: `Caption screen (${track})`, mode: 'in_room', screen: true, captions: track,
+    ...managed,
+    name: frag.name || `Caption screen (${track})`, mode: 'in_room', screen: true, captions: track,
     lang: LANGS.includes(track) ? track : lang,
     onCaption: () => draw(band),
     onWelcome: () => draw(band),

@@ -117,6 +117,8 @@ export function cleanName(name) {
  *                                   captions = {track, lines, live}: the recent lines of the track (live: the tracks running now)
  *                                   followed, oldest first; a partial line (final: false) is
  *                                   replaced in place by the next line with its seq
+ *   page, view                      a screen the chair manages (hello.page, hello.view)
+ *   onDirective(frame)              a chair's directive to this screen (screen-directive.js)
  *   onLink(frame)                   on a cloud node: the link to the venue went down
  *                                   ({up: false, since}) or came back ({up: true}); a page
  *                                   joining while it is down gets one after its welcome
@@ -143,13 +145,16 @@ export function connectHub(opts = {}) {
     // A screen, not a person: presence lists it but does not count it (docs/protocol.md).
     screen: Boolean(opts.screen),
     captions: TRACKS.includes(opts.captions) ? opts.captions : null,
+    // A screen the chair manages: its page and view settings (docs/protocol.md, "Screens").
+    page: typeof opts.page === 'string' ? opts.page : null,
+    view: opts.view && typeof opts.view === 'object' ? opts.view : {},
     url: opts.url ?? `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
   };
   const noop = () => {};
   const on = {
     welcome: opts.onWelcome || noop, change: opts.onChange || noop,
     status: opts.onStatus || noop, error: opts.onError || noop, presence: opts.onPresence || noop,
-    caption: opts.onCaption || noop, link: opts.onLink || noop,
+    caption: opts.onCaption || noop, link: opts.onLink || noop, directive: opts.onDirective || noop,
   };
   // The followed track's recent lines; kept across reconnects (a welcome's `captions` refills it).
   const captions = { track: cfg.captions, lines: [], live: [] };
@@ -196,6 +201,7 @@ export function connectHub(opts = {}) {
       if (cfg.crew) hello.crew = cfg.crew;
       if (cfg.screen) hello.screen = true;
       if (cfg.captions) hello.captions = cfg.captions;
+      if (cfg.page) { hello.page = cfg.page; hello.view = cfg.view; }
       sentResume = epoch != null && seq != null && state != null && !resumeOff;
       if (sentResume) {
         hello.resume = { epoch, seq };
@@ -374,6 +380,7 @@ export function connectHub(opts = {}) {
         break;
       }
       case 'link': if (joined && typeof msg.up === 'boolean') on.link(msg); break;
+      case 'directive': if (joined) on.directive(msg); break;
       case 'pong': pong(msg); break;
       case 'ack': settle(msg.id, (p) => {
         ownVote(state, p.frame);

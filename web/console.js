@@ -18,6 +18,7 @@ import { createCuePanel } from './cue-panel.js';
 import { createStagePanel } from './stage-panel.js';
 import { createBoothPanel } from './booth-panel.js';
 import { createNoteCockpit } from './notes-ui.js';
+import { createScreensPanel } from './screens-panel.js';
 import { createPlanEditor } from './plan-editor.js';
 import { createQaPanel } from './qa-panel.js';
 import { createPollPanel } from './poll-panel.js';
@@ -38,6 +39,7 @@ const hub = page.connect({
     // `#…&edit=1` opens the console in edit mode (once: a reconnect keeps the user's choice).
     if (frag.edit && !editFromLink && canControl()) { editFromLink = true; planEditor.toggle(true); }
     render();
+    screensPanel.load();
   },
   onChange: (state, msg) => {
     // A queue change (often an attendee's request) redraws only the queue panel; likewise cues.
@@ -65,6 +67,9 @@ const speakingPanel = createSpeakingPanel(panelOpts);
 const cuePanel = createCuePanel(panelOpts);
 const stagePanel = createStagePanel({ ...panelOpts, showError: (err) => showError(err) });
 const boothPanel = createBoothPanel({ ...panelOpts, showError: (err) => showError(err) });
+const screensPanel = createScreensPanel({
+  hub, lang: () => lang, canControl, event: frag.event, token: frag.token, showError: (err) => showError(err),
+});
 const noteCockpit = createNoteCockpit($('ck-notes'), { ...panelOpts, showError: (err) => showError(err) });
 const qaPanel = createQaPanel({ ...panelOpts, showError: (err) => showError(err) });
 const pollPanel = createPollPanel({ ...panelOpts, showError: (err) => showError(err) });
@@ -376,6 +381,7 @@ function render() {
   stagePanel.render();
   boothPanel.render();
   noteCockpit.render();
+  screensPanel.render();
   qaPanel.render();
   pollPanel.render();
   stageMini.render(s, hub.serverNow());

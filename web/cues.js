@@ -18,6 +18,7 @@ import { nextSpeaker } from './stage-view.js';
 import { drawTimers } from './booth-ui.js';
 import { createNoteSender } from './notes-ui.js';
 import { cueSegmentTitle, cueClosedWith } from './cue-panel.js';
+import { obeyDirective, screenView } from './screen-directive.js';
 
 const FADE_MS = 4000; // a closed cue stays this long in the main list, fading, then moves to "recent"
 const RECENT = 6;
@@ -36,6 +37,7 @@ const busy = new Set(); // cue ids whose answer awaits its reply
 let notes = null; // the panel of notes to the chair, made once the hub is
 const page = startPage({ lang, render, onLang: (picked) => { lang = picked; } });
 const hub = page.connect({
+  page: 'cues', view: screenView(), onDirective: obeyDirective,
   name: frag.name || (crew ? `AV (${crew.join(', ')})` : 'AV'),
   mode: frag.mode || 'in_room',
   crew,

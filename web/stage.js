@@ -11,6 +11,7 @@ import { t } from './i18n.js';
 import { $, el, setText, startPage, markBody } from './ui.js';
 import { createStageView } from './stage-view.js';
 import { drawHighlight } from './voice-ui.js';
+import { obeyDirective, screenView } from './screen-directive.js';
 
 const frag = readFragment();
 let lang = preferredLang(frag);
@@ -35,6 +36,7 @@ const page = startPage({
   lang, render, onLang: (picked) => { lang = picked; }, captions: () => captionTrack,
 });
 const hub = page.connect({
+  page: 'stage', view: screenView(), onDirective: obeyDirective,
   name: frag.name || t(lang, 'default_name_stage'),
   screen: true,
   mode: frag.mode || 'in_room',

@@ -7,11 +7,13 @@ import { connectHub, localized, preferredLang, readFragment } from './client.js'
 import { t } from './i18n.js';
 import { $, el, setText, renderStatus, markBody } from './ui.js';
 import { drawHighlight, pollBars, pollNote } from './voice-ui.js';
+import { obeyDirective, screenView } from './screen-directive.js';
 
 const lang = preferredLang(readFragment());
 document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : lang;
 
 const hub = connectHub({
+  page: 'wall', view: screenView(), onDirective: obeyDirective,
   name: t(lang, 'wall_name'), mode: 'in_room', screen: true, lang,
   onWelcome: render,
   onChange: render,

@@ -222,3 +222,20 @@ fn a_side_the_event_does_not_have_is_refused_with_the_sides_it_has() {
     let zero = error(&DEMO.replacen("budget_s = 1800", "budget_s = 0", 1));
     assert!(zero.contains("budget"), "{zero}");
 }
+
+#[test]
+fn short_links_and_note_presets_are_checked_like_the_rest_of_the_file() {
+    let show = parse_event(DEMO, day()).unwrap();
+    assert_eq!((show.short_links[0].id.as_str(), show.short_links[0].page.as_str()), ("lectern", "stage"));
+    assert_eq!(show.note_presets[0].text.ja, "マイク不調");
+    for (from, to, says) in [
+        (r#"page = "stage""#, r#"page = "console""#, "not a screen's page"),
+        (r#"view = { tracks = "zh,ja" }"#, r#"view = { colour = "red" }"#, "colour"),
+        (r#"id = "hall-captions""#, r#"id = "lectern""#, "unique"),
+        (r#"id = "stream-down""#, r#"id = "mic-dead""#, "unique"),
+        (r#"name = "Lectern""#, "name = \"\u{200b}\"", "name"),
+    ] {
+        let err = format!("{:#}", parse_event(&DEMO.replacen(from, to, 1), day()).unwrap_err());
+        assert!(err.contains(says), "{to}: {err}");
+    }
+}

@@ -181,6 +181,20 @@ fn within(address: IpAddr, network: IpAddr, bits: u8) -> bool {
     }
 }
 
+/// `value` with every byte but the unreserved ones (RFC 3986: letters, digits, `-._~`)
+/// percent-encoded: safe in a path, a query or a fragment.
+pub fn percent_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// How a value is written into a template: as it is (OSC, plain bodies), percent-encoded
 /// (URLs: a title must not add a path, a query or a fragment) or as the inside of a JSON
 /// string (JSON bodies: a quote in a title must not end the string).
@@ -195,15 +209,7 @@ impl Escape {
     fn write(self, value: &str, out: &mut String) {
         match self {
             Escape::Plain => out.push_str(value),
-            Escape::Url => {
-                for byte in value.bytes() {
-                    if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                        out.push(char::from(byte));
-                    } else {
-                        out.push_str(&format!("%{byte:02X}"));
-                    }
-                }
-            }
+            Escape::Url => out.push_str(&percent_encoded(value)),
             Escape::Json => {
                 let quoted = serde_json::Value::String(value.to_owned()).to_string();
                 out.push_str(&quoted[1..quoted.len() - 1]);

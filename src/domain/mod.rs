@@ -31,6 +31,7 @@ pub mod presence;
 pub mod questions;
 pub mod queue;
 pub mod record;
+pub mod screens;
 pub mod show;
 pub mod sides;
 pub mod speaking;

@@ -96,6 +96,7 @@ mod tests {
             segments: vec![segment("a", 0, 100), segment("b", 100, 100), segment("c", 200, 100)],
             cue_presets: vec![],
             note_presets: vec![],
+            short_links: vec![],
             automations: vec![],
             qa: Default::default(),
             prepared_polls: vec![],

@@ -12,6 +12,7 @@ use super::notes::NotePreset;
 use super::polls::PollDef;
 use super::questions::QaMode;
 use super::rejection::Rejection;
+use super::screens::ShortLink;
 use super::text::{match_key, Lang, Localized, Mode};
 use super::time::Millis;
 
@@ -179,6 +180,9 @@ pub struct RunOfShow {
     /// The notes the crew and speakers send the chair with one tap.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub note_presets: Vec<NotePreset>,
+    /// Unattended screens' short links (`/s/lectern`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub short_links: Vec<ShortLink>,
     /// What the show sends to the booth's gear by itself; the chair's to see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub automations: Vec<Automation>,

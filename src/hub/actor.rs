@@ -316,6 +316,12 @@ impl Hub {
                 HubMsg::Plan(reply) => {
                     let _ = reply.send(self.plan_now());
                 }
+                HubMsg::Screens(reply) => {
+                    let _ = reply.send(self.screens());
+                }
+                HubMsg::Direct { screen, directive, reply } => {
+                    let _ = reply.send(self.direct(screen, &directive));
+                }
                 HubMsg::Listen(listen) => listens.push(*listen),
                 HubMsg::Follow(follow) => follows.push(*follow),
                 HubMsg::RestoreCaptions(tracks) => self.captions = tracks,

@@ -15,7 +15,7 @@ use crate::domain::presence::{Counts, Cursor};
 use crate::domain::show::RunOfShow;
 use crate::domain::text::Lang;
 use crate::domain::{Actor, Change, Command, EventState, Role};
-use crate::protocol::CaptionChoice;
+use crate::protocol::{CaptionChoice, Directive, ScreenEntry};
 use crate::wire::Frame;
 
 /// What the handle sends the hub's task.
@@ -36,6 +36,12 @@ pub(super) enum HubMsg {
     Overview(oneshot::Sender<Overview>),
     /// The plan alone: a copy of the whole state would copy every ballot too.
     Plan(oneshot::Sender<PlanNow>),
+    Screens(oneshot::Sender<Vec<ScreenEntry>>),
+    Direct {
+        screen: ConnId,
+        directive: Directive,
+        reply: oneshot::Sender<bool>,
+    },
     Listen(Box<Listen>),
     Follow(Box<Follow>),
     Stop(Stop),
@@ -152,6 +158,20 @@ impl HubHandle {
     pub async fn plan(&self) -> Result<PlanNow, HubGone> {
         let (reply, answer) = oneshot::channel();
         self.inbox.send(HubMsg::Plan(reply)).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// The screens joined now (docs/protocol.md, "Screens").
+    pub async fn screens(&self) -> Result<Vec<ScreenEntry>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::Screens(reply)).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// Tells screen `screen` what `directive` says; false when no such screen is joined.
+    pub async fn direct(&self, screen: ConnId, directive: Directive) -> Result<bool, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox.send(HubMsg::Direct { screen, directive, reply }).await.map_err(|_| HubGone)?;
         answer.await.map_err(|_| HubGone)
     }
 

@@ -6,7 +6,7 @@ use tracing::debug;
 
 use super::fanout::Listener;
 use super::handle::{Listen, Overview, PlanNow, Start};
-use super::members::Member;
+use super::members::{Member, ScreenInfo};
 use super::presence::sees_everyone;
 use super::{Hub, Joining};
 use crate::clock::now_millis;
@@ -64,7 +64,10 @@ impl Hub {
             snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
             presence: Box::new(self.welcome_presence(actor.role, joining.resume.as_ref())),
         });
-        let member = Member { conn: joining.conn, actor: joining.actor, out: joining.out, captions: joining.captions };
+        let screen =
+            joining.screen_setup.map(|(setup, address)| Box::new(ScreenInfo { setup, address, since: now_millis() }));
+        let member =
+            Member { conn: joining.conn, actor: joining.actor, out: joining.out, captions: joining.captions, screen };
         let missed = self.recent.iter().filter(|(seq, _)| *seq > replay_from).map(|(_, f)| f.for_member(&member));
         let captions = member.captions.map(|track| self.recent_captions(track));
         let link = self.link_down();

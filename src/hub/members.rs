@@ -13,6 +13,7 @@ use tracing::warn;
 
 use super::{ConnId, TOO_SLOW};
 use crate::domain::captions::Track;
+use crate::domain::screens::ScreenSetup;
 use crate::domain::{Actor, Role};
 use crate::wire::outbound::{Outbound, Refused};
 use crate::wire::Frame;
@@ -26,6 +27,16 @@ pub struct Member {
     pub actor: Actor,
     pub out: Arc<Outbound>,
     pub captions: Option<Track>,
+    /// A screen the chair manages (stage, cues, captions, hall): its page and view, where
+    /// from, since when. Boxed: the audience's members have none.
+    pub screen: Option<Box<ScreenInfo>>,
+}
+
+/// What the chair's list of screens shows of one.
+pub struct ScreenInfo {
+    pub setup: ScreenSetup,
+    pub address: String,
+    pub since: crate::domain::Millis,
 }
 
 impl Member {

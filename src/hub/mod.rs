@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::captions::Track;
 use crate::domain::presence::Presence;
+use crate::domain::screens::ScreenSetup;
 use crate::domain::text::match_key;
 use crate::domain::{Actor, Change, EventState, Millis};
 use crate::metrics::Metrics;
@@ -54,6 +55,7 @@ mod members;
 mod presence;
 mod remote;
 pub mod retries;
+mod screens;
 mod votes;
 
 /// Identifies one websocket connection for the life of the process.
@@ -87,6 +89,8 @@ pub struct Joining {
     pub out: Arc<Outbound>,
     /// The caption track this connection follows, if any.
     pub captions: Option<Track>,
+    /// A screen's page and view, and the client's address, for the chair's list of screens.
+    pub screen_setup: Option<(ScreenSetup, String)>,
 }
 
 /// What the hub's task reads from: its handles' messages and the connections that left.

@@ -35,6 +35,10 @@ pub struct Hello {
     pub screen: Option<bool>,
     /// The caption track to receive: `zh`, `ja`, `en` or `floor`; none when absent.
     pub captions: Option<Track>,
+    /// The page of a screen the chair manages (`stage`, `cues`, `captions`, `wall`, `caption`).
+    pub page: Option<String>,
+    /// That screen's view settings, as its address carries them (`speaker`, `tracks`, …).
+    pub view: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Where a reconnecting client left off.

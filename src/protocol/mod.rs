@@ -7,6 +7,7 @@
 mod client;
 mod presence;
 mod remote;
+mod screens;
 mod server;
 mod tagger;
 mod views;
@@ -19,6 +20,7 @@ use crate::domain::Rejection;
 pub use client::{cursor_text, decode, CaptionChoice, ClientFrame, Hello, Resume, MAX_PRESENCE_PAGE};
 pub use presence::{PresenceView, PresentView, RecentView};
 pub use remote::{RemoteAnswer, RemoteCommand, VENUE_UNREACHABLE};
+pub use screens::{screen_name, Directive, ScreenEntry, IDENTIFY_MS};
 pub use server::{encode, By, ResumeOutcome, ServerFrame, You, LIVE_TRACK_MS};
 pub use tagger::Tagger;
 pub use views::{

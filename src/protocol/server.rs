@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::presence::{PresenceView, PresentView};
+use super::screens::Directive;
 use super::tagger::Tagger;
 use super::views::{ChangeView, SnapshotView};
 use super::{ErrorCode, FrameError};
@@ -112,6 +113,11 @@ pub enum ServerFrame<'a> {
         to: &'static str,
         up: bool,
         since: Millis,
+    },
+    /// A chair's word to this screen (docs/protocol.md, "Screens").
+    Directive {
+        #[serde(flatten)]
+        directive: &'a Directive,
     },
     /// The latest lines of a track, when a connection starts to follow it.
     Captions {

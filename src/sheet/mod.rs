@@ -307,6 +307,7 @@ fn new_event_skeleton(fields: &NewEvent, now: DateTime<Utc>) -> Result<(RunOfSho
         segments: Vec::new(),
         cue_presets: Vec::new(),
         note_presets: Vec::new(),
+        short_links: Vec::new(),
         automations: Vec::new(),
         sides: Vec::new(),
         qa: Default::default(),

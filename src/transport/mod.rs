@@ -9,6 +9,7 @@ pub mod listener;
 pub mod osc;
 pub mod plan_io;
 pub mod rooms;
+pub mod screens;
 pub mod shared;
 pub mod sse;
 pub mod voice_export;

@@ -24,6 +24,7 @@ use tracing::{debug, error, instrument};
 use crate::app::AppState;
 use crate::clock::now_millis;
 use crate::domain::presence::Liveness;
+use crate::domain::screens::{ScreenSetup, SCREEN_PAGES};
 use crate::domain::text::{Affiliation, DisplayName};
 use crate::domain::{Actor, Role};
 use crate::hub::{ConnId, HubHandle, Joining, ResumeFrom, TOO_SLOW};
@@ -89,7 +90,7 @@ pub async fn upgrade(
         let hard_stop = app.hard_stop.clone();
         // Past the shutdown deadline a session still draining or lingering is dropped.
         tokio::select! {
-            () = Session::new(app, conn, out).run(parts.read_buf, peer) => {}
+            () = Session::new(app, conn, out, peer).run(parts.read_buf) => {}
             () = hard_stop.cancelled() => debug!(conn, "dropped at the shutdown deadline"),
         }
         drop(slot);
@@ -205,15 +206,17 @@ struct Session {
     conn: ConnId,
     out: Arc<Outbound>,
     membership: Option<Membership>,
+    /// The client's address: a screen's is in the chair's list of screens.
+    peer: SocketAddr,
 }
 
 impl Session {
-    fn new(app: AppState, conn: ConnId, out: Arc<Outbound>) -> Self {
-        Session { app, conn, out, membership: None }
+    fn new(app: AppState, conn: ConnId, out: Arc<Outbound>, peer: SocketAddr) -> Self {
+        Session { app, conn, out, membership: None, peer }
     }
 
-    #[instrument(name = "session", skip_all, fields(conn = self.conn, %peer))]
-    async fn run(mut self, early: Bytes, peer: SocketAddr) {
+    #[instrument(name = "session", skip_all, fields(conn = self.conn, peer = %self.peer))]
+    async fn run(mut self, early: Bytes) {
         let out = Arc::clone(&self.out);
         let mut reader = Reader::new(MAX_FRAME_BYTES);
         reader.push(&early);
@@ -425,7 +428,15 @@ impl Session {
         let resume = hello.resume.map(|r| ResumeFrom { epoch: r.epoch, seq: r.seq, presence: r.presence });
         let screen = hello.screen.unwrap_or(false);
         let captions = hello.captions;
-        let joining = Joining { conn: self.conn, actor, screen, resume, out: Arc::clone(&self.out), captions };
+        // A page opened with another role's token (a chair watching /stage) is no managed screen.
+        let page = hello.page.filter(|page| SCREEN_PAGES.contains(&(page.as_str(), role)));
+        let screen_setup = match page.map(|page| ScreenSetup::parse(role, &page, hello.view.unwrap_or_default())) {
+            Some(Ok(setup)) => Some((setup, self.peer.ip().to_string())),
+            Some(Err(why)) => return self.reply(FrameError::new(ErrorCode::InvalidField, why)),
+            None => None,
+        };
+        let out = Arc::clone(&self.out);
+        let joining = Joining { conn: self.conn, actor, screen, resume, out, captions, screen_setup };
         if Box::pin(entry.hub.join(joining)).await.is_err() {
             return close(RESTARTING);
         }

@@ -137,3 +137,33 @@ async fn a_crew_note_stands_in_the_cockpit_until_read_and_the_crew_screen_sees_i
     until_true(&console, "the cockpit's notes went once read", &not_shown("#ck-notes")).await;
     phone.wait_text("#note-mine .note-status", |t| t.contains("Ji Weidong")).await;
 }
+
+#[tokio::test]
+async fn a_stage_screen_is_identified_and_sent_to_another_speaker_from_the_console() {
+    let app = spawn_app().await;
+    let (mut chair, _) = app.join(Role::Moderator, "Ji Weidong").await;
+    assert_eq!(chair.run("goto", serde_json::json!({"segment": "keynotes"})).await["type"], "ack");
+    let browser = Browser::start().await;
+    // The lectern's screen, opened from its short link as a kiosk would.
+    let stage = browser.session().await;
+    let url = format!("http://{}/s/lectern", app.addr);
+    stage.client.goto(&url).await.expect("the short link opens");
+    stage.wait_attr("#conn-status", "data-state", "connected").await;
+    stage.wait_text("#current-speaker", |t| t == "张英").await;
+    let console = browser.session().await;
+    console.open(&app, "console", Role::Moderator, "&lang=en&name=Ji%20Weidong").await;
+
+    let row = "#screens-list .screen-row[data-page=\"stage\"]";
+    console.wait_text(&format!("{row} .scr-title"), |t| t == "Lectern").await;
+    console.click(&format!("{row} .scr-identify")).await;
+    stage.wait_text("#screen-identify", |t| t == "Lectern").await;
+
+    // Sent to the second keynote speaker's screen: it reloads as that speaker's screen.
+    let select = console.client.find(Locator::Css(&format!("{row} select.scr-speaker"))).await.unwrap();
+    select.select_by_value("1").await.unwrap();
+    console.click(&format!("{row} .scr-apply")).await;
+    stage.wait_text("#serves", |t| t.contains("陆铭")).await;
+    let address = stage.client.current_url().await.unwrap();
+    assert!(address.fragment().is_some_and(|f| f.contains("speaker=1") && f.contains("name=Lectern")), "{address}");
+    console.wait_text(&format!("{row} .scr-head"), |t| t.contains("speaker=1")).await;
+}

@@ -46,6 +46,7 @@ mod resume;
 mod retries;
 mod rooms;
 mod run_of_show;
+mod screens;
 mod silence;
 mod slow;
 mod speaking;

@@ -31,7 +31,7 @@ async fn with_roles(roles: &[Role]) -> (Members, Vec<TcpStream>) {
             crew: vec![],
         };
         let out = Arc::new(Outbound::new(server));
-        members.insert(Member { conn, actor, out, captions: None });
+        members.insert(Member { conn, actor, out, captions: None, screen: None });
         clients.push(client);
     }
     (members, clients)
@@ -139,7 +139,8 @@ async fn staff_stay_ahead_of_the_audience_through_joins_and_leaves() {
     assert_staff_first(&members);
     let (extra, _client) = with_roles(&[Role::Moderator]).await;
     let moderator = extra.iter().next().unwrap();
-    let moderator = Member { conn: 1000, actor: moderator.actor.clone(), out: moderator.out.clone(), captions: None };
+    let moderator =
+        Member { conn: 1000, actor: moderator.actor.clone(), out: moderator.out.clone(), captions: None, screen: None };
     members.insert(moderator);
     assert_eq!(members.iter().next().map(|m| m.conn), Some(1000));
     assert_staff_first(&members);
