@@ -18,7 +18,7 @@ use crate::domain::questions::QaMode;
 use crate::domain::queue::EVENT_QUEUE;
 use crate::domain::screens::{self, ScreenSetup, ShortLink};
 use crate::domain::show::{
-    channels_problem, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
+    channels_problem, Branding, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
 };
 use crate::domain::sides::{self, SideInput};
 use crate::domain::text::{DisplayName, Lang, Localized, Mode};
@@ -169,6 +169,8 @@ struct EventSection {
     /// How the event takes written questions: "off", "open" or "moderated".
     #[serde(default)]
     questions: QaMode,
+    /// The logo and colours of the stage and hall screens.
+    branding: Option<Branding>,
 }
 
 fn every_language() -> Vec<Lang> {
@@ -357,6 +359,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let short_links = short_links(file.short_links)?;
+    let branding = section.branding.map(Branding::checked).transpose().map_err(|e| anyhow::anyhow!("branding: {e}"))?;
     let planned_start = at(section.start)?;
     let mut cursor = planned_start;
     let mut segments = Vec::with_capacity(file.segments.len());
@@ -429,6 +432,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         cue_presets,
         note_presets,
         short_links,
+        branding,
         automations: file.automations,
         qa: section.questions,
         prepared_polls: file.polls,

@@ -42,6 +42,21 @@ export function drawTimers(box, timers, now, where) {
 }
 
 /**
+ * The event's look (snapshot.branding: a logo as a data: URL, a background and an accent
+ * colour) on a screen: the colours as the CSS variables `--brand-bg` and `--brand-accent` of
+ * `root`, the logo in `logo` (an img), hidden without one.
+ */
+export function brand(root, logo, branding) {
+  const b = branding || {};
+  const colour = (c) => (typeof c === 'string' && /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(c) ? c : '');
+  root.style.setProperty('--brand-bg', colour(b.background) || '#000');
+  root.style.setProperty('--brand-accent', colour(b.accent) || 'transparent');
+  const src = typeof b.logo === 'string' && b.logo.startsWith('data:image/') ? b.logo : '';
+  if (logo.getAttribute('src') !== src) { if (src) logo.src = src; else logo.removeAttribute('src'); }
+  logo.hidden = !src;
+}
+
+/**
  * The stage screen's layer over its view: builds it inside `root` (a stage view) and returns
  * draw(state, now, lang). A flash plays once for each new `flash_at`, not for the one the
  * screen found when it joined.
@@ -53,8 +68,9 @@ export function createBoothLayer(root, { ids = false } = {}) {
   const fullText = el('p', { class: 'sv-fullscreen-text' });
   const full = el('div', { class: 'sv-fullscreen', attrs: { ...id('stage-fullscreen'), role: 'alert' } }, fullText);
   const black = el('div', { class: 'sv-blackout', attrs: id('stage-blackout') });
+  const logo = el('img', { class: 'sv-logo', attrs: { ...id('stage-logo'), alt: '' } });
   const bar = root.querySelector('.sv-bar');
-  bar.append(onAir);
+  bar.append(onAir, logo);
   root.append(timers, full, black);
   onAir.hidden = true;
   full.hidden = true;
@@ -62,6 +78,7 @@ export function createBoothLayer(root, { ids = false } = {}) {
   let flashSeen;
 
   return function draw(state, now, lang) {
+    brand(root, logo, state.branding);
     const screen = state.screen || {};
     onAir.hidden = !screen.on_air;
     setText(onAir, t(lang, 'on_air'));

@@ -296,6 +296,7 @@ export function connectHub(opts = {}) {
             timers: Array.isArray(snap.timers) ? snap.timers : [],
             notes: Array.isArray(snap.notes) ? snap.notes : [],
             note_presets: Array.isArray(snap.note_presets) ? snap.note_presets : [],
+            branding: snap.branding || null,
             sides: Array.isArray(snap.sides) ? snap.sides : [],
             speaking: snap.speaking || { sides: [], people: [], open: [] },
             qa: snap.qa ?? 'off',

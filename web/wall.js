@@ -8,6 +8,7 @@ import { t } from './i18n.js';
 import { $, el, setText, renderStatus, markBody } from './ui.js';
 import { drawHighlight, pollBars, pollNote } from './voice-ui.js';
 import { obeyDirective, screenView } from './screen-directive.js';
+import { brand } from './booth-ui.js';
 
 const lang = preferredLang(readFragment());
 document.documentElement.lang = lang === 'zh' ? 'zh-Hans' : lang;
@@ -57,6 +58,7 @@ function render() {
   const now = seg ? localized(seg.title, lang) : t(lang, live.phase === 'ended' ? 'ended' : 'standby');
   setText($('event-title'), title);
   setText($('current-title'), now);
+  brand(document.body, $('wall-logo'), s.branding);
   drawHighlight($('wall-question'), s, lang);
   const poll = shownPoll(s);
   drawPoll($('wall-poll'), poll);

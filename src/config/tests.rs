@@ -239,3 +239,19 @@ fn short_links_and_note_presets_are_checked_like_the_rest_of_the_file() {
         assert!(err.contains(says), "{to}: {err}");
     }
 }
+
+#[test]
+fn the_branding_takes_an_image_data_url_and_colours_only() {
+    let show = parse_event(DEMO, day()).unwrap();
+    let branding = show.branding.unwrap();
+    assert!(branding.logo.is_some_and(|l| l.starts_with("data:image/svg+xml;base64,")));
+    assert_eq!(branding.accent.as_deref(), Some("#c8102e"));
+    for (from, to) in [
+        (r##"accent = "#c8102e""##, r##"accent = "red""##),
+        (r##"background = "#0b1a33""##, r##"background = "#0b1a3""##),
+        ("logo = \"data:image/svg+xml;base64,", "logo = \"https://example.org/logo.svg?"),
+    ] {
+        let err = format!("{:#}", parse_event(&DEMO.replacen(from, to, 1), day()).unwrap_err());
+        assert!(err.contains("branding"), "{to}: {err}");
+    }
+}

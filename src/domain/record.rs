@@ -97,6 +97,7 @@ mod tests {
             cue_presets: vec![],
             note_presets: vec![],
             short_links: vec![],
+            branding: None,
             automations: vec![],
             qa: Default::default(),
             prepared_polls: vec![],

@@ -45,6 +45,42 @@ pub struct EventInfo {
     pub standby_alert_ms: Millis,
 }
 
+/// The event's look on its screens: a logo (an image as a `data:` URL, which the pages'
+/// content policy admits) and two colours (`#rrggbb`): the screens' background and accent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    pub logo: Option<String>,
+    pub background: Option<String>,
+    pub accent: Option<String>,
+}
+
+/// A logo at most, as its `data:` URL: a few kilobytes of SVG or PNG, in every welcome.
+pub const MAX_LOGO_BYTES: usize = 64 * 1024;
+
+impl Branding {
+    /// The branding when its logo is an image `data:` URL within [`MAX_LOGO_BYTES`] and its
+    /// colours are `#rgb` or `#rrggbb`.
+    pub fn checked(self) -> Result<Self, String> {
+        if let Some(logo) = &self.logo {
+            let image =
+                ["png", "jpeg", "webp", "svg+xml"].iter().any(|t| logo.starts_with(&format!("data:image/{t};base64,")));
+            if !image || logo.len() > MAX_LOGO_BYTES {
+                return Err(format!(
+                    "logo must be a data:image/png, jpeg, webp or svg+xml ;base64 URL of at most {MAX_LOGO_BYTES} bytes"
+                ));
+            }
+        }
+        for (what, colour) in [("background", &self.background), ("accent", &self.accent)] {
+            let hex = colour.as_deref().map(|c| c.strip_prefix('#').unwrap_or("-"));
+            if hex.is_some_and(|h| !matches!(h.len(), 3 | 6) || !h.chars().all(|c| c.is_ascii_hexdigit())) {
+                return Err(format!("{what} must be a colour as #rgb or #rrggbb"));
+            }
+        }
+        Ok(self)
+    }
+}
+
 /// Someone on the programme of a segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Speaker {
@@ -180,6 +216,10 @@ pub struct RunOfShow {
     /// The notes the crew and speakers send the chair with one tap.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub note_presets: Vec<NotePreset>,
+    /// The event's logo and colours on the stage and hall screens; kept out of `event`, which
+    /// every attendee's welcome carries, since a logo may be tens of kilobytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<Branding>,
     /// Unattended screens' short links (`/s/lectern`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub short_links: Vec<ShortLink>,

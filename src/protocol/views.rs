@@ -13,7 +13,7 @@ use crate::domain::notes::{Note, NotePreset};
 use crate::domain::questions::{Board, QaMode};
 use crate::domain::queue::{EntryState, Policy, Queue, QueueEntry, RequestKind};
 use crate::domain::show::{
-    Automation, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Side, Speaker,
+    Automation, Branding, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Side, Speaker,
 };
 use crate::domain::speaking::{Person, SpeakingRecord, Tally};
 use crate::domain::text::{Lang, Localized, Mode};
@@ -210,6 +210,9 @@ impl<'a> View<'a> {
                 .filter(|n| self.audience == Audience::Chair || self.me == Some(&n.participant))
                 .collect(),
             note_presets: self.role.may_send_notes().then_some(state.show.note_presets.as_slice()),
+            branding: (reaches(Routing::Stage) || self.role == Role::Display)
+                .then_some(state.show.branding.as_ref())
+                .flatten(),
             questions: self.viewer().questions(&state.questions),
             polls: self.viewer().polls(state),
             speaking: self.speaking(&state.speaking),
@@ -448,6 +451,9 @@ pub struct SnapshotView<'a> {
     notes: Vec<&'a Note>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note_presets: Option<&'a [NotePreset]>,
+    /// For the stage and hall screens (and the chair and crew, who see their miniatures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branding: Option<&'a Branding>,
     questions: QuestionsView<'a>,
     polls: PollsView<'a>,
     speaking: SpeakingView<'a>,

@@ -308,6 +308,7 @@ fn new_event_skeleton(fields: &NewEvent, now: DateTime<Utc>) -> Result<(RunOfSho
         cue_presets: Vec::new(),
         note_presets: Vec::new(),
         short_links: Vec::new(),
+        branding: None,
         automations: Vec::new(),
         sides: Vec::new(),
         qa: Default::default(),

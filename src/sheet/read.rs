@@ -349,6 +349,7 @@ pub fn sheet(rows: &[Vec<Cell>], current: &RunOfShow, start_known: bool) -> Resu
         cue_presets: current.cue_presets.clone(),
         note_presets: current.note_presets.clone(),
         short_links: current.short_links.clone(),
+        branding: current.branding.clone(),
         automations: current.automations.clone(),
         qa: current.qa,
         prepared_polls: current.prepared_polls.clone(),

@@ -39,8 +39,12 @@ async fn timers_and_stage_controls_reach_the_stage_and_crew_and_nobody_else() {
     let (mut speaker, welcome) = app.join(Role::Speaker, "Zhang Ying").await;
     assert_eq!(welcome["snapshot"]["timers"], json!([]));
     assert_eq!(welcome["snapshot"]["screen"]["blackout"], false);
+    assert!(welcome["snapshot"]["branding"]["logo"].as_str().is_some_and(|l| l.starts_with("data:image/")));
     let (mut attendee, welcome) = app.join(Role::Attendee, "Guest").await;
-    assert!(welcome["snapshot"].get("timers").is_none() && welcome["snapshot"].get("screen").is_none());
+    let snapshot = &welcome["snapshot"];
+    assert!(snapshot.get("timers").is_none() && snapshot.get("screen").is_none() && snapshot.get("branding").is_none());
+    let (_, hall) = app.join(Role::Display, "Hall").await;
+    assert_eq!(hall["snapshot"]["branding"]["accent"], "#c8102e", "the hall display wears the event's colours");
     let (mut av, _) = app.join(Role::Av, "Fukuda").await;
 
     let create = json!({"timer": "break", "name": "Break ends in", "seconds": 600, "cues": false});

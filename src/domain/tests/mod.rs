@@ -91,6 +91,7 @@ fn forum_show() -> RunOfShow {
         cue_presets: vec![],
         note_presets: vec![NotePreset { id: "mic-dead".into(), text: Localized::same("Mic dead") }],
         short_links: vec![],
+        branding: None,
         automations: vec![],
         qa: Default::default(),
         prepared_polls: vec![],
