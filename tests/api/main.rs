@@ -34,6 +34,7 @@ mod hostile;
 mod hostile_sheets;
 mod http_limits;
 mod import;
+mod links;
 mod load;
 mod metrics;
 mod openapi;
