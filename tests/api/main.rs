@@ -8,6 +8,7 @@ mod browser_booth;
 mod browser_captions;
 mod browser_console;
 mod browser_cues;
+mod browser_links;
 mod browser_plan;
 mod browser_print;
 mod browser_rooms;
