@@ -6,6 +6,7 @@ use std::time::Duration;
 use eventhub::domain::Role;
 use serde_json::{json, Value};
 
+use crate::cluster::{Nats, Node, ONE_AT_A_TIME};
 use crate::control::{request, Reply};
 use crate::helpers::{hello_frame, Client, Ended, TestApp, EVENT};
 use crate::stream::EventStream;
@@ -210,4 +211,18 @@ async fn links_survive_a_restart_and_keep_their_state() {
     let states: Vec<&str> =
         list.body["links"].as_array().unwrap().iter().map(|l| l["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["live", "revoked"]);
+}
+
+#[tokio::test]
+async fn a_cluster_node_refuses_to_make_links_which_are_node_local() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let nats = Nats::single().await;
+    let node = Node::start(nats.url(), 1).await;
+    let auth = format!("Bearer {}", node.token("organizer"));
+    let headers = [("Authorization", auth.as_str())];
+    let body = json!({"role": "speaker", "name": "Sato"}).to_string();
+    let made = request(node.process.addr, "POST", LINKS, &headers, &body).await;
+    assert_refused(&made, 409, "cluster_unsupported");
+    let list = request(node.process.addr, "GET", LINKS, &headers, "").await;
+    assert_eq!((list.status, list.body["links"].as_array().map(Vec::len)), (200, Some(0)), "{}", list.body);
 }
