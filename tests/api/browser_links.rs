@@ -25,10 +25,11 @@ async fn guest_page(app: &TestApp, page: &Page, token: &str) {
 #[tokio::test]
 async fn an_attendee_page_opened_with_a_guest_link_is_closed_when_it_expires_and_refused_after() {
     let app = crate::helpers::spawn_app().await;
-    let link = make_link(&app, json!({"role": "attendee", "name": "Remote guest", "expires_in_s": 5})).await;
-    let token = link["token"].as_str().unwrap();
     let browser = Browser::start().await;
     let page = browser.session().await;
+    // Made once the browser is up, so that its 5 s go to loading the page and joining.
+    let link = make_link(&app, json!({"role": "attendee", "name": "Remote guest", "expires_in_s": 5})).await;
+    let token = link["token"].as_str().unwrap();
     guest_page(&app, &page, token).await;
     page.wait_attr("#conn-status", "data-state", "connected").await;
 
