@@ -13,7 +13,7 @@
 //! - [`app`]: the shared state (the events' registry, runtime create and archive) and the
 //!   one command path of the tools (HTTP control, OSC).
 //! - [`transport`]: every way in, one file each: websocket sessions, the HTTP control API,
-//!   SSE, captions ingest, OSC, the rooms API, plan files, exports; and the embedded pages.
+//!   SSE, captions ingest, OSC, the rooms API, plan files, exports, links; and the embedded pages.
 //! - [`server`]: start-up and shutdown, which only wires the layers together.
 //! - [`config`], [`auth`], [`metrics`], [`sheet`]: settings and event files, role tokens,
 //!   the Prometheus counters, the run of show in and out of CSV and XLSX.

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::app::control::Control;
+use crate::app::links::LinkBook;
 use crate::app::{page_of, AppState, ArchivedEntry};
 use crate::auth::{self, EventTokens, RoomsToken};
 use crate::config::{self, Settings};
@@ -140,6 +141,7 @@ impl Server {
             attendee_codes: Arc::new(settings.attendee_codes.clone()),
             captions: Arc::new(CaptionStore::open(data_dir)?),
             cluster: cluster.map(Arc::new),
+            links: Arc::new(LinkBook::load(data_dir)?),
         };
         let mut order = Vec::new();
         for event in stored {

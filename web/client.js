@@ -7,7 +7,7 @@ import { LANGS } from './i18n.js';
 export const PROTOCOL = 1;
 /** The crew positions a cue may target (docs/protocol.md "Cues"). */
 export const CREW = ['audio', 'video', 'lighting', 'interpretation', 'stage'];
-const FATAL = new Set(['unauthorized', 'unknown_event', 'unsupported_version']);
+const FATAL = new Set(['unauthorized', 'unknown_event', 'unsupported_version', 'link_expired', 'link_revoked']);
 const MODES = ['in_room', 'remote'];
 const PING_EVERY = 10_000, BURST = 5, BURST_GAP = 200, SAMPLES = 30;
 const OPEN_TIMEOUT = 10_000, SILENCE_LIMIT = 30_000, COMMAND_TIMEOUT = 15_000;
@@ -16,6 +16,9 @@ const BACKOFF_MIN = 500, BACKOFF_MAX = 10_000, JITTER = 0.3;
 const RESTART_CLOSE = 1012, RESTART_MAX = 2_000, RESTART_ATTEMPTS = 10;
 // An archived event's sockets are closed with 4404: reconnecting cannot bring it back.
 const ARCHIVED_CLOSE = 4404;
+// A link that expired or was revoked closes its sockets with 4401 (after an error frame that
+// says which): reconnecting with it is refused.
+const LINK_CLOSE = 4401;
 // Presence (docs/protocol.md "Presence"): the chair's full list is paged in this many at a
 // time; the attendance chart gets a local sample a minute and keeps a day of them.
 const PRESENCE_PAGE = 200, SAMPLE_EVERY = 60_000, HISTORY_MAX = 24 * 60, RESYNC_GAP = 10_000;
@@ -227,6 +230,7 @@ export function connectHub(opts = {}) {
     const sock = ws;
     ws = null; joined = false;
     if (closeCode === ARCHIVED_CLOSE) fatal = { code: 'event_archived', message: 'this event has been archived' };
+    if (closeCode === LINK_CLOSE && !fatal) fatal = { code: 'link_ended', message: 'this link no longer works' };
     if (sock) {
       sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
       try { sock.close(); } catch { /* already closed */ }

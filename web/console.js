@@ -510,6 +510,10 @@ function renderRunSheetLink() {
   link.hidden = !(frag.event && frag.token);
   if (link.hidden) return;
   link.href = `/runsheet#${new URLSearchParams({ event: frag.event, token: frag.token, lang })}`;
+  // Guest links are the organizer's to hand out: the links page takes the organizer token.
+  const links = $('links-link');
+  links.hidden = !(hub.you && hub.you.role === 'organizer');
+  links.href = `/links#${new URLSearchParams({ event: frag.event, token: frag.token, lang })}`;
 }
 
 /** Download links for organizers only (the server checks the token again: 401 otherwise). */

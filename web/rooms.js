@@ -100,6 +100,9 @@ function links(room) {
     const href = room.links[role];
     if (href) nav.append(el('a', { text: t(lang, label), attrs: { href, target: '_blank', rel: 'noopener', 'data-page': page } }));
   }
+  // The event's own links (named, with an end), managed with this rooms token.
+  const manage = `/links#event=${encodeURIComponent(room.id)}&token=${encodeURIComponent(token)}`;
+  nav.append(el('a', { text: t(lang, 'rooms_open_links'), attrs: { href: manage, target: '_blank', rel: 'noopener', 'data-page': 'links' } }));
   nav.append(el('span', { class: 'spacer' }));
   nav.append(el('a', { text: t(lang, 'export_record'), attrs: { href: room.exports.record } }));
   nav.append(archiveControl(room));

@@ -24,7 +24,7 @@ pub fn refusal(code: ErrorCode, message: impl Into<String>) -> Answer {
 /// The websocket error codes as HTTP statuses (documented in docs/integrations.md).
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized | ErrorCode::LinkExpired | ErrorCode::LinkRevoked => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::UnknownEvent => StatusCode::NOT_FOUND,
         ErrorCode::Conflict | ErrorCode::InvalidState => StatusCode::CONFLICT,

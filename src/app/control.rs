@@ -16,7 +16,7 @@ use super::args::{arg, flag, number, seconds};
 pub use super::args::{refusal, Answer};
 use super::booth;
 use super::flat::flat_state;
-use super::{AppState, EventEntry};
+use super::{Access, AppState, EventEntry};
 use crate::clock::now_millis;
 use crate::domain::cues::{CueState, SignalKind};
 use crate::domain::queue::Policy;
@@ -53,10 +53,13 @@ struct SentKey {
 
 pub fn authorized_token(app: &AppState, event: &str, token: &str) -> Result<(Arc<EventEntry>, Role), Answer> {
     let entry = app.event(event).ok_or_else(|| refusal(ErrorCode::UnknownEvent, format!("no event {event:?}")))?;
-    let role = entry
-        .role_of(token)
-        .ok_or_else(|| refusal(ErrorCode::Unauthorized, "a role token is needed (Authorization: Bearer or ?token=)"))?;
-    Ok((entry, role))
+    match entry.access(token) {
+        Access::Granted(role, _) => Ok((entry, role)),
+        Access::Ended(ended) => Err(refusal(ended.code(), ended.message(&entry.show.event.time_zone))),
+        Access::Refused => {
+            Err(refusal(ErrorCode::Unauthorized, "a role token is needed (Authorization: Bearer or ?token=)"))
+        }
+    }
 }
 
 /// The hub's overview, or the refusal that says the hub has stopped.

@@ -7,6 +7,7 @@ mod booth;
 pub mod cluster;
 pub mod control;
 pub mod flat;
+pub mod links;
 pub mod rooms;
 pub mod venue;
 
@@ -21,7 +22,9 @@ use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::links::{EventLinks, Found, LinkBook, LinkGrant};
 use crate::auth::{EventTokens, RoomsToken};
+use crate::clock::now_millis;
 use crate::domain::automation::Destinations;
 use crate::domain::show::RunOfShow;
 use crate::domain::{EventState, Role};
@@ -48,6 +51,17 @@ pub struct EventEntry {
     pub deliveries: Arc<Deliveries>,
     /// The public tags of its participants, as its hub gives them, for its exports.
     pub tagger: Tagger,
+    /// Its links: more tokens, each with a name, an end and a revoke.
+    pub links: Arc<EventLinks>,
+}
+
+/// What a presented token grants an event.
+pub enum Access {
+    /// A role token, or a live link (which the session follows, to close when it ends).
+    Granted(Role, Option<LinkGrant>),
+    /// A link that has expired or was revoked.
+    Ended(links::EndedLink),
+    Refused,
 }
 
 impl ArchivedEntry {
@@ -59,8 +73,24 @@ impl ArchivedEntry {
 }
 
 impl EventEntry {
+    /// The role a token grants: a role token's, or a live link's.
     pub fn role_of(&self, token: &str) -> Option<Role> {
-        self.tokens.read().unwrap_or_else(|e| e.into_inner()).role_of(token)
+        match self.access(token) {
+            Access::Granted(role, _) => Some(role),
+            Access::Ended(_) | Access::Refused => None,
+        }
+    }
+
+    /// What a token grants now, telling an ended link from an unknown token. The role
+    /// tokens and every link are compared, each in constant time.
+    pub fn access(&self, token: &str) -> Access {
+        let role = self.tokens.read().unwrap_or_else(|e| e.into_inner()).role_of(token);
+        match (role, self.links.find(token, now_millis())) {
+            (Some(role), _) => Access::Granted(role, None),
+            (None, Found::Live(role, grant)) => Access::Granted(role, Some(grant)),
+            (None, Found::Ended(ended)) => Access::Ended(ended),
+            (None, Found::None) => Access::Refused,
+        }
     }
 
     pub fn token(&self, role: Role) -> String {
@@ -116,6 +146,8 @@ pub struct AppState {
     /// The cluster this node is part of; none on the embedded store. Shared, not held by
     /// value: every session holds a copy of this state, and the NATS handles are kilobytes.
     pub cluster: Option<Arc<Cluster>>,
+    /// Every event's links, kept in the data dir; node-local.
+    pub links: Arc<LinkBook>,
 }
 
 impl AppState {
@@ -167,7 +199,9 @@ impl AppState {
             );
             self.tracker.spawn(automations);
         }
-        let entry = Arc::new(EventEntry { show, hub, tokens: RwLock::new(tokens), attendee_code, deliveries, tagger });
+        let links = self.links.of(&id);
+        let tokens = RwLock::new(tokens);
+        let entry = Arc::new(EventEntry { show, hub, tokens, attendee_code, deliveries, tagger, links });
         self.events.insert(id, Arc::clone(&entry));
         Ok(entry)
     }

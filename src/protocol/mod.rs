@@ -61,6 +61,10 @@ pub enum ErrorCode {
     /// A cloud node cannot reach the venue, which decides every command: nothing was
     /// applied.
     VenueUnreachable,
+    /// A link's token after the link's end: refused, its connections closed (4401).
+    LinkExpired,
+    /// A revoked link's token: refused, its connections closed (4401).
+    LinkRevoked,
 }
 
 impl ErrorCode {

@@ -11,7 +11,9 @@ use chrono::TimeZone;
 use serde::Serialize;
 
 use super::shared::{download, request_token, TokenQuery, NO_STORE};
-use crate::app::{AppState, EventEntry};
+use crate::app::control::{refusal, Answer};
+use crate::app::links::EndedLink;
+use crate::app::{Access, AppState, EventEntry};
 use crate::clock::now_millis;
 use crate::domain::live::LiveState;
 use crate::domain::queue::EVENT_QUEUE;
@@ -27,6 +29,8 @@ use crate::store::LogEntry;
 pub enum ExportError {
     NoSuchEvent,
     NotOrganizer,
+    /// A link that has expired or was revoked: 401 with its code, as JSON.
+    LinkEnded(Answer),
     Fixed,
     Store(String),
 }
@@ -34,6 +38,7 @@ pub enum ExportError {
 impl IntoResponse for ExportError {
     fn into_response(self) -> Response {
         match self {
+            ExportError::LinkEnded(answer) => return answer.into_response(),
             ExportError::NoSuchEvent => (StatusCode::NOT_FOUND, "no such event".to_owned()),
             ExportError::NotOrganizer => (StatusCode::UNAUTHORIZED, "an organizer token is needed".to_owned()),
             ExportError::Fixed => {
@@ -58,10 +63,15 @@ fn organizer(
     query: Option<&TokenQuery>,
 ) -> Result<Arc<EventEntry>, ExportError> {
     let entry = app.event(event).ok_or(ExportError::NoSuchEvent)?;
-    if entry.role_of(presented(headers, query)) != Some(Role::Organizer) {
-        return Err(ExportError::NotOrganizer);
+    match entry.access(presented(headers, query)) {
+        Access::Granted(Role::Organizer, _) => Ok(entry),
+        Access::Ended(ended) => Err(link_ended(&entry, &ended)),
+        _ => Err(ExportError::NotOrganizer),
     }
-    Ok(entry)
+}
+
+fn link_ended(entry: &EventEntry, ended: &EndedLink) -> ExportError {
+    ExportError::LinkEnded(refusal(ended.code(), ended.message(&entry.show.event.time_zone)))
 }
 
 /// A running or archived event's plan, log and participants' public tags, for its organizer.
@@ -80,7 +90,14 @@ async fn authorized_log(
 ) -> Result<Logged, ExportError> {
     let token = presented(headers, Some(query));
     let (show, role, tagger) = match (app.event(event), app.archived_event(event)) {
-        (Some(entry), _) => (Arc::clone(&entry.show), entry.role_of(token), entry.tagger.clone()),
+        (Some(entry), _) => {
+            let role = match entry.access(token) {
+                Access::Granted(role, _) => Some(role),
+                Access::Ended(ended) => return Err(link_ended(&entry, &ended)),
+                Access::Refused => None,
+            };
+            (Arc::clone(&entry.show), role, entry.tagger.clone())
+        }
         (None, Some(archived)) => {
             (Arc::clone(&archived.state.show), archived.tokens.role_of(token), archived.tagger.clone())
         }

@@ -1,5 +1,5 @@
 //! HTTP routes: the embedded web pages with security headers, the websocket endpoint, and
-//! the organizer APIs (rooms, exports, plan files, token rotation).
+//! the organizer APIs (rooms, exports, plan files, token rotation, links).
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -7,7 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use rust_embed::RustEmbed;
 
@@ -48,6 +48,14 @@ pub fn router(state: AppState, control: crate::app::control::Control) -> Router 
         .route("/api/v1/events/{event}/screens", get(super::screens::list))
         .route("/api/v1/events/{event}/screens/{action}", post(super::screens::act))
         .route("/s/{link}", get(super::screens::short_link))
+        .route(
+            "/api/events/{event}/links",
+            get(super::links::list)
+                .post(super::links::create)
+                .layer(DefaultBodyLimit::max(super::links::MAX_BODY_BYTES)),
+        )
+        .route("/api/events/{event}/links/{id}", delete(super::links::revoke))
+        .route("/api/events/{event}/links/{id}/revoke", post(super::links::revoke))
         .route("/", get(|| asset("index.html")))
         .route("/{page}", get(|Path(page): Path<String>| page_or_asset(page)))
         .with_state(state.clone())

@@ -5,6 +5,7 @@ pub mod captions;
 pub mod control;
 pub mod export;
 pub mod http;
+pub mod links;
 pub mod listener;
 pub mod osc;
 pub mod plan_io;

@@ -13,7 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::shared::{download, off_workers, request_token, TokenQuery};
-use crate::app::{AppState, EventEntry};
+use crate::app::{Access, AppState, EventEntry};
 use crate::clock::now_millis;
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Actor, Command, Role};
@@ -32,6 +32,8 @@ pub enum PlanIoError {
     NotOfEvent,
     /// A token of another role than organizer.
     Forbidden,
+    /// A link that has expired or was revoked: its code and message.
+    LinkEnded(ErrorCode, String),
     TooLarge,
     UnsupportedMediaType,
     /// Everything wrong with the file; nothing was applied.
@@ -65,6 +67,9 @@ impl IntoResponse for PlanIoError {
             }
             PlanIoError::NotOfEvent => {
                 (StatusCode::UNAUTHORIZED, "unauthorized".into(), "a token of the event is needed".into(), &[][..])
+            }
+            PlanIoError::LinkEnded(code, message) => {
+                (StatusCode::UNAUTHORIZED, code_name(*code), message.clone(), &[][..])
             }
             PlanIoError::Forbidden => {
                 (StatusCode::FORBIDDEN, "forbidden".into(), "only an organizer token may do this".into(), &[][..])
@@ -112,10 +117,11 @@ fn organizer(
     token: Option<&str>,
 ) -> Result<Arc<EventEntry>, PlanIoError> {
     let entry = app.event(event).ok_or(PlanIoError::UnknownEvent)?;
-    match entry.role_of(request_token(headers, token)) {
-        Some(Role::Organizer) => Ok(entry),
-        Some(_) => Err(PlanIoError::Forbidden),
-        None => Err(PlanIoError::Unauthorized),
+    match entry.access(request_token(headers, token)) {
+        Access::Granted(Role::Organizer, _) => Ok(entry),
+        Access::Granted(..) => Err(PlanIoError::Forbidden),
+        Access::Ended(ended) => Err(PlanIoError::LinkEnded(ended.code(), ended.message(&entry.show.event.time_zone))),
+        Access::Refused => Err(PlanIoError::Unauthorized),
     }
 }
 

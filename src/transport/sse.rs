@@ -10,10 +10,11 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
-use super::shared::authorized;
+use super::shared::{authorized, request_token};
 use crate::app::control::{refusal, Control};
 use crate::app::flat::flat_state;
-use crate::app::EventEntry;
+use crate::app::links::{EndedLink, LinkWatch};
+use crate::app::{Access, EventEntry};
 use crate::clock::now_millis;
 use crate::domain::Role;
 use crate::hub::{Overview, Start};
@@ -36,6 +37,12 @@ pub async fn stream(
         Ok(found) => found,
         Err(answer) => return answer.into_response(),
     };
+    // A stream opened with a link ends when the link does, saying so.
+    let token = request_token(&headers, query.get("token").map(String::as_str));
+    let link = match entry.access(token) {
+        Access::Granted(_, Some(grant)) => Some(entry.links.watch(grant)),
+        _ => None,
+    };
     let after = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let Ok((start, frames)) = entry.hub.listen(role, after).await else {
         return refusal(ErrorCode::Internal, "the event's hub has stopped").into_response();
@@ -44,7 +51,8 @@ pub async fn stream(
         Start::Snapshot(overview) => Some(state_event(&overview, role)),
         Start::Replayed => None,
     };
-    let events = Stream { entry, role, frames, first, burst: false, shutdown: control.app().shutdown.clone() };
+    let shutdown = control.app().shutdown.clone();
+    let events = Stream { entry, role, frames, first, burst: false, shutdown, link, ended: false };
     let events = futures_util::stream::unfold(events, |mut s| async move {
         s.next().await.map(|e| (Ok::<_, std::convert::Infallible>(e), s))
     });
@@ -61,12 +69,19 @@ struct Stream {
     /// Changes were sent since the last `state`.
     burst: bool,
     shutdown: tokio_util::sync::CancellationToken,
+    /// The link the stream was opened with, if it was: its end ends the stream.
+    link: Option<LinkWatch>,
+    /// The link's end was sent: the stream ends.
+    ended: bool,
 }
 
 impl Stream {
     /// The next event; `None` ends the stream (the server is stopping, or this listener fell
     /// too far behind and should reconnect with `Last-Event-ID`).
     async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
         if let Some(first) = self.first.take() {
             return Some(first);
         }
@@ -78,11 +93,25 @@ impl Stream {
         let frame = tokio::select! {
             frame = self.frames.recv() => frame?,
             () = self.shutdown.cancelled() => return None,
+            ended = link_ended(&mut self.link) => {
+                self.ended = true;
+                let message = ended.message(&self.entry.show.event.time_zone);
+                let body = serde_json::json!({"code": ended.code(), "message": message});
+                return Some(Event::default().event("error").data(body.to_string()));
+            }
         };
         self.burst = true;
         let text = frame.as_str();
         let seq = serde_json::from_str::<SeqOnly>(text).map(|s| s.seq).unwrap_or_default();
         Some(Event::default().event("change").id(seq.to_string()).data(text))
+    }
+}
+
+/// Resolves when the stream's link ends; never for a stream opened with a role token.
+async fn link_ended(link: &mut Option<LinkWatch>) -> EndedLink {
+    match link {
+        Some(watch) => watch.ended().await,
+        None => std::future::pending().await,
     }
 }
 

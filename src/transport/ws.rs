@@ -21,7 +21,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{debug, error, instrument};
 
-use crate::app::AppState;
+use crate::app::links::{EndedLink, LinkWatch, LINK_ENDED_CLOSE};
+use crate::app::{Access, AppState};
 use crate::clock::now_millis;
 use crate::domain::presence::Liveness;
 use crate::domain::screens::{ScreenSetup, SCREEN_PAGES};
@@ -208,11 +209,14 @@ struct Session {
     membership: Option<Membership>,
     /// The client's address: a screen's is in the chair's list of screens.
     peer: SocketAddr,
+    /// The link this session joined with, with its event's time zone, until the loop
+    /// takes it to wait for the link's end.
+    joined_by_link: Option<(LinkWatch, String)>,
 }
 
 impl Session {
     fn new(app: AppState, conn: ConnId, out: Arc<Outbound>, peer: SocketAddr) -> Self {
-        Session { app, conn, out, membership: None, peer }
+        Session { app, conn, out, membership: None, peer, joined_by_link: None }
     }
 
     #[instrument(name = "session", skip_all, fields(conn = self.conn, peer = %self.peer))]
@@ -232,13 +236,19 @@ impl Session {
         let shutdown = self.app.shutdown.clone();
         let shutdown = shutdown.cancelled();
         tokio::pin!(shutdown);
+        // The link this session joined with, once it has: its end closes the session.
+        let mut link = None;
         // What came with the handshake is handled before waiting for more.
         let mut next = self.input(&mut reader, &mut budget).await;
         while let Next::Continue = next {
+            if link.is_none() {
+                link = self.joined_by_link.take();
+            }
             next = tokio::select! {
                 biased;
                 _ = out.woken() => drain(&out).await,
                 _ = &mut shutdown => close(RESTARTING),
+                (ended, zone) = link_ended(&mut link) => self.refuse_link(&ended, &zone),
                 ready = out.socket().readable() => match ready.and_then(|()| read_some(out.socket(), Some(&mut reader))) {
                     Ok(Read::Some) => {
                         liveness.heard(now_millis());
@@ -383,7 +393,11 @@ impl Session {
             self.reply(FrameError::new(ErrorCode::UnknownEvent, format!("no event {:?} here", hello.event)));
             return close((1008, "unknown event"));
         };
-        let role = entry.role_of(&hello.token);
+        let (role, grant) = match entry.access(&hello.token) {
+            Access::Granted(role, grant) => (Some(role), grant),
+            Access::Ended(ended) => return self.refuse_link(&ended, &entry.show.event.time_zone),
+            Access::Refused => (None, None),
+        };
         let code_ok = match (&entry.attendee_code, role) {
             (Some(expected), Some(Role::Attendee)) => {
                 hello.code.as_deref().is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes())))
@@ -441,7 +455,16 @@ impl Session {
             return close(RESTARTING);
         }
         self.membership = Some(Membership { hub: entry.hub.clone(), conn: self.conn });
+        if let Some(grant) = grant {
+            self.joined_by_link = Some((entry.links.watch(grant), entry.show.event.time_zone.clone()));
+        }
         Next::Continue
+    }
+
+    /// A link that has ended: says which and when, then closes.
+    fn refuse_link(&self, ended: &EndedLink, time_zone: &str) -> Next {
+        self.reply(FrameError::new(ended.code(), ended.message(time_zone)));
+        close((LINK_ENDED_CLOSE, ended.reason()))
     }
 
     /// Sends a frame of the session's own: a reply, a pong, a keep-alive.
@@ -537,6 +560,14 @@ async fn linger(out: &Outbound, mut reader: Reader) {
         }
     })
     .await;
+}
+
+/// Resolves when the link a session joined with ends; never for a session without one.
+async fn link_ended(link: &mut Option<(LinkWatch, String)>) -> (EndedLink, String) {
+    match link {
+        Some((watch, zone)) => (watch.ended().await, zone.clone()),
+        None => std::future::pending().await,
+    }
 }
 
 fn not_joined(id: String) -> FrameError {

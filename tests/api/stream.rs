@@ -15,19 +15,19 @@ use crate::helpers::{spawn_app, tcp_connect, EVENT};
 
 /// One server-sent event.
 #[derive(Debug)]
-struct Sent {
-    event: String,
+pub struct Sent {
+    pub event: String,
     id: Option<u64>,
-    data: Value,
+    pub data: Value,
 }
 
-struct EventStream {
-    lines: tokio::io::Lines<BufReader<TcpStream>>,
+pub struct EventStream {
+    pub lines: tokio::io::Lines<BufReader<TcpStream>>,
     heartbeats: usize,
 }
 
 impl EventStream {
-    async fn open(addr: SocketAddr, token: &str, last_event_id: Option<u64>) -> EventStream {
+    pub async fn open(addr: SocketAddr, token: &str, last_event_id: Option<u64>) -> EventStream {
         let mut stream = tcp_connect(addr).await;
         let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
         let head = format!(
@@ -63,7 +63,7 @@ impl EventStream {
     }
 
     /// The next event, skipping chunk-size lines and counting heartbeat comments.
-    async fn next(&mut self) -> Sent {
+    pub async fn next(&mut self) -> Sent {
         let (mut event, mut id, mut data) = (String::new(), None, String::new());
         loop {
             let line = self.line().await;
