@@ -113,10 +113,12 @@ pub async fn attendee(
     let (token, event, captions) = (&target.0, &target.1, target.2);
     let k = seat.k;
     let permit = gate.acquire().await?;
+    let connecting = std::time::Instant::now();
     let mut ws = open(seat.addr, seat.source).await?;
     let participant = format!("load-{k}");
     ws.send(hello(event, token, &participant, k, captions, None)).await?;
     let welcome: Welcome = serde_json::from_str(&until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?)?;
+    run.welcomed_us[k].store(connecting.elapsed().as_micros() as u64, Ordering::Release);
     let epoch = welcome.epoch;
     run.presence_total[k].store(welcome.presence.counts.total, Ordering::Relaxed);
     ws.send(Message::Text(json!({"type": "ping", "t": 0}).to_string().into())).await?;

@@ -74,6 +74,11 @@ pub struct Args {
     pub pid: Vec<u32>,
     #[arg(long, default_value = "sjtu-forum")]
     pub event: String,
+    /// Only the join storm: every attendee connects at once (at `--concurrency`), the joins
+    /// are reported (joins a second, each connection's time to its welcome, the servers' CPU
+    /// per join), and the run ends there.
+    #[arg(long)]
+    pub join_storm: bool,
 }
 
 impl Args {

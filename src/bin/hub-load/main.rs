@@ -36,8 +36,8 @@ use connect::{attendee, screen, Screen, Seat};
 use drive::{caption_bases, captioner, Moderator};
 use flags::Args;
 use frames::hello;
-use measure::{times, total_rss, Captions, Readings, Run, Votes};
-use report::{report_captions, report_round, report_votes};
+use measure::{server_cpu_us, times, total_rss, Captions, Readings, Run, Votes};
+use report::{report_captions, report_joins, report_round, report_votes};
 use servers::start;
 
 #[tokio::main]
@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         idle_frames: AtomicUsize::new(0),
         watching_idle: AtomicBool::new(false),
         presence_total: (0..args.attendees).map(|_| AtomicU64::new(0)).collect(),
+        welcomed_us: times(args.attendees),
         captions: Captions::new(&args),
         votes: Votes::new(),
         votes_spread: Duration::from_secs_f64(args.vote_secs),
@@ -100,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let shared = Arc::new((target.token("attendee")?.to_owned(), args.event.clone(), captions));
     let gate = Arc::new(Semaphore::new(args.concurrency));
     let joined = Arc::new(tokio::sync::Barrier::new(args.attendees + 1));
+    let cpu_before_joins = Readings::take(&target);
     let connect_started = Instant::now();
     let mut tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>> = Vec::with_capacity(args.attendees);
     for k in 0..args.attendees {
@@ -120,6 +122,10 @@ async fn main() -> anyhow::Result<()> {
         connect.as_secs_f64(),
         args.attendees as f64 / connect.as_secs_f64()
     );
+    report_joins(&run, server_cpu_us(&cpu_before_joins, &Readings::take(&target)), args.attendees)?;
+    if args.join_storm {
+        return Ok(());
+    }
 
     // Idle: let presence settle (in a cluster, nodes share their counts once a second), then
     // count what still arrives while nothing changes.

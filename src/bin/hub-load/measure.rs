@@ -77,6 +77,8 @@ pub struct Run {
     pub watching_idle: AtomicBool,
     /// Per attendee, the last presence total it was sent.
     pub presence_total: Vec<AtomicU64>,
+    /// Per attendee, from its connect to its welcome, in microseconds.
+    pub welcomed_us: Vec<AtomicU64>,
     pub captions: Captions,
     pub votes: Votes,
     /// How long the votes are spread over.
@@ -206,6 +208,12 @@ pub fn latencies<'a>(
         }
     }
     Ok(h)
+}
+
+/// CPU time the servers used between two readings, in microseconds.
+pub fn server_cpu_us(before: &Readings, after: &Readings) -> Option<f64> {
+    let (Some(b), Some(a)) = (before.servers, after.servers) else { return None };
+    Some((a.0 + a.1).saturating_sub(b.0 + b.1) as f64 * 1e6 / ticks_per_second())
 }
 
 /// CPU readings taken at the start and end of a round.

@@ -156,3 +156,20 @@ pub fn report_votes(run: &Run, voters: usize, cpu_extra: f64) -> anyhow::Result<
     );
     Ok(sent - acked.min(sent))
 }
+
+/// Each connection's time from its connect to its welcome, and the servers' CPU per join.
+pub fn report_joins(run: &Run, server_cpu_us: Option<f64>, attendees: usize) -> anyhow::Result<()> {
+    let mut h = Histogram::<u64>::new(3)?;
+    for welcomed in &run.welcomed_us {
+        h.record(welcomed.load(Ordering::Acquire).max(1))?;
+    }
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let cpu = server_cpu_us.map_or("unknown".to_owned(), |us| format!("{:.0} µs", us / attendees as f64));
+    println!(
+        "joins: connect to welcome p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server CPU per join {cpu}",
+        ms(0.5),
+        ms(0.99),
+        h.max() as f64 / 1000.0
+    );
+    Ok(())
+}
