@@ -16,7 +16,7 @@ use crate::domain::plan::{self, fresh_speaker_id};
 use crate::domain::polls::PollDef;
 use crate::domain::questions::QaMode;
 use crate::domain::queue::EVENT_QUEUE;
-use crate::domain::screens::{self, ScreenSetup, ShortLink};
+use crate::domain::screens::{self, ShortLink};
 use crate::domain::show::{
     channels_problem, Branding, Channel, CuePreset, EventInfo, PlannedCue, RunOfShow, Segment, SegmentKind, Speaker,
 };
@@ -358,7 +358,7 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
             Ok(NotePreset { text, ..p })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let short_links = short_links(file.short_links)?;
+    let short_links = screens::checked(file.short_links).map_err(|e| anyhow::anyhow!("{e}"))?;
     let branding = section.branding.map(Branding::checked).transpose().map_err(|e| anyhow::anyhow!("branding: {e}"))?;
     let planned_start = at(section.start)?;
     let mut cursor = planned_start;
@@ -439,38 +439,6 @@ pub fn parse_event_file(text: &str, now: DateTime<Utc>, default_id: Option<&str>
         sides: file.sides.iter().map(SideInput::side).collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     plan::checked(&show, &show).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// The event file's short links, checked: a unique id, a screen's page, known view settings
-/// and a name under the text policy.
-fn short_links(links: Vec<ShortLink>) -> anyhow::Result<Vec<ShortLink>> {
-    if links.len() > screens::MAX_SHORT_LINKS {
-        bail!("an event has at most {} short links", screens::MAX_SHORT_LINKS);
-    }
-    let mut ids = HashSet::new();
-    links
-        .into_iter()
-        .map(|link| {
-            if !valid_id(&link.id) || !ids.insert(link.id.clone()) {
-                bail!("short link id {:?} must be 1-64 letters, digits, '-' or '_', and unique", link.id);
-            }
-            let role = link
-                .role()
-                .with_context(|| format!("short link {:?}: {:?} is not a screen's page", link.id, link.page))?;
-            let setup = ScreenSetup::parse(role, &link.page, link.view)
-                .map_err(|e| anyhow::anyhow!("short link {:?}: {e}", link.id))?;
-            let name = match link.name {
-                Some(name) => Some(
-                    DisplayName::parse(&name)
-                        .map_err(|e| anyhow::anyhow!("short link {:?}: name {e}", link.id))?
-                        .as_str()
-                        .to_owned(),
-                ),
-                None => None,
-            };
-            Ok(ShortLink { view: setup.view, name, ..link })
-        })
-        .collect()
 }
 
 /// Cue presets an event file may hold: the crew's buttons for the whole day.

@@ -3,7 +3,8 @@
 // GET /api/v1/events/{event}/screens, read every few seconds while the console is open);
 // each can be told to show its name big for 5 s, to take a name, or to change its view (a
 // stage screen to another speaker, a caption screen to other tracks, a cue screen to other
-// crew positions, another language) without anyone touching it; and the event's short links.
+// crew positions, another language) without anyone touching it; and the event's short links
+// (`/s/lectern`), made from a screen as it is now, or removed.
 
 import { fmtClock, localized, CREW } from './client.js';
 import { t, LANGS, LANG_NAMES } from './i18n.js';
@@ -30,6 +31,19 @@ export function createScreensPanel({ hub, lang, canControl, event, token, showEr
       render();
     } catch { /* offline: the next round tries again */ }
   }
+
+  /** Sends the whole list of short links as a plan edit, then reads the list again. */
+  async function saveLinks(next) {
+    const s = hub.state;
+    if (!s) return;
+    try {
+      await hub.send('plan_update_short_links', { plan_version: s.plan_version, short_links: next });
+    } catch (err) {
+      showError(err);
+    }
+    load();
+  }
+  const linkOf = (l) => ({ id: l.id, page: l.page, name: l.name ?? null, view: l.view || {} });
 
   async function act(action, args) {
     const query = new URLSearchParams(args).toString();
@@ -81,6 +95,14 @@ export function createScreensPanel({ hub, lang, canControl, event, token, showEr
       for (const select of li.querySelectorAll('select.scr-view')) args[select.dataset.key] = select.value;
       act('view', args);
     });
+    const linkId = el('input', { class: 'scr-link-id', attrs: { type: 'text', maxlength: '64', placeholder: 'lectern', 'aria-label': t(L, 'screens_link_id') } });
+    const save = el('button', { class: 'scr-link-save', attrs: { type: 'button' }, text: t(L, 'screens_link_save') });
+    save.addEventListener('click', () => {
+      const id = linkId.value.trim();
+      if (!id) { linkId.focus(); return; }
+      const made = { id, page: screen.page, name: screen.name, view: screen.view };
+      saveLinks([...links.filter((l) => l.id !== id).map(linkOf), made]);
+    });
     const tz = hub.state ? hub.state.event.time_zone : 'UTC';
     const view = Object.entries(screen.view).map(([k, v]) => `${k}=${v}`).join(' · ');
     const li = el('li', { class: 'screen-row', data: { screen: id, page: screen.page } },
@@ -90,7 +112,8 @@ export function createScreensPanel({ hub, lang, canControl, event, token, showEr
         el('span', { class: 'muted', text: `${LANG_NAMES[screen.lang] || screen.lang}${view ? ` · ${view}` : ''}` }),
         el('span', { class: 'muted scr-where', text: `${screen.address} · ${t(L, 'screens_since', { time: fmtClock(screen.since, tz, L) })}` })),
       el('div', { class: 'scr-actions' }, identify, name, rename),
-      el('div', { class: 'scr-actions' }, ...selects, apply));
+      el('div', { class: 'scr-actions' }, ...selects, apply),
+      el('div', { class: 'scr-actions' }, el('span', { class: 'muted', text: '/s/' }), linkId, save));
     return li;
   }
 
@@ -100,8 +123,12 @@ export function createScreensPanel({ hub, lang, canControl, event, token, showEr
     setText($('screens-count'), screens.length ? String(screens.length) : '');
     keyedList($('screens-list'), screens, (s) => s.screen, (s) => JSON.stringify([s, L, hub.state && hub.state.live.segment]), row);
     $('screens-none').hidden = screens.length > 0;
-    keyedList($('short-links'), links, (l) => l.id, (l) => JSON.stringify(l), (l) =>
-      el('a', { class: 'short-link', attrs: { href: l.path, target: '_blank', rel: 'noopener' }, text: `${l.path}${l.name ? ` (${l.name})` : ''}` }));
+    keyedList($('short-links'), links, (l) => l.id, (l) => JSON.stringify([l, L]), (l) => {
+      const remove = el('button', { class: 'short-link-remove', attrs: { type: 'button', 'aria-label': t(L, 'screens_link_remove') }, text: '✕' });
+      remove.addEventListener('click', () => saveLinks(links.filter((x) => x.id !== l.id).map(linkOf)));
+      return el('span', { class: 'short-link', data: { link: l.id } },
+        el('a', { attrs: { href: l.path, target: '_blank', rel: 'noopener' }, text: `${l.path}${l.name ? ` (${l.name})` : ''}` }), remove);
+    });
   }
 
   setInterval(load, EVERY_MS);

@@ -11,6 +11,7 @@ use super::polls::PollDef;
 use super::questions::QaMode;
 use super::queue::{Policy, RequestKind};
 use super::rejection::Rejection;
+use super::screens::ShortLink;
 use super::show::{Automation, RunOfShow};
 use super::text::{Lang, Localized};
 use super::time::Seconds;
@@ -212,6 +213,11 @@ pub enum Command {
         plan_version: u64,
         automations: Vec<Automation>,
     },
+    /// The whole list of short links for unattended screens.
+    PlanUpdateShortLinks {
+        plan_version: u64,
+        short_links: Vec<ShortLink>,
+    },
     QuestionAsk {
         /// The segment it is for; the live one (or the event, before the show) when absent.
         segment: Option<String>,
@@ -299,7 +305,7 @@ pub enum Command {
 
 impl Command {
     /// Every command `type`, so that the decoder can tell an unknown type from a bad field.
-    pub const TYPES: [&'static str; 67] = [
+    pub const TYPES: [&'static str; 68] = [
         "next",
         "previous",
         "goto",
@@ -350,6 +356,7 @@ impl Command {
         "plan_update_event",
         "plan_undo",
         "plan_update_automations",
+        "plan_update_short_links",
         "question_ask",
         "question_withdraw",
         "question_vote",
@@ -422,6 +429,7 @@ impl Command {
             Command::PlanUndo { .. } => "plan_undo",
             Command::PlanReplace { .. } => "plan_replace",
             Command::PlanUpdateAutomations { .. } => "plan_update_automations",
+            Command::PlanUpdateShortLinks { .. } => "plan_update_short_links",
             Command::QuestionAsk { .. } => "question_ask",
             Command::QuestionWithdraw { .. } => "question_withdraw",
             Command::QuestionVote { .. } => "question_vote",

@@ -12,6 +12,7 @@ use super::plan_fields::{clean_localized, field, minutes, person_name, MAX_TITLE
 use super::polls::checked_polls;
 use super::queue::EVENT_QUEUE;
 use super::rejection::Rejection;
+use super::screens::{self, ShortLink};
 use super::show::{
     channels_problem, check_automations, link_ok, Automation, Channel, PlannedCue, RunOfShow, Segment, SegmentKind,
     Side, Speaker,
@@ -140,6 +141,7 @@ pub enum PlanOp<'a> {
     /// A whole new list of segments (an import), under the event's own fields.
     Replace(&'a RunOfShow),
     Automations(&'a [Automation]),
+    ShortLinks(&'a [ShortLink]),
 }
 
 /// The plan after `op`, with planned starts consecutive from the event's start.
@@ -214,6 +216,7 @@ pub fn edited(show: &RunOfShow, op: PlanOp<'_>) -> Result<RunOfShow, Rejection> 
             check_automations(automations)?;
             plan.automations = automations.to_vec();
         }
+        PlanOp::ShortLinks(links) => plan.short_links = screens::checked(links.to_vec()).map_err(field)?,
     }
     if let Some(problem) = sides::problem(&plan) {
         return Err(field(problem));

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashSet;
+
 use super::actor::Role;
+use super::text::DisplayName;
 
 /// The pages that are screens, by the role whose token opens them.
 pub const SCREEN_PAGES: [(&str, Role); 4] =
@@ -66,4 +69,41 @@ impl ShortLink {
     pub fn role(&self) -> Option<Role> {
         SCREEN_PAGES.iter().find(|(page, _)| *page == self.page).map(|(_, role)| *role)
     }
+}
+
+/// Short links checked: at most [`MAX_SHORT_LINKS`], each with a unique id (1–64 letters,
+/// digits, `-`, `_`), a screen's page, known view settings and a name under the text policy.
+pub fn checked(links: Vec<ShortLink>) -> Result<Vec<ShortLink>, String> {
+    if links.len() > MAX_SHORT_LINKS {
+        return Err(format!("an event has at most {MAX_SHORT_LINKS} short links"));
+    }
+    let mut ids = HashSet::new();
+    links
+        .into_iter()
+        .map(|link| {
+            let id_ok = (1..=64).contains(&link.id.len())
+                && link.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !id_ok || !ids.insert(link.id.clone()) {
+                return Err(format!(
+                    "short link id {:?} must be 1-64 letters, digits, '-' or '_', and unique",
+                    link.id
+                ));
+            }
+            let role = link
+                .role()
+                .ok_or_else(|| format!("short link {:?}: {:?} is not a screen's page", link.id, link.page))?;
+            let setup = ScreenSetup::parse(role, &link.page, link.view)
+                .map_err(|e| format!("short link {:?}: {e}", link.id))?;
+            let name = match link.name {
+                Some(name) => Some(
+                    DisplayName::parse(&name)
+                        .map_err(|e| format!("short link {:?}: name {e}", link.id))?
+                        .as_str()
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            Ok(ShortLink { view: setup.view, name, ..link })
+        })
+        .collect()
 }

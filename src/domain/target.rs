@@ -57,6 +57,9 @@ impl Command {
             Command::PlanUpdateAutomations { plan_version, automations } => {
                 (*plan_version, Some(PlanOp::Automations(automations)))
             }
+            Command::PlanUpdateShortLinks { plan_version, short_links } => {
+                (*plan_version, Some(PlanOp::ShortLinks(short_links)))
+            }
             _ => return None,
         })
     }

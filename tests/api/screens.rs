@@ -125,3 +125,35 @@ async fn a_short_link_opens_its_page_with_its_role_s_token_and_view() {
     assert!(reply.head.contains("cache-control: no-store"));
     assert_eq!(request(app.addr, "GET", "/s/nowhere", &[], "").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_chair_makes_a_short_link_on_the_console_and_it_opens_at_once() {
+    let app = spawn_app().await;
+    let (mut chair, welcome) = app.join(Role::Moderator, "Ji").await;
+    let version = welcome["snapshot"]["plan_version"].clone();
+    let links = json!([
+        {"id": "lectern", "page": "stage", "name": "Lectern", "view": {"lang": "zh"}},
+        {"id": "booth-audio", "page": "cues", "name": "Audio desk", "view": {"crew": "audio", "lang": "ja"}}
+    ]);
+    let ack = chair.run("plan_update_short_links", json!({"plan_version": version, "short_links": links})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let reply = request(app.addr, "GET", "/s/booth-audio", &[], "").await;
+    assert_eq!(reply.status, 302);
+    let token = app.token(Role::Av);
+    assert!(
+        reply
+            .head
+            .contains(&format!("location: /cues#event={EVENT}&token={token}&name=audio%20desk&crew=audio&lang=ja")),
+        "{}",
+        reply.head
+    );
+    assert_eq!(list(&app, Role::Moderator).await.1["short_links"].as_array().map(Vec::len), Some(2));
+
+    let bad = json!([{"id": "x", "page": "console", "view": {}}]);
+    chair.command("plan_update_short_links", json!({"plan_version": 1, "short_links": bad})).await;
+    let refused = chair.expect("error").await;
+    assert_eq!(refused["code"], "invalid_field", "{refused}");
+    let (mut attendee, _) = app.join(Role::Attendee, "Guest").await;
+    attendee.command("plan_update_short_links", json!({"plan_version": 1, "short_links": []})).await;
+    assert_eq!(attendee.expect("error").await["code"], "forbidden");
+}

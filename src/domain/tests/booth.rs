@@ -183,3 +183,33 @@ fn read_notes_beyond_the_kept_ones_are_forgotten_unread_ones_never() {
     assert_eq!(notes.len(), crate::domain::notes::KEEP_READ + 1);
     assert!(notes.last().is_some_and(|n| n.read.is_none()), "the unread note stays");
 }
+
+#[test]
+fn short_links_are_a_plan_edit_checked_like_the_event_file() {
+    use crate::domain::screens::ShortLink;
+    let mut state = forum();
+    let link = |id: &str, page: &str| ShortLink {
+        id: id.into(),
+        page: page.into(),
+        name: Some(" Lectern ".into()),
+        view: Default::default(),
+    };
+    let edit = |links| Command::PlanUpdateShortLinks { plan_version: 0, short_links: links };
+    let changes = by(&mut state, &moderator(), edit(vec![link("lectern", "stage")]), T0).unwrap();
+    assert!(matches!(&changes[..], [Change::Plan { op, .. }] if op == "plan_update_short_links"));
+    assert_eq!(state.show.short_links[0].name.as_deref(), Some("Lectern"));
+    let refused = by(
+        &mut state,
+        &moderator(),
+        Command::PlanUpdateShortLinks { plan_version: 1, short_links: vec![link("x", "console")] },
+        T0,
+    );
+    assert!(matches!(refused, Err(Rejection::InvalidField(_))));
+    let twice =
+        Command::PlanUpdateShortLinks { plan_version: 1, short_links: vec![link("a", "stage"), link("a", "cues")] };
+    assert!(matches!(by(&mut state, &moderator(), twice, T0), Err(Rejection::InvalidField(_))));
+    assert!(matches!(
+        by(&mut state, &av(), Command::PlanUpdateShortLinks { plan_version: 1, short_links: vec![] }, T0),
+        Err(Rejection::Forbidden(_))
+    ));
+}
