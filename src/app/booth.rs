@@ -1,12 +1,12 @@
-//! The control API's stage controls and side timers (`stage/blackout`, `timer/start`, …):
-//! the same commands as the websocket's, built from text arguments, with the toggles a key
-//! on a Stream Deck needs.
+//! The control API's stage controls, side timers and notes (`stage/blackout`, `timer/start`,
+//! `note/read`, …): the same commands as the websocket's, built from text arguments, with the
+//! toggles and defaults a key on a Stream Deck needs.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::args::{arg, flag, refusal, seconds, Answer};
+use super::args::{arg, flag, number, refusal, seconds, Answer};
 use crate::domain::booth::{TimerDef, TimerDirection};
 use crate::domain::{Command, EventState};
 use crate::protocol::ErrorCode;
@@ -51,6 +51,15 @@ pub(super) fn build(name: &str, args: &HashMap<String, String>, state: &EventSta
         "timer/adjust" => Command::TimerAdjust { timer: timer()?, seconds: seconds(args, "seconds")? },
         "timer/show" => Command::TimerShow { timer: timer()?, stage: flag(args, "stage")?, cues: flag(args, "cues")? },
         "timer/remove" => Command::TimerRemove { timer: timer()? },
+        "note/read" => Command::NoteRead {
+            note: match args.contains_key("note") {
+                true => number(args, "note")?,
+                false => {
+                    let unread = state.notes.notes.iter().find(|n| n.read.is_none());
+                    unread.map(|n| n.id).ok_or_else(|| refusal(ErrorCode::InvalidState, "no note waits to be read"))?
+                }
+            },
+        },
         other => return Err(refusal(ErrorCode::UnknownType, format!("no command {other:?}"))),
     })
 }

@@ -136,8 +136,17 @@ pub fn flat_state(overview: &Overview, role: Role, now: Millis) -> Value {
         }),
         "poll": poll,
         "stage": stage(overview, role, now),
+        "notes": chair.then(|| notes(overview)),
         "timers": timers(overview, role, now),
     })
+}
+
+/// The crew's notes the chair has not read: how many, and the oldest.
+fn notes(overview: &Overview) -> Value {
+    let unread: Vec<_> = overview.state.notes.notes.iter().filter(|n| n.read.is_none()).collect();
+    let oldest =
+        unread.first().map(|n| json!({ "id": n.id, "text": n.text, "name": n.name, "role": n.role, "at": n.at }));
+    json!({ "unread": unread.len(), "oldest": oldest })
 }
 
 /// How urgent a clock is: as the stage screen colours it.

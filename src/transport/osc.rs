@@ -259,6 +259,7 @@ fn names(command: &str, first: Option<&OscType>) -> &'static [&'static str] {
         "timer/start" | "timer/pause" | "timer/toggle" | "timer/reset" | "timer/remove" => &["timer"],
         "timer/adjust" => &["timer", "seconds"],
         "timer/show" => &["timer", "stage", "cues"],
+        "note/read" => &["note"],
         "question/highlight" | "question/answer" => &["question"],
         "poll/open" | "poll/close" | "poll/show" | "poll/hide" => &["poll"],
         _ => &[],

@@ -243,3 +243,27 @@ async fn av_device(app: &TestApp, participant: &str) -> (Client, Value) {
     let welcome = client.expect("welcome").await;
     (client, welcome)
 }
+
+#[tokio::test]
+async fn a_booth_key_shows_the_notes_waiting_and_marks_the_oldest_read() {
+    // The same key pressed again on purpose: the double-press window would answer it.
+    let app = spawn_app_with(no_double_press_guard).await;
+    let (mut sender, _) = app.join(Role::Av, "Fukuda").await;
+    sender.command("note_send", json!({"preset": "stream-down"})).await;
+    sender.command("note_send", json!({"text": "Mic 3 dead"})).await;
+    let waiting = until(&app, |s| s["notes"]["unread"] == 2).await;
+    assert_eq!(
+        (&waiting["notes"]["oldest"]["text"]["en"], &waiting["notes"]["oldest"]["name"]),
+        (&json!("Stream down"), &json!("Fukuda"))
+    );
+    assert_eq!(ok(&state(&app, Role::Av).await)["notes"], Value::Null, "the crew's key shows none");
+
+    let read = press(&app, Role::Moderator, "note/read").await;
+    assert_eq!(ok(&read)["notes"]["oldest"]["text"]["en"], "Mic 3 dead", "the oldest was read");
+    let second = ok(&read)["notes"]["oldest"]["id"].clone();
+    assert_eq!(ok(&press(&app, Role::Moderator, &format!("note/read?note={second}")).await)["notes"]["unread"], 0);
+    let none = press(&app, Role::Moderator, "note/read").await;
+    assert_eq!((none.status, none.body["code"].as_str()), (409, Some("invalid_state")), "{}", none.body);
+    let crew = press(&app, Role::Av, &format!("note/read?note={second}")).await;
+    assert_eq!(crew.status, 403, "{}", crew.body);
+}

@@ -18,7 +18,7 @@ const SCHEMATHESIS: &str = "4.32.5";
 
 /// How schemathesis runs here. Each stream is read up to its first event: it never ends.
 /// Where an argument names something of the event (a segment, queue, queue entry, side,
-/// preset, cue, question, poll, timer or screen) or is a text, a schema-valid value may still be `422
+/// preset, cue, question, poll, timer, screen or note) or is a text, a schema-valid value may still be `422
 /// invalid_field` as documented (an id the event does not have, a text the text policy
 /// empties, such as only zero-width spaces): the schema cannot list an event's ids nor say
 /// the policy, so 422 counts as an answer there. A count down's `timer_create` needs its
@@ -27,7 +27,7 @@ const SCHEMATHESIS_CONFIG: &str = r#"
 max-stream-events = 1
 
 [[operations]]
-include-operation-id-regex = "^(goto|queue_next|queue_side|queue_close|queue_open|queue_policy|cue_standby|cue_go|cue_cancel|stage_message|caption|question_highlight|question_answer|poll_open|poll_close|poll_show|poll_hide|stage_fullscreen|timer_.*|screens_.*)$"
+include-operation-id-regex = "^(goto|queue_next|queue_side|queue_close|queue_open|queue_policy|cue_standby|cue_go|cue_cancel|stage_message|caption|question_highlight|question_answer|poll_open|poll_close|poll_show|poll_hide|stage_fullscreen|timer_.*|screens_.*|note_read)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 "#;
 

@@ -22,7 +22,7 @@ const switchArg = (label) =>
 	], { omit: 'toggle' })
 const pollArg = text('poll', 'Poll id (empty: the default poll)')
 
-const GROUPS = ['Show', 'Queue', 'Cues', 'Stage', 'Timers', 'Questions & polls']
+const GROUPS = ['Show', 'Queue', 'Cues', 'Stage', 'Timers', 'Crew notes', 'Questions & polls']
 
 /**
  * `id`: the action id; `path`: POST /api/v1/events/{event}/{path}; `group`: the preset
@@ -206,6 +206,15 @@ const COMMANDS = [
 	},
 	{ id: 'timer_remove', path: 'timer/remove', group: 'Timers', name: 'Timer: remove', args: [timerArg] },
 
+	// Crew notes
+	{
+		id: 'note_read',
+		path: 'note/read',
+		group: 'Crew notes',
+		name: 'Note: mark read',
+		args: [text('note', 'Note id (empty: the oldest unread)')],
+	},
+
 	// Questions & polls
 	{
 		id: 'question_highlight',
@@ -291,7 +300,7 @@ function actionDefinitions(press) {
 	const defs = {}
 	for (const command of COMMANDS) {
 		defs[command.id] = {
-			name: `${command.group}: ${command.name.replace(/^(Queue|Cue|Stage|Timer|Question|Poll): /, '')}`,
+			name: `${command.group}: ${command.name.replace(/^(Queue|Cue|Stage|Timer|Note|Question|Poll): /, '')}`,
 			description: `POST /api/v1/events/{event}/${command.path}${command.expect ? ' (with expect=<current segment>)' : ''}`,
 			options: command.args.map(inputField),
 			callback: async (action, context) => {

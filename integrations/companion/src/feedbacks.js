@@ -43,6 +43,7 @@ const CHECKS = {
 	queue_closed: (snap) => !!snap.state?.queue?.closed,
 	stage_switch: (snap, o) => stageSwitch(snap, o.which ?? 'blackout'),
 	timer: (snap, o) => timerIs(snap, o.place ?? 1, o.state ?? 'running'),
+	note_waiting: (snap) => (snap.state?.notes?.unread ?? 0) > 0,
 }
 
 function feedbackDefinitions(getSnapshot) {
@@ -174,6 +175,13 @@ function feedbackDefinitions(getSnapshot) {
 				},
 			],
 			callback: check('timer'),
+		},
+		note_waiting: {
+			type: 'boolean',
+			name: 'Crew notes: a note waits to be read',
+			defaultStyle: { bgcolor: AMBER, color: BLACK },
+			options: [],
+			callback: check('note_waiting'),
 		},
 		queue_closed: {
 			type: 'boolean',

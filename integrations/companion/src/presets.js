@@ -1,5 +1,5 @@
 'use strict'
-// Ready-made keys, per category (Show, Queue, Cues, Stage, Timers, Questions & polls): their text
+// Ready-made keys, per category (Show, Queue, Cues, Stage, Timers, Crew notes, Questions & polls): their text
 // shows the module's variables, their colours come from the feedbacks.
 
 const { combineRgb } = require('@companion-module/base')
@@ -145,6 +145,11 @@ function presetDefinitions(label) {
 	key('timer_plus', 'Timers', '+1 minute (set its id)', 'TIMER\n+1 min', 'timer_adjust', { timer: 'break', seconds: 60 }, { bgcolor: PURPLE })
 	key('timer_minus', 'Timers', '−1 minute (set its id)', 'TIMER\n−1 min', 'timer_adjust', { timer: 'break', seconds: -60 }, { bgcolor: PURPLE })
 	key('timer_reset', 'Timers', 'Reset (set its id)', 'TIMER\nRESET', 'timer_reset', { timer: 'break' }, { bgcolor: PURPLE })
+
+	// Crew notes: the oldest unread one on the key; a press marks it read.
+	key('note_read', 'Crew notes', 'The oldest crew note (press: read)', `NOTES ${v('notes_unread')}\n${v('note_text')}`, 'note_read', { note: '' }, {
+		feedbacks: [fb('note_waiting', { bgcolor: AMBER, color: BLACK })],
+	})
 
 	// Questions & polls
 	key('question_highlight', 'Questions & polls', 'Question on screen', `Q ON SCREEN\n${v('questions_approved')} approved`, 'question_highlight', { question: '' })

@@ -151,6 +151,9 @@ const VARIABLES = [
 	['on_air', 'Stage: ON AIR (true/false)'],
 	['fullscreen', 'Stage: the full-screen message on it, its text'],
 	['timers', 'Side timers: how many'],
+	['notes_unread', 'Crew notes: how many wait to be read (chair tokens)'],
+	['note_text', 'Crew notes: the oldest unread, its text'],
+	['note_from', 'Crew notes: the oldest unread, who sent it'],
 	...[1, 2, 3].flatMap((n) => [
 		[`timer${n}_id`, `Side timer ${n}: its id`],
 		[`timer${n}_name`, `Side timer ${n}: its name`],
@@ -210,6 +213,9 @@ function variables(snap, lang = 'en') {
 		on_air: stageSwitch(snap, 'on_air'),
 		fullscreen: stageSwitch(snap, 'fullscreen') ? s.stage.fullscreen.text : '',
 		timers: snap.timers.length,
+		notes_unread: s.notes ? s.notes.unread : '',
+		note_text: s.notes?.oldest ? localized(s.notes.oldest.text, lang) : '',
+		note_from: s.notes?.oldest?.name ?? '',
 		...Object.fromEntries(
 			[1, 2, 3].flatMap((n) => {
 				const timer = snap.timers[n - 1]
@@ -240,6 +246,7 @@ function feedbackInputs(snap) {
 		queue_closed: !!s?.queue?.closed,
 		stage: ['blackout', 'on_air', 'fullscreen'].map((which) => stageSwitch(snap, which)).join(','),
 		timers: (snap.timers ?? []).map((t) => `${t.running}:${t.over}`).join(','),
+		notes: s?.notes?.unread ?? 0,
 	}
 }
 

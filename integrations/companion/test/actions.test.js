@@ -168,6 +168,12 @@ test('every action changes the show on the real server', async (t) => {
 	await press('timer_remove', { timer: 'break' })
 	assert.deepEqual((await state()).timers, [])
 
+	// Crew notes: the AV crew's note, read from the key.
+	await av.command('note_send', { preset: 'mic-dead' })
+	assert.equal((await state()).notes.unread, 1)
+	await press('note_read', { note: '' })
+	assert.equal((await state()).notes.unread, 0)
+
 	// Questions: the round table's are moderated; Mei asks, the chair approves.
 	await refill()
 	await mei.command('question_ask', { text: 'How will data cross the border?', segment: 'round-table' })

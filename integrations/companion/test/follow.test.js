@@ -106,6 +106,14 @@ test('variables and feedbacks follow another client’s change within a second',
 	assert.match(shown.timer1_time, /^0[45]:\d\d$/)
 	assert.equal(shown.timer1_id, 'qa')
 
+	// A crew note lights the key until it is read.
+	const crew = await WsClient.connect(server.url, { event: EVENT, token: server.tokens.av, name: 'Fukuda', mode: 'in_room', lang: 'ja' })
+	t.after(() => crew.close())
+	const noted = Date.now()
+	await crew.command('note_send', { preset: 'stream-down' })
+	await waitFor(() => shown.notes_unread === 1 && shown.note_text === 'Stream down' && feedback('note_waiting'), WITHIN_MS - (Date.now() - noted), 'the crew note')
+	await follows('the note read', 'note/read', {}, () => shown.notes_unread === 0 && !feedback('note_waiting'))
+
 	// Between events the clocks count on locally: no state arrives, the text still moves,
 	// and it reads what the server answers at the same instant.
 	await server.post('next')

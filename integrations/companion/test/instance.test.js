@@ -41,7 +41,7 @@ test('the Companion instance runs against the real server', async (t) => {
 	assert.deepEqual(host.definitions.variables.map((v) => v.id).sort(), VARIABLES.map((v) => v.variableId).sort())
 	assert.deepEqual(
 		host.definitions.feedbacks.map((f) => f.id).sort(),
-		['cue_standby', 'danger', 'held', 'link', 'overrun', 'phase', 'queue_closed', 'stage_switch', 'timer', 'warning'],
+		['cue_standby', 'danger', 'held', 'link', 'note_waiting', 'overrun', 'phase', 'queue_closed', 'stage_switch', 'timer', 'warning'],
 	)
 	assert.deepEqual([...new Set(host.definitions.presets.map((p) => p.category))].sort(), [...GROUPS].sort())
 	assert.ok(host.definitions.presets.find((p) => p.id === 'next').style.text.includes('$(eventhub:next_title)'))
