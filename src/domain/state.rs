@@ -108,6 +108,15 @@ impl EventState {
         answered.map(|c| c.id).min()
     }
 
+    /// Whether the state holds nothing of `participant`'s own (a question, a vote, a ballot,
+    /// a note): then they see it exactly as anyone of their audience does.
+    pub fn holds_nothing_of(&self, participant: &str) -> bool {
+        !self.questions.items.values().any(|q| q.participant == participant)
+            && self.questions.voted_by(participant).is_empty()
+            && self.polls.ballots_of(participant).is_empty()
+            && !self.notes.notes.iter().any(|n| n.participant == participant)
+    }
+
     /// Applies an accepted change: used live and when replaying the log.
     pub fn evolve(&mut self, change: &Change) {
         if let Some(record) = change.speaking() {

@@ -78,6 +78,7 @@ impl HubHandle {
             None => (None, None),
         };
         let hub = Hub {
+            audience_snapshot: None,
             cluster,
             event,
             epoch,
@@ -377,6 +378,7 @@ impl Hub {
                         (None, None) => {}
                     }
                     self.seq = seq_before;
+                    self.audience_snapshot = None;
                     self.programme = programme(&self.state);
                     for (participant, id) in &acked {
                         self.retries.forget(participant, id);

@@ -10,8 +10,11 @@ use super::members::{Member, ScreenInfo};
 use super::presence::sees_everyone;
 use super::{Hub, Joining};
 use crate::clock::now_millis;
+use serde_json::value::RawValue;
+
+use crate::domain::Role;
 use crate::protocol::{
-    encode, Audience, ErrorCode, FrameError, ResumeOutcome, ServerFrame, View, You, PROTOCOL_VERSION,
+    encode, Audience, ErrorCode, FrameError, ResumeOutcome, ServerFrame, Snapshot, View, You, PROTOCOL_VERSION,
 };
 
 impl Hub {
@@ -45,8 +48,25 @@ impl Hub {
             // everyone here, this client too, unless a presence fan-out is still going out.
             self.publish_presence();
         }
+        // An attendee with nothing of their own in the state sees what every attendee sees:
+        // that snapshot is encoded once while the state stands still (a flash crowd).
+        let shared = outcome != ResumeOutcome::Replay
+            && actor.role == Role::Attendee
+            && self.state.holds_nothing_of(&actor.participant);
+        if shared && self.audience_snapshot.as_ref().is_none_or(|(seq, _)| *seq != self.seq) {
+            let view =
+                View { audience: Audience::Public, role: Role::Attendee, crew: &[], tagger: &self.tagger, me: None };
+            let text = serde_json::to_string(&view.snapshot(&self.state)).expect("a snapshot serializes");
+            let raw = RawValue::from_string(text).expect("serde_json wrote JSON");
+            self.audience_snapshot = Some((self.seq, raw));
+        }
         let me = Some(actor.participant.as_str());
         let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger, me };
+        let snapshot = match (outcome, &self.audience_snapshot) {
+            (ResumeOutcome::Replay, _) => None,
+            (_, Some((_, raw))) if shared => Some(Snapshot::Encoded(raw)),
+            _ => Some(Snapshot::View(Box::new(view.snapshot(&self.state)))),
+        };
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,
@@ -61,7 +81,7 @@ impl Hub {
                 mode: actor.mode,
                 lang: actor.lang,
             },
-            snapshot: (outcome != ResumeOutcome::Replay).then(|| Box::new(view.snapshot(&self.state))),
+            snapshot,
             presence: Box::new(self.welcome_presence(actor.role, joining.resume.as_ref())),
         });
         let screen =
@@ -112,3 +132,6 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -103,6 +103,9 @@ struct Inputs {
 
 /// The live state of one event, owned by its task (`actor`); each part adds its methods.
 struct Hub {
+    /// The snapshot every attendee with nothing of their own sees, encoded once, and the seq
+    /// it is of: a welcome splices it in while the state stands still.
+    audience_snapshot: Option<(u64, Box<serde_json::value::RawValue>)>,
     /// In a cluster, the event's stream: the log instead of the journal's appends.
     cluster: Option<Clustered>,
     event: Arc<str>,

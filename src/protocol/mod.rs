@@ -21,7 +21,7 @@ pub use client::{cursor_text, decode, CaptionChoice, ClientFrame, Hello, Resume,
 pub use presence::{PresenceView, PresentView, RecentView};
 pub use remote::{RemoteAnswer, RemoteCommand, VENUE_UNREACHABLE};
 pub use screens::{screen_name, Directive, ScreenEntry, IDENTIFY_MS};
-pub use server::{encode, By, ResumeOutcome, ServerFrame, You, LIVE_TRACK_MS};
+pub use server::{encode, By, ResumeOutcome, ServerFrame, Snapshot, You, LIVE_TRACK_MS};
 pub use tagger::Tagger;
 pub use views::{
     crew_sees_as_chair, differs_by_audience, owner, Audience, ChangeView, EntryView, LiveView, PlanView, QueueView,

@@ -25,6 +25,15 @@ pub enum ResumeOutcome {
 /// A caption track counts as live while its latest line is at most this old.
 pub const LIVE_TRACK_MS: crate::domain::Millis = 10 * 60_000;
 
+/// A welcome's snapshot: made for this client, or the audience's, encoded once for every
+/// attendee who joins while the state stands still (the same bytes either way).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Snapshot<'a> {
+    View(Box<SnapshotView<'a>>),
+    Encoded(&'a serde_json::value::RawValue),
+}
+
 /// Who the server took a client to be.
 #[derive(Clone, Debug, Serialize)]
 pub struct You<'a> {
@@ -62,7 +71,7 @@ pub enum ServerFrame<'a> {
         resume: ResumeOutcome,
         server_time: Millis,
         you: You<'a>,
-        snapshot: Option<Box<SnapshotView<'a>>>,
+        snapshot: Option<Snapshot<'a>>,
         presence: Box<PresenceView<'a>>,
     },
     Change {
