@@ -170,6 +170,7 @@ pub async fn attendee(
         } else {
             if let Some(total) = presence_total(text) {
                 run.presence_total[k].store(total, Ordering::Relaxed);
+                run.presence_frames.fetch_add(1, Ordering::Relaxed);
             }
             let expected = text.starts_with(r#"{"type":"welcome""#) || text.starts_with(r#"{"type":"captions""#);
             if run.watching_idle.load(Ordering::Relaxed) && !expected {
@@ -202,4 +203,37 @@ pub async fn screen(addr: SocketAddr, hello: Message, run: Arc<Run>, which: Scre
         }
     }
     bail!("a staff screen was disconnected")
+}
+
+/// Presence churn: `per_second` attendees join and as many leave every second until `stop`,
+/// each staying `stay` (so the head count holds steady once the first have left). Returns
+/// how many joined.
+pub async fn churn(
+    addr: SocketAddr,
+    token: String,
+    event: String,
+    per_second: u32,
+    stay: std::time::Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<u64> {
+    let every = std::time::Duration::from_secs_f64(1.0 / f64::from(per_second.max(1)));
+    let mut tick = tokio::time::interval(every);
+    let mut joined = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let (token, event) = (token.clone(), event.clone());
+        let k = joined as usize;
+        tokio::spawn(async move {
+            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + (k % 200) as u8));
+            let mut ws = open(addr, source).await?;
+            ws.send(hello(&event, &token, &format!("churn-{k}"), k, false, None)).await?;
+            until(&mut ws, |t| t.starts_with(r#"{"type":"welcome""#)).await?;
+            // Reads what comes while it stays, as a page does, then leaves.
+            let _ = tokio::time::timeout(stay, async { while ws.next().await.is_some() {} }).await;
+            ws.close(None).await.ok();
+            anyhow::Ok(())
+        });
+        joined += 1;
+    }
+    Ok(joined)
 }

@@ -79,11 +79,17 @@ pub struct Args {
     /// per join), and the run ends there.
     #[arg(long)]
     pub join_storm: bool,
+    /// Presence churn: the changes run twice, the second time with this many attendees
+    /// joining and as many leaving every second (each stays a few seconds), so that the
+    /// fan-out with and without churn compare in one run; the presence frames an attendee
+    /// gets a second are reported for both.
+    #[arg(long, default_value_t = 0, conflicts_with_all = ["captions_per_sec", "votes"])]
+    pub churn: u32,
 }
 
 impl Args {
     pub fn rounds(&self) -> usize {
-        if self.captions_per_sec > 0.0 || self.votes {
+        if self.captions_per_sec > 0.0 || self.votes || self.churn > 0 {
             2
         } else {
             1

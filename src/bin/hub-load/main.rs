@@ -32,7 +32,7 @@ use clap::Parser;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-use connect::{attendee, screen, Screen, Seat};
+use connect::{attendee, churn, screen, Screen, Seat};
 use drive::{caption_bases, captioner, Moderator};
 use flags::Args;
 use frames::hello;
@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         watching_idle: AtomicBool::new(false),
         presence_total: (0..args.attendees).map(|_| AtomicU64::new(0)).collect(),
         welcomed_us: times(args.attendees),
+        presence_frames: AtomicU64::new(0),
         captions: Captions::new(&args),
         votes: Votes::new(),
         votes_spread: Duration::from_secs_f64(args.vote_secs),
@@ -192,6 +193,12 @@ async fn main() -> anyhow::Result<()> {
             let (addr, args, run, stop) = (first.addr, args.clone(), run.clone(), stop.clone());
             tokio::spawn(async move { captioner(addr, token?, args, run, stop).await })
         });
+        let churning = (args.churn > 0 && round == 1).then(|| {
+            let (addr, token, event) = (audience[0], shared.0.clone(), args.event.clone());
+            let stay = Duration::from_secs(3);
+            tokio::spawn(churn(addr, token, event, args.churn, stay, stop.clone()))
+        });
+        let presence_before = (run.presence_frames.load(Ordering::Relaxed), Instant::now());
         let before = Readings::take(&target);
         let voting = args.votes && round == 1;
         if voting {
@@ -225,6 +232,13 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let after = Readings::take(&target);
+        let churned = match churning {
+            Some(churning) => Some(churning.await??),
+            None => None,
+        };
+        let presence_frames = run.presence_frames.load(Ordering::Relaxed) - presence_before.0;
+        let per_attendee =
+            presence_frames as f64 / readers.len().max(1) as f64 / presence_before.1.elapsed().as_secs_f64();
         for task in &tasks {
             if task.is_finished() {
                 bail!("an attendee or a staff screen failed; see above");
@@ -234,16 +248,21 @@ async fn main() -> anyhow::Result<()> {
             "{}",
             match round {
                 1 if voting => "-- with votes --",
+                1 if churned.is_some() => "-- with presence churn --",
                 1 => "-- with captions --",
                 _ => "-- changes --",
             }
+        );
+        println!(
+            "presence: {per_attendee:.2} frames a second to each attendee{}",
+            churned.map_or(String::new(), |n| format!("; {n} attendees joined and left meanwhile"))
         );
         let (round_lost, seconds) = report_round(&args, &run, &readers, from, (&before, &after))?;
         lost += round_lost;
         round_cpu.push(seconds);
         if round == 1 && voting {
             lost += report_votes(&run, readers.len(), round_cpu[1] - round_cpu[0])?;
-        } else if round == 1 {
+        } else if round == 1 && args.captions_per_sec > 0.0 {
             lost += report_captions(&args, &run, &readers, round_cpu[1] - round_cpu[0])?;
         }
     }

@@ -79,6 +79,8 @@ pub struct Run {
     pub presence_total: Vec<AtomicU64>,
     /// Per attendee, from its connect to its welcome, in microseconds.
     pub welcomed_us: Vec<AtomicU64>,
+    /// Presence frames the reading attendees received, in all.
+    pub presence_frames: AtomicU64,
     pub captions: Captions,
     pub votes: Votes,
     /// How long the votes are spread over.
