@@ -6,6 +6,7 @@
 import { fmtClock, preferredLang, readFragment, save, zoneCity } from './client.js';
 import { LANGS, applyLabels, t } from './i18n.js';
 import { $, el, keyedList, setText, showMessage } from './ui.js';
+import { apiCall, apiErrorText } from './api.js';
 
 const POLL_EVERY = 5_000, TIMEOUT = 5_000;
 const ROLES = ['speaker', 'attendee', 'moderator', 'av', 'display', 'captioner', 'organizer'];
@@ -20,24 +21,8 @@ const confirming = new Set();
 
 const api = `/api/events/${encodeURIComponent(event || '')}/links`;
 
-function apiError(err) {
-  const key = `links_err_${err.code}`;
-  const text = t(lang, key, { message: err.message || '' });
-  return text === key ? `${err.code}: ${err.message}` : text;
-}
-
-async function call(path, init = {}) {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), TIMEOUT);
-  try {
-    const headers = { ...(init.headers || {}), Authorization: `Bearer ${token}` };
-    const response = await fetch(path, { ...init, headers, cache: 'no-store', signal: abort.signal });
-    const body = await response.json().catch(() => ({ code: 'internal', message: `HTTP ${response.status}` }));
-    return { ok: response.ok, body };
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const apiError = (err) => apiErrorText(lang, 'links_err_', err);
+const call = (path, init = {}) => apiCall(path, token, init, TIMEOUT);
 
 function setStatus(next) {
   status = next;

@@ -7,6 +7,7 @@
 import { fmtClock, fmtCountdown, fmtDuration, localized, preferredLang, readFragment, save, zoneCity } from './client.js';
 import { LANGS, applyLabels, kindName, t } from './i18n.js';
 import { $, el, keyedList, setText, showMessage } from './ui.js';
+import { apiCall, apiErrorText } from './api.js';
 
 const POLL_EVERY = 2_000, POLL_TIMEOUT = 5_000;
 const PAGES = [['organizer', 'console', 'rooms_open_console'], ['av', 'cues', 'rooms_open_cues'],
@@ -21,28 +22,9 @@ let rooms = null, receivedAt = 0, status = 'connecting';
 /** Event ids whose Archive button was pressed once and waits for the confirm. */
 const confirming = new Set();
 
-function authorized(init = {}) {
-  return { ...init, cache: 'no-store', headers: { ...(init.headers || {}), Authorization: `Bearer ${token}` } };
-}
-
 /** The JSON error of a refused request in the page's language, with the server's message. */
-function apiError(err) {
-  const key = `rooms_err_${err.code}`;
-  const text = t(lang, key, { message: err.message || '' });
-  return text === key ? `${err.code}: ${err.message}` : text;
-}
-
-async function call(path, init) {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), POLL_TIMEOUT);
-  try {
-    const response = await fetch(path, authorized({ ...init, signal: abort.signal }));
-    const body = await response.json().catch(() => ({ code: 'internal', message: `HTTP ${response.status}` }));
-    return { ok: response.ok, status: response.status, body };
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const apiError = (err) => apiErrorText(lang, 'rooms_err_', err);
+const call = (path, init = {}) => apiCall(path, token, init, POLL_TIMEOUT);
 
 function setStatus(next) {
   status = next;
