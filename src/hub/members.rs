@@ -6,7 +6,8 @@
 //! and one thread alone would leave the other cores idle while the last client waits.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
 
 use prometheus_client::metrics::counter::Counter;
 use tracing::warn;
@@ -18,7 +19,8 @@ use crate::domain::{Actor, Role};
 use crate::wire::outbound::{Outbound, Refused};
 use crate::wire::Frame;
 
-/// Below this many connections one thread writes to them all: splitting costs a thread start.
+/// Below this many connections one thread writes to them all: handing a part over costs a
+/// helper's wake-up.
 const SPLIT_FROM: usize = 512;
 
 /// A joined connection, as the hub sees it.
@@ -181,6 +183,8 @@ impl Members {
 }
 
 /// Sends to each member of `items` with `send`, over the cores; returns those it failed.
+/// This thread writes the first part; the others go to the fan-out pool's threads, which
+/// stay up between rounds, so a round costs no thread start.
 fn fan_out<'m, T: Sync>(
     items: &'m [T],
     member_of: impl Fn(&'m T) -> Option<&'m Member> + Sync,
@@ -190,31 +194,45 @@ fn fan_out<'m, T: Sync>(
         let members = part.iter().filter_map(&member_of);
         members.filter(|member| !send(member)).map(|member| member.conn).collect()
     };
-    // Asked once: the standard library reads the cgroup's files each time.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let parts = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if items.len() < SPLIT_FROM || parts < 2 {
+    let Some(pool) = pool().filter(|_| items.len() >= SPLIT_FROM) else {
         return send_part(items);
-    }
-    let part_len = items.len().div_ceil(parts);
-    std::thread::scope(|scope| {
-        let mut parts = items.chunks(part_len);
-        let mine = parts.next().unwrap_or_default();
-        let helpers: Vec<_> = parts.map(|part| (part, scope.spawn(move || send_part(part)))).collect();
-        let mut failed = send_part(mine);
-        for (part, helper) in helpers {
-            // A part whose writer panicked may have missed the frame: its members are
-            // closed, so that they reconnect and resume instead of silently skipping it.
-            failed.extend(helper.join().unwrap_or_else(|_| {
-                let members: Vec<&Member> = part.iter().filter_map(&member_of).collect();
-                for member in &members {
-                    member.out.close(1011, "internal error; reconnect", None);
-                }
-                members.iter().map(|member| member.conn).collect()
-            }));
+    };
+    let mut parts = items.chunks(items.len().div_ceil(pool.current_num_threads() + 1));
+    let mine = parts.next().unwrap_or_default();
+    let mut helpers: Vec<(&[T], Option<Vec<ConnId>>)> = parts.map(|part| (part, None)).collect();
+    let mut failed = Vec::new();
+    pool.in_place_scope(|scope| {
+        for (part, result) in &mut helpers {
+            let send_part = &send_part;
+            scope.spawn(move |_| *result = catch_unwind(AssertUnwindSafe(|| send_part(part))).ok());
         }
-        failed
-    })
+        failed = send_part(mine);
+    });
+    for (part, result) in helpers {
+        // A part whose writer panicked may have missed the frame: its members are closed,
+        // so that they reconnect and resume instead of silently skipping it.
+        failed.extend(result.unwrap_or_else(|| {
+            let members: Vec<&Member> = part.iter().filter_map(&member_of).collect();
+            for member in &members {
+                member.out.close(1011, "internal error; reconnect", None);
+            }
+            members.iter().map(|member| member.conn).collect()
+        }));
+    }
+    failed
+}
+
+/// The fan-out's helper threads: one fewer than the cores, since the hub's thread writes a
+/// part too; none on one core. (Asked once: the standard library reads the cgroup's files
+/// each time.)
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(helpers).thread_name(|i| format!("fan-out-{i}"));
+        (helpers > 0).then(|| pool.build().expect("the fan-out threads start"))
+    });
+    pool.as_ref()
 }
 
 #[cfg(test)]
