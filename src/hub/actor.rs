@@ -78,7 +78,7 @@ impl HubHandle {
             None => (None, None),
         };
         let hub = Hub {
-            audience_snapshot: None,
+            audience_snapshot: Default::default(),
             cluster,
             event,
             epoch,
@@ -91,7 +91,7 @@ impl HubHandle {
             snapshot_seq: stored.seq,
             recent,
             journal,
-            presence_out: None,
+            audience_presence: Default::default(),
             retries: Retries::from_log(stored.applied),
             unconfirmed: HashMap::new(),
             listeners: Vec::new(),
@@ -198,7 +198,7 @@ impl Hub {
                     self.continue_audience();
                     continue;
                 }
-                () = std::future::ready(()), if self.presence_out.is_some() => {
+                () = std::future::ready(()), if self.presence_going_out() => {
                     self.continue_presence();
                     continue;
                 }
@@ -208,7 +208,7 @@ impl Hub {
                 }
                 _ = presence_tick.tick() => {
                     self.share_presence();
-                    self.publish_presence();
+                    self.presence_tick();
                     continue;
                 }
                 _ = attendance_tick.tick() => {
@@ -378,7 +378,7 @@ impl Hub {
                         (None, None) => {}
                     }
                     self.seq = seq_before;
-                    self.audience_snapshot = None;
+                    self.audience_snapshot = Default::default();
                     self.programme = programme(&self.state);
                     for (participant, id) in &acked {
                         self.retries.forget(participant, id);

@@ -110,11 +110,27 @@ pub(super) struct AudienceOut {
     /// Frames that go to one connection right after the changes, in the same write (a
     /// vote's ack after the batch that applied it), so that the change still comes first.
     then: HashMap<ConnId, Vec<Frame>>,
+    /// The audience's presence frame, when it was due as the change went out: last in the
+    /// same write, to each of `to`.
+    presence: Option<Frame>,
 }
 
 impl AudienceOut {
     fn new(seq: u64, frames: Frames, to: Vec<ConnId>, since: std::time::Instant) -> AudienceOut {
-        AudienceOut { changes: vec![(seq, frames)], to, among: None, next: 0, since, then: HashMap::new() }
+        AudienceOut {
+            changes: vec![(seq, frames)],
+            to,
+            among: None,
+            next: 0,
+            since,
+            then: HashMap::new(),
+            presence: None,
+        }
+    }
+
+    /// Whether this out brings the change with `seq` alone, and to everyone it was queued for.
+    fn brings_only(&self, seq: u64) -> bool {
+        self.next == 0 && self.among.is_none() && matches!(self.changes[..], [(only, _)] if only == seq)
     }
 
     /// Whether `conn` is among those still to get the change with `seq` from this out.
@@ -140,6 +156,12 @@ impl Hub {
         let to: Vec<ConnId> = self.members.audience().filter(|conn| !self.senders.contains(conn)).collect();
         let since = std::time::Instant::now();
         self.queue_for_audience(seq, &frames, to, since);
+        if self.audience_out.back().is_some_and(|out| out.brings_only(seq)) {
+            let presence = self.presence_along();
+            if let Some(out) = self.audience_out.back_mut() {
+                out.presence = presence;
+            }
+        }
         // A listener that has fallen this far behind, or has gone, is dropped.
         self.listeners.retain(|l| l.frames.try_send(frames.for_role(l.role, &[]).clone()).is_ok());
         self.followers.retain(|f| f.try_send((seq, (*frames.change).clone())).is_ok());
@@ -187,13 +209,13 @@ impl Hub {
         let Some(out) = self.audience_out.front_mut() else { return };
         let end = (out.next + AUDIENCE_ROUND).min(out.to.len());
         let round = &out.to[out.next..end];
-        let dropped = match (&out.changes[..], out.then.is_empty()) {
-            ([(_, frames)], true) => self.members.send_some(round, &|member| frames.for_member(member)),
-            (changes, _) => {
+        let dropped = match (&out.changes[..], out.then.is_empty(), &out.presence) {
+            ([(_, frames)], true, None) => self.members.send_some(round, &|member| frames.for_member(member)),
+            (changes, _, presence) => {
                 let then = &out.then;
                 let frames_for = |member: &Member| -> Vec<&Frame> {
                     let own = changes.iter().map(|(_, frames)| frames.for_member(member));
-                    own.chain(then.get(&member.conn).into_iter().flatten()).collect()
+                    own.chain(then.get(&member.conn).into_iter().flatten()).chain(presence).collect()
                 };
                 let dropped = self.members.send_each(round, &frames_for);
                 round.iter().for_each(|conn| {

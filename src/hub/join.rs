@@ -12,10 +12,53 @@ use super::{Hub, Joining};
 use crate::clock::now_millis;
 use serde_json::value::RawValue;
 
-use crate::domain::Role;
+use crate::domain::{Actor, EventState, Role};
 use crate::protocol::{
-    encode, Audience, ErrorCode, FrameError, ResumeOutcome, ServerFrame, Snapshot, View, You, PROTOCOL_VERSION,
+    encode, Audience, ErrorCode, FrameError, ResumeOutcome, ServerFrame, Snapshot, Tagger, View, You, PROTOCOL_VERSION,
 };
+
+/// The snapshot every attendee with nothing of their own in the state sees, encoded once
+/// per seq, and the seq it is of: a flash crowd's welcomes splice the same bytes.
+#[derive(Default)]
+pub(super) struct SharedSnapshot(Option<(u64, Box<RawValue>)>);
+
+impl SharedSnapshot {
+    /// Whether `actor` sees what every attendee sees: an attendee with no question, vote or
+    /// note of their own in the state.
+    fn fits(state: &EventState, actor: &Actor) -> bool {
+        actor.role == Role::Attendee && state.holds_nothing_of(&actor.participant)
+    }
+
+    /// Encodes the audience's snapshot of the state at `seq` if `actor` is to be welcomed
+    /// with it and it is not encoded yet.
+    pub(super) fn prepare(&mut self, state: &EventState, seq: u64, tagger: &Tagger, actor: &Actor) {
+        if !Self::fits(state, actor) || self.0.as_ref().is_some_and(|(at, _)| *at == seq) {
+            return;
+        }
+        let view = View { audience: Audience::Public, role: Role::Attendee, crew: &[], tagger, me: None };
+        let text = serde_json::to_string(&view.snapshot(state)).expect("a snapshot serializes");
+        self.0 = Some((seq, RawValue::from_string(text).expect("serde_json wrote JSON")));
+    }
+
+    /// The snapshot `actor` is welcomed with: the shared bytes when they fit and are of
+    /// `seq` ([`SharedSnapshot::prepare`]), else their own view of the state.
+    pub(super) fn for_actor<'a>(
+        &'a self,
+        state: &'a EventState,
+        seq: u64,
+        tagger: &'a Tagger,
+        actor: &'a Actor,
+    ) -> Snapshot<'a> {
+        match &self.0 {
+            Some((at, raw)) if *at == seq && Self::fits(state, actor) => Snapshot::Encoded(raw),
+            _ => {
+                let me = Some(actor.participant.as_str());
+                let view = View { audience: Audience::of(actor.role), role: actor.role, crew: &actor.crew, tagger, me };
+                Snapshot::View(Box::new(view.snapshot(state)))
+            }
+        }
+    }
+}
 
 impl Hub {
     pub(super) fn join(&mut self, joining: Joining) {
@@ -41,32 +84,17 @@ impl Hub {
             _ => self.seq,
         };
         let actor = &joining.actor;
-        let audience = Audience::of(actor.role);
         self.presence.connect(actor, joining.screen, now_millis());
         if sees_everyone(actor.role) {
             // The list comes from the published state: publish now, so that it holds
-            // everyone here, this client too, unless a presence fan-out is still going out.
-            self.publish_presence();
+            // everyone here, this client too.
+            let _ = self.publish_presence();
         }
-        // An attendee with nothing of their own in the state sees what every attendee sees:
-        // that snapshot is encoded once while the state stands still (a flash crowd).
-        let shared = outcome != ResumeOutcome::Replay
-            && actor.role == Role::Attendee
-            && self.state.holds_nothing_of(&actor.participant);
-        if shared && self.audience_snapshot.as_ref().is_none_or(|(seq, _)| *seq != self.seq) {
-            let view =
-                View { audience: Audience::Public, role: Role::Attendee, crew: &[], tagger: &self.tagger, me: None };
-            let text = serde_json::to_string(&view.snapshot(&self.state)).expect("a snapshot serializes");
-            let raw = RawValue::from_string(text).expect("serde_json wrote JSON");
-            self.audience_snapshot = Some((self.seq, raw));
+        if outcome != ResumeOutcome::Replay {
+            self.audience_snapshot.prepare(&self.state, self.seq, &self.tagger, actor);
         }
-        let me = Some(actor.participant.as_str());
-        let view = View { audience, role: actor.role, crew: &actor.crew, tagger: &self.tagger, me };
-        let snapshot = match (outcome, &self.audience_snapshot) {
-            (ResumeOutcome::Replay, _) => None,
-            (_, Some((_, raw))) if shared => Some(Snapshot::Encoded(raw)),
-            _ => Some(Snapshot::View(Box::new(view.snapshot(&self.state)))),
-        };
+        let snapshot = (outcome != ResumeOutcome::Replay)
+            .then(|| self.audience_snapshot.for_actor(&self.state, self.seq, &self.tagger, actor));
         let welcome = encode(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             epoch: &self.epoch,

@@ -8,8 +8,9 @@
 //! - `actor`: the task: its start, its loop, and each batch settled with one commit;
 //! - `join`: welcomes (a snapshot, or the changes missed), listeners, the overview;
 //! - `handle`: [`HubHandle`], which other tasks hold, and the messages it sends the task;
-//! - `presence`: who is here, published each tick in rounds; the list's pages; the counts
-//!   (in a cluster, every node's); attendance;
+//! - `presence`: who is here: each tick's diff to the chair and crew, the audience's counts
+//!   at a steady pace in rounds; the list's pages; the counts (in a cluster, every node's);
+//!   attendance;
 //! - `cluster`: commands published to the event's NATS stream, what other nodes append
 //!   followed and applied in order;
 //! - `apply`: one command against the domain;
@@ -39,8 +40,9 @@ use cluster::Clustered;
 use fanout::{AudienceOut, Frames, Listener};
 use handle::HubMsg;
 pub use handle::{HubGone, HubHandle, Overview, PlanNow, Start};
+use join::SharedSnapshot;
 use members::Members;
-use presence::PresenceOut;
+use presence::AudiencePresence;
 pub use presence::PRESENCE_EVERY;
 use retries::Retries;
 
@@ -103,9 +105,9 @@ struct Inputs {
 
 /// The live state of one event, owned by its task (`actor`); each part adds its methods.
 struct Hub {
-    /// The snapshot every attendee with nothing of their own sees, encoded once, and the seq
-    /// it is of: a welcome splices it in while the state stands still.
-    audience_snapshot: Option<(u64, Box<serde_json::value::RawValue>)>,
+    /// The snapshot every attendee with nothing of their own sees, encoded once per seq: a
+    /// welcome splices it in while the state stands still.
+    audience_snapshot: SharedSnapshot,
     /// In a cluster, the event's stream: the log instead of the journal's appends.
     cluster: Option<Clustered>,
     event: Arc<str>,
@@ -135,8 +137,9 @@ struct Hub {
     /// Messages read while a publish was in flight that must wait for its outcome
     /// (commands, and anything that answers with the state), oldest first.
     deferred: VecDeque<HubMsg>,
-    /// A presence fan-out still under way, let wait while commands went first.
-    presence_out: Option<PresenceOut>,
+    /// The audience's presence frames: one under way (let wait while commands go first),
+    /// or one due at the next audience tick.
+    audience_presence: AudiencePresence,
     /// Recent commands' outcomes, so that a retried command is applied once.
     retries: Retries,
     /// Commands (participant, id) whose publish went out unconfirmed, and when: until the

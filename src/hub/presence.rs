@@ -1,11 +1,14 @@
 //! Presence as the hub publishes it: the joins and leaves of each tick coalesced into one
-//! frame per audience and written in rounds; what the chair, the crew and the audience see
-//! of it, in welcomes and pages; the event's counts (in a cluster, every node's, as the
+//! diff for the chair and crew, written at once; the audience's head counts at most twice a
+//! second, written in rounds, so that churn in a crowd costs a fixed number of writes a
+//! second whatever the number of joins; what the chair, the crew and the audience see of
+//! it, in welcomes and pages; the event's counts (in a cluster, every node's, as the
 //! chair's list and the programme speakers here are); the attendance history's samples.
 
 use std::time::Duration;
 
 use super::fanout::AUDIENCE_ROUND;
+use super::members::{is_staff, Member};
 use super::{ConnId, Hub, ResumeFrom};
 use crate::clock::now_millis;
 use crate::domain::presence::{speakers_present, Counts, Cursor};
@@ -15,8 +18,15 @@ use crate::protocol::{cursor_text, encode, ErrorCode, FrameError, PresenceView, 
 use crate::store::nats;
 use crate::wire::Frame;
 
-/// How often joins and leaves are published, coalesced into one diff.
+/// How often joins and leaves are published to the chair and crew, coalesced into one diff.
 pub const PRESENCE_EVERY: Duration = Duration::from_millis(250);
+/// While people keep coming and going, everyone else gets a presence frame only every this
+/// many ticks: each one is a write to every attendee, so a crowd in motion must not set the
+/// pace. Once a tick finds nothing new, the frame goes at once.
+const AUDIENCE_TICKS: u32 = 4;
+/// The audience's frame may go with a change once this many ticks have passed since their
+/// last: at most two a second, however often the show moves.
+const ALONG_TICKS: u32 = 2;
 /// Members a presence fan-out writes to before it lets waiting commands and joins go first.
 const PRESENCE_ROUND: usize = AUDIENCE_ROUND;
 /// How often the attendance history takes a sample.
@@ -29,12 +39,14 @@ pub(super) fn sees_everyone(role: Role) -> bool {
     matches!(role, Role::Organizer | Role::Moderator | Role::Av)
 }
 
-/// A presence frame for the chair and crew, one for everyone else, and who is still to get
-/// theirs. Members who join meanwhile are welcomed with presence as it is, so need neither.
-pub(super) struct PresenceOut {
-    full: Frame,
-    public: Frame,
-    to: Vec<ConnId>,
+/// The audience's presence frames: the one still being written out and who is still to get
+/// it (members who join meanwhile are welcomed with presence as it is), whether what they
+/// see has changed since, and the ticks since the last.
+#[derive(Default)]
+pub(super) struct AudiencePresence {
+    out: Option<(Frame, Vec<ConnId>)>,
+    due: bool,
+    ticks: u32,
 }
 
 impl Hub {
@@ -47,34 +59,75 @@ impl Hub {
         }
     }
 
-    /// Publishes the joins and leaves since the last tick as one frame per audience. While
-    /// the last such frames are still being written out, newer joins and leaves wait for the
-    /// next tick.
-    pub(super) fn publish_presence(&mut self) {
-        if self.presence_out.is_some() {
+    /// Publishes the joins and leaves since the last tick to the chair and crew, and
+    /// presence as it is now to everyone else when it has changed since their last frame
+    /// and either it has settled (this tick found nothing new) or [`AUDIENCE_TICKS`] have
+    /// passed.
+    pub(super) fn presence_tick(&mut self) {
+        let changed = self.publish_presence();
+        let audience = &mut self.audience_presence;
+        audience.ticks = audience.ticks.saturating_add(1);
+        if !audience.due || audience.out.is_some() || (changed && audience.ticks < AUDIENCE_TICKS) {
             return;
         }
-        let Some(diff) = self.presence.diff() else { return };
+        (audience.due, audience.ticks) = (false, 0);
         let public = encode(&ServerFrame::Presence(self.presence_view(false, false)));
-        let mut full = self.presence_view(true, false);
-        full.joined = Some(diff.joined.iter().map(|p| PresentView::of(p, &self.tagger)).collect());
-        full.left = Some(diff.left.iter().map(|p| self.tagger.who(p)).collect());
-        let full = encode(&ServerFrame::Presence(full));
-        // Rounds are taken from the end of the list: the staff's is the first.
-        let to = self.members.iter().rev().map(|member| member.conn).collect();
-        self.presence_out = Some(PresenceOut { full, public, to });
+        // Rounds are taken from the end of the list: the staff's part is the first.
+        let to = self.members.iter().rev().filter(|m| !sees_everyone(m.actor.role)).map(|m| m.conn).collect();
+        self.audience_presence.out = Some((public, to));
         self.continue_presence();
     }
 
-    /// Writes the pending presence frames to the next round of members.
+    /// Publishes the joins and leaves since the last tick to the chair and crew, at once:
+    /// they are a handful of consoles and screens. The audience's frame waits for a tick.
+    /// Whether there were any.
+    pub(super) fn publish_presence(&mut self) -> bool {
+        let Some(diff) = self.presence.diff() else { return false };
+        self.audience_presence.due = true;
+        let mut full = self.presence_view(true, false);
+        full.joined = Some(diff.joined.iter().map(PresentView::of).collect());
+        full.left = Some(diff.left.iter().map(|p| self.tagger.who(p)).collect());
+        let full = encode(&ServerFrame::Presence(full));
+        let to: Vec<ConnId> =
+            self.members.iter().filter(|member| sees_everyone(member.actor.role)).map(|member| member.conn).collect();
+        let dropped = self.members.send_some(&to, &|_| &full);
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+        true
+    }
+
+    /// The audience's presence frame, when it is due and may go with the change now going
+    /// out to them: in the same write as the change to each attendee, since a frame of its
+    /// own would cost each a write more; at once to the rest of those who see it (the
+    /// staff's screens and the change's senders, who have the change already).
+    pub(super) fn presence_along(&mut self) -> Option<Frame> {
+        let audience = &mut self.audience_presence;
+        if !audience.due || audience.out.is_some() || audience.ticks < ALONG_TICKS {
+            return None;
+        }
+        (audience.due, audience.ticks) = (false, 0);
+        let public = encode(&ServerFrame::Presence(self.presence_view(false, false)));
+        let first = |member: &Member| {
+            !sees_everyone(member.actor.role)
+                && (is_staff(member.actor.role) || self.senders.binary_search(&member.conn).is_ok())
+        };
+        let first: Vec<ConnId> = self.members.iter().filter(|member| first(member)).map(|m| m.conn).collect();
+        let dropped = self.members.send_some(&first, &|_| &public);
+        dropped.into_iter().for_each(|conn| self.remove_member(conn));
+        Some(public)
+    }
+
+    /// Whether the audience's presence frame is still being written out.
+    pub(super) fn presence_going_out(&self) -> bool {
+        self.audience_presence.out.is_some()
+    }
+
+    /// Writes the audience's presence frame to the next round of members.
     pub(super) fn continue_presence(&mut self) {
-        let Some(out) = &mut self.presence_out else { return };
-        let round = out.to.split_off(out.to.len().saturating_sub(PRESENCE_ROUND));
-        let (full, public) = (&out.full, &out.public);
-        let dropped =
-            self.members.send_some(&round, &|member| if sees_everyone(member.actor.role) { full } else { public });
-        if out.to.is_empty() {
-            self.presence_out = None;
+        let Some((public, to)) = &mut self.audience_presence.out else { return };
+        let round = to.split_off(to.len().saturating_sub(PRESENCE_ROUND));
+        let dropped = self.members.send_some(&round, &|_| &*public);
+        if to.is_empty() {
+            self.audience_presence.out = None;
         }
         dropped.into_iter().for_each(|conn| self.remove_member(conn));
     }
@@ -98,7 +151,7 @@ impl Hub {
             version: self.presence.version(),
             counts: self.counts(),
             listed: full.then(|| self.presence.published_total()),
-            recent: self.presence.recent().into_iter().map(|p| RecentView::of(p, &self.tagger)).collect(),
+            recent: self.presence.recent().into_iter().map(RecentView::of).collect(),
             speakers,
             speakers_in_room,
             history: (full && welcome).then(|| self.presence.history()),
@@ -123,7 +176,7 @@ impl Hub {
         match same_epoch.and_then(|r| r.presence).and_then(|version| self.presence.since(version)) {
             Some(missed) => {
                 let joined = missed.joined.iter().filter_map(|p| self.presence.published(&p.participant));
-                view.joined = Some(joined.map(|p| PresentView::of(p, &self.tagger)).collect());
+                view.joined = Some(joined.map(PresentView::of).collect());
                 view.left = Some(missed.left.iter().map(|p| self.tagger.who(p)).collect());
             }
             None => {
@@ -140,7 +193,7 @@ impl Hub {
         let page = self.presence.page(after, limit + 1);
         let next =
             (page.len() > limit).then(|| cursor_text(&(page[limit - 1].name.clone(), page[limit - 1].who.clone())));
-        (page.into_iter().take(limit).map(|p| PresentView::of(p, &self.tagger)).collect(), next)
+        (page.into_iter().take(limit).map(PresentView::of).collect(), next)
     }
 
     pub(super) fn presence_page(&mut self, conn: ConnId, id: &str, after: Option<Cursor>, limit: usize) {

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use super::tagger::Tagger;
 use crate::domain::presence::{Counts, Present, Sample};
 use crate::domain::text::{Lang, Mode};
 use crate::domain::{Millis, Role};
@@ -11,7 +10,7 @@ use crate::domain::{Millis, Role};
 /// Someone present, as the chair and crew see them.
 #[derive(Serialize)]
 pub struct PresentView<'a> {
-    who: String,
+    who: &'a str,
     name: &'a str,
     affiliation: Option<&'a str>,
     role: Role,
@@ -22,9 +21,9 @@ pub struct PresentView<'a> {
 }
 
 impl<'a> PresentView<'a> {
-    pub fn of(present: &'a Present, tagger: &Tagger) -> Self {
+    pub fn of(present: &'a Present) -> Self {
         PresentView {
-            who: tagger.who(&present.participant),
+            who: &present.who,
             name: &present.name,
             affiliation: present.affiliation.as_deref(),
             role: present.role,
@@ -39,7 +38,7 @@ impl<'a> PresentView<'a> {
 /// A recent join, as attendees see it.
 #[derive(Serialize)]
 pub struct RecentView<'a> {
-    who: String,
+    who: &'a str,
     name: &'a str,
     mode: Mode,
     lang: Lang,
@@ -47,9 +46,9 @@ pub struct RecentView<'a> {
 }
 
 impl<'a> RecentView<'a> {
-    pub fn of(present: &'a Present, tagger: &Tagger) -> Self {
+    pub fn of(present: &'a Present) -> Self {
         RecentView {
-            who: tagger.who(&present.participant),
+            who: &present.who,
             name: &present.name,
             mode: present.mode,
             lang: present.lang,

@@ -70,10 +70,80 @@ async fn a_join_storm_costs_linear_presence_frames_and_ends_with_exact_counts() 
     assert_eq!(chair_view["counts"], last["counts"]);
     assert!(last.get("joined").is_none(), "attendees get counts, not the full list");
     assert!(last["recent"].as_array().unwrap().len() <= 12);
-    // One frame per client per 250 ms tick of the storm: linear in N, nowhere near N².
+    // At most one frame per client per two 250 ms ticks of the storm: linear in N, nowhere
+    // near N².
     let per_client = frames as f64 / STORM as f64;
     eprintln!("join storm: {STORM} clients welcomed within {storm:?}; {frames} presence frames in all ({per_client:.1} per client)");
     assert!(frames < 40 * STORM as u64, "{frames} presence frames for {STORM} joins");
+}
+
+/// Reads whatever arrives for `how_long`: presence frames are set aside in `presence`.
+async fn read_for(client: &mut Client, how_long: Duration) {
+    let _ = tokio::time::timeout(how_long, async {
+        loop {
+            client.next_frame().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn while_people_keep_coming_and_going_the_audience_gets_counts_at_a_steady_pace_and_the_chair_every_diff() {
+    const CHURNERS: usize = 40;
+    let app = Arc::new(spawn_app_with(|settings| settings.limits.max_connections_per_ip = 1_000).await);
+    let (mut chair, _) = join_with(&app, Role::Moderator, "Cai Yuping", json!({"mode": "in_room"})).await;
+    let (mut watcher, _) = join_with(&app, Role::Attendee, "Watcher", json!({"participant": "watcher"})).await;
+    // One joins every 100 ms and stays 300 ms: every 250 ms tick has someone new and someone gone.
+    let churning = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut stays = Vec::new();
+            for k in 0..CHURNERS {
+                let app = app.clone();
+                stays.push(tokio::spawn(async move {
+                    let fields = json!({"participant": format!("churn-{k}")});
+                    let (client, _) = join_with(&app, Role::Attendee, &format!("churn {k}"), fields).await;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    drop(client);
+                }));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            for stay in stays {
+                stay.await.unwrap();
+            }
+        })
+    };
+    let started = Instant::now();
+    let (watching, chairing) = tokio::join!(
+        async {
+            while !churning.is_finished() {
+                read_for(&mut watcher, Duration::from_millis(100)).await;
+            }
+            std::mem::take(&mut watcher.presence)
+        },
+        async {
+            read_for(&mut chair, Duration::from_secs(4)).await;
+            std::mem::take(&mut chair.presence)
+        }
+    );
+    let churned = started.elapsed().as_secs_f64();
+    let chair_diffs = chairing.iter().filter(|p| p["joined"].as_array().is_some_and(|j| !j.is_empty())).count();
+    eprintln!(
+        "churn of {churned:.1} s: the watcher got {} presence frames, the chair {}",
+        watching.len(),
+        chairing.len()
+    );
+    assert!(watching.iter().all(|p| p.get("joined").is_none() && p.get("left").is_none()), "attendees get counts");
+    // While it keeps changing, one frame every fourth tick, at most one every second tick.
+    assert!(!watching.is_empty(), "the audience hears of the churn while it goes on");
+    assert!(watching.len() as f64 <= churned * 2.0 + 1.0, "{} frames in {churned:.1} s", watching.len());
+    assert!(chair_diffs > watching.len(), "the chair gets each tick's diff: {chair_diffs} against {}", watching.len());
+    let versions: Vec<u64> = watching.iter().map(|p| p["version"].as_u64().unwrap()).collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "versions rise, and may skip: {versions:?}");
+    // Once nobody comes or goes, the next tick settles it: the counts are exact again.
+    let settled = watcher.presence_until(|p| total(p) == 1).await;
+    assert_eq!(settled["counts"]["total"], 1);
+    chair.presence_until(|p| total(p) == 1).await;
 }
 
 /// Presence frames to this many go out in more than one round, letting commands in between.

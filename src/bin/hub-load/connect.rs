@@ -207,7 +207,7 @@ pub async fn screen(addr: SocketAddr, hello: Message, run: Arc<Run>, which: Scre
 
 /// Presence churn: `per_second` attendees join and as many leave every second until `stop`,
 /// each staying `stay` (so the head count holds steady once the first have left). Returns
-/// how many joined.
+/// how many joined, once the last has left.
 pub async fn churn(
     addr: SocketAddr,
     token: String,
@@ -219,11 +219,12 @@ pub async fn churn(
     let every = std::time::Duration::from_secs_f64(1.0 / f64::from(per_second.max(1)));
     let mut tick = tokio::time::interval(every);
     let mut joined = 0u64;
+    let mut churners = tokio::task::JoinSet::new();
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
         let (token, event) = (token.clone(), event.clone());
         let k = joined as usize;
-        tokio::spawn(async move {
+        churners.spawn(async move {
             let source = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + (k % 200) as u8));
             let mut ws = open(addr, source).await?;
             ws.send(hello(&event, &token, &format!("churn-{k}"), k, false, None)).await?;
@@ -234,6 +235,9 @@ pub async fn churn(
             anyhow::Ok(())
         });
         joined += 1;
+    }
+    while let Some(churner) = churners.join_next().await {
+        churner??;
     }
     Ok(joined)
 }

@@ -33,6 +33,13 @@ pub fn hello(
     Message::Text(frame.to_string().into())
 }
 
+/// A hello from a stage or cue screen, which is listed but never in the head counts.
+pub fn screen_hello(event: &str, token: &str, name: &str) -> Message {
+    let frame = json!({"type": "hello", "protocol": 1, "event": event, "token": token, "name": name,
+                       "mode": "in_room", "lang": "en", "screen": true});
+    Message::Text(frame.to_string().into())
+}
+
 /// The digits at the start of `text`, as a number.
 fn leading_number(text: &str) -> Option<u64> {
     let end = text.find(|c: char| !c.is_ascii_digit())?;

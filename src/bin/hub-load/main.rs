@@ -35,7 +35,7 @@ use tokio_tungstenite::tungstenite::Message;
 use connect::{attendee, churn, screen, Screen, Seat};
 use drive::{caption_bases, captioner, Moderator};
 use flags::Args;
-use frames::hello;
+use frames::screen_hello;
 use measure::{server_cpu_us, times, total_rss, Captions, Readings, Run, Votes};
 use report::{report_captions, report_joins, report_round, report_votes};
 use servers::start;
@@ -168,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut moderator, console) =
         Moderator::join(first.addr, &args.event, target.token("moderator")?, run.clone(), args.votes).await?;
     let staff_hello = |role: &str, name: &str| -> anyhow::Result<Message> {
-        Ok(hello(&args.event, target.token(role)?, name, 0, false, None))
+        Ok(screen_hello(&args.event, target.token(role)?, name))
     };
     tasks.push(tokio::spawn(screen(first.addr, staff_hello("speaker", "load-stage")?, run.clone(), Screen::Stage)));
     tasks.push(tokio::spawn(screen(last.addr, staff_hello("av", "load-av")?, run.clone(), Screen::Av)));
@@ -236,6 +236,15 @@ async fn main() -> anyhow::Result<()> {
             Some(churning) => Some(churning.await??),
             None => None,
         };
+        if churned.is_some() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            println!(
+                "presence: {} of {} reading attendees show the exact head count ({}) 1 s after the churn stopped",
+                exact(),
+                readers.len(),
+                args.attendees
+            );
+        }
         let presence_frames = run.presence_frames.load(Ordering::Relaxed) - presence_before.0;
         let per_attendee =
             presence_frames as f64 / readers.len().max(1) as f64 / presence_before.1.elapsed().as_secs_f64();
