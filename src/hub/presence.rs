@@ -5,7 +5,7 @@
 //! it, in welcomes and pages; the event's counts (in a cluster, every node's, as the
 //! chair's list and the programme speakers here are); the attendance history's samples.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::fanout::AUDIENCE_ROUND;
 use super::members::{is_staff, Member};
@@ -24,9 +24,9 @@ pub const PRESENCE_EVERY: Duration = Duration::from_millis(250);
 /// many ticks: each one is a write to every attendee, so a crowd in motion must not set the
 /// pace. Once a tick finds nothing new, the frame goes at once.
 const AUDIENCE_TICKS: u32 = 4;
-/// The audience's frame may go with a change once this many ticks have passed since their
-/// last: at most two a second, however often the show moves.
-const ALONG_TICKS: u32 = 2;
+/// Between two of the audience's frames at least this long, however they go (on their own,
+/// or with a change): at most two a second, however often the show moves.
+const AUDIENCE_GAP: Duration = Duration::from_millis(500);
 /// Members a presence fan-out writes to before it lets waiting commands and joins go first.
 const PRESENCE_ROUND: usize = AUDIENCE_ROUND;
 /// How often the attendance history takes a sample.
@@ -41,12 +41,24 @@ pub(super) fn sees_everyone(role: Role) -> bool {
 
 /// The audience's presence frames: the one still being written out and who is still to get
 /// it (members who join meanwhile are welcomed with presence as it is), whether what they
-/// see has changed since, and the ticks since the last.
+/// see has changed since, and the ticks since the last and when it went.
 #[derive(Default)]
 pub(super) struct AudiencePresence {
     out: Option<(Frame, Vec<ConnId>)>,
     due: bool,
     ticks: u32,
+    last: Option<Instant>,
+}
+
+impl AudiencePresence {
+    /// Whether a frame is due and may go now.
+    fn may_go(&self) -> bool {
+        self.due && self.out.is_none() && self.last.is_none_or(|last| last.elapsed() >= AUDIENCE_GAP)
+    }
+
+    fn going(&mut self) {
+        (self.due, self.ticks, self.last) = (false, 0, Some(Instant::now()));
+    }
 }
 
 impl Hub {
@@ -60,17 +72,17 @@ impl Hub {
     }
 
     /// Publishes the joins and leaves since the last tick to the chair and crew, and
-    /// presence as it is now to everyone else when it has changed since their last frame
-    /// and either it has settled (this tick found nothing new) or [`AUDIENCE_TICKS`] have
-    /// passed.
+    /// presence as it is now to everyone else when it has changed since their last frame,
+    /// [`AUDIENCE_GAP`] has passed since, and either it has settled (this tick found nothing
+    /// new) or [`AUDIENCE_TICKS`] have passed.
     pub(super) fn presence_tick(&mut self) {
         let changed = self.publish_presence();
         let audience = &mut self.audience_presence;
         audience.ticks = audience.ticks.saturating_add(1);
-        if !audience.due || audience.out.is_some() || (changed && audience.ticks < AUDIENCE_TICKS) {
+        if !audience.may_go() || (changed && audience.ticks < AUDIENCE_TICKS) {
             return;
         }
-        (audience.due, audience.ticks) = (false, 0);
+        audience.going();
         let public = encode(&ServerFrame::Presence(self.presence_view(false, false)));
         // Rounds are taken from the end of the list: the staff's part is the first.
         let to = self.members.iter().rev().filter(|m| !sees_everyone(m.actor.role)).map(|m| m.conn).collect();
@@ -101,10 +113,10 @@ impl Hub {
     /// staff's screens and the change's senders, who have the change already).
     pub(super) fn presence_along(&mut self) -> Option<Frame> {
         let audience = &mut self.audience_presence;
-        if !audience.due || audience.out.is_some() || audience.ticks < ALONG_TICKS {
+        if !audience.may_go() {
             return None;
         }
-        (audience.due, audience.ticks) = (false, 0);
+        audience.going();
         let public = encode(&ServerFrame::Presence(self.presence_view(false, false)));
         let first = |member: &Member| {
             !sees_everyone(member.actor.role)
