@@ -6,7 +6,7 @@
 import { fmtClock, preferredLang, readFragment, save, zoneCity } from './client.js';
 import { LANGS, applyLabels, t } from './i18n.js';
 import { $, el, keyedList, setText, showMessage } from './ui.js';
-import { apiCall, apiErrorText } from './api.js';
+import { apiCall, apiErrorText, pollOnce, showPollStatus } from './api.js';
 
 const POLL_EVERY = 5_000, TIMEOUT = 5_000;
 const ROLES = ['speaker', 'attendee', 'moderator', 'av', 'display', 'captioner', 'organizer'];
@@ -27,24 +27,14 @@ const call = (path, init = {}) => apiCall(path, token, init, TIMEOUT);
 function setStatus(next) {
   status = next;
   document.body.dataset.state = next;
-  const node = $('links-status');
-  node.dataset.state = next === 'live' ? 'connected' : next === 'offline' ? 'closed' : 'connecting';
-  setText(node, t(lang, next === 'live' ? 'connected' : next === 'offline' ? 'rooms_offline' : 'connecting'));
+  showPollStatus($('links-status'), lang, next);
 }
 
 async function poll() {
-  try {
-    const got = await call(api);
-    if (got.ok) {
-      answer = got.body;
-      receivedAt = Date.now();
-      setStatus('live');
-    } else {
-      setStatus('offline');
-      showMessage(apiError(got.body), 'error', 0);
-    }
-  } catch {
-    setStatus('offline');
+  const body = await pollOnce(call, api, setStatus, (err) => showMessage(apiError(err), 'error', 0));
+  if (body) {
+    answer = body;
+    receivedAt = Date.now();
   }
   render();
 }

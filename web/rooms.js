@@ -7,7 +7,7 @@
 import { fmtClock, fmtCountdown, fmtDuration, localized, preferredLang, readFragment, save, zoneCity } from './client.js';
 import { LANGS, applyLabels, kindName, t } from './i18n.js';
 import { $, el, keyedList, setText, showMessage } from './ui.js';
-import { apiCall, apiErrorText } from './api.js';
+import { apiCall, apiErrorText, pollOnce, showPollStatus } from './api.js';
 
 const POLL_EVERY = 2_000, POLL_TIMEOUT = 5_000;
 const PAGES = [['organizer', 'console', 'rooms_open_console'], ['av', 'cues', 'rooms_open_cues'],
@@ -29,25 +29,15 @@ const call = (path, init = {}) => apiCall(path, token, init, POLL_TIMEOUT);
 function setStatus(next) {
   status = next;
   document.body.dataset.state = next;
-  const node = $('rooms-status');
-  node.dataset.state = next === 'live' ? 'connected' : next === 'offline' ? 'closed' : 'connecting';
-  setText(node, t(lang, next === 'live' ? 'connected' : next === 'offline' ? 'rooms_offline' : 'connecting'));
+  showPollStatus($('rooms-status'), lang, next);
   $('offline-banner').hidden = next !== 'offline';
 }
 
 async function poll() {
-  try {
-    const answer = await call('/api/events');
-    if (answer.ok) {
-      rooms = answer.body;
-      receivedAt = Date.now();
-      setStatus('live');
-    } else {
-      setStatus('offline');
-      showMessage(apiError(answer.body), 'error', 0);
-    }
-  } catch {
-    setStatus('offline');
+  const body = await pollOnce(call, '/api/events', setStatus, (err) => showMessage(apiError(err), 'error', 0));
+  if (body) {
+    rooms = body;
+    receivedAt = Date.now();
   }
   render();
 }

@@ -1,4 +1,5 @@
-//! The rooms page in headless Chromium: the demo and a breakout created over HTTP, side by side.
+//! The rooms page in headless Chromium: the demo and a breakout created over HTTP, side by side;
+//! a wrong token said as OFFLINE with the reason.
 
 use eventhub::domain::Role;
 use fantoccini::Locator;
@@ -44,5 +45,19 @@ async fn the_rooms_page_shows_a_plenary_and_a_breakout_side_by_side_with_their_s
 
     page.client.find(Locator::Css("#lang")).await.unwrap().select_by_value("ja").await.unwrap();
     page.wait_text(&format!("{demo} .room-current"), |t| t == "基調講演").await;
+    page.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_rooms_page_with_a_wrong_token_says_offline_and_why() {
+    let app = crate::helpers::spawn_app().await;
+    let browser = Browser::start().await;
+    let page = browser.session().await;
+    let url = format!("http://{}/rooms#token=not-the-rooms-token&lang=en", app.addr);
+    page.client.goto(&url).await.expect("the page loads");
+    page.wait_attr("#rooms-status", "data-state", "closed").await;
+    page.wait_text("#rooms-status", |t| t == "OFFLINE").await;
+    page.wait_text("#message", |t| t == "The rooms token in this address is not valid (unauthorized).").await;
+    page.wait_attr("#message", "data-kind", "error").await;
     page.client.clone().close().await.unwrap();
 }
