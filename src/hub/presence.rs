@@ -91,8 +91,8 @@ impl Hub {
     }
 
     /// Publishes the joins and leaves since the last tick to the chair and crew, at once:
-    /// they are a handful of consoles and screens. The audience's frame waits for a tick.
-    /// Whether there were any.
+    /// they are a handful of consoles and screens. The audience's frame waits for a tick or
+    /// a change to go with. Whether there were any.
     pub(super) fn publish_presence(&mut self) -> bool {
         let Some(diff) = self.presence.diff() else { return false };
         self.audience_presence.due = true;
